@@ -1,0 +1,208 @@
+// Resolves each requested path to its mount and KV version, reads every distinct path once
+// (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
+import * as tl from 'azure-pipelines-task-lib/task';
+import { mapLimit } from './concurrency';
+import { explainMount, explainRead } from './errors';
+import { findDuplicateNames, SecretRequest, variableNameFor, variableNameProblem } from './secretSpec';
+import { MountInfo, VaultApi, VaultBody } from './vault';
+
+export interface SecretValue {
+  name: string;
+  value: string;
+  /** "path key" as the log shows it. */
+  source: string;
+}
+
+export interface ReadFailure {
+  source: string;
+  reason: string;
+}
+
+export interface ReadOutcome {
+  values: SecretValue[];
+  failures: ReadFailure[];
+  /** Leases handed out by non-KV engines (e.g. database/creds/x). */
+  leaseIds: string[];
+  mounts: MountInfo[];
+  reads: number;
+}
+
+export interface ReadOptions {
+  address: string;
+  concurrency: number;
+  timeoutSeconds: number;
+}
+
+interface Plan {
+  request: SecretRequest;
+  apiPath: string;
+  aclPath: string;
+  mount: MountInfo;
+}
+
+type Planned = { plan: Plan } | { failure: ReadFailure };
+
+export function describeRequest(r: SecretRequest): string {
+  const selector = r.selector.kind === 'key' ? r.selector.key : r.selector.kind === 'all' ? '*' : '.';
+  return `${r.path}${r.version ? `@${r.version}` : ''} ${selector}`;
+}
+
+/**
+ * Finds the mount of each path with as few lookups as possible: Vault forbids nested mounts, so
+ * once a mount is known every path under it is settled, and paths sharing a first segment wait for
+ * the first lookup of that segment instead of asking again.
+ */
+class MountResolver {
+  private readonly known: MountInfo[] = [];
+  private readonly bySegment = new Map<string, Promise<MountInfo>>();
+
+  constructor(private readonly vault: VaultApi) {}
+
+  get mounts(): MountInfo[] {
+    return [...this.known];
+  }
+
+  private cached(path: string): MountInfo | undefined {
+    return this.known.find((m) => m.path && `${path}/`.startsWith(m.path));
+  }
+
+  async resolve(path: string): Promise<MountInfo> {
+    const hit = this.cached(path);
+    if (hit) return hit;
+    const segment = path.split('/')[0];
+    const first = this.bySegment.get(segment);
+    if (first) {
+      const mount = await first; // a failed lookup fails every path of that segment the same way
+      const again = this.cached(path);
+      if (again) return again;
+      void mount;
+    }
+    const lookup = this.vault.mount(path).then((m) => {
+      if (!this.known.some((k) => k.path === m.path)) this.known.push(m);
+      return m;
+    });
+    if (!first) this.bySegment.set(segment, lookup);
+    return lookup;
+  }
+}
+
+function planFor(request: SecretRequest, mount: MountInfo): Planned {
+  const source = describeRequest(request);
+  let rest = request.path.slice(mount.path.length);
+  if (!rest) return { failure: { source, reason: tl.loc('PathIsMount', request.path, mount.path, mount.path) } };
+  if (mount.kvVersion === 2) {
+    if (rest.startsWith('data/')) rest = rest.slice('data/'.length);
+    const aclPath = `${mount.path}data/${rest}`;
+    const apiPath = request.version ? `${aclPath}?version=${request.version}` : aclPath;
+    return { plan: { request, apiPath, aclPath, mount } };
+  }
+  if (request.version) {
+    const kind = mount.kvVersion === 1 ? 'KV version 1' : mount.type || 'not KV';
+    return {
+      failure: {
+        source,
+        reason: tl.loc('VersionNeedsKv2', request.version, mount.path, kind, request.version),
+      },
+    };
+  }
+  return { plan: { request, apiPath: request.path, aclPath: request.path, mount } };
+}
+
+function secretData(body: VaultBody, mount: MountInfo): Record<string, unknown> | undefined {
+  const data = mount.kvVersion === 2 ? body?.data?.data : body?.data;
+  return data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
+}
+
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function extract(plan: Plan, data: Record<string, unknown>): { values: SecretValue[]; failures: ReadFailure[] } {
+  const r = plan.request;
+  const source = describeRequest(r);
+  const values: SecretValue[] = [];
+  const failures: ReadFailure[] = [];
+  switch (r.selector.kind) {
+    case 'json':
+      values.push({ name: variableNameFor(r), value: JSON.stringify(data), source });
+      break;
+    case 'key': {
+      const key = r.selector.key;
+      if (!(key in data)) {
+        const keys = Object.keys(data);
+        failures.push({ source, reason: tl.loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-') });
+      } else {
+        values.push({ name: variableNameFor(r, key), value: asText(data[key]), source });
+      }
+      break;
+    }
+    case 'all': {
+      const keys = Object.keys(data);
+      if (!keys.length) failures.push({ source, reason: tl.loc('NoKeys', r.path) });
+      for (const key of keys) {
+        const name = variableNameFor(r, key);
+        const problem = variableNameProblem(name);
+        if (problem) failures.push({ source: `${r.path} ${key}`, reason: tl.loc('DerivedNameInvalid', name, problem) });
+        else values.push({ name, value: asText(data[key]), source: `${r.path} ${key}` });
+      }
+      break;
+    }
+  }
+  return { values, failures };
+}
+
+export async function readSecrets(vault: VaultApi, requests: SecretRequest[], opts: ReadOptions): Promise<ReadOutcome> {
+  const resolver = new MountResolver(vault);
+  const planned = await mapLimit(requests, opts.concurrency, async (request): Promise<Planned> => {
+    try {
+      return planFor(request, await resolver.resolve(request.path));
+    } catch (err) {
+      return { failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds) } };
+    }
+  });
+
+  const failures: ReadFailure[] = [];
+  const plans: Plan[] = [];
+  for (const p of planned) {
+    if ('failure' in p) failures.push(p.failure);
+    else plans.push(p.plan);
+  }
+
+  // One read per distinct API path, however many keys are taken from it.
+  const distinct = [...new Map(plans.map((p) => [p.apiPath, p])).values()];
+  const answers = new Map<string, { body: VaultBody } | { error: string }>();
+  await mapLimit(distinct, opts.concurrency, async (plan) => {
+    try {
+      answers.set(plan.apiPath, { body: await vault.read(plan.apiPath) });
+    } catch (err) {
+      const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version };
+      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds) });
+    }
+  });
+
+  const values: SecretValue[] = [];
+  const leaseIds = new Set<string>();
+  for (const plan of plans) {
+    const answer = answers.get(plan.apiPath)!;
+    const source = describeRequest(plan.request);
+    if ('error' in answer) {
+      failures.push({ source, reason: answer.error });
+      continue;
+    }
+    if (typeof answer.body?.lease_id === 'string' && answer.body.lease_id) leaseIds.add(answer.body.lease_id);
+    const data = secretData(answer.body, plan.mount);
+    if (!data) {
+      failures.push({ source, reason: tl.loc('NoData', plan.request.path) });
+      continue;
+    }
+    const out = extract(plan, data);
+    values.push(...out.values);
+    failures.push(...out.failures);
+  }
+
+  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })))) {
+    failures.push({ source: tl.loc('VariableNames'), reason: message });
+  }
+
+  return { values, failures, leaseIds: [...leaseIds], mounts: resolver.mounts, reads: distinct.length };
+}

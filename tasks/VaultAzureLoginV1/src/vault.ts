@@ -1,0 +1,182 @@
+// Vault client: azure login, mount lookup and reads, behind a small interface (wraps node-vault).
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import axios, { AxiosError, AxiosInstance } from 'axios';
+import nodeVault from 'node-vault';
+
+export interface VaultTls {
+  /** Verify the server certificate (default true). Never read from VAULT_SKIP_VERIFY. */
+  verify: boolean;
+  /** Extra CA certificates (PEM) trusted for the Vault address. */
+  ca?: string;
+}
+
+export interface VaultClientOptions {
+  address: string;
+  namespace?: string;
+  tls: VaultTls;
+  timeoutMs: number;
+}
+
+export interface VaultLogin {
+  token: string;
+  accessor: string;
+  policies: string[];
+  ttlSeconds: number;
+  tokenType: string;
+  renewable: boolean;
+}
+
+export interface MountInfo {
+  /** Mount path with trailing slash, e.g. "secret/". */
+  path: string;
+  type: string;
+  /** KV version for kv mounts; undefined for other engines. */
+  kvVersion?: 1 | 2;
+}
+
+export type VaultBody = Record<string, any>;
+
+export interface VaultApi {
+  login(mount: string, role: string, jwt: string): Promise<VaultLogin>;
+  mount(path: string): Promise<MountInfo>;
+  read(apiPath: string): Promise<VaultBody>;
+}
+
+/** Vault answered with a non-success status. */
+export class VaultHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    readonly errors: string[],
+    readonly body: VaultBody | undefined,
+  ) {
+    super(errors.length ? errors.join('; ') : `HTTP ${status}`);
+    this.name = 'VaultHttpError';
+  }
+}
+
+/** No HTTP answer: connection refused, DNS, TLS, timeout. */
+export class VaultNetworkError extends Error {
+  constructor(
+    readonly code: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'VaultNetworkError';
+  }
+}
+
+interface RequestOptions {
+  method: string;
+  uri: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  timeout?: number;
+}
+
+interface RawResponse {
+  statusCode: number;
+  body: any;
+  request: { path: string };
+}
+
+/**
+ * node-vault's transport, replaced so that TLS, redirects, proxies and keep-alive are explicit:
+ * no redirect is followed (the token would travel with it), proxy settings from the environment
+ * are ignored, and connections are reused across the many reads of one run.
+ */
+function transport(http: AxiosInstance) {
+  const send = (options: RequestOptions): Promise<RawResponse> =>
+    http
+      .request({ method: options.method, url: options.uri, headers: options.headers, data: options.json, timeout: options.timeout })
+      .then((r) => ({ statusCode: r.status, body: r.data, request: { path: new URL(options.uri).pathname } }));
+  return { defaults: () => send };
+}
+
+function toError(err: unknown, path: string): Error {
+  const e = err as { response?: { statusCode: number; body: any } } & Partial<AxiosError>;
+  if (e && e.response && typeof e.response.statusCode === 'number') {
+    const body = typeof e.response.body === 'object' && e.response.body !== null ? e.response.body : undefined;
+    const errors: string[] = Array.isArray(body?.errors) ? body.errors.map(String) : [];
+    return new VaultHttpError(e.response.statusCode, path, errors, body);
+  }
+  if (e && typeof e.code === 'string') {
+    return new VaultNetworkError(e.code, path, e.message ?? e.code);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function createVaultClient(opts: VaultClientOptions): VaultApi {
+  const instance = axios.create({
+    validateStatus: () => true,
+    maxRedirects: 0,
+    proxy: false,
+    timeout: opts.timeoutMs,
+    httpAgent: new http.Agent({ keepAlive: true }),
+    // A given CA is trusted in addition to the public roots, as the vault CLI's VAULT_CACERT is.
+    httpsAgent: new https.Agent({
+      keepAlive: true,
+      rejectUnauthorized: opts.tls.verify,
+      ca: opts.tls.ca ? [...tls.rootCertificates, opts.tls.ca] : undefined,
+    }),
+  });
+  const client = nodeVault({
+    endpoint: opts.address,
+    namespace: opts.namespace || undefined,
+    'request-promise': transport(instance),
+    debug: () => undefined,
+    requestOptions: { timeout: opts.timeoutMs, strictSSL: opts.tls.verify },
+  });
+  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX from the environment;
+  // the task decides these itself.
+  const settable = client as unknown as { token: string; namespace: string; pathPrefix: string };
+  settable.token = '';
+  settable.namespace = opts.namespace || '';
+  settable.pathPrefix = '';
+
+  async function call<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toError(err, path);
+    }
+  }
+
+  return {
+    async login(mount, role, jwt) {
+      const path = `auth/${mount}/login`;
+      const body = await call(path, () => client.write(path, { role, jwt }));
+      const auth = body?.auth;
+      if (!auth || typeof auth.client_token !== 'string') {
+        throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
+      }
+      settable.token = auth.client_token;
+      return {
+        token: auth.client_token,
+        accessor: auth.accessor ?? '',
+        policies: Array.isArray(auth.policies) ? auth.policies : [],
+        ttlSeconds: Number(auth.lease_duration ?? 0),
+        tokenType: auth.token_type ?? (String(auth.client_token).startsWith('hvb.') ? 'batch' : 'service'),
+        renewable: Boolean(auth.renewable),
+      };
+    },
+    async mount(path) {
+      const lookup = `sys/internal/ui/mounts/${path}`;
+      const body = await call(lookup, () => client.read(lookup));
+      const data = body?.data ?? {};
+      const type = String(data.type ?? '');
+      const version = data.options?.version;
+      return {
+        path: String(data.path ?? ''),
+        type,
+        kvVersion: type === 'kv' || type === 'generic' ? (String(version) === '2' ? 2 : 1) : undefined,
+      };
+    },
+    async read(apiPath) {
+      return call(apiPath.split('?')[0], () => client.read(apiPath));
+    },
+  };
+}
