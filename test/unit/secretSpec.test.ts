@@ -1,0 +1,415 @@
+import assert from 'node:assert/strict';
+import {
+  findDuplicateNames,
+  formatProblem,
+  normalizeKeyName,
+  parseSecrets,
+  SecretRequest,
+  SecretSpecError,
+  variableNameFor,
+  variableNameProblem,
+} from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+
+/** The parts of a request a test cares about (line and entry are checked separately). */
+type Shape = Pick<SecretRequest, 'path' | 'version' | 'selector' | 'target'>;
+
+function shapes(reqs: SecretRequest[]): Shape[] {
+  return reqs.map(({ path, version, selector, target }) => {
+    const s: Shape = { path, selector };
+    if (version !== undefined) s.version = version;
+    if (target !== undefined) s.target = target;
+    return s;
+  });
+}
+
+function parseError(text: string): SecretSpecError {
+  try {
+    parseSecrets(text);
+  } catch (e) {
+    assert.ok(e instanceof SecretSpecError, `expected SecretSpecError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail(`expected ${JSON.stringify(text)} to be rejected`);
+}
+
+describe('parseSecrets', () => {
+  describe('accepts the documented forms', () => {
+    const cases: Array<{ name: string; text: string; want: Shape[] }> = [
+      {
+        name: 'a key with a target',
+        text: 'secret/ci/production/db password | DB_PASSWORD',
+        want: [{ path: 'secret/ci/production/db', selector: { kind: 'key', key: 'password' }, target: 'DB_PASSWORD' }],
+      },
+      {
+        name: 'a key without a target',
+        text: 'kv/app db-password',
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'db-password' } }],
+      },
+      {
+        name: 'a dynamic-secrets path',
+        text: 'database/creds/ci username',
+        want: [{ path: 'database/creds/ci', selector: { kind: 'key', key: 'username' } }],
+      },
+      {
+        name: 'several lines',
+        text: 'kv/a one\nkv/b two | TWO',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'one' } },
+          { path: 'kv/b', selector: { kind: 'key', key: 'two' }, target: 'TWO' },
+        ],
+      },
+      {
+        name: 'entries separated by ";", including empty ones',
+        text: 'kv/a one ; kv/b two | TWO;;  ;',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'one' } },
+          { path: 'kv/b', selector: { kind: 'key', key: 'two' }, target: 'TWO' },
+        ],
+      },
+      {
+        name: 'comments and blank lines',
+        text: '# database\n\n   \n  # indented comment; kv/x y\nkv/a one\n\t\n',
+        want: [{ path: 'kv/a', selector: { kind: 'key', key: 'one' } }],
+      },
+      {
+        name: 'CRLF line endings',
+        text: 'kv/a one\r\nkv/b two\r\n# note\r\n',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'one' } },
+          { path: 'kv/b', selector: { kind: 'key', key: 'two' } },
+        ],
+      },
+      {
+        name: 'a quoted key with spaces',
+        text: 'kv/app "key with spaces" | SPACED',
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'key with spaces' }, target: 'SPACED' }],
+      },
+      {
+        name: 'a quoted key with escaped quotes and backslashes',
+        text: String.raw`kv/app "say \"hi\" \\ back"`,
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'say "hi" \\ back' } }],
+      },
+      {
+        name: 'a quoted key containing ";", "|" and "#"',
+        text: 'kv/app "a;b|c#d" | ABCD; kv/b x',
+        want: [
+          { path: 'kv/app', selector: { kind: 'key', key: 'a;b|c#d' }, target: 'ABCD' },
+          { path: 'kv/b', selector: { kind: 'key', key: 'x' } },
+        ],
+      },
+      {
+        name: 'a quoted "*" as a literal key',
+        text: 'kv/app "*" | STAR',
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: '*' }, target: 'STAR' }],
+      },
+      {
+        name: 'a version',
+        text: 'secret/app@3 password',
+        want: [{ path: 'secret/app', version: 3, selector: { kind: 'key', key: 'password' } }],
+      },
+      {
+        name: '"*" without a prefix',
+        text: 'kv/app *',
+        want: [{ path: 'kv/app', selector: { kind: 'all' } }],
+      },
+      {
+        name: '"*" with a prefix',
+        text: 'kv/app * | API_',
+        want: [{ path: 'kv/app', selector: { kind: 'all' }, target: 'API_' }],
+      },
+      {
+        name: '"." with a target',
+        text: 'kv/app . | APP_JSON',
+        want: [{ path: 'kv/app', selector: { kind: 'json' }, target: 'APP_JSON' }],
+      },
+      {
+        name: 'leading and trailing slashes trimmed',
+        text: '/secret/ci/db/ password',
+        want: [{ path: 'secret/ci/db', selector: { kind: 'key', key: 'password' } }],
+      },
+      {
+        name: 'leading slash with a version',
+        text: '/secret/app/@12 password',
+        want: [{ path: 'secret/app', version: 12, selector: { kind: 'key', key: 'password' } }],
+      },
+      {
+        name: 'extra or no spaces around "|"',
+        text: 'kv/a one    |     ONE\nkv/b two|TWO\n\tkv/c   three\t|\tTHREE  ',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'one' }, target: 'ONE' },
+          { path: 'kv/b', selector: { kind: 'key', key: 'two' }, target: 'TWO' },
+          { path: 'kv/c', selector: { kind: 'key', key: 'three' }, target: 'THREE' },
+        ],
+      },
+      {
+        name: 'targets with dots and digits',
+        text: 'kv/a one | db.password2; kv/b two | 2FA',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'one' }, target: 'db.password2' },
+          { path: 'kv/b', selector: { kind: 'key', key: 'two' }, target: '2FA' },
+        ],
+      },
+      {
+        name: 'the same key from two paths when one is renamed',
+        text: 'kv/a password\nkv/b password | B_PASSWORD',
+        want: [
+          { path: 'kv/a', selector: { kind: 'key', key: 'password' } },
+          { path: 'kv/b', selector: { kind: 'key', key: 'password' }, target: 'B_PASSWORD' },
+        ],
+      },
+      {
+        name: 'two "*" entries (their names are checked after reading)',
+        text: 'kv/a *\nkv/b *',
+        want: [
+          { path: 'kv/a', selector: { kind: 'all' } },
+          { path: 'kv/b', selector: { kind: 'all' } },
+        ],
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        assert.deepEqual(shapes(parseSecrets(c.text)), c.want);
+      });
+    }
+  });
+
+  it('records the 1-based line and the trimmed entry of each request', () => {
+    const reqs = parseSecrets('# header\r\n\r\n  kv/a one ;  kv/b two | TWO  \nkv/c three');
+    assert.deepEqual(
+      reqs.map(r => [r.line, r.entry]),
+      [
+        [3, 'kv/a one'],
+        [3, 'kv/b two | TWO'],
+        [4, 'kv/c three'],
+      ],
+    );
+  });
+
+  it('leaves version and target undefined when absent', () => {
+    const [req] = parseSecrets('kv/a one');
+    assert.equal('version' in req, false);
+    assert.equal('target' in req, false);
+  });
+
+  describe('rejects each kind of mistake, quoting the entry and its line', () => {
+    const cases: Array<{ name: string; text: string; line: number; entry: string; says: RegExp }> = [
+      { name: 'a non-numeric version', text: 'secret/app@x password', line: 1, entry: 'secret/app@x password', says: /version after "@" must be a whole number.*secret\/app@3.*"@x"/ },
+      { name: 'a zero version', text: 'secret/app@0 password', line: 1, entry: 'secret/app@0 password', says: /whole number of 1 or more/ },
+      { name: 'a negative version', text: 'secret/app@-1 password', line: 1, entry: 'secret/app@-1 password', says: /whole number/ },
+      { name: 'an empty version', text: 'secret/app@ password', line: 1, entry: 'secret/app@ password', says: /whole number/ },
+      { name: 'a fractional version', text: 'secret/app@1.5 password', line: 1, entry: 'secret/app@1.5 password', says: /whole number/ },
+      { name: 'a missing selector', text: 'kv/app', line: 1, entry: 'kv/app', says: /selector must follow the path.*"\*".*"\."/ },
+      { name: 'a missing selector before "|"', text: 'kv/app | X', line: 1, entry: 'kv/app | X', says: /selector must follow the path/ },
+      { name: 'nothing before "|"', text: '| X', line: 1, entry: '| X', says: /path and key are missing/ },
+      { name: '"." without a target', text: 'kv/app .', line: 1, entry: 'kv/app .', says: /"\." .*needs a variable name after "\|"/ },
+      { name: 'a bad character in a target', text: 'kv/app password | DB-PASSWORD', line: 1, entry: 'kv/app password | DB-PASSWORD', says: /"DB-PASSWORD" contains "-"; only letters, digits, "_" and "\." are allowed/ },
+      { name: 'a bad character in a "." target', text: 'kv/app . | A$B', line: 1, entry: 'kv/app . | A$B', says: /contains "\$"/ },
+      { name: 'a bad character in a "*" prefix', text: 'kv/app * | API-', line: 1, entry: 'kv/app * | API-', says: /prefix "API-" contains "-"/ },
+      { name: 'a reserved prefix in a target', text: 'kv/app password | SECRET_PASSWORD', line: 1, entry: 'kv/app password | SECRET_PASSWORD', says: /"SECRET_PASSWORD" starts with "secret".*hides/ },
+      { name: 'a reserved prefix in any capitalization', text: 'kv/app token | Endpoint_Token', line: 1, entry: 'kv/app token | Endpoint_Token', says: /starts with "endpoint"/ },
+      { name: 'a reserved prefix in a "." target', text: 'kv/app . | input.json', line: 1, entry: 'kv/app . | input.json', says: /starts with "input"/ },
+      { name: 'a reserved prefix in a "*" prefix', text: 'kv/app * | path_', line: 1, entry: 'kv/app * | path_', says: /prefix "path_" starts with "path".*every variable from "\*" starts with it/ },
+      { name: 'a reserved prefix in a derived name', text: 'kv/app secret_key', line: 1, entry: 'kv/app secret_key', says: /key "secret_key" would be published as the variable "SECRET_KEY", which starts with "secret".*"\| APP_SECRET_KEY"/ },
+      { name: 'a derived name starting with "securefile"', text: 'kv/app secureFile-id', line: 1, entry: 'kv/app secureFile-id', says: /"SECUREFILE_ID", which starts with "securefile"/ },
+      { name: 'an unterminated quote', text: 'kv/app "my key | X', line: 1, entry: 'kv/app "my key | X', says: /never closed/ },
+      { name: 'an unterminated quote swallowing ";"', text: 'kv/app "my key; kv/b x', line: 1, entry: 'kv/app "my key; kv/b x', says: /never closed/ },
+      { name: 'an empty quoted key', text: 'kv/app ""', line: 1, entry: 'kv/app ""', says: /quoted key is empty/ },
+      { name: 'text glued to a closing quote', text: 'kv/app "my"key', line: 1, entry: 'kv/app "my"key', says: /follows the closing quote/ },
+      { name: 'a stray quote inside a word', text: 'kv/app my"key', line: 1, entry: 'kv/app my"key', says: /contains a quote/ },
+      { name: 'a quoted path', text: '"kv/app" key', line: 1, entry: '"kv/app" key', says: /path must come first and cannot be quoted/ },
+      { name: 'a bare mount', text: 'secret password', line: 1, entry: 'secret password', says: /"secret" names only a mount.*secret\/app/ },
+      { name: 'a bare mount with slashes', text: '/secret/ password', line: 1, entry: '/secret/ password', says: /names only a mount/ },
+      { name: 'an empty path', text: '/ password', line: 1, entry: '/ password', says: /path is empty/ },
+      { name: 'an empty path segment', text: 'kv//app password', line: 1, entry: 'kv//app password', says: /empty, "\." or "\.\." segment/ },
+      { name: 'a ".." path segment', text: 'kv/../sys/app password', line: 1, entry: 'kv/../sys/app password', says: /"\.\." segment/ },
+      { name: 'a "?" in the path', text: 'kv/app?x=1 password', line: 1, entry: 'kv/app?x=1 password', says: /contains "\?"/ },
+      { name: 'a comment after ";"', text: 'kv/app one; # note', line: 1, entry: '# note', says: /comment must be on a line of its own/ },
+      { name: 'an empty target', text: 'kv/app password | ', line: 1, entry: 'kv/app password |', says: /nothing follows "\|"/ },
+      { name: 'an empty "*" prefix', text: 'kv/app * |', line: 1, entry: 'kv/app * |', says: /nothing follows "\|"; give a variable-name prefix/ },
+      { name: 'too many tokens (unquoted key with spaces)', text: 'kv/app key with spaces', line: 1, entry: 'kv/app key with spaces', says: /"with spaces" follows the selector; quote a key that contains spaces/ },
+      { name: 'too many tokens after "|"', text: 'kv/app password | DB PASSWORD', line: 1, entry: 'kv/app password | DB PASSWORD', says: /"DB PASSWORD" after "\|" is not one variable name/ },
+      { name: 'a quoted target', text: 'kv/app password | "X"', line: 1, entry: 'kv/app password | "X"', says: /after "\|" is not one variable name/ },
+      { name: 'two "|"', text: 'kv/app password | A | B', line: 1, entry: 'kv/app password | A | B', says: /only one "\|"/ },
+      { name: 'a duplicate target', text: 'kv/a one | X\nkv/b two | X', line: 2, entry: 'kv/b two | X', says: /variable "X" is already published by secrets line 1: "kv\/a one \| X"; each variable name may be used only once/ },
+      { name: 'a duplicate derived name', text: 'kv/a password\nkv/b password', line: 2, entry: 'kv/b password', says: /"PASSWORD" is already published by secrets line 1: "kv\/a password"/ },
+      { name: 'a derived name clashing with a target', text: 'kv/a db-password\nkv/b pw | DB_PASSWORD', line: 2, entry: 'kv/b pw | DB_PASSWORD', says: /"DB_PASSWORD" is already published by secrets line 1/ },
+      { name: 'a duplicate name differing only in case', text: 'kv/a one | Token; kv/b two | TOKEN', line: 1, entry: 'kv/b two | TOKEN', says: /"TOKEN" is already published as "Token" \(Azure DevOps variable names ignore case\) by secrets line 1: "kv\/a one \| Token"/ },
+      { name: 'a "." target clashing with a key name', text: 'kv/a . | CFG\nkv/b cfg', line: 2, entry: 'kv/b cfg', says: /"CFG" is already published by secrets line 1: "kv\/a \. \| CFG"/ },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const err = parseError(c.text);
+        assert.equal(err.problems.length, 1, err.message);
+        const [p] = err.problems;
+        assert.equal(p.line, c.line);
+        assert.equal(p.entry, c.entry);
+        assert.match(p.message, c.says);
+        assert.equal(err.message, `secrets line ${c.line}: "${c.entry}": ${p.message}`);
+      });
+    }
+  });
+
+  describe('rejects an input with no entries', () => {
+    for (const [name, text] of [
+      ['empty', ''],
+      ['only whitespace', '  \n\t\r\n'],
+      ['only comments', '# one\n  # two'],
+      ['only separators', ' ; ;; '],
+    ]) {
+      it(name, () => {
+        const err = parseError(text);
+        assert.deepEqual(err.problems, [
+          {
+            line: 0,
+            entry: '',
+            message: 'the secrets input has no entries; add lines such as `secret/ci/db password | DB_PASSWORD`',
+          },
+        ]);
+        assert.equal(err.message, err.problems[0].message);
+      });
+    }
+  });
+
+  it('reports every problem in the input at once, in line order, one per message line', () => {
+    const text = [
+      'kv/ok one | ONE', //                     1 fine
+      'secret/app@x password', //               2 bad version
+      '# a comment', //                         3
+      'kv/app . ; secret key', //               4 "." without target; bare mount
+      'kv/b two | ONE', //                      5 duplicate of line 1
+      'kv/c "open', //                          6 unterminated quote
+    ].join('\r\n');
+    const err = parseError(text);
+    assert.deepEqual(
+      err.problems.map(p => [p.line, p.entry]),
+      [
+        [2, 'secret/app@x password'],
+        [4, 'kv/app .'],
+        [4, 'secret key'],
+        [5, 'kv/b two | ONE'],
+        [6, 'kv/c "open'],
+      ],
+    );
+    assert.equal(err.name, 'SecretSpecError');
+    assert.ok(err instanceof Error);
+    const lines = err.message.split('\n');
+    assert.equal(lines.length, 5);
+    assert.equal(
+      lines[0],
+      'secrets line 2: "secret/app@x password": the version after "@" must be a whole number of 1 or more, such as secret/app@3 (found "@x")',
+    );
+    lines.forEach((l, i) => assert.equal(l, formatProblem(err.problems[i])));
+  });
+
+  it('reports each later repeat of a name against its first use', () => {
+    const err = parseError('kv/a x | N\nkv/b y | N\nkv/c z | n');
+    assert.deepEqual(
+      err.problems.map(p => p.line),
+      [2, 3],
+    );
+    for (const p of err.problems) assert.match(p.message, /by secrets line 1: "kv\/a x \| N"/);
+  });
+});
+
+describe('normalizeKeyName', () => {
+  const cases: Array<[string, string]> = [
+    ['password', 'PASSWORD'],
+    ['db-password', 'DB_PASSWORD'],
+    ['key with spaces', 'KEY_WITH_SPACES'],
+    ['already_UPPER_9', 'ALREADY_UPPER_9'],
+    ['a.b/c:d', 'A_B_C_D'],
+    ['café', 'CAF_'],
+    ['emoji😀key', 'EMOJI_KEY'],
+    ['9lives', '9LIVES'],
+  ];
+  for (const [key, want] of cases) {
+    it(`${JSON.stringify(key)} -> ${want}`, () => assert.equal(normalizeKeyName(key), want));
+  }
+});
+
+describe('variableNameProblem', () => {
+  for (const name of ['DB_PASSWORD', 'db.password', '2FA', 'a', '_x', 'NDPOINT', 'my_secret', 'aths', 'sec']) {
+    it(`accepts ${JSON.stringify(name)}`, () => assert.equal(variableNameProblem(name), undefined));
+  }
+  const bad: Array<[string, RegExp]> = [
+    ['', /is empty/],
+    ['DB-PASSWORD', /contains "-"; only letters, digits, "_" and "\." are allowed/],
+    ['A B', /contains a space/],
+    ['a$b-c$', /contains "\$", "-"/],
+    ['endpoint.url', /starts with "endpoint"/],
+    ['INPUT_X', /starts with "input"/],
+    ['Secret', /starts with "secret"/],
+    ['pathway', /starts with "path"/],
+    ['SecureFileName', /starts with "securefile"/],
+  ];
+  for (const [name, says] of bad) {
+    it(`rejects ${JSON.stringify(name)}`, () => {
+      const problem = variableNameProblem(name);
+      assert.ok(problem !== undefined);
+      assert.match(problem, says);
+      assert.ok(problem.includes(`"${name}"`), problem);
+    });
+  }
+});
+
+describe('variableNameFor', () => {
+  const [keyNamed, keyDerived, json, allPrefixed, allBare] = parseSecrets(
+    'kv/a pw | DB_PW\nkv/a db-password\nkv/a . | CFG\nkv/a * | API_\nkv/a *',
+  );
+  const cases: Array<[string, SecretRequest, string | undefined, string]> = [
+    ['a key with a target uses the target', keyNamed, undefined, 'DB_PW'],
+    ['a key without a target uses the normalized key', keyDerived, undefined, 'DB_PASSWORD'],
+    ['"." uses the target', json, undefined, 'CFG'],
+    ['"*" with a prefix prepends it to the normalized key', allPrefixed, 'token', 'API_TOKEN'],
+    ['"*" without a prefix uses the normalized key', allBare, 'client-id', 'CLIENT_ID'],
+  ];
+  for (const [name, req, key, want] of cases) {
+    it(name, () => assert.equal(variableNameFor(req, key), want));
+  }
+
+  it('needs the key read for a "*" request', () => {
+    assert.throws(() => variableNameFor(allBare), /secrets line 5: "kv\/a \*"/);
+  });
+});
+
+describe('findDuplicateNames', () => {
+  it('returns nothing when every name is distinct', () => {
+    assert.deepEqual(
+      findDuplicateNames([
+        { name: 'A', source: 'one' },
+        { name: 'B', source: 'two' },
+      ]),
+      [],
+    );
+  });
+
+  it('quotes both sources of an exact repeat', () => {
+    assert.deepEqual(
+      findDuplicateNames([
+        { name: 'API_TOKEN', source: 'key "token" of secrets line 1: "kv/a * | API_"' },
+        { name: 'X', source: 'elsewhere' },
+        { name: 'API_TOKEN', source: 'secrets line 2: "kv/b t | API_TOKEN"' },
+      ]),
+      [
+        'the variable "API_TOKEN" from secrets line 2: "kv/b t | API_TOKEN" is already published by ' +
+          'key "token" of secrets line 1: "kv/a * | API_"; each variable name may be used only once, so rename one of them with "| NAME"',
+      ],
+    );
+  });
+
+  it('treats names differing only in case as the same variable', () => {
+    const [msg, ...rest] = findDuplicateNames([
+      { name: 'token', source: 'first' },
+      { name: 'TOKEN', source: 'second' },
+    ]);
+    assert.equal(rest.length, 0);
+    assert.match(msg, /"TOKEN" from second is already published as "token" \(Azure DevOps variable names ignore case\) by first/);
+  });
+
+  it('reports every later repeat against the first use', () => {
+    const msgs = findDuplicateNames(['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })));
+    assert.equal(msgs.length, 2);
+    assert.match(msgs[0], /from s1 .* by s0;/);
+    assert.match(msgs[1], /from s3 .* by s0;/);
+  });
+});
