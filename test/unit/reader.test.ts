@@ -1,0 +1,141 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { readSecrets } from '../../tasks/VaultAzureLoginV1/src/reader';
+import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+import { MountInfo, VaultApi, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+
+tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
+
+/** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
+class FakeVault implements VaultApi {
+  readonly calls: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(
+    private readonly mounts: MountInfo[],
+    private readonly answers: Record<string, VaultBody | VaultHttpError>,
+  ) {}
+  async login(): Promise<never> {
+    throw new Error('not used');
+  }
+  async mount(p: string): Promise<MountInfo> {
+    this.calls.push(`mount ${p}`);
+    const m = this.mounts.find((x) => `${p}/`.startsWith(x.path));
+    if (!m) throw new VaultHttpError(400, `sys/internal/ui/mounts/${p}`, ['no mount'], undefined);
+    return m;
+  }
+  async read(apiPath: string): Promise<VaultBody> {
+    this.calls.push(`read ${apiPath}`);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setImmediate(r));
+    this.inFlight--;
+    const a = this.answers[apiPath];
+    if (a instanceof VaultHttpError) throw a;
+    if (!a) throw new VaultHttpError(404, apiPath, [], { errors: [] });
+    return a;
+  }
+}
+
+const kv2: MountInfo = { path: 'secret/', type: 'kv', kvVersion: 2 };
+const kv1: MountInfo = { path: 'kv1/', type: 'kv', kvVersion: 1 };
+const db: MountInfo = { path: 'database/', type: 'database' };
+const opts = { address: 'https://vault.example.com', concurrency: 8, timeoutSeconds: 30 };
+const v2 = (data: Record<string, unknown>) => ({ data: { data, metadata: { version: 1 } } });
+
+describe('readSecrets', () => {
+  it('reads KV v2 through data/ and names values by target or normalized key', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/ci/db': v2({ password: 'p1', 'db-user': 'u1' }) });
+    const out = await readSecrets(vault, parseSecrets('secret/ci/db password | DB_PASSWORD\nsecret/ci/db db-user'), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['DB_PASSWORD', 'p1'], ['DB_USER', 'u1']]);
+    assert.equal(out.reads, 1, 'two keys of one path are one read');
+    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/ci/db']);
+  });
+
+  it('accepts an explicit data/ path on a v2 mount and passes @version as ?version=', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/app?version=3': v2({ k: 'old' }) });
+    const out = await readSecrets(vault, parseSecrets('secret/data/app@3 k | K'), opts);
+    assert.deepEqual(out.failures, []);
+    assert.equal(out.values[0].value, 'old');
+  });
+
+  it('reads KV v1 and non-KV engines with a plain GET and keeps lease ids', async () => {
+    const vault = new FakeVault([kv1, db], {
+      'kv1/app': { data: { token: 't1' }, lease_duration: 2764800 },
+      'database/creds/ci': { lease_id: 'database/creds/ci/abc', lease_duration: 3600, data: { username: 'v-u', password: 'v-p' } },
+    });
+    const out = await readSecrets(vault, parseSecrets('kv1/app token\ndatabase/creds/ci * | DB_'), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(out.values.map((v) => v.name).sort(), ['DB_PASSWORD', 'DB_USERNAME', 'TOKEN']);
+    assert.deepEqual(out.leaseIds, ['database/creds/ci/abc']);
+  });
+
+  it('publishes the whole secret as compact JSON with "."', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/cfg': v2({ a: 1, b: { c: 'x' } }) });
+    const out = await readSecrets(vault, parseSecrets('secret/cfg . | CFG'), opts);
+    assert.equal(out.values[0].value, '{"a":1,"b":{"c":"x"}}');
+  });
+
+  it('turns non-string values into JSON', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/n': v2({ port: 5432, on: true }) });
+    const out = await readSecrets(vault, parseSecrets('secret/n *'), opts);
+    assert.deepEqual(out.values.map((v) => v.value), ['5432', 'true']);
+  });
+
+  it('rejects @version on KV v1 and on other engines, naming the mount', async () => {
+    const vault = new FakeVault([kv1, db], {});
+    const out = await readSecrets(vault, parseSecrets('kv1/app@2 k | A\ndatabase/creds/ci@2 username | B'), opts);
+    assert.equal(out.values.length, 0);
+    assert.equal(out.failures.length, 2);
+    assert.match(out.failures[0].reason, /needs a KV version 2 mount, but kv1\/ is KV version 1/);
+    assert.match(out.failures[1].reason, /database\/ is database/);
+    assert.ok(!vault.calls.some((c) => c.startsWith('read')), 'nothing is read for an invalid request');
+  });
+
+  it('collects every failure: missing key with the keys present, 404, 403 with the ACL path', async () => {
+    const vault = new FakeVault([kv2], {
+      'secret/data/a': v2({ user: 'x' }),
+      'secret/data/denied': new VaultHttpError(403, 'secret/data/denied', ['1 error occurred:\n\t* permission denied\n\n'], undefined),
+    });
+    const out = await readSecrets(vault, parseSecrets('secret/a password\nsecret/missing k | M\nsecret/denied k | D'), opts);
+    assert.equal(out.failures.length, 3);
+    assert.match(out.failures[0].reason, /key 'password' not found at secret\/a; its keys are: user/);
+    assert.match(out.failures[1].reason, /no secret at secret\/missing .*secret\/data\/missing/);
+    assert.match(out.failures[2].reason, /path "secret\/data\/denied" \{ capabilities = \["read"\] \}/);
+  });
+
+  it('explains deleted and destroyed versions', async () => {
+    const deleted = { data: { data: null, metadata: { version: 2, deletion_time: '2026-01-01T00:00:00Z', destroyed: false } } };
+    const destroyed = { data: { data: null, metadata: { version: 1, deletion_time: '', destroyed: true } } };
+    const vault = new FakeVault([kv2], {
+      'secret/data/x?version=2': new VaultHttpError(404, 'secret/data/x', [], deleted),
+      'secret/data/x?version=1': new VaultHttpError(404, 'secret/data/x', [], destroyed),
+    });
+    const out = await readSecrets(vault, parseSecrets('secret/x@2 k | A\nsecret/x@1 k | B'), opts);
+    assert.match(out.failures[0].reason, /version 2 of secret\/x was deleted at 2026-01-01T00:00:00Z; undelete it \(vault kv undelete -versions=2 secret\/x\)/);
+    assert.match(out.failures[1].reason, /version 1 of secret\/x is destroyed/);
+  });
+
+  it('reports names produced by * that are invalid or collide', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/a': v2({ 'secret-key': 'x', token: 'y' }), 'secret/data/b': v2({ token: 'z' }) });
+    const out = await readSecrets(vault, parseSecrets('secret/a *\nsecret/b *'), opts);
+    assert.ok(out.failures.some((f) => /SECRET_KEY/.test(f.reason)), 'reserved prefix from a derived name');
+    assert.ok(out.failures.some((f) => /TOKEN/.test(f.reason) && f.source === 'variable names'), 'duplicate TOKEN');
+  });
+
+  it('looks up each mount once and keeps reads within the concurrency bound', async () => {
+    const answers: Record<string, VaultBody> = {};
+    const lines: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      answers[`secret/data/p${i}`] = v2({ k: `v${i}` });
+      lines.push(`secret/p${i} k | V${i}`);
+    }
+    const vault = new FakeVault([kv2], answers);
+    const out = await readSecrets(vault, parseSecrets(lines.join('\n')), { ...opts, concurrency: 3 });
+    assert.equal(out.values.length, 40);
+    assert.equal(vault.calls.filter((c) => c.startsWith('mount')).length, 1);
+    assert.equal(vault.maxInFlight, 3);
+  });
+});
