@@ -1,0 +1,75 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { explainAzureToken, explainLogin, explainMount, explainNetwork, explainRead } from '../../tasks/VaultAzureLoginV1/src/errors';
+import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+
+tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
+
+const address = 'https://vault.example.com:8200';
+const ctx = {
+  address,
+  mount: 'ado',
+  role: 'ci',
+  resource: 'https://management.core.windows.net/',
+  claims: { aud: 'https://management.core.windows.net/', oid: 'oid-1', appid: 'app-1', tid: 'tid-1', iss: 'https://sts.windows.net/tid-1/' },
+};
+const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'auth/ado/login', errors, { errors });
+
+describe('failure explanations', () => {
+  const login: Array<[string, VaultHttpError, RegExp[]]> = [
+    ['unknown role', http(400, 'invalid role name "ci"'), [/no role 'ci' on the azure auth mount 'auth\/ado'/, /vault write auth\/ado\/role\/ci bound_service_principal_ids=oid-1/]],
+    [
+      'audience mismatch',
+      http(500, 'oidc: expected audience "https://management.azure.com/" got ["https://management.core.windows.net/"]'),
+      [/token has aud "https:\/\/management.core.windows.net\/" but auth\/ado expects "https:\/\/management.azure.com\/"/, /set the task input 'resource' to "https:\/\/management.azure.com\/"/, /vault write auth\/ado\/config resource="https:\/\/management.core.windows.net\/"/],
+    ],
+    ['service principal not bound', http(500, 'service principal not authorized: oid-1'), [/object id oid-1 is not allowed by role 'ci'/, /bound_service_principal_ids=oid-1/, /not the application \(client\) id app-1/]],
+    [
+      'wrong issuer',
+      http(500, 'oidc: id token issued by a different provider, expected "https://sts.windows.net/other/" got "https://sts.windows.net/tid-1/"'),
+      [/expects tokens issued by "https:\/\/sts.windows.net\/other\/"/, /vault write auth\/ado\/config tenant_id=tid-1/],
+    ],
+    ['expired', http(500, 'oidc: token is expired (Token Expiry: 2026-01-01 00:00:00 +0000 UTC)'), [/expired/, /clocks/]],
+    ['bad signature', http(500, 'failed to verify signature: failed to verify id token signature'), [/could not verify the token's signature/, /tenant_id=tid-1/]],
+    ['no such mount', http(404, 'no handler for route "auth/ado/login". route entry not found.'), [/No azure auth method answers at auth\/ado/, /vault auth enable -path=ado azure/]],
+    ['sealed', http(503, 'Vault is sealed'), [/is sealed/]],
+  ];
+  for (const [name, err, patterns] of login) {
+    it(`login: ${name}`, () => {
+      const text = explainLogin(err, ctx, 30);
+      for (const p of patterns) assert.match(text, p);
+    });
+  }
+
+  it('login: a namespace is named where it may be the cause', () => {
+    assert.match(explainLogin(http(403, 'permission denied'), { ...ctx, namespace: 'admin' }, 30), /auth\/ado in namespace 'admin'/);
+  });
+
+  it('network: refused, timeout, untrusted and mismatched certificates', () => {
+    assert.match(explainNetwork(new VaultNetworkError('ECONNREFUSED', 'p', 'x'), address, 30), /Cannot reach Vault at https:\/\/vault.example.com:8200 \(ECONNREFUSED\)/);
+    assert.match(explainNetwork(new VaultNetworkError('ECONNABORTED', 'secret/data/x', 'x'), address, 30), /did not answer within 30 seconds \(on secret\/data\/x\)/);
+    assert.match(explainNetwork(new VaultNetworkError('SELF_SIGNED_CERT_IN_CHAIN', 'p', 'x'), address, 30), /not trusted \(SELF_SIGNED_CERT_IN_CHAIN\)/);
+    assert.match(explainNetwork(new VaultNetworkError('ERR_TLS_CERT_ALTNAME_INVALID', 'p', 'altnames'), address, 30), /does not cover this host name/);
+  });
+
+  it('read: 403 names the exact ACL path and a policy stanza; invalid token is told apart', () => {
+    const denied = new VaultHttpError(403, 'secret/data/ci/db', ['1 error occurred:\n\t* permission denied\n\n'], undefined);
+    const r = { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' };
+    assert.match(explainRead(denied, r, 30), /path "secret\/data\/ci\/db" \{ capabilities = \["read"\] \}/);
+    const invalid = new VaultHttpError(403, 'secret/data/ci/db', ['permission denied', 'invalid token'], undefined);
+    assert.match(explainRead(invalid, r, 30), /no longer valid/);
+  });
+
+  it('mount lookup: 403 says the policy grants nothing under the mount', () => {
+    const err = new VaultHttpError(403, 'sys/internal/ui/mounts/secret/x', ['preflight capability check returned 403, please ensure client\'s policies grant access to path "secret/x/"'], undefined);
+    assert.match(explainMount(err, 'secret/x', address, 30), /allow nothing under the mount of secret\/x/);
+  });
+
+  it('Entra codes get their meaning added', () => {
+    const text = explainAzureToken('sc-1', 'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found');
+    assert.match(text, /service connection 'sc-1'/);
+    assert.match(text, /AADSTS70021 means Entra found no federated credential/);
+    assert.doesNotMatch(explainAzureToken('sc-1', 'boom'), /AADSTS/);
+  });
+});
