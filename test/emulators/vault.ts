@@ -425,6 +425,10 @@ class TokenStore {
     return this.byId.get(id);
   }
 
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
   /** A token that can be used now: known, not revoked, not expired. */
   usable(id: string): TokenEntry | undefined {
     const entry = this.byId.get(id);
@@ -1070,6 +1074,11 @@ export class VaultEmulator {
       path: 'auth/token/create',
     });
     return entry.id;
+  }
+
+  /** Every token issued so far (for leak checks). */
+  issuedTokens(): string[] {
+    return this.tokens.ids();
   }
 
   tokenInfo(token: string): TokenInfo | undefined {

@@ -1,4 +1,5 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { armRestTokenSource } from './azureToken';
@@ -8,7 +9,9 @@ import { run } from './run';
 import { createVaultClient } from './vault';
 
 export async function main(): Promise<void> {
-  tl.setResourcePath(path.join(__dirname, 'task.json'));
+  // Beside the bundle in a package; one folder up when run from source.
+  const taskJson = [path.join(__dirname, 'task.json'), path.join(__dirname, '..', 'task.json')].find((p) => fs.existsSync(p));
+  if (taskJson) tl.setResourcePath(taskJson);
   try {
     const config = readConfig();
     await run(config, {

@@ -1,0 +1,315 @@
+// Azure DevOps emulator: the two calls azure-devops-node-api's TaskApi.createOidcToken makes (the
+// distributedtask location lookup and the job's oidctoken POST), answered with an RS256 OIDC
+// assertion for a service connection, in either issuer shape Azure DevOps uses: its own
+// (https://vstoken.dev.azure.com/<org id>, sc://org/project/connection) or Entra-issued
+// (https://login.microsoftonline.com/<tenant>/v2.0, /eid1/c/pub/t/.../sc/<org id>/<connection id>).
+// Served over HTTPS, by default on 127.0.0.2:443, which the private network namespace names
+// dev.azure.com.
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, Server } from 'node:https';
+import { AddressInfo } from 'node:net';
+import { FederatedCredential, TlsMaterial, TOKEN_EXCHANGE_AUDIENCE } from './entra';
+import { AZDO_HOST, AZDO_IP } from './hosts';
+import { JwtClaims, Jwks, newSigningKey, signJwt } from './jwt';
+
+/** Location id of the distributedtask `oidctoken` resource. */
+export const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
+/** Application id of Azure DevOps in Entra (the `azp` of Entra-issued assertions). */
+export const AZURE_DEVOPS_APP_ID = '499b84ac-1321-427f-aa17-267ca6975798';
+
+export type OidcIssuerShape = 'azdo' | 'entra';
+
+export interface ServiceConnection {
+  id: string;
+  name: string;
+  /** Tenant of the connection's app registration (used by the Entra-issued shape). */
+  tenantId: string;
+  /** Which issuer signs this connection's assertions; default the emulator's `issuerShape`. */
+  issuerShape?: OidcIssuerShape;
+  /** false: the job does not reference the connection (Azure DevOps refuses the token). */
+  referenced?: boolean;
+}
+
+export interface AzdoOptions {
+  tls: TlsMaterial;
+  /** Listen address; default 127.0.0.2. */
+  host?: string;
+  /** Listen port; default 443, 0 picks a free one. */
+  port?: number;
+  /** Host name used in `url`; default dev.azure.com on port 443, else `host`. */
+  publicHost?: string;
+  organization: string;
+  organizationId: string;
+  project: { id: string; name: string };
+  /** System.AccessToken the agent hands the job; requests must bear it. */
+  systemAccessToken: string;
+  /** Default issuer shape of new connections; default 'azdo'. */
+  issuerShape?: OidcIssuerShape;
+  /** OIDC assertion lifetime in seconds; default 600; zero or negative mints expired ones. */
+  oidcLifetimeSec?: number;
+}
+
+export interface AzdoRequest {
+  at: bigint;
+  method: string;
+  host: string;
+  path: string;
+  query: Record<string, string>;
+  accept?: string;
+  /** 'bearer-ok', 'bearer-wrong', 'basic', 'none'; the token itself is not kept. */
+  auth: 'bearer-ok' | 'bearer-wrong' | 'basic' | 'none';
+  status: number;
+}
+
+export interface AzdoFailOptions {
+  match?: RegExp;
+  body?: unknown;
+}
+
+export interface Azdo {
+  /** Collection URI with trailing slash, e.g. https://dev.azure.com/contoso/ (System.CollectionUri). */
+  readonly url: string;
+  readonly port: number;
+  readonly requests: AzdoRequest[];
+  /** Every OIDC assertion handed out, for leak scans. */
+  readonly issuedTokens: string[];
+  oidcLifetimeSec: number;
+  addServiceConnection(connection: ServiceConnection): void;
+  /** The `iss` this emulator puts in assertions for the connection. */
+  oidcIssuer(connectionId: string): string;
+  /** The `sub` this emulator puts in assertions for the connection. */
+  oidcSubject(connectionId: string): string;
+  /** The federated credential an app registration needs to trust the connection. */
+  federatedCredential(connectionId: string): FederatedCredential;
+  /** Public keys of the assertions (for Entra's trustIssuer). */
+  jwks(): Jwks;
+  /** Answers the next `times` matching requests with `status`. */
+  failNext(status: number, times?: number, options?: AzdoFailOptions): void;
+  close(): Promise<void>;
+}
+
+/** A GUID in Microsoft's byte order (as .NET's Guid.ToByteArray), base64url: the /eid1/ subject encoding. */
+export function guidToBase64url(guid: string): string {
+  const b = Buffer.from(guid.replace(/-/g, ''), 'hex');
+  if (b.length !== 16) throw new Error(`not a GUID: "${guid}"`);
+  const le = Buffer.concat([
+    Buffer.from(b.subarray(0, 4)).reverse(),
+    Buffer.from(b.subarray(4, 6)).reverse(),
+    Buffer.from(b.subarray(6, 8)).reverse(),
+    b.subarray(8),
+  ]);
+  return le.toString('base64url');
+}
+
+/** Body of an Azure DevOps (VSS) service error. */
+export function vssErrorBody(message: string, typeKey: string, typeName = `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`) {
+  return { $id: '1', innerException: null, message, typeName, typeKey, errorCode: 0, eventId: 3000 };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const ROUTE_TEMPLATE = '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/jobs/{jobId}/{resource}';
+
+function locations(): { count: number; value: unknown[] } {
+  const value = [
+    { id: OIDC_TOKEN_LOCATION_ID, area: 'distributedtask', resourceName: 'oidctoken', routeTemplate: ROUTE_TEMPLATE, resourceVersion: 1, minVersion: '7.1', maxVersion: '7.2', releasedVersion: '0.0' },
+    { id: '5cecd946-d704-471e-a45f-3b4064fcfaba', area: 'distributedtask', resourceName: 'plans', routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/{resource}/{planId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
+    { id: '46f5667d-263a-4684-91b1-dff7fdcf64e2', area: 'distributedtask', resourceName: 'logs', routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/{resource}/{logId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
+  ];
+  return { count: value.length, value };
+}
+
+export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
+  const listenHost = options.host ?? AZDO_IP;
+  const key = newSigningKey();
+  const connections = new Map<string, ServiceConnection>();
+  const requests: AzdoRequest[] = [];
+  const issuedTokens: string[] = [];
+  const faults: Array<{ status: number; remaining: number; match?: RegExp; body?: unknown }> = [];
+  const azdoServicePrincipals = new Map<string, string>();
+  const org = options.organization;
+
+  function connection(id: string): ServiceConnection {
+    const c = connections.get(id.toLowerCase());
+    if (!c) throw new Error(`no service connection "${id}" registered with the Azure DevOps emulator`);
+    return c;
+  }
+  const shapeOf = (c: ServiceConnection) => c.issuerShape ?? options.issuerShape ?? 'azdo';
+
+  function oidcIssuer(connectionId: string): string {
+    const c = connection(connectionId);
+    return shapeOf(c) === 'entra'
+      ? `https://login.microsoftonline.com/${c.tenantId}/v2.0`
+      : `https://vstoken.dev.azure.com/${options.organizationId}`;
+  }
+
+  function oidcSubject(connectionId: string): string {
+    const c = connection(connectionId);
+    return shapeOf(c) === 'entra'
+      ? `/eid1/c/pub/t/${guidToBase64url(c.tenantId)}/a/${guidToBase64url(AZURE_DEVOPS_APP_ID)}/sc/${options.organizationId}/${c.id}`
+      : `sc://${org}/${options.project.name}/${c.name}`;
+  }
+
+  function mintOidc(c: ServiceConnection): string {
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = api.oidcLifetimeSec;
+    const common = { aud: TOKEN_EXCHANGE_AUDIENCE, iss: oidcIssuer(c.id), sub: oidcSubject(c.id), iat: now, nbf: lifetime > 0 ? now : now + lifetime - 60, exp: now + lifetime };
+    let claims: JwtClaims;
+    if (shapeOf(c) === 'entra') {
+      let oid = azdoServicePrincipals.get(c.tenantId);
+      if (!oid) azdoServicePrincipals.set(c.tenantId, (oid = randomUUID()));
+      claims = { ...common, azp: AZURE_DEVOPS_APP_ID, azpacr: '2', idtyp: 'app', oid, tid: c.tenantId, uti: Buffer.from(randomUUID()).toString('base64url').slice(0, 22), ver: '2.0' };
+    } else {
+      claims = { jti: randomUUID(), ...common };
+    }
+    const token = signJwt(claims, key);
+    issuedTokens.push(token);
+    return token;
+  }
+
+  function apiVersion(req: IncomingMessage, query: Record<string, string>): string | undefined {
+    const fromAccept = /api-version=([^;,\s]+)/i.exec(String(req.headers.accept ?? ''));
+    return fromAccept?.[1] ?? query['api-version'];
+  }
+
+  function route(req: IncomingMessage, rec: AzdoRequest): [number, unknown, Record<string, string>?] {
+    const segs = rec.path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (segs[0]?.toLowerCase() !== org.toLowerCase()) {
+      return [404, vssErrorBody(`TF200016: The following project does not exist: ${segs[0] ?? ''}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`, 'ProjectDoesNotExistException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistException, Microsoft.TeamFoundation.Core.WebApi')];
+    }
+    if (rec.auth !== 'bearer-ok') {
+      if (req.headers['x-tfs-fedauthredirect'] !== 'Suppress') {
+        return [302, '', { Location: `https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=${encodeURIComponent(`https://${rec.host}${rec.path}`)}` }];
+      }
+      return [401, vssErrorBody("TF400813: The user '' is not authorized to access this resource.", 'UnauthorizedRequestException', 'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server'), { 'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://dev.azure.com/"' }];
+    }
+    const rest = segs.slice(1);
+    if (req.method === 'OPTIONS' && rest.length === 2 && rest[0] === '_apis' && rest[1].toLowerCase() === 'distributedtask') {
+      return [200, locations()];
+    }
+    // {projectId}/_apis/distributedtask/hubs/{hub}/plans/{planId}/jobs/{jobId}/oidctoken
+    if (
+      req.method === 'POST' &&
+      rest.length === 10 &&
+      rest[1] === '_apis' &&
+      rest[2].toLowerCase() === 'distributedtask' &&
+      rest[3] === 'hubs' &&
+      rest[5] === 'plans' &&
+      rest[7] === 'jobs' &&
+      rest[9].toLowerCase() === 'oidctoken'
+    ) {
+      const version = apiVersion(req, rec.query);
+      if (!version) {
+        return [400, vssErrorBody('No api-version was supplied for the "POST" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. \'?api-version=1.0\').', 'VssVersionNotSpecifiedException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, Microsoft.VisualStudio.Services.WebApi')];
+      }
+      if (/^7\.[12]$/.test(version) === false && !/^7\.[12]-preview(\.1)?$/.test(version)) {
+        return [400, vssErrorBody(`The requested version "${version}" of the resource is under preview or is not supported by the oidctoken resource (supported: 7.1, 7.2-preview.1).`, 'VssInvalidPreviewVersionException', 'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi')];
+      }
+      const project = rest[0];
+      if (project.toLowerCase() !== options.project.id.toLowerCase() && project.toLowerCase() !== options.project.name.toLowerCase()) {
+        return [404, vssErrorBody(`VS800075: The project with id 'vstfs:///Classification/TeamProject/${project}' does not exist, or you do not have permission to access it.`, 'ProjectDoesNotExistWithNameException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException, Microsoft.TeamFoundation.Core.WebApi')];
+      }
+      const connectionId = rec.query.serviceConnectionId;
+      if (!connectionId) {
+        return [400, vssErrorBody('Value cannot be null.\r\nParameter name: serviceConnectionId', 'ArgumentNullException', 'System.ArgumentNullException, mscorlib')];
+      }
+      const c = connections.get(connectionId.toLowerCase());
+      if (!c) return [404, ''];
+      if (c.referenced === false) {
+        const text = `There is no explicit reference to service connection ${c.id} from current stage __default.__default.__default.`;
+        return [400, { count: text.length, value: text }];
+      }
+      return [200, { oidcToken: mintOidc(c) }];
+    }
+    return [404, vssErrorBody(`The controller for path '${rec.path}' was not found or does not implement IController.`, 'HttpException', 'System.Web.HttpException, System.Web')];
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://placeholder');
+    const authz = String(req.headers.authorization ?? '');
+    const rec: AzdoRequest = {
+      at: process.hrtime.bigint(),
+      method: req.method ?? 'GET',
+      host: String(req.headers.host ?? AZDO_HOST).replace(/:443$/, ''),
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      accept: req.headers.accept,
+      auth: authz === `Bearer ${options.systemAccessToken}` ? 'bearer-ok' : authz.startsWith('Bearer ') ? 'bearer-wrong' : authz.startsWith('Basic ') ? 'basic' : 'none',
+      status: 0,
+    };
+    requests.push(rec);
+    await readBody(req);
+    let status: number;
+    let payload: unknown;
+    let headers: Record<string, string> = {};
+    const fault = faults.find((f) => f.remaining > 0 && (!f.match || f.match.test(rec.path)));
+    if (fault) {
+      fault.remaining--;
+      status = fault.status;
+      payload = fault.body ?? vssErrorBody('The service is temporarily unavailable.', 'ServiceUnavailableException');
+    } else {
+      [status, payload, headers = {}] = route(req, rec);
+    }
+    rec.status = status;
+    const text = payload === '' ? '' : JSON.stringify(payload);
+    res.writeHead(status, {
+      ...(text ? { 'Content-Type': 'application/json; charset=utf-8; api-version=7.2-preview.1' } : {}),
+      'ActivityId': randomUUID(),
+      'x-tfs-session': randomUUID(),
+      'x-vss-e2eid': randomUUID(),
+      'Content-Length': Buffer.byteLength(text),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    handle(req, res).catch((err: Error) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`azdo emulator error: ${err.message}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 443, listenHost, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const publicHost = options.publicHost ?? (port === 443 ? AZDO_HOST : listenHost);
+
+  const api: Azdo = {
+    url: `https://${publicHost}${port === 443 ? '' : `:${port}`}/${org}/`,
+    port,
+    requests,
+    issuedTokens,
+    oidcLifetimeSec: options.oidcLifetimeSec ?? 600,
+    addServiceConnection(c) {
+      connections.set(c.id.toLowerCase(), { ...c });
+    },
+    oidcIssuer,
+    oidcSubject,
+    federatedCredential: (connectionId) => ({
+      issuer: oidcIssuer(connectionId),
+      subject: oidcSubject(connectionId),
+      audiences: [TOKEN_EXCHANGE_AUDIENCE],
+      name: `azdo-${connection(connectionId).name}`,
+    }),
+    jwks: () => ({ keys: [key.publicJwk] }),
+    failNext(status, times = 1, failOptions = {}) {
+      faults.push({ status, remaining: times, match: failOptions.match, body: failOptions.body });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+  return api;
+}

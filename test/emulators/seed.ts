@@ -1,0 +1,59 @@
+// The Vault contents most tests, the L0 runs and the demo share: an azure auth mount as in
+// HashiCorp's guide, a least-privilege policy, KV v1 and v2 mounts and a database engine.
+import { AzureAuthConfig, VaultEmulator } from './vault';
+
+export const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+export const AUTH_MOUNT = 'ado';
+export const ROLE = 'azure-devops-production';
+export const DEFAULT_RESOURCE = 'https://management.azure.com/';
+
+/** Values stored in the emulator; tests check none of them leaks into the log. */
+export const SECRETS = {
+  dbPassword: 'pw-7Hq2-correct-horse',
+  dbUser: 'app_user',
+  apiToken: 'tok-91f2a8c4e0',
+  apiUrl: 'https://api.internal.example',
+  oldPassword: 'pw-old-v1-a8d7',
+  pem: '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----',
+  legacyToken: 'legacy-kv1-3c1d7e',
+  spaced: 'spaced-value-55aa',
+} as const;
+
+export interface SeedOptions {
+  jwks: AzureAuthConfig['jwks'];
+  /** Object ids bound to the role (the service principals allowed to log in). */
+  boundOids: string[];
+  resource?: string;
+  tenantId?: string;
+  tokenType?: 'service' | 'batch';
+  ns?: string;
+}
+
+export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
+  const ns = opts.ns ?? '';
+  if (ns) vault.createNamespace(ns);
+  vault.enableAzureAuth(AUTH_MOUNT, { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks }, ns);
+  vault.writePolicy(
+    'ci-read',
+    [
+      { path: 'secret/data/ci/*', capabilities: ['read'] },
+      { path: 'kv1/app/*', capabilities: ['read'] },
+      { path: 'database/creds/ci', capabilities: ['read'] },
+      { path: 'sys/leases/revoke', capabilities: ['update'] },
+    ],
+    ns,
+  );
+  vault.writeRole(AUTH_MOUNT, ROLE, { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 }, ns);
+
+  vault.mountKv('secret', 2, ns);
+  vault.putSecret('secret/ci/production/db', { password: SECRETS.oldPassword, 'db-user': SECRETS.dbUser }, ns);
+  vault.putSecret('secret/ci/production/db', { password: SECRETS.dbPassword, 'db-user': SECRETS.dbUser }, ns);
+  vault.putSecret('secret/ci/production/api', { token: SECRETS.apiToken, url: SECRETS.apiUrl, port: 8443 }, ns);
+  vault.putSecret('secret/ci/production/tls', { key: SECRETS.pem, 'key with spaces': SECRETS.spaced }, ns);
+  vault.putSecret('secret/other/team', { password: 'not-for-ci' }, ns);
+
+  vault.mountKv('kv1', 1, ns);
+  vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
+
+  vault.mountDatabase('database', ['ci'], ns);
+}

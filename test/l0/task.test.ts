@@ -1,0 +1,137 @@
+// L0: the task source under MockTestRunner, arm-rest replaced by a signed test token, against a
+// Vault emulator on loopback inside the task's own process.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
+import { SECRETS } from '../emulators/seed';
+import { findLeaks, masks, publishedSecrets } from '../helpers/output';
+import type { Scenario } from './fixtures/scenario';
+
+const runner = path.join(__dirname, 'fixtures', 'run-task.js');
+const taskJson = path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json');
+
+interface Result {
+  tr: MockTestRunner;
+  vars: Map<string, string>;
+  evidence: { jwts: string[]; vaultTokens: string[]; requests: string[] };
+}
+
+const base = { vaultAddress: '$VAULT', authMount: 'ado', role: 'azure-devops-production' };
+
+async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'l0-'));
+  const evidenceFile = path.join(dir, 'evidence.json');
+  process.env.L0_SCENARIO = JSON.stringify({ ...sc, evidenceFile });
+  try {
+    const tr = new MockTestRunner(runner, taskJson);
+    tr.nodePath = process.execPath; // never download a Node for the handler
+    await tr.runAsync();
+    const evidence = fs.existsSync(evidenceFile) ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8')) : { jwts: [], vaultTokens: [], requests: [] };
+    assert.equal(tr.stderr.includes('scenario setup failed'), false, tr.stderr);
+    const leaks = findLeaks(tr.stdout, [
+      ...Object.entries(SECRETS).map(([what, value]) => ({ what, value })),
+      ...evidence.jwts.map((value: string) => ({ what: 'Entra token', value })),
+      ...evidence.vaultTokens.map((value: string) => ({ what: 'Vault token', value })),
+    ]);
+    assert.deepEqual(leaks, [], 'no secret, token or JWT outside setsecret/setvariable');
+    assert.doesNotMatch(tr.stdout, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
+    return { tr, vars: publishedSecrets(tr.stdout), evidence };
+  } finally {
+    delete process.env.L0_SCENARIO;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('L0: VaultAzureLogin task', function () {
+  this.timeout(60000);
+
+  it('publishes KV v2, KV v1, *, . and database creds as secret variables, masking every value', async () => {
+    const { tr, vars, evidence } = await runTask({
+      inputs: {
+        ...base,
+        secrets: [
+          'secret/ci/production/db password | DB_PASSWORD',
+          'secret/ci/production/db@1 password | DB_PASSWORD_OLD',
+          'secret/ci/production/api * | API_',
+          'secret/ci/production/api . | API_JSON',
+          'secret/ci/production/tls key | TLS_KEY; secret/ci/production/tls "key with spaces"',
+          'kv1/app/legacy token | LEGACY',
+          'database/creds/ci *   | PG_',
+        ].join('\n'),
+      },
+    });
+    assert.ok(tr.succeeded, tr.stdout);
+    assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+    assert.equal(vars.get('DB_PASSWORD_OLD'), SECRETS.oldPassword);
+    assert.equal(vars.get('API_TOKEN'), SECRETS.apiToken);
+    assert.equal(vars.get('API_PORT'), '8443');
+    assert.deepEqual(JSON.parse(vars.get('API_JSON')!), { token: SECRETS.apiToken, url: SECRETS.apiUrl, port: 8443 });
+    assert.equal(vars.get('TLS_KEY'), SECRETS.pem);
+    assert.equal(vars.get('KEY_WITH_SPACES'), SECRETS.spaced);
+    assert.equal(vars.get('LEGACY'), SECRETS.legacyToken);
+    assert.match(vars.get('PG_USERNAME') ?? '', /^v-/);
+    assert.ok(vars.get('PG_PASSWORD'));
+    const m = masks(tr.stdout);
+    for (const line of SECRETS.pem.split('\n')) assert.ok(m.has(line), `PEM line masked: ${line.slice(0, 12)}`);
+    assert.ok(m.has(evidence.jwts[0]), 'the Entra token is masked');
+    assert.ok(evidence.vaultTokens.every((t) => m.has(t)), 'the Vault token is masked');
+    assert.match(tr.stdout, /secret\/ci\/production\/db password → DB_PASSWORD/);
+    assert.match(tr.stdout, /Entra access token: aud=https:\/\/management.azure.com\/ iss=https:\/\/sts.windows.net\//);
+    assert.match(tr.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s/);
+    assert.equal(evidence.requests.filter((r) => r.includes('sys/internal/ui/mounts')).length, 3, 'one lookup per mount');
+  });
+
+  it('takes the address from the VAULT_ADDR variable when the input is empty', async () => {
+    const { tr, vars } = await runTask({
+      inputs: { ...base, vaultAddress: '', secrets: 'secret/ci/production/db password' },
+      variables: { VAULT_ADDR: '$VAULT' },
+    });
+    assert.ok(tr.succeeded, tr.stdout);
+    assert.equal(vars.get('PASSWORD'), SECRETS.dbPassword);
+  });
+
+  const failures: Array<[string, Omit<Scenario, 'evidenceFile'>, RegExp[]]> = [
+    ['no address anywhere', { inputs: { ...base, vaultAddress: '', secrets: 'secret/ci/production/db password' } }, [/No Vault address: set the 'vaultAddress' input/]],
+    ['unknown service connection', { unknownConnection: true, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/service connection 'sc-vault-prod' is not available/]],
+    [
+      'every input problem at once',
+      { inputs: { vaultAddress: 'ftp://vault', authMount: 'auth/ado', role: '', resource: 'api://vault/.default', secrets: 'secret/x@v k\nsecret/y' } },
+      [/'ftp:\/\/vault' \(from input 'vaultAddress'\) is not a valid/, /without 'auth\/'/, /Input 'role' is required/, /without '\/.default'/, /secrets line 1/, /secrets line 2/],
+    ],
+    ['unknown role', { inputs: { ...base, role: 'nope', secrets: 'secret/ci/production/db password' } }, [/no role 'nope' on the azure auth mount 'auth\/ado'/]],
+    [
+      'audience differs from the mount resource',
+      { vault: { resource: 'https://management.azure.com' }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      [/token has aud "https:\/\/management.azure.com\/" but auth\/ado expects "https:\/\/management.azure.com"/, /set the task input 'resource' to "https:\/\/management.azure.com"/],
+    ],
+    [
+      'service principal not bound',
+      { vault: { boundOids: ['00000000-0000-0000-0000-000000000000'] }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      [/object id 4f8c1a7e-2b0d-4c53-9a61-0e9d7b3c5a12 is not allowed by role 'azure-devops-production'/, /bound_service_principal_ids=4f8c1a7e/],
+    ],
+    ['wrong auth mount', { inputs: { ...base, authMount: 'azure', secrets: 'secret/ci/production/db password' } }, [/No azure auth method answers at auth\/azure/]],
+    ['sealed Vault', { vault: { sealed: true }, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/is sealed/]],
+    ['Vault not reachable', { vault: { down: true }, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/]],
+    [
+      'Entra refuses the federated credential',
+      { token: { error: 'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found for presented assertion.' }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      [/Could not get an Entra access token from service connection 'sc-vault-prod'/, /AADSTS70021 means/],
+    ],
+    [
+      'one bad read fails the whole step and lists every failure',
+      { inputs: { ...base, secrets: 'secret/ci/production/db password\nsecret/ci/production/db nokey | X\nsecret/other/team password | OTHER\nsecret/ci/missing k | M\nkv1/app/legacy@2 token | L2' } },
+      [/4 secret request\(s\) failed; no variables were published/, /key 'nokey' not found/, /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/, /no secret at secret\/ci\/missing/, /'@2' needs a KV version 2 mount, but kv1\/ is KV version 1/],
+    ],
+  ];
+  for (const [name, sc, patterns] of failures) {
+    it(`fails clearly and publishes nothing: ${name}`, async () => {
+      const { tr, vars } = await runTask(sc);
+      assert.equal(tr.succeeded, false, 'the task failed');
+      const text = tr.errorIssues.join('\n');
+      for (const p of patterns) assert.match(text, p);
+      assert.equal(vars.size, 0, 'no variable published');
+    });
+  }
+});
