@@ -14,7 +14,7 @@ export const SECRETS = {
   apiToken: 'tok-91f2a8c4e0',
   apiUrl: 'https://api.internal.example',
   oldPassword: 'pw-old-v1-a8d7',
-  pem: '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----',
+  pem: '-----BEGIN TEST SIGNING KEY-----\nq7VJTUt9Us8cKjMzEfYyjiWA4R4\nBKcwggSjAgEAAoIBAQCUx8pP2n0\n-----END TEST SIGNING KEY-----',
   legacyToken: 'legacy-kv1-3c1d7e',
   spaced: 'spaced-value-55aa',
 } as const;

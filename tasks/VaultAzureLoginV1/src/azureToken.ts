@@ -36,7 +36,7 @@ export class AzureTokenError extends Error {
  */
 export const armRestTokenSource: AzureTokenSource = async (connection, resource) => {
   // Loaded on demand: arm-rest is most of the bundle, and input errors should not wait for it.
-  const { AzureRMEndpoint } = await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
+  const { AzureRMEndpoint, dispose } = await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
   let scheme = tl.getEndpointAuthorizationScheme(connection, true) ?? 'ServicePrincipal';
   try {
     // MSAL for every scheme: the ADAL paths are deprecated in arm-rest. USE_MSAL=false still wins.
@@ -55,5 +55,8 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource)
     return { token, scheme };
   } catch (err) {
     throw new AzureTokenError(connection, describe(err));
+  } finally {
+    // A certificate connection leaves its certificate and private key in Agent.TempDirectory.
+    dispose();
   }
 };

@@ -1,0 +1,195 @@
+// Everything a pipeline run touches, on loopback inside the private network namespace: Azure
+// DevOps (OIDC), Entra ID, IMDS and Vault over TLS at https://vault.example.com:8200, with the
+// identities of five service connections, and a runner that starts the bundled task as the agent
+// does. Shared by the e2e tests and the demo.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { agentEnv, AzureRmConnection } from './agentEnv';
+import { Azdo, startAzdo } from './azdo';
+import { Entra, startEntra } from './entra';
+import { AZDO_HOST, ENTRA_CERT_NAMES, VAULT_HOST, VAULT_IP } from './hosts';
+import { Imds, startImds } from './imds';
+import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
+import { seedVault, SECRETS, TENANT_ID } from './seed';
+import { VaultEmulator } from './vault';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const BUILT_TASK = join(REPO, 'dist', 'tasks', 'VaultAzureLoginV1');
+export const ORG = 'contoso';
+export const ORG_ID = 'b2c6e1b7-5d8e-4d43-9a4a-1c2f0e4c7a11';
+export const PROJECT = { id: '590cfd2a-581c-4dcb-a12e-6568ce786175', name: 'Platform' };
+export const VAULT_PORT = 8200;
+export const VAULT_ADDRESS = `https://${VAULT_HOST}:${VAULT_PORT}`;
+
+export interface Identity {
+  connectionId: string;
+  name: string;
+  clientId: string;
+  objectId: string;
+}
+
+const identity = (name: string): Identity => ({ connectionId: randomUUID(), name, clientId: randomUUID(), objectId: randomUUID() });
+
+export interface TaskRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  tempDir: string;
+  /** Files left in Agent.TempDirectory after the run. */
+  tempFiles: string[];
+}
+
+export interface RunOptions {
+  connection: Identity;
+  inputs: Record<string, string>;
+  variables?: Record<string, string>;
+  /** Entry file of the task; default the main execution target. */
+  entry?: string;
+  /** Agent.TempDirectory to use (kept across main and post steps); default a fresh one. */
+  tempDir?: string;
+  /** Leave out the test CA (as on an agent that does not trust it). */
+  withoutCa?: boolean;
+}
+
+export interface World {
+  ca: Ca;
+  entra: Entra;
+  azdo: Azdo;
+  imds: Imds;
+  vault: VaultEmulator;
+  systemAccessToken: string;
+  spSecret: string;
+  clientCert: ClientCert;
+  /** Service connections: WIF (Azure DevOps issuer), WIF (Entra-issued assertion), SP key, SP certificate, managed identity, and a WIF connection whose service principal no role binds. */
+  ids: { wif: Identity; wifEntra: Identity; spKey: Identity; spCert: Identity; msi: Identity; unbound: Identity };
+  /** Folder the bundled task was copied to, away from any node_modules. */
+  taskDir: string;
+  runTask(opts: RunOptions): Promise<TaskRun>;
+  /** Every secret, token and assertion the run could leak, for the leak scan. */
+  secrets(): Array<{ what: string; value: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(): Promise<World> {
+  if (process.env.VAL_NETNS !== '1') {
+    throw new Error('The e2e tests and the demo run inside the private network namespace: node scripts/netns.mjs <command>');
+  }
+  if (!existsSync(join(BUILT_TASK, 'main.js'))) throw new Error(`No bundled task at ${BUILT_TASK}: run npm run build first.`);
+
+  const systemAccessToken = `eyJ0eXAiOiJKV1QifQ.${Buffer.from(JSON.stringify({ scp: 'app_token', jti: randomUUID() })).toString('base64url')}.c2lnbmF0dXJl`;
+  const spSecret = `Q~spn-secret-${randomUUID()}`;
+  const ids = {
+    wif: identity('sc-vault-prod'),
+    wifEntra: identity('sc-vault-entra'),
+    spKey: identity('sc-vault-spkey'),
+    spCert: identity('sc-vault-spcert'),
+    msi: identity('sc-vault-msi'),
+    unbound: identity('sc-vault-unbound'),
+  };
+
+  const ca = await createCa();
+  const clientCert = await selfSignedClientCert('vault-login-spn');
+  const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]) });
+  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST]), organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
+  const imds = await startImds({ entra });
+
+  for (const who of [ids.wif, ids.unbound]) azdo.addServiceConnection({ id: who.connectionId, name: who.name, tenantId: TENANT_ID, issuerShape: 'azdo' });
+  azdo.addServiceConnection({ id: ids.wifEntra.connectionId, name: ids.wifEntra.name, tenantId: TENANT_ID, issuerShape: 'entra' });
+  for (const who of [ids.wif, ids.wifEntra, ids.unbound]) {
+    entra.trustIssuer(azdo.oidcIssuer(who.connectionId), () => azdo.jwks());
+    entra.addApp({ tenantId: TENANT_ID, clientId: who.clientId, objectId: who.objectId, federated: [azdo.federatedCredential(who.connectionId)] });
+  }
+  entra.addApp({ tenantId: TENANT_ID, clientId: ids.spKey.clientId, objectId: ids.spKey.objectId, secret: spSecret });
+  entra.addApp({ tenantId: TENANT_ID, clientId: ids.spCert.clientId, objectId: ids.spCert.objectId, certificatePem: clientCert.certPem });
+  entra.addManagedIdentity({ tenantId: TENANT_ID, clientId: ids.msi.clientId, objectId: ids.msi.objectId, systemAssigned: true });
+
+  const vaultTls = await ca.issue([VAULT_HOST]);
+  const vault = new VaultEmulator({ tls: { cert: vaultTls.certPem, key: vaultTls.keyPem } });
+  seedVault(vault, {
+    jwks: () => entra.jwks() as unknown as { keys: Array<Record<string, unknown>> },
+    boundOids: [ids.wif, ids.wifEntra, ids.spKey, ids.spCert, ids.msi].map((i) => i.objectId),
+  });
+  await vault.start(VAULT_PORT, VAULT_IP);
+
+  // The task runs from a copy of the bundle in a folder with no node_modules above it.
+  const taskRoot = mkdtempSync(join(tmpdir(), 'val-task-'));
+  const taskDir = join(taskRoot, 'VaultAzureLoginV1');
+  cpSync(BUILT_TASK, taskDir, { recursive: true });
+  const tempDirs: string[] = [taskRoot];
+
+  const connections = (): AzureRmConnection[] => [
+    ...[ids.wif, ids.wifEntra, ids.unbound].map((who) => ({
+      id: who.connectionId,
+      name: who.name,
+      auth: { scheme: 'WorkloadIdentityFederation' as const, tenantId: TENANT_ID, clientId: who.clientId },
+    })),
+    { id: ids.spKey.connectionId, name: ids.spKey.name, auth: { scheme: 'ServicePrincipal', tenantId: TENANT_ID, clientId: ids.spKey.clientId, secret: spSecret } },
+    {
+      id: ids.spCert.connectionId,
+      name: ids.spCert.name,
+      auth: { scheme: 'ServicePrincipal', authenticationType: 'spnCertificate', tenantId: TENANT_ID, clientId: ids.spCert.clientId, certificatePem: clientCert.combinedPem },
+    },
+    { id: ids.msi.connectionId, name: ids.msi.name, auth: { scheme: 'ManagedServiceIdentity', tenantId: TENANT_ID } },
+  ];
+
+  async function runTask(opts: RunOptions): Promise<TaskRun> {
+    const tempDir = opts.tempDir ?? mkdtempSync(join(tmpdir(), 'val-agent-temp-'));
+    if (!opts.tempDir) tempDirs.push(tempDir);
+    const env = agentEnv({
+      collectionUri: azdo.url,
+      projectId: PROJECT.id,
+      projectName: PROJECT.name,
+      planId: randomUUID(),
+      jobId: randomUUID(),
+      systemAccessToken,
+      tempDir,
+      caCertPath: opts.withoutCa ? undefined : ca.certPath,
+      connections: connections(),
+      variables: opts.variables,
+      inputs: { azureSubscription: opts.connection.connectionId, ...opts.inputs },
+    });
+    const entry = join(taskDir, opts.entry ?? 'main.js');
+    return new Promise<TaskRun>((done, fail) => {
+      const child = spawn(process.execPath, [entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.on('error', fail);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        done({ code, stdout, stderr, tempDir, tempFiles: readdirSync(tempDir).sort() });
+      });
+    });
+  }
+
+  return {
+    ca,
+    entra,
+    azdo,
+    imds,
+    vault,
+    systemAccessToken,
+    spSecret,
+    clientCert,
+    ids,
+    taskDir,
+    runTask,
+    secrets: () => [
+      ...Object.entries(SECRETS).map(([what, value]) => ({ what: `secret ${what}`, value })),
+      ...entra.issuedTokens.map((value) => ({ what: 'an Entra access token', value })),
+      ...azdo.issuedTokens.map((value) => ({ what: 'an OIDC token', value })),
+      ...vault.issuedTokens().map((value) => ({ what: 'a Vault token', value })),
+      { what: 'System.AccessToken', value: systemAccessToken },
+    ],
+    async stop() {
+      await Promise.all([vault.stop(), entra.close(), azdo.close(), imds.close()]);
+      await ca.dispose();
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
