@@ -15,7 +15,7 @@ const taskJson = path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json')
 interface Result {
   tr: MockTestRunner;
   vars: Map<string, string>;
-  evidence: { jwts: string[]; vaultTokens: string[]; requests: string[] };
+  evidence: { disposed: number; jwts: string[]; vaultTokens: string[]; requests: string[] };
 }
 
 const base = { vaultAddress: '$VAULT', authMount: 'ado', role: 'azure-devops-production' };
@@ -28,7 +28,7 @@ async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
     const tr = new MockTestRunner(runner, taskJson);
     tr.nodePath = process.execPath; // never download a Node for the handler
     await tr.runAsync();
-    const evidence = fs.existsSync(evidenceFile) ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8')) : { jwts: [], vaultTokens: [], requests: [] };
+    const evidence = fs.existsSync(evidenceFile) ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8')) : { disposed: 0, jwts: [], vaultTokens: [], requests: [] };
     assert.equal(tr.stderr.includes('scenario setup failed'), false, tr.stderr);
     const leaks = findLeaks(tr.stdout, [
       ...Object.entries(SECRETS).map(([what, value]) => ({ what, value })),
@@ -81,6 +81,7 @@ describe('L0: VaultAzureLogin task', function () {
     assert.match(tr.stdout, /Entra access token: aud=https:\/\/management.azure.com\/ iss=https:\/\/sts.windows.net\//);
     assert.match(tr.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s/);
     assert.equal(evidence.requests.filter((r) => r.includes('sys/internal/ui/mounts')).length, 3, 'one lookup per mount');
+    assert.equal(evidence.disposed, 1, "arm-rest's certificate file is removed once the token is in hand");
   });
 
   it('takes the address from the VAULT_ADDR variable when the input is empty', async () => {
@@ -132,6 +133,7 @@ describe('L0: VaultAzureLogin task', function () {
       const text = tr.errorIssues.join('\n');
       for (const p of patterns) assert.match(text, p);
       assert.equal(vars.size, 0, 'no variable published');
+      assert.doesNotMatch(text, /is not a function|undefined/, 'no internal error text');
     });
   }
 });
