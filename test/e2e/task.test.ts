@@ -42,8 +42,11 @@ describe('e2e: the bundled task through the whole chain', function () {
   }
 
   it('workload identity federation: KV v2, @version, KV v1, *, ., custom names, multi-line and a database lease', async () => {
+    const first = world.vault.requests.length;
     const run = await world.runTask({
       connection: world.ids.wif,
+      // node-vault would pick these up from the environment; the task must not.
+      variables: { VAULT_TOKEN: 'hvs.from-the-environment', VAULT_NAMESPACE: 'elsewhere', VAULT_PREFIX: '/nope' },
       inputs: {
         ...base,
         secrets: [
@@ -84,7 +87,11 @@ describe('e2e: the bundled task through the whole chain', function () {
     assert.match(run.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s/);
     assert.match(run.stdout, /secret\/ci\/production\/db password → DB_PASSWORD/);
     assert.match(run.stdout, /database\/creds\/ci username → PG_USERNAME/);
-    const lookups = world.vault.requests.filter((r) => r.path.startsWith('sys/internal/ui/mounts/'));
+    const mine = world.vault.requests.slice(first);
+    assert.equal(mine[0].path, 'auth/ado/login');
+    assert.equal(mine[0].token, undefined, 'the login carries no token');
+    assert.ok(mine.every((r) => r.namespace === '' && r.token !== 'hvs.from-the-environment'), 'VAULT_* from the environment are ignored');
+    const lookups = mine.filter((r) => r.path.startsWith('sys/internal/ui/mounts/'));
     assert.equal(new Set(lookups.map((r) => r.path.split('/')[4])).size, lookups.length, 'one mount lookup per mount');
   });
 
@@ -133,7 +140,12 @@ describe('e2e: the bundled task through the whole chain', function () {
     const rogue = new VaultEmulator({ tls: { cert: tls.certPem, key: tls.keyPem } });
     await rogue.start(8202, '127.0.0.3');
     try {
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: 'https://vault.example.com:8202', secrets: 'secret/ci/production/db password' } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        // node-vault turns verification off for any non-empty VAULT_SKIP_VERIFY; the task does not.
+        variables: { VAULT_SKIP_VERIFY: 'true' },
+        inputs: { ...base, vaultAddress: 'https://vault.example.com:8202', secrets: 'secret/ci/production/db password' },
+      });
       const { errors } = check(run, false);
       assert.match(errors, /The TLS certificate of https:\/\/vault.example.com:8202 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
       assert.equal(rogue.requests.length, 0, 'the token never reached the untrusted server');
