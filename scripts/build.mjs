@@ -60,9 +60,9 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');
-    for (const extra of ['icon.png']) {
-      if (existsSync(join(taskDir, extra))) cpSync(join(taskDir, extra), join(out, extra));
-    }
+    // One icon for the extension and its tasks.
+    const icon = join(root, 'images', 'icon.png');
+    if (existsSync(icon)) cpSync(icon, join(out, 'icon.png'));
     built.push(out);
   }
   return built;
