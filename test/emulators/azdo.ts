@@ -8,10 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, Server } from 'node:https';
-import { AddressInfo } from 'node:net';
 import { FederatedCredential, TlsMaterial, TOKEN_EXCHANGE_AUDIENCE } from './entra';
 import { AZDO_HOST, AZDO_IP } from './hosts';
 import { JwtClaims, Jwks, newSigningKey, signJwt } from './jwt';
+import { closeServer, guarded, listen } from './serve';
 
 /** Location id of the distributedtask `oidctoken` resource. */
 export const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
@@ -271,17 +271,8 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     res.end(text);
   }
 
-  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
-    handle(req, res).catch((err: Error) => {
-      res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(`azdo emulator error: ${err.message}`);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 443, listenHost, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, guarded('azdo', handle));
+  const port = await listen(server, options.port ?? 443, listenHost);
   const publicHost = options.publicHost ?? (port === 443 ? AZDO_HOST : listenHost);
 
   const api: Azdo = {
@@ -305,11 +296,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     failNext(status, times = 1, failOptions = {}) {
       faults.push({ status, remaining: times, match: failOptions.match, body: failOptions.body });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
   return api;
 }

@@ -6,10 +6,10 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { createServer, Server } from 'node:https';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { ENTRA_HOST, ENTRA_IP } from './hosts';
 import { decodeJwt, JwtClaims, JwtError, Jwks, newSigningKey, signJwt, SigningKey, verifyJwt } from './jwt';
 import { certThumbprint } from './pki';
+import { closeServer, guarded, listen } from './serve';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -519,17 +519,8 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     res.end(text);
   }
 
-  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
-    handle(req, res).catch((err: Error) => {
-      res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(`entra emulator error: ${err.message}`);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 443, listenHost, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, guarded('entra', handle));
+  const port = await listen(server, options.port ?? 443, listenHost);
   const publicHost = options.publicHost ?? (port === 443 ? ENTRA_HOST : listenHost);
 
   const api: Entra = {
@@ -560,11 +551,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     failNext(status, times = 1, failOptions = {}) {
       faults.push({ status, remaining: times, match: failOptions.match, body: failOptions.body });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
   return api;
 }

@@ -3,9 +3,9 @@
 // the private network namespace. Tokens are minted by the Entra emulator for the identity's
 // object id and client id, with `aud` = the requested resource.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Entra, ManagedIdentity } from './entra';
 import { IMDS_IP, IMDS_PORT } from './hosts';
+import { closeServer, listen } from './serve';
 
 export interface ImdsOptions {
   entra: Entra;
@@ -130,11 +130,7 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
 
   const host = options.host ?? IMDS_IP;
   const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? IMDS_PORT, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, options.port ?? IMDS_PORT, host);
   return {
     url: port === 80 ? `http://${host}/` : `http://${host}:${port}/`,
     port,
@@ -142,10 +138,6 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
     failNext(status, times = 1) {
       faults.push({ status, remaining: times });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -1,0 +1,31 @@
+// Server plumbing the emulators share: start listening, answer 500 on a handler bug, close.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Wraps an async handler: an exception becomes a 500 naming the emulator, not a hung request. */
+export function guarded(name: string, handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((err: Error) => {
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`${name} emulator error: ${err.message}`);
+    });
+  };
+}
+
+/** Listens and resolves the bound port. */
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Stops accepting and drops kept-alive connections. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
