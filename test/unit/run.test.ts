@@ -1,0 +1,87 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import * as sinon from 'sinon';
+import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/azureToken';
+import { TaskError } from '../../tasks/VaultAzureLoginV1/src/errors';
+import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/inputs';
+import { Deps, run } from '../../tasks/VaultAzureLoginV1/src/run';
+import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+
+tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
+
+const jwt = [{ alg: 'RS256' }, { aud: 'https://management.azure.com/', oid: 'oid-1', exp: 1_900_000_000 }]
+  .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
+  .join('.') + '.signature-part';
+
+const config = (secrets: string): TaskConfig => ({
+  connection: 'sc-1',
+  connectionScheme: 'WorkloadIdentityFederation',
+  address: 'https://vault.example.com',
+  authMount: 'ado',
+  role: 'ci',
+  resource: 'https://management.azure.com/',
+  requests: parseSecrets(secrets),
+  timeoutSeconds: 30,
+  concurrency: 8,
+});
+
+function fakes(vault: Partial<VaultApi>) {
+  const events: string[] = [];
+  const deps: Deps = {
+    getToken: sinon.stub().resolves({ token: jwt, scheme: 'WorkloadIdentityFederation' }),
+    createVault: sinon.stub().returns({
+      login: sinon.stub().resolves({ token: 'hvs.vault-token', accessor: 'a', policies: ['default'], ttlSeconds: 60, tokenType: 'service', renewable: true }),
+      mount: sinon.stub().resolves({ path: 'secret/', type: 'kv', kvVersion: 2 }),
+      read: sinon.stub().resolves({ data: { data: { password: 'pw' } } }),
+      ...vault,
+    }),
+    sink: {
+      setSecret: sinon.spy((v: string) => events.push(`mask ${v}`)),
+      setVariable: sinon.spy((n: string, v: string) => events.push(`set ${n}=${v}`)),
+    },
+    log: sinon.spy((line: string) => events.push(`log ${line}`)),
+    loc: (key, ...args) => tl.loc(key, ...args),
+  };
+  return { deps, events };
+}
+
+describe('run (the flow with its collaborators faked)', () => {
+  it('masks the Entra token and the Vault token before anything else is logged, and verifies TLS', async () => {
+    const { deps, events } = fakes({});
+    await run(config('secret/ci/db password | DB_PASSWORD'), deps);
+    const maskJwt = events.indexOf(`mask ${jwt}`);
+    const maskVault = events.indexOf('mask hvs.vault-token');
+    const claims = events.findIndex((e) => e.startsWith('log Entra access token'));
+    const loggedIn = events.findIndex((e) => e.startsWith('log Logged in'));
+    assert.ok(maskJwt >= 0 && maskJwt < claims, 'JWT masked before its claims are logged');
+    assert.ok(maskVault >= 0 && maskVault < loggedIn, 'Vault token masked before the login is logged');
+    assert.ok(events.indexOf('mask pw') < events.indexOf('set DB_PASSWORD=pw'), 'value masked before it is published');
+    sinon.assert.calledWithMatch(deps.createVault as sinon.SinonStub, { tls: { verify: true }, timeoutMs: 30000 });
+    sinon.assert.calledWith(deps.getToken as sinon.SinonStub, 'sc-1', 'https://management.azure.com/');
+    assert.ok(events.every((e) => !e.startsWith('log') || (!e.includes(jwt) && !e.includes('hvs.vault-token') && !e.includes('=pw'))));
+  });
+
+  it('publishes nothing when one of several reads fails', async () => {
+    const read = sinon.stub();
+    read.withArgs('secret/data/ci/a').resolves({ data: { data: { k: 'va' } } });
+    read.withArgs('secret/data/ci/b').rejects(new VaultHttpError(403, 'secret/data/ci/b', ['1 error occurred:\n\t* permission denied\n\n'], undefined));
+    const { deps } = fakes({ read });
+    await assert.rejects(run(config('secret/ci/a k | A\nsecret/ci/b k | B'), deps), (err: Error) => {
+      assert.ok(err instanceof TaskError);
+      assert.match(err.message, /1 secret request\(s\) failed; no variables were published/);
+      assert.match(err.message, /secret\/ci\/b k: permission denied/);
+      return true;
+    });
+    sinon.assert.notCalled(deps.sink.setVariable as sinon.SinonSpy);
+    sinon.assert.calledWith(deps.sink.setSecret as sinon.SinonSpy, 'va'); // read values are masked all the same
+  });
+
+  it('turns an arm-rest failure into a message naming the connection, and never logs in', async () => {
+    const { deps } = fakes({});
+    (deps.getToken as sinon.SinonStub).rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.'));
+    await assert.rejects(run(config('secret/ci/db password'), deps), /service connection 'sc-1'.*\n.*AADSTS700024 means/);
+    sinon.assert.notCalled(deps.createVault as sinon.SinonStub);
+  });
+});
