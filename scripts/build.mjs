@@ -20,6 +20,25 @@ const staticMsal = {
   },
 };
 
+// arm-rest builds MSAL's proxy client with https-proxy-agent 4, which fails on Node 16 and later
+// ('Protocol "https:" not supported', azure-pipelines-tasks #19639): give it the maintained major
+// behind the same call shape.
+const proxyAgentShim = {
+  name: 'arm-rest-proxy-agent',
+  setup(b) {
+    b.onResolve({ filter: /^https-proxy-agent$/ }, (args) =>
+      /azure-pipelines-tasks-azure-arm-rest/.test(args.importer) ? { path: 'https-proxy-agent-shim', namespace: 'shim' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'shim' }, () => ({
+      contents:
+        "const { HttpsProxyAgent } = require('https-proxy-agent');\n" +
+        'module.exports = function createHttpsProxyAgent(proxy, options) { return new HttpsProxyAgent(proxy, options); };\n',
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
 // Files the libraries load with computed paths (tl.setResourcePath(__dirname + ...)).
 const runtimeResources = [
   join(nm, 'azure-pipelines-task-lib', 'lib.json'),
@@ -56,7 +75,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [staticMsal],
+      plugins: [staticMsal, proxyAgentShim],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');

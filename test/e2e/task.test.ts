@@ -24,7 +24,8 @@ describe('e2e: the bundled task through the whole chain', function () {
   });
   after(async () => world?.stop());
 
-  const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE };
+  // No retries unless a test is about them: each retry waits a second or more.
+  const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
 
   /** Common checks of every run: result, no leak outside setsecret/setvariable, no stack trace. */
   function check(run: TaskRun, ok: boolean): { vars: Map<string, string>; errors: string } {

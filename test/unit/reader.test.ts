@@ -1,14 +1,14 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { readSecrets } from '../../tasks/VaultAzureLoginV1/src/reader';
+import { readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-import { MountInfo, VaultApi, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { MountInfo, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
 
 tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
 
 /** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
-class FakeVault implements VaultApi {
+class FakeVault implements SecretSource {
   readonly calls: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
@@ -16,9 +16,6 @@ class FakeVault implements VaultApi {
     private readonly mounts: MountInfo[],
     private readonly answers: Record<string, VaultBody | VaultHttpError>,
   ) {}
-  async login(): Promise<never> {
-    throw new Error('not used');
-  }
   async mount(p: string): Promise<MountInfo> {
     this.calls.push(`mount ${p}`);
     const m = this.mounts.find((x) => `${p}/`.startsWith(x.path));
@@ -102,6 +99,7 @@ describe('readSecrets', () => {
     const out = await readSecrets(vault, parseSecrets('secret/a password\nsecret/missing k | M\nsecret/denied k | D'), opts);
     assert.equal(out.failures.length, 3);
     assert.match(out.failures[0].reason, /key 'password' not found at secret\/a; its keys are: user/);
+    assert.deepEqual(out.failures.map((f) => Boolean(f.notFound)), [true, true, false], 'missing key and path are "not found"; 403 is not');
     assert.match(out.failures[1].reason, /no secret at secret\/missing .*secret\/data\/missing/);
     assert.match(out.failures[2].reason, /path "secret\/data\/denied" \{ capabilities = \["read"\] \}/);
   });

@@ -25,6 +25,12 @@ const config = (secrets: string): TaskConfig => ({
   requests: parseSecrets(secrets),
   timeoutSeconds: 30,
   concurrency: 8,
+  retries: 0,
+  tls: { verify: true, ca: [] },
+  ignoreNotFound: false,
+  isOutput: false,
+  exportToken: false,
+  revokeToken: true,
 });
 
 function fakes(vault: Partial<VaultApi>) {
@@ -41,7 +47,11 @@ function fakes(vault: Partial<VaultApi>) {
       setSecret: sinon.spy((v: string) => events.push(`mask ${v}`)),
       setVariable: sinon.spy((n: string, v: string) => events.push(`set ${n}=${v}`)),
     },
+    state: { set: sinon.spy((n: string, v: string) => events.push(`state ${n}=${v}`)), get: sinon.stub() },
+    files: () => ({ write: (name: string) => `/tmp/${name}` }),
+    retry: { retries: 0, sleep: sinon.stub().resolves(), random: () => 0, onRetry: sinon.spy() },
     log: sinon.spy((line: string) => events.push(`log ${line}`)),
+    warn: sinon.spy((line: string) => events.push(`warn ${line}`)),
     loc: (key, ...args) => tl.loc(key, ...args),
   };
   return { deps, events };

@@ -413,3 +413,34 @@ describe('findDuplicateNames', () => {
     assert.match(msgs[1], /from s3 .* by s0;/);
   });
 });
+
+describe('file: targets', () => {
+  it('parses "| file:NAME" for a key and for "."', () => {
+    const [a, b] = parseSecrets('secret/ci/tls cert | file:TLS_CERT\nsecret/ci/cfg . | file:CFG_JSON');
+    assert.equal(a.toFile, true);
+    assert.equal(a.target, 'TLS_CERT');
+    assert.equal(variableNameFor(a, 'cert'), 'TLS_CERT');
+    assert.equal(b.toFile, true);
+    assert.equal(b.target, 'CFG_JSON');
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ['secret/ci/tls * | file:ALL', /"\*" publishes many keys and cannot go to one file/],
+    ['secret/ci/tls cert | file:', /nothing follows "file:"/],
+    ['secret/ci/tls cert | file:bad-name', /bad-name/],
+    ['secret/ci/tls cert | file:SECRET_FILE', /starts with "secret"/],
+  ];
+  for (const [text, message] of bad) {
+    it(`rejects ${JSON.stringify(text)}`, () => {
+      assert.throws(() => parseSecrets(text), (err: Error) => {
+        assert.match(err.message, message);
+        assert.match(err.message, /secrets line 1/);
+        return true;
+      });
+    });
+  }
+
+  it('counts a file target against duplicate names', () => {
+    assert.throws(() => parseSecrets('secret/a k | file:X\nsecret/b k | X'), /already published/);
+  });
+});

@@ -1,21 +1,57 @@
-// The one place that reads task inputs and endpoints; returns a typed TaskConfig or fails with
-// every problem found, each naming the input and the fix.
+// The one place that reads task inputs, endpoints and agent settings; returns typed settings or
+// fails with every problem found, each naming the input and the fix.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { TaskError } from './errors';
 import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from './secretSpec';
 
-export interface TaskConfig {
+export interface TlsConfig {
+  verify: boolean;
+  /** Extra trusted CAs (PEM), from the input, the Vault connection and the agent. */
+  ca: string[];
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+}
+
+export interface ProxyConfig {
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+/** What both the main and the post-job step need to talk to Vault. */
+export interface VaultSettings {
+  address: string;
+  /** Namespace the secrets are read in. */
+  namespace?: string;
+  /** Namespace of the auth mount (login, token revocation). */
+  authNamespace?: string;
+  tls: TlsConfig;
+  proxy?: ProxyConfig;
+  timeoutSeconds: number;
+  retries: number;
+  concurrency: number;
+}
+
+export interface TaskConfig extends VaultSettings {
   connection: string;
   /** The connection's authorization scheme, for the log. */
   connectionScheme: string;
-  address: string;
-  namespace?: string;
   authMount: string;
   role: string;
   resource: string;
   requests: SecretRequest[];
-  timeoutSeconds: number;
-  concurrency: number;
+  ignoreNotFound: boolean;
+  isOutput: boolean;
+  exportToken: boolean;
+  revokeToken: boolean;
+}
+
+export interface Read<T> {
+  value: T;
+  warnings: string[];
 }
 
 const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -24,6 +60,29 @@ const namespacePattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 function trimSlashes(s: string): string {
   return s.trim().replace(/^\/+|\/+$/g, '');
+}
+
+function input(name: string): string {
+  return (tl.getInput(name, false) ?? '').trim();
+}
+
+function booleanInput(name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = input(name).toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  problems.push(tl.loc('BooleanInvalid', name, raw));
+  return fallback;
+}
+
+function numberInput(name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = input(name);
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(tl.loc('NumberInvalid', name, raw, min, max));
+    return fallback;
+  }
+  return Number(raw);
 }
 
 export function parseAddress(raw: string, from: string, problems: string[]): string {
@@ -47,49 +106,186 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
   return `${url.origin}${path}`;
 }
 
-export function readConfig(): TaskConfig {
-  const problems: string[] = [];
+export function isLoopback(address: string): boolean {
+  const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
-  const connection = (tl.getInput('azureSubscription', false) ?? '').trim();
+/** PEM text, or the path of a PEM file. `kind` checks what it must hold. Never echoes key material. */
+function pemInput(name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
+  if (!raw) return undefined;
+  let pem = raw;
+  if (!raw.includes('-----BEGIN')) {
+    if (!fs.existsSync(raw)) {
+      problems.push(tl.loc('PemFileMissing', name, raw));
+      return undefined;
+    }
+    try {
+      pem = fs.readFileSync(raw, 'utf8');
+    } catch (err) {
+      problems.push(tl.loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
+      return undefined;
+    }
+  }
+  try {
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey({ key: pem, passphrase });
+  } catch {
+    problems.push(tl.loc(kind === 'certificate' ? 'PemNotCertificate' : 'PemNotKey', name));
+    return undefined;
+  }
+  return pem;
+}
+
+function agentFile(variable: string, path: string, problems: string[]): string | undefined {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(tl.loc('AgentFileUnreadable', variable, path, (err as NodeJS.ErrnoException).code ?? String(err)));
+    return undefined;
+  }
+}
+
+/** Address, namespaces, TLS, proxy and request limits: the part of the inputs the post-job step needs too. */
+export function readVaultSettings(problems: string[], warnings: string[]): VaultSettings {
+  const connectionId = input('vaultConnection');
+  const addressInput = input('vaultAddress');
+  let address = '';
+  let connectionNamespace = '';
+  let connectionCa = '';
+  if (connectionId && addressInput) {
+    problems.push(tl.loc('VaultTargetTwice'));
+  } else if (connectionId) {
+    const url = tl.getEndpointUrl(connectionId, true);
+    if (!url) problems.push(tl.loc('VaultConnectionNotFound', connectionId));
+    else address = parseAddress(url, tl.loc('FromVaultConnection', connectionId), problems);
+    connectionNamespace = trimSlashes(tl.getEndpointDataParameter(connectionId, 'namespace', true) ?? '');
+    connectionCa = (tl.getEndpointDataParameter(connectionId, 'caCertificate', true) ?? '').trim();
+  } else if (addressInput) {
+    address = parseAddress(addressInput, "input 'vaultAddress'", problems);
+  } else {
+    const fromVariable = (tl.getVariable('VAULT_ADDR') ?? '').trim();
+    if (fromVariable) address = parseAddress(fromVariable, 'variable VAULT_ADDR', problems);
+    else problems.push(tl.loc('VaultAddressMissing'));
+  }
+
+  const namespace = trimSlashes(input('vaultNamespace')) || connectionNamespace;
+  if (namespace && !namespacePattern.test(namespace)) problems.push(tl.loc('NamespaceInvalid', 'vaultNamespace', namespace));
+  const authNamespaceInput = trimSlashes(input('authNamespace'));
+  if (authNamespaceInput && !namespacePattern.test(authNamespaceInput)) problems.push(tl.loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
+  const authNamespace = authNamespaceInput || namespace;
+
+  const verify = !booleanInput('tlsSkipVerify', false, problems);
+  const ca: string[] = [];
+  const inputCa = pemInput('caCertificate', input('caCertificate'), 'certificate', problems);
+  if (inputCa) ca.push(inputCa);
+  const endpointCa = pemInput(`caCertificate (${tl.loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
+  if (endpointCa) ca.push(endpointCa);
+
+  let cert = pemInput('clientCertificate', input('clientCertificate'), 'certificate', problems);
+  let key = pemInput('clientKey', input('clientKey'), 'key', problems);
+  if (Boolean(cert) !== Boolean(key) && !problems.some((p) => p.includes("'client"))) problems.push(tl.loc('ClientPairIncomplete'));
+  let passphrase: string | undefined;
+
+  // The agent's own certificate settings (Agent.CAInfo, Agent.ClientCert) apply as well.
+  const agentCerts = tl.getHttpCertConfiguration();
+  if (agentCerts?.caFile) {
+    const agentCa = agentFile('Agent.CAInfo', agentCerts.caFile, problems);
+    if (agentCa) ca.push(agentCa);
+  }
+  if (!cert && agentCerts?.certFile && agentCerts.keyFile) {
+    cert = agentFile('Agent.ClientCert', agentCerts.certFile, problems);
+    key = agentFile('Agent.ClientCertKey', agentCerts.keyFile, problems);
+    passphrase = agentCerts.passphrase || undefined;
+  }
+
+  let proxy: ProxyConfig | undefined;
+  if (address) {
+    const p = tl.getHttpProxyConfiguration(address);
+    if (p?.proxyUrl) proxy = { url: p.proxyUrl, username: p.proxyUsername || undefined, password: p.proxyPassword || undefined };
+  }
+
+  if (!verify) warnings.push(tl.loc('TlsSkipVerifyWarning', address || 'Vault'));
+  if (address && address.startsWith('http://') && !isLoopback(address)) warnings.push(tl.loc('PlainHttpWarning', address));
+
+  return {
+    address,
+    namespace: namespace || undefined,
+    authNamespace: authNamespace || undefined,
+    tls: { verify, ca, cert, key, passphrase },
+    proxy,
+    timeoutSeconds: numberInput('timeoutSeconds', 30, 1, 600, problems),
+    retries: numberInput('retries', 2, 0, 10, problems),
+    concurrency: numberInput('concurrency', 8, 1, 64, problems),
+  };
+}
+
+function fail(problems: string[]): never {
+  throw new TaskError(problems.length === 1 ? problems[0] : problems.map((p) => `- ${p}`).join('\n'));
+}
+
+export function readConfig(): Read<TaskConfig> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  const connection = input('azureSubscription');
   if (!connection) problems.push(tl.loc('InputRequired', 'azureSubscription', tl.loc('ConnectionHint')));
   else if (!tl.getEndpointUrl(connection, true)) problems.push(tl.loc('ConnectionNotFound', connection));
 
-  const addressInput = (tl.getInput('vaultAddress', false) ?? '').trim();
-  const addressVariable = (tl.getVariable('VAULT_ADDR') ?? '').trim();
-  let address = '';
-  if (addressInput) address = parseAddress(addressInput, "input 'vaultAddress'", problems);
-  else if (addressVariable) address = parseAddress(addressVariable, 'variable VAULT_ADDR', problems);
-  else problems.push(tl.loc('VaultAddressMissing'));
+  const vault = readVaultSettings(problems, warnings);
 
-  const namespace = trimSlashes(tl.getInput('vaultNamespace', false) ?? '');
-  if (namespace && !namespacePattern.test(namespace)) problems.push(tl.loc('NamespaceInvalid', namespace));
-
-  const authMountRaw = tl.getInput('authMount', false) ?? '';
+  const authMountRaw = input('authMount');
   const authMount = trimSlashes(authMountRaw) || 'azure';
   if (!mountPattern.test(authMount) || authMount.split('/').some((s) => s === '.' || s === '..')) {
-    problems.push(tl.loc('MountInvalid', authMountRaw.trim()));
+    problems.push(tl.loc('MountInvalid', authMountRaw));
   } else if (authMount.startsWith('auth/')) {
     problems.push(tl.loc('MountHasAuthPrefix', authMount, authMount.slice('auth/'.length)));
   }
 
-  const role = (tl.getInput('role', false) ?? '').trim();
+  const role = input('role');
   if (!role) problems.push(tl.loc('InputRequired', 'role', tl.loc('RoleHint')));
   else if (!rolePattern.test(role)) problems.push(tl.loc('RoleInvalid', role));
 
-  const resourceRaw = (tl.getInput('resource', false) ?? '').trim();
+  const resourceRaw = input('resource');
   const resource = resourceRaw || 'https://management.azure.com/';
   if (/\s/.test(resource)) problems.push(tl.loc('ResourceInvalid', resourceRaw));
   else if (/\/\.default$/.test(resource)) problems.push(tl.loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
 
+  const exportToken = booleanInput('exportToken', false, problems);
+  const secretsText = tl.getInput('secrets', false) ?? '';
   let requests: SecretRequest[] = [];
-  try {
-    requests = parseSecrets(tl.getInput('secrets', false) ?? '');
-  } catch (err) {
-    if (!(err instanceof SecretSpecError)) throw err;
-    problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')));
+  if (secretsText.trim() || !exportToken) {
+    try {
+      requests = parseSecrets(secretsText);
+    } catch (err) {
+      if (!(err instanceof SecretSpecError)) throw err;
+      const hint = secretsText.trim() ? '' : `\n  ${tl.loc('SecretsOrExport')}`;
+      problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p)}`).join('\n') + hint));
+    }
   }
 
-  if (problems.length) throw new TaskError(problems.length === 1 ? problems[0] : problems.map((p) => `- ${p}`).join('\n'));
-  const connectionScheme = tl.getEndpointAuthorizationScheme(connection, true) || 'ServicePrincipal';
-  return { connection, connectionScheme, address, namespace: namespace || undefined, authMount, role, resource, requests, timeoutSeconds: 30, concurrency: 8 };
+  const config: TaskConfig = {
+    ...vault,
+    connection,
+    connectionScheme: connection ? tl.getEndpointAuthorizationScheme(connection, true) || 'ServicePrincipal' : '',
+    authMount,
+    role,
+    resource,
+    requests,
+    ignoreNotFound: booleanInput('ignoreNotFound', false, problems),
+    isOutput: booleanInput('isOutput', false, problems),
+    exportToken,
+    revokeToken: booleanInput('revokeToken', true, problems),
+  };
+  if (problems.length) fail(problems);
+  return { value: config, warnings };
+}
+
+/** The post-job step's settings: the same inputs, read again; problems become one warning. */
+export function readPostSettings(): Read<VaultSettings> | { problem: string } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const settings = readVaultSettings(problems, warnings);
+  if (problems.length) return { problem: problems.join('\n') };
+  return { value: settings, warnings };
 }

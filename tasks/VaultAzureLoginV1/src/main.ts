@@ -1,28 +1,31 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
 import { armRestTokenSource } from './azureToken';
 import { TaskError } from './errors';
+import { secretFileStore } from './files';
 import { readConfig } from './inputs';
 import { run } from './run';
 import { createVaultClient } from './vault';
 
 export async function main(): Promise<void> {
-  // Beside the bundle in a package; one folder up when run from source.
-  const taskJson = [path.join(__dirname, 'task.json'), path.join(__dirname, '..', 'task.json')].find((p) => fs.existsSync(p));
-  if (taskJson) tl.setResourcePath(taskJson);
+  loadMessages(__dirname);
   try {
-    const config = readConfig();
+    const { value: config, warnings } = readConfig();
+    for (const w of warnings) warn(w);
     await run(config, {
       getToken: armRestTokenSource,
       createVault: createVaultClient,
       sink: {
         setSecret: (value) => tl.setSecret(value),
-        setVariable: (name, value, secret) => tl.setVariable(name, value, secret),
+        setVariable: (name, value, secret, isOutput) => tl.setVariable(name, value, secret, isOutput),
       },
-      log: (line) => console.log(line),
-      loc: (key, ...args) => tl.loc(key, ...args),
+      state: taskState,
+      files: () => secretFileStore(tl.getVariable('Agent.TempDirectory') || process.cwd()),
+      retry: retryPolicy(config.retries),
+      log,
+      warn,
+      loc,
     });
     tl.setResult(tl.TaskResult.Succeeded, '');
   } catch (err) {

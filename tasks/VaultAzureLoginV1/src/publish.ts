@@ -3,7 +3,15 @@ import { SecretValue } from './reader';
 
 export interface VariableSink {
   setSecret(value: string): void;
-  setVariable(name: string, value: string, secret: boolean): void;
+  setVariable(name: string, value: string, secret: boolean, isOutput: boolean): void;
+}
+
+export interface Variable {
+  name: string;
+  value: string;
+  /** "path key" or what else produced it, for the log. */
+  source: string;
+  secret: boolean;
 }
 
 const multiLineFlag = 'SYSTEM_UNSAFEALLOWMULTILINESECRET';
@@ -29,35 +37,42 @@ export function publishedForm(value: string): { value: string; compacted: boolea
   return { value, compacted: false };
 }
 
+/** Masks every value read, in the form it will be published (a file's content as written). */
 export function maskAll(values: SecretValue[], sink: VariableSink): void {
-  for (const v of values) for (const piece of maskPiecesOf(publishedForm(v.value).value)) sink.setSecret(piece);
+  for (const v of values) {
+    const form = v.toFile ? v.value : publishedForm(v.value).value;
+    for (const piece of maskPiecesOf(form)) sink.setSecret(piece);
+  }
 }
 
-/**
- * Publishes every value as a secret variable. Multi-line values are allowed for this process only;
- * the flag is restored afterwards and never becomes a pipeline variable.
- */
 export interface Published {
   name: string;
   source: string;
   compacted: boolean;
+  secret: boolean;
 }
 
-export function publishAll(values: SecretValue[], sink: VariableSink): Published[] {
-  const published: Published[] = [];
+/**
+ * Publishes every variable. Multi-line secret values are allowed for this process only; the flag
+ * is restored afterwards and never becomes a pipeline variable.
+ */
+export function publishAll(vars: Variable[], sink: VariableSink, isOutput: boolean): Published[] {
   const before = process.env[multiLineFlag];
-  try {
-    for (const v of values) {
-      const { value, compacted } = publishedForm(v.value);
-      if (/[\r\n]/.test(value)) process.env[multiLineFlag] = 'true';
-      else if (before === undefined) delete process.env[multiLineFlag];
-      else process.env[multiLineFlag] = before;
-      sink.setVariable(v.name, value, true);
-      published.push({ name: v.name, source: v.source, compacted });
-    }
-  } finally {
+  const restore = () => {
     if (before === undefined) delete process.env[multiLineFlag];
     else process.env[multiLineFlag] = before;
+  };
+  const published: Published[] = [];
+  try {
+    for (const v of vars) {
+      const { value, compacted } = v.secret ? publishedForm(v.value) : { value: v.value, compacted: false };
+      if (/[\r\n]/.test(value)) process.env[multiLineFlag] = 'true';
+      else restore();
+      sink.setVariable(v.name, value, v.secret, isOutput);
+      published.push({ name: v.name, source: v.source, compacted, secret: v.secret });
+    }
+  } finally {
+    restore();
   }
   return published;
 }

@@ -4,19 +4,26 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { mapLimit } from './concurrency';
 import { explainMount, explainRead } from './errors';
 import { findDuplicateNames, SecretRequest, variableNameFor, variableNameProblem } from './secretSpec';
-import { MountInfo, VaultApi, VaultBody } from './vault';
+import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './vault';
 
 export interface SecretValue {
   name: string;
   value: string;
   /** "path key" as the log shows it. */
   source: string;
+  /** Goes to a file whose path `name` holds. */
+  toFile?: boolean;
 }
 
 export interface ReadFailure {
   source: string;
   reason: string;
+  /** A missing path, version or key: what `ignoreNotFound` turns into a warning. */
+  notFound?: boolean;
 }
+
+/** What reading needs of Vault. */
+export type SecretSource = Pick<VaultApi, 'mount' | 'read'>;
 
 export interface ReadOutcome {
   values: SecretValue[];
@@ -56,7 +63,7 @@ class MountResolver {
   private readonly known: MountInfo[] = [];
   private readonly bySegment = new Map<string, Promise<MountInfo>>();
 
-  constructor(private readonly vault: VaultApi) {}
+  constructor(private readonly vault: SecretSource) {}
 
   get mounts(): MountInfo[] {
     return [...this.known];
@@ -124,15 +131,15 @@ function extract(plan: Plan, data: Record<string, unknown>): { values: SecretVal
   const failures: ReadFailure[] = [];
   switch (r.selector.kind) {
     case 'json':
-      values.push({ name: variableNameFor(r), value: JSON.stringify(data), source });
+      values.push({ name: variableNameFor(r), value: JSON.stringify(data), source, toFile: r.toFile });
       break;
     case 'key': {
       const key = r.selector.key;
       if (!(key in data)) {
         const keys = Object.keys(data);
-        failures.push({ source, reason: tl.loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-') });
+        failures.push({ source, reason: tl.loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-'), notFound: true });
       } else {
-        values.push({ name: variableNameFor(r, key), value: asText(data[key]), source });
+        values.push({ name: variableNameFor(r, key), value: asText(data[key]), source, toFile: r.toFile });
       }
       break;
     }
@@ -151,7 +158,7 @@ function extract(plan: Plan, data: Record<string, unknown>): { values: SecretVal
   return { values, failures };
 }
 
-export async function readSecrets(vault: VaultApi, requests: SecretRequest[], opts: ReadOptions): Promise<ReadOutcome> {
+export async function readSecrets(vault: SecretSource, requests: SecretRequest[], opts: ReadOptions): Promise<ReadOutcome> {
   const resolver = new MountResolver(vault);
   const planned = await mapLimit(requests, opts.concurrency, async (request): Promise<Planned> => {
     try {
@@ -170,13 +177,13 @@ export async function readSecrets(vault: VaultApi, requests: SecretRequest[], op
 
   // One read per distinct API path, however many keys are taken from it.
   const distinct = [...new Map(plans.map((p) => [p.apiPath, p])).values()];
-  const answers = new Map<string, { body: VaultBody } | { error: string }>();
+  const answers = new Map<string, { body: VaultBody } | { error: string; notFound: boolean }>();
   await mapLimit(distinct, opts.concurrency, async (plan) => {
     try {
       answers.set(plan.apiPath, { body: await vault.read(plan.apiPath) });
     } catch (err) {
       const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version };
-      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds) });
+      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds), notFound: err instanceof VaultHttpError && err.status === 404 });
     }
   });
 
@@ -186,7 +193,7 @@ export async function readSecrets(vault: VaultApi, requests: SecretRequest[], op
     const answer = answers.get(plan.apiPath)!;
     const source = describeRequest(plan.request);
     if ('error' in answer) {
-      failures.push({ source, reason: answer.error });
+      failures.push({ source, reason: answer.error, notFound: answer.notFound });
       continue;
     }
     if (typeof answer.body?.lease_id === 'string' && answer.body.lease_id) leaseIds.add(answer.body.lease_id);

@@ -1,9 +1,13 @@
-// The task's flow, free of the pipeline adapter: token → Vault login → reads → publish.
+// The task's flow, free of the pipeline adapter: token → Vault login → reads → files → publish.
+// State for the post-job step is saved as soon as it exists.
 import { AzureTokenError, AzureTokenSource } from './azureToken';
 import { explainAzureToken, explainLogin, TaskError } from './errors';
+import { FileStore } from './files';
 import { TaskConfig } from './inputs';
-import { maskAll, publishAll, VariableSink } from './publish';
-import { readSecrets } from './reader';
+import { maskAll, publishAll, Variable, VariableSink } from './publish';
+import { readSecrets, SecretValue } from './reader';
+import { RetryPolicy } from './retry';
+import { saveState, StateStore } from './state';
 import { readClaims } from './tokenClaims';
 import { VaultApi, VaultClientOptions } from './vault';
 
@@ -11,7 +15,11 @@ export interface Deps {
   getToken: AzureTokenSource;
   createVault: (opts: VaultClientOptions) => VaultApi;
   sink: VariableSink;
+  state: StateStore;
+  files: () => FileStore;
+  retry: RetryPolicy;
   log: (line: string) => void;
+  warn: (line: string) => void;
   loc: (key: string, ...args: unknown[]) => string;
 }
 
@@ -19,6 +27,18 @@ export interface RunResult {
   published: string[];
   tokenType: string;
   leaseIds: string[];
+}
+
+function writeFiles(values: SecretValue[], files: () => FileStore, deps: Deps, written: string[]): Variable[] {
+  let store: FileStore | undefined;
+  return values.map((v) => {
+    if (!v.toFile) return { name: v.name, value: v.value, source: v.source, secret: true };
+    store ??= files();
+    const file = store.write(v.name, v.value);
+    written.push(file);
+    saveState(deps.state, { files: written });
+    return { name: v.name, value: file, source: v.source, secret: false };
+  });
 }
 
 export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
@@ -41,35 +61,66 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
   const vault = deps.createVault({
     address: config.address,
     namespace: config.namespace,
-    tls: { verify: true },
+    authNamespace: config.authNamespace,
+    tls: config.tls,
+    proxy: config.proxy,
     timeoutMs: config.timeoutSeconds * 1000,
+    retry: deps.retry,
   });
-  const nsNote = config.namespace ? loc('InNamespace', config.namespace) : '';
+  const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
   log(loc('LoggingIn', config.address, config.authMount, config.role, nsNote));
   let login;
   try {
     login = await vault.login(config.authMount, config.role, jwt);
   } catch (err) {
-    const ctx = { address: config.address, mount: config.authMount, role: config.role, resource: config.resource, namespace: config.namespace, claims };
+    const ctx = { address: config.address, mount: config.authMount, role: config.role, resource: config.resource, namespace: config.authNamespace, claims };
     throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds));
   }
   sink.setSecret(login.token);
+  saveState(deps.state, { token: login.token, tokenType: login.tokenType, revokeToken: config.revokeToken });
   log(loc('LoggedIn', login.policies.join(', '), login.tokenType, `${login.ttlSeconds}s`));
 
-  const distinctPaths = new Set(config.requests.map((r) => r.path)).size;
-  log(loc('ReadingSecrets', distinctPaths));
-  const outcome = await readSecrets(vault, config.requests, {
-    address: config.address,
-    concurrency: config.concurrency,
-    timeoutSeconds: config.timeoutSeconds,
-  });
-  maskAll(outcome.values, sink);
-  if (outcome.failures.length) {
-    const lines = outcome.failures.map((f) => `  ${f.source}: ${f.reason}`).join('\n');
-    throw new TaskError(loc('ReadFailed', outcome.failures.length, lines));
+  let values: SecretValue[] = [];
+  let leaseIds: string[] = [];
+  if (config.requests.length) {
+    const distinctPaths = new Set(config.requests.map((r) => r.path)).size;
+    log(loc('ReadingSecrets', distinctPaths));
+    const outcome = await readSecrets(vault, config.requests, {
+      address: config.address,
+      concurrency: config.concurrency,
+      timeoutSeconds: config.timeoutSeconds,
+    });
+    leaseIds = outcome.leaseIds;
+    if (leaseIds.length) saveState(deps.state, { leaseIds });
+    maskAll(outcome.values, sink);
+    const skipped = config.ignoreNotFound ? outcome.failures.filter((f) => f.notFound) : [];
+    const failures = outcome.failures.filter((f) => !skipped.includes(f));
+    for (const f of skipped) deps.warn(loc('SkippedNotFound', f.source, f.reason));
+    if (failures.length) {
+      const lines = failures.map((f) => `  ${f.source}: ${f.reason}`).join('\n');
+      throw new TaskError(loc('ReadFailed', failures.length, lines));
+    }
+    values = outcome.values;
+    log(loc('ReadSummary', outcome.reads, outcome.mounts.length));
   }
 
-  for (const p of publishAll(outcome.values, sink)) log(loc(p.compacted ? 'PublishedJson' : 'Published', p.source, p.name));
-  log(loc('PublishedCount', outcome.values.length, outcome.reads, outcome.mounts.length));
-  return { published: outcome.values.map((v) => v.name), tokenType: login.tokenType, leaseIds: outcome.leaseIds };
+  const written: string[] = [];
+  let variables: Variable[];
+  try {
+    variables = writeFiles(values, deps.files, deps, written);
+  } catch (err) {
+    throw new TaskError(loc('FileWriteFailed', (err as NodeJS.ErrnoException).code ?? String(err)));
+  }
+  if (config.exportToken) {
+    variables.push({ name: 'VAULT_TOKEN', value: login.token, source: 'exportToken', secret: true });
+    variables.push({ name: 'VAULT_ADDR', value: config.address, source: 'exportToken', secret: false });
+    if (config.namespace) variables.push({ name: 'VAULT_NAMESPACE', value: config.namespace, source: 'exportToken', secret: false });
+  }
+
+  for (const p of publishAll(variables, sink, config.isOutput)) {
+    const key = p.compacted ? 'PublishedJson' : p.secret ? 'Published' : 'PublishedPlain';
+    log(loc(key, p.source, p.name));
+  }
+  log(loc('PublishedCount', variables.length, config.isOutput ? loc('AsOutput') : ''));
+  return { published: variables.map((v) => v.name), tokenType: login.tokenType, leaseIds };
 }

@@ -3,6 +3,7 @@
 //
 // Syntax: one entry per line, or several separated by `;`.
 //   <path>[@<version>] <selector> [| <target>]
+// A target `file:NAME` writes the value to a file and publishes its path as NAME.
 // Blank entries and lines whose first non-space character is `#` are ignored.
 
 export type Selector = { kind: 'key'; key: string } | { kind: 'all' } | { kind: 'json' };
@@ -16,8 +17,10 @@ export interface SecretRequest {
   path: string;
   version?: number;
   selector: Selector;
-  /** As written after '|', trimmed; undefined when absent. */
+  /** As written after '|', trimmed and without a `file:` prefix; undefined when absent. */
   target?: string;
+  /** The target was `file:NAME`: the value goes to a file and NAME holds its path. */
+  toFile?: boolean;
 }
 
 export interface SpecProblem {
@@ -350,7 +353,16 @@ function parseEntry(line: number, entry: string): SecretRequest | string {
     target = after[0].text;
   }
 
+  let toFile = false;
+  if (target !== undefined && /^file:/i.test(target)) {
+    toFile = true;
+    target = target.slice('file:'.length);
+    if (!target) return `nothing follows "file:"; give the variable that will hold the file's path, such as "| file:TLS_CERT"`;
+    if (selector.kind === 'all') return `"*" publishes many keys and cannot go to one file; name a key, or use "." for the whole secret as JSON, before "| file:${target}"`;
+  }
+
   const request: SecretRequest = { line, entry, path: parsedPath.path, selector };
+  if (toFile) request.toFile = true;
   if (parsedPath.version !== undefined) {
     request.version = parsedPath.version;
   }

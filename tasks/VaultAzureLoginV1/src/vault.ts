@@ -1,22 +1,28 @@
-// Vault client: azure login, mount lookup and reads, behind a small interface (wraps node-vault).
+// Vault client: azure login, mount lookup, reads and revocation, behind a small interface
+// (wraps node-vault; TLS, proxy, redirects and namespaces are always explicit).
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import axios, { AxiosError, AxiosInstance } from 'axios';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import nodeVault from 'node-vault';
-
-export interface VaultTls {
-  /** Verify the server certificate (default true). Never read from VAULT_SKIP_VERIFY. */
-  verify: boolean;
-  /** Extra CA certificates (PEM) trusted for the Vault address. */
-  ca?: string;
-}
+import type { ProxyConfig, TlsConfig } from './inputs';
+import type { RetryPolicy } from './retry';
+import { withRetry } from './retry';
 
 export interface VaultClientOptions {
   address: string;
+  /** Namespace for reads and lease revocation. */
   namespace?: string;
-  tls: VaultTls;
+  /** Namespace for login and token calls; defaults to `namespace`. */
+  authNamespace?: string;
+  tls: TlsConfig;
+  proxy?: ProxyConfig;
   timeoutMs: number;
+  retry?: RetryPolicy;
+  /** A token from an earlier login (post-job step). */
+  token?: string;
 }
 
 export interface VaultLogin {
@@ -42,6 +48,8 @@ export interface VaultApi {
   login(mount: string, role: string, jwt: string): Promise<VaultLogin>;
   mount(path: string): Promise<MountInfo>;
   read(apiPath: string): Promise<VaultBody>;
+  revokeSelf(): Promise<void>;
+  revokeLease(leaseId: string): Promise<void>;
 }
 
 /** Vault answered with a non-success status. */
@@ -85,15 +93,41 @@ interface RawResponse {
 
 /**
  * node-vault's transport, replaced so that TLS, redirects, proxies and keep-alive are explicit:
- * no redirect is followed (the token would travel with it), proxy settings from the environment
- * are ignored, and connections are reused across the many reads of one run.
+ * no redirect is followed (the token would travel with it), proxy settings come from the agent
+ * only, and connections are reused across the many reads of one run.
  */
-function transport(http: AxiosInstance) {
+function transport(client: AxiosInstance) {
   const send = (options: RequestOptions): Promise<RawResponse> =>
-    http
+    client
       .request({ method: options.method, url: options.uri, headers: options.headers, data: options.json, timeout: options.timeout })
       .then((r) => ({ statusCode: r.status, body: r.data, request: { path: new URL(options.uri).pathname } }));
   return { defaults: () => send };
+}
+
+function proxyUrl(proxy: ProxyConfig): string {
+  const url = new URL(proxy.url);
+  if (proxy.username) {
+    url.username = encodeURIComponent(proxy.username);
+    url.password = encodeURIComponent(proxy.password ?? '');
+  }
+  return url.toString();
+}
+
+function agents(opts: VaultClientOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  const tlsOptions: https.AgentOptions = {
+    keepAlive: true,
+    rejectUnauthorized: opts.tls.verify,
+    // Extra CAs are trusted in addition to the public roots, as the vault CLI's VAULT_CACERT is.
+    ca: opts.tls.ca.length ? [...tls.rootCertificates, ...opts.tls.ca] : undefined,
+    cert: opts.tls.cert,
+    key: opts.tls.key,
+    passphrase: opts.tls.passphrase,
+  };
+  if (opts.proxy) {
+    const url = proxyUrl(opts.proxy);
+    return { httpAgent: new HttpProxyAgent(url, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(url, tlsOptions) };
+  }
+  return { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent(tlsOptions) };
 }
 
 function toError(err: unknown, path: string): Error {
@@ -115,40 +149,40 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     maxRedirects: 0,
     proxy: false,
     timeout: opts.timeoutMs,
-    httpAgent: new http.Agent({ keepAlive: true }),
-    // A given CA is trusted in addition to the public roots, as the vault CLI's VAULT_CACERT is.
-    httpsAgent: new https.Agent({
-      keepAlive: true,
-      rejectUnauthorized: opts.tls.verify,
-      ca: opts.tls.ca ? [...tls.rootCertificates, opts.tls.ca] : undefined,
-    }),
+    ...agents(opts),
   });
   const client = nodeVault({
     endpoint: opts.address,
-    namespace: opts.namespace || undefined,
     'request-promise': transport(instance),
     debug: () => undefined,
     requestOptions: { timeout: opts.timeoutMs, strictSSL: opts.tls.verify },
   });
   // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX from the environment;
-  // the task decides these itself.
+  // the task decides these itself, and sends the namespace per request.
   const settable = client as unknown as { token: string; namespace: string; pathPrefix: string };
-  settable.token = '';
-  settable.namespace = opts.namespace || '';
+  settable.token = opts.token ?? '';
+  settable.namespace = '';
   settable.pathPrefix = '';
 
-  async function call<T>(path: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toError(err, path);
-    }
+  const nsHeaders = (ns: string | undefined) => ({ headers: ns ? { 'X-Vault-Namespace': ns } : {} });
+  const readNs = nsHeaders(opts.namespace);
+  const authNs = nsHeaders(opts.authNamespace ?? opts.namespace);
+
+  async function call<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+    const once = async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw toError(err, path);
+      }
+    };
+    return opts.retry ? withRetry(what, once, opts.retry) : once();
   }
 
   return {
     async login(mount, role, jwt) {
       const path = `auth/${mount}/login`;
-      const body = await call(path, () => client.write(path, { role, jwt }));
+      const body = await call(`POST ${path}`, path, () => client.write(path, { role, jwt }, { ...authNs }));
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
@@ -165,7 +199,7 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     },
     async mount(path) {
       const lookup = `sys/internal/ui/mounts/${path}`;
-      const body = await call(lookup, () => client.read(lookup));
+      const body = await call(`GET ${lookup}`, lookup, () => client.read(lookup, { ...readNs }));
       const data = body?.data ?? {};
       const type = String(data.type ?? '');
       const version = data.options?.version;
@@ -176,7 +210,16 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
       };
     },
     async read(apiPath) {
-      return call(apiPath.split('?')[0], () => client.read(apiPath));
+      const path = apiPath.split('?')[0];
+      return call(`GET ${path}`, path, () => client.read(apiPath, { ...readNs }));
+    },
+    async revokeSelf() {
+      const path = 'auth/token/revoke-self';
+      await call(`POST ${path}`, path, () => client.write(path, {}, { ...authNs }));
+    },
+    async revokeLease(leaseId) {
+      const path = 'sys/leases/revoke';
+      await call(`PUT ${path}`, path, () => client.request({ path: `/${path}`, method: 'PUT', json: { lease_id: leaseId }, ...readNs }));
     },
   };
 }
