@@ -942,6 +942,9 @@ export class VaultEmulator {
   readonly leases = new Map<string, LeaseRecord>();
 
   private inFlight = 0;
+  private readonly inFlightByToken = new Map<string, number>();
+  /** Highest number of requests in flight at once per client token ('' = no token): one task run each. */
+  readonly maxInFlightByToken = new Map<string, number>();
   private sealed = false;
   private faults: Array<{ fault: Fault; remaining: number }> = [];
   private server?: http.Server;
@@ -1089,15 +1092,20 @@ export class VaultEmulator {
   // --- HTTP pipeline --------------------------------------------------------------------------
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    this.inFlight += 1;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    res.on('close', () => {
-      this.inFlight -= 1;
-    });
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://vault.invalid');
     const apiPath = url.pathname.startsWith('/v1/') ? safeDecode(url.pathname.slice('/v1/'.length)) : undefined;
     const token = tokenFrom(req.headers);
+    const client = token ?? '';
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const mine = (this.inFlightByToken.get(client) ?? 0) + 1;
+    this.inFlightByToken.set(client, mine);
+    this.maxInFlightByToken.set(client, Math.max(this.maxInFlightByToken.get(client) ?? 0, mine));
+    res.on('close', () => {
+      this.inFlight -= 1;
+      this.inFlightByToken.set(client, (this.inFlightByToken.get(client) ?? 1) - 1);
+    });
     const nsHeader = req.headers['x-vault-namespace'];
     this.requests.push({
       method,

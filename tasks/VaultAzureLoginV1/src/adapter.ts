@@ -2,6 +2,7 @@
 // task variables and the retry policy with real time.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { RetryPolicy } from './retry';
 import { StateStore } from './state';
@@ -16,9 +17,23 @@ export const loc = (key: string, ...args: unknown[]): string => tl.loc(key, ...a
 export const log = (line: string): void => console.log(line);
 export const warn = (line: string): void => tl.warning(line);
 
+const discard = new Writable({
+  write(_chunk, _encoding, done) {
+    done();
+  },
+});
+
 export const taskState: StateStore = {
   set: (name, value, secret) => tl.setTaskVariable(name, value, secret),
-  get: (name) => tl.getTaskVariable(name),
+  // task-lib prints every task variable it reads in a debug line, secret or not.
+  get: (name) => {
+    tl.setStdStream(discard);
+    try {
+      return tl.getTaskVariable(name);
+    } finally {
+      tl.setStdStream(process.stdout);
+    }
+  },
 };
 
 export function retryPolicy(retries: number): RetryPolicy {

@@ -11,6 +11,7 @@ export async function post(): Promise<void> {
   loadMessages(__dirname);
   try {
     const state = loadState(taskState);
+    if (state.token) tl.setSecret(state.token);
     const settings = readPostSettings();
     if ('warnings' in settings) for (const w of settings.warnings) tl.debug(w);
     await cleanup(state, 'value' in settings ? settings.value : settings, {
