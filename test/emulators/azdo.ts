@@ -48,6 +48,8 @@ export interface AzdoOptions {
   issuerShape?: OidcIssuerShape;
   /** OIDC assertion lifetime in seconds; default 600; zero or negative mints expired ones. */
   oidcLifetimeSec?: number;
+  /** Delay added before answering each request, as a network round trip; default 0. */
+  latencyMs?: number;
 }
 
 export interface AzdoRequest {
@@ -75,6 +77,8 @@ export interface Azdo {
   /** Every OIDC assertion handed out, for leak scans. */
   readonly issuedTokens: string[];
   oidcLifetimeSec: number;
+  /** Delay added before answering each request; can be changed at run time. */
+  latencyMs: number;
   addServiceConnection(connection: ServiceConnection): void;
   /** The `iss` this emulator puts in assertions for the connection. */
   oidcIssuer(connectionId: string): string;
@@ -247,6 +251,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     };
     requests.push(rec);
     await readBody(req);
+    if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
     let status: number;
     let payload: unknown;
     let headers: Record<string, string> = {};
@@ -281,6 +286,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     requests,
     issuedTokens,
     oidcLifetimeSec: options.oidcLifetimeSec ?? 600,
+    latencyMs: options.latencyMs ?? 0,
     addServiceConnection(c) {
       connections.set(c.id.toLowerCase(), { ...c });
     },

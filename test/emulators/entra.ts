@@ -60,6 +60,8 @@ export interface EntraOptions {
   publicHost?: string;
   /** Access token lifetime in seconds; default 3599; zero or negative mints already-expired tokens. */
   tokenLifetimeSec?: number;
+  /** Delay added before answering each request, as a network round trip; default 0. */
+  latencyMs?: number;
 }
 
 export interface EntraRequest {
@@ -110,6 +112,8 @@ export interface Entra {
   /** Every access token minted (token endpoints and IMDS), for leak scans. */
   readonly issuedTokens: string[];
   tokenLifetimeSec: number;
+  /** Delay added before answering each request; can be changed at run time. */
+  latencyMs: number;
   addTenant(tenantId: string): void;
   addApp(app: AppRegistration): void;
   addManagedIdentity(identity: ManagedIdentity): void;
@@ -487,6 +491,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     };
     requests.push(rec);
     const body = await readBody(req);
+    if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
     const correlationId = String(req.headers['client-request-id'] ?? randomUUID());
     let status: number;
     let payload: unknown;
@@ -529,6 +534,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     requests,
     issuedTokens,
     tokenLifetimeSec: options.tokenLifetimeSec ?? 3599,
+    latencyMs: options.latencyMs ?? 0,
     addTenant(tenantId) {
       if (!GUID.test(tenantId)) throw new Error(`tenant id must be a GUID, got "${tenantId}"`);
       tenants.add(tenantId);

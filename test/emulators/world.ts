@@ -52,6 +52,13 @@ export interface RunOptions {
   tempDir?: string;
   /** Leave out the test CA (as on an agent that does not trust it). */
   withoutCa?: boolean;
+  /** Node options put before the entry file (e.g. `--require`, `--cpu-prof`). */
+  nodeArgs?: string[];
+}
+
+export interface WorldOptions {
+  /** Delay Vault, Entra and Azure DevOps add before answering each request; default 0. */
+  latencyMs?: number;
 }
 
 export interface World {
@@ -68,12 +75,14 @@ export interface World {
   /** Folder the bundled task was copied to, away from any node_modules. */
   taskDir: string;
   runTask(opts: RunOptions): Promise<TaskRun>;
+  /** Sets the delay Vault, Entra and Azure DevOps add before answering each request. */
+  setLatency(ms: number): void;
   /** Every secret, token and assertion the run could leak, for the leak scan. */
   secrets(): Array<{ what: string; value: string }>;
   stop(): Promise<void>;
 }
 
-export async function startWorld(): Promise<World> {
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   if (process.env.VAL_NETNS !== '1') {
     throw new Error('The e2e tests and the demo run inside the private network namespace: node scripts/netns.mjs <command>');
   }
@@ -153,7 +162,7 @@ export async function startWorld(): Promise<World> {
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
     return new Promise<TaskRun>((done, fail) => {
-      const child = spawn(process.execPath, [entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -167,6 +176,13 @@ export async function startWorld(): Promise<World> {
     });
   }
 
+  function setLatency(ms: number): void {
+    vault.latencyMs = ms;
+    entra.latencyMs = ms;
+    azdo.latencyMs = ms;
+  }
+  setLatency(options.latencyMs ?? 0);
+
   return {
     ca,
     entra,
@@ -179,6 +195,7 @@ export async function startWorld(): Promise<World> {
     ids,
     taskDir,
     runTask,
+    setLatency,
     secrets: () => [
       ...Object.entries(SECRETS).map(([what, value]) => ({ what: `secret ${what}`, value })),
       ...entra.issuedTokens.map((value) => ({ what: 'an Entra access token', value })),
