@@ -45,6 +45,21 @@ const runtimeResources = [
   join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'module.json'),
 ];
 
+/**
+ * The task version for package.json's version (the one source of truth for the task and the
+ * extension). A task folder named <Task>V<n> must carry major version n.
+ */
+export function taskVersion(version, taskFolder) {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version ?? '');
+  if (!m) throw new Error(`package.json version '${version}' is not MAJOR.MINOR.PATCH: a task version is three whole numbers`);
+  const [Major, Minor, Patch] = m.slice(1).map(Number);
+  const folderMajor = /V(\d+)$/.exec(taskFolder)?.[1];
+  if (folderMajor !== undefined && Number(folderMajor) !== Major) {
+    throw new Error(`package.json version ${version} has major ${Major}, but the task folder ${taskFolder} is major ${folderMajor}: add a ${taskFolder.replace(/V\d+$/, `V${Major}`)} folder for a new major version`);
+  }
+  return { Major, Minor, Patch };
+}
+
 export function entriesOf(taskJson) {
   const targets = new Set();
   for (const section of ['execution', 'prejobexecution', 'postjobexecution']) {
@@ -55,6 +70,7 @@ export function entriesOf(taskJson) {
 
 export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify = true } = {}) {
   rmSync(outRoot, { recursive: true, force: true });
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const built = [];
   for (const name of readdirSync(join(root, 'tasks'))) {
     const taskDir = join(root, 'tasks', name);
@@ -78,6 +94,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       plugins: [staticMsal, proxyAgentShim],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
+    taskJson.version = taskVersion(version, name);
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');
     // One icon for the extension and its tasks.
     const icon = join(root, 'images', 'icon.png');

@@ -5,7 +5,8 @@ import { createCa } from '../emulators/pki';
 import { AUTH_MOUNT, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
 import { VaultEmulator } from '../emulators/vault';
 import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import { findLeaks, masks, publishedSecrets, vsoCommands } from '../helpers/output';
+import { checkRun } from '../helpers/checkRun';
+import { masks, vsoCommands } from '../helpers/output';
 
 describe('e2e: the bundled task through the whole chain', function () {
   this.timeout(120_000);
@@ -27,20 +28,7 @@ describe('e2e: the bundled task through the whole chain', function () {
   // No retries unless a test is about them: each retry waits a second or more.
   const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
 
-  /** Common checks of every run: result, no leak outside setsecret/setvariable, no stack trace. */
-  function check(run: TaskRun, ok: boolean): { vars: Map<string, string>; errors: string } {
-    const commands = vsoCommands(run.stdout);
-    const complete = commands.filter((c) => c.command === 'task.complete');
-    assert.equal(complete.length, 1, 'exactly one task.complete');
-    assert.equal(complete[0].properties.result, ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
-    const vars = publishedSecrets(run.stdout);
-    const leaks = findLeaks(run.stdout + run.stderr, [...world.secrets(), ...[...vars.values()].map((value) => ({ what: 'a published value', value }))]);
-    assert.deepEqual(leaks, [], 'no secret, token or JWT outside setsecret/setvariable');
-    assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
-    assert.equal(run.stderr, '', 'nothing on stderr');
-    const errors = commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message).join('\n');
-    return { vars, errors };
-  }
+  const check = (run: TaskRun, ok: boolean) => checkRun(world, run, ok);
 
   it('workload identity federation: KV v2, @version, KV v1, *, ., custom names, multi-line and a database lease', async () => {
     const first = world.vault.requests.length;

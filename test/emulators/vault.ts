@@ -955,7 +955,11 @@ export class VaultEmulator {
   private readonly clusterId = randomUUID();
   private readonly clusterName = `vault-cluster-${randomBytes(4).toString('hex')}`;
 
-  constructor(private readonly opts: { tls?: { cert: string; key: string }; latencyMs?: number } = {}) {
+  /**
+   * `tls.ca` with `requestClientCert` makes the server require a client certificate issued by
+   * that CA (mutual TLS); the handshake fails without one.
+   */
+  constructor(private readonly opts: { tls?: { cert: string; key: string; ca?: string; requestClientCert?: boolean }; latencyMs?: number } = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
   }
 
@@ -968,7 +972,9 @@ export class VaultEmulator {
         else res.destroy();
       });
     };
-    const server = this.opts.tls ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : http.createServer(handler);
+    const tls = this.opts.tls;
+    const mutual = tls?.requestClientCert ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {};
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler) : http.createServer(handler);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

@@ -61,3 +61,19 @@ export function findLeaks(stdout: string, secrets: Array<{ what: string; value: 
   });
   return leaks;
 }
+
+/**
+ * The task variables a step set, as the agent hands them to the same task's later steps
+ * (the post-job step): env VSTS_TASKVARIABLE_<NAME>, '.' → '_', upper case.
+ */
+export function taskVariablesFrom(stdout: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const c of vsoCommands(stdout)) {
+    if (c.command === 'task.settaskvariable') env[`VSTS_TASKVARIABLE_${c.properties.variable.replace(/[. ]/g, '_').toUpperCase()}`] = c.message;
+  }
+  return env;
+}
+
+export function warnings(stdout: string): string[] {
+  return vsoCommands(stdout).filter((c) => c.command === 'task.issue' && c.properties.type === 'warning').map((c) => c.message);
+}

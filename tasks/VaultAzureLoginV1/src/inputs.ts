@@ -58,6 +58,11 @@ const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 const rolePattern = /^\w([\w.-]*\w)?$/;
 const namespacePattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
+/** A mount or namespace path: names of letters, digits and - _ . separated by '/', none '.' or '..'. */
+function isPlainPath(path: string, pattern: RegExp): boolean {
+  return pattern.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
+}
+
 function trimSlashes(s: string): string {
   return s.trim().replace(/^\/+|\/+$/g, '');
 }
@@ -93,8 +98,17 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
     problems.push(tl.loc('VaultAddressInvalid', raw, from));
     return '';
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     problems.push(tl.loc('VaultAddressInvalid', raw, from));
+    return '';
+  }
+  if (url.username || url.password) {
+    // Quoted without the user name and password, which may be a secret.
+    problems.push(tl.loc('VaultAddressHasCredentials', `${url.protocol}//${url.host}${url.pathname}`, from, url.origin));
+    return '';
+  }
+  if (url.search || url.hash) {
+    problems.push(tl.loc('VaultAddressHasQuery', raw, from, `${url.origin}${url.pathname.replace(/\/+$/, '')}`));
     return '';
   }
   // A path the user gave (e.g. /vault behind a gateway) is kept; "/v1" would be doubled.
@@ -170,9 +184,9 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   }
 
   const namespace = trimSlashes(input('vaultNamespace')) || connectionNamespace;
-  if (namespace && !namespacePattern.test(namespace)) problems.push(tl.loc('NamespaceInvalid', 'vaultNamespace', namespace));
+  if (namespace && !isPlainPath(namespace, namespacePattern)) problems.push(tl.loc('NamespaceInvalid', 'vaultNamespace', namespace));
   const authNamespaceInput = trimSlashes(input('authNamespace'));
-  if (authNamespaceInput && !namespacePattern.test(authNamespaceInput)) problems.push(tl.loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
+  if (authNamespaceInput && !isPlainPath(authNamespaceInput, namespacePattern)) problems.push(tl.loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
   const authNamespace = authNamespaceInput || namespace;
 
   const verify = !booleanInput('tlsSkipVerify', false, problems);
@@ -236,7 +250,7 @@ export function readConfig(): Read<TaskConfig> {
 
   const authMountRaw = input('authMount');
   const authMount = trimSlashes(authMountRaw) || 'azure';
-  if (!mountPattern.test(authMount) || authMount.split('/').some((s) => s === '.' || s === '..')) {
+  if (!isPlainPath(authMount, mountPattern)) {
     problems.push(tl.loc('MountInvalid', authMountRaw));
   } else if (authMount.startsWith('auth/')) {
     problems.push(tl.loc('MountHasAuthPrefix', authMount, authMount.slice('auth/'.length)));
@@ -254,12 +268,14 @@ export function readConfig(): Read<TaskConfig> {
   const exportToken = booleanInput('exportToken', false, problems);
   const secretsText = tl.getInput('secrets', false) ?? '';
   let requests: SecretRequest[] = [];
-  if (secretsText.trim() || !exportToken) {
-    try {
-      requests = parseSecrets(secretsText);
-    } catch (err) {
-      if (!(err instanceof SecretSpecError)) throw err;
-      const hint = secretsText.trim() ? '' : `\n  ${tl.loc('SecretsOrExport')}`;
+  try {
+    requests = parseSecrets(secretsText);
+  } catch (err) {
+    if (!(err instanceof SecretSpecError)) throw err;
+    // No entries at all (empty, or only comments) is fine when the step only logs in and exports the token.
+    const noEntries = err.problems.every((p) => p.line === 0);
+    if (!(noEntries && exportToken)) {
+      const hint = noEntries ? `\n  ${tl.loc('SecretsOrExport')}` : '';
       problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p)}`).join('\n') + hint));
     }
   }

@@ -1,0 +1,322 @@
+// npm run bench: the bundled task, run as the agent runs it (a child process with the agent's
+// environment) against the loopback emulators, measured four ways: start-up against bare Node
+// (P1), many paths behind added latency against one request at a time and against the
+// round-trip limit (P2), package and bundle size (P3), peak memory (P4). Prints one table and
+// writes it, with every sample, to bench/results.json.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { publishedSecrets } from '../test/helpers/output';
+import { AUTH_MOUNT, ROLE } from '../test/emulators/seed';
+import { BUILT_TASK, REPO, startWorld, VAULT_ADDRESS, World } from '../test/emulators/world';
+
+const RUNS = { p1: 11, p2: 5, p4: 3 };
+const LATENCY_MS = 20;
+const PATH_COUNTS = [1, 10, 100, 200];
+/** The task's default `concurrency`, and the most the input allows. */
+const DEFAULT_CONCURRENCY = 8;
+const MAX_CONCURRENCY = 64;
+/** Round trips before the reads: OIDC location + OIDC token (Azure DevOps), Entra token, Vault login. */
+const SETUP_ROUND_TRIPS = 2 + 1 + 1;
+const MOUNT_LOOKUPS = 1;
+const TARGETS = { startRatio: 2.5, limitRatio: 1.5, speedUp: 10, packageBytes: 2 * 1024 * 1024, rssBytes: 120 * 1024 * 1024 };
+
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
+
+interface Row {
+  figure: string;
+  case: string;
+  value: string;
+  range: string;
+  against: string;
+  ratio: string;
+  target: string;
+  met: string;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], samples };
+}
+
+const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const msRange = (s: Stats) => `${Math.round(s.min)}–${Math.round(s.max)} ms`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const ratio = (v: number) => `${v.toFixed(2)}×`;
+const met = (ok: boolean) => (ok ? 'yes' : 'NO');
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+/** Runs a command with its output piped (as the task is run) and resolves its exit code. */
+function runQuiet(command: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+}
+
+async function timeCommand(command: string, args: string[], runs: number): Promise<Stats> {
+  await runQuiet(command, args); // warm the file cache
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { ms: took, value: code } = await timed(() => runQuiet(command, args));
+    if (code !== 0) throw new Error(`\`${command} ${args.join(' ')}\` exited with ${code}`);
+    samples.push(took);
+  }
+  return stats(samples);
+}
+
+const azInstalled = (): boolean => !spawnSync('az', ['version'], { stdio: 'ignore' }).error;
+
+function benchPaths(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `secret/ci/bench/p${i}`);
+}
+
+function seedBenchPaths(world: World, n: number): void {
+  for (const path of benchPaths(n)) world.vault.putSecret(path, { value: `bench-${randomUUID()}` });
+}
+
+function inputsFor(n: number, concurrency?: number): Record<string, string> {
+  return {
+    vaultAddress: VAULT_ADDRESS,
+    authMount: AUTH_MOUNT,
+    role: ROLE,
+    secrets: benchPaths(n)
+      .map((p, i) => `${p} value | BENCH_P${i}`)
+      .join('\n'),
+    ...(concurrency ? { concurrency: String(concurrency) } : {}),
+  };
+}
+
+interface TaskSample {
+  ms: number;
+  requests: { azdo: number; entra: number; vault: number };
+}
+
+/** One run of the bundled task (WIF connection); fails the bench if the task did not publish every path. */
+async function runTaskOnce(world: World, n: number, concurrency?: number, nodeArgs?: string[]): Promise<TaskSample> {
+  const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: world.vault.requests.length };
+  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(n, concurrency), nodeArgs }));
+  const published = publishedSecrets(run.stdout).size;
+  if (run.code !== 0 || published !== n) {
+    const tail = (run.stdout + run.stderr).split('\n').slice(-15).join('\n');
+    throw new Error(`the task failed or published ${published} of ${n} variables (exit ${run.code}):\n${tail}`);
+  }
+  return {
+    ms: took,
+    requests: {
+      azdo: world.azdo.requests.length - before.azdo,
+      entra: world.entra.requests.length - before.entra,
+      vault: world.vault.requests.length - before.vault,
+    },
+  };
+}
+
+async function timeTask(world: World, runs: number, n: number, concurrency?: number): Promise<{ stats: Stats; requests: TaskSample['requests'] }> {
+  const first = await runTaskOnce(world, n, concurrency); // warm-up, not counted
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) samples.push((await runTaskOnce(world, n, concurrency)).ms);
+  return { stats: stats(samples), requests: first.requests };
+}
+
+/** Peak resident set size of the task process, reported at exit by a preloaded file (never on stdout). */
+async function peakRss(world: World, runs: number, n: number): Promise<Stats> {
+  const dir = mkdtempSync(join(tmpdir(), 'val-bench-rss-'));
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const out = join(dir, `rss-${i}`);
+      const reporter = join(dir, `reporter-${i}.js`);
+      writeFileSync(reporter, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS * 1024)));\n`);
+      await runTaskOnce(world, n, undefined, ['--require', reporter]);
+      samples.push(Number(readFileSync(out, 'utf8')));
+    }
+    return stats(samples);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Sizes {
+  vsix?: { file: string; bytes: number };
+  entries: Array<{ file: string; bytes: number; gzipBytes: number }>;
+  taskFolderBytes: number;
+}
+
+/** Size of the packaged extension when one has been built (out/*.vsix), and of every bundled file. */
+function sizes(): Sizes {
+  const outDir = join(REPO, 'out');
+  const vsixFiles = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith('.vsix')) : [];
+  const newest = vsixFiles
+    .map((f) => ({ file: `out/${f}`, bytes: statSync(join(outDir, f)).size, at: statSync(join(outDir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at)[0];
+  const files = readdirSync(BUILT_TASK);
+  const entries = files
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => {
+      const body = readFileSync(join(BUILT_TASK, f));
+      return { file: f, bytes: body.length, gzipBytes: gzipSync(body).length };
+    });
+  const taskFolderBytes = files.reduce((sum, f) => sum + statSync(join(BUILT_TASK, f)).size, 0);
+  return { vsix: newest && { file: newest.file, bytes: newest.bytes }, entries, taskFolderBytes };
+}
+
+function printTable(rows: Row[]): void {
+  const head: Row = { figure: 'Figure', case: 'Case', value: 'Median', range: 'Min–max', against: 'Compared with (median)', ratio: 'Ratio', target: 'Target', met: 'Met' };
+  const keys = Object.keys(head) as Array<keyof Row>;
+  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[head, ...rows].map((r) => r[k].length))])) as Record<keyof Row, number>;
+  const line = (r: Row) => `| ${keys.map((k) => r[k].padEnd(width[k])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${keys.map((k) => '-'.repeat(width[k] + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = { node: process.version, latencyMs: LATENCY_MS, runs: RUNS };
+  const world = await startWorld();
+  try {
+    seedBenchPaths(world, Math.max(...PATH_COUNTS));
+
+    // P1: start-up, one secret, no added latency.
+    const node = await timeCommand(process.execPath, ['-e', '0'], RUNS.p1);
+    const p1 = await timeTask(world, RUNS.p1, 1);
+    const startRatio = p1.stats.median / node.median;
+    rows.push({
+      figure: 'P1',
+      case: 'cold run, 1 secret, no added latency',
+      value: ms(p1.stats.median),
+      range: msRange(p1.stats),
+      against: `node -e 0: ${ms(node.median)} (${msRange(node)})`,
+      ratio: ratio(startRatio),
+      target: `≤ ${TARGETS.startRatio}×`,
+      met: met(startRatio <= TARGETS.startRatio),
+    });
+    let az: Stats | undefined;
+    if (azInstalled()) az = await timeCommand('az', ['version'], 3);
+    rows.push({
+      figure: 'P1',
+      case: 'cold run, 1 secret, no added latency',
+      value: ms(p1.stats.median),
+      range: msRange(p1.stats),
+      against: az ? `az version: ${ms(az.median)} (${msRange(az)})` : 'az version: not installed',
+      ratio: az ? ratio(p1.stats.median / az.median) : '–',
+      target: '–',
+      met: '–',
+    });
+    results.p1 = { task: p1.stats, node: node, az: az ?? 'not installed', ratio: startRatio };
+
+    // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
+    world.setLatency(LATENCY_MS);
+    const p2: unknown[] = [];
+    const cases = [...PATH_COUNTS.map((n) => ({ n, c: DEFAULT_CONCURRENCY })), { n: Math.max(...PATH_COUNTS), c: MAX_CONCURRENCY }];
+    for (const { n, c } of cases) {
+      const task = await timeTask(world, RUNS.p2, n, c === DEFAULT_CONCURRENCY ? undefined : c);
+      const serial = await timeTask(world, RUNS.p2, n, 1);
+      const roundTrips = SETUP_ROUND_TRIPS + MOUNT_LOOKUPS + Math.ceil(n / c);
+      const limit = node.median + roundTrips * LATENCY_MS;
+      const speedUp = serial.stats.median / task.stats.median;
+      const overLimit = task.stats.median / limit;
+      const judged = n === Math.max(...PATH_COUNTS);
+      const label = `N=${n}, concurrency ${c}${c === DEFAULT_CONCURRENCY ? ' (default)' : ''}`;
+      const sent = task.requests.azdo + task.requests.entra + task.requests.vault;
+      rows.push({
+        figure: 'P2',
+        case: label,
+        value: ms(task.stats.median),
+        range: msRange(task.stats),
+        against: `one at a time: ${ms(serial.stats.median)} (${msRange(serial.stats)})`,
+        ratio: `${speedUp.toFixed(1)}× faster`,
+        target: judged ? `≥ ${TARGETS.speedUp}× faster` : '–',
+        met: judged ? met(speedUp >= TARGETS.speedUp) : '–',
+      });
+      rows.push({
+        figure: 'P2',
+        case: `${label}, ${sent} requests`,
+        value: ms(task.stats.median),
+        range: msRange(task.stats),
+        against: `limit: ${ms(limit)} (node + ${roundTrips} × ${LATENCY_MS} ms)`,
+        ratio: ratio(overLimit),
+        target: judged ? `≤ ${TARGETS.limitRatio}×` : '–',
+        met: judged ? met(overLimit <= TARGETS.limitRatio) : '–',
+      });
+      p2.push({ paths: n, concurrency: c, task: task.stats, oneAtATime: serial.stats, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
+    }
+    results.p2 = p2;
+
+    // P3: package and bundle size.
+    const size = sizes();
+    rows.push({
+      figure: 'P3',
+      case: 'VSIX',
+      value: size.vsix ? mb(size.vsix.bytes) : 'not built',
+      range: '–',
+      against: size.vsix ? size.vsix.file : 'no out/*.vsix',
+      ratio: '–',
+      target: `≤ ${mb(TARGETS.packageBytes)}`,
+      met: size.vsix ? met(size.vsix.bytes <= TARGETS.packageBytes) : '–',
+    });
+    for (const e of size.entries) {
+      rows.push({ figure: 'P3', case: `bundle ${e.file}`, value: mb(e.bytes), range: '–', against: `gzip: ${mb(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
+    }
+    rows.push({
+      figure: 'P3',
+      case: 'task folder (bundles, task.json, resources)',
+      value: mb(size.taskFolderBytes),
+      range: '–',
+      against: '–',
+      ratio: '–',
+      target: `≤ ${mb(TARGETS.packageBytes)}`,
+      met: met(size.taskFolderBytes <= TARGETS.packageBytes),
+    });
+    results.p3 = size;
+
+    // P4: peak memory at the largest N.
+    const n = Math.max(...PATH_COUNTS);
+    const rss = await peakRss(world, RUNS.p4, n);
+    rows.push({
+      figure: 'P4',
+      case: `peak RSS, N=${n}, concurrency ${DEFAULT_CONCURRENCY}`,
+      value: mb(rss.median),
+      range: `${mb(rss.min)}–${mb(rss.max)}`,
+      against: '–',
+      ratio: '–',
+      target: `≤ ${mb(TARGETS.rssBytes)}`,
+      met: met(rss.median <= TARGETS.rssBytes),
+    });
+    results.p4 = { paths: n, maxRssBytes: rss };
+  } finally {
+    await world.stop();
+  }
+
+  console.log(`\nVaultAzureLogin bench: Node ${process.version}, ${LATENCY_MS} ms per request in P2, runs per figure: P1 ${RUNS.p1}, P2 ${RUNS.p2}, P4 ${RUNS.p4}\n`);
+  printTable(rows);
+  console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  const outDir = join(REPO, 'bench');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ at: new Date().toISOString(), ...results, table: rows }, null, 2) + '\n');
+  console.log(`written to bench/results.json`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,249 @@
+// Bad inputs, one at a time, through the bundled task: each run fails naming the input, the value
+// and the fix, publishes nothing, prints no stack trace, and (for input errors) sends nothing to
+// Entra, Azure DevOps or Vault.
+import * as assert from 'node:assert/strict';
+import { AUTH_MOUNT, ROLE } from '../emulators/seed';
+import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { findLeaks, vsoCommands } from '../helpers/output';
+
+interface Override {
+  inputs?: Record<string, string>;
+  variables?: Record<string, string>;
+}
+
+interface Expect {
+  /** Found only after login (e.g. @version on a KV v1 mount): the run reaches Entra and Vault. */
+  afterLogin?: boolean;
+  /** Text the error must not contain (e.g. a password from the address). */
+  absent?: RegExp[];
+}
+
+type Case = [title: string, override: Override | ((world: World) => Override), expected: RegExp[], expect?: Expect];
+
+const GOOD_LINE = 'secret/ci/production/db password | DB_PASSWORD';
+/** A `secrets` input whose line 2 is `line`. */
+const line2 = (line: string): Override => ({ inputs: { secrets: `${GOOD_LINE}\n${line}` } });
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The error names `secrets line 2` and quotes the entry. */
+const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escape(entry)}"`);
+
+const NOT_A_CERTIFICATE = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----';
+
+const cases: Case[] = [
+  // Where Vault is
+  [
+    'no vaultAddress, no vaultConnection and no VAULT_ADDR',
+    { inputs: { vaultAddress: '' } },
+    [/No Vault address/, /set 'vaultConnection'.*or 'vaultAddress' \(for example https:\/\/vault\.example\.com:8200\), or the VAULT_ADDR pipeline variable/],
+  ],
+  [
+    'vaultAddress without a scheme',
+    { inputs: { vaultAddress: 'vault.example.com' } },
+    [/The Vault address 'vault\.example\.com' \(from input 'vaultAddress'\)/, /Use the form https:\/\/vault\.example\.com:8200/],
+  ],
+  [
+    'host:port without a scheme',
+    { inputs: { vaultAddress: 'vault.example.com:8200' } },
+    [/'vault\.example\.com:8200' \(from input 'vaultAddress'\)/, /Use the form https:\/\/vault\.example\.com:8200/],
+  ],
+  ['vaultAddress with an ftp scheme', { inputs: { vaultAddress: 'ftp://x' } }, [/'ftp:\/\/x' \(from input 'vaultAddress'\)/, /http\(s\)/, /https:\/\/vault\.example\.com:8200/]],
+  [
+    'vaultAddress ending in the API path /v1',
+    { inputs: { vaultAddress: 'https://x/v1' } },
+    [/'https:\/\/x\/v1' \(from input 'vaultAddress'\) ends in \/v1/, /without the API path, for example https:\/\/x\./],
+  ],
+  [
+    'vaultAddress with a query string',
+    { inputs: { vaultAddress: 'https://vault.example.com:8200/?ns=admin' } },
+    [/input 'vaultAddress'/, /query/, /Use the form https:\/\/vault\.example\.com:8200/],
+  ],
+  [
+    'vaultAddress with a user name and password, which the message does not repeat',
+    { inputs: { vaultAddress: 'https://ci:hunter2-pass@vault.example.com:8200' } },
+    [/input 'vaultAddress'/, /user name or password/, /Use the form https:\/\/vault\.example\.com:8200/],
+    { absent: [/hunter2-pass/] },
+  ],
+  [
+    'VAULT_ADDR variable that is not a URL',
+    { inputs: { vaultAddress: '' }, variables: { VAULT_ADDR: 'vault:8200' } },
+    [/'vault:8200' \(from variable VAULT_ADDR\)/, /Use the form https:\/\/vault\.example\.com:8200/],
+  ],
+  ['both vaultConnection and vaultAddress', { inputs: { vaultConnection: 'vault-prod' } }, [/Set either 'vaultConnection' or 'vaultAddress', not both/]],
+  [
+    'unknown vaultConnection',
+    { inputs: { vaultAddress: '', vaultConnection: 'vault-typo' } },
+    [/The Vault service connection 'vault-typo' is not available/, /Check the name in 'vaultConnection'/],
+  ],
+  ['malformed vaultNamespace', { inputs: { vaultNamespace: 'admin team' } }, [/Input 'vaultNamespace' is 'admin team'/, /namespace path such as admin or admin\/team/]],
+  ['malformed authNamespace', { inputs: { authNamespace: 'admin/../root' } }, [/Input 'authNamespace' is 'admin\/\.\.\/root'/, /namespace path such as admin or admin\/team/]],
+
+  // Auth mount, role, resource
+  ['authMount with the auth/ prefix', { inputs: { authMount: 'auth/ado' } }, [/Input 'authMount' is 'auth\/ado'/, /without 'auth\/', for example 'ado'/]],
+  ['authMount with a space', { inputs: { authMount: 'a b' } }, [/Input 'authMount' is 'a b'/, /only letters, digits and - _ \. \//, /for example 'azure' or 'ado'/]],
+  ['authMount with a .. segment', { inputs: { authMount: '../x' } }, [/Input 'authMount' is '\.\.\/x'/, /'\.' or '\.\.'/, /for example 'azure' or 'ado'/]],
+  ['empty role', { inputs: { role: '' } }, [/Input 'role' is required/, /for example azure-devops-production/]],
+  ['role starting with -', { inputs: { role: '-x' } }, [/Input 'role' is '-x'/, /start and end with a letter or digit/, /for example 'azure-devops-production'/]],
+  ['role with a space', { inputs: { role: 'a b' } }, [/Input 'role' is 'a b'/, /only letters, digits and - _ \./, /for example 'azure-devops-production'/]],
+  [
+    'resource given as a scope',
+    { inputs: { resource: 'api://vault-prod/.default' } },
+    [/Input 'resource' is 'api:\/\/vault-prod\/\.default', which is a scope/, /without '\/\.default', for example 'api:\/\/vault-prod'/],
+  ],
+  ['resource with spaces', { inputs: { resource: 'https://management.azure.com/ extra' } }, [/Input 'resource' is 'https:\/\/management\.azure\.com\/ extra'/, /audience configured as 'resource' on the Vault azure auth mount/]],
+
+  // The Azure connection
+  [
+    'unknown azureSubscription connection',
+    { inputs: { azureSubscription: 'sc-does-not-exist' } },
+    [/The service connection 'sc-does-not-exist' is not available/, /Check the name in 'azureSubscription'/, /Service connections > Security/],
+  ],
+
+  // The secrets input
+  ['secrets line without a selector', line2('secret/ci/production/api'), [atLine2('secret/ci/production/api'), /a selector must follow the path: a key name, "\*" for every key, or "\."/]],
+  ['secrets version that is not a number', line2('secret/ci/production/db@x password | X'), [atLine2('secret/ci/production/db@x password | X'), /whole number of 1 or more.*\(found "@x"\)/]],
+  ['secrets version 0', line2('secret/ci/production/db@0 password | X'), [atLine2('secret/ci/production/db@0 password | X'), /whole number of 1 or more.*\(found "@0"\)/]],
+  ['secrets key with an unterminated quote', line2('secret/ci/production/tls "key with spaces | X'), [/secrets line 2: /, /is never closed; end a quoted key with '"'/]],
+  ['secrets "." without a target', line2('secret/ci/production/api .'), [atLine2('secret/ci/production/api .'), /needs a variable name after "\|", such as "secret\/ci\/production\/api \. \| APP_SECRET_JSON"/]],
+  ['secrets entry with two |', line2('secret/ci/production/api token | A | B'), [atLine2('secret/ci/production/api token | A | B'), /only one "\|"; write one entry per line/]],
+  ['secrets "*" to a file', line2('secret/ci/production/api * | file:API'), [atLine2('secret/ci/production/api * | file:API'), /cannot go to one file; name a key, or use "\."/]],
+  ['secrets empty file: target', line2('secret/ci/production/tls key | file:'), [atLine2('secret/ci/production/tls key | file:'), /nothing follows "file:"; give the variable that will hold the file's path/]],
+  ['secrets nothing after |', line2('secret/ci/production/api token |'), [atLine2('secret/ci/production/api token |'), /nothing follows "\|"; give a variable name such as "\| DB_PASSWORD"/]],
+  ['secrets path naming only a mount', line2('secret password | X'), [atLine2('secret password | X'), /names only a mount; add the secret's path within it, such as secret\/app/]],
+  ['secrets path with a .. segment', line2('secret/ci/../other/team password | X'), [/secrets line 2: /, /has an empty, "\." or "\.\." segment/]],
+  ['secrets comment after ;', line2('secret/ci/production/api token | T; # note'), [/secrets line 2: "# note"/, /a comment must be on a line of its own/]],
+  ['secrets key with spaces not quoted', line2('secret/ci/production/tls key with spaces | X'), [/secrets line 2: /, /quote a key that contains spaces \("my key"\)/]],
+  [
+    'secrets duplicate variable name',
+    line2('secret/ci/production/db@1 password | DB_PASSWORD'),
+    [atLine2('secret/ci/production/db@1 password | DB_PASSWORD'), /the variable "DB_PASSWORD" is already published by secrets line 1/, /rename one of them with "\| NAME"/],
+  ],
+  [
+    'secrets duplicate variable name differing only in case',
+    line2('secret/ci/production/db@1 password | db_password'),
+    [atLine2('secret/ci/production/db@1 password | db_password'), /already published as "DB_PASSWORD" \(Azure DevOps variable names ignore case\) by secrets line 1/],
+  ],
+  [
+    'secrets duplicate derived name',
+    { inputs: { secrets: 'secret/ci/production/db db-user\nsecret/ci/production/db@1 db_user' } },
+    [atLine2('secret/ci/production/db@1 db_user'), /the variable "DB_USER" is already published by secrets line 1/],
+  ],
+  ['secrets target with a reserved prefix', line2('secret/ci/production/api token | SECRET_X'), [atLine2('secret/ci/production/api token | SECRET_X'), /starts with "secret", and Azure DevOps hides variables/, /choose another name after "\|"/]],
+  [
+    'secrets derived name with a reserved prefix',
+    line2('secret/ci/production/db secret-key'),
+    [atLine2('secret/ci/production/db secret-key'), /would be published as the variable "SECRET_KEY"/, /name it explicitly after "\|", such as "\| APP_SECRET_KEY"/],
+  ],
+  ['secrets target endpoint.url', line2('secret/ci/production/api url | endpoint.url'), [atLine2('secret/ci/production/api url | endpoint.url'), /starts with "endpoint"/]],
+  ['secrets target with a -', line2('secret/ci/production/db password | DB-PASSWORD'), [atLine2('secret/ci/production/db password | DB-PASSWORD'), /contains "-"; only letters, digits, "_" and "\." are allowed/]],
+  ['secrets prefix for * with a space-free bad char', line2('secret/ci/production/api * | API-'), [atLine2('secret/ci/production/api * | API-'), /the variable-name prefix "API-" contains "-"/, /choose another prefix after "\|"/]],
+  [
+    'empty secrets without exportToken',
+    { inputs: { secrets: '' } },
+    [/The 'secrets' input has 1 problem\(s\)/, /no entries; add lines such as `secret\/ci\/db password \| DB_PASSWORD`/, /set 'exportToken: true'/],
+  ],
+  ['secrets with only comments', { inputs: { secrets: '# nothing yet\n\n' } }, [/The 'secrets' input has 1 problem\(s\)/, /set 'exportToken: true'/]],
+  [
+    '@version on a KV v1 mount, found after login',
+    line2('kv1/app/legacy@2 token | X'),
+    [/1 secret request\(s\) failed; no variables were published/, /'@2' needs a KV version 2 mount, but kv1\/ is .*; remove '@2'/],
+    { afterLogin: true },
+  ],
+
+  // Numbers and booleans
+  ['negative retries', { inputs: { retries: '-1' } }, [/Input 'retries' is '-1': use a whole number from 0 to 10/]],
+  ['non-numeric retries', { inputs: { retries: 'three' } }, [/Input 'retries' is 'three': use a whole number from 0 to 10/]],
+  ['retries above the limit', { inputs: { retries: '11' } }, [/Input 'retries' is '11': use a whole number from 0 to 10/]],
+  ['timeoutSeconds 0', { inputs: { timeoutSeconds: '0' } }, [/Input 'timeoutSeconds' is '0': use a whole number from 1 to 600/]],
+  ['fractional timeoutSeconds', { inputs: { timeoutSeconds: '1.5' } }, [/Input 'timeoutSeconds' is '1\.5': use a whole number from 1 to 600/]],
+  ['timeoutSeconds with a unit', { inputs: { timeoutSeconds: '30s' } }, [/Input 'timeoutSeconds' is '30s': use a whole number from 1 to 600/]],
+  ['concurrency 0', { inputs: { concurrency: '0' } }, [/Input 'concurrency' is '0': use a whole number from 1 to 64/]],
+  ['concurrency above the limit', { inputs: { concurrency: '65' } }, [/Input 'concurrency' is '65': use a whole number from 1 to 64/]],
+  ['non-boolean ignoreNotFound', { inputs: { ignoreNotFound: 'yes' } }, [/Input 'ignoreNotFound' is 'yes': use true or false/]],
+  ['non-boolean exportToken', { inputs: { exportToken: '1' } }, [/Input 'exportToken' is '1': use true or false/]],
+  ['non-boolean tlsSkipVerify', { inputs: { tlsSkipVerify: 'on' } }, [/Input 'tlsSkipVerify' is 'on': use true or false/]],
+
+  // TLS
+  [
+    'caCertificate naming a file that does not exist',
+    { inputs: { caCertificate: '/nonexistent/ca.pem' } },
+    [/Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '\/nonexistent\/ca\.pem'/],
+  ],
+  ['caCertificate naming a folder', { inputs: { caCertificate: '/' } }, [/Input 'caCertificate': the file '\/' cannot be read \(EISDIR\)/, /Check its path and permissions/]],
+  ['caCertificate PEM text that is not a certificate', { inputs: { caCertificate: NOT_A_CERTIFICATE } }, [/Input 'caCertificate' does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----/]],
+  ['clientCertificate without clientKey', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem } }), [/Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/]],
+  ['clientKey that is not a key', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: 'not a key' } }), [/Input 'clientKey' is neither PEM text/]],
+
+  // Everything at once
+  [
+    'several bad inputs, all listed in one message',
+    { inputs: { vaultAddress: 'ftp://x', authMount: 'a b', role: '-x', retries: 'many', concurrency: '0', secrets: `${GOOD_LINE}\nsecret/ci/production/api . ` } },
+    [
+      /^- The Vault address 'ftp:\/\/x'/m,
+      /^- Input 'authMount' is 'a b'/m,
+      /^- Input 'role' is '-x'/m,
+      /^- Input 'retries' is 'many'/m,
+      /^- Input 'concurrency' is '0'/m,
+      /^- The 'secrets' input has 1 problem\(s\):\n {2}secrets line 2: "secret\/ci\/production\/api \."/m,
+    ],
+  ],
+];
+
+describe('e2e: bad inputs fail with the input, the value and the fix, publishing nothing', function () {
+  this.timeout(120_000);
+  let world: World;
+
+  before(async () => {
+    world = await startWorld();
+  });
+  after(async () => world?.stop());
+
+  const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: GOOD_LINE, retries: '0' };
+
+  /** Requests each service has seen so far. */
+  const counts = () => ({ vault: world.vault.requests.length, entra: world.entra.requests.length, azdo: world.azdo.requests.length, imds: world.imds.requests.length });
+
+  /** The failed run's error text, after the checks every bad-input run must pass. */
+  function failedErrors(run: TaskRun): string {
+    const commands = vsoCommands(run.stdout);
+    const complete = commands.filter((c) => c.command === 'task.complete');
+    assert.equal(complete.length, 1, 'exactly one task.complete');
+    assert.equal(complete[0].properties.result, 'Failed', run.stdout + run.stderr);
+    assert.deepEqual(
+      commands.filter((c) => c.command === 'task.setvariable').map((c) => c.properties.variable),
+      [],
+      'no variable published',
+    );
+    assert.deepEqual(findLeaks(run.stdout + run.stderr, world.secrets()), [], 'no secret, token or JWT in the log');
+    assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
+    assert.equal(run.stderr, '', 'nothing on stderr');
+    const errors = commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message);
+    assert.equal(errors.length, 1, 'one error, listing every problem');
+    assert.doesNotMatch(errors[0], /undefined|\[object Object\]|%[sd]|NaN/, 'no unfilled or unrendered value');
+    return errors[0];
+  }
+
+  it(`covers at least 30 bad inputs (${cases.length})`, () => {
+    assert.ok(cases.length >= 30);
+  });
+
+  for (const [title, override, expected, expect = {}] of cases) {
+    it(`${title}`, async () => {
+      const o = typeof override === 'function' ? override(world) : override;
+      const before = counts();
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, ...o.inputs },
+        variables: o.variables,
+      });
+      const errors = failedErrors(run);
+      for (const p of expected) assert.match(errors, p);
+      for (const p of expect.absent ?? []) assert.doesNotMatch(run.stdout + run.stderr, p);
+      const after = counts();
+      if (expect.afterLogin) {
+        assert.ok(after.vault > before.vault, 'the run reached Vault');
+      } else {
+        assert.deepEqual(after, before, 'no request reached Vault, Entra, Azure DevOps or IMDS');
+      }
+    });
+  }
+});

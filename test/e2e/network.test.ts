@@ -1,0 +1,305 @@
+// TLS and the agent's proxy, end to end: the bundled task against Vaults with a private CA, with
+// mutual TLS and over plain http, and through a forward proxy, as the agent configures them
+// (task inputs, Agent.CAInfo / Agent.ClientCert, Agent.ProxyUrl / ProxyUsername / ProxyPassword /
+// ProxyBypassList).
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isLoopback } from '../../tasks/VaultAzureLoginV1/src/inputs';
+import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
+import { ForwardProxy } from '../emulators/proxy';
+import { AUTH_MOUNT, ROLE, SECRETS, seedVault } from '../emulators/seed';
+import { VaultEmulator } from '../emulators/vault';
+import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { findLeaks, publishedSecrets, vsoCommands } from '../helpers/output';
+
+/** Vaults of this file, beside the world's own at https://vault.example.com:8200. */
+const PRIVATE_CA_VAULT = `https://${VAULT_HOST}:8210`;
+const MUTUAL_TLS_VAULT = `https://${VAULT_HOST}:8211`;
+const PLAIN_PORT = 8212;
+const PROXY_IP = '127.0.0.5';
+const PROXY_USER = 'build-agent';
+const PROXY_PASSWORD = 'proxy-pw-5b1f9e7c2d';
+
+describe('e2e: TLS settings and the agent proxy', function () {
+  this.timeout(120_000);
+  let world: World;
+  let otherCa: Ca;
+  let clientCert: ClientCert;
+  let privateCaVault: VaultEmulator;
+  let mutualTlsVault: VaultEmulator;
+  let plainVault: VaultEmulator;
+  let dir: string;
+  const file = (name: string) => join(dir, name);
+
+  before(async () => {
+    world = await startWorld();
+    dir = mkdtempSync(join(tmpdir(), 'val-network-'));
+    otherCa = await createCa('Private Vault CA');
+    clientCert = await selfSignedClientCert('pipeline-agent');
+    const leaf = await otherCa.issue([VAULT_HOST]);
+    const fromWorldCa = await world.ca.issue([VAULT_HOST]);
+    privateCaVault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem } });
+    // A self-signed client certificate is its own issuer: the listener trusts exactly it.
+    mutualTlsVault = new VaultEmulator({ tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true } });
+    plainVault = new VaultEmulator();
+    const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
+    for (const v of [privateCaVault, mutualTlsVault, plainVault]) seedVault(v, seed);
+    await privateCaVault.start(Number(new URL(PRIVATE_CA_VAULT).port), VAULT_IP);
+    await mutualTlsVault.start(Number(new URL(MUTUAL_TLS_VAULT).port), VAULT_IP);
+    await plainVault.start(PLAIN_PORT, VAULT_IP);
+    writeFileSync(file('client.crt'), clientCert.certPem);
+    writeFileSync(file('client.key'), clientCert.keyPem);
+    writeFileSync(file('not-a-cert.pem'), 'just some text\n');
+  });
+  after(async () => {
+    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop()]);
+    await otherCa?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await world?.stop();
+  });
+
+  // No retries: each retry waits a second or more, and none of these tests is about them.
+  const base = { authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+
+  interface Checked {
+    vars: Map<string, string>;
+    errors: string;
+    warnings: string[];
+  }
+
+  /** Result, no leak (secrets, tokens, the client key, the proxy password), no stack trace, nothing on stderr. */
+  function check(run: TaskRun, ok: boolean): Checked {
+    const commands = vsoCommands(run.stdout);
+    const complete = commands.filter((c) => c.command === 'task.complete');
+    assert.equal(complete.length, 1, 'exactly one task.complete');
+    assert.equal(complete[0].properties.result, ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
+    const vars = publishedSecrets(run.stdout);
+    const secrets = [
+      ...world.secrets(),
+      { what: 'the client key', value: clientCert.keyPem },
+      { what: 'the proxy password', value: PROXY_PASSWORD },
+      { what: 'the proxy password (URL-encoded)', value: encodeURIComponent(PROXY_PASSWORD) },
+      ...[...vars.values()].map((value) => ({ what: 'a published value', value })),
+    ];
+    assert.deepEqual(findLeaks(run.stdout + run.stderr, secrets), [], 'nothing secret outside setsecret/setvariable');
+    assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
+    assert.equal(run.stderr, '', 'nothing on stderr');
+    const issues = (type: string) => commands.filter((c) => c.command === 'task.issue' && c.properties.type === type).map((c) => c.message);
+    return { vars, errors: issues('error').join('\n'), warnings: issues('warning') };
+  }
+
+  /** Requests every emulator has seen, to prove an input error stops the task before the network. */
+  const requestCounts = () => [world.azdo.requests.length, world.entra.requests.length, world.vault.requests.length, privateCaVault.requests.length, mutualTlsVault.requests.length];
+
+  function succeeds(run: TaskRun, vault: VaultEmulator, vaultRequestsBefore: number): Checked {
+    const checked = check(run, true);
+    assert.equal(checked.vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+    assert.ok(vault.requests.length > vaultRequestsBefore, 'the run read from the Vault under test');
+    return checked;
+  }
+
+  describe("Vault's certificate from a private CA", () => {
+    const trusted: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>]> = [
+      ["input 'caCertificate' as PEM text", () => ({ inputs: { caCertificate: otherCa.certPem } })],
+      ["input 'caCertificate' as a file path", () => ({ inputs: { caCertificate: otherCa.certPath } })],
+      ['the agent setting Agent.CAInfo', () => ({ inputs: {}, variables: { 'Agent.CAInfo': otherCa.certPath } })],
+    ];
+    for (const [title, options] of trusted) {
+      it(`is trusted through ${title}`, async () => {
+        const before = privateCaVault.requests.length;
+        const { inputs, variables } = options();
+        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, ...inputs } });
+        const { warnings } = succeeds(run, privateCaVault, before);
+        assert.deepEqual(warnings, [], 'no warning');
+      });
+    }
+
+    it('is refused without its CA, before the Entra token reaches it', async () => {
+      const before = privateCaVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT } });
+      const { errors, vars } = check(run, false);
+      assert.match(errors, /The TLS certificate of https:\/\/vault\.example\.com:8210 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.equal(vars.size, 0);
+      assert.equal(privateCaVault.requests.length, before, 'no request reached the untrusted server');
+    });
+
+    it("is used with tlsSkipVerify, which warns that verification is off", async () => {
+      const before = privateCaVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, tlsSkipVerify: 'true' } });
+      const { warnings } = succeeds(run, privateCaVault, before);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /TLS verification is OFF for https:\/\/vault\.example\.com:8210 \('tlsSkipVerify'\)/);
+    });
+  });
+
+  describe('mutual TLS', () => {
+    const accepted: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>]> = [
+      ["inputs 'clientCertificate' and 'clientKey' as PEM text", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.keyPem } })],
+      ["inputs 'clientCertificate' and 'clientKey' as file paths", () => ({ inputs: { clientCertificate: file('client.crt'), clientKey: file('client.key') } })],
+      ['the agent settings Agent.ClientCert and Agent.ClientCertKey', () => ({ inputs: {}, variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('client.key') } })],
+    ];
+    for (const [title, options] of accepted) {
+      it(`presents the client certificate from ${title}`, async () => {
+        const before = mutualTlsVault.requests.length;
+        const { inputs, variables } = options();
+        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs } });
+        const { warnings } = succeeds(run, mutualTlsVault, before);
+        assert.deepEqual(warnings, []);
+      });
+    }
+
+    const refused: Array<[string, () => Record<string, string>, RegExp]> = [
+      ['without a client certificate', () => ({}), /requires a client certificate/],
+      ['with a client certificate it does not trust', () => ({ clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem }), /refused the client certificate/],
+    ];
+    for (const [title, inputs, pattern] of refused) {
+      it(`fails the handshake ${title}, naming the cause`, async () => {
+        const before = mutualTlsVault.requests.length;
+        const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs() } });
+        const { errors, vars } = check(run, false);
+        console.log(errors);
+        assert.match(errors, pattern);
+        assert.equal(vars.size, 0);
+        assert.equal(mutualTlsVault.requests.length, before);
+      });
+    }
+  });
+
+  describe('certificate inputs that cannot be used stop the task before any request', () => {
+    const bad: Array<[string, () => Record<string, string>, RegExp]> = [
+      ["'caCertificate' naming a file that does not exist", () => ({ caCertificate: file('missing-ca.pem') }), /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '.*missing-ca\.pem'/],
+      ["'caCertificate' as text that is not PEM", () => ({ caCertificate: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA' }), /Input 'caCertificate' is neither PEM text/],
+      ["'caCertificate' as broken PEM", () => ({ caCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'caCertificate' naming a file that is not PEM", () => ({ caCertificate: file('not-a-cert.pem') }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'caCertificate' holding a private key", () => ({ caCertificate: otherCa.keyPem }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'clientCertificate' without 'clientKey'", () => ({ clientCertificate: clientCert.certPem }), /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
+      ["'clientKey' without 'clientCertificate'", () => ({ clientKey: file('client.key') }), /Inputs 'clientCertificate' and 'clientKey' go together/],
+      ["'clientKey' holding a certificate", () => ({ clientCertificate: clientCert.certPem, clientKey: clientCert.certPem }), /Input 'clientKey' does not hold a PEM private key/],
+    ];
+    for (const [title, inputs, pattern] of bad) {
+      it(title, async () => {
+        const before = requestCounts();
+        const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs() } });
+        const { errors, vars } = check(run, false);
+        assert.match(errors, pattern);
+        assert.equal(vars.size, 0);
+        assert.deepEqual(requestCounts(), before, 'no request to Azure DevOps, Entra or any Vault');
+      });
+    }
+  });
+
+  describe("the agent's proxy", () => {
+    let proxy: ForwardProxy;
+    let proxyUrl: string;
+
+    beforeEach(async () => {
+      proxy = new ForwardProxy();
+      proxyUrl = await proxy.start(0, PROXY_IP);
+    });
+    afterEach(async () => proxy?.stop());
+
+    it('carries the Vault calls and the Entra token request of workload identity federation', async () => {
+      const before = world.vault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, variables: { 'Agent.ProxyUrl': proxyUrl }, inputs: { ...base, vaultAddress: VAULT_ADDRESS } });
+      succeeds(run, world.vault, before);
+      const targets = proxy.tunnelTargets();
+      console.log(proxy.log);
+      assert.ok(targets.includes('vault.example.com:8200'), `tunnels: ${targets.join(', ')}`);
+      assert.ok(targets.includes('login.microsoftonline.com:443'), `MSAL went through the proxy: ${targets.join(', ')}`);
+    });
+
+    it('authenticates with the agent proxy credentials, never printing the password', async () => {
+      await proxy.stop();
+      proxy = new ForwardProxy({ auth: { username: PROXY_USER, password: PROXY_PASSWORD } });
+      proxyUrl = await proxy.start(0, PROXY_IP);
+      const before = world.vault.requests.length;
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        // The agent hands its proxy password to tasks as a secret variable (SECRET_<NAME>).
+        variables: { 'Agent.ProxyUrl': proxyUrl, 'Agent.ProxyUsername': PROXY_USER, SECRET_AGENT_PROXYPASSWORD: PROXY_PASSWORD, 'System.Debug': 'true' },
+        inputs: { ...base, vaultAddress: VAULT_ADDRESS },
+      });
+      succeeds(run, world.vault, before);
+      console.log(proxy.log);
+      assert.ok(proxy.log.length > 0);
+      assert.ok(proxy.log.every((r) => r.user === PROXY_USER && r.authorized), JSON.stringify(proxy.log));
+      const targets = proxy.tunnelTargets();
+      assert.ok(targets.includes('vault.example.com:8200') && targets.includes('login.microsoftonline.com:443'), `tunnels: ${targets.join(', ')}`);
+    });
+
+    it('is bypassed for Vault when Agent.ProxyBypassList matches its address, and still used for Entra', async () => {
+      const before = world.vault.requests.length;
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        variables: { 'Agent.ProxyUrl': proxyUrl, 'Agent.ProxyBypassList': JSON.stringify(['vault\\.example\\.com']) },
+        inputs: { ...base, vaultAddress: VAULT_ADDRESS },
+      });
+      succeeds(run, world.vault, before);
+      const targets = proxy.tunnelTargets();
+      assert.ok(!targets.some((t) => t.startsWith('vault.example.com')), `tunnels: ${targets.join(', ')}`);
+      assert.ok(targets.includes('login.microsoftonline.com:443'), `tunnels: ${targets.join(', ')}`);
+    });
+
+    it('forwards plain http requests to Vault as absolute URIs', async () => {
+      const before = plainVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, variables: { 'Agent.ProxyUrl': proxyUrl }, inputs: { ...base, vaultAddress: `http://${VAULT_HOST}:${PLAIN_PORT}` } });
+      succeeds(run, plainVault, before);
+      const forwarded = proxy.log.filter((r) => r.method !== 'CONNECT').map((r) => `${r.method} ${r.target}`);
+      assert.ok(forwarded.includes(`POST http://${VAULT_HOST}:${PLAIN_PORT}/v1/auth/ado/login`), forwarded.join('\n'));
+    });
+
+    it('wrong proxy credentials', async () => {
+      await proxy.stop();
+      proxy = new ForwardProxy({ auth: { username: PROXY_USER, password: PROXY_PASSWORD } });
+      proxyUrl = await proxy.start(0, PROXY_IP);
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        variables: { 'Agent.ProxyUrl': proxyUrl, 'Agent.ProxyUsername': PROXY_USER, SECRET_AGENT_PROXYPASSWORD: 'wrong', 'Agent.ProxyBypassList': JSON.stringify(['login\\.microsoftonline\\.com', 'dev\\.azure\\.com']) },
+        inputs: { ...base, vaultAddress: VAULT_ADDRESS },
+      });
+      const { errors } = check(run, false);
+      console.log(errors, proxy.log);
+    });
+  });
+
+  describe('plain http', () => {
+    it('warns when a Vault address that is not loopback uses http://', async () => {
+      const before = plainVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_HOST}:${PLAIN_PORT}` } });
+      const { warnings } = succeeds(run, plainVault, before);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /http:\/\/vault\.example\.com:8212 uses plain http:\/\/: the Entra token, the Vault token and the secrets cross the network unencrypted/);
+    });
+
+    it('does not warn for a loopback address', async () => {
+      const before = plainVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_IP}:${PLAIN_PORT}` } });
+      const { warnings } = succeeds(run, plainVault, before);
+      assert.deepEqual(warnings, []);
+    });
+  });
+});
+
+describe('isLoopback: which plain-http Vault addresses need no warning', () => {
+  const cases: Array<[string, boolean]> = [
+    ['http://localhost:8200', true],
+    ['http://LOCALHOST', true],
+    ['http://127.0.0.1:8200', true],
+    ['http://127.1.2.3', true],
+    ['http://127.1', true],
+    ['http://[::1]:8200', true],
+    ['http://vault.internal:8200', false],
+    ['http://10.0.0.5:8200', false],
+    ['http://192.168.1.10', false],
+    ['http://[fd00::1]:8200', false],
+    ['http://127.0.0.1.nip.io', false],
+    ['http://localhost.example.com', false],
+    ['http://vault.example.com:8200', false],
+  ];
+  for (const [address, expected] of cases) {
+    it(`${address} → ${expected ? 'loopback' : 'not loopback'}`, () => assert.equal(isLoopback(address), expected));
+  }
+});
