@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { backoffMs, isRetryable, withRetry } from '../../tasks/VaultAzureLoginV1/src/retry';
+import { backoffMs, isRetryable, isTransientEntra, withRetry } from '../../tasks/VaultAzureLoginV1/src/retry';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
 
 const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'p', errors, undefined);
@@ -62,4 +62,18 @@ describe('retry policy', () => {
     await assert.rejects(withRetry('x', async () => { calls++; throw http(500, 'service principal not authorized: o'); }, policy));
     assert.equal(calls, 1);
   });
+});
+
+describe('transient Entra failures', () => {
+  const cases: Array<[string, boolean]> = [
+    ['Could not fetch access token for Azure. Status code: 90033, status message: AADSTS90033: A transient error has occurred.', true],
+    ['Could not fetch access token for Azure. Status code: temporarily_unavailable, status message: x', true],
+    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: socket hang up', true],
+    ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found', false],
+    ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS7000215: Invalid client secret provided.', false],
+    ['Could not fetch access token for AAD. Error: TF400813: The user is not authorized to access this resource.', false],
+  ];
+  for (const [detail, expected] of cases) {
+    it(`${expected ? 'retries' : 'does not retry'}: ${detail.slice(0, 80)}`, () => assert.equal(isTransientEntra(detail), expected));
+  }
 });

@@ -6,7 +6,7 @@ import { FileStore } from './files';
 import { TaskConfig } from './inputs';
 import { maskAll, publishAll, Variable, VariableSink } from './publish';
 import { readSecrets, SecretValue } from './reader';
-import { RetryPolicy } from './retry';
+import { isTransientEntra, RetryPolicy, withRetry } from './retry';
 import { saveState, StateStore } from './state';
 import { readClaims } from './tokenClaims';
 import { VaultApi, VaultClientOptions } from './vault';
@@ -47,7 +47,8 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
   log(loc('TokenRequested', config.resource, config.connection, config.connectionScheme));
   let jwt: string;
   try {
-    jwt = (await deps.getToken(config.connection, config.resource)).token;
+    const transient = (err: unknown) => err instanceof AzureTokenError && isTransientEntra(err.detail);
+    jwt = (await withRetry(loc('EntraTokenRequest'), () => deps.getToken(config.connection, config.resource), deps.retry, transient)).token;
   } catch (err) {
     if (err instanceof AzureTokenError) throw new TaskError(explainAzureToken(err.connection, err.detail));
     throw err;
