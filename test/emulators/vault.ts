@@ -1108,10 +1108,16 @@ export class VaultEmulator {
     const mine = (this.inFlightByToken.get(client) ?? 0) + 1;
     this.inFlightByToken.set(client, mine);
     this.maxInFlightByToken.set(client, Math.max(this.maxInFlightByToken.get(client) ?? 0, mine));
-    res.on('close', () => {
+    // A request stops counting the moment its answer is written (before the client can have it and
+    // send another); 'close' covers requests that end without an answer.
+    let done = false;
+    const settle = () => {
+      if (done) return;
+      done = true;
       this.inFlight -= 1;
       this.inFlightByToken.set(client, (this.inFlightByToken.get(client) ?? 1) - 1);
-    });
+    };
+    res.on('close', settle);
     const nsHeader = req.headers['x-vault-namespace'];
     this.requests.push({
       method,
@@ -1126,6 +1132,7 @@ export class VaultEmulator {
     const delay = this.latencyMs + (fault?.delayMs ?? 0);
     if (delay > 0) await sleep(delay);
     if (fault?.reset) {
+      settle();
       req.socket.destroy();
       return;
     }
@@ -1135,6 +1142,7 @@ export class VaultEmulator {
         : apiPath === undefined
           ? errorReply(404)
           : await this.dispatch(method, apiPath, url.searchParams, req.headers, bodyText, token);
+    settle();
     writeReply(res, reply, method === 'HEAD');
   }
 

@@ -1,0 +1,60 @@
+// Load: one run reading 1000 paths, and 50 task runs at once against one Vault; every run
+// succeeds and no run has more requests in flight than its concurrency bound.
+import * as assert from 'node:assert/strict';
+import { checkRun } from '../helpers/checkRun';
+import { AUTH_MOUNT, ROLE } from '../emulators/seed';
+import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+
+describe('e2e: load', function () {
+  this.timeout(300_000);
+  let world: World;
+
+  before(async () => {
+    world = await startWorld();
+    for (let i = 0; i < 1000; i++) world.vault.putSecret(`secret/ci/load/p${i}`, { value: `load-value-${i}` });
+    // A little latency per request, so requests overlap as they do against a real server.
+    world.vault.latencyMs = 5;
+  });
+  after(async () => world?.stop());
+
+  const newTokens = (before: Set<string>) => world.vault.issuedTokens().filter((t) => !before.has(t));
+
+  it('reads 1000 paths in one run, within the concurrency bound, one mount lookup', async () => {
+    const before = new Set(world.vault.issuedTokens());
+    const since = world.vault.requests.length;
+    const secrets = Array.from({ length: 1000 }, (_, i) => `secret/ci/load/p${i} value | V${i}`).join('\n');
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, concurrency: '8', secrets } });
+    const { vars } = checkRun(world, run, true);
+    assert.equal(vars.size, 1000);
+    assert.equal(vars.get('V999'), 'load-value-999');
+    const [token] = newTokens(before);
+    assert.equal(world.vault.maxInFlightByToken.get(token), 8, 'the bound is reached and never passed');
+    assert.equal(world.vault.requests.slice(since).filter((r) => r.path.startsWith('sys/internal/ui/mounts/')).length, 1);
+  });
+
+  it('serves 50 task runs at once, each within its own bound', async () => {
+    const before = new Set(world.vault.issuedTokens());
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, n) =>
+        world.runTask({
+          connection: world.ids.wif,
+          inputs: {
+            vaultAddress: VAULT_ADDRESS,
+            authMount: AUTH_MOUNT,
+            role: ROLE,
+            concurrency: '3',
+            secrets: Array.from({ length: 10 }, (_, i) => `secret/ci/load/p${n * 10 + i} value | V${i}`).join('\n'),
+          },
+        }),
+      ),
+    );
+    runs.forEach((run, n) => {
+      const { vars } = checkRun(world, run, true);
+      assert.equal(vars.size, 10, `run ${n}`);
+      assert.equal(vars.get('V0'), `load-value-${n * 10}`);
+    });
+    const tokens = newTokens(before);
+    assert.equal(tokens.length, 50);
+    for (const t of tokens) assert.ok((world.vault.maxInFlightByToken.get(t) ?? 0) <= 3, 'per-run bound');
+  });
+});
