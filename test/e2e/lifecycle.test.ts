@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
-import { AUTH_MOUNT, ROLE, SECRETS, seedVault } from '../emulators/seed';
+import { AUTH_MOUNT, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 
 describe('e2e: job lifecycle', function () {
@@ -148,5 +148,27 @@ describe('e2e: job lifecycle', function () {
     const d = checkRun(world, denied, false);
     assert.match(d.errors, /permission denied/);
     assert.equal(d.vars.size, 0);
+  });
+
+  it('logs in in authNamespace and reads in vaultNamespace (a parent token reading a child namespace)', async () => {
+    const v = world.vault;
+    v.createNamespace('corp');
+    v.createNamespace('corp/team');
+    v.enableAzureAuth('ado', { tenantId: TENANT_ID, resource: 'https://management.azure.com/', jwks: () => world.entra.jwks() as never }, 'corp');
+    v.writePolicy('team-read', [{ path: 'team/secret/data/ci/*', capabilities: ['read'] }], 'corp');
+    v.writeRole('ado', 'ci', { bound_service_principal_ids: [world.ids.wif.objectId], token_policies: ['team-read'] }, 'corp');
+    v.mountKv('secret', 2, 'corp/team');
+    v.putSecret('secret/ci/x', { k: 'team-value' }, 'corp/team');
+    const since = v.requests.length;
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, role: 'ci', authNamespace: 'corp', vaultNamespace: 'corp/team', secrets: 'secret/ci/x k | K' } });
+    assert.equal(checkRun(world, run, true).vars.get('K'), 'team-value');
+    assert.deepEqual(v.requests.slice(since).map((r) => `${r.path} @${r.namespace}`), ['auth/ado/login @corp', 'sys/internal/ui/mounts/secret/ci/x @corp/team', 'secret/data/ci/x @corp/team']);
+  });
+
+  it('names the namespace when the auth mount is not found there', async () => {
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultNamespace: 'nowhere', secrets: 'secret/ci/production/db password' } });
+    const { errors } = checkRun(world, run, false);
+    assert.match(errors, /No azure auth method answers at auth\/ado in namespace 'nowhere' \(HTTP 403: permission denied\)/);
+    assert.match(errors, /also check 'vaultNamespace'/);
   });
 });

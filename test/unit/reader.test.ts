@@ -137,3 +137,11 @@ describe('readSecrets', () => {
     assert.equal(vault.maxInFlight, 3);
   });
 });
+
+describe('readSecrets: data/ on a KV version 1 mount', () => {
+  it('says the path has no data/ part there', async () => {
+    const vault = new FakeVault([kv1], { 'kv1/app': { data: { token: 't' } } });
+    const out = await readSecrets(vault, parseSecrets('kv1/data/app token'), opts);
+    assert.match(out.failures[0].reason, /no secret at kv1\/data\/app .*KV version 1, where paths have no data\/ part: use kv1\/app\./);
+  });
+});

@@ -22,11 +22,22 @@ const tlsCodes = new Set([
   'CERT_HAS_EXPIRED',
 ]);
 
+/** TLS alerts a server sends when it rejects the client certificate it asked for (mutual TLS). */
+const clientCertAlert = /^ERR_SSL_\w+_ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED)$/;
+
+/** The reason in an OpenSSL error text ("...:SSL routines:<function>:<reason>:<file>:..."), else the text. */
+function opensslReason(message: string): string {
+  return /SSL routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message.trim();
+}
+
 export function explainNetwork(err: VaultNetworkError, address: string, timeoutSeconds: number): string {
   if (tlsCodes.has(err.code)) return tl.loc('VaultTlsUntrusted', address, err.code);
   if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return tl.loc('VaultTlsHostname', address, err.message);
   if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return tl.loc('VaultTimeout', address, timeoutSeconds, err.path);
-  if (err.code === 'EPROTO' || /wrong version number|ssl/i.test(err.message)) return tl.loc('VaultTlsProtocol', address, err.message);
+  if (err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return tl.loc('VaultTlsClientCertRequired', address);
+  if (clientCertAlert.test(err.code)) return tl.loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
+  if (/alert handshake failure/.test(err.message)) return tl.loc('VaultTlsHandshakeFailure', address);
+  if (err.code === 'EPROTO' || /wrong version number|ssl/i.test(err.message)) return tl.loc('VaultTlsProtocol', address, opensslReason(err.message));
   return tl.loc('VaultUnreachable', address, err.code);
 }
 
@@ -36,6 +47,8 @@ function explainCommon(err: VaultHttpError, address: string): string | undefined
   if (err.status >= 300 && err.status < 400) {
     return tl.loc('VaultRedirect', address, err.status);
   }
+  // A proxy answers 407 to a CONNECT or a forwarded request before Vault sees it.
+  if (err.status === 407) return tl.loc('ProxyAuthRequired', address);
   return undefined;
 }
 
@@ -51,6 +64,9 @@ export interface LoginContext {
 const quoted = /"([^"]*)"/g;
 
 export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number): string {
+  // The login is the first request: a Vault that requires mutual TLS drops a connection whose
+  // client certificate it does not trust, often before its alert can be read.
+  if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return tl.loc('VaultLoginReset', ctx.address, err.message);
   if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds);
   if (!(err instanceof VaultHttpError)) return tl.loc('LoginFailed', ctx.mount, 0, String((err as Error)?.message ?? err));
   const common = explainCommon(err, ctx.address);
@@ -88,6 +104,8 @@ export interface ReadContext {
   /** The API path the policy must allow, e.g. secret/data/ci/db. */
   aclPath: string;
   version?: number;
+  /** A path with data/ on a KV version 1 mount: the suggestion without it. */
+  withoutData?: string;
 }
 
 export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: number): string {
@@ -107,7 +125,8 @@ export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: numb
       return tl.loc('ReadDeleted', version, ctx.path, metadata.deletion_time, version, ctx.path);
     }
     const versionNote = ctx.version ? tl.loc('AtVersion', ctx.version) : '';
-    return tl.loc('ReadNotFound', ctx.path, versionNote, ctx.aclPath);
+    const found = tl.loc('ReadNotFound', ctx.path, versionNote, ctx.aclPath);
+    return ctx.withoutData ? `${found} ${tl.loc('DataOnKv1', ctx.withoutData)}` : found;
   }
   return tl.loc('ReadHttp', err.status, err.errors.join('; ') || 'no error text');
 }

@@ -45,6 +45,7 @@ interface Plan {
   apiPath: string;
   aclPath: string;
   mount: MountInfo;
+  withoutData?: string;
 }
 
 type Planned = { plan: Plan } | { failure: ReadFailure };
@@ -112,7 +113,8 @@ function planFor(request: SecretRequest, mount: MountInfo): Planned {
       },
     };
   }
-  return { plan: { request, apiPath: request.path, aclPath: request.path, mount } };
+  const withoutData = mount.kvVersion === 1 && rest.startsWith('data/') ? `${mount.path}${rest.slice('data/'.length)}` : undefined;
+  return { plan: { request, apiPath: request.path, aclPath: request.path, mount, withoutData } };
 }
 
 function secretData(body: VaultBody, mount: MountInfo): Record<string, unknown> | undefined {
@@ -182,7 +184,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     try {
       answers.set(plan.apiPath, { body: await vault.read(plan.apiPath) });
     } catch (err) {
-      const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version };
+      const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version, withoutData: plan.withoutData };
       answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds), notFound: err instanceof VaultHttpError && err.status === 404 });
     }
   });
