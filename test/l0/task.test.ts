@@ -15,7 +15,7 @@ const taskJson = path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json')
 interface Result {
   tr: MockTestRunner;
   vars: Map<string, string>;
-  evidence: { disposed: number; jwts: string[]; vaultTokens: string[]; requests: string[] };
+  evidence: { disposed: number; jwts: string[]; vaultTokens: string[]; requests: string[]; post?: { tokenRevoked?: boolean; leaseRevoked?: boolean; fileLeft?: boolean } };
 }
 
 // No retries unless a test is about them: each retry waits a second or more.
@@ -137,4 +137,30 @@ describe('L0: VaultAzureLogin task', function () {
       assert.doesNotMatch(text, /is not a function|undefined/, 'no internal error text');
     });
   }
+
+  describe('post-job step', () => {
+    it('revokes the lease, then the token, and removes the secret file', async () => {
+      const { tr, evidence } = await runTask({ inputs: { ...base, secrets: '' }, post: { lease: true, file: true } });
+      assert.ok(tr.succeeded, tr.stdout);
+      assert.deepEqual(evidence.post, { tokenRevoked: true, leaseRevoked: true, fileLeft: false });
+      assert.equal(tr.warningIssues.length, 0);
+      assert.match(tr.stdout, /Revoked lease database\/creds\/ci\//);
+      assert.ok(evidence.requests.indexOf('PUT sys/leases/revoke') < evidence.requests.indexOf('POST auth/token/revoke-self'));
+    });
+
+    it('leaves a batch token alone and says why', async () => {
+      const { tr, evidence } = await runTask({ inputs: { ...base, secrets: '' }, post: { tokenType: 'batch' } });
+      assert.ok(tr.succeeded);
+      assert.equal(evidence.post?.tokenRevoked, false);
+      assert.ok(!evidence.requests.includes('POST auth/token/revoke-self'));
+      assert.match(tr.stdout, /batch token, which cannot be revoked/);
+    });
+
+    it('succeeds with a warning when Vault cannot be reached', async () => {
+      const { tr, evidence } = await runTask({ inputs: { ...base, secrets: '' }, vault: { down: true }, post: {} });
+      assert.ok(tr.succeeded, 'a post-job step never fails the job');
+      assert.equal(evidence.post?.tokenRevoked, false);
+      assert.match(tr.warningIssues.join('\n'), /Could not revoke the Vault token: Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/);
+    });
+  });
 });
