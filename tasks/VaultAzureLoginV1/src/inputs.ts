@@ -98,21 +98,23 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
     problems.push(tl.loc('VaultAddressInvalid', raw, from));
     return '';
   }
+  // A user name or password in the address may be a secret: messages quote the address without them.
+  const hasCredentials = Boolean(url.username || url.password);
+  const shown = hasCredentials ? `${url.protocol}//${url.host}${url.pathname}${url.search}${url.hash}` : raw;
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(tl.loc('VaultAddressInvalid', raw, from));
-    return '';
-  }
-  if (url.username || url.password) {
-    // Quoted without the user name and password, which may be a secret.
-    problems.push(tl.loc('VaultAddressHasCredentials', `${url.protocol}//${url.host}${url.pathname}`, from, url.origin));
-    return '';
-  }
-  if (url.search || url.hash) {
-    problems.push(tl.loc('VaultAddressHasQuery', raw, from, `${url.origin}${url.pathname.replace(/\/+$/, '')}`));
+    problems.push(tl.loc('VaultAddressInvalid', shown, from));
     return '';
   }
   // A path the user gave (e.g. /vault behind a gateway) is kept; "/v1" would be doubled.
   const path = url.pathname.replace(/\/+$/, '');
+  if (hasCredentials) {
+    problems.push(tl.loc('VaultAddressHasCredentials', shown, from, `${url.origin}${path}`));
+    return '';
+  }
+  if (url.search || url.hash) {
+    problems.push(tl.loc('VaultAddressHasQuery', raw, from, `${url.origin}${path}`));
+    return '';
+  }
   if (/\/v1$/.test(path)) {
     problems.push(tl.loc('VaultAddressHasApiPath', raw, from, `${url.origin}${path.slice(0, -3)}`));
     return '';
