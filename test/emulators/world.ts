@@ -59,6 +59,8 @@ export interface RunOptions {
 export interface WorldOptions {
   /** Delay Vault, Entra and Azure DevOps add before answering each request; default 0. */
   latencyMs?: number;
+  /** Folder the task is copied from (e.g. an unpacked VSIX's task); default BUILT_TASK. */
+  taskSource?: string;
 }
 
 export interface World {
@@ -86,7 +88,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   if (process.env.VAL_NETNS !== '1') {
     throw new Error('The e2e tests and the demo run inside the private network namespace: node scripts/netns.mjs <command>');
   }
-  if (!existsSync(join(BUILT_TASK, 'main.js'))) throw new Error(`No bundled task at ${BUILT_TASK}: run npm run build first.`);
+  const taskSource = options.taskSource ?? BUILT_TASK;
+  if (!existsSync(join(taskSource, 'main.js'))) throw new Error(`No bundled task at ${taskSource}: run npm run build first.`);
 
   const systemAccessToken = `eyJ0eXAiOiJKV1QifQ.${Buffer.from(JSON.stringify({ scp: 'app_token', jti: randomUUID() })).toString('base64url')}.c2lnbmF0dXJl`;
   const spSecret = `Q~spn-secret-${randomUUID()}`;
@@ -126,7 +129,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   // The task runs from a copy of the bundle in a folder with no node_modules above it.
   const taskRoot = mkdtempSync(join(tmpdir(), 'val-task-'));
   const taskDir = join(taskRoot, 'VaultAzureLoginV1');
-  cpSync(BUILT_TASK, taskDir, { recursive: true });
+  cpSync(taskSource, taskDir, { recursive: true });
   const tempDirs: string[] = [taskRoot];
 
   const connections = (): AzureRmConnection[] => [
