@@ -53,6 +53,19 @@ describe('failure explanations', () => {
     assert.match(explainNetwork(new VaultNetworkError('ERR_TLS_CERT_ALTNAME_INVALID', 'p', 'altnames'), address, 30), /does not cover this host name/);
   });
 
+  it('network: mutual TLS refusals and proxy authentication name their cause, not the port', () => {
+    const openssl = (reason: string, alert: number) => `80FCA6347E7F0000:error:0A00045C:SSL routines:ssl3_read_bytes:${reason}:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number ${alert}\n`;
+    const net = (code: string, message: string) => new VaultNetworkError(code, 'auth/ado/login', message);
+    assert.match(explainNetwork(net('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', openssl('tlsv13 alert certificate required', 116)), address, 30), /requires a client certificate \(mutual TLS\) and none was sent/);
+    assert.match(explainNetwork(net('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', openssl('tlsv1 alert unknown ca', 48)), address, 30), /refused the client certificate \(TLS alert: tlsv1 alert unknown ca\)/);
+    assert.match(explainNetwork(net('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', openssl('sslv3 alert bad certificate', 42)), address, 30), /refused the client certificate \(TLS alert: sslv3 alert bad certificate\)/);
+    assert.match(explainNetwork(net('EPROTO', `write EPROTO ${openssl('sslv3 alert handshake failure', 40)}`), address, 30), /ended the TLS handshake .*'clientCertificate' and 'clientKey'.*tls_min_version/);
+    assert.equal(explainNetwork(net('EPROTO', `write EPROTO ${openssl('wrong version number', 0)}`), address, 30), `TLS to ${address} failed (wrong version number). Check the port; if this Vault listens without TLS, the address must start with http://.`);
+    assert.match(explainLogin(net('ECONNRESET', 'socket hang up'), ctx, 30), /closed the connection without answering the login \(socket hang up\)\. A Vault that requires mutual TLS/);
+    assert.match(explainRead(net('ECONNRESET', 'socket hang up'), { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' }, 30), /Cannot reach Vault at .* \(ECONNRESET\)/);
+    assert.match(explainLogin(http(407), ctx, 30), /The agent's proxy refused the request to https:\/\/vault.example.com:8200 \(HTTP 407 Proxy Authentication Required\)/);
+  });
+
   it('read: 403 names the exact ACL path and a policy stanza; invalid token is told apart', () => {
     const denied = new VaultHttpError(403, 'secret/data/ci/db', ['1 error occurred:\n\t* permission denied\n\n'], undefined);
     const r = { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' };
