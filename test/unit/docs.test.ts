@@ -1,0 +1,250 @@
+// The documentation against the code: every failure or warning the task can print has a
+// troubleshooting entry on the details page (overview.md), every input is documented, every YAML
+// example uses only inputs the task has, and every picture the page shows is in the package and
+// rendered from its current source.
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, normalize } from 'node:path';
+
+const REPO = join(__dirname, '..', '..');
+const TASK_DIR = join(REPO, 'tasks', 'VaultAzureLoginV1');
+const read = (...parts: string[]) => readFileSync(join(REPO, ...parts), 'utf8');
+
+interface TaskInput {
+  name: string;
+  type: string;
+  aliases?: string[];
+  required?: boolean;
+  defaultValue?: string | boolean;
+}
+const task = JSON.parse(readFileSync(join(TASK_DIR, 'task.json'), 'utf8')) as { inputs: TaskInput[]; messages: Record<string, string> };
+const messageKeys = new Set(Object.keys(task.messages));
+const overview = read('overview.md');
+const readme = read('README.md');
+
+/** Source files whose messages end a run, warn, or tell the post-job outcome. */
+const SOURCES = ['errors.ts', 'inputs.ts', 'reader.ts', 'run.ts', 'cleanup.ts', 'post.ts'];
+
+/**
+ * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
+ * that only ever appear inside another message (which has the entry).
+ */
+const NOT_TROUBLE = new Set([
+  // progress lines of the main step
+  'TokenRequested',
+  'TokenClaims',
+  'LoggingIn',
+  'LoggedIn',
+  'ReadingSecrets',
+  'ReadSummary',
+  'Published',
+  'PublishedJson',
+  'PublishedPlain',
+  'PublishedCount',
+  // progress lines of the post-job step
+  'LeaseRevoked',
+  'TokenRevoked',
+  'FileRemoved',
+  // fragments of other messages
+  'AsOutput', // "Published N variable(s) as output variables"
+  'AtVersion', // inside ReadNotFound
+  'InNamespace', // inside LoggingIn, LoginRoleMissing, LoginMountMissing
+  'FromVaultConnection', // inside the VaultAddress* messages
+  'ConnectionHint', // inside InputRequired
+  'RoleHint', // inside InputRequired
+  'SecretsOrExport', // inside SecretsInvalid
+  'EntraTokenRequest', // inside Retrying
+]);
+
+/**
+ * Message keys a source file can print: every string literal in it that names a message. This
+ * finds `tl.loc('X', …)` and `loc('X', …)`, keys chosen by a conditional, and tables such as the
+ * AADSTS codes of errors.ts.
+ */
+function messagesOf(file: string): string[] {
+  const text = readFileSync(join(TASK_DIR, 'src', file), 'utf8');
+  const literals = [...text.matchAll(/'([A-Za-z0-9]+)'|"([A-Za-z0-9]+)"/g)].map((m) => m[1] ?? m[2]);
+  return [...new Set(literals.filter((l) => messageKeys.has(l)))];
+}
+
+const emitted = new Map<string, string>(); // key → first file that prints it
+for (const file of SOURCES) for (const key of messagesOf(file)) if (!emitted.has(key)) emitted.set(key, file);
+
+const markers = [...overview.matchAll(/<!--\s*msg:([A-Za-z0-9]+)\s*-->/g)].map((m) => m[1]);
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to '-'. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[`*_]/g, '')
+    .replace(/[^\p{L}\p{N} -]/gu, '')
+    .replace(/ /g, '-');
+}
+
+/** The PNG tEXt chunks of a file, keyword → text. */
+function pngText(file: string): Map<string, string> {
+  const png = readFileSync(file);
+  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${file} is a PNG`);
+  const out = new Map<string, string>();
+  for (let at = 8; at + 8 <= png.length; ) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString('latin1', at + 4, at + 8);
+    if (type === 'tEXt') {
+      const data = png.subarray(at + 8, at + 8 + length);
+      const nul = data.indexOf(0);
+      out.set(data.toString('latin1', 0, nul), data.toString('latin1', nul + 1));
+    }
+    at += 12 + length;
+  }
+  return out;
+}
+
+/** A `- task: VaultAzureLogin@1` step of a YAML example: its step keys and its inputs. */
+interface TaskStep {
+  where: string;
+  stepKeys: string[];
+  inputs: Map<string, string>;
+}
+
+const indentOf = (line: string) => line.length - line.trimStart().length;
+const isBlankOrComment = (line: string) => /^\s*(#.*)?$/.test(line);
+
+/** Every VaultAzureLogin@1 step of the ```yaml blocks of a markdown text, read by indentation. */
+function taskSteps(markdown: string, doc: string): TaskStep[] {
+  const steps: TaskStep[] = [];
+  const blocks = [...markdown.matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)];
+  blocks.forEach((block, b) => {
+    const lines = block[1].split('\n');
+    lines.forEach((line, i) => {
+      const task = /^(\s*)- task: VaultAzureLogin@1\s*(#.*)?$/.exec(line);
+      if (!task) return;
+      const keyIndent = task[1].length + 2;
+      const step: TaskStep = { where: `${doc} yaml block ${b + 1}, line ${i + 1}`, stepKeys: ['task'], inputs: new Map() };
+      for (let j = i + 1; j < lines.length; j++) {
+        if (isBlankOrComment(lines[j])) continue;
+        const indent = indentOf(lines[j]);
+        if (indent < keyIndent) break;
+        if (indent > keyIndent) continue;
+        const key = /^\s*([A-Za-z][\w]*):/.exec(lines[j]);
+        assert.ok(key, `${step.where}: '${lines[j].trim()}' is not a key of the step`);
+        step.stepKeys.push(key[1]);
+        if (key[1] !== 'inputs') continue;
+        let inputIndent: number | undefined;
+        for (let k = j + 1; k < lines.length; k++) {
+          if (isBlankOrComment(lines[k])) continue;
+          const kIndent = indentOf(lines[k]);
+          if (kIndent <= keyIndent) break;
+          inputIndent ??= kIndent;
+          if (kIndent > inputIndent) continue; // the text of a block scalar (secrets: |)
+          const input = /^\s*([A-Za-z][\w]*):\s*(.*)$/.exec(lines[k]);
+          assert.ok(input, `${step.where}: '${lines[k].trim()}' is not an input`);
+          step.inputs.set(input[1], input[2].replace(/\s+#.*$/, '').trim());
+        }
+      }
+      steps.push(step);
+    });
+  });
+  return steps;
+}
+
+describe('docs: overview.md and README.md match the task', () => {
+  it('the source files name messages that exist (the scan works)', () => {
+    for (const file of SOURCES) assert.ok(messagesOf(file).length > 0, `${file} prints no message of task.json`);
+    assert.ok(emitted.has('LoginAudience') && emitted.has('Aadsts70021') && emitted.has('PemNotKey'));
+  });
+
+  it('every failure and warning the task can print has a troubleshooting entry <!-- msg:KEY -->', () => {
+    const documented = new Set(markers);
+    const missing = [...emitted].filter(([key]) => !NOT_TROUBLE.has(key) && !documented.has(key)).map(([key, file]) => `${key} (${file})`);
+    assert.deepEqual(missing, [], 'add an entry with <!-- msg:KEY --> to the Troubleshooting section of overview.md');
+  });
+
+  it('every troubleshooting entry names a message of task.json, once', () => {
+    assert.deepEqual(markers.filter((m) => !messageKeys.has(m)), [], 'entries for messages task.json does not have');
+    assert.deepEqual(markers.filter((m, i) => markers.indexOf(m) !== i), [], 'messages with two entries');
+  });
+
+  it('the list of messages needing no entry is current', () => {
+    assert.deepEqual([...NOT_TROUBLE].filter((k) => !messageKeys.has(k)), [], 'keys no longer in task.json');
+    assert.deepEqual([...NOT_TROUBLE].filter((k) => markers.includes(k)), [], 'keys both excluded and documented');
+  });
+
+  it('every image overview.md shows exists and is in the package', () => {
+    const manifest = JSON.parse(read('vss-extension.json')) as { files?: Array<{ path: string; addressable?: boolean }> };
+    const addressable = (manifest.files ?? []).filter((f) => f.addressable).map((f) => normalize(f.path));
+    const images = [...overview.matchAll(/!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1] ?? m[2]);
+    assert.ok(images.includes('images/flow.png'), 'overview.md shows the flow picture');
+    for (const image of images) {
+      assert.doesNotMatch(image, /^[a-z]+:/i, `${image}: the Marketplace shows only images that are in the package`);
+      assert.ok(existsSync(join(REPO, image)), `${image} exists`);
+      assert.ok(
+        addressable.some((dir) => normalize(image).startsWith(dir + '/')),
+        `${image} is under a folder vss-extension.json packages as addressable (${addressable.join(', ')})`,
+      );
+    }
+  });
+
+  it('images/flow.png is rendered from the current scripts/diagram.dot (node scripts/diagram.mjs)', () => {
+    const source = createHash('sha256').update(readFileSync(join(REPO, 'scripts', 'diagram.dot'))).digest('hex');
+    const stamp = pngText(join(REPO, 'images', 'flow.png')).get('source-sha256');
+    assert.equal(stamp, source, 'scripts/diagram.dot changed since images/flow.png was rendered: run node scripts/diagram.mjs');
+  });
+
+  it('every link to a section of overview.md names a heading it has', () => {
+    const prose = overview.replace(/^```[\s\S]*?^```/gm, '');
+    const anchors = new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
+    const links = [...overview.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+    assert.ok(links.length > 0);
+    assert.deepEqual(links.filter((l) => !anchors.has(l)), []);
+  });
+
+  it('every input of task.json is documented in overview.md or README.md', () => {
+    const docs = overview + readme;
+    const missing = task.inputs.map((i) => i.name).filter((name) => !new RegExp(`\\b${name}\\b`).test(docs));
+    assert.deepEqual(missing, []);
+  });
+
+  describe('the YAML examples use the task as task.json defines it', () => {
+    const inputs = new Map<string, TaskInput>();
+    for (const input of task.inputs) for (const name of [input.name, ...(input.aliases ?? [])]) inputs.set(name, input);
+    const stepKeys = new Set(['task', 'name', 'displayName', 'inputs', 'condition', 'continueOnError', 'enabled', 'env', 'timeoutInMinutes', 'retryCountOnTaskFailure', 'target']);
+    const steps = [...taskSteps(overview, 'overview.md'), ...taskSteps(readme, 'README.md')];
+
+    it('the documents have examples to check', () => {
+      assert.ok(taskSteps(overview, 'overview.md').length >= 10, 'overview.md has a YAML example for each use');
+    });
+
+    it('only input names that exist, each set once', () => {
+      for (const step of steps) {
+        const unknown = [...step.inputs.keys()].filter((k) => !inputs.has(k));
+        assert.deepEqual(unknown, [], `${step.where}: inputs task.json does not have`);
+        assert.equal(step.stepKeys.filter((k) => k === 'inputs').length, 1, `${step.where}: one inputs: mapping`);
+      }
+    });
+
+    it('only keys a step can have', () => {
+      for (const step of steps) assert.deepEqual(step.stepKeys.filter((k) => !stepKeys.has(k)), [], step.where);
+    });
+
+    it('every required input without a default is set', () => {
+      const required = task.inputs.filter((i) => i.required && (i.defaultValue === undefined || i.defaultValue === ''));
+      for (const step of steps) {
+        for (const input of required) {
+          const names = [input.name, ...(input.aliases ?? [])];
+          assert.ok(names.some((n) => step.inputs.get(n)), `${step.where}: sets ${input.name}`);
+        }
+      }
+    });
+
+    it('boolean inputs are true or false, and the Vault is named exactly one way', () => {
+      for (const step of steps) {
+        for (const [name, value] of step.inputs) {
+          if (inputs.get(name)?.type === 'boolean') assert.match(value, /^(true|false)$/, `${step.where}: ${name}: ${value}`);
+        }
+        assert.ok(!(step.inputs.has('vaultAddress') && step.inputs.has('vaultConnection')), `${step.where}: vaultAddress or vaultConnection, not both`);
+      }
+    });
+  });
+});
