@@ -2,7 +2,7 @@
 // loopback emulators (Azure DevOps OIDC → Entra ID → Vault over TLS), its log shown as a pipeline
 // shows it. Then the same step with one common misconfiguration, to show what the log says.
 import { renderPipelineLog } from '../test/helpers/pipelineLog';
-import { publishedSecrets } from '../test/helpers/output';
+import { publishedSecrets, taskVariablesFrom } from '../test/helpers/output';
 import { startWorld, VAULT_ADDRESS, World } from '../test/emulators/world';
 
 const yaml = `- task: VaultAzureLogin@1
@@ -15,19 +15,27 @@ const yaml = `- task: VaultAzureLogin@1
       secret/ci/production/db password | DB_PASSWORD
       secret/ci/production/api *       | API_`;
 
+function show(name: string, stdout: string): void {
+  console.log(`Starting: ${name}`);
+  console.log('==============================================================================');
+  const { lines, result } = renderPipelineLog(stdout);
+  for (const line of lines) console.log(line);
+  console.log(`Finishing: ${name} (${result})`);
+}
+
 async function step(world: World, title: string, inputs: Record<string, string>): Promise<void> {
   console.log(`\n${title}`);
-  console.log('Starting: VaultAzureLogin');
-  console.log('==============================================================================');
   const run = await world.runTask({ connection: world.ids.wif, inputs });
-  const { lines, result } = renderPipelineLog(run.stdout + run.stderr);
-  for (const line of lines) console.log(line);
-  console.log(`Finishing: VaultAzureLogin (${result})`);
+  show('VaultAzureLogin', run.stdout + run.stderr);
   const vars = publishedSecrets(run.stdout);
   if (vars.size) {
     console.log('\nSecret variables available to later steps (map them with env:):');
     for (const [name, value] of vars) console.log(`  ${name.padEnd(14)} = *** (${value.length} characters)`);
   }
+  // When the job ends the agent runs the post-job step, with the task variables the step set.
+  const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: run.tempDir, variables: taskVariablesFrom(run.stdout) });
+  console.log('');
+  show('Post-job: VaultAzureLogin', post.stdout + post.stderr);
 }
 
 async function main(): Promise<void> {
