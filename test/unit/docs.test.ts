@@ -24,7 +24,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['errors.ts', 'inputs.ts', 'reader.ts', 'run.ts', 'cleanup.ts', 'post.ts'];
+const SOURCES = ['errors.ts', 'inputs.ts', 'reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'secretSpec.ts', 'azureToken.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -55,6 +55,14 @@ const NOT_TROUBLE = new Set([
   'RoleHint', // inside InputRequired
   'SecretsOrExport', // inside SecretsInvalid
   'EntraTokenRequest', // inside Retrying
+  'TokenEmpty', // inside TokenFailed
+  'SpecLineProblem', // "secrets line N: "…": <problem>", inside SecretsInvalid
+  'SpecLine', // "secrets line N: "…"", inside SpecDuplicate and SpecDuplicateCase
+  'SpecNameInvalid', // inside DerivedNameInvalid
+  'SpecNameEmpty', // the reasons a variable name is refused, inside SpecNameInvalid,
+  'SpecNameBadChars', //   SpecTargetInvalid, SpecPrefixInvalid and SpecDerivedNameInvalid
+  'SpecNameReserved',
+  'SpecNameSpace', // "a space", inside SpecNameBadChars
 ]);
 
 /**

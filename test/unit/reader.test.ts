@@ -2,10 +2,12 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
-import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
 import { MountInfo, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
 
 tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
+
+const loc: Text = (key, ...args) => tl.loc(key, ...args);
 
 /** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
 class FakeVault implements SecretSource {
@@ -44,7 +46,7 @@ const v2 = (data: Record<string, unknown>) => ({ data: { data, metadata: { versi
 describe('readSecrets', () => {
   it('reads KV v2 through data/ and names values by target or normalized key', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/ci/db': v2({ password: 'p1', 'db-user': 'u1' }) });
-    const out = await readSecrets(vault, parseSecrets('secret/ci/db password | DB_PASSWORD\nsecret/ci/db db-user'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/ci/db password | DB_PASSWORD\nsecret/ci/db db-user', loc), opts);
     assert.deepEqual(out.failures, []);
     assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['DB_PASSWORD', 'p1'], ['DB_USER', 'u1']]);
     assert.equal(out.reads, 1, 'two keys of one path are one read');
@@ -53,7 +55,7 @@ describe('readSecrets', () => {
 
   it('accepts an explicit data/ path on a v2 mount and passes @version as ?version=', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/app?version=3': v2({ k: 'old' }) });
-    const out = await readSecrets(vault, parseSecrets('secret/data/app@3 k | K'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/data/app@3 k | K', loc), opts);
     assert.deepEqual(out.failures, []);
     assert.equal(out.values[0].value, 'old');
   });
@@ -63,7 +65,7 @@ describe('readSecrets', () => {
       'kv1/app': { data: { token: 't1' }, lease_duration: 2764800 },
       'database/creds/ci': { lease_id: 'database/creds/ci/abc', lease_duration: 3600, data: { username: 'v-u', password: 'v-p' } },
     });
-    const out = await readSecrets(vault, parseSecrets('kv1/app token\ndatabase/creds/ci * | DB_'), opts);
+    const out = await readSecrets(vault, parseSecrets('kv1/app token\ndatabase/creds/ci * | DB_', loc), opts);
     assert.deepEqual(out.failures, []);
     assert.deepEqual(out.values.map((v) => v.name).sort(), ['DB_PASSWORD', 'DB_USERNAME', 'TOKEN']);
     assert.deepEqual(out.leaseIds, ['database/creds/ci/abc']);
@@ -71,19 +73,19 @@ describe('readSecrets', () => {
 
   it('publishes the whole secret as compact JSON with "."', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/cfg': v2({ a: 1, b: { c: 'x' } }) });
-    const out = await readSecrets(vault, parseSecrets('secret/cfg . | CFG'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/cfg . | CFG', loc), opts);
     assert.equal(out.values[0].value, '{"a":1,"b":{"c":"x"}}');
   });
 
   it('turns non-string values into JSON', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/n': v2({ port: 5432, on: true }) });
-    const out = await readSecrets(vault, parseSecrets('secret/n *'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/n *', loc), opts);
     assert.deepEqual(out.values.map((v) => v.value), ['5432', 'true']);
   });
 
   it('rejects @version on KV v1 and on other engines, naming the mount', async () => {
     const vault = new FakeVault([kv1, db], {});
-    const out = await readSecrets(vault, parseSecrets('kv1/app@2 k | A\ndatabase/creds/ci@2 username | B'), opts);
+    const out = await readSecrets(vault, parseSecrets('kv1/app@2 k | A\ndatabase/creds/ci@2 username | B', loc), opts);
     assert.equal(out.values.length, 0);
     assert.equal(out.failures.length, 2);
     assert.match(out.failures[0].reason, /needs a KV version 2 mount, but kv1\/ is KV version 1/);
@@ -96,7 +98,7 @@ describe('readSecrets', () => {
       'secret/data/a': v2({ user: 'x' }),
       'secret/data/denied': new VaultHttpError(403, 'secret/data/denied', ['1 error occurred:\n\t* permission denied\n\n'], undefined),
     });
-    const out = await readSecrets(vault, parseSecrets('secret/a password\nsecret/missing k | M\nsecret/denied k | D'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/a password\nsecret/missing k | M\nsecret/denied k | D', loc), opts);
     assert.equal(out.failures.length, 3);
     assert.match(out.failures[0].reason, /key 'password' not found at secret\/a; its keys are: user/);
     assert.deepEqual(out.failures.map((f) => Boolean(f.notFound)), [true, true, false], 'missing key and path are "not found"; 403 is not');
@@ -111,14 +113,14 @@ describe('readSecrets', () => {
       'secret/data/x?version=2': new VaultHttpError(404, 'secret/data/x', [], deleted),
       'secret/data/x?version=1': new VaultHttpError(404, 'secret/data/x', [], destroyed),
     });
-    const out = await readSecrets(vault, parseSecrets('secret/x@2 k | A\nsecret/x@1 k | B'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/x@2 k | A\nsecret/x@1 k | B', loc), opts);
     assert.match(out.failures[0].reason, /version 2 of secret\/x was deleted at 2026-01-01T00:00:00Z; undelete it \(vault kv undelete -versions=2 secret\/x\)/);
     assert.match(out.failures[1].reason, /version 1 of secret\/x is destroyed/);
   });
 
   it('reports names produced by * that are invalid or collide', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/a': v2({ 'secret-key': 'x', token: 'y' }), 'secret/data/b': v2({ token: 'z' }) });
-    const out = await readSecrets(vault, parseSecrets('secret/a *\nsecret/b *'), opts);
+    const out = await readSecrets(vault, parseSecrets('secret/a *\nsecret/b *', loc), opts);
     assert.ok(out.failures.some((f) => /SECRET_KEY/.test(f.reason)), 'reserved prefix from a derived name');
     assert.ok(out.failures.some((f) => /TOKEN/.test(f.reason) && f.source === 'variable names'), 'duplicate TOKEN');
   });
@@ -131,7 +133,7 @@ describe('readSecrets', () => {
       lines.push(`secret/p${i} k | V${i}`);
     }
     const vault = new FakeVault([kv2], answers);
-    const out = await readSecrets(vault, parseSecrets(lines.join('\n')), { ...opts, concurrency: 3 });
+    const out = await readSecrets(vault, parseSecrets(lines.join('\n'), loc), { ...opts, concurrency: 3 });
     assert.equal(out.values.length, 40);
     assert.equal(vault.calls.filter((c) => c.startsWith('mount')).length, 1);
     assert.equal(vault.maxInFlight, 3);
@@ -141,7 +143,7 @@ describe('readSecrets', () => {
 describe('readSecrets: data/ on a KV version 1 mount', () => {
   it('says the path has no data/ part there', async () => {
     const vault = new FakeVault([kv1], { 'kv1/app': { data: { token: 't' } } });
-    const out = await readSecrets(vault, parseSecrets('kv1/data/app token'), opts);
+    const out = await readSecrets(vault, parseSecrets('kv1/data/app token', loc), opts);
     assert.match(out.failures[0].reason, /no secret at kv1\/data\/app .*KV version 1, where paths have no data\/ part: use kv1\/app\./);
   });
 });

@@ -22,7 +22,7 @@ const config = (secrets: string): TaskConfig => ({
   authMount: 'ado',
   role: 'ci',
   resource: 'https://management.azure.com/',
-  requests: parseSecrets(secrets),
+  requests: parseSecrets(secrets, tl.loc),
   timeoutSeconds: 30,
   concurrency: 8,
   retries: 0,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
 import {
   findDuplicateNames,
   formatProblem,
@@ -6,9 +8,15 @@ import {
   parseSecrets,
   SecretRequest,
   SecretSpecError,
+  Text,
   variableNameFor,
   variableNameProblem,
 } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+
+tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
+
+/** The messages of task.json, as the task formats them. */
+const loc: Text = (key, ...args) => tl.loc(key, ...args);
 
 /** The parts of a request a test cares about (line and entry are checked separately). */
 type Shape = Pick<SecretRequest, 'path' | 'version' | 'selector' | 'target'>;
@@ -24,7 +32,7 @@ function shapes(reqs: SecretRequest[]): Shape[] {
 
 function parseError(text: string): SecretSpecError {
   try {
-    parseSecrets(text);
+    parseSecrets(text, loc);
   } catch (e) {
     assert.ok(e instanceof SecretSpecError, `expected SecretSpecError, got ${String(e)}`);
     return e;
@@ -168,13 +176,13 @@ describe('parseSecrets', () => {
     ];
     for (const c of cases) {
       it(c.name, () => {
-        assert.deepEqual(shapes(parseSecrets(c.text)), c.want);
+        assert.deepEqual(shapes(parseSecrets(c.text, loc)), c.want);
       });
     }
   });
 
   it('records the 1-based line and the trimmed entry of each request', () => {
-    const reqs = parseSecrets('# header\r\n\r\n  kv/a one ;  kv/b two | TWO  \nkv/c three');
+    const reqs = parseSecrets('# header\r\n\r\n  kv/a one ;  kv/b two | TWO  \nkv/c three', loc);
     assert.deepEqual(
       reqs.map(r => [r.line, r.entry]),
       [
@@ -186,7 +194,7 @@ describe('parseSecrets', () => {
   });
 
   it('leaves version and target undefined when absent', () => {
-    const [req] = parseSecrets('kv/a one');
+    const [req] = parseSecrets('kv/a one', loc);
     assert.equal('version' in req, false);
     assert.equal('target' in req, false);
   });
@@ -298,7 +306,7 @@ describe('parseSecrets', () => {
       lines[0],
       'secrets line 2: "secret/app@x password": the version after "@" must be a whole number of 1 or more, such as secret/app@3 (found "@x")',
     );
-    lines.forEach((l, i) => assert.equal(l, formatProblem(err.problems[i])));
+    lines.forEach((l, i) => assert.equal(l, formatProblem(err.problems[i], loc)));
   });
 
   it('reports each later repeat of a name against its first use', () => {
@@ -329,7 +337,7 @@ describe('normalizeKeyName', () => {
 
 describe('variableNameProblem', () => {
   for (const name of ['DB_PASSWORD', 'db.password', '2FA', 'a', '_x', 'NDPOINT', 'my_secret', 'aths', 'sec']) {
-    it(`accepts ${JSON.stringify(name)}`, () => assert.equal(variableNameProblem(name), undefined));
+    it(`accepts ${JSON.stringify(name)}`, () => assert.equal(variableNameProblem(name, loc), undefined));
   }
   const bad: Array<[string, RegExp]> = [
     ['', /is empty/],
@@ -344,7 +352,7 @@ describe('variableNameProblem', () => {
   ];
   for (const [name, says] of bad) {
     it(`rejects ${JSON.stringify(name)}`, () => {
-      const problem = variableNameProblem(name);
+      const problem = variableNameProblem(name, loc);
       assert.ok(problem !== undefined);
       assert.match(problem, says);
       assert.ok(problem.includes(`"${name}"`), problem);
@@ -355,6 +363,7 @@ describe('variableNameProblem', () => {
 describe('variableNameFor', () => {
   const [keyNamed, keyDerived, json, allPrefixed, allBare] = parseSecrets(
     'kv/a pw | DB_PW\nkv/a db-password\nkv/a . | CFG\nkv/a * | API_\nkv/a *',
+    loc,
   );
   const cases: Array<[string, SecretRequest, string | undefined, string]> = [
     ['a key with a target uses the target', keyNamed, undefined, 'DB_PW'],
@@ -364,11 +373,11 @@ describe('variableNameFor', () => {
     ['"*" without a prefix uses the normalized key', allBare, 'client-id', 'CLIENT_ID'],
   ];
   for (const [name, req, key, want] of cases) {
-    it(name, () => assert.equal(variableNameFor(req, key), want));
+    it(name, () => assert.equal(variableNameFor(req, key, loc), want));
   }
 
   it('needs the key read for a "*" request', () => {
-    assert.throws(() => variableNameFor(allBare), /secrets line 5: "kv\/a \*"/);
+    assert.throws(() => variableNameFor(allBare, undefined, loc), /secrets line 5: "kv\/a \*"/);
   });
 });
 
@@ -378,7 +387,7 @@ describe('findDuplicateNames', () => {
       findDuplicateNames([
         { name: 'A', source: 'one' },
         { name: 'B', source: 'two' },
-      ]),
+      ], loc),
       [],
     );
   });
@@ -389,7 +398,7 @@ describe('findDuplicateNames', () => {
         { name: 'API_TOKEN', source: 'key "token" of secrets line 1: "kv/a * | API_"' },
         { name: 'X', source: 'elsewhere' },
         { name: 'API_TOKEN', source: 'secrets line 2: "kv/b t | API_TOKEN"' },
-      ]),
+      ], loc),
       [
         'the variable "API_TOKEN" from secrets line 2: "kv/b t | API_TOKEN" is already published by ' +
           'key "token" of secrets line 1: "kv/a * | API_"; each variable name may be used only once, so rename one of them with "| NAME"',
@@ -401,13 +410,13 @@ describe('findDuplicateNames', () => {
     const [msg, ...rest] = findDuplicateNames([
       { name: 'token', source: 'first' },
       { name: 'TOKEN', source: 'second' },
-    ]);
+    ], loc);
     assert.equal(rest.length, 0);
     assert.match(msg, /"TOKEN" from second is already published as "token" \(Azure DevOps variable names ignore case\) by first/);
   });
 
   it('reports every later repeat against the first use', () => {
-    const msgs = findDuplicateNames(['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })));
+    const msgs = findDuplicateNames(['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })), loc);
     assert.equal(msgs.length, 2);
     assert.match(msgs[0], /from s1 .* by s0;/);
     assert.match(msgs[1], /from s3 .* by s0;/);
@@ -416,10 +425,10 @@ describe('findDuplicateNames', () => {
 
 describe('file: targets', () => {
   it('parses "| file:NAME" for a key and for "."', () => {
-    const [a, b] = parseSecrets('secret/ci/tls cert | file:TLS_CERT\nsecret/ci/cfg . | file:CFG_JSON');
+    const [a, b] = parseSecrets('secret/ci/tls cert | file:TLS_CERT\nsecret/ci/cfg . | file:CFG_JSON', loc);
     assert.equal(a.toFile, true);
     assert.equal(a.target, 'TLS_CERT');
-    assert.equal(variableNameFor(a, 'cert'), 'TLS_CERT');
+    assert.equal(variableNameFor(a, 'cert', loc), 'TLS_CERT');
     assert.equal(b.toFile, true);
     assert.equal(b.target, 'CFG_JSON');
   });
@@ -432,7 +441,7 @@ describe('file: targets', () => {
   ];
   for (const [text, message] of bad) {
     it(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parseSecrets(text), (err: Error) => {
+      assert.throws(() => parseSecrets(text, loc), (err: Error) => {
         assert.match(err.message, message);
         assert.match(err.message, /secrets line 1/);
         return true;
@@ -441,6 +450,6 @@ describe('file: targets', () => {
   }
 
   it('counts a file target against duplicate names', () => {
-    assert.throws(() => parseSecrets('secret/a k | file:X\nsecret/b k | X'), /already published/);
+    assert.throws(() => parseSecrets('secret/a k | file:X\nsecret/b k | X', loc), /already published/);
   });
 });

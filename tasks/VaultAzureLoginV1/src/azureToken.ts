@@ -51,7 +51,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource)
     // The ADAL managed identity path asks IMDS for `baseUrl` instead.
     credentials.baseUrl = resource;
     const token = await credentials.getToken();
-    if (typeof token !== 'string' || !token) throw new Error('the service connection returned an empty token');
+    if (typeof token !== 'string' || !token) throw new Error(tl.loc('TokenEmpty'));
     return { token, scheme };
   } catch (err) {
     throw new AzureTokenError(connection, describe(err));

@@ -271,14 +271,14 @@ export function readConfig(): Read<TaskConfig> {
   const secretsText = tl.getInput('secrets', false) ?? '';
   let requests: SecretRequest[] = [];
   try {
-    requests = parseSecrets(secretsText);
+    requests = parseSecrets(secretsText, tl.loc);
   } catch (err) {
     if (!(err instanceof SecretSpecError)) throw err;
     // No entries at all (empty, or only comments) is fine when the step only logs in and exports the token.
     const noEntries = err.problems.every((p) => p.line === 0);
     if (!(noEntries && exportToken)) {
       const hint = noEntries ? `\n  ${tl.loc('SecretsOrExport')}` : '';
-      problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p)}`).join('\n') + hint));
+      problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p, tl.loc)}`).join('\n') + hint));
     }
   }
 

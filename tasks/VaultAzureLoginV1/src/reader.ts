@@ -133,7 +133,7 @@ function extract(plan: Plan, data: Record<string, unknown>): { values: SecretVal
   const failures: ReadFailure[] = [];
   switch (r.selector.kind) {
     case 'json':
-      values.push({ name: variableNameFor(r), value: JSON.stringify(data), source, toFile: r.toFile });
+      values.push({ name: variableNameFor(r, undefined, tl.loc), value: JSON.stringify(data), source, toFile: r.toFile });
       break;
     case 'key': {
       const key = r.selector.key;
@@ -141,7 +141,7 @@ function extract(plan: Plan, data: Record<string, unknown>): { values: SecretVal
         const keys = Object.keys(data);
         failures.push({ source, reason: tl.loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-'), notFound: true });
       } else {
-        values.push({ name: variableNameFor(r, key), value: asText(data[key]), source, toFile: r.toFile });
+        values.push({ name: variableNameFor(r, key, tl.loc), value: asText(data[key]), source, toFile: r.toFile });
       }
       break;
     }
@@ -149,8 +149,8 @@ function extract(plan: Plan, data: Record<string, unknown>): { values: SecretVal
       const keys = Object.keys(data);
       if (!keys.length) failures.push({ source, reason: tl.loc('NoKeys', r.path) });
       for (const key of keys) {
-        const name = variableNameFor(r, key);
-        const problem = variableNameProblem(name);
+        const name = variableNameFor(r, key, tl.loc);
+        const problem = variableNameProblem(name, tl.loc);
         if (problem) failures.push({ source: `${r.path} ${key}`, reason: tl.loc('DerivedNameInvalid', name, problem) });
         else values.push({ name, value: asText(data[key]), source: `${r.path} ${key}` });
       }
@@ -209,7 +209,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     failures.push(...out.failures);
   }
 
-  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })))) {
+  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })), tl.loc)) {
     failures.push({ source: tl.loc('VariableNames'), reason: message });
   }
 

@@ -5,6 +5,12 @@
 //   <path>[@<version>] <selector> [| <target>]
 // A target `file:NAME` writes the value to a file and publishes its path as NAME.
 // Blank entries and lines whose first non-space character is `#` are ignored.
+//
+// Every message comes from task.json through the `loc` function the caller passes (task-lib's
+// tl.loc in the task), so this module stays free of the pipeline library.
+
+/** Formats the task.json message `key` with `args`, as task-lib's `loc` does. */
+export type Text = (key: string, ...args: unknown[]) => string;
 
 export type Selector = { kind: 'key'; key: string } | { kind: 'all' } | { kind: 'json' };
 
@@ -35,23 +41,20 @@ export interface SpecProblem {
 export class SecretSpecError extends Error {
   readonly problems: SpecProblem[];
 
-  constructor(problems: SpecProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+  constructor(problems: SpecProblem[], loc: Text) {
+    super(problems.map((p) => formatProblem(p, loc)).join('\n'));
     this.name = 'SecretSpecError';
     this.problems = problems;
   }
 }
 
 /** Renders a problem as `secrets line 3: "<entry>": <message>`. */
-export function formatProblem(p: SpecProblem): string {
-  return p.line > 0 ? `${describeEntry(p.line, p.entry)}: ${p.message}` : p.message;
+export function formatProblem(p: SpecProblem, loc: Text): string {
+  return p.line > 0 ? loc('SpecLineProblem', p.line, p.entry, p.message) : p.message;
 }
 
 /** Variable-name prefixes Azure DevOps withholds from tasks and scripts (compared ignoring case). */
 export const RESERVED_PREFIXES: readonly string[] = ['endpoint', 'input', 'secret', 'path', 'securefile'];
-
-const SYNTAX = '<path>[@<version>] <key | * | .> [| <variable>]';
-const EXAMPLE = 'secret/ci/db password | DB_PASSWORD';
 
 /** 'db-password' -> 'DB_PASSWORD': every character outside [A-Za-z0-9_] becomes '_', then upper-cased. */
 export function normalizeKeyName(key: string): string {
@@ -59,28 +62,25 @@ export function normalizeKeyName(key: string): string {
 }
 
 /** Why `name` cannot be an Azure DevOps variable name, or undefined when it can. */
-export function variableNameProblem(name: string): string | undefined {
-  const reason = nameReason(name);
-  return reason === undefined ? undefined : `the variable name "${name}" ${reason}`;
+export function variableNameProblem(name: string, loc: Text): string | undefined {
+  const reason = nameReason(name, loc);
+  return reason === undefined ? undefined : loc('SpecNameInvalid', name, reason);
 }
 
 /** The reason a name is unusable, phrased to follow the quoted name; undefined when usable. */
-function nameReason(name: string): string | undefined {
+function nameReason(name: string, loc: Text): string | undefined {
   if (name.length === 0) {
-    return 'is empty; use letters, digits, "_" and "."';
+    return loc('SpecNameEmpty');
   }
   const bad = Array.from(new Set(Array.from(name.replace(/[A-Za-z0-9_.]/g, ''))));
   if (bad.length > 0) {
-    const shown = bad.map(c => (/\s/.test(c) ? 'a space' : `"${c}"`)).join(', ');
-    return `contains ${shown}; only letters, digits, "_" and "." are allowed`;
+    const shown = bad.map(c => (/\s/.test(c) ? loc('SpecNameSpace') : `"${c}"`)).join(', ');
+    return loc('SpecNameBadChars', shown);
   }
   const lower = name.toLowerCase();
   const reserved = RESERVED_PREFIXES.find(p => lower.startsWith(p));
   if (reserved !== undefined) {
-    return (
-      `starts with "${reserved}", and Azure DevOps hides variables whose names start with ` +
-      `${RESERVED_PREFIXES.join(', ')} (in any capitalization) from tasks and scripts`
-    );
+    return loc('SpecNameReserved', reserved, RESERVED_PREFIXES.join(', '));
   }
   return undefined;
 }
@@ -89,18 +89,18 @@ function nameReason(name: string): string | undefined {
  * The variable a request publishes. For a key or `.` selector this is the target, or the
  * normalized key when there is none; for `*` it is (target ?? '') + the normalized `key` read.
  */
-export function variableNameFor(req: SecretRequest, key?: string): string {
+export function variableNameFor(req: SecretRequest, key: string | undefined, loc: Text): string {
   switch (req.selector.kind) {
     case 'key':
       return req.target ?? normalizeKeyName(req.selector.key);
     case 'json':
       if (req.target === undefined) {
-        throw new Error(`${describeEntry(req.line, req.entry)}: "." needs a variable name after "|"`);
+        throw new Error(formatProblem({ line: req.line, entry: req.entry, message: loc('SpecJsonUnnamed') }, loc));
       }
       return req.target;
     case 'all':
       if (key === undefined) {
-        throw new Error(`${describeEntry(req.line, req.entry)}: a key read from the secret is needed to name a "*" variable`);
+        throw new Error(formatProblem({ line: req.line, entry: req.entry, message: loc('SpecAllNeedsKey') }, loc));
       }
       return (req.target ?? '') + normalizeKeyName(key);
   }
@@ -110,19 +110,22 @@ export function variableNameFor(req: SecretRequest, key?: string): string {
  * Messages for variable names used more than once (compared ignoring case, as Azure DevOps
  * does). Each later use gets one message quoting its source and the first one's.
  */
-export function findDuplicateNames(names: Array<{ name: string; source: string }>): string[] {
-  return duplicatePairs(names.map(n => n.name)).map(({ first, later }) =>
-    alreadyPublished(names[later].name, names[first].name, names[first].source, names[later].source),
-  );
+export function findDuplicateNames(names: Array<{ name: string; source: string }>, loc: Text): string[] {
+  return duplicatePairs(names.map(n => n.name)).map(({ first, later }) => {
+    const [a, b] = [names[first], names[later]];
+    return b.name === a.name
+      ? loc('SpecDuplicateRead', b.name, b.source, a.source)
+      : loc('SpecDuplicateReadCase', b.name, b.source, a.name, a.source);
+  });
 }
 
 /** Parses the `secrets` input; throws one SecretSpecError listing every problem found. */
-export function parseSecrets(text: string): SecretRequest[] {
+export function parseSecrets(input: string, loc: Text): SecretRequest[] {
   const problems: SpecProblem[] = [];
   const requests: SecretRequest[] = [];
   let entryCount = 0;
 
-  const lines = text.split(/\r\n|\r|\n/);
+  const lines = input.split(/\r\n|\r|\n/);
   lines.forEach((lineText, index) => {
     const line = index + 1;
     if (lineText.trim().startsWith('#')) {
@@ -134,7 +137,7 @@ export function parseSecrets(text: string): SecretRequest[] {
         continue;
       }
       entryCount++;
-      const result = parseEntry(line, entry);
+      const result = parseEntry(line, entry, loc);
       if (typeof result === 'string') {
         problems.push({ line, entry, message: result });
       } else {
@@ -144,45 +147,32 @@ export function parseSecrets(text: string): SecretRequest[] {
   });
 
   if (entryCount === 0) {
-    throw new SecretSpecError([
-      { line: 0, entry: '', message: `the secrets input has no entries; add lines such as \`${EXAMPLE}\`` },
-    ]);
+    throw new SecretSpecError([{ line: 0, entry: '', message: loc('SpecNoEntries') }], loc);
   }
 
   // Names known before any read: key and `.` entries. `*` names are checked after reading.
   const named = requests.filter(r => r.selector.kind !== 'all');
-  for (const { first, later } of duplicatePairs(named.map(r => variableNameFor(r)))) {
+  for (const { first, later } of duplicatePairs(named.map(r => variableNameFor(r, undefined, loc)))) {
     const a = named[first];
     const b = named[later];
+    const name = variableNameFor(b, undefined, loc);
+    const firstName = variableNameFor(a, undefined, loc);
+    const firstSource = loc('SpecLine', a.line, a.entry);
     problems.push({
       line: b.line,
       entry: b.entry,
-      message: alreadyPublished(variableNameFor(b), variableNameFor(a), describeEntry(a.line, a.entry)),
+      message: name === firstName ? loc('SpecDuplicate', name, firstSource) : loc('SpecDuplicateCase', name, firstName, firstSource),
     });
   }
 
   if (problems.length > 0) {
     problems.sort((x, y) => x.line - y.line);
-    throw new SecretSpecError(problems);
+    throw new SecretSpecError(problems, loc);
   }
   return requests;
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function describeEntry(line: number, entry: string): string {
-  return `secrets line ${line}: "${entry}"`;
-}
-
-/** `the variable "X"[ from <source>] is already published[ as "x"] by <firstSource>; ...` */
-function alreadyPublished(name: string, firstName: string, firstSource: string, source?: string): string {
-  const from = source === undefined ? '' : ` from ${source}`;
-  const caseNote = name === firstName ? '' : ` as "${firstName}" (Azure DevOps variable names ignore case)`;
-  return (
-    `the variable "${name}"${from} is already published${caseNote} by ${firstSource}; ` +
-    `each variable name may be used only once, so rename one of them with "| NAME"`
-  );
-}
 
 /** For each name already used earlier (ignoring case): the index of its first use and of the repeat. */
 function duplicatePairs(names: string[]): Array<{ first: number; later: number }> {
@@ -224,10 +214,11 @@ function splitEntries(lineText: string): string[] {
   return parts;
 }
 
-type Token = { kind: 'word'; text: string } | { kind: 'quoted'; text: string } | { kind: 'pipe' };
+type Part = { kind: 'word'; text: string } | { kind: 'quoted'; text: string };
+type Token = Part | { kind: 'pipe' };
 
 /** Tokenizes one entry into words, quoted strings and `|`; returns a message on malformed quoting. */
-function tokenize(entry: string): Token[] | string {
+function tokenize(entry: string, loc: Text): Token[] | string {
   const tokens: Token[] = [];
   let i = 0;
   const isSpace = (c: string) => /\s/.test(c);
@@ -257,10 +248,10 @@ function tokenize(entry: string): Token[] | string {
         }
       }
       if (!closed) {
-        return `the quote opened at ${entry.slice(i)} is never closed; end a quoted key with '"' and write a quote inside it as \\"`;
+        return loc('SpecQuoteNotClosed', entry.slice(i));
       }
       if (j < entry.length && !isSpace(entry[j]) && entry[j] !== '|') {
-        return `text follows the closing quote of "${text}" without a space; put the whole key inside the quotes`;
+        return loc('SpecTextAfterQuote', text);
       }
       tokens.push({ kind: 'quoted', text });
       i = j;
@@ -271,7 +262,7 @@ function tokenize(entry: string): Token[] | string {
       }
       const text = entry.slice(i, j);
       if (text.includes('"')) {
-        return `"${text}" contains a quote; quote a whole key ("my key") and write a quote inside it as \\"`;
+        return loc('SpecWordHasQuote', text);
       }
       tokens.push({ kind: 'word', text });
       i = j;
@@ -281,74 +272,65 @@ function tokenize(entry: string): Token[] | string {
 }
 
 /** Parses one non-empty, trimmed entry into a request, or returns what is wrong with it. */
-function parseEntry(line: number, entry: string): SecretRequest | string {
-  const tokens = tokenize(entry);
+function parseEntry(line: number, entry: string, loc: Text): SecretRequest | string {
+  const tokens = tokenize(entry, loc);
   if (typeof tokens === 'string') {
     return tokens;
   }
 
   const pipes = tokens.filter(t => t.kind === 'pipe').length;
   if (pipes > 1) {
-    return `an entry may contain only one "|"; write one entry per line (or separate entries with ";") as ${SYNTAX}`;
+    return loc('SpecTwoPipes');
   }
+  // At most one "|" is left: what comes before and after it are words and quoted keys only.
   const pipeAt = tokens.findIndex(t => t.kind === 'pipe');
-  const before = pipeAt === -1 ? tokens : tokens.slice(0, pipeAt);
-  const after = pipeAt === -1 ? undefined : tokens.slice(pipeAt + 1);
+  const parts = tokens.filter((t): t is Part => t.kind !== 'pipe');
+  const before = pipeAt === -1 ? parts : parts.slice(0, pipeAt);
+  const after = pipeAt === -1 ? undefined : parts.slice(pipeAt);
 
   if (before.length === 0) {
-    return `the path and key are missing before "|"; write ${SYNTAX}, such as ${EXAMPLE}`;
+    return loc('SpecPathKeyMissing');
   }
 
   const pathToken = before[0];
   if (pathToken.kind !== 'word') {
-    return `the path must come first and cannot be quoted or contain spaces; write ${SYNTAX}, such as ${EXAMPLE}`;
+    return loc('SpecPathNotFirst');
   }
-  const parsedPath = parsePath(pathToken.text);
+  const parsedPath = parsePath(pathToken.text, loc);
   if (typeof parsedPath === 'string') {
     return parsedPath;
   }
 
   if (before.length === 1) {
-    return (
-      `a selector must follow the path: a key name, "*" for every key, or "." for the whole secret as JSON; ` +
-      `such as ${EXAMPLE}`
-    );
+    return loc('SpecSelectorMissing');
   }
   if (before.length > 2) {
-    const extra = before.slice(2).map(t => (t.kind === 'pipe' ? '|' : t.text)).join(' ');
-    return (
-      `expected only a path and one selector${after === undefined ? '' : ' before "|"'}, but "${extra}" follows the selector; ` +
-      `quote a key that contains spaces ("my key") and put the variable name after "|", as ${SYNTAX}`
-    );
+    const extra = before.slice(2).map(t => t.text).join(' ');
+    return after === undefined ? loc('SpecExtraWords', extra) : loc('SpecExtraWordsBeforePipe', extra);
   }
 
   const selTok = before[1];
   let selector: Selector;
   if (selTok.kind === 'quoted') {
     if (selTok.text.length === 0) {
-      return `the quoted key is empty; name a key such as "password", or use "*" for every key or "." for the whole secret`;
+      return loc('SpecQuotedKeyEmpty');
     }
     selector = { kind: 'key', key: selTok.text };
-  } else if (selTok.kind === 'word' && selTok.text === '*') {
+  } else if (selTok.text === '*') {
     selector = { kind: 'all' };
-  } else if (selTok.kind === 'word' && selTok.text === '.') {
+  } else if (selTok.text === '.') {
     selector = { kind: 'json' };
-  } else if (selTok.kind === 'word') {
-    selector = { kind: 'key', key: selTok.text };
   } else {
-    return `unexpected "|"`; // unreachable: pipes were split off above
+    selector = { kind: 'key', key: selTok.text };
   }
 
   let target: string | undefined;
   if (after !== undefined) {
     if (after.length === 0) {
-      return selector.kind === 'all'
-        ? `nothing follows "|"; give a variable-name prefix such as "* | API_", or drop the "|" to use the key names alone`
-        : `nothing follows "|"; give a variable name such as "| DB_PASSWORD", or drop the "|"`;
+      return loc(selector.kind === 'all' ? 'SpecPrefixMissing' : 'SpecNameMissing');
     }
     if (after.length > 1 || after[0].kind !== 'word') {
-      const written = after.map(t => (t.kind === 'pipe' ? '|' : t.text)).join(' ');
-      return `"${written}" after "|" is not one variable name; use a single name of letters, digits, "_" and ".", such as DB_PASSWORD`;
+      return loc('SpecTargetNotOneName', after.map(t => t.text).join(' '));
     }
     target = after[0].text;
   }
@@ -357,8 +339,8 @@ function parseEntry(line: number, entry: string): SecretRequest | string {
   if (target !== undefined && /^file:/i.test(target)) {
     toFile = true;
     target = target.slice('file:'.length);
-    if (!target) return `nothing follows "file:"; give the variable that will hold the file's path, such as "| file:TLS_CERT"`;
-    if (selector.kind === 'all') return `"*" publishes many keys and cannot go to one file; name a key, or use "." for the whole secret as JSON, before "| file:${target}"`;
+    if (!target) return loc('SpecFileNameMissing');
+    if (selector.kind === 'all') return loc('SpecAllToFile', target);
   }
 
   const request: SecretRequest = { line, entry, path: parsedPath.path, selector };
@@ -373,34 +355,34 @@ function parseEntry(line: number, entry: string): SecretRequest | string {
   switch (selector.kind) {
     case 'json': {
       if (target === undefined) {
-        return `"." publishes the whole secret as JSON and needs a variable name after "|", such as "${parsedPath.path} . | APP_SECRET_JSON"`;
+        return loc('SpecJsonNeedsName', parsedPath.path);
       }
-      const problem = variableNameProblem(target);
-      if (problem !== undefined) {
-        return `${problem}; choose another name after "|"`;
+      const reason = nameReason(target, loc);
+      if (reason !== undefined) {
+        return loc('SpecTargetInvalid', target, reason);
       }
       break;
     }
     case 'all': {
       if (target !== undefined) {
-        const reason = nameReason(target);
+        const reason = nameReason(target, loc);
         if (reason !== undefined) {
-          return `the variable-name prefix "${target}" ${reason}; every variable from "*" starts with it, so choose another prefix after "|"`;
+          return loc('SpecPrefixInvalid', target, reason);
         }
       }
       break;
     }
     case 'key': {
       if (target !== undefined) {
-        const problem = variableNameProblem(target);
-        if (problem !== undefined) {
-          return `${problem}; choose another name after "|"`;
+        const reason = nameReason(target, loc);
+        if (reason !== undefined) {
+          return loc('SpecTargetInvalid', target, reason);
         }
       } else {
         const derived = normalizeKeyName(selector.key);
-        const reason = nameReason(derived);
+        const reason = nameReason(derived, loc);
         if (reason !== undefined) {
-          return `the key "${selector.key}" would be published as the variable "${derived}", which ${reason}; name it explicitly after "|", such as "| APP_${derived}"`;
+          return loc('SpecDerivedNameInvalid', selector.key, derived, reason, derived);
         }
       }
       break;
@@ -411,9 +393,9 @@ function parseEntry(line: number, entry: string): SecretRequest | string {
 }
 
 /** Splits `path[@version]`, trims slashes and checks the shape; returns a message when invalid. */
-function parsePath(written: string): { path: string; version?: number } | string {
+function parsePath(written: string, loc: Text): { path: string; version?: number } | string {
   if (written.startsWith('#')) {
-    return `a comment must be on a line of its own, starting with "#"; it cannot follow ";"`;
+    return loc('SpecCommentAfterSemicolon');
   }
   let pathPart = written;
   let version: number | undefined;
@@ -423,25 +405,25 @@ function parsePath(written: string): { path: string; version?: number } | string
     const v = written.slice(at + 1);
     const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < 1) {
-      return `the version after "@" must be a whole number of 1 or more, such as secret/app@3 (found "@${v}")`;
+      return loc('SpecVersionNotNumber', v);
     }
     version = n;
   }
 
   const path = pathPart.replace(/^\/+|\/+$/g, '');
   if (path.length === 0) {
-    return `the path is empty; write the Vault path as "vault kv get" takes it, such as secret/ci/db`;
+    return loc('SpecPathEmpty');
   }
   const badChar = ['?', '#'].find(c => path.includes(c));
   if (badChar !== undefined) {
-    return `the path "${path}" contains "${badChar}", which cannot appear in a Vault path; write it as "vault kv get" takes it, such as secret/ci/db`;
+    return loc('SpecPathBadChar', path, badChar);
   }
   const segments = path.split('/');
   if (segments.some(s => s.length === 0 || s === '.' || s === '..')) {
-    return `the path "${path}" has an empty, "." or ".." segment; write each segment once, such as secret/ci/db`;
+    return loc('SpecPathBadSegment', path);
   }
   if (segments.length < 2) {
-    return `"${path}" names only a mount; add the secret's path within it, such as ${path}/app`;
+    return loc('SpecPathOnlyMount', path, path);
   }
   return version === undefined ? { path } : { path, version };
 }
