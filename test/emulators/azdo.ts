@@ -11,7 +11,7 @@ import { createServer, Server } from 'node:https';
 import { FederatedCredential, TlsMaterial, TOKEN_EXCHANGE_AUDIENCE } from './entra';
 import { AZDO_HOST, AZDO_IP } from './hosts';
 import { JwtClaims, Jwks, newSigningKey, signJwt } from './jwt';
-import { closeServer, guarded, listen } from './serve';
+import { closeServer, guarded, listen, readBody } from './serve';
 
 /** Location id of the distributedtask `oidctoken` resource. */
 export const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
@@ -109,15 +109,6 @@ export function guidToBase64url(guid: string): string {
 /** Body of an Azure DevOps (VSS) service error. */
 export function vssErrorBody(message: string, typeKey: string, typeName = `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`) {
   return { $id: '1', innerException: null, message, typeName, typeKey, errorCode: 0, eventId: 3000 };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 const ROUTE_TEMPLATE = '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/jobs/{jobId}/{resource}';

@@ -9,7 +9,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { ENTRA_HOST, ENTRA_IP } from './hosts';
 import { decodeJwt, JwtClaims, JwtError, Jwks, newSigningKey, signJwt, SigningKey, verifyJwt } from './jwt';
 import { certThumbprint } from './pki';
-import { closeServer, guarded, listen } from './serve';
+import { closeServer, guarded, listen, readBody } from './serve';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -164,15 +164,6 @@ export function entraErrorBody(error: string, code: number, description: string,
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function startEntra(options: EntraOptions): Promise<Entra> {
@@ -309,15 +300,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
   }
 
   async function tokenRequest(version: 'v1' | 'v2', tenant: string, form: Record<string, string>): Promise<Record<string, unknown>> {
-    const tenantId = [...tenants].find((t) => t.toLowerCase() === tenant.toLowerCase());
-    if (!tenantId) {
-      throw new EntraError(
-        400,
-        'invalid_tenant',
-        90002,
-        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
-      );
-    }
+    const tenantId = registeredTenant(tenant);
     if (form.grant_type !== 'client_credentials') {
       if (!form.grant_type) throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
       throw new EntraError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${form.grant_type}'.`);
@@ -383,8 +366,8 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     };
   }
 
-  function knownTenant(tenant: string): string {
-    if (['common', 'organizations', 'consumers'].includes(tenant.toLowerCase())) return tenant;
+  /** The registered tenant id (any case), or Entra's AADSTS90002. */
+  function registeredTenant(tenant: string): string {
     const tenantId = [...tenants].find((t) => t.toLowerCase() === tenant.toLowerCase());
     if (!tenantId) {
       throw new EntraError(
@@ -395,6 +378,12 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       );
     }
     return tenantId;
+  }
+
+  /** A registered tenant, or one of the multi-tenant aliases discovery documents accept. */
+  function knownTenant(tenant: string): string {
+    if (['common', 'organizations', 'consumers'].includes(tenant.toLowerCase())) return tenant;
+    return registeredTenant(tenant);
   }
 
   function openidConfiguration(base: string, tenant: string, v2: boolean): Record<string, unknown> {

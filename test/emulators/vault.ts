@@ -10,6 +10,7 @@ import * as http from 'http';
 import * as https from 'https';
 import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
 import type { AddressInfo, Socket } from 'net';
+import { readBody } from './serve';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -893,15 +894,6 @@ function tokenFrom(headers: http.IncomingHttpHeaders): string | undefined {
   const authz = headers.authorization;
   if (typeof authz === 'string' && authz.startsWith('Bearer ')) return authz.slice('Bearer '.length).trim() || undefined;
   return undefined;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void {
