@@ -13,7 +13,7 @@ import { ForwardProxy, ProxyOptions } from '../emulators/proxy';
 import { AUTH_MOUNT, ROLE, SECRETS, seedVault } from '../emulators/seed';
 import { VaultEmulator } from '../emulators/vault';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import { findLeaks, publishedSecrets, vsoCommands } from '../helpers/output';
+import { Checked, checkRun } from '../helpers/checkRun';
 
 /** Vaults of this file, beside the world's own at https://vault.example.com:8200. */
 const PRIVATE_CA_VAULT = `https://${VAULT_HOST}:8210`;
@@ -66,12 +66,6 @@ describe('e2e: TLS settings and the agent proxy', function () {
   // No retries: each retry waits a second or more, and none of these tests is about them.
   const base = { authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
 
-  interface Checked {
-    vars: Map<string, string>;
-    errors: string;
-    warnings: string[];
-  }
-
   /** The lines of a PEM or other value long enough to be told apart (PEM armour lines are the same in every file). */
   const distinctLines = (value: string) => value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 8 && !l.startsWith('-----'));
 
@@ -82,29 +76,13 @@ describe('e2e: TLS settings and the agent proxy', function () {
    * other line may. Forms the agent would not mask (URL-encoded, the Basic header) may appear nowhere.
    */
   function check(run: TaskRun, ok: boolean): Checked {
-    const commands = vsoCommands(run.stdout);
-    const complete = commands.filter((c) => c.command === 'task.complete');
-    assert.equal(complete.length, 1, 'exactly one task.complete');
-    assert.equal(complete[0].properties.result, ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
-    let output = run.stdout + run.stderr;
-    const agentMasked = [clientCert.keyPem, PROXY_PASSWORD].flatMap(distinctLines);
-    output.split(/\r?\n/).forEach((line, i) => {
-      if (line.startsWith('##vso[task.debug]')) return;
-      for (const piece of agentMasked) assert.ok(!line.includes(piece), `line ${i + 1} shows a secret variable outside a debug line`);
+    return checkRun(world, run, ok, {
+      agentMasked: [clientCert.keyPem, PROXY_PASSWORD].flatMap(distinctLines),
+      extraSecrets: [
+        { what: 'the proxy password, URL-encoded', value: encodeURIComponent(PROXY_PASSWORD) },
+        { what: 'the proxy Basic credentials', value: Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64') },
+      ],
     });
-    for (const piece of agentMasked) output = output.split(piece).join('***');
-    const vars = publishedSecrets(run.stdout);
-    const secrets = [
-      ...world.secrets(),
-      { what: 'the proxy password, URL-encoded', value: encodeURIComponent(PROXY_PASSWORD) },
-      { what: 'the proxy Basic credentials', value: Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64') },
-      ...[...vars.values()].map((value) => ({ what: 'a published value', value })),
-    ];
-    assert.deepEqual(findLeaks(output, secrets), [], 'nothing secret outside setsecret/setvariable');
-    assert.doesNotMatch(output, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
-    assert.equal(run.stderr, '', 'nothing on stderr');
-    const issues = (type: string) => commands.filter((c) => c.command === 'task.issue' && c.properties.type === type).map((c) => c.message);
-    return { vars, errors: issues('error').join('\n'), warnings: issues('warning') };
   }
 
   /** Requests every emulator has seen, to prove an input error stops the task before the network. */

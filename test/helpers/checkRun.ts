@@ -6,24 +6,44 @@ import { findLeaks, publishedSecrets, vsoCommands, warnings } from './output';
 
 export interface Checked {
   vars: Map<string, string>;
+  /** The error issues joined, one per line. */
   errors: string;
+  errorList: string[];
   warnings: string[];
 }
 
-export function checkRun(world: World, run: TaskRun, ok: boolean, extraSecrets: Array<{ what: string; value: string }> = []): Checked {
+export interface CheckOptions {
+  /** More values that must not show, beyond the world's secrets and the published values. */
+  extraSecrets?: Array<{ what: string; value: string }>;
+  /**
+   * Secret variables of the agent (e.g. a proxy password or a key given as a secret variable):
+   * task-lib and arm-rest echo variables and inputs in `##vso[task.debug]` lines, where the agent
+   * masks them, so they may show there and in no other line.
+   */
+  agentMasked?: string[];
+}
+
+export function checkRun(world: World, run: TaskRun, ok: boolean, opts: CheckOptions = {}): Checked {
   const commands = vsoCommands(run.stdout);
   const complete = commands.filter((c) => c.command === 'task.complete');
   assert.equal(complete.length, 1, 'exactly one task.complete');
   assert.equal(complete[0].properties.result, ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
+  let output = run.stdout + run.stderr;
+  const agentMasked = opts.agentMasked ?? [];
+  output.split(/\r?\n/).forEach((line, i) => {
+    if (line.startsWith('##vso[task.debug]')) return;
+    for (const piece of agentMasked) assert.ok(!line.includes(piece), `line ${i + 1} shows a secret variable outside a debug line`);
+  });
+  for (const piece of agentMasked) output = output.split(piece).join('***');
   const vars = publishedSecrets(run.stdout);
-  const leaks = findLeaks(run.stdout + run.stderr, [
+  const leaks = findLeaks(output, [
     ...world.secrets(),
-    ...extraSecrets,
+    ...(opts.extraSecrets ?? []),
     ...[...vars.values()].map((value) => ({ what: 'a published value', value })),
   ]);
   assert.deepEqual(leaks, [], 'no secret, token or JWT outside setsecret/setvariable');
-  assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
+  assert.doesNotMatch(output, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
   assert.equal(run.stderr, '', 'nothing on stderr');
-  const errors = commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message).join('\n');
-  return { vars, errors, warnings: warnings(run.stdout) };
+  const errorList = commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message);
+  return { vars, errors: errorList.join('\n'), errorList, warnings: warnings(run.stdout) };
 }
