@@ -20,6 +20,29 @@ const staticMsal = {
   },
 };
 
+// arm-rest calls two things of MSAL: ConfidentialClientApplication and LogLevel. Its require()
+// would take MSAL's single-file CommonJS build whole (0.85 MB unminified, every byte parsed and
+// compiled at each start); re-exporting the two from MSAL's ES modules lets the bundler leave out
+// the public-client, device-code, on-behalf-of, username-password, cache-plugin and other code.
+const msalUsed = ['ConfidentialClientApplication', 'LogLevel'];
+const msalEsm = {
+  name: 'msal-esm',
+  setup(b) {
+    b.onResolve({ filter: /^msalv3$/ }, (args) =>
+      /azure-pipelines-tasks-azure-arm-rest/.test(args.importer) ? { path: 'msalv3', namespace: 'msal-esm' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'msal-esm' }, () => {
+      const arm = readFileSync(join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'azure-arm-common.js'), 'utf8');
+      const called = new Set([...arm.matchAll(/\bmsal\.(\w+)/g)].map((m) => m[1]));
+      const types = ['AppTokenProviderParameters', 'AppTokenProviderResult', 'ClientCredentialRequest', 'Configuration', 'IAppTokenProvider', 'INetworkModule'];
+      const unknown = [...called].filter((n) => !msalUsed.includes(n) && !types.includes(n));
+      if (unknown.length) throw new Error(`arm-rest now uses msal.${unknown.join(', msal.')}; add it to msalUsed in the msal-esm bundle plugin`);
+      const esm = JSON.stringify(join(nm, 'msalv3', 'dist', 'index.mjs'));
+      return { contents: `export { ${msalUsed.join(', ')} } from ${esm};\n`, resolveDir: nm, loader: 'js' };
+    });
+  },
+};
+
 // arm-rest builds MSAL's proxy client with https-proxy-agent 4, which fails on Node 16 and later
 // ('Protocol "https:" not supported', azure-pipelines-tasks #19639): give it the maintained major
 // behind the same call shape.
@@ -39,43 +62,6 @@ const proxyAgentShim = {
   },
 };
 
-// The task imports axios as ESM and node-vault requires it: without this the bundle holds and
-// loads two copies. Both get the CommonJS build, patched so that loading it does not touch
-// Node's lazy fetch globals (FormData, Request, ...), whose first use loads undici (~20 ms per
-// start): the fetch adapter probe at load is dropped (the http adapter always wins in Node; the
-// fetch adapter still works if asked for), and isFormData rules out what cannot be a FormData
-// (not an object, a plain object, no append method) before it looks up FormData.
-const axiosCjs = join(nm, 'axios', 'dist', 'node', 'axios.cjs');
-const axiosPatches = [
-  ['\ngetFetch();\n', '\n'],
-  [
-    "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;\n" +
-      'const isFormData = thing => {\n' +
-      '  if (!thing) return false;\n' +
-      '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',
-    'let FormDataCtor;\n' +
-      'const isFormData = thing => {\n' +
-      '  if (!thing) return false;\n' +
-      "  if (typeof thing !== 'object' || getPrototypeOf(thing) === Object.prototype || !isFunction$1(thing.append)) return false;\n" +
-      "  if (FormDataCtor === undefined) FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : null;\n" +
-      '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',
-  ],
-];
-const oneAxios = {
-  name: 'one-axios',
-  setup(b) {
-    b.onResolve({ filter: /^axios$/ }, () => ({ path: axiosCjs }));
-    b.onLoad({ filter: /axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, (args) => {
-      let src = readFileSync(args.path, 'utf8');
-      for (const [from, to] of axiosPatches) {
-        if (!src.includes(from)) throw new Error(`axios no longer contains ${JSON.stringify(from.split('\n')[0])}; review the one-axios bundle plugin`);
-        src = src.replace(from, to);
-      }
-      return { contents: src, loader: 'js' };
-    });
-  },
-};
-
 // tunnel (azure-devops-node-api's proxy client) builds the Proxy-Authorization header with
 // new Buffer(), which makes Node print a deprecation warning on stderr for code outside
 // node_modules, which bundled code is.
@@ -92,10 +78,12 @@ const tunnelBuffer = {
 };
 
 // Modules that libraries require at load but that no path of these tasks calls: each becomes a
-// stub that throws, naming the module, if anything touches it (or the given contents). With
-// one-axios this takes main.js from 3.1 to 1.05 MB and a run's start-up from ~405 to ~233 ms
-// (npm run bench, P1).
+// stub that throws, naming the module, if anything touches it (or the given contents). This took
+// main.js from 3.1 to 1.05 MB and a run's start-up from ~405 to ~233 ms (npm run bench, P1).
 const unused = [
+  // node-vault requires axios for its default transport; the task always gives it its own
+  // (src/transport.ts), so axios and its form-data, proxy and redirect modules are never used.
+  { importer: /node-vault[\\/]src[\\/]index\.js$/, module: /^axios$/ },
   // arm-rest loads @azure/identity (with a second MSAL, core-rest-pipeline and ts-http-runtime)
   // only for acquireTokenForScope / buildCredentialByScheme; the task calls getToken().
   { importer: /azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-common\.js$/, module: /^@azure\/identity$/ },
@@ -106,8 +94,6 @@ const unused = [
   { importer: /typed-rest-client[\\/]Handlers\.js$/, module: /^\.\/handlers\/ntlm$/ },
   // node-fetch uses Node's URL; whatwg-url (and its 260 kB tr46 table) is its fallback.
   { importer: /node-fetch[\\/]lib[\\/]index\.js$/, module: /^whatwg-url$/ },
-  // form-data (axios) looks up MIME types of uploaded files only; nothing here uploads files.
-  { importer: /mime-types[\\/]index\.js$/, module: /^mime-db$/, contents: 'module.exports = {};\n' },
   // jsonwebtoken asks its own semver whether Node has RSA-PSS and key details (Node >= 16.9);
   // these tasks run on Node 20 or later.
   { importer: /jsonwebtoken[\\/]lib[\\/]\w+Supported\.js$/, module: /^semver$/, contents: 'module.exports = { satisfies: () => true };\n' },
@@ -185,7 +171,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [staticMsal, proxyAgentShim, oneAxios, stubUnused, tunnelBuffer],
+      plugins: [staticMsal, msalEsm, proxyAgentShim, stubUnused, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');

@@ -42,7 +42,8 @@ describe('e2e: TLS settings and the agent proxy', function () {
     clientCert = await selfSignedClientCert('pipeline-agent');
     const leaf = await otherCa.issue([VAULT_HOST]);
     const fromWorldCa = await world.ca.issue([VAULT_HOST]);
-    privateCaVault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem } });
+    // Behind a load balancer that speaks HTTP/1.1 only, as some are.
+    privateCaVault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
     // A self-signed client certificate is its own issuer: the listener trusts exactly it.
     mutualTlsVault = new VaultEmulator({ tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true } });
     plainVault = new VaultEmulator();
@@ -88,12 +89,38 @@ describe('e2e: TLS settings and the agent proxy', function () {
   /** Requests every emulator has seen, to prove an input error stops the task before the network. */
   const requestCounts = () => [world.azdo.requests.length, world.entra.requests.length, world.vault.requests.length, privateCaVault.requests.length, mutualTlsVault.requests.length];
 
+  /** The HTTP versions of the requests a Vault received since `before`. */
+  const versions = (vault: VaultEmulator, before: number) => [...new Set(vault.requests.slice(before).map((r) => r.httpVersion))];
+
   function succeeds(run: TaskRun, vault: VaultEmulator, vaultRequestsBefore: number): Checked {
     const checked = check(run, true);
     assert.equal(checked.vars.get('DB_PASSWORD'), SECRETS.dbPassword);
     assert.ok(vault.requests.length > vaultRequestsBefore, 'the run read from the Vault under test');
     return checked;
   }
+
+  describe('HTTP/2, and HTTP/1.1 where the server offers only that', () => {
+    it('reads every path over one HTTP/2 connection, the Vault listener offering h2', async () => {
+      const before = world.vault.requests.length;
+      const connectionsBefore = world.vault.connections;
+      const secrets = ['secret/ci/production/db password | DB_PASSWORD', 'secret/ci/production/api * | API_', 'kv1/app/legacy * | LEGACY_'].join('\n');
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: VAULT_ADDRESS, secrets, concurrency: '8' } });
+      succeeds(run, world.vault, before);
+      assert.ok(world.vault.requests.length - before >= 6, 'login, mount lookups and reads');
+      assert.deepEqual(versions(world.vault, before), ['2.0']);
+      assert.equal(world.vault.connections - connectionsBefore, 1, 'one connection for the whole run');
+    });
+
+    it('falls back to HTTP/1.1 kept-alive connections when the listener offers only that', async () => {
+      const before = privateCaVault.requests.length;
+      const connectionsBefore = privateCaVault.connections;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, caCertificate: otherCa.certPem, concurrency: '2' } });
+      succeeds(run, privateCaVault, before);
+      assert.deepEqual(versions(privateCaVault, before), ['1.1']);
+      // One connection asked which protocol; then at most `concurrency` kept-alive ones.
+      assert.ok(privateCaVault.connections - connectionsBefore <= 3, `${privateCaVault.connections - connectionsBefore} connections`);
+    });
+  });
 
   describe("Vault's certificate from a private CA", () => {
     const trusted: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>]> = [
@@ -109,6 +136,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
         const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, ...inputs } });
         const { warnings } = succeeds(run, privateCaVault, before);
         assert.deepEqual(warnings, [], 'no warning');
+        assert.deepEqual(versions(privateCaVault, before), ['1.1'], 'HTTP/1.1, the only protocol this listener offers');
       });
     }
 
@@ -222,6 +250,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
       // azure-devops-node-api takes the proxy task-lib exposes, as the agent's own calls to Azure DevOps do.
       assert.ok(targets.includes('dev.azure.com:443'), only(targets));
       assert.deepEqual(new Set(targets), new Set([`${VAULT_HOST}:8200`, 'login.microsoftonline.com:443', 'dev.azure.com:443']));
+      assert.deepEqual(versions(world.vault, before), ['1.1'], 'HTTP/1.1 through the tunnel');
     });
 
     it('authenticates to the proxy with the agent proxy credentials, and never shows the password', async () => {
@@ -250,6 +279,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
       succeeds(run, world.vault, before);
       const targets = proxy.tunnelTargets();
       assert.ok(!targets.some((t) => t.startsWith(VAULT_HOST)), `Vault went direct: ${only(targets)}`);
+      assert.deepEqual(versions(world.vault, before), ['2.0'], 'direct, so HTTP/2');
       assert.ok(targets.includes('login.microsoftonline.com:443'), only(targets));
     });
 

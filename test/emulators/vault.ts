@@ -7,6 +7,7 @@
  * coreos/go-oidc v3 (oidc/verify.go, oidc/jwks.go) and hashicorp/vault-plugin-secrets-kv.
  */
 import * as http from 'http';
+import * as http2 from 'http2';
 import * as https from 'https';
 import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
 import type { AddressInfo, Socket } from 'net';
@@ -51,8 +52,10 @@ export interface Fault {
   /** How many requests the fault applies to; default 1. */
   times?: number;
   delayMs?: number;
-  /** Destroy the socket instead of answering. */
+  /** Reset instead of answering: the stream over HTTP/2 (RST_STREAM), the connection over HTTP/1.1. */
   reset?: boolean;
+  /** Drop the connection instead of answering, whatever the protocol (every request on it fails). */
+  drop?: boolean;
 }
 
 export interface RequestRecord {
@@ -62,6 +65,8 @@ export interface RequestRecord {
   namespace: string;
   token?: string;
   at: number;
+  /** '2.0' or '1.1'. */
+  httpVersion: string;
 }
 
 export type TokenType = 'service' | 'batch';
@@ -929,6 +934,8 @@ export class VaultEmulator {
   readonly requests: RequestRecord[] = [];
   /** Highest number of requests in flight at once. */
   maxInFlight = 0;
+  /** TCP connections accepted so far. */
+  connections = 0;
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
   readonly leases = new Map<string, LeaseRecord>();
@@ -939,7 +946,7 @@ export class VaultEmulator {
   readonly maxInFlightByToken = new Map<string, number>();
   private sealed = false;
   private faults: Array<{ fault: Fault; remaining: number }> = [];
-  private server?: http.Server;
+  private server?: http.Server | https.Server | http2.Http2SecureServer;
   private readonly sockets = new Set<Socket>();
   private readonly namespaces = new Map<string, NamespaceState>([['', new NamespaceState('', 'root')]]);
   private readonly tokens = new TokenStore();
@@ -951,7 +958,14 @@ export class VaultEmulator {
    * `tls.ca` with `requestClientCert` makes the server require a client certificate issued by
    * that CA (mutual TLS); the handshake fails without one.
    */
-  constructor(private readonly opts: { tls?: { cert: string; key: string; ca?: string; requestClientCert?: boolean }; latencyMs?: number } = {}) {
+  constructor(
+    private readonly opts: {
+      tls?: { cert: string; key: string; ca?: string; requestClientCert?: boolean };
+      latencyMs?: number;
+      /** Serve HTTP/1.1 only over TLS (as behind a load balancer that does); Vault's own TLS listener offers h2 too. */
+      http1Only?: boolean;
+    } = {},
+  ) {
     this.latencyMs = opts.latencyMs ?? 0;
   }
 
@@ -966,8 +980,14 @@ export class VaultEmulator {
     };
     const tls = this.opts.tls;
     const mutual = tls?.requestClientCert ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {};
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler) : http.createServer(handler);
+    // Vault's TLS listener offers ALPN h2 and http/1.1 (internalshared/listenerutil TLSConfig).
+    const server = !tls
+      ? http.createServer(handler)
+      : this.opts.http1Only
+        ? https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler)
+        : http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...mutual }, handler as never);
     server.on('connection', (socket: Socket) => {
+      this.connections += 1;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -1118,14 +1138,23 @@ export class VaultEmulator {
       namespace: typeof nsHeader === 'string' ? nsHeader.replace(/^\/+|\/+$/g, '') : '',
       ...(token ? { token } : {}),
       at: Date.now(),
+      httpVersion: req.httpVersion,
     });
     const bodyText = await readBody(req);
     const fault = this.takeFault(method, apiPath ?? url.pathname);
     const delay = this.latencyMs + (fault?.delayMs ?? 0);
     if (delay > 0) await sleep(delay);
-    if (fault?.reset) {
+    if (fault?.drop) {
       settle();
       req.socket.destroy();
+      return;
+    }
+    if (fault?.reset) {
+      settle();
+      // Over HTTP/2 the stream is reset (RST_STREAM); over HTTP/1.1 the connection is dropped.
+      const stream = (req as unknown as { stream?: http2.ServerHttp2Stream }).stream;
+      if (stream) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      else req.socket.destroy();
       return;
     }
     const reply =

@@ -12,7 +12,7 @@ tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json
 const settings: VaultSettings = { address: 'https://vault.example.com', tls: { verify: true, ca: [] }, timeoutSeconds: 30, retries: 0, concurrency: 8 };
 
 function fakes() {
-  const vault = { login: sinon.stub(), mount: sinon.stub(), read: sinon.stub(), revokeSelf: sinon.stub().resolves(), revokeLease: sinon.stub().resolves() };
+  const vault = { login: sinon.stub(), mount: sinon.stub(), read: sinon.stub(), revokeSelf: sinon.stub().resolves(), revokeLease: sinon.stub().resolves(), warmUp: sinon.spy(), close: sinon.spy() };
   const deps: CleanupDeps = {
     createVault: sinon.stub().returns(vault),
     removeFile: sinon.stub().returns(true),
@@ -38,6 +38,7 @@ describe('post-job clean-up', () => {
   it('revokes leases, then the token with it, then removes files', async () => {
     const { vault, deps } = fakes();
     await cleanup(state({ token: 'hvs.t', tokenType: 'service', leaseIds: ['database/creds/ci/1'], files: ['/tmp/a/F'] }), settings, deps);
+    sinon.assert.callOrder(vault.revokeLease, vault.revokeSelf, vault.close);
     sinon.assert.calledWithMatch(deps.createVault as sinon.SinonStub, { token: 'hvs.t', address: settings.address });
     sinon.assert.calledOnceWithExactly(vault.revokeLease, 'database/creds/ci/1');
     sinon.assert.calledOnce(vault.revokeSelf);

@@ -36,8 +36,13 @@ const config = (secrets: string): TaskConfig => ({
 function fakes(vault: Partial<VaultApi>) {
   const events: string[] = [];
   const deps: Deps = {
-    getToken: sinon.stub().resolves({ token: jwt, scheme: 'WorkloadIdentityFederation' }),
+    getToken: sinon.spy(async () => {
+      events.push('token');
+      return { token: jwt, scheme: 'WorkloadIdentityFederation' };
+    }),
     createVault: sinon.stub().returns({
+      warmUp: sinon.spy(() => events.push('warm up')),
+      close: sinon.spy(() => events.push('close')),
       login: sinon.stub().resolves({ token: 'hvs.vault-token', accessor: 'a', policies: ['default'], ttlSeconds: 60, tokenType: 'service', renewable: true }),
       mount: sinon.stub().resolves({ path: 'secret/', type: 'kv', kvVersion: 2 }),
       read: sinon.stub().resolves({ data: { data: { password: 'pw' } } }),
@@ -88,10 +93,19 @@ describe('run (the flow with its collaborators faked)', () => {
     sinon.assert.calledWith(deps.sink.setSecret as sinon.SinonSpy, 'va'); // read values are masked all the same
   });
 
-  it('turns an arm-rest failure into a message naming the connection, and never logs in', async () => {
+  it('turns an arm-rest failure into a message naming the connection, never logs in, and lets go of the connection', async () => {
     const { deps } = fakes({});
-    (deps.getToken as sinon.SinonStub).rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.'));
+    deps.getToken = sinon.stub().rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.'));
     await assert.rejects(run(config('secret/ci/db password'), deps), /service connection 'sc-1'.*\n.*AADSTS700024 means/);
-    sinon.assert.notCalled(deps.createVault as sinon.SinonStub);
+    const vault = (deps.createVault as sinon.SinonStub).firstCall.returnValue as Record<string, sinon.SinonSpy>;
+    sinon.assert.notCalled(vault.login);
+    sinon.assert.calledOnce(vault.close);
+  });
+
+  it('starts connecting to Vault before it asks for the Entra token, and closes the connection once done', async () => {
+    const { deps, events } = fakes({});
+    await run(config('secret/ci/db password | DB_PASSWORD'), deps);
+    assert.ok(events.indexOf('warm up') >= 0 && events.indexOf('warm up') < events.indexOf('token'), 'warm-up before the token request');
+    assert.equal(events[events.length - 1], 'close', 'closed after the variables are published');
   });
 });

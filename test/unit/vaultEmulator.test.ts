@@ -801,7 +801,7 @@ describe('VaultEmulator', () => {
       await call(base, 'GET', '/v1/secret/data/ci/db?version=1', { token, ns: '/team/' });
       await call(base, 'GET', '/v1/sys/health', { headers: { Authorization: `Bearer ${token}` } });
       const [first, second] = vault.requests;
-      assert.deepEqual({ ...first, at: 0 }, { method: 'GET', path: 'secret/data/ci/db', query: 'version=1', namespace: 'team', token, at: 0 });
+      assert.deepEqual({ ...first, at: 0 }, { method: 'GET', path: 'secret/data/ci/db', query: 'version=1', namespace: 'team', token, at: 0, httpVersion: '1.1' });
       assert.equal(second.token, token);
       assert.equal(second.namespace, '');
       assert.ok(first.at <= second.at);

@@ -43,23 +43,10 @@ export async function cleanup(state: JobState, settings: VaultSettings | { probl
         retry: deps.retry,
         token: state.token,
       });
-      for (const lease of state.leaseIds) {
-        try {
-          await vault.revokeLease(lease);
-          log(loc('LeaseRevoked', lease));
-        } catch (err) {
-          warn(loc('LeaseRevokeFailed', lease, cause(err, settings)));
-        }
-      }
-      if (state.revokeToken && !isBatch(state)) {
-        try {
-          await vault.revokeSelf();
-          log(loc('TokenRevoked'));
-        } catch (err) {
-          const gone = err instanceof VaultHttpError && err.status === 403 && err.errors.some((e) => /invalid token/.test(e));
-          if (gone) log(loc('TokenAlreadyGone'));
-          else warn(loc('TokenRevokeFailed', cause(err, settings)));
-        }
+      try {
+        await revoke(vault, state, settings, deps);
+      } finally {
+        vault.close();
       }
     }
   }
@@ -71,6 +58,29 @@ export async function cleanup(state: JobState, settings: VaultSettings | { probl
       if (deps.removeFile(file)) log(loc('FileRemoved', file));
     } catch (err) {
       warn(loc('FileRemoveFailed', file, (err as NodeJS.ErrnoException).code ?? String(err)));
+    }
+  }
+}
+
+/** Leases first, then the token (unless kept or batch); each failure only warns. */
+async function revoke(vault: VaultApi, state: JobState, settings: VaultSettings, deps: CleanupDeps): Promise<void> {
+  const { log, warn, loc } = deps;
+  for (const lease of state.leaseIds) {
+    try {
+      await vault.revokeLease(lease);
+      log(loc('LeaseRevoked', lease));
+    } catch (err) {
+      warn(loc('LeaseRevokeFailed', lease, cause(err, settings)));
+    }
+  }
+  if (state.revokeToken && !isBatch(state)) {
+    try {
+      await vault.revokeSelf();
+      log(loc('TokenRevoked'));
+    } catch (err) {
+      const gone = err instanceof VaultHttpError && err.status === 403 && err.errors.some((e) => /invalid token/.test(e));
+      if (gone) log(loc('TokenAlreadyGone'));
+      else warn(loc('TokenRevokeFailed', cause(err, settings)));
     }
   }
 }

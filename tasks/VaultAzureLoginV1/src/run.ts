@@ -42,6 +42,25 @@ function writeFiles(values: SecretValue[], files: () => FileStore, deps: Deps, w
 }
 
 export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
+  const vault = deps.createVault({
+    address: config.address,
+    namespace: config.namespace,
+    authNamespace: config.authNamespace,
+    tls: config.tls,
+    proxy: config.proxy,
+    timeoutMs: config.timeoutSeconds * 1000,
+    retry: deps.retry,
+  });
+  // Connecting to Vault (TLS handshake, protocol) overlaps the Entra token request.
+  vault.warmUp();
+  try {
+    return await runWith(vault, config, deps);
+  } finally {
+    vault.close();
+  }
+}
+
+async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise<RunResult> {
   const { sink, log, loc } = deps;
 
   log(loc('TokenRequested', config.resource, config.connection, config.connectionScheme));
@@ -59,15 +78,6 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
     log(loc('TokenClaims', claims.aud ?? '-', claims.iss ?? '-', claims.tid ?? '-', claims.oid ?? '-', claims.appid ?? '-', claims.expires ?? '-'));
   }
 
-  const vault = deps.createVault({
-    address: config.address,
-    namespace: config.namespace,
-    authNamespace: config.authNamespace,
-    tls: config.tls,
-    proxy: config.proxy,
-    timeoutMs: config.timeoutSeconds * 1000,
-    retry: deps.retry,
-  });
   const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
   log(loc('LoggingIn', config.address, config.authMount, config.role, nsNote));
   let login;

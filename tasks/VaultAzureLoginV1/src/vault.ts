@@ -1,15 +1,11 @@
 // Vault client: azure login, mount lookup, reads and revocation, behind a small interface
-// (wraps node-vault; TLS, proxy, redirects and namespaces are always explicit).
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as tls from 'node:tls';
-import axios, { AxiosError, AxiosInstance } from 'axios';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import nodeVault from 'node-vault';
+// (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
+// are explicit).
+import type NodeVault from 'node-vault';
 import type { ProxyConfig, TlsConfig } from './inputs';
 import type { RetryPolicy } from './retry';
 import { withRetry } from './retry';
+import { createTransport, Transport, TransportError } from './transport';
 
 export interface VaultClientOptions {
   address: string;
@@ -50,6 +46,10 @@ export interface VaultApi {
   read(apiPath: string): Promise<VaultBody>;
   revokeSelf(): Promise<void>;
   revokeLease(leaseId: string): Promise<void>;
+  /** Starts connecting to Vault ahead of the first request. */
+  warmUp(): void;
+  /** Lets go of the connections once the work is done. */
+  close(): void;
 }
 
 /** Vault answered with a non-success status. */
@@ -82,94 +82,48 @@ interface RequestOptions {
   uri: string;
   headers?: Record<string, string>;
   json?: unknown;
-  timeout?: number;
-}
-
-interface RawResponse {
-  statusCode: number;
-  body: any;
-  request: { path: string };
 }
 
 /**
- * node-vault's transport, replaced so that TLS, redirects, proxies and keep-alive are explicit:
- * no redirect is followed (the token would travel with it), proxy settings come from the agent
- * only, and connections are reused across the many reads of one run.
+ * node-vault's transport (its `request-promise` option), on ./transport: node-vault builds the
+ * URL and headers and reads the answer; connections, TLS and protocol are ours.
  */
-function transport(client: AxiosInstance) {
-  const send = (options: RequestOptions): Promise<RawResponse> =>
-    client
-      .request({ method: options.method, url: options.uri, headers: options.headers, data: options.json, timeout: options.timeout })
-      .then((r) => ({ statusCode: r.status, body: r.data, request: { path: new URL(options.uri).pathname } }));
+function requestPromise(transport: Transport) {
+  const send = (options: RequestOptions) =>
+    transport
+      .send({ method: options.method, url: options.uri, headers: options.headers ?? {}, json: options.json })
+      .then((r) => ({ statusCode: r.status, body: r.body, request: { path: new URL(options.uri).pathname } }));
   return { defaults: () => send };
 }
 
-function proxyUrl(proxy: ProxyConfig): string {
-  const url = new URL(proxy.url);
-  if (proxy.username) {
-    url.username = encodeURIComponent(proxy.username);
-    url.password = encodeURIComponent(proxy.password ?? '');
-  }
-  return url.toString();
-}
-
-function agents(opts: VaultClientOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
-  const custom = opts.tls.ca.length > 0 || Boolean(opts.tls.cert);
-  const tlsOptions: https.AgentOptions = {
-    keepAlive: true,
-    rejectUnauthorized: opts.tls.verify,
-    // Built once: a context made from every public root costs tens of milliseconds, and the agent
-    // would make one per connection. Extra CAs are trusted in addition to the public roots, as the
-    // vault CLI's VAULT_CACERT is.
-    secureContext: custom
-      ? tls.createSecureContext({
-          ca: opts.tls.ca.length ? [...tls.rootCertificates, ...opts.tls.ca] : undefined,
-          cert: opts.tls.cert,
-          key: opts.tls.key,
-          passphrase: opts.tls.passphrase,
-        })
-      : undefined,
-  };
-  if (opts.proxy) {
-    const url = proxyUrl(opts.proxy);
-    return { httpAgent: new HttpProxyAgent(url, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(url, tlsOptions) };
-  }
-  return { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent(tlsOptions) };
-}
-
 function toError(err: unknown, path: string): Error {
-  const e = err as { response?: { statusCode: number; body: any } } & Partial<AxiosError>;
+  const e = err as { response?: { statusCode: number; body: any } };
   if (e && e.response && typeof e.response.statusCode === 'number') {
     const body = typeof e.response.body === 'object' && e.response.body !== null ? e.response.body : undefined;
     const errors: string[] = Array.isArray(body?.errors) ? body.errors.map(String) : [];
     return new VaultHttpError(e.response.statusCode, path, errors, body);
   }
-  if (e && typeof e.code === 'string') {
-    return new VaultNetworkError(e.code, path, e.message ?? e.code);
-  }
+  if (err instanceof TransportError) return new VaultNetworkError(err.code, path, err.message);
   return err instanceof Error ? err : new Error(String(err));
 }
 
 export function createVaultClient(opts: VaultClientOptions): VaultApi {
-  const instance = axios.create({
-    validateStatus: () => true,
-    maxRedirects: 0,
-    proxy: false,
-    timeout: opts.timeoutMs,
-    ...agents(opts),
-  });
-  const client = nodeVault({
-    endpoint: opts.address,
-    'request-promise': transport(instance),
-    debug: () => undefined,
-    requestOptions: { timeout: opts.timeoutMs, strictSSL: opts.tls.verify },
-  });
-  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX from the environment;
-  // the task decides these itself, and sends the namespace per request.
-  const settable = client as unknown as { token: string; namespace: string; pathPrefix: string };
-  settable.token = opts.token ?? '';
-  settable.namespace = '';
-  settable.pathPrefix = '';
+  const transport = createTransport(opts.address, { tls: opts.tls, proxy: opts.proxy, timeoutMs: opts.timeoutMs });
+  let token = opts.token ?? '';
+  let vault: NodeVault.client | undefined;
+  // Loaded on first use, or by warmUp while the Entra token is on its way.
+  const node = (): NodeVault.client => {
+    if (vault) return vault;
+    const nodeVault = require('node-vault') as typeof NodeVault;
+    vault = nodeVault({ endpoint: opts.address, 'request-promise': requestPromise(transport), debug: () => undefined });
+    // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX from the environment;
+    // the task decides these itself, and sends the namespace per request.
+    const settable = vault as unknown as { token: string; namespace: string; pathPrefix: string };
+    settable.token = token;
+    settable.namespace = '';
+    settable.pathPrefix = '';
+    return vault;
+  };
 
   const nsHeaders = (ns: string | undefined) => ({ headers: ns ? { 'X-Vault-Namespace': ns } : {} });
   const readNs = nsHeaders(opts.namespace);
@@ -189,12 +143,13 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
   return {
     async login(mount, role, jwt) {
       const path = `auth/${mount}/login`;
-      const body = await call(`POST ${path}`, path, () => client.write(path, { role, jwt }, { ...authNs }));
+      const body = await call(`POST ${path}`, path, () => node().write(path, { role, jwt }, { ...authNs }));
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
       }
-      settable.token = auth.client_token;
+      token = auth.client_token;
+      (node() as unknown as { token: string }).token = token;
       return {
         token: auth.client_token,
         accessor: auth.accessor ?? '',
@@ -206,7 +161,7 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     },
     async mount(path) {
       const lookup = `sys/internal/ui/mounts/${path}`;
-      const body = await call(`GET ${lookup}`, lookup, () => client.read(lookup, { ...readNs }));
+      const body = await call(`GET ${lookup}`, lookup, () => node().read(lookup, { ...readNs }));
       const data = body?.data ?? {};
       const type = String(data.type ?? '');
       const version = data.options?.version;
@@ -218,15 +173,20 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     },
     async read(apiPath) {
       const path = apiPath.split('?')[0];
-      return call(`GET ${path}`, path, () => client.read(apiPath, { ...readNs }));
+      return call(`GET ${path}`, path, () => node().read(apiPath, { ...readNs }));
     },
     async revokeSelf() {
       const path = 'auth/token/revoke-self';
-      await call(`POST ${path}`, path, () => client.write(path, {}, { ...authNs }));
+      await call(`POST ${path}`, path, () => node().write(path, {}, { ...authNs }));
     },
     async revokeLease(leaseId) {
       const path = 'sys/leases/revoke';
-      await call(`PUT ${path}`, path, () => client.request({ path: `/${path}`, method: 'PUT', json: { lease_id: leaseId }, ...readNs }));
+      await call(`PUT ${path}`, path, () => node().request({ path: `/${path}`, method: 'PUT', json: { lease_id: leaseId }, ...readNs }));
     },
+    warmUp() {
+      transport.warmUp();
+      setImmediate(node);
+    },
+    close: () => transport.close(),
   };
 }

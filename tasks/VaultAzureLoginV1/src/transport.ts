@@ -1,0 +1,293 @@
+// HTTP to Vault on Node's own clients. Over TLS the connection offers HTTP/2 and HTTP/1.1 (ALPN),
+// as the vault CLI does; Vault's TLS listener offers both. With HTTP/2 every request of a run
+// shares one connection, so the reads in flight cost no extra handshakes. When the server (or a
+// load balancer in front of it) picks HTTP/1.1, when Vault is plain http, and when the agent's
+// proxy applies, requests go over kept-alive HTTP/1.1 connections instead.
+//
+// Nothing here follows a redirect (the token would travel with it) or reads proxy settings from
+// the environment: the agent's proxy arrives as an argument.
+import * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import * as https from 'node:https';
+import { isIP } from 'node:net';
+import * as tls from 'node:tls';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { ProxyConfig, TlsConfig } from './inputs';
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  /** Sent as JSON. */
+  json?: unknown;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Parsed JSON, the raw text when it is not JSON, undefined when empty. */
+  body: unknown;
+  /** 'h2' or 'http/1.1'. */
+  protocol: string;
+}
+
+export interface TransportOptions {
+  tls: TlsConfig;
+  proxy?: ProxyConfig;
+  timeoutMs: number;
+}
+
+/** No HTTP answer; `code` is Node's (ECONNREFUSED, CERT_HAS_EXPIRED, ETIMEDOUT, ...). */
+export class TransportError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export interface Transport {
+  /** Starts connecting (TLS handshake, protocol choice) ahead of the first request. */
+  warmUp(): void;
+  send(req: HttpRequest): Promise<HttpResponse>;
+  /** Closes idle connections so the process can exit; in-flight requests finish first. */
+  close(): void;
+}
+
+function proxyUrl(proxy: ProxyConfig): string {
+  const url = new URL(proxy.url);
+  if (proxy.username) {
+    url.username = encodeURIComponent(proxy.username);
+    url.password = encodeURIComponent(proxy.password ?? '');
+  }
+  return url.toString();
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function asTransportError(err: unknown): TransportError {
+  if (err instanceof TransportError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new TransportError(typeof e?.code === 'string' ? e.code : 'EUNKNOWN', e?.message ?? String(err));
+}
+
+const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
+
+/** TLS settings shared by the HTTP/2 and HTTP/1.1 paths. */
+function tlsOptions(cfg: TlsConfig): tls.ConnectionOptions {
+  const custom = cfg.ca.length > 0 || Boolean(cfg.cert);
+  return {
+    rejectUnauthorized: cfg.verify,
+    // Built once: a context made from every public root costs tens of milliseconds, and a client
+    // would make one per connection. Extra CAs are trusted in addition to the public roots, as the
+    // vault CLI's VAULT_CACERT is.
+    secureContext: custom
+      ? tls.createSecureContext({
+          ca: cfg.ca.length ? [...tls.rootCertificates, ...cfg.ca] : undefined,
+          cert: cfg.cert,
+          key: cfg.key,
+          passphrase: cfg.passphrase,
+        })
+      : undefined,
+  };
+}
+
+/** HTTP/1.1 over kept-alive connections (directly or through the agent's proxy). */
+function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined) {
+  let agent: http.Agent;
+  if (opts.proxy) {
+    const url = proxyUrl(opts.proxy);
+    agent = secure === undefined ? new HttpProxyAgent(url, { keepAlive: true }) : new HttpsProxyAgent(url, { keepAlive: true, ...secure });
+  } else {
+    agent = secure === undefined ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true, ...secure });
+  }
+  const client = secure === undefined ? http : https;
+  const send = (req: HttpRequest): Promise<HttpResponse> =>
+    new Promise((resolve, reject) => {
+      const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
+      const headers: Record<string, string | number> = { accept: 'application/json', ...req.headers };
+      if (payload !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(payload);
+      }
+      const request = client.request(req.url, { method: req.method, headers, agent });
+      const timer = setTimeout(() => request.destroy(timeoutError(opts.timeoutMs)), opts.timeoutMs);
+      request.on('error', (err) => {
+        clearTimeout(timer);
+        reject(asTransportError(err));
+      });
+      request.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(asTransportError(err));
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'http/1.1' });
+        });
+      });
+      request.end(payload);
+    });
+  return { send, close: () => agent.destroy() };
+}
+
+/**
+ * One HTTP/2 session to the origin, opened on first use (or by warmUp) and opened again after it
+ * ends; null when the server chose HTTP/1.1, after which the HTTP/1.1 path is used for good.
+ */
+class Http2Origin {
+  private session?: Promise<http2.ClientHttp2Session | null>;
+  private closed = false;
+  /** What ended each session that ended in error (a TLS alert, a reset), for the requests it took down. */
+  private readonly causes = new WeakMap<http2.ClientHttp2Session, Error>();
+
+  constructor(
+    private readonly origin: URL,
+    private readonly secure: tls.ConnectionOptions,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get(): Promise<http2.ClientHttp2Session | null> {
+    this.session ??= this.open();
+    return this.session;
+  }
+
+  /** The error behind a request's failure: the session's own, when the session went down. */
+  causeOf(session: http2.ClientHttp2Session, err: unknown): unknown {
+    const cause = (err as { cause?: unknown })?.cause;
+    if (cause instanceof Error && typeof (cause as NodeJS.ErrnoException).code === 'string') return cause;
+    return this.causes.get(session) ?? err;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.session?.then((s) => s?.close()).catch(() => undefined);
+  }
+
+  private open(): Promise<http2.ClientHttp2Session | null> {
+    const attempt = new Promise<http2.ClientHttp2Session | null>((resolve, reject) => {
+      const host = this.origin.hostname.replace(/^\[|\]$/g, '');
+      const socket = tls.connect({
+        ...this.secure,
+        host,
+        port: Number(this.origin.port || 443),
+        servername: isIP(host) ? undefined : host,
+        ALPNProtocols: ['h2', 'http/1.1'],
+      });
+      const timer = setTimeout(() => socket.destroy(timeoutError(this.timeoutMs)), this.timeoutMs);
+      let session: http2.ClientHttp2Session | undefined;
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        // Before the session: the connection failed. After: it ended the session (a TLS alert
+        // such as "certificate required" arrives after the handshake in TLS 1.3).
+        if (session) this.causes.set(session, err);
+        else reject(asTransportError(err));
+      });
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        if (socket.alpnProtocol !== 'h2') {
+          socket.destroy();
+          resolve(null);
+          return;
+        }
+        // Required here: loading node:http2 costs a few milliseconds, and only HTTP/2 needs it.
+        const { connect } = require('node:http2') as typeof http2;
+        const opened = connect(this.origin, { createConnection: () => socket });
+        session = opened;
+        // An idle session never keeps the step alive; requests in flight do (their timers).
+        opened.unref();
+        const forget = () => {
+          if (this.session === attempt) this.session = undefined;
+        };
+        opened.on('close', forget);
+        opened.on('goaway', forget);
+        opened.on('error', (err) => {
+          if (!this.causes.has(opened)) this.causes.set(opened, err);
+          forget();
+        });
+        if (this.closed) opened.close();
+        resolve(opened);
+      });
+    });
+    // A failed connection is not kept: the next request (or its retry) connects again.
+    attempt.catch(() => {
+      if (this.session === attempt) this.session = undefined;
+    });
+    return attempt;
+  }
+}
+
+function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) => reject(asTransportError(origin.causeOf(session, err)));
+    const url = new URL(req.url);
+    const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
+    const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': url.pathname + url.search, accept: 'application/json' };
+    for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = value;
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: payload === undefined });
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    let status = 0;
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => stream.destroy(timeoutError(timeoutMs)), timeoutMs);
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', (err) => {
+      clearTimeout(timer);
+      fail(err);
+    });
+    stream.on('end', () => {
+      clearTimeout(timer);
+      if (status) resolve({ status, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'h2' });
+      else fail(new TransportError('ECONNRESET', 'the connection closed before an answer'));
+    });
+    // Closed with neither an answer nor an error: the connection went away under the stream.
+    stream.on('close', () => {
+      clearTimeout(timer);
+      fail(new TransportError('ECONNRESET', `the connection closed before an answer (HTTP/2 code ${stream.rstCode ?? 0})`));
+    });
+    if (payload !== undefined) stream.end(payload);
+  });
+}
+
+export function createTransport(address: string, opts: TransportOptions): Transport {
+  const origin = new URL(address);
+  const secure = origin.protocol === 'https:' ? tlsOptions(opts.tls) : undefined;
+  let h1: ReturnType<typeof http1> | undefined;
+  const viaHttp1 = () => (h1 ??= http1(opts, secure));
+  // HTTP/2 needs a direct TLS connection: through a proxy (CONNECT) and over plain http the
+  // requests use HTTP/1.1.
+  const h2 = secure && !opts.proxy ? new Http2Origin(origin, secure, opts.timeoutMs) : undefined;
+
+  return {
+    warmUp() {
+      h2?.get().catch(() => undefined);
+    },
+    async send(req) {
+      const session = h2 ? await h2.get() : null;
+      return session && h2 ? sendHttp2(h2, session, req, opts.timeoutMs) : viaHttp1().send(req);
+    },
+    close() {
+      h2?.close();
+      h1?.close();
+    },
+  };
+}
