@@ -150,6 +150,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   async function runTask(opts: RunOptions): Promise<TaskRun> {
     const tempDir = opts.tempDir ?? mkdtempSync(join(tmpdir(), 'val-agent-temp-'));
     if (!opts.tempDir) tempDirs.push(tempDir);
+    const inputs = { azureSubscription: opts.connection.connectionId, ...opts.inputs };
+    // The agent gives a task the endpoints its job references (and the job's own connection),
+    // not every service connection of the project.
+    const referenced = new Set(Object.values(inputs));
     const env = agentEnv({
       collectionUri: azdo.url,
       projectId: PROJECT.id,
@@ -159,9 +163,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       systemAccessToken,
       tempDir,
       caCertPath: opts.withoutCa ? undefined : ca.certPath,
-      connections: connections(),
+      connections: connections().filter((c) => referenced.has(c.id)),
       variables: opts.variables,
-      inputs: { azureSubscription: opts.connection.connectionId, ...opts.inputs },
+      inputs,
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
     return new Promise<TaskRun>((done, fail) => {

@@ -232,7 +232,7 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
     proxy,
     timeoutSeconds: numberInput('timeoutSeconds', 30, 1, 600, problems),
     retries: numberInput('retries', 2, 0, 10, problems),
-    concurrency: numberInput('concurrency', 8, 1, 64, problems),
+    concurrency: numberInput('concurrency', 64, 1, 128, problems),
   };
 }
 

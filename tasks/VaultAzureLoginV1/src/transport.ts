@@ -230,7 +230,12 @@ class Http2Origin {
 
 function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const fail = (err: unknown) => reject(asTransportError(origin.causeOf(session, err)));
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(asTransportError(origin.causeOf(session, err)));
+    };
     const url = new URL(req.url);
     const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
     const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': url.pathname + url.search, accept: 'application/json' };
@@ -256,13 +261,14 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
     });
     stream.on('end', () => {
       clearTimeout(timer);
-      if (status) resolve({ status, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'h2' });
-      else fail(new TransportError('ECONNRESET', 'the connection closed before an answer'));
+      if (!status) return fail(new TransportError('ECONNRESET', 'the connection closed before an answer'));
+      settled = true;
+      resolve({ status, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'h2' });
     });
     // Closed with neither an answer nor an error: the connection went away under the stream.
     stream.on('close', () => {
       clearTimeout(timer);
-      fail(new TransportError('ECONNRESET', `the connection closed before an answer (HTTP/2 code ${stream.rstCode ?? 0})`));
+      if (!settled) fail(new TransportError('ECONNRESET', `the connection closed before an answer (HTTP/2 code ${stream.rstCode ?? 0})`));
     });
     if (payload !== undefined) stream.end(payload);
   });
