@@ -358,17 +358,19 @@ async function main(): Promise<void> {
       met: vsixBytes === undefined ? '–' : met(vsixBytes <= TARGETS.packageBytes),
     });
     for (const e of size.entries) {
-      rows.push({ figure: 'P3', case: `bundle ${e.file}`, value: mb(e.bytes), range: '–', against: `gzip: ${mb(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
+      const what = e.file.endsWith('.cache') ? 'V8 code cache' : e.file.includes('.bundle.') ? 'bundle' : 'loader';
+      const size = (bytes: number) => (bytes < 100 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : mb(bytes));
+      rows.push({ figure: 'P3', case: `${what} ${e.file}`, value: size(e.bytes), range: '–', against: `gzip: ${size(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
     }
     rows.push({
       figure: 'P3',
-      case: 'task folder (bundles, task.json, resources)',
+      case: 'task folder, unpacked (bundles, caches, task.json, resources)',
       value: mb(size.taskFolderBytes),
       range: '–',
       against: '–',
       ratio: '–',
-      target: `≤ ${mb(TARGETS.packageBytes)}`,
-      met: met(size.taskFolderBytes <= TARGETS.packageBytes),
+      target: '–',
+      met: '–',
     });
     results.p3 = size;
 
