@@ -117,6 +117,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, caCertificate: otherCa.certPem, concurrency: '2' } });
       succeeds(run, privateCaVault, before);
       assert.deepEqual(versions(privateCaVault, before), ['1.1']);
+      assert.match(run.stdout, /^Logged in to Vault: .*, over HTTP\/1\.1\.$/m, 'the log says which protocol');
       // One connection asked which protocol; then at most `concurrency` kept-alive ones.
       assert.ok(privateCaVault.connections - connectionsBefore <= 3, `${privateCaVault.connections - connectionsBefore} connections`);
     });

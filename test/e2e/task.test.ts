@@ -73,7 +73,7 @@ describe('e2e: the bundled task through the whole chain', function () {
     assert.ok(!setvars.some((c) => /SYSTEM_UNSAFEALLOWMULTILINESECRET/i.test(c.properties.variable)), 'the multi-line flag never becomes a variable');
 
     assert.match(run.stdout, new RegExp(`Entra access token: aud=https://management.azure.com/ iss=https://sts.windows.net/${TENANT_ID}/ tid=${TENANT_ID} oid=${world.ids.wif.objectId} appid=${world.ids.wif.clientId}`));
-    assert.match(run.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s/);
+    assert.match(run.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s, over HTTP\/2\./);
     assert.match(run.stdout, /secret\/ci\/production\/db password → DB_PASSWORD/);
     assert.match(run.stdout, /database\/creds\/ci username → PG_USERNAME/);
     const mine = world.vault.requests.slice(first);

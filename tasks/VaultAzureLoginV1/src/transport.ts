@@ -52,6 +52,8 @@ export interface Transport {
   /** Starts connecting (TLS handshake, protocol choice) ahead of the first request. */
   warmUp(): void;
   send(req: HttpRequest): Promise<HttpResponse>;
+  /** The protocol of the latest answer: 'h2' or 'http/1.1'; undefined before the first. */
+  protocol(): string | undefined;
   /** Closes idle connections so the process can exit; in-flight requests finish first. */
   close(): void;
 }
@@ -282,6 +284,7 @@ export function createTransport(address: string, opts: TransportOptions): Transp
   // HTTP/2 needs a direct TLS connection: through a proxy (CONNECT) and over plain http the
   // requests use HTTP/1.1.
   const h2 = secure && !opts.proxy ? new Http2Origin(origin, secure, opts.timeoutMs) : undefined;
+  let latest: string | undefined;
 
   return {
     warmUp() {
@@ -289,8 +292,11 @@ export function createTransport(address: string, opts: TransportOptions): Transp
     },
     async send(req) {
       const session = h2 ? await h2.get() : null;
-      return session && h2 ? sendHttp2(h2, session, req, opts.timeoutMs) : viaHttp1().send(req);
+      const res = await (session && h2 ? sendHttp2(h2, session, req, opts.timeoutMs) : viaHttp1().send(req));
+      latest = res.protocol;
+      return res;
     },
+    protocol: () => latest,
     close() {
       h2?.close();
       h1?.close();

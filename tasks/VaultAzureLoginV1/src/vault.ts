@@ -48,6 +48,8 @@ export interface VaultApi {
   revokeLease(leaseId: string): Promise<void>;
   /** Starts connecting to Vault ahead of the first request. */
   warmUp(): void;
+  /** 'HTTP/2' or 'HTTP/1.1': how the latest answer came; undefined before the first. */
+  protocol(): string | undefined;
   /** Lets go of the connections once the work is done. */
   close(): void;
 }
@@ -186,6 +188,10 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     warmUp() {
       transport.warmUp();
       setImmediate(node);
+    },
+    protocol: () => {
+      const p = transport.protocol();
+      return p === undefined ? undefined : p === 'h2' ? 'HTTP/2' : 'HTTP/1.1';
     },
     close: () => transport.close(),
   };
