@@ -11,7 +11,9 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { publishedSecrets } from '../test/helpers/output';
-import { AUTH_MOUNT, ROLE } from '../test/emulators/seed';
+import { VAULT_HOST, VAULT_IP } from '../test/emulators/hosts';
+import { AUTH_MOUNT, ROLE, seedVault } from '../test/emulators/seed';
+import { VaultEmulator } from '../test/emulators/vault';
 import { BUILT_TASK, REPO, startWorld, VAULT_ADDRESS, World } from '../test/emulators/world';
 
 const RUNS = { p1: 11, p2: 7, p4: 3 };
@@ -106,6 +108,19 @@ interface Case {
   caCertificate?: string;
   /** Run as on a Node whose V8 does not take the build's code cache. */
   withoutCodeCache?: boolean;
+  /** Another Vault than the world's (address and emulator). */
+  vault?: { address: string; emulator: VaultEmulator };
+}
+
+/** A Vault whose TLS listener offers HTTP/1.1 only, as some load balancers in front of Vault do. */
+const HTTP1_VAULT_PORT = 8213;
+async function startHttp1Vault(world: World, paths: number): Promise<{ address: string; emulator: VaultEmulator }> {
+  const leaf = await world.ca.issue([VAULT_HOST]);
+  const emulator = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
+  seedVault(emulator, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
+  for (const path of benchPaths(paths)) emulator.putSecret(path, { value: `bench-${randomUUID()}` });
+  await emulator.start(HTTP1_VAULT_PORT, VAULT_IP);
+  return { address: `https://${VAULT_HOST}:${HTTP1_VAULT_PORT}`, emulator };
 }
 
 /** A copy of the main loader that finds no code cache: what a Node whose V8 refuses the cache runs. */
@@ -118,7 +133,7 @@ function addNoCacheEntry(world: World): void {
 
 function inputsFor(c: Case): Record<string, string> {
   return {
-    vaultAddress: VAULT_ADDRESS,
+    vaultAddress: c.vault?.address ?? VAULT_ADDRESS,
     authMount: AUTH_MOUNT,
     role: ROLE,
     secrets: benchPaths(c.paths)
@@ -136,7 +151,8 @@ interface TaskSample {
 
 /** One run of the bundled task (WIF connection); fails the bench if the task did not publish every path. */
 async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<TaskSample> {
-  const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: world.vault.requests.length };
+  const vault = c.vault?.emulator ?? world.vault;
+  const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: vault.requests.length };
   const entry = c.withoutCodeCache ? NO_CACHE_ENTRY : undefined;
   const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs, entry }));
   const published = publishedSecrets(run.stdout).size;
@@ -149,7 +165,7 @@ async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<
     requests: {
       azdo: world.azdo.requests.length - before.azdo,
       entra: world.entra.requests.length - before.entra,
-      vault: world.vault.requests.length - before.vault,
+      vault: vault.requests.length - before.vault,
     },
   };
 }
@@ -250,6 +266,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const results: Record<string, unknown> = { node: process.version, latencyMs: LATENCY_MS, runs: RUNS };
   const world = await startWorld();
+  let http1Vault: { address: string; emulator: VaultEmulator } | undefined;
   try {
     seedBenchPaths(world, Math.max(...PATH_COUNTS));
 
@@ -295,6 +312,8 @@ async function main(): Promise<void> {
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
+    http1Vault = await startHttp1Vault(world, Math.max(...PATH_COUNTS));
+    http1Vault.emulator.latencyMs = LATENCY_MS;
     const p2: unknown[] = [];
     const largest = Math.max(...PATH_COUNTS);
     const cases: Array<Case & { label: string }> = [
@@ -302,6 +321,7 @@ async function main(): Promise<void> {
       { paths: largest, concurrency: OLD_DEFAULT_CONCURRENCY, label: `N=${largest}, concurrency ${OLD_DEFAULT_CONCURRENCY}` },
       { paths: largest, concurrency: MAX_CONCURRENCY, label: `N=${largest}, concurrency ${MAX_CONCURRENCY} (the most allowed)` },
       { paths: largest, withoutCodeCache: true, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, without the code cache` },
+      { paths: largest, vault: http1Vault, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, a Vault that offers HTTP/1.1 only` },
       { paths: largest, caCertificate: world.ca.certPem, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, caCertificate input` },
     ];
     // One request at a time, per N (the caCertificate case is compared with the limit only).
@@ -316,9 +336,10 @@ async function main(): Promise<void> {
       const speedUp = serial.median / task.stats.median;
       const overLimit = task.stats.median / limit;
       // The targets are set for the largest N at the default concurrency.
-      const judged = c.paths === largest && !c.concurrency && !c.caCertificate && !c.withoutCodeCache;
+      const variant = Boolean(c.caCertificate || c.withoutCodeCache || c.vault);
+      const judged = c.paths === largest && !c.concurrency && !variant;
       const sent = task.requests.azdo + task.requests.entra + task.requests.vault;
-      if (!c.caCertificate && !c.withoutCodeCache) {
+      if (!variant) {
         rows.push({
           figure: 'P2',
           case: c.label,
@@ -340,7 +361,7 @@ async function main(): Promise<void> {
         target: judged ? `≤ ${TARGETS.limitRatio}×` : '–',
         met: judged ? met(overLimit <= TARGETS.limitRatio) : '–',
       });
-      p2.push({ case: c.label, paths: c.paths, concurrency, task: task.stats, oneAtATime: c.caCertificate || c.withoutCodeCache ? undefined : serial, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
+      p2.push({ case: c.label, paths: c.paths, concurrency, task: task.stats, oneAtATime: variant ? undefined : serial, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
     }
     results.p2 = p2;
 
@@ -389,6 +410,7 @@ async function main(): Promise<void> {
     });
     results.p4 = { paths: n, maxRssBytes: rss };
   } finally {
+    await http1Vault?.emulator.stop();
     await world.stop();
   }
 
