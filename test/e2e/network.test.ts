@@ -19,6 +19,7 @@ import { Checked, checkRun } from '../helpers/checkRun';
 const PRIVATE_CA_VAULT = `https://${VAULT_HOST}:8210`;
 const MUTUAL_TLS_VAULT = `https://${VAULT_HOST}:8211`;
 const PLAIN_PORT = 8212;
+const H2_ADVERTISED_VAULT = `https://${VAULT_HOST}:8214`;
 const PROXY_IP = '127.0.0.5';
 const PROXY_USER = 'build-agent';
 // Characters that must be URL-encoded in a proxy URL and decoded again for the header.
@@ -32,6 +33,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
   let privateCaVault: VaultEmulator;
   let mutualTlsVault: VaultEmulator;
   let plainVault: VaultEmulator;
+  let h2AdvertisedVault: VaultEmulator;
   let dir: string;
   const file = (name: string) => join(dir, name);
 
@@ -47,8 +49,11 @@ describe('e2e: TLS settings and the agent proxy', function () {
     // A self-signed client certificate is its own issuer: the listener trusts exactly it.
     mutualTlsVault = new VaultEmulator({ tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true } });
     plainVault = new VaultEmulator();
+    const frontEnd = await world.ca.issue([VAULT_HOST]);
+    h2AdvertisedVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, h2Advertised: true });
     const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
-    for (const v of [privateCaVault, mutualTlsVault, plainVault]) seedVault(v, seed);
+    for (const v of [privateCaVault, mutualTlsVault, plainVault, h2AdvertisedVault]) seedVault(v, seed);
+    await h2AdvertisedVault.start(Number(new URL(H2_ADVERTISED_VAULT).port), VAULT_IP);
     await privateCaVault.start(Number(new URL(PRIVATE_CA_VAULT).port), VAULT_IP);
     await mutualTlsVault.start(Number(new URL(MUTUAL_TLS_VAULT).port), VAULT_IP);
     await plainVault.start(PLAIN_PORT, VAULT_IP);
@@ -58,7 +63,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
     writeFileSync(file('agent-ca-bundle.pem'), world.ca.certPem + otherCa.certPem);
   });
   after(async () => {
-    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop()]);
+    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop(), h2AdvertisedVault?.stop()]);
     await otherCa?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
     await world?.stop();
@@ -120,6 +125,17 @@ describe('e2e: TLS settings and the agent proxy', function () {
       assert.match(run.stdout, /^Logged in to Vault: .*, over HTTP\/1\.1\.$/m, 'the log says which protocol');
       // One connection asked which protocol; then at most `concurrency` kept-alive ones.
       assert.ok(privateCaVault.connections - connectionsBefore <= 3, `${privateCaVault.connections - connectionsBefore} connections`);
+    });
+
+    it('turns to HTTP/1.1, without a retry, when a server offers h2 but answers in HTTP/1.1', async () => {
+      const before = h2AdvertisedVault.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: H2_ADVERTISED_VAULT } });
+      const { warnings } = succeeds(run, h2AdvertisedVault, before);
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(versions(h2AdvertisedVault, before), ['1.1']);
+      assert.equal(h2AdvertisedVault.requests.slice(before).filter((r) => r.path.endsWith('/login')).length, 1, 'one login');
+      assert.match(run.stdout, /^Logged in to Vault: .*, over HTTP\/1\.1\.$/m);
+      assert.doesNotMatch(run.stdout, /retrying/i);
     });
   });
 

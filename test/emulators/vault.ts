@@ -11,6 +11,7 @@ import * as http2 from 'http2';
 import * as https from 'https';
 import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
 import type { AddressInfo, Socket } from 'net';
+import { createServer as createTlsServer, Server as TlsServer } from 'tls';
 import { readBody } from './serve';
 
 // ---------------------------------------------------------------------------------------------
@@ -946,7 +947,7 @@ export class VaultEmulator {
   readonly maxInFlightByToken = new Map<string, number>();
   private sealed = false;
   private faults: Array<{ fault: Fault; remaining: number }> = [];
-  private server?: http.Server | https.Server | http2.Http2SecureServer;
+  private server?: http.Server | https.Server | http2.Http2SecureServer | TlsServer;
   private readonly sockets = new Set<Socket>();
   private readonly namespaces = new Map<string, NamespaceState>([['', new NamespaceState('', 'root')]]);
   private readonly tokens = new TokenStore();
@@ -964,6 +965,8 @@ export class VaultEmulator {
       latencyMs?: number;
       /** Serve HTTP/1.1 only over TLS (as behind a load balancer that does); Vault's own TLS listener offers h2 too. */
       http1Only?: boolean;
+      /** Offer h2 in ALPN but speak HTTP/1.1 on every connection (a misconfigured front end). */
+      h2Advertised?: boolean;
     } = {},
   ) {
     this.latencyMs = opts.latencyMs ?? 0;
@@ -981,11 +984,13 @@ export class VaultEmulator {
     const tls = this.opts.tls;
     const mutual = tls?.requestClientCert ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {};
     // Vault's TLS listener offers ALPN h2 and http/1.1 (internalshared/listenerutil TLSConfig).
-    const server = !tls
-      ? http.createServer(handler)
-      : this.opts.http1Only
-        ? https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler)
-        : http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...mutual }, handler as never);
+    let server: http.Server | https.Server | http2.Http2SecureServer | TlsServer;
+    if (!tls) server = http.createServer(handler);
+    else if (this.opts.h2Advertised) {
+      const inner = http.createServer(handler);
+      server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (s) => inner.emit('connection', s));
+    } else if (this.opts.http1Only) server = https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler);
+    else server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...mutual }, handler as never);
     server.on('connection', (socket: Socket) => {
       this.connections += 1;
       this.sockets.add(socket);

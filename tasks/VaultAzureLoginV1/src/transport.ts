@@ -144,15 +144,26 @@ function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined
   return { send, close: () => agent.destroy() };
 }
 
+/** Node's codes for an HTTP/2 session that broke the protocol (not a reset stream or a lost connection). */
+const protocolErrors = new Set(['ERR_HTTP2_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
+const GOAWAY_PROTOCOL_ERROR = 1;
+
 /**
  * One HTTP/2 session to the origin, opened on first use (or by warmUp) and opened again after it
- * ends; null when the server chose HTTP/1.1, after which the HTTP/1.1 path is used for good.
+ * ends; null when the server chose HTTP/1.1, after which the HTTP/1.1 path is used for good. The
+ * same holds when a server offers h2 but does not speak it (a front end that advertises h2 and
+ * answers in HTTP/1.1): a session that breaks the protocol before its first answer turns the
+ * origin to HTTP/1.1.
  */
 class Http2Origin {
   private session?: Promise<http2.ClientHttp2Session | null>;
   private closed = false;
+  /** Set when HTTP/2 turned out not to work with this server. */
+  http1Only = false;
   /** What ended each session that ended in error (a TLS alert, a reset), for the requests it took down. */
   private readonly causes = new WeakMap<http2.ClientHttp2Session, Error>();
+  /** Sessions that have delivered an answer: HTTP/2 works with them. */
+  private readonly answered = new WeakSet<http2.ClientHttp2Session>();
 
   constructor(
     private readonly origin: URL,
@@ -161,8 +172,19 @@ class Http2Origin {
   ) {}
 
   get(): Promise<http2.ClientHttp2Session | null> {
+    if (this.http1Only) return Promise.resolve(null);
     this.session ??= this.open();
     return this.session;
+  }
+
+  noteAnswer(session: http2.ClientHttp2Session): void {
+    this.answered.add(session);
+  }
+
+  /** Called with every failure on a session: a protocol error before any answer ends HTTP/2 here. */
+  noteFailure(session: http2.ClientHttp2Session, code: string | number | undefined): void {
+    const broken = typeof code === 'number' ? code === GOAWAY_PROTOCOL_ERROR : protocolErrors.has(code ?? '');
+    if (broken && !this.answered.has(session)) this.http1Only = true;
   }
 
   /** The error behind a request's failure: the session's own, when the session went down. */
@@ -213,9 +235,13 @@ class Http2Origin {
           if (this.session === attempt) this.session = undefined;
         };
         opened.on('close', forget);
-        opened.on('goaway', forget);
-        opened.on('error', (err) => {
+        opened.on('goaway', (code: number) => {
+          this.noteFailure(opened, code);
+          forget();
+        });
+        opened.on('error', (err: NodeJS.ErrnoException) => {
           if (!this.causes.has(opened)) this.causes.set(opened, err);
+          this.noteFailure(opened, err.code);
           forget();
         });
         if (this.closed) opened.close();
@@ -236,6 +262,7 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
+      origin.noteFailure(session, (err as NodeJS.ErrnoException)?.code);
       reject(asTransportError(origin.causeOf(session, err)));
     };
     const url = new URL(req.url);
@@ -255,6 +282,7 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
     const timer = setTimeout(() => stream.destroy(timeoutError(timeoutMs)), timeoutMs);
     stream.on('response', (h) => {
       status = Number(h[':status']);
+      origin.noteAnswer(session);
     });
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('error', (err) => {
@@ -292,7 +320,19 @@ export function createTransport(address: string, opts: TransportOptions): Transp
     },
     async send(req) {
       const session = h2 ? await h2.get() : null;
-      const res = await (session && h2 ? sendHttp2(h2, session, req, opts.timeoutMs) : viaHttp1().send(req));
+      let res: HttpResponse;
+      if (session && h2) {
+        try {
+          res = await sendHttp2(h2, session, req, opts.timeoutMs);
+        } catch (err) {
+          // The server offered h2 but broke it before answering anything: nothing was processed,
+          // so the request goes again over HTTP/1.1, as every later one will.
+          if (!h2.http1Only) throw err;
+          res = await viaHttp1().send(req);
+        }
+      } else {
+        res = await viaHttp1().send(req);
+      }
       latest = res.protocol;
       return res;
     },
