@@ -152,7 +152,11 @@ try {
 } catch {
   cachedData = undefined;
 }
-new Script(wrap(source), { filename: file, cachedData }).runInThisContext()(exports, require, module, file, __dirname);
+const script = new Script(wrap(source), { filename: file, cachedData });
+if (cachedData && script.cachedDataRejected) {
+  console.log('##vso[task.debug]V8 refused the code cache (another V8 version, or V8 flags in NODE_OPTIONS): compiling from source.');
+}
+script.runInThisContext()(exports, require, module, file, __dirname);
 `;
 
 const trainer = `

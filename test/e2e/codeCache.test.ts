@@ -66,15 +66,30 @@ describe('code cache: the bundled entries and the V8 code cache beside them', fu
       }],
       ['no cache file', () => rmSync(cache())],
     ];
+    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+    const refused = /^##vso\[task\.debug\]V8 refused the code cache/m;
+
+    it('uses the cache, saying nothing about it', async () => {
+      const run = await world.runTask({ connection: world.ids.wif, inputs });
+      assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+      assert.doesNotMatch(run.stdout, refused);
+    });
+
     for (const [title, spoil] of cases) {
       it(`works with ${title}, as with the cache`, async () => {
         spoil();
-        const run = await world.runTask({
-          connection: world.ids.wif,
-          inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
-        });
+        const run = await world.runTask({ connection: world.ids.wif, inputs });
         assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+        // Only a cache that matches the bundle reaches V8; only V8's refusal is worth a debug line.
+        if (title === 'a cache whose V8 data V8 refuses') assert.match(run.stdout, refused);
+        else assert.doesNotMatch(run.stdout, refused);
       });
     }
+
+    it('says so in a debug line when V8 flags (as NODE_OPTIONS can carry) make V8 refuse the cache', async () => {
+      const run = await world.runTask({ connection: world.ids.wif, inputs, nodeArgs: ['--max-old-space-size=512'] });
+      assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+      assert.match(run.stdout, refused);
+    });
   });
 });
