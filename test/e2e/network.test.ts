@@ -20,6 +20,7 @@ const PRIVATE_CA_VAULT = `https://${VAULT_HOST}:8210`;
 const MUTUAL_TLS_VAULT = `https://${VAULT_HOST}:8211`;
 const PLAIN_PORT = 8212;
 const H2_ADVERTISED_VAULT = `https://${VAULT_HOST}:8214`;
+const FOUR_STREAMS_VAULT = `https://${VAULT_HOST}:8215`;
 const PROXY_IP = '127.0.0.5';
 const PROXY_USER = 'build-agent';
 // Characters that must be URL-encoded in a proxy URL and decoded again for the header.
@@ -34,6 +35,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
   let mutualTlsVault: VaultEmulator;
   let plainVault: VaultEmulator;
   let h2AdvertisedVault: VaultEmulator;
+  let fourStreamsVault: VaultEmulator;
   let dir: string;
   const file = (name: string) => join(dir, name);
 
@@ -51,9 +53,12 @@ describe('e2e: TLS settings and the agent proxy', function () {
     plainVault = new VaultEmulator();
     const frontEnd = await world.ca.issue([VAULT_HOST]);
     h2AdvertisedVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, h2Advertised: true });
+    fourStreamsVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, maxConcurrentStreams: 4, latencyMs: 30 });
     const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
-    for (const v of [privateCaVault, mutualTlsVault, plainVault, h2AdvertisedVault]) seedVault(v, seed);
+    for (const v of [privateCaVault, mutualTlsVault, plainVault, h2AdvertisedVault, fourStreamsVault]) seedVault(v, seed);
+    for (let i = 0; i < 12; i++) fourStreamsVault.putSecret(`secret/ci/streams/p${i}`, { value: `stream-value-${i}` });
     await h2AdvertisedVault.start(Number(new URL(H2_ADVERTISED_VAULT).port), VAULT_IP);
+    await fourStreamsVault.start(Number(new URL(FOUR_STREAMS_VAULT).port), VAULT_IP);
     await privateCaVault.start(Number(new URL(PRIVATE_CA_VAULT).port), VAULT_IP);
     await mutualTlsVault.start(Number(new URL(MUTUAL_TLS_VAULT).port), VAULT_IP);
     await plainVault.start(PLAIN_PORT, VAULT_IP);
@@ -63,7 +68,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
     writeFileSync(file('agent-ca-bundle.pem'), world.ca.certPem + otherCa.certPem);
   });
   after(async () => {
-    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop(), h2AdvertisedVault?.stop()]);
+    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop(), h2AdvertisedVault?.stop(), fourStreamsVault?.stop()]);
     await otherCa?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
     await world?.stop();
@@ -125,6 +130,18 @@ describe('e2e: TLS settings and the agent proxy', function () {
       assert.match(run.stdout, /^Logged in to Vault: .*, over HTTP\/1\.1\.$/m, 'the log says which protocol');
       // One connection asked which protocol; then at most `concurrency` kept-alive ones.
       assert.ok(privateCaVault.connections - connectionsBefore <= 3, `${privateCaVault.connections - connectionsBefore} connections`);
+    });
+
+    it('keeps within the streams a server allows at once, fewer than concurrency, with nothing refused', async () => {
+      const before = fourStreamsVault.requests.length;
+      const secrets = Array.from({ length: 12 }, (_, i) => `secret/ci/streams/p${i} value | STREAM_${i}`).join('\n');
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: FOUR_STREAMS_VAULT, secrets, concurrency: '16' } });
+      const { vars } = check(run, true);
+      assert.equal(vars.size, 12);
+      assert.equal(vars.get('STREAM_11'), 'stream-value-11');
+      assert.doesNotMatch(run.stdout, /retrying/i, 'no refused stream, so no retry');
+      const token = fourStreamsVault.requests.slice(before).find((r) => r.path.startsWith('secret/'))?.token ?? '';
+      assert.equal(fourStreamsVault.maxInFlightByToken.get(token), 4, 'four at a time: what the server allows');
     });
 
     it('turns to HTTP/1.1, without a retry, when a server offers h2 but answers in HTTP/1.1', async () => {

@@ -967,6 +967,8 @@ export class VaultEmulator {
       http1Only?: boolean;
       /** Offer h2 in ALPN but speak HTTP/1.1 on every connection (a misconfigured front end). */
       h2Advertised?: boolean;
+      /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (Vault's Go server: 250). */
+      maxConcurrentStreams?: number;
     } = {},
   ) {
     this.latencyMs = opts.latencyMs ?? 0;
@@ -990,7 +992,10 @@ export class VaultEmulator {
       const inner = http.createServer(handler);
       server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (s) => inner.emit('connection', s));
     } else if (this.opts.http1Only) server = https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler);
-    else server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...mutual }, handler as never);
+    else {
+      const settings = this.opts.maxConcurrentStreams ? { maxConcurrentStreams: this.opts.maxConcurrentStreams } : {};
+      server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings, ...mutual }, handler as never);
+    }
     server.on('connection', (socket: Socket) => {
       this.connections += 1;
       this.sockets.add(socket);

@@ -212,15 +212,19 @@ class Http2Origin {
       const timer = setTimeout(() => socket.destroy(timeoutError(this.timeoutMs)), this.timeoutMs);
       let session: http2.ClientHttp2Session | undefined;
       socket.on('error', (err) => {
+        // Before the session: the connection failed. After: it ends the session (a TLS alert such
+        // as "certificate required" arrives after the handshake in TLS 1.3).
+        if (session) {
+          if (!this.causes.has(session)) this.causes.set(session, err);
+          session.destroy();
+          return;
+        }
         clearTimeout(timer);
-        // Before the session: the connection failed. After: it ended the session (a TLS alert
-        // such as "certificate required" arrives after the handshake in TLS 1.3).
-        if (session) this.causes.set(session, err);
-        else reject(asTransportError(err));
+        reject(asTransportError(err));
       });
       socket.once('secureConnect', () => {
-        clearTimeout(timer);
         if (socket.alpnProtocol !== 'h2') {
+          clearTimeout(timer);
           socket.destroy();
           resolve(null);
           return;
@@ -229,12 +233,14 @@ class Http2Origin {
         const { connect } = require('node:http2') as typeof http2;
         const opened = connect(this.origin, { createConnection: () => socket });
         session = opened;
-        // An idle session never keeps the step alive; requests in flight do (their timers).
-        opened.unref();
         const forget = () => {
           if (this.session === attempt) this.session = undefined;
         };
-        opened.on('close', forget);
+        opened.on('close', () => {
+          clearTimeout(timer);
+          forget();
+          reject(asTransportError(this.causes.get(opened) ?? new TransportError('ECONNRESET', 'the connection closed before HTTP/2 began')));
+        });
         opened.on('goaway', (code: number) => {
           this.noteFailure(opened, code);
           forget();
@@ -244,8 +250,16 @@ class Http2Origin {
           this.noteFailure(opened, err.code);
           forget();
         });
-        if (this.closed) opened.close();
-        resolve(opened);
+        // Usable once the server's settings are in: a burst of requests before them could exceed
+        // the streams it allows at once and be refused; after them, Node holds back the excess.
+        opened.once('remoteSettings', () => {
+          clearTimeout(timer);
+          // From now on an idle session never keeps the step alive; requests in flight do (their
+          // timers).
+          opened.unref();
+          if (this.closed) opened.close();
+          resolve(opened);
+        });
       });
     });
     // A failed connection is not kept: the next request (or its retry) connects again.
@@ -319,20 +333,18 @@ export function createTransport(address: string, opts: TransportOptions): Transp
       h2?.get().catch(() => undefined);
     },
     async send(req) {
-      const session = h2 ? await h2.get() : null;
-      let res: HttpResponse;
-      if (session && h2) {
+      let res: HttpResponse | undefined;
+      if (h2) {
         try {
-          res = await sendHttp2(h2, session, req, opts.timeoutMs);
+          const session = await h2.get();
+          if (session) res = await sendHttp2(h2, session, req, opts.timeoutMs);
         } catch (err) {
           // The server offered h2 but broke it before answering anything: nothing was processed,
           // so the request goes again over HTTP/1.1, as every later one will.
           if (!h2.http1Only) throw err;
-          res = await viaHttp1().send(req);
         }
-      } else {
-        res = await viaHttp1().send(req);
       }
+      res ??= await viaHttp1().send(req);
       latest = res.protocol;
       return res;
     },
