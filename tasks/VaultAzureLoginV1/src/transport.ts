@@ -54,7 +54,7 @@ export interface Transport {
   send(req: HttpRequest): Promise<HttpResponse>;
   /** The protocol of the latest answer: 'h2' or 'http/1.1'; undefined before the first. */
   protocol(): string | undefined;
-  /** Closes idle connections so the process can exit; in-flight requests finish first. */
+  /** Lets go of every connection so the process can exit; for when no request is in flight. */
   close(): void;
 }
 
