@@ -43,6 +43,7 @@ function fakes(vault: Partial<VaultApi>) {
     createVault: sinon.stub().returns({
       warmUp: sinon.spy(() => events.push('warm up')),
       close: sinon.spy(() => events.push('close')),
+      protocol: () => 'HTTP/2',
       login: sinon.stub().resolves({ token: 'hvs.vault-token', accessor: 'a', policies: ['default'], ttlSeconds: 60, tokenType: 'service', renewable: true }),
       mount: sinon.stub().resolves({ path: 'secret/', type: 'kv', kvVersion: 2 }),
       read: sinon.stub().resolves({ data: { data: { password: 'pw' } } }),

@@ -37,7 +37,7 @@ export async function main(): Promise<void> {
 
 /**
  * Loads what a run loads on demand (arm-rest with MSAL, node-vault), for the build's V8 code cache
- * (scripts/build.mjs), which holds the functions compiled while loading.
+ * (scripts/build.mjs): the on-demand modules' top-level code then starts compiled too.
  */
 export async function preload(): Promise<void> {
   await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');

@@ -89,7 +89,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   }
   sink.setSecret(login.token);
   saveState(deps.state, { token: login.token, tokenType: login.tokenType, revokeToken: config.revokeToken });
-  log(loc('LoggedIn', login.policies.join(', '), login.tokenType, `${login.ttlSeconds}s`, vault.protocol?.() ?? 'HTTP'));
+  log(loc('LoggedIn', login.policies.join(', '), login.tokenType, `${login.ttlSeconds}s`, vault.protocol() ?? 'HTTP'));
 
   let values: SecretValue[] = [];
   let leaseIds: string[] = [];

@@ -17,7 +17,7 @@ import type { ProxyConfig, TlsConfig } from './inputs';
 
 export interface HttpRequest {
   method: string;
-  url: string;
+  url: URL;
   headers: Record<string, string>;
   /** Sent as JSON. */
   json?: unknown;
@@ -279,7 +279,7 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
       origin.noteFailure(session, (err as NodeJS.ErrnoException)?.code);
       reject(asTransportError(origin.causeOf(session, err)));
     };
-    const url = new URL(req.url);
+    const url = req.url;
     const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
     const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': url.pathname + url.search, accept: 'application/json' };
     for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = value;

@@ -91,10 +91,12 @@ interface RequestOptions {
  * URL and headers and reads the answer; connections, TLS and protocol are ours.
  */
 function requestPromise(transport: Transport) {
-  const send = (options: RequestOptions) =>
-    transport
-      .send({ method: options.method, url: options.uri, headers: options.headers ?? {}, json: options.json })
-      .then((r) => ({ statusCode: r.status, body: r.body, request: { path: new URL(options.uri).pathname } }));
+  const send = (options: RequestOptions) => {
+    const url = new URL(options.uri);
+    return transport
+      .send({ method: options.method, url, headers: options.headers ?? {}, json: options.json })
+      .then((r) => ({ statusCode: r.status, body: r.body, request: { path: url.pathname } }));
+  };
   return { defaults: () => send };
 }
 
