@@ -59,6 +59,14 @@ function fakes(vault: Partial<VaultApi>) {
     log: sinon.spy((line: string) => events.push(`log ${line}`)),
     warn: sinon.spy((line: string) => events.push(`warn ${line}`)),
     loc: (key, ...args) => tl.loc(key, ...args),
+    inOneWrite: <T>(fn: () => T): T => {
+      events.push('write begins');
+      try {
+        return fn();
+      } finally {
+        events.push('write ends');
+      }
+    },
   };
   return { deps, events };
 }
@@ -77,6 +85,21 @@ describe('run (the flow with its collaborators faked)', () => {
     sinon.assert.calledWithMatch(deps.createVault as sinon.SinonStub, { tls: { verify: true }, timeoutMs: 30000 });
     sinon.assert.calledWith(deps.getToken as sinon.SinonStub, 'sc-1', 'https://management.azure.com/');
     assert.ok(events.every((e) => !e.startsWith('log') || (!e.includes(jwt) && !e.includes('hvs.vault-token') && !e.includes('=pw'))));
+  });
+
+  it('masks every value in one write, then publishes every variable and its log lines in another', async () => {
+    const { deps, events } = fakes({
+      read: sinon.stub().callsFake(async (p: string) => ({ data: { data: { password: `pw-${p.split('/').pop()}` } } })),
+    });
+    await run(config('secret/ci/a password | A\nsecret/ci/b password | B'), deps);
+    const writes = events.flatMap((e, i) => (e === 'write begins' ? [events.slice(i + 1, events.indexOf('write ends', i))] : []));
+    assert.deepEqual(writes[0], ['mask pw-a', 'mask pw-b']);
+    assert.deepEqual(
+      writes[1].filter((e) => !e.startsWith('log')),
+      ['set A=pw-a', 'set B=pw-b'],
+    );
+    assert.ok(writes[1][writes[1].length - 1].startsWith('log Published 2 variable(s)'), writes[1].join(' / '));
+    assert.equal(writes.length, 2);
   });
 
   it('publishes nothing when one of several reads fails', async () => {

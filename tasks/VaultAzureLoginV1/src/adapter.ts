@@ -17,6 +17,20 @@ export const loc = (key: string, ...args: unknown[]): string => tl.loc(key, ...a
 export const log = (line: string): void => console.log(line);
 export const warn = (line: string): void => tl.warning(line);
 
+/**
+ * Runs `fn` with the stream held and writes what `fn` wrote in one piece when it returns or
+ * throws, in order: one system call for hundreds of lines (masking and publishing every value)
+ * instead of one per line.
+ */
+export function inOneWrite<T>(fn: () => T, stream: Writable = process.stdout): T {
+  stream.cork();
+  try {
+    return fn();
+  } finally {
+    stream.uncork();
+  }
+}
+
 const discard = new Writable({
   write(_chunk, _encoding, done) {
     done();

@@ -1,6 +1,6 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
 import * as tl from 'azure-pipelines-task-lib/task';
-import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
+import { inOneWrite, loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
 import { armRestTokenSource } from './azureToken';
 import { TaskError } from './errors';
 import { secretFileStore } from './files';
@@ -26,6 +26,7 @@ export async function main(): Promise<void> {
       log,
       warn,
       loc,
+      inOneWrite,
     });
     tl.setResult(tl.TaskResult.Succeeded, '');
   } catch (err) {

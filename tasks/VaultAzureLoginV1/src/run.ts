@@ -20,6 +20,8 @@ export interface Deps {
   retry: RetryPolicy;
   log: (line: string) => void;
   warn: (line: string) => void;
+  /** Runs `fn` with what it writes to the log going out in one piece when it ends. */
+  inOneWrite: <T>(fn: () => T) => T;
   loc: (key: string, ...args: unknown[]) => string;
 }
 
@@ -103,7 +105,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     });
     leaseIds = outcome.leaseIds;
     if (leaseIds.length) saveState(deps.state, { leaseIds });
-    maskAll(outcome.values, sink);
+    deps.inOneWrite(() => maskAll(outcome.values, sink));
     const skipped = config.ignoreNotFound ? outcome.failures.filter((f) => f.notFound) : [];
     const failures = outcome.failures.filter((f) => !skipped.includes(f));
     for (const f of skipped) deps.warn(loc('SkippedNotFound', f.source, f.reason));
@@ -128,10 +130,12 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     if (config.namespace) variables.push({ name: 'VAULT_NAMESPACE', value: config.namespace, source: 'exportToken', secret: false });
   }
 
-  for (const p of publishAll(variables, sink, config.isOutput)) {
-    const key = p.compacted ? 'PublishedJson' : p.secret ? 'Published' : 'PublishedPlain';
-    log(loc(key, p.source, p.name));
-  }
-  log(loc('PublishedCount', variables.length, config.isOutput ? loc('AsOutput') : ''));
+  deps.inOneWrite(() => {
+    for (const p of publishAll(variables, sink, config.isOutput)) {
+      const key = p.compacted ? 'PublishedJson' : p.secret ? 'Published' : 'PublishedPlain';
+      log(loc(key, p.source, p.name));
+    }
+    log(loc('PublishedCount', variables.length, config.isOutput ? loc('AsOutput') : ''));
+  });
   return { published: variables.map((v) => v.name), tokenType: login.tokenType, leaseIds };
 }
