@@ -121,6 +121,26 @@ describe('e2e: TLS settings and the agent proxy', function () {
       assert.equal(world.vault.connections - connectionsBefore, 1, 'one connection for the whole run');
     });
 
+    it('connects to Vault while the token request waits for Azure DevOps, not before its first request', async () => {
+      const azdoBefore = world.azdo.requests.length;
+      const entraBefore = world.entra.requests.length;
+      const connectionsBefore = world.vault.connectedAt.length;
+      world.setLatency(300);
+      let run: TaskRun;
+      try {
+        run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: VAULT_ADDRESS } });
+      } finally {
+        world.setLatency(0);
+      }
+      succeeds(run, world.vault, 0);
+      const [connected] = world.vault.connectedAt.slice(connectionsBefore);
+      const [firstAzdo, secondAzdo] = world.azdo.requests.slice(azdoBefore);
+      const [entraToken] = world.entra.requests.slice(entraBefore);
+      assert.ok(connected > firstAzdo.at, 'the Vault connection opens after the first request to Azure DevOps is sent');
+      assert.ok(connected < secondAzdo.at && connected < entraToken.at, 'and before that request is answered');
+      assert.equal(world.vault.connectedAt.length - connectionsBefore, 1);
+    });
+
     it('falls back to HTTP/1.1 kept-alive connections when the listener offers only that', async () => {
       const before = privateCaVault.requests.length;
       const connectionsBefore = privateCaVault.connections;

@@ -937,6 +937,8 @@ export class VaultEmulator {
   maxInFlight = 0;
   /** TCP connections accepted so far. */
   connections = 0;
+  /** When each connection was accepted (process.hrtime.bigint(), as the other emulators' request records). */
+  readonly connectedAt: bigint[] = [];
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
   readonly leases = new Map<string, LeaseRecord>();
@@ -998,6 +1000,7 @@ export class VaultEmulator {
     }
     server.on('connection', (socket: Socket) => {
       this.connections += 1;
+      this.connectedAt.push(process.hrtime.bigint());
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });

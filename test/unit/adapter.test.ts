@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { inOneWrite } from '../../tasks/VaultAzureLoginV1/src/adapter';
+import { inOneWrite, onFirstRequestSent } from '../../tasks/VaultAzureLoginV1/src/adapter';
 
 /** A stream that records each write it receives as the list of lines in it. */
 function recorder() {
@@ -43,5 +45,47 @@ describe('inOneWrite', () => {
     assert.deepEqual(writes.flat(), ['##vso[task.setsecret]a\n']);
     stream.write('later\n');
     assert.deepEqual(writes.flat(), ['##vso[task.setsecret]a\n', 'later\n'], 'the stream is not left held');
+  });
+});
+
+describe('onFirstRequestSent', () => {
+  let server: http.Server;
+  let url: string;
+  before(async () => {
+    // Answers each request a while after it arrives, as a distant server would.
+    server = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 100));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const get = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      http
+        .get(url, { agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+
+  it('runs once the first request is sent, while its answer is awaited, and not again', async () => {
+    const events: string[] = [];
+    onFirstRequestSent(() => events.push('ran'));
+    events.push(`answer: ${await get()}`);
+    events.push(`answer: ${await get()}`);
+    assert.deepEqual(events, ['ran', 'answer: ok', 'answer: ok']);
+  });
+
+  it('does not run once cancelled', async () => {
+    let ran = false;
+    const warmUp = onFirstRequestSent(() => {
+      ran = true;
+    });
+    warmUp.cancel();
+    await get();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ran, false);
   });
 });

@@ -35,8 +35,11 @@ const config = (secrets: string): TaskConfig => ({
 
 function fakes(vault: Partial<VaultApi>) {
   const events: string[] = [];
+  let whenSent: (() => void) | undefined;
   const deps: Deps = {
     getToken: sinon.spy(async () => {
+      events.push('token request sent');
+      whenSent?.();
       events.push('token');
       return { token: jwt, scheme: 'WorkloadIdentityFederation' };
     }),
@@ -59,6 +62,15 @@ function fakes(vault: Partial<VaultApi>) {
     log: sinon.spy((line: string) => events.push(`log ${line}`)),
     warn: sinon.spy((line: string) => events.push(`warn ${line}`)),
     loc: (key, ...args) => tl.loc(key, ...args),
+    onFirstRequestSent: (fn) => {
+      whenSent = fn;
+      return {
+        cancel: () => {
+          events.push('warm-up cancelled');
+          whenSent = undefined;
+        },
+      };
+    },
     inOneWrite: <T>(fn: () => T): T => {
       events.push('write begins');
       try {
@@ -126,10 +138,11 @@ describe('run (the flow with its collaborators faked)', () => {
     sinon.assert.calledOnce(vault.close);
   });
 
-  it('starts connecting to Vault before it asks for the Entra token, and closes the connection once done', async () => {
+  it('starts connecting to Vault once the token request is on its way, and closes the connection once done', async () => {
     const { deps, events } = fakes({});
     await run(config('secret/ci/db password | DB_PASSWORD'), deps);
-    assert.ok(events.indexOf('warm up') >= 0 && events.indexOf('warm up') < events.indexOf('token'), 'warm-up before the token request');
-    assert.equal(events[events.length - 1], 'close', 'closed after the variables are published');
+    const warm = events.indexOf('warm up');
+    assert.ok(warm > events.indexOf('token request sent') && warm < events.indexOf('token'), `warm-up while the token is awaited: ${events.join(' / ')}`);
+    assert.deepEqual(events.slice(-2), ['warm-up cancelled', 'close'], 'closed after the variables are published');
   });
 });

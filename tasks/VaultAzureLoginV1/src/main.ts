@@ -1,6 +1,6 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
 import * as tl from 'azure-pipelines-task-lib/task';
-import { inOneWrite, loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
+import { inOneWrite, loadMessages, loc, log, onFirstRequestSent, retryPolicy, taskState, warn } from './adapter';
 import { armRestTokenSource } from './azureToken';
 import { TaskError } from './errors';
 import { secretFileStore } from './files';
@@ -27,6 +27,7 @@ export async function main(): Promise<void> {
       warn,
       loc,
       inOneWrite,
+      onFirstRequestSent,
     });
     tl.setResult(tl.TaskResult.Succeeded, '');
   } catch (err) {

@@ -20,6 +20,8 @@ export interface Deps {
   retry: RetryPolicy;
   log: (line: string) => void;
   warn: (line: string) => void;
+  /** Runs `fn` once the token request has sent its first HTTP request; cancellable. */
+  onFirstRequestSent: (fn: () => void) => { cancel(): void };
   /** Runs `fn` with what it writes to the log going out in one piece when it ends. */
   inOneWrite: <T>(fn: () => T) => T;
   loc: (key: string, ...args: unknown[]) => string;
@@ -53,11 +55,14 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
     timeoutMs: config.timeoutSeconds * 1000,
     retry: deps.retry,
   });
-  // Connecting to Vault (TLS handshake, protocol) overlaps the Entra token request.
-  vault.warmUp();
+  // Connecting to Vault (TLS handshake, protocol) happens while the token request waits for its
+  // first answer: before that the step is busy with the request itself, after it the connection
+  // is ready by the login. If no request goes out, the login connects.
+  const warmUp = deps.onFirstRequestSent(() => vault.warmUp());
   try {
     return await runWith(vault, config, deps);
   } finally {
+    warmUp.cancel();
     vault.close();
   }
 }
