@@ -179,6 +179,11 @@ const cases: Case[] = [
   ['caCertificate PEM text that is not a certificate', { inputs: { caCertificate: NOT_A_CERTIFICATE } }, [/Input 'caCertificate' does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----/]],
   ['clientCertificate without clientKey', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem } }), [/Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/]],
   ['clientKey that is not a key', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: 'not a key' } }), [/Input 'clientKey' is neither PEM text/]],
+  [
+    'clientKey of another certificate',
+    (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: world.ca.keyPem } }),
+    [/'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/, /Give the key issued with that certificate/],
+  ],
 
   // Everything at once
   [

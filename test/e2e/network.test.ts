@@ -264,6 +264,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
       ["'clientCertificate' without 'clientKey'", () => ({ clientCertificate: clientCert.certPem }), /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
       ["'clientKey' without 'clientCertificate'", () => ({ clientKey: file('client.key') }), /Inputs 'clientCertificate' and 'clientKey' go together/],
       ["'clientKey' holding a certificate", () => ({ clientCertificate: clientCert.certPem, clientKey: clientCert.certPem }), /Input 'clientKey' does not hold a PEM private key/],
+      ["'clientKey' of another certificate", () => ({ clientCertificate: clientCert.certPem, clientKey: otherCa.keyPem }), /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/],
     ];
     for (const [title, inputs, pattern] of bad) {
       it(title, async () => {
@@ -275,6 +276,20 @@ describe('e2e: TLS settings and the agent proxy', function () {
         assert.deepEqual(requestCounts(), before, 'no request to Azure DevOps, Entra or any Vault');
       });
     }
+
+    it('Agent.ClientCert with an Agent.ClientCertKey of another certificate', async () => {
+      writeFileSync(file('other.key'), otherCa.keyPem);
+      const before = requestCounts();
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('other.key') },
+        inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT },
+      });
+      const { errors, vars } = check(run, false);
+      assert.match(errors, /'Agent\.ClientCert' and 'Agent\.ClientCertKey' do not belong together/);
+      assert.equal(vars.size, 0);
+      assert.deepEqual(requestCounts(), before, 'no request to Azure DevOps, Entra or any Vault');
+    });
   });
 
   describe("the agent's proxy", () => {

@@ -153,6 +153,15 @@ function pemInput(name: string, raw: string, kind: 'certificate' | 'key', proble
   return pem;
 }
 
+/** True when `key` (opened with `passphrase`) is the private key of the certificate `cert`. */
+function clientPairMatches(cert: string, key: string, passphrase: string | undefined): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey({ key, passphrase }));
+  } catch {
+    return false;
+  }
+}
+
 function agentFile(variable: string, path: string, problems: string[]): string | undefined {
   try {
     return fs.readFileSync(path, 'utf8');
@@ -209,11 +218,15 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
     const agentCa = agentFile('Agent.CAInfo', agentCerts.caFile, problems);
     if (agentCa) ca.push(agentCa);
   }
+  let pairNames: [string, string] = ['clientCertificate', 'clientKey'];
   if (!cert && agentCerts?.certFile && agentCerts.keyFile) {
     cert = agentFile('Agent.ClientCert', agentCerts.certFile, problems);
     key = agentFile('Agent.ClientCertKey', agentCerts.keyFile, problems);
     passphrase = agentCerts.passphrase || undefined;
+    pairNames = ['Agent.ClientCert', 'Agent.ClientCertKey'];
   }
+  // Checked here, before any request: the TLS context is built later, while the task waits for Azure.
+  if (cert && key && !clientPairMatches(cert, key, passphrase)) problems.push(tl.loc('ClientPairMismatch', ...pairNames));
 
   let proxy: ProxyConfig | undefined;
   if (address) {
