@@ -84,22 +84,30 @@ function asTransportError(err: unknown): TransportError {
 
 const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
 
-/** TLS settings shared by the HTTP/2 and HTTP/1.1 paths. */
-function tlsOptions(cfg: TlsConfig): tls.ConnectionOptions {
-  const custom = cfg.ca.length > 0 || Boolean(cfg.cert);
-  return {
-    rejectUnauthorized: cfg.verify,
-    // Built once: a context made from every public root costs tens of milliseconds, and a client
-    // would make one per connection. Extra CAs are trusted in addition to the public roots, as the
-    // vault CLI's VAULT_CACERT is.
-    secureContext: custom
-      ? tls.createSecureContext({
-          ca: cfg.ca.length ? [...tls.rootCertificates, ...cfg.ca] : undefined,
-          cert: cfg.cert,
-          key: cfg.key,
-          passphrase: cfg.passphrase,
-        })
-      : undefined,
+/**
+ * TLS settings shared by the HTTP/2 and HTTP/1.1 paths, made on first use: a context holding the
+ * public roots and the extra CAs takes about 25 ms to build, so it is built once per run (a client
+ * would make one per connection) and when the first connection opens, which the task starts while
+ * it waits for Azure (the inputs were checked before, so building it cannot fail on them).
+ */
+function lazyTlsOptions(cfg: TlsConfig): () => tls.ConnectionOptions {
+  let options: tls.ConnectionOptions | undefined;
+  return () => {
+    if (options) return options;
+    const custom = cfg.ca.length > 0 || Boolean(cfg.cert);
+    options = {
+      rejectUnauthorized: cfg.verify,
+      // Extra CAs are trusted in addition to the public roots.
+      secureContext: custom
+        ? tls.createSecureContext({
+            ca: cfg.ca.length ? [...tls.rootCertificates, ...cfg.ca] : undefined,
+            cert: cfg.cert,
+            key: cfg.key,
+            passphrase: cfg.passphrase,
+          })
+        : undefined,
+    };
+    return options;
   };
 }
 
@@ -167,7 +175,7 @@ class Http2Origin {
 
   constructor(
     private readonly origin: URL,
-    private readonly secure: tls.ConnectionOptions,
+    private readonly secure: () => tls.ConnectionOptions,
     private readonly timeoutMs: number,
   ) {}
 
@@ -203,7 +211,7 @@ class Http2Origin {
     const attempt = new Promise<http2.ClientHttp2Session | null>((resolve, reject) => {
       const host = this.origin.hostname.replace(/^\[|\]$/g, '');
       const socket = tls.connect({
-        ...this.secure,
+        ...this.secure(),
         host,
         port: Number(this.origin.port || 443),
         servername: isIP(host) ? undefined : host,
@@ -320,9 +328,9 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
 
 export function createTransport(address: string, opts: TransportOptions): Transport {
   const origin = new URL(address);
-  const secure = origin.protocol === 'https:' ? tlsOptions(opts.tls) : undefined;
+  const secure = origin.protocol === 'https:' ? lazyTlsOptions(opts.tls) : undefined;
   let h1: ReturnType<typeof http1> | undefined;
-  const viaHttp1 = () => (h1 ??= http1(opts, secure));
+  const viaHttp1 = () => (h1 ??= http1(opts, secure?.()));
   // HTTP/2 needs a direct TLS connection: through a proxy (CONNECT) and over plain http the
   // requests use HTTP/1.1.
   const h2 = secure && !opts.proxy ? new Http2Origin(origin, secure, opts.timeoutMs) : undefined;
