@@ -88,7 +88,8 @@ const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer 
  * TLS settings shared by the HTTP/2 and HTTP/1.1 paths, made on first use: a context holding the
  * public roots and the extra CAs takes about 25 ms to build, so it is built once per run (a client
  * would make one per connection) and when the first connection opens, which the task starts while
- * it waits for Azure (the inputs were checked before, so building it cannot fail on them).
+ * it waits for Azure. The inputs were checked before (PEM certificates, a key that belongs to its
+ * certificate), so building it does not fail on them.
  */
 function lazyTlsOptions(cfg: TlsConfig): () => tls.ConnectionOptions {
   let options: tls.ConnectionOptions | undefined;
