@@ -64,6 +64,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
     await plainVault.start(PLAIN_PORT, VAULT_IP);
     writeFileSync(file('client.crt'), clientCert.certPem);
     writeFileSync(file('client.key'), clientCert.keyPem);
+    writeFileSync(file('other.key'), otherCa.keyPem);
     writeFileSync(file('not-a-cert.pem'), 'just some text\n');
     writeFileSync(file('agent-ca-bundle.pem'), world.ca.certPem + otherCa.certPem);
   });
@@ -255,41 +256,33 @@ describe('e2e: TLS settings and the agent proxy', function () {
   });
 
   describe('certificate inputs that cannot be used stop the task before any request', () => {
-    const bad: Array<[string, () => Record<string, string>, RegExp]> = [
-      ["'caCertificate' naming a file that does not exist", () => ({ caCertificate: file('missing-ca.pem') }), /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '.*missing-ca\.pem'/],
-      ["'caCertificate' as text that is not PEM", () => ({ caCertificate: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA' }), /Input 'caCertificate' is neither PEM text/],
-      ["'caCertificate' as broken PEM", () => ({ caCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'caCertificate' naming a file that is not PEM", () => ({ caCertificate: file('not-a-cert.pem') }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'caCertificate' holding a private key", () => ({ caCertificate: otherCa.keyPem }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'clientCertificate' without 'clientKey'", () => ({ clientCertificate: clientCert.certPem }), /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
-      ["'clientKey' without 'clientCertificate'", () => ({ clientKey: file('client.key') }), /Inputs 'clientCertificate' and 'clientKey' go together/],
-      ["'clientKey' holding a certificate", () => ({ clientCertificate: clientCert.certPem, clientKey: clientCert.certPem }), /Input 'clientKey' does not hold a PEM private key/],
-      ["'clientKey' of another certificate", () => ({ clientCertificate: clientCert.certPem, clientKey: otherCa.keyPem }), /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/],
+    const bad: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>, RegExp]> = [
+      ["'caCertificate' naming a file that does not exist", () => ({ inputs: { caCertificate: file('missing-ca.pem') } }), /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '.*missing-ca\.pem'/],
+      ["'caCertificate' as text that is not PEM", () => ({ inputs: { caCertificate: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA' } }), /Input 'caCertificate' is neither PEM text/],
+      ["'caCertificate' as broken PEM", () => ({ inputs: { caCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' } }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'caCertificate' naming a file that is not PEM", () => ({ inputs: { caCertificate: file('not-a-cert.pem') } }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'caCertificate' holding a private key", () => ({ inputs: { caCertificate: otherCa.keyPem } }), /Input 'caCertificate' does not hold a PEM certificate/],
+      ["'clientCertificate' without 'clientKey'", () => ({ inputs: { clientCertificate: clientCert.certPem } }), /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
+      ["'clientKey' without 'clientCertificate'", () => ({ inputs: { clientKey: file('client.key') } }), /Inputs 'clientCertificate' and 'clientKey' go together/],
+      ["'clientKey' holding a certificate", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.certPem } }), /Input 'clientKey' does not hold a PEM private key/],
+      ["'clientKey' of another certificate", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: otherCa.keyPem } }), /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/],
+      [
+        'Agent.ClientCert with an Agent.ClientCertKey of another certificate',
+        () => ({ inputs: {}, variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('other.key') } }),
+        /'Agent\.ClientCert' and 'Agent\.ClientCertKey' do not belong together/,
+      ],
     ];
-    for (const [title, inputs, pattern] of bad) {
+    for (const [title, options, pattern] of bad) {
       it(title, async () => {
         const before = requestCounts();
-        const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs() } });
+        const { inputs, variables } = options();
+        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs } });
         const { errors, vars } = check(run, false);
         assert.match(errors, pattern);
         assert.equal(vars.size, 0);
         assert.deepEqual(requestCounts(), before, 'no request to Azure DevOps, Entra or any Vault');
       });
     }
-
-    it('Agent.ClientCert with an Agent.ClientCertKey of another certificate', async () => {
-      writeFileSync(file('other.key'), otherCa.keyPem);
-      const before = requestCounts();
-      const run = await world.runTask({
-        connection: world.ids.wif,
-        variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('other.key') },
-        inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT },
-      });
-      const { errors, vars } = check(run, false);
-      assert.match(errors, /'Agent\.ClientCert' and 'Agent\.ClientCertKey' do not belong together/);
-      assert.equal(vars.size, 0);
-      assert.deepEqual(requestCounts(), before, 'no request to Azure DevOps, Entra or any Vault');
-    });
   });
 
   describe("the agent's proxy", () => {
