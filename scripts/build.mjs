@@ -10,14 +10,27 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nm = join(root, 'node_modules');
 
-// arm-rest picks its MSAL major with a computed require(); tasks here run on Node 20 only.
-const staticMsal = {
-  name: 'static-msal',
+// Two edits of arm-rest's azure-arm-common.js, each failing the build when its text is gone:
+// - it picks its MSAL major with a computed require(); tasks here run on Node 20 only;
+// - it makes the Azure DevOps client for the OIDC token without keep-alive, so the token request
+//   opens a second TLS connection after the location request (azure-devops-node-api's
+//   typed-rest-client makes a new agent per request then). With keepAlive the two share one
+//   connection: one TCP and TLS handshake less to Azure DevOps on every run. Idle kept-alive
+//   sockets do not hold the process open; through a proxy the tunnel agent closes them.
+const armRestEdits = [
+  ['require(msalVer)', 'require("msalv3")'],
+  ['new azure_devops_node_api_1.WebApi(uri, authHandler)', 'new azure_devops_node_api_1.WebApi(uri, authHandler, { keepAlive: true })'],
+];
+const armRestCommon = {
+  name: 'arm-rest-common',
   setup(b) {
     b.onLoad({ filter: /azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-common\.js$/ }, (args) => {
-      const src = readFileSync(args.path, 'utf8');
-      if (!src.includes('require(msalVer)')) throw new Error('arm-rest no longer loads MSAL with require(msalVer); review the bundle plugin');
-      return { contents: src.replace('require(msalVer)', 'require("msalv3")'), loader: 'js' };
+      let src = readFileSync(args.path, 'utf8');
+      for (const [from, to] of armRestEdits) {
+        if (!src.includes(from)) throw new Error(`arm-rest's azure-arm-common.js no longer has ${from}; review the arm-rest-common bundle plugin`);
+        src = src.replace(from, to);
+      }
+      return { contents: src, loader: 'js' };
     });
   },
 };
@@ -245,7 +258,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [staticMsal, msalEsm, proxyAgentShim, stubUnused, tunnelBuffer],
+      plugins: [armRestCommon, msalEsm, proxyAgentShim, stubUnused, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     for (const n of names) codeCache(out, n);

@@ -112,6 +112,18 @@ describe('e2e: the bundled task through the whole chain', function () {
     }
   });
 
+  it('asks Azure DevOps for the OIDC location and the OIDC token over one connection', async () => {
+    const before = world.azdo.requests.length;
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    check(run, true);
+    const calls = world.azdo.requests.slice(before);
+    assert.deepEqual(
+      calls.map((r) => r.method),
+      ['OPTIONS', 'POST'],
+    );
+    assert.equal(calls[0].clientPort, calls[1].clientPort, 'the token request reuses the connection of the location request');
+  });
+
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {
     const oid = world.ids.wif.objectId;
     seedVault(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });

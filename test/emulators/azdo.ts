@@ -62,6 +62,8 @@ export interface AzdoRequest {
   /** 'bearer-ok', 'bearer-wrong', 'basic', 'none'; the token itself is not kept. */
   auth: 'bearer-ok' | 'bearer-wrong' | 'basic' | 'none';
   status: number;
+  /** The client's port: requests over one connection share it. */
+  clientPort: number;
 }
 
 export interface AzdoFailOptions {
@@ -239,6 +241,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
       accept: req.headers.accept,
       auth: authz === `Bearer ${options.systemAccessToken}` ? 'bearer-ok' : authz.startsWith('Bearer ') ? 'bearer-wrong' : authz.startsWith('Basic ') ? 'basic' : 'none',
       status: 0,
+      clientPort: req.socket.remotePort ?? 0,
     };
     requests.push(rec);
     await readBody(req);
