@@ -124,6 +124,21 @@ describe('e2e: the bundled task through the whole chain', function () {
     assert.equal(calls[0].clientPort, calls[1].clientPort, 'the token request reuses the connection of the location request');
   });
 
+  it('gets the OIDC token when Azure DevOps fails it once: arm-rest asks again, each attempt over one connection, and the step still ends', async () => {
+    const before = world.azdo.requests.length;
+    world.azdo.failNext(503, 1, { match: /oidctoken$/ });
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const { vars } = check(run, true);
+    assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+    const calls = world.azdo.requests.slice(before);
+    assert.deepEqual(
+      calls.map((r) => `${r.method} ${r.status}`),
+      ['OPTIONS 200', 'POST 503', 'OPTIONS 200', 'POST 200'], // arm-rest asks for the location again on each attempt
+    );
+    const ports = calls.map((r) => r.clientPort);
+    assert.ok(ports[0] === ports[1] && ports[2] === ports[3], `location and token request of an attempt share a connection: ${ports.join(', ')}`);
+  });
+
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {
     const oid = world.ids.wif.objectId;
     seedVault(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
