@@ -80,15 +80,20 @@ function runQuiet(command: string, args: string[], env?: NodeJS.ProcessEnv): Pro
   });
 }
 
-async function timeCommand(command: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): Promise<Stats> {
-  await runQuiet(command, args, env); // warm the file cache
+/** One run not counted (it warms the file cache), then `runs` timed ones. */
+async function sampled(runs: number, once: () => Promise<number>): Promise<Stats> {
+  await once();
   const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < runs; i++) samples.push(await once());
+  return stats(samples);
+}
+
+function timeCommand(command: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): Promise<Stats> {
+  return sampled(runs, async () => {
     const { ms: took, value: code } = await timed(() => runQuiet(command, args, env));
     if (code !== 0) throw new Error(`\`${command} ${args.join(' ')}\` exited with ${code}`);
-    samples.push(took);
-  }
-  return stats(samples);
+    return took;
+  });
 }
 
 const azInstalled = (): boolean => !spawnSync('az', ['version'], { stdio: 'ignore' }).error;
@@ -132,17 +137,13 @@ async function startHttp1Vault(world: World, paths: number): Promise<{ address: 
  * about 50 ms. `node -e 0` run from the bench's own shell would carry whatever that shell has.
  */
 const NODE_START_ENTRY = 'node-start.js';
-async function timeNodeStart(world: World, runs: number): Promise<Stats> {
+function timeNodeStart(world: World, runs: number): Promise<Stats> {
   writeFileSync(join(world.taskDir, NODE_START_ENTRY), '');
-  const once = async () => {
+  return sampled(runs, async () => {
     const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY }));
     if (run.code !== 0) throw new Error(`node ${NODE_START_ENTRY} exited with ${run.code}`);
     return took;
-  };
-  await once(); // warm the file cache
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push(await once());
-  return stats(samples);
+  });
 }
 
 /** A copy of the main loader that finds no code cache: what a Node whose V8 refuses the cache runs. */
@@ -193,10 +194,13 @@ async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<
 }
 
 async function timeTask(world: World, runs: number, c: Case): Promise<{ stats: Stats; requests: TaskSample['requests'] }> {
-  const first = await runTaskOnce(world, c); // warm-up, not counted
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push((await runTaskOnce(world, c)).ms);
-  return { stats: stats(samples), requests: first.requests };
+  let requests: TaskSample['requests'] | undefined;
+  const taken = await sampled(runs, async () => {
+    const sample = await runTaskOnce(world, c);
+    requests ??= sample.requests;
+    return sample.ms;
+  });
+  return { stats: taken, requests: requests! };
 }
 
 /** Peak resident set size of the task process, reported at exit by a preloaded file (never on stdout). */
