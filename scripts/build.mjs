@@ -157,11 +157,13 @@ const { join } = require('path');
 const { Script } = require('vm');
 const { wrap } = require('module');
 const file = join(__dirname, '${name}.bundle.js');
-const source = readFileSync(file, 'utf8');
+// Hashing the bytes read, not the decoded text, saves encoding the whole bundle again.
+const bytes = readFileSync(file);
+const source = bytes.toString('utf8');
 let cachedData;
 try {
   const cache = readFileSync(join(__dirname, '${name}.bundle.cache'));
-  if (cache.subarray(0, 32).equals(createHash('sha256').update(source).digest())) cachedData = cache.subarray(32);
+  if (cache.subarray(0, 32).equals(createHash('sha256').update(bytes).digest())) cachedData = cache.subarray(32);
 } catch {
   cachedData = undefined;
 }
