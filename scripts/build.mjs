@@ -133,6 +133,36 @@ const stubUnused = {
   },
 };
 
+// Node modules that libraries require at load but that a run uses only on paths it seldom takes:
+// task-lib's child_process (tools it runs; this task runs none) and typed-rest-client's and
+// node-fetch's zlib (compressed answers). Each is loaded on first use instead (about 2 ms of a
+// start). Node's own modules have no `default` or `__esModule`, so the libraries' interop helpers
+// read those without loading anything.
+const lazyBuiltins = [
+  { importer: /azure-pipelines-task-lib[\\/](task|toolrunner)\.js$/, module: 'child_process' },
+  { importer: /(typed-rest-client[\\/]Util|node-fetch[\\/]lib[\\/]index)\.js$/, module: 'zlib' },
+];
+export const lazyModuleSource = (name) => `const load = () => require(${JSON.stringify(name)});
+module.exports = new Proxy({}, {
+  get: (_, key) => (key === 'default' || key === '__esModule' ? undefined : load()[key]),
+  has: (_, key) => key !== 'default' && key !== '__esModule' && key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d && { ...d, configurable: true };
+  },
+});
+`;
+const lazyBuiltin = {
+  name: 'lazy-builtin',
+  setup(b) {
+    b.onResolve({ filter: /^(child_process|zlib)$/ }, (args) =>
+      lazyBuiltins.some((l) => l.module === args.path && l.importer.test(args.importer)) ? { path: args.path, namespace: 'lazy-builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyModuleSource(args.path), loader: 'js' }));
+  },
+};
+
 // Files the libraries load with computed paths (tl.setResourcePath(__dirname + ...)).
 const runtimeResources = [
   join(nm, 'azure-pipelines-task-lib', 'lib.json'),
@@ -260,7 +290,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, msalEsm, proxyAgentShim, stubUnused, tunnelBuffer],
+      plugins: [armRestCommon, lazyBuiltin, msalEsm, proxyAgentShim, stubUnused, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     for (const n of names) codeCache(out, n);
