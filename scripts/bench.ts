@@ -80,20 +80,30 @@ function runQuiet(command: string, args: string[], env?: NodeJS.ProcessEnv): Pro
   });
 }
 
-/** One run not counted (it warms the file cache), then `runs` timed ones. */
-async function sampled(runs: number, once: () => Promise<number>): Promise<Stats> {
-  await once();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push(await once());
-  return stats(samples);
+/**
+ * One round not counted (it warms the file cache), then `runs` rounds, each running every one of
+ * `series` once, in turn. The machine's speed drifts by a few per cent over minutes; series that
+ * are compared with each other are therefore sampled in the same rounds, so drift moves them alike.
+ */
+async function interleaved(runs: number, series: Array<() => Promise<number>>): Promise<Stats[]> {
+  for (const once of series) await once();
+  const samples = series.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) {
+    for (const [k, once] of series.entries()) samples[k].push(await once());
+  }
+  return samples.map(stats);
 }
 
-function timeCommand(command: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): Promise<Stats> {
-  return sampled(runs, async () => {
+async function sampled(runs: number, once: () => Promise<number>): Promise<Stats> {
+  return (await interleaved(runs, [once]))[0];
+}
+
+function commandOnce(command: string, args: string[], env?: NodeJS.ProcessEnv): () => Promise<number> {
+  return async () => {
     const { ms: took, value: code } = await timed(() => runQuiet(command, args, env));
     if (code !== 0) throw new Error(`\`${command} ${args.join(' ')}\` exited with ${code}`);
     return took;
-  });
+  };
 }
 
 const azInstalled = (): boolean => !spawnSync('az', ['version'], { stdio: 'ignore' }).error;
@@ -137,13 +147,13 @@ async function startHttp1Vault(world: World, paths: number): Promise<{ address: 
  * about 50 ms. `node -e 0` run from the bench's own shell would carry whatever that shell has.
  */
 const NODE_START_ENTRY = 'node-start.js';
-function timeNodeStart(world: World, runs: number): Promise<Stats> {
+function nodeStartOnce(world: World): () => Promise<number> {
   writeFileSync(join(world.taskDir, NODE_START_ENTRY), '');
-  return sampled(runs, async () => {
+  return async () => {
     const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY }));
     if (run.code !== 0) throw new Error(`node ${NODE_START_ENTRY} exited with ${run.code}`);
     return took;
-  });
+  };
 }
 
 /** A copy of the main loader that finds no code cache: what a Node whose V8 refuses the cache runs. */
@@ -193,14 +203,19 @@ async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<
   };
 }
 
-async function timeTask(world: World, runs: number, c: Case): Promise<{ stats: Stats; requests: TaskSample['requests'] }> {
-  let requests: TaskSample['requests'] | undefined;
-  const taken = await sampled(runs, async () => {
+/** A timed run of the task for `c`; the requests of the first run are kept in `requests`. */
+function taskOnce(world: World, c: Case, requests: { of?: TaskSample['requests'] } = {}): () => Promise<number> {
+  return async () => {
     const sample = await runTaskOnce(world, c);
-    requests ??= sample.requests;
+    requests.of ??= sample.requests;
     return sample.ms;
-  });
-  return { stats: taken, requests: requests! };
+  };
+}
+
+async function timeTask(world: World, runs: number, c: Case): Promise<{ stats: Stats; requests: TaskSample['requests'] }> {
+  const requests: { of?: TaskSample['requests'] } = {};
+  const taken = await sampled(runs, taskOnce(world, c, requests));
+  return { stats: taken, requests: requests.of! };
 }
 
 /** Peak resident set size of the task process, reported at exit by a preloaded file (never on stdout). */
@@ -297,9 +312,16 @@ async function main(): Promise<void> {
     seedBenchPaths(world, Math.max(...PATH_COUNTS));
 
     // P1: start-up, one secret, no added latency.
-    const node = await timeNodeStart(world, RUNS.p1);
-    const bareNode = await timeCommand(process.execPath, ['-e', '0'], RUNS.p1, { PATH: process.env.PATH });
-    const p1 = await timeTask(world, RUNS.p1, { paths: 1 });
+    // The task (with and without its code cache) and both bare Nodes, in the same rounds.
+    addNoCacheEntry(world);
+    const [p1Stats, p1NoCacheStats, node, bareNode] = await interleaved(RUNS.p1, [
+      taskOnce(world, { paths: 1 }),
+      taskOnce(world, { paths: 1, withoutCodeCache: true }),
+      nodeStartOnce(world),
+      commandOnce(process.execPath, ['-e', '0'], { PATH: process.env.PATH }),
+    ]);
+    const p1 = { stats: p1Stats };
+    const p1NoCache = { stats: p1NoCacheStats };
     const startRatio = p1.stats.median / node.median;
     rows.push({
       figure: 'P1',
@@ -322,7 +344,7 @@ async function main(): Promise<void> {
       met: '–',
     });
     let az: Stats | undefined;
-    if (azInstalled()) az = await timeCommand('az', ['version'], 3);
+    if (azInstalled()) az = await sampled(3, commandOnce('az', ['version']));
     rows.push({
       figure: 'P1',
       case: 'the same runs',
@@ -333,8 +355,6 @@ async function main(): Promise<void> {
       target: '–',
       met: '–',
     });
-    addNoCacheEntry(world);
-    const p1NoCache = await timeTask(world, RUNS.p1, { paths: 1, withoutCodeCache: true });
     rows.push({
       figure: 'P1',
       case: 'the same, without the code cache (a Node whose V8 refuses it)',
