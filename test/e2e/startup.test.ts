@@ -1,5 +1,6 @@
-// What a run loads: Node modules that the bundled libraries require at load but that no step of a
-// run uses are left until first use (scripts/build.mjs, lazy-builtin), and the run still works.
+// What a run loads and does at start: Node modules that the bundled libraries require at load but
+// that no step of a run uses are left until first use (scripts/build.mjs, lazy-builtin), no stack
+// trace is read (q-stack-probe), and the run still works.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,5 +33,23 @@ describe('e2e: start-up', function () {
     assert.ok(loaded.has('NativeModule https') && loaded.has('NativeModule http2'), 'the list is of this run');
     assert.ok(!loaded.has('NativeModule child_process'), 'child_process loaded');
     assert.ok(!loaded.has('NativeModule zlib'), 'zlib loaded');
+  });
+
+  // Reading the frames of a stack trace makes V8 parse the bundle again for their line numbers
+  // (the code cache holds no source positions): milliseconds that a successful run need not pay.
+  it('reads no stack trace with frames of the bundle in a successful run', async () => {
+    const list = join(dir, 'stacks');
+    const reporter = join(dir, 'stacks.js');
+    writeFileSync(
+      reporter,
+      'const read = [];\n' +
+        "Error.prepareStackTrace = (error, frames) => { read.push(frames.map((f) => String(f.getFileName())).join(' ')); return String(error); };\n" +
+        `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(read)));\n`,
+    );
+    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+    const run = await world.runTask({ connection: world.ids.wif, inputs, nodeArgs: ['--require', reporter] });
+    assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+    const read = JSON.parse(readFileSync(list, 'utf8')) as string[];
+    assert.deepEqual(read.filter((frames) => frames.includes('.bundle.js')), []);
   });
 });
