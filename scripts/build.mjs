@@ -227,7 +227,7 @@ const trainer = `
 const [bundle, cache] = process.argv.slice(1);
 const { createHash } = require('crypto');
 const { readFileSync, writeFileSync } = require('fs');
-const { dirname } = require('path');
+const { basename, dirname } = require('path');
 const { Script } = require('vm');
 const { wrap } = require('module');
 const source = readFileSync(bundle, 'utf8');
@@ -237,7 +237,9 @@ const source = readFileSync(bundle, 'utf8');
 // V8 checks at load.
 const v8 = require('v8');
 v8.setFlagsFromString('--no-lazy');
-const script = new Script(wrap(source), { filename: bundle });
+// V8 (11.3, Node 20) keeps the name a script had when its cache was made: stack traces of a run
+// would name this build's folder. The file's own name is true wherever the task is installed.
+const script = new Script(wrap(source), { filename: basename(bundle) });
 v8.setFlagsFromString('--lazy');
 const m = { exports: {} };
 script.runInThisContext()(m.exports, require, m, bundle, dirname(bundle));

@@ -3,6 +3,7 @@
 // Node's V8 takes, and a run must work the same with a cache that is not used (another Node, a
 // damaged file, another bundle) or none at all.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { wrap } from 'node:module';
@@ -25,6 +26,30 @@ describe('code cache: the bundled entries and the V8 code cache beside them', fu
       assert.deepEqual(cache.subarray(0, 32), createHash('sha256').update(source).digest(), 'made from this bundle');
       const script = new Script(wrap(source), { filename: file, cachedData: cache.subarray(32) });
       assert.equal(script.cachedDataRejected, false);
+    });
+
+    // V8 keeps the name the script had when the cache was made; the build must not make it the
+    // build machine's folder, which would then show in every stack trace on an agent.
+    it(`stack traces from ${entry}.bundle.js run from its cache name the file, not the folder it was built in`, () => {
+      const probe = `
+        const { readFileSync } = require('fs');
+        const { Script } = require('vm');
+        const { wrap } = require('module');
+        const [bundle, cache, installed] = process.argv.slice(1);
+        const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: installed, cachedData: readFileSync(cache).subarray(32) });
+        if (script.cachedDataRejected) throw new Error('cache refused');
+        Error.prepareStackTrace = (error, frames) => frames.map((f) => f.getFileName());
+        try {
+          script.runInThisContext()({}, undefined, {}, installed, '/agent/_work/_tasks/VaultAzureLogin/1.0.0');
+        } catch (err) {
+          console.log(JSON.stringify(err.stack));
+        }`;
+      const installed = `/agent/_work/_tasks/VaultAzureLogin/1.0.0/${entry}.bundle.js`;
+      const out = execFileSync(process.execPath, ['-e', probe, join(BUILT_TASK, `${entry}.bundle.js`), join(BUILT_TASK, `${entry}.bundle.cache`), installed], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+      const files = JSON.parse(out) as string[];
+      const inBundle = files.filter((f) => f && f.endsWith(`${entry}.bundle.js`));
+      assert.ok(inBundle.length > 0, `frames: ${files.join(', ')}`);
+      for (const f of inBundle) assert.ok(f === `${entry}.bundle.js` || f === installed, f);
     });
 
     it(`${entry}.js is only the loader: the code is in ${entry}.bundle.js`, () => {
