@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { publishedSecrets } from '../test/helpers/output';
+import { publishedSecrets, taskVariablesFrom } from '../test/helpers/output';
 import { VAULT_HOST, VAULT_IP } from '../test/emulators/hosts';
 import { AUTH_MOUNT, ROLE, seedVault } from '../test/emulators/seed';
 import { VaultEmulator } from '../test/emulators/vault';
@@ -218,6 +218,25 @@ async function timeTask(world: World, runs: number, c: Case): Promise<{ stats: S
   return { stats: taken, requests: requests.of! };
 }
 
+/**
+ * A timed post-job step (it revokes the Vault token) after an untimed main step with one secret:
+ * the other start every job with this task pays.
+ */
+function postOnce(world: World): () => Promise<number> {
+  const c: Case = { paths: 1 };
+  return async () => {
+    const main = await world.runTask({ connection: world.ids.wif, inputs: inputsFor(c) });
+    if (main.code !== 0) throw new Error(`the main step failed (exit ${main.code})`);
+    const before = world.vault.requests.length;
+    const { ms: took, value: post } = await timed(() =>
+      world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) }),
+    );
+    const revoked = world.vault.requests.slice(before).some((r) => r.path === 'auth/token/revoke-self') && !post.stdout.includes('##vso[task.logissue type=warning');
+    if (post.code !== 0 || !revoked) throw new Error(`the post-job step failed or did not revoke the token (exit ${post.code}):\n${post.stdout.slice(-1500)}`);
+    return took;
+  };
+}
+
 /** Peak resident set size of the task process, reported at exit by a preloaded file (never on stdout). */
 async function peakRss(world: World, runs: number, n: number): Promise<Stats> {
   const dir = mkdtempSync(join(tmpdir(), 'val-bench-rss-'));
@@ -314,9 +333,10 @@ async function main(): Promise<void> {
     // P1: start-up, one secret, no added latency.
     // The task (with and without its code cache) and both bare Nodes, in the same rounds.
     addNoCacheEntry(world);
-    const [p1Stats, p1NoCacheStats, node, bareNode] = await interleaved(RUNS.p1, [
+    const [p1Stats, p1NoCacheStats, postStats, node, bareNode] = await interleaved(RUNS.p1, [
       taskOnce(world, { paths: 1 }),
       taskOnce(world, { paths: 1, withoutCodeCache: true }),
+      postOnce(world),
       nodeStartOnce(world),
       commandOnce(process.execPath, ['-e', '0'], { PATH: process.env.PATH }),
     ]);
@@ -365,7 +385,17 @@ async function main(): Promise<void> {
       target: '–',
       met: '–',
     });
-    results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
+    rows.push({
+      figure: 'P1',
+      case: 'post-job step: revoking the token of such a run',
+      value: ms(postStats.median),
+      range: msRange(postStats),
+      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
+      ratio: ratio(postStats.median / node.median),
+      target: '–',
+      met: '–',
+    });
+    results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, postJob: postStats, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
