@@ -5,7 +5,7 @@
 // writes it, with every sample, to bench/results.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -152,6 +152,20 @@ function nodeStartOnce(world: World): () => Promise<number> {
   return async () => {
     const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY }));
     if (run.code !== 0) throw new Error(`node ${NODE_START_ENTRY} exited with ${run.code}`);
+    return took;
+  };
+}
+
+/**
+ * The requests a run with one secret makes, made with Node alone (bench/floor.js), started as the
+ * task is: what a Node process doing this job costs before any library, check or log line.
+ */
+const FLOOR_ENTRY = 'floor.js';
+function floorOnce(world: World, c: Case): () => Promise<number> {
+  copyFileSync(join(REPO, 'bench', FLOOR_ENTRY), join(world.taskDir, FLOOR_ENTRY));
+  return async () => {
+    const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), entry: FLOOR_ENTRY }));
+    if (run.code !== 0 || publishedSecrets(run.stdout).size !== c.paths) throw new Error(`bench/${FLOOR_ENTRY} failed (exit ${run.code}):\n${run.stdout.slice(-1500)}`);
     return took;
   };
 }
@@ -333,10 +347,11 @@ async function main(): Promise<void> {
     // P1: start-up, one secret, no added latency.
     // The task (with and without its code cache) and both bare Nodes, in the same rounds.
     addNoCacheEntry(world);
-    const [p1Stats, p1NoCacheStats, postStats, node, bareNode] = await interleaved(RUNS.p1, [
+    const [p1Stats, p1NoCacheStats, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
       taskOnce(world, { paths: 1 }),
       taskOnce(world, { paths: 1, withoutCodeCache: true }),
       postOnce(world),
+      floorOnce(world, { paths: 1 }),
       nodeStartOnce(world),
       commandOnce(process.execPath, ['-e', '0'], { PATH: process.env.PATH }),
     ]);
@@ -360,6 +375,26 @@ async function main(): Promise<void> {
       range: msRange(p1.stats),
       against: `node -e 0, no NODE_EXTRA_CA_CERTS: ${ms(bareNode.median)} (${msRange(bareNode)})`,
       ratio: ratio(p1.stats.median / bareNode.median),
+      target: '–',
+      met: '–',
+    });
+    rows.push({
+      figure: 'P1',
+      case: 'the same runs',
+      value: ms(p1.stats.median),
+      range: msRange(p1.stats),
+      against: `the same requests by Node alone (bench/floor.js): ${ms(floor.median)} (${msRange(floor)})`,
+      ratio: ratio(p1.stats.median / floor.median),
+      target: '–',
+      met: '–',
+    });
+    rows.push({
+      figure: 'P1',
+      case: 'Node alone making those requests (bench/floor.js)',
+      value: ms(floor.median),
+      range: msRange(floor),
+      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
+      ratio: ratio(floor.median / node.median),
       target: '–',
       met: '–',
     });
@@ -395,7 +430,7 @@ async function main(): Promise<void> {
       target: '–',
       met: '–',
     });
-    results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, postJob: postStats, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
+    results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
