@@ -358,78 +358,30 @@ async function main(): Promise<void> {
     const p1 = { stats: p1Stats };
     const p1NoCache = { stats: p1NoCacheStats };
     const startRatio = p1.stats.median / node.median;
-    rows.push({
+    /** A P1 row: `what`'s runs against `base`'s (none: not measured here), by their medians. */
+    const p1Row = (label: string, what: Stats, baseLabel: string, base: Stats | undefined, target = '–', isMet = '–'): Row => ({
       figure: 'P1',
-      case: 'cold run, 1 secret, no added latency',
-      value: ms(p1.stats.median),
-      range: msRange(p1.stats),
-      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
-      ratio: ratio(startRatio),
-      target: `≤ ${TARGETS.startRatio}×`,
-      met: met(startRatio <= TARGETS.startRatio),
+      case: label,
+      value: ms(what.median),
+      range: msRange(what),
+      against: base ? `${baseLabel}: ${ms(base.median)} (${msRange(base)})` : `${baseLabel}: not installed`,
+      ratio: base ? ratio(what.median / base.median) : '–',
+      target,
+      met: isMet,
     });
-    rows.push({
-      figure: 'P1',
-      case: 'the same runs',
-      value: ms(p1.stats.median),
-      range: msRange(p1.stats),
-      against: `node -e 0, no NODE_EXTRA_CA_CERTS: ${ms(bareNode.median)} (${msRange(bareNode)})`,
-      ratio: ratio(p1.stats.median / bareNode.median),
-      target: '–',
-      met: '–',
-    });
-    rows.push({
-      figure: 'P1',
-      case: 'the same runs',
-      value: ms(p1.stats.median),
-      range: msRange(p1.stats),
-      against: `the same requests by Node alone (bench/floor.js): ${ms(floor.median)} (${msRange(floor)})`,
-      ratio: ratio(p1.stats.median / floor.median),
-      target: '–',
-      met: '–',
-    });
-    rows.push({
-      figure: 'P1',
-      case: 'Node alone making those requests (bench/floor.js)',
-      value: ms(floor.median),
-      range: msRange(floor),
-      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
-      ratio: ratio(floor.median / node.median),
-      target: '–',
-      met: '–',
-    });
+    const emptyScript = 'node, empty script, agent env';
+    const floorLabel = 'the same requests by Node alone (bench/floor.js)';
     let az: Stats | undefined;
     if (azInstalled()) az = await sampled(3, commandOnce('az', ['version']));
-    rows.push({
-      figure: 'P1',
-      case: 'the same runs',
-      value: ms(p1.stats.median),
-      range: msRange(p1.stats),
-      against: az ? `az version: ${ms(az.median)} (${msRange(az)})` : 'az version: not installed',
-      ratio: az ? ratio(p1.stats.median / az.median) : '–',
-      target: '–',
-      met: '–',
-    });
-    rows.push({
-      figure: 'P1',
-      case: 'the same, without the code cache (a Node whose V8 refuses it)',
-      value: ms(p1NoCache.stats.median),
-      range: msRange(p1NoCache.stats),
-      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
-      ratio: ratio(p1NoCache.stats.median / node.median),
-      target: '–',
-      met: '–',
-    });
-    rows.push({
-      figure: 'P1',
-      case: 'post-job step: revoking the token of such a run',
-      value: ms(postStats.median),
-      range: msRange(postStats),
-      against: `node, empty script, agent env: ${ms(node.median)} (${msRange(node)})`,
-      ratio: ratio(postStats.median / node.median),
-      target: '–',
-      met: '–',
-    });
+    rows.push(
+      p1Row('cold run, 1 secret, no added latency', p1.stats, emptyScript, node, `≤ ${TARGETS.startRatio}×`, met(startRatio <= TARGETS.startRatio)),
+      p1Row('the same runs', p1.stats, 'node -e 0, no NODE_EXTRA_CA_CERTS', bareNode),
+      p1Row('the same runs', p1.stats, floorLabel, floor),
+      p1Row('Node alone making those requests (bench/floor.js)', floor, emptyScript, node),
+      p1Row('the same runs', p1.stats, 'az version', az),
+      p1Row('the same, without the code cache (a Node whose V8 refuses it)', p1NoCache.stats, emptyScript, node),
+      p1Row('post-job step: revoking the token of such a run', postStats, emptyScript, node),
+    );
     results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
