@@ -104,7 +104,7 @@ const qStackProbe = {
       const src = readFileSync(args.path, 'utf8');
       if (!src.includes('var qStartingLine = captureLine();')) throw new Error('q no longer calls captureLine() at load; review the q-stack-probe plugin');
       return {
-        contents: `var stackTraceLimit = Error.stackTraceLimit;\nError.stackTraceLimit = 0;\n${src}\nError.stackTraceLimit = stackTraceLimit;\n`,
+        contents: `var stackTraceLimit = Error.stackTraceLimit;\nError.stackTraceLimit = 0;\ntry {\n${src}\n} finally {\n  Error.stackTraceLimit = stackTraceLimit;\n}\n`,
         loader: 'js',
       };
     });
