@@ -1,11 +1,12 @@
 'use strict';
-// The bench's floor for a Node process doing this task's job: the requests a run with one secret
-// and a workload identity federation connection makes, made with Node alone (no task-lib, arm-rest,
-// MSAL or node-vault, no input checks, no retries). Azure DevOps: the distributedtask location and
-// the OIDC token over one kept-alive connection; Entra ID: the token for the resource; Vault over
-// one HTTP/2 connection: the azure login, the mount lookup and the read. It prints the value as a
-// secret variable. Run by `npm run bench` as the task is, with the agent's environment; not part
-// of the task.
+// The bench's floor for a Node process doing this task's job: the requests a run with a workload
+// identity federation connection makes, made with Node alone (no task-lib, arm-rest, MSAL or
+// node-vault, no input checks, no retries). Azure DevOps: the distributedtask location and the
+// OIDC token over one kept-alive connection; Entra ID: the token for the resource; Vault over one
+// HTTP/2 connection: the azure login, one mount lookup (the bench's paths share a mount), then
+// every path of `secrets` (`path key | NAME` lines), `concurrency` (default 64) at a time. Each
+// value is printed as a secret variable. Run by `npm run bench` as the task is, with the agent's
+// environment; not part of the task.
 const https = require('node:https');
 const http2 = require('node:http2');
 
@@ -80,16 +81,38 @@ async function main() {
     });
     const token = login.auth.client_token;
     console.log(`##vso[task.setsecret]${token}`);
-    const [spec] = input('secrets').split('\n');
-    const [path, key, name] = spec.split(/\s*\|\s*|\s+/);
-    const mount = await sendH2(session, `/v1/sys/internal/ui/mounts/${path}`, { headers: { 'x-vault-token': token } });
+    const specs = input('secrets')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => {
+        const [path, key, name] = l.trim().split(/\s*\|\s*|\s+/);
+        return { path, key, name };
+      });
+    const headers = { 'x-vault-token': token };
+    const mount = await sendH2(session, `/v1/sys/internal/ui/mounts/${specs[0].path}`, { headers });
     const prefix = mount.data.path;
     const v2 = mount.data.options?.version === '2';
-    const rest = path.slice(prefix.length);
-    const read = await sendH2(session, `/v1/${prefix}${v2 ? 'data/' : ''}${rest}`, { headers: { 'x-vault-token': token } });
-    const value = v2 ? read.data.data[key] : read.data[key];
-    console.log(`##vso[task.setsecret]${value}`);
-    console.log(`##vso[task.setvariable variable=${name};issecret=true;]${value}`);
+    const values = new Array(specs.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < specs.length) {
+        const i = next++;
+        const { path, key } = specs[i];
+        const read = await sendH2(session, `/v1/${prefix}${v2 ? 'data/' : ''}${path.slice(prefix.length)}`, { headers });
+        values[i] = v2 ? read.data.data[key] : read.data[key];
+      }
+    };
+    // One worker starts per event-loop turn, as in the task: Node sends an HTTP/2 session's
+    // frames at the end of a turn, so requests made in one turn all wait for the last of them.
+    const workers = [];
+    for (let w = 0; w < Math.min(Number(input('concurrency')) || 64, specs.length); w++) {
+      if (w) await new Promise((resolve) => setImmediate(resolve));
+      workers.push(worker());
+    }
+    await Promise.all(workers);
+    let out = '';
+    for (const [i, { name }] of specs.entries()) out += `##vso[task.setsecret]${values[i]}\n##vso[task.setvariable variable=${name};issecret=true;]${values[i]}\n`;
+    process.stdout.write(out);
   } finally {
     session.close();
   }

@@ -401,7 +401,18 @@ async function main(): Promise<void> {
     // One request at a time, per N (the caCertificate case is compared with the limit only).
     const oneAtATime = new Map<number, Stats>();
     for (const c of cases) {
-      const task = await timeTask(world, RUNS.p2, c);
+      // At the default concurrency, Node alone making the same requests runs in the same rounds.
+      const withFloor = !c.concurrency && !c.caCertificate && !c.withoutCodeCache && !c.vault;
+      let task: { stats: Stats; requests: TaskSample['requests'] };
+      let floor: Stats | undefined;
+      if (withFloor) {
+        const requests: { of?: TaskSample['requests'] } = {};
+        const [taskStats, floorStats] = await interleaved(RUNS.p2, [taskOnce(world, c, requests), floorOnce(world, c)]);
+        task = { stats: taskStats, requests: requests.of! };
+        floor = floorStats;
+      } else {
+        task = await timeTask(world, RUNS.p2, c);
+      }
       if (!oneAtATime.has(c.paths)) oneAtATime.set(c.paths, (await timeTask(world, RUNS.p2Serial, { paths: c.paths, concurrency: 1 })).stats);
       const serial = oneAtATime.get(c.paths)!;
       const concurrency = c.concurrency ?? DEFAULT_CONCURRENCY;
@@ -435,7 +446,19 @@ async function main(): Promise<void> {
         target: judged ? `≤ ${TARGETS.limitRatio}×` : '–',
         met: judged ? met(overLimit <= TARGETS.limitRatio) : '–',
       });
-      p2.push({ case: c.label, paths: c.paths, concurrency, task: task.stats, oneAtATime: variant ? undefined : serial, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
+      if (floor) {
+        rows.push({
+          figure: 'P2',
+          case: `${c.label}: the same requests by Node alone (bench/floor.js)`,
+          value: ms(floor.median),
+          range: msRange(floor),
+          against: `limit: ${ms(limit)}; the task is ${ratio(task.stats.median / floor.median)} this`,
+          ratio: ratio(floor.median / limit),
+          target: '–',
+          met: '–',
+        });
+      }
+      p2.push({ case: c.label, paths: c.paths, concurrency, task: task.stats, nodeAloneSameRequests: floor, oneAtATime: variant ? undefined : serial, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
     }
     results.p2 = p2;
 
