@@ -94,7 +94,7 @@ const tunnelBuffer = {
 
 // q (arm-rest's promises) throws three errors at load and reads their stack traces, to learn its
 // own file and lines for its long-stack-trace mode (Q_DEBUG). In a bundle run from a code cache,
-// V8 must first parse the whole bundle again for the line numbers of those frames: about 2.5 ms
+// V8 must first parse the whole bundle again for the line numbers of those frames: about 3 ms
 // of every start. Loaded with Error.stackTraceLimit at 0, q finds no frames, which leaves only
 // that debugging mode's filtering of q's own frames out.
 const qStackProbe = {
@@ -175,7 +175,7 @@ module.exports = new Proxy({}, {
 const lazyBuiltin = {
   name: 'lazy-builtin',
   setup(b) {
-    b.onResolve({ filter: /^(child_process|zlib)$/ }, (args) =>
+    b.onResolve({ filter: new RegExp(`^(${[...new Set(lazyBuiltins.map((l) => l.module))].join('|')})$`) }, (args) =>
       lazyBuiltins.some((l) => l.module === args.path && l.importer.test(args.importer)) ? { path: args.path, namespace: 'lazy-builtin' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyModuleSource(args.path), loader: 'js' }));
