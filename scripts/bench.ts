@@ -157,8 +157,8 @@ function nodeStartOnce(world: World): () => Promise<number> {
 }
 
 /**
- * The requests a run with one secret makes, made with Node alone (bench/floor.js), started as the
- * task is: what a Node process doing this job costs before any library, check or log line.
+ * The requests a run of the task for `c` makes, made with Node alone (bench/floor.js), started as
+ * the task is: what a Node process doing this job costs before any library, check or log line.
  */
 const FLOOR_ENTRY = 'floor.js';
 function floorOnce(world: World, c: Case): () => Promise<number> {
@@ -345,9 +345,10 @@ async function main(): Promise<void> {
     seedBenchPaths(world, Math.max(...PATH_COUNTS));
 
     // P1: start-up, one secret, no added latency.
-    // The task (with and without its code cache) and both bare Nodes, in the same rounds.
+    // The task (with and without its code cache), its post-job step, Node alone making the same
+    // requests and both bare Nodes, in the same rounds.
     addNoCacheEntry(world);
-    const [p1Stats, p1NoCacheStats, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
+    const [p1, p1NoCache, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
       taskOnce(world, { paths: 1 }),
       taskOnce(world, { paths: 1, withoutCodeCache: true }),
       postOnce(world),
@@ -355,9 +356,7 @@ async function main(): Promise<void> {
       nodeStartOnce(world),
       commandOnce(process.execPath, ['-e', '0'], { PATH: process.env.PATH }),
     ]);
-    const p1 = { stats: p1Stats };
-    const p1NoCache = { stats: p1NoCacheStats };
-    const startRatio = p1.stats.median / node.median;
+    const startRatio = p1.median / node.median;
     /** A P1 row: `what`'s runs against `base`'s (none: not measured here), by their medians. */
     const p1Row = (label: string, what: Stats, baseLabel: string, base: Stats | undefined, target = '–', isMet = '–'): Row => ({
       figure: 'P1',
@@ -374,15 +373,15 @@ async function main(): Promise<void> {
     let az: Stats | undefined;
     if (azInstalled()) az = await sampled(3, commandOnce('az', ['version']));
     rows.push(
-      p1Row('cold run, 1 secret, no added latency', p1.stats, emptyScript, node, `≤ ${TARGETS.startRatio}×`, met(startRatio <= TARGETS.startRatio)),
-      p1Row('the same runs', p1.stats, 'node -e 0, no NODE_EXTRA_CA_CERTS', bareNode),
-      p1Row('the same runs', p1.stats, floorLabel, floor),
+      p1Row('cold run, 1 secret, no added latency', p1, emptyScript, node, `≤ ${TARGETS.startRatio}×`, met(startRatio <= TARGETS.startRatio)),
+      p1Row('the same runs', p1, 'node -e 0, no NODE_EXTRA_CA_CERTS', bareNode),
+      p1Row('the same runs', p1, floorLabel, floor),
       p1Row('Node alone making those requests (bench/floor.js)', floor, emptyScript, node),
-      p1Row('the same runs', p1.stats, 'az version', az),
-      p1Row('the same, without the code cache (a Node whose V8 refuses it)', p1NoCache.stats, emptyScript, node),
+      p1Row('the same runs', p1, 'az version', az),
+      p1Row('the same, without the code cache (a Node whose V8 refuses it)', p1NoCache, emptyScript, node),
       p1Row('post-job step: revoking the token of such a run', postStats, emptyScript, node),
     );
-    results.p1 = { task: p1.stats, withoutCodeCache: p1NoCache.stats, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
+    results.p1 = { task: p1, withoutCodeCache: p1NoCache, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
