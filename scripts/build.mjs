@@ -132,35 +132,11 @@ const unused = [
   // these tasks run on Node 20 or later.
   { importer: /jsonwebtoken[\\/]lib[\\/]\w+Supported\.js$/, module: /^semver$/, contents: 'module.exports = { satisfies: () => true };\n' },
 ];
-const stubUnused = {
-  name: 'stub-unused',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      const index = unused.findIndex((u) => u.module.test(args.path) && u.importer.test(args.importer));
-      if (index < 0) return undefined;
-      return { path: `${index}:${args.path}`, namespace: 'unused', pluginData: { contents: unused[index].contents, name: args.path } };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'unused' }, ({ pluginData: { contents, name } }) => ({
-      contents:
-        contents ??
-        'module.exports = new Proxy({}, { get(_, key) {\n' +
-          "  if (typeof key === 'symbol' || key === '__esModule') return undefined;\n" +
-          `  throw new Error(${JSON.stringify(`${name} is not bundled with this task`)} + ' (' + key + ')');\n` +
-          '} });\n',
-      loader: 'js',
-    }));
-  },
-};
-
 // Node modules that libraries require at load but that a run uses only on paths it seldom takes:
 // task-lib's child_process (tools it runs; this task runs none) and typed-rest-client's and
 // node-fetch's zlib (compressed answers). Each is loaded on first use instead (about 2 ms of a
 // start). Node's own modules have no `default` or `__esModule`, so the libraries' interop helpers
 // read those without loading anything.
-const lazyBuiltins = [
-  { importer: /azure-pipelines-task-lib[\\/](task|toolrunner)\.js$/, module: 'child_process' },
-  { importer: /(typed-rest-client[\\/]Util|node-fetch[\\/]lib[\\/]index)\.js$/, module: 'zlib' },
-];
 export const lazyModuleSource = (name) => `const load = () => require(${JSON.stringify(name)});
 module.exports = new Proxy({}, {
   get: (_, key) => (key === 'default' || key === '__esModule' ? undefined : load()[key]),
@@ -172,13 +148,32 @@ module.exports = new Proxy({}, {
   },
 });
 `;
-const lazyBuiltin = {
-  name: 'lazy-builtin',
+const lazyBuiltins = [
+  { importer: /azure-pipelines-task-lib[\\/](task|toolrunner)\.js$/, module: /^child_process$/, contents: lazyModuleSource('child_process') },
+  { importer: /(typed-rest-client[\\/]Util|node-fetch[\\/]lib[\\/]index)\.js$/, module: /^zlib$/, contents: lazyModuleSource('zlib') },
+];
+
+// Each module of `unused` and `lazyBuiltins`, required by an importer its entry names, is replaced
+// by the entry's contents, or by a stub that throws, naming the module, if anything touches it.
+// (The lazy modules' own require of the real module comes from no such importer.)
+const replaced = [...unused, ...lazyBuiltins];
+const replaceModules = {
+  name: 'replace-modules',
   setup(b) {
-    b.onResolve({ filter: new RegExp(`^(${[...new Set(lazyBuiltins.map((l) => l.module))].join('|')})$`) }, (args) =>
-      lazyBuiltins.some((l) => l.module === args.path && l.importer.test(args.importer)) ? { path: args.path, namespace: 'lazy-builtin' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyModuleSource(args.path), loader: 'js' }));
+    b.onResolve({ filter: /.*/ }, (args) => {
+      const index = replaced.findIndex((u) => u.module.test(args.path) && u.importer.test(args.importer));
+      if (index < 0) return undefined;
+      return { path: `${index}:${args.path}`, namespace: 'replaced', pluginData: { contents: replaced[index].contents, name: args.path } };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'replaced' }, ({ pluginData: { contents, name } }) => ({
+      contents:
+        contents ??
+        'module.exports = new Proxy({}, { get(_, key) {\n' +
+          "  if (typeof key === 'symbol' || key === '__esModule') return undefined;\n" +
+          `  throw new Error(${JSON.stringify(`${name} is not bundled with this task`)} + ' (' + key + ')');\n` +
+          '} });\n',
+      loader: 'js',
+    }));
   },
 };
 
@@ -311,7 +306,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, lazyBuiltin, msalEsm, proxyAgentShim, qStackProbe, stubUnused, tunnelBuffer],
+      plugins: [armRestCommon, msalEsm, proxyAgentShim, qStackProbe, replaceModules, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     for (const n of names) codeCache(out, n);

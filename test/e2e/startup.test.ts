@@ -1,5 +1,5 @@
 // What a run loads and does at start: Node modules that the bundled libraries require at load but
-// that no step of a run uses are left until first use (scripts/build.mjs, lazy-builtin), no stack
+// that no step of a run uses are left until first use (scripts/build.mjs, lazyBuiltins), no stack
 // trace is read (q-stack-probe), and the run still works.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

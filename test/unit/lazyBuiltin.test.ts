@@ -1,5 +1,5 @@
 // The build hands some libraries a stand-in for a Node module they require at load but seldom use
-// (scripts/build.mjs, lazy-builtin): it must load the real module on first use only, and then
+// (scripts/build.mjs, lazyBuiltins): it must load the real module on first use only, and then
 // behave as that module, including through the interop helpers bundled code wraps modules in.
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
