@@ -22,14 +22,23 @@ describe('e2e: start-up', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loads neither child_process nor zlib in a run that needs neither', async () => {
-    const list = join(dir, 'modules');
-    const reporter = join(dir, 'reporter.js');
-    writeFileSync(reporter, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
-    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+  const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+
+  /**
+   * Runs the task with `setup` preloaded, checks the run, and returns what the `report()` that
+   * `setup` defines gives at exit.
+   */
+  async function runReporting(name: string, setup: string): Promise<unknown> {
+    const out = join(dir, `${name}.json`);
+    const reporter = join(dir, `${name}.js`);
+    writeFileSync(reporter, `${setup}\nprocess.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(report())));\n`);
     const run = await world.runTask({ connection: world.ids.wif, inputs, nodeArgs: ['--require', reporter] });
     assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-    const loaded = new Set(readFileSync(list, 'utf8').split('\n'));
+    return JSON.parse(readFileSync(out, 'utf8'));
+  }
+
+  it('loads neither child_process nor zlib in a run that needs neither', async () => {
+    const loaded = new Set((await runReporting('modules', 'const report = () => process.moduleLoadList;')) as string[]);
     assert.ok(loaded.has('NativeModule https') && loaded.has('NativeModule http2'), 'the list is of this run');
     assert.ok(!loaded.has('NativeModule child_process'), 'child_process loaded');
     assert.ok(!loaded.has('NativeModule zlib'), 'zlib loaded');
@@ -38,18 +47,12 @@ describe('e2e: start-up', function () {
   // Reading the frames of a stack trace makes V8 parse the bundle again for their line numbers
   // (the code cache holds no source positions): milliseconds that a successful run need not pay.
   it('reads no stack trace with frames of the bundle in a successful run', async () => {
-    const list = join(dir, 'stacks');
-    const reporter = join(dir, 'stacks.js');
-    writeFileSync(
-      reporter,
+    const read = (await runReporting(
+      'stacks',
       'const read = [];\n' +
         "Error.prepareStackTrace = (error, frames) => { read.push(frames.map((f) => String(f.getFileName())).join(' ')); return String(error); };\n" +
-        `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(read)));\n`,
-    );
-    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD' };
-    const run = await world.runTask({ connection: world.ids.wif, inputs, nodeArgs: ['--require', reporter] });
-    assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-    const read = JSON.parse(readFileSync(list, 'utf8')) as string[];
+        'const report = () => read;',
+    )) as string[];
     assert.deepEqual(read.filter((frames) => frames.includes('.bundle.js')), []);
   });
 });
