@@ -41,7 +41,7 @@ interface TaskJson {
 const UUID = /^[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$/;
 const CATEGORIES = ['Build', 'Utility', 'Test', 'Package', 'Deploy', 'Azure Repos', 'Azure Boards', 'Azure Pipelines', 'Azure Test Plans', 'Azure Artifacts'];
 /** Handlers the agent still runs, and the agent version each needs. */
-const HANDLERS: Record<string, string> = { Node20_1: '3.232.1', Node24: '4.248.0' };
+const HANDLERS: Record<string, string> = { Node20_1: '3.232.1', Node24: '4.265.1' };
 const EXECUTION_SECTIONS = ['execution', 'prejobexecution', 'postjobexecution'] as const;
 
 const pkg = readJson<{ version: string }>(join(REPO, 'package.json'));
@@ -207,15 +207,24 @@ describe('package: task.json rules', () => {
         for (const m of task.instanceNameFormat.matchAll(/\$\(([^)]+)\)/g)) assert.ok(inputNames.includes(m[1]), `$(${m[1]}) is an input`);
       });
 
-      it('handlers: supported Node handlers, minimumAgentVersion high enough, a target file in the build for each', async () => {
+      // An agent runs the newest handler it knows of those a section declares, and ignores those it
+      // does not know: Node24 may be declared beside Node20_1 with a low minimumAgentVersion, as
+      // Microsoft's own tasks do, as long as every agent the minimum admits has a handler it runs.
+      it('handlers: supported Node handlers, one the minimum agent runs in each section, the same target for each, a target file in the build for each', async () => {
         const built = await packaged('public');
         const handlers = EXECUTION_SECTIONS.flatMap((s) => Object.entries(task[s] ?? {}).map(([handler, { target }]) => ({ section: s, handler, target })));
         assert.ok(handlers.some((h) => h.section === 'execution'), 'an execution handler');
         for (const h of handlers) {
           assert.ok(HANDLERS[h.handler], `${h.section}.${h.handler} is a handler the agent supports (${Object.keys(HANDLERS).join(', ')})`);
-          assert.ok(compareVersions(task.minimumAgentVersion, HANDLERS[h.handler]) >= 0, `minimumAgentVersion ${task.minimumAgentVersion} runs ${h.handler} (needs ${HANDLERS[h.handler]})`);
           assert.ok(existsSync(join(built.dir, 'tasks', folder, h.target)), `${h.section}.${h.handler} target ${h.target} is in the built task`);
           assert.ok(existsSync(join(REPO, 'tasks', folder, 'src', h.target.replace(/\.js$/, '.ts'))), `${h.target} is built from src/${h.target.replace(/\.js$/, '.ts')}`);
+        }
+        for (const section of EXECUTION_SECTIONS) {
+          const declared = handlers.filter((h) => h.section === section);
+          if (declared.length === 0) continue;
+          const runnable = declared.filter((h) => compareVersions(task.minimumAgentVersion, HANDLERS[h.handler]) >= 0);
+          assert.ok(runnable.length > 0, `${section}: minimumAgentVersion ${task.minimumAgentVersion} runs one of ${declared.map((h) => `${h.handler} (needs ${HANDLERS[h.handler]})`).join(', ')}`);
+          assert.deepEqual([...new Set(declared.map((h) => h.target))], [declared[0].target], `${section}: every handler runs the same file`);
         }
       });
 
