@@ -122,8 +122,6 @@ interface Case {
   concurrency?: number;
   /** The `caCertificate` input (a private CA, as most Vault servers have). */
   caCertificate?: string;
-  /** Run as on a Node whose V8 does not take the build's code cache. */
-  withoutCodeCache?: boolean;
   /** Another Vault than the world's (address and emulator). */
   vault?: { address: string; emulator: VaultEmulator };
 }
@@ -170,14 +168,6 @@ function floorOnce(world: World, c: Case): () => Promise<number> {
   };
 }
 
-/** A copy of the main loader that finds no code cache: what a Node whose V8 refuses the cache runs. */
-const NO_CACHE_ENTRY = 'main.no-code-cache.js';
-function addNoCacheEntry(world: World): void {
-  const loader = readFileSync(join(world.taskDir, 'main.js'), 'utf8');
-  if (!loader.includes("'main.bundle.cache'")) throw new Error('main.js no longer names main.bundle.cache; review the bench');
-  writeFileSync(join(world.taskDir, NO_CACHE_ENTRY), loader.replace("'main.bundle.cache'", "'main.bundle.no-cache'"));
-}
-
 function inputsFor(c: Case): Record<string, string> {
   return {
     vaultAddress: c.vault?.address ?? VAULT_ADDRESS,
@@ -200,8 +190,7 @@ interface TaskSample {
 async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<TaskSample> {
   const vault = c.vault?.emulator ?? world.vault;
   const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: vault.requests.length };
-  const entry = c.withoutCodeCache ? NO_CACHE_ENTRY : undefined;
-  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs, entry }));
+  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs }));
   const published = publishedSecrets(run.stdout).size;
   if (run.code !== 0 || published !== c.paths) {
     const tail = (run.stdout + run.stderr).split('\n').slice(-15).join('\n');
@@ -316,7 +305,7 @@ async function vsixSize(): Promise<Vsix> {
 async function sizes(): Promise<Sizes> {
   const files = readdirSync(BUILT_TASK);
   const entries = files
-    .filter((f) => f.endsWith('.js') || f.endsWith('.cache'))
+    .filter((f) => f.endsWith('.js'))
     .map((f) => {
       const body = readFileSync(join(BUILT_TASK, f));
       return { file: f, bytes: body.length, gzipBytes: gzipSync(body).length };
@@ -345,12 +334,10 @@ async function main(): Promise<void> {
     seedBenchPaths(world, Math.max(...PATH_COUNTS));
 
     // P1: start-up, one secret, no added latency.
-    // The task (with and without its code cache), its post-job step, Node alone making the same
-    // requests and both bare Nodes, in the same rounds.
-    addNoCacheEntry(world);
-    const [p1, p1NoCache, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
+    // The task, its post-job step, Node alone making the same requests and both bare Nodes, in
+    // the same rounds.
+    const [p1, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
       taskOnce(world, { paths: 1 }),
-      taskOnce(world, { paths: 1, withoutCodeCache: true }),
       postOnce(world),
       floorOnce(world, { paths: 1 }),
       nodeStartOnce(world),
@@ -378,10 +365,9 @@ async function main(): Promise<void> {
       p1Row('the same runs', p1, floorLabel, floor),
       p1Row('Node alone making those requests (bench/floor.js)', floor, emptyScript, node),
       p1Row('the same runs', p1, 'az version', az),
-      p1Row('the same, without the code cache (a Node whose V8 refuses it)', p1NoCache, emptyScript, node),
       p1Row('post-job step: revoking the token of such a run', postStats, emptyScript, node),
     );
-    results.p1 = { task: p1, withoutCodeCache: p1NoCache, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
+    results.p1 = { task: p1, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
@@ -393,7 +379,6 @@ async function main(): Promise<void> {
       ...PATH_COUNTS.map((paths) => ({ paths, label: `N=${paths}, concurrency ${DEFAULT_CONCURRENCY} (default)` })),
       { paths: largest, concurrency: OLD_DEFAULT_CONCURRENCY, label: `N=${largest}, concurrency ${OLD_DEFAULT_CONCURRENCY}` },
       { paths: largest, concurrency: MAX_CONCURRENCY, label: `N=${largest}, concurrency ${MAX_CONCURRENCY} (the most allowed)` },
-      { paths: largest, withoutCodeCache: true, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, without the code cache` },
       { paths: largest, vault: http1Vault, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, a Vault that offers HTTP/1.1 only` },
       { paths: largest, caCertificate: world.ca.certPem, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, caCertificate input` },
     ];
@@ -401,7 +386,7 @@ async function main(): Promise<void> {
     const oneAtATime = new Map<number, Stats>();
     for (const c of cases) {
       // At the default concurrency, Node alone making the same requests runs in the same rounds.
-      const withFloor = !c.concurrency && !c.caCertificate && !c.withoutCodeCache && !c.vault;
+      const withFloor = !c.concurrency && !c.caCertificate && !c.vault;
       let task: { stats: Stats; requests: TaskSample['requests'] };
       let floor: Stats | undefined;
       if (withFloor) {
@@ -420,7 +405,7 @@ async function main(): Promise<void> {
       const speedUp = serial.median / task.stats.median;
       const overLimit = task.stats.median / limit;
       // The targets are set for the largest N at the default concurrency.
-      const variant = Boolean(c.caCertificate || c.withoutCodeCache || c.vault);
+      const variant = Boolean(c.caCertificate || c.vault);
       const judged = c.paths === largest && !c.concurrency && !variant;
       const sent = task.requests.azdo + task.requests.entra + task.requests.vault;
       if (!variant) {
@@ -475,13 +460,12 @@ async function main(): Promise<void> {
       met: vsixBytes === undefined ? '–' : met(vsixBytes <= TARGETS.packageBytes),
     });
     for (const e of size.entries) {
-      const what = e.file.endsWith('.cache') ? 'V8 code cache' : e.file.includes('.bundle.') ? 'bundle' : 'loader';
       const size = (bytes: number) => (bytes < 100 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : mb(bytes));
-      rows.push({ figure: 'P3', case: `${what} ${e.file}`, value: size(e.bytes), range: '–', against: `gzip: ${size(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
+      rows.push({ figure: 'P3', case: `bundle ${e.file}`, value: size(e.bytes), range: '–', against: `gzip: ${size(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
     }
     rows.push({
       figure: 'P3',
-      case: 'task folder, unpacked (bundles, caches, task.json, resources)',
+      case: 'task folder, unpacked (bundles, task.json, resources)',
       value: mb(size.taskFolderBytes),
       range: '–',
       against: '–',

@@ -1,9 +1,7 @@
 // Bundles every task under tasks/ into dist/tasks/<Task>/: task.json, one JavaScript file per
 // execution target, and the resource files the bundled libraries read at run time.
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +9,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nm = join(root, 'node_modules');
 
 // Two edits of arm-rest's azure-arm-common.js, each failing the build when its text is gone:
-// - it picks its MSAL major with a computed require(); tasks here run on Node 20 only;
+// - it picks its MSAL major with a computed require(): msalv3 on Node 16 and later, which is every
+//   Node these tasks run on (Node20_1 and Node24 handlers);
 // - it makes the Azure DevOps client for the OIDC token without keep-alive, so the token request
 //   opens a second TLS connection after the location request (azure-devops-node-api's
 //   typed-rest-client makes a new agent per request then). With keepAlive the two share one
@@ -92,25 +91,6 @@ const tunnelBuffer = {
   },
 };
 
-// q (arm-rest's promises) throws three errors at load and reads their stack traces, to learn its
-// own file and lines for its long-stack-trace mode (Q_DEBUG). In a bundle run from a code cache,
-// V8 must first parse the whole bundle again for the line numbers of those frames: about 3 ms
-// of every start. Loaded with Error.stackTraceLimit at 0, q finds no frames, which leaves only
-// that debugging mode's filtering of q's own frames out.
-const qStackProbe = {
-  name: 'q-stack-probe',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]q[\\/]q\.js$/ }, (args) => {
-      const src = readFileSync(args.path, 'utf8');
-      if (!src.includes('var qStartingLine = captureLine();')) throw new Error('q no longer calls captureLine() at load; review the q-stack-probe plugin');
-      return {
-        contents: `var stackTraceLimit = Error.stackTraceLimit;\nError.stackTraceLimit = 0;\ntry {\n${src}\n} finally {\n  Error.stackTraceLimit = stackTraceLimit;\n}\n`,
-        loader: 'js',
-      };
-    });
-  },
-};
-
 // Modules that libraries require at load but that no path of these tasks calls: each becomes a
 // stub that throws, naming the module, if anything touches it (or the given contents). This took
 // main.js from 3.1 to 1.05 MB and a run's start-up from ~405 to ~233 ms (npm run bench, P1).
@@ -132,38 +112,15 @@ const unused = [
   // these tasks run on Node 20 or later.
   { importer: /jsonwebtoken[\\/]lib[\\/]\w+Supported\.js$/, module: /^semver$/, contents: 'module.exports = { satisfies: () => true };\n' },
 ];
-// Node modules that libraries require at load but that a run uses only on paths it seldom takes:
-// task-lib's child_process (tools it runs; this task runs none) and typed-rest-client's and
-// node-fetch's zlib (compressed answers). Each is loaded on first use instead (about 2 ms of a
-// start). Node's own modules have no `default` or `__esModule`, so the libraries' interop helpers
-// read those without loading anything.
-export const lazyModuleSource = (name) => `const load = () => require(${JSON.stringify(name)});
-module.exports = new Proxy({}, {
-  get: (_, key) => (key === 'default' || key === '__esModule' ? undefined : load()[key]),
-  has: (_, key) => key !== 'default' && key !== '__esModule' && key in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, key) => {
-    const d = Reflect.getOwnPropertyDescriptor(load(), key);
-    return d && { ...d, configurable: true };
-  },
-});
-`;
-const lazyBuiltins = [
-  { importer: /azure-pipelines-task-lib[\\/](task|toolrunner)\.js$/, module: /^child_process$/, contents: lazyModuleSource('child_process') },
-  { importer: /(typed-rest-client[\\/]Util|node-fetch[\\/]lib[\\/]index)\.js$/, module: /^zlib$/, contents: lazyModuleSource('zlib') },
-];
-
-// Each module of `unused` and `lazyBuiltins`, required by an importer its entry names, is replaced
-// by the entry's contents, or by a stub that throws, naming the module, if anything touches it.
-// (The lazy modules' own require of the real module comes from no such importer.)
-const replaced = [...unused, ...lazyBuiltins];
+// Each module of `unused`, required by an importer its entry names, is replaced by the entry's
+// contents, or by a stub that throws, naming the module, if anything touches it.
 const replaceModules = {
   name: 'replace-modules',
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
-      const index = replaced.findIndex((u) => u.module.test(args.path) && u.importer.test(args.importer));
+      const index = unused.findIndex((u) => u.module.test(args.path) && u.importer.test(args.importer));
       if (index < 0) return undefined;
-      return { path: `${index}:${args.path}`, namespace: 'replaced', pluginData: { contents: replaced[index].contents, name: args.path } };
+      return { path: `${index}:${args.path}`, namespace: 'replaced', pluginData: { contents: unused[index].contents, name: args.path } };
     });
     b.onLoad({ filter: /.*/, namespace: 'replaced' }, ({ pluginData: { contents, name } }) => ({
       contents:
@@ -182,81 +139,6 @@ const runtimeResources = [
   join(nm, 'azure-pipelines-task-lib', 'lib.json'),
   join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'module.json'),
 ];
-
-// Most of a run's start-up is V8 compiling the bundle's functions as they first run (about 70 of
-// ~230 ms). Each entry is therefore a small loader that compiles <entry>.bundle.js with a V8 code
-// cache the build makes by compiling every function of the bundle and loading it (every module,
-// the on-demand ones through the entry's preload()). V8 takes the cache only if its version and
-// flags are those that made it, and compiles from source otherwise, as for any script. The cache
-// sits beside the code it was made from, in the task folder the agent downloaded, so it is
-// trusted exactly as the code is.
-const loaderSource = (name) => `'use strict';
-// Runs ${name}.bundle.js with the V8 code cache the build made from it. The cache starts with the
-// SHA-256 of the bundle it was made from and is used only for that bundle (V8 itself checks the
-// length of the source only); V8 ignores a cache made by another V8 version or with other flags
-// and then compiles from source, as for any script. See scripts/build.mjs.
-const { createHash } = require('crypto');
-const { readFileSync } = require('fs');
-const { join } = require('path');
-const { Script } = require('vm');
-const { wrap } = require('module');
-const file = join(__dirname, '${name}.bundle.js');
-// Hashing the bytes read, not the decoded text, saves encoding the whole bundle again.
-const bytes = readFileSync(file);
-const source = bytes.toString('utf8');
-let cachedData;
-try {
-  const cache = readFileSync(join(__dirname, '${name}.bundle.cache'));
-  if (cache.subarray(0, 32).equals(createHash('sha256').update(bytes).digest())) cachedData = cache.subarray(32);
-} catch {
-  cachedData = undefined;
-}
-const script = new Script(wrap(source), { filename: file, cachedData });
-if (cachedData && script.cachedDataRejected) {
-  console.log('##vso[task.debug]V8 refused the code cache (another V8 version, or V8 flags in NODE_OPTIONS): compiling from source.');
-}
-script.runInThisContext()(exports, require, module, file, __dirname);
-`;
-
-const trainer = `
-const [bundle, cache] = process.argv.slice(1);
-const { createHash } = require('crypto');
-const { readFileSync, writeFileSync } = require('fs');
-const { basename, dirname } = require('path');
-const { Script } = require('vm');
-const { wrap } = require('module');
-const source = readFileSync(bundle, 'utf8');
-// Every function compiled now, not only those loading runs: a run's token request, Vault calls
-// and publishing then start compiled too (about 15 ms more of a cold start). The flag is back to
-// its default before the cache is written, so the cache carries the default flags' hash, which
-// V8 checks at load.
-const v8 = require('v8');
-v8.setFlagsFromString('--no-lazy');
-// V8 (11.3, Node 20) keeps the name a script had when its cache was made: stack traces of a run
-// would name this build's folder. The file's own name is true wherever the task is installed.
-const script = new Script(wrap(source), { filename: basename(bundle) });
-v8.setFlagsFromString('--lazy');
-const m = { exports: {} };
-script.runInThisContext()(m.exports, require, m, bundle, dirname(bundle));
-Promise.resolve(m.exports.preload && m.exports.preload()).then(() =>
-  writeFileSync(cache, Buffer.concat([createHash('sha256').update(source).digest(), script.createCachedData()])),
-);
-`;
-
-/** Writes <entry>.js (the loader) and <entry>.bundle.cache beside <entry>.bundle.js. */
-function codeCache(out, name) {
-  const temp = mkdtempSync(join(tmpdir(), 'val-build-'));
-  try {
-    // A clean environment: no NODE_OPTIONS (flags change V8's flag hash, and V8 would refuse the
-    // cache at run time), and the agent folder task-lib and arm-rest expect at load.
-    const env = { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp };
-    const r = spawnSync(process.execPath, ['-e', trainer, join(out, `${name}.bundle.js`), join(out, `${name}.bundle.cache`)], { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`making the code cache of ${name}.bundle.js failed:\n${r.stderr}`);
-  } finally {
-    rmSync(temp, { recursive: true, force: true });
-  }
-  writeFileSync(join(out, `${name}.js`), loaderSource(name));
-}
 
 /**
  * The task version for package.json's version (the one source of truth for the task and the
@@ -294,7 +176,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
     const out = join(outRoot, name);
     mkdirSync(out, { recursive: true });
     const names = entriesOf(taskJson).map((target) => parse(target).name);
-    const entryPoints = names.map((n) => ({ in: join(taskDir, 'src', `${n}.ts`), out: `${n}.bundle` }));
+    const entryPoints = names.map((n) => ({ in: join(taskDir, 'src', `${n}.ts`), out: n }));
     await build({
       entryPoints,
       outdir: out,
@@ -306,10 +188,9 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, msalEsm, proxyAgentShim, qStackProbe, replaceModules, tunnelBuffer],
+      plugins: [armRestCommon, msalEsm, proxyAgentShim, replaceModules, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
-    for (const n of names) codeCache(out, n);
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');
     // One icon for the extension and its tasks.
     const icon = join(root, 'images', 'icon.png');

@@ -37,13 +37,4 @@ export async function main(): Promise<void> {
   }
 }
 
-/**
- * Loads what a run loads on demand (arm-rest with MSAL, node-vault), for the build's V8 code cache
- * (scripts/build.mjs): the on-demand modules' top-level code then starts compiled too.
- */
-export async function preload(): Promise<void> {
-  await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
-  require('node-vault');
-}
-
 if (require.main === module) void main();

@@ -28,9 +28,4 @@ export async function post(): Promise<void> {
   tl.setResult(tl.TaskResult.Succeeded, '');
 }
 
-/** Loads what a post-job step loads on demand, for the build's V8 code cache (scripts/build.mjs). */
-export async function preload(): Promise<void> {
-  require('node-vault');
-}
-
 if (require.main === module) void post();
