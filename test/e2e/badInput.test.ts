@@ -114,6 +114,21 @@ const cases: Case[] = [
   ['secrets entry with two |', line2('secret/ci/production/api token | A | B'), [atLine2('secret/ci/production/api token | A | B'), /only one "\|"; write one entry per line/]],
   ['secrets "*" to a file', line2('secret/ci/production/api * | file:API'), [atLine2('secret/ci/production/api * | file:API'), /cannot go to one file; name a key, or use "\."/]],
   ['secrets empty file: target', line2('secret/ci/production/tls key | file:'), [atLine2('secret/ci/production/tls key | file:'), /nothing follows "file:"; give the variable that will hold the file's path/]],
+  [
+    'secrets file: target ".."',
+    line2('secret/ci/production/tls key | file:..'),
+    [atLine2('secret/ci/production/tls key | file:..'), /"file:\.\." names a folder, not a file/, /give the variable that will hold the file's path a name with a letter, digit or "_", such as "\| file:TLS_CERT"/],
+  ],
+  [
+    'secrets file: target "."',
+    line2('secret/ci/production/tls key | file:.'),
+    [atLine2('secret/ci/production/tls key | file:.'), /"file:\." names a folder, not a file/, /such as "\| file:TLS_CERT"/],
+  ],
+  [
+    'secrets file: target NUL, a Windows device name, refused on every agent',
+    line2('secret/ci/production/tls key | file:NUL'),
+    [atLine2('secret/ci/production/tls key | file:NUL'), /"file:NUL" names a file that Windows reserves for the device NUL/, /choose another variable name after "file:", such as "\| file:APP_NUL"/],
+  ],
   ['secrets nothing after |', line2('secret/ci/production/api token |'), [atLine2('secret/ci/production/api token |'), /nothing follows "\|"; give a variable name such as "\| DB_PASSWORD"/]],
   ['secrets path naming only a mount', line2('secret password | X'), [atLine2('secret password | X'), /names only a mount; add the secret's path within it, such as secret\/app/]],
   ['secrets path with a .. segment', line2('secret/ci/../other/team password | X'), [/secrets line 2: /, /has an empty, "\." or "\.\." segment/]],

@@ -452,4 +452,123 @@ describe('file: targets', () => {
   it('counts a file target against duplicate names', () => {
     assert.throws(() => parseSecrets('secret/a k | file:X\nsecret/b k | X', loc), /already published/);
   });
+
+  describe('refuses a name that is not a file name on every agent, with the entry and the fix', () => {
+    /** The whole message for `entry` on line 1 whose file name is made only of dots. */
+    const dotsMessage = (entry: string, name: string) =>
+      `secrets line 1: "${entry}": "file:${name}" names a folder, not a file: "." and ".." are folders on every agent, ` +
+      `and Windows drops the trailing dots of a name; give the variable that will hold the file's path a name with a letter, ` +
+      `digit or "_", such as "| file:TLS_CERT"`;
+    /** The whole message for `entry` on line 1 whose file name is the Windows device `device`. */
+    const deviceMessage = (entry: string, name: string, device: string) =>
+      `secrets line 1: "${entry}": "file:${name}" names a file that Windows reserves for the device ${device} ` +
+      `(with any extension, in any capitalization), and the same YAML may run on a Windows agent; ` +
+      `choose another variable name after "file:", such as "| file:APP_${name}"`;
+
+    const devices = ['CON', 'PRN', 'AUX', 'NUL', ...[1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((n) => [`COM${n}`, `LPT${n}`])];
+    const rows: Array<{ name: string; text: string; want: string }> = [
+      ...devices.map((device) => ({
+        name: `the device ${device}`,
+        text: `secret/ci/tls key | file:${device}`,
+        want: deviceMessage(`secret/ci/tls key | file:${device}`, device, device),
+      })),
+      ...[
+        ['nul', 'NUL', 'in lower case'],
+        ['cOm9', 'COM9', 'in mixed case'],
+        ['Con.txt', 'CON', 'with an extension'],
+        ['LPT1.pem', 'LPT1', 'with an extension, as a certificate'],
+        ['Nul.tar.gz', 'NUL', 'with two extensions'],
+        ['aux.', 'AUX', 'with a trailing dot, which Windows drops'],
+      ].map(([name, device, how]) => ({
+        name: `the device ${device} ${how} ("${name}")`,
+        text: `secret/ci/tls key | file:${name}`,
+        want: deviceMessage(`secret/ci/tls key | file:${name}`, name, device),
+      })),
+      {
+        name: 'a device name for the whole secret as JSON',
+        text: 'secret/ci/cfg . | file:PRN.json',
+        want: deviceMessage('secret/ci/cfg . | file:PRN.json', 'PRN.json', 'PRN'),
+      },
+      {
+        name: 'a device name after "FILE:" in capitals',
+        text: 'secret/ci/tls key | FILE:nul',
+        want: deviceMessage('secret/ci/tls key | FILE:nul', 'nul', 'NUL'),
+      },
+      ...['.', '..', '...'].map((name) => ({
+        name: `the name "${name}"`,
+        text: `secret/ci/tls key | file:${name}`,
+        want: dotsMessage(`secret/ci/tls key | file:${name}`, name),
+      })),
+      {
+        name: 'the name ".." for the whole secret as JSON',
+        text: 'secret/ci/cfg . | file:..',
+        want: dotsMessage('secret/ci/cfg . | file:..', '..'),
+      },
+    ];
+    for (const row of rows) {
+      it(row.name, () => {
+        const err = parseError(row.text);
+        assert.equal(err.problems.length, 1, err.message);
+        assert.equal(err.message, row.want);
+      });
+    }
+
+    it('reports the file name beside the other problems of the input, each on its line', () => {
+      const err = parseError('secret/ci/tls cert | file:TLS_CERT\nsecret/ci/tls key | file:con\nsecret/ci/cfg . | file:.');
+      assert.deepEqual(
+        err.problems.map((p) => [p.line, p.entry]),
+        [
+          [2, 'secret/ci/tls key | file:con'],
+          [3, 'secret/ci/cfg . | file:.'],
+        ],
+      );
+    });
+
+    it('gives superscript digits (COM¹, LPT²) the variable-name error: they never reach a file name', () => {
+      for (const name of ['COM¹', 'LPT²', 'com³.txt']) {
+        const err = parseError(`secret/ci/tls key | file:${name}`);
+        assert.match(err.message, /contains "[¹²³]"; only letters, digits, "_" and "\." are allowed; choose another name after "\|"/);
+      }
+    });
+  });
+
+  describe('accepts names that only resemble a device name or a folder', () => {
+    const names = [
+      'CONFIG',
+      'com10',
+      'nul_x',
+      'LPT0',
+      'COM0',
+      'NULL',
+      'CONSOLE',
+      'AUXILIARY',
+      'PRN_',
+      '_CON',
+      'CON_1',
+      'LPT1_KEY.pem',
+      'tls.con',
+      'app.nul.json',
+      '.env',
+      '..x',
+    ];
+    for (const name of names) {
+      it(`"file:${name}"`, () => {
+        const [req] = parseSecrets(`secret/ci/tls key | file:${name}`, loc);
+        assert.equal(req.toFile, true);
+        assert.equal(req.target, name);
+      });
+    }
+
+    it('a device name as a variable, not a file', () => {
+      const reqs = parseSecrets('secret/ci/a key | NUL\nsecret/ci/b key | Con.txt\nsecret/ci/c . | LPT1', loc);
+      assert.deepEqual(
+        reqs.map((r) => [r.target, r.toFile]),
+        [
+          ['NUL', undefined],
+          ['Con.txt', undefined],
+          ['LPT1', undefined],
+        ],
+      );
+    });
+  });
 });

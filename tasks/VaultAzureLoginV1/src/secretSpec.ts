@@ -3,7 +3,8 @@
 //
 // Syntax: one entry per line, or several separated by `;`.
 //   <path>[@<version>] <selector> [| <target>]
-// A target `file:NAME` writes the value to a file and publishes its path as NAME.
+// A target `file:NAME` writes the value to a file named NAME and publishes its path as NAME;
+// NAME must also be a file name on every agent (not `.`, `..` or a Windows device name).
 // Blank entries and lines whose first non-space character is `#` are ignored.
 //
 // Every message comes from task.json through the `loc` function the caller passes (task-lib's
@@ -389,7 +390,36 @@ function parseEntry(line: number, entry: string, loc: Text): SecretRequest | str
     }
   }
 
+  if (toFile && target !== undefined) {
+    const problem = fileNameProblem(target, loc);
+    if (problem !== undefined) return problem;
+  }
+
   return request;
+}
+
+/**
+ * Device names Windows reserves in every folder, alone or before an extension (`NUL`, `con.txt`),
+ * in any capitalization. Windows also reserves COM and LPT with a superscript 1, 2 or 3; a
+ * `file:` name cannot hold them, as variable names are letters, digits, `_` and `.` only.
+ */
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\.|$)/i;
+
+/**
+ * Why the variable name of a `file:` target, which is also the secret file's name, cannot name a
+ * file on every agent; undefined when it can. The same YAML may run on Linux, macOS or Windows
+ * agents, so the Windows rules apply everywhere. Called once the name is a valid variable name.
+ */
+function fileNameProblem(name: string, loc: Text): string | undefined {
+  // "." and ".." are folders everywhere; Windows drops a name's trailing dots, so "..." is "." there.
+  if (/^\.+$/.test(name)) {
+    return loc('SpecFileNameDots', name);
+  }
+  const device = WINDOWS_DEVICE.exec(name);
+  if (device !== null) {
+    return loc('SpecFileNameDevice', name, device[1].toUpperCase(), name);
+  }
+  return undefined;
 }
 
 /** Splits `path[@version]`, trims slashes and checks the shape; returns a message when invalid. */
