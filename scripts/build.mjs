@@ -76,6 +76,20 @@ const proxyAgentShim = {
   },
 };
 
+// azure-devops-node-api and typed-rest-client call the legacy url.parse(), which Node 24 reports
+// (DEP0169) on stderr for code outside node_modules, which bundled code is: the libraries get
+// scripts/shims/legacy-url.cjs, Node's own parse, resolve and format without the warning.
+const legacyUrl = {
+  name: 'legacy-url',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?url$/ }, (args) =>
+      /[\\/]node_modules[\\/](azure-devops-node-api|typed-rest-client)[\\/]/.test(args.importer)
+        ? { path: join(root, 'scripts', 'shims', 'legacy-url.cjs') }
+        : undefined,
+    );
+  },
+};
+
 // tunnel (azure-devops-node-api's proxy client) builds the Proxy-Authorization header with
 // new Buffer(), which makes Node print a deprecation warning on stderr for code outside
 // node_modules, which bundled code is.
@@ -188,7 +202,7 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, msalEsm, proxyAgentShim, replaceModules, tunnelBuffer],
+      plugins: [armRestCommon, legacyUrl, msalEsm, proxyAgentShim, replaceModules, tunnelBuffer],
     });
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');

@@ -54,6 +54,8 @@ export interface RunOptions {
   withoutCa?: boolean;
   /** Node options put before the entry file (e.g. `--require`, `--cpu-prof`). */
   nodeArgs?: string[];
+  /** The Node binary that runs the task, as an agent's handler does; default this process's. */
+  node?: string;
 }
 
 export interface WorldOptions {
@@ -169,7 +171,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
     return new Promise<TaskRun>((done, fail) => {
-      const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

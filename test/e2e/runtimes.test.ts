@@ -1,0 +1,85 @@
+// The end-to-end core under every Node an agent runs the task with (scripts/runtimes.mjs): each
+// connection scheme, the post-job step and a failure, with nothing on stderr. A task that works
+// only on the Node that built it fails here, not on the user's agent.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
+import { Identity, REPO, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import { checkRun } from '../helpers/checkRun';
+import { taskVariablesFrom, vsoCommands } from '../helpers/output';
+
+const runtimesScript = join(REPO, 'scripts', 'runtimes.mjs');
+/** The versions to run under: VAL_RUNTIMES (comma-separated), else every one the script lists. */
+const versions = (process.env.VAL_RUNTIMES || /RUNTIMES = \[([^\]]*)\]/.exec(fs.readFileSync(runtimesScript, 'utf8'))![1].replace(/['\s]/g, ''))
+  .split(',')
+  .filter(Boolean);
+
+describe('e2e: every Node an agent runs the task with', function () {
+  this.timeout(120_000);
+  let world: World;
+  before(async () => {
+    world = await startWorld();
+  });
+  after(async () => world?.stop());
+
+  const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
+
+  it('lists the agent Node versions to test', () => {
+    assert.ok(versions.length > 0);
+    for (const v of versions) assert.match(v, /^(20|24)\.\d+\.\d+$/);
+  });
+
+  for (const version of versions) {
+    describe(`Node ${version}`, () => {
+      let node: string;
+      before(() => {
+        node = execFileSync(process.execPath, [runtimesScript, 'path', version], { encoding: 'utf8' }).trim();
+        assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(), `v${version}`);
+      });
+
+      const schemes: Array<[string, (w: World) => Identity]> = [
+        ['workload identity federation (Azure DevOps issuer)', (w) => w.ids.wif],
+        ['workload identity federation (Entra-issued assertion)', (w) => w.ids.wifEntra],
+        ['service principal with a secret', (w) => w.ids.spKey],
+        ['service principal with a certificate', (w) => w.ids.spCert],
+        ['managed identity', (w) => w.ids.msi],
+      ];
+      for (const [scheme, who] of schemes) {
+        it(`${scheme}: logs in and publishes, nothing on stderr`, async () => {
+          const run = await world.runTask({ node, connection: who(world), inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+          assert.equal(run.code, 0);
+          assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+        });
+      }
+
+      it('post-job step: revokes the lease and the token and removes the file the main step left', async () => {
+        const issued = new Set(world.vault.issuedTokens());
+        const inputs = { ...base, secrets: 'database/creds/ci * | PG_\nsecret/ci/production/tls key | file:TLS_KEY' };
+        const main = await world.runTask({ node, connection: world.ids.wif, inputs });
+        const { vars } = checkRun(world, main, true);
+        assert.ok(vars.get('PG_PASSWORD'));
+        const file = vsoCommands(main.stdout).find((c) => c.command === 'task.setvariable' && c.properties.variable === 'TLS_KEY')!.message;
+        assert.equal(fs.readFileSync(file, 'utf8'), SECRETS.pem);
+        const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
+        const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
+        assert.equal(leases.length, 1);
+
+        const post = await world.runTask({ node, connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+        assert.deepEqual(checkRun(world, post, true).warnings, []);
+        assert.equal(leases[0].revoked, true, 'the lease was revoked');
+        assert.equal(world.vault.tokenInfo(token)?.revoked, true, 'the token was revoked');
+        assert.equal(fs.existsSync(file), false, 'the file was removed');
+      });
+
+      it('a failure: a service principal no role binds fails with the cause and the fix, publishing nothing', async () => {
+        const run = await world.runTask({ node, connection: world.ids.unbound, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+        const { vars, errors } = checkRun(world, run, false);
+        assert.equal(vars.size, 0);
+        assert.match(errors, new RegExp(`service principal.*${world.ids.unbound.objectId}`, 's'));
+        assert.match(errors, /bound_service_principal_ids/);
+      });
+    });
+  }
+});
