@@ -147,6 +147,7 @@ describe('Azure token chain through the real arm-rest code', function () {
       jobId: JOB_ID,
       systemAccessToken: opts.systemAccessToken ?? SYSTEM_ACCESS_TOKEN,
       tempDir,
+      workingDirectory: REPO,
       caCertPath: ca.certPath,
       connections: connections(),
       variables: opts.variables,

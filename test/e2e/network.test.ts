@@ -298,7 +298,8 @@ describe('e2e: TLS settings and the agent proxy', function () {
     }
 
     // The agent hands its proxy password to tasks as a secret variable (env SECRET_<NAME>).
-    const credentials = (password: string) => ({ 'Agent.ProxyUsername': PROXY_USER, SECRET_AGENT_PROXYPASSWORD: password });
+    // The agent passes the proxy password as a secret variable, the user name as a plain one.
+    const credentials = (password: string) => ({ variables: { 'Agent.ProxyUsername': PROXY_USER }, secretVariables: { 'Agent.ProxyPassword': password } });
     const only = (targets: string[]) => `tunnels: ${targets.join(', ')}`;
 
     it('carries the Vault calls, the Entra token request (MSAL) and the OIDC request of workload identity federation', async () => {
@@ -321,7 +322,8 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const run = await world.runTask({
         connection: world.ids.wif,
         // Debug mode, where task-lib and arm-rest print the most about the proxy.
-        variables: { 'Agent.ProxyUrl': url, ...credentials(PROXY_PASSWORD), 'System.Debug': 'true' },
+        variables: { 'Agent.ProxyUrl': url, ...credentials(PROXY_PASSWORD).variables, 'System.Debug': 'true' },
+        secretVariables: credentials(PROXY_PASSWORD).secretVariables,
         inputs: { ...base, vaultAddress: VAULT_ADDRESS },
       });
       succeeds(run, world.vault, before);
@@ -362,7 +364,8 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const run = await world.runTask({
         connection: world.ids.wif,
         // Entra and Azure DevOps bypass the proxy, so that Vault is the one to meet the 407.
-        variables: { 'Agent.ProxyUrl': url, ...credentials('not-the-password'), 'Agent.ProxyBypassList': JSON.stringify(['login\\.microsoftonline\\.com', 'dev\\.azure\\.com']) },
+        variables: { 'Agent.ProxyUrl': url, ...credentials('not-the-password').variables, 'Agent.ProxyBypassList': JSON.stringify(['login\\.microsoftonline\\.com', 'dev\\.azure\\.com']) },
+        secretVariables: credentials('not-the-password').secretVariables,
         inputs: { ...base, vaultAddress: VAULT_ADDRESS },
       });
       const { errors, vars } = check(run, false);

@@ -36,13 +36,22 @@ export interface AgentEnvOptions {
   systemAccessToken: string;
   /** Agent.TempDirectory (arm-rest writes here). */
   tempDir: string;
+  /** System.DefaultWorkingDirectory, which the agent also makes the task's working directory. */
+  workingDirectory: string;
   /** Test CA certificate path, exported as NODE_EXTRA_CA_CERTS. */
   caCertPath?: string;
   connections: AzureRmConnection[];
-  /** Task inputs by name (INPUT_<NAME>). */
+  /**
+   * The task's inputs as task.json declares them: the agent passes every one, with its default
+   * (or '') unless `inputs` sets it.
+   */
+  taskInputs?: ReadonlyArray<{ name: string; defaultValue?: string | boolean }>;
+  /** Task inputs by name (INPUT_<NAME>), as the step sets them. */
   inputs?: Record<string, string>;
   /** Pipeline variables by name (`a.b` → A_B), e.g. { USE_MSAL: 'true', 'System.Debug': 'true' }. */
   variables?: Record<string, string>;
+  /** Secret pipeline variables by name (`a.b` → SECRET_A_B), e.g. { 'Agent.ProxyPassword': '…' }. */
+  secretVariables?: Record<string, string>;
   /** Variables of the process environment kept for the child (default: PATH, HOME, LANG, TMPDIR, VAL_NETNS). */
   inherit?: string[];
 }
@@ -94,28 +103,43 @@ function authParameters(auth: AzureRmAuth): Record<string, string> {
   }
 }
 
-/** The environment of a task process, built from scratch (only `inherit` comes from process.env). */
+/**
+ * The environment of a task process, built from scratch (only `inherit` comes from process.env),
+ * as the agent builds it (azure-pipelines-agent Handler.cs, TaskRunner.cs): every variable of the
+ * job by its env name, their names listed in VSTS_PUBLIC_VARIABLES; secret variables as
+ * SECRET_<NAME>, listed in VSTS_SECRET_VARIABLES; every task.json input, trimmed, with its default
+ * when the step does not set it; the endpoints the step references and the job's own.
+ */
 export function agentEnv(options: AgentEnvOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of options.inherit ?? DEFAULT_INHERIT) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
+  env.TF_BUILD = 'True';
+  const variables: Record<string, string> = {
+    'Agent.OS': 'Linux',
+    'Agent.Version': '4.255.0',
+    'Agent.TempDirectory': options.tempDir,
+    'Agent.WorkFolder': options.tempDir,
+    'System.CollectionUri': options.collectionUri,
+    'System.TeamFoundationCollectionUri': options.collectionUri,
+    'System.TeamFoundationServerUri': options.collectionUri,
+    'System.TeamProject': options.projectName,
+    'System.TeamProjectId': options.projectId,
+    'System.HostType': options.hostType ?? 'build',
+    'System.PlanId': options.planId,
+    'System.JobId': options.jobId,
+    'System.ServerType': 'Hosted',
+    'System.DefaultWorkingDirectory': options.workingDirectory,
+    ...options.variables,
+  };
+  for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
+  env.VSTS_PUBLIC_VARIABLES = JSON.stringify(Object.keys(variables));
+  const secrets = options.secretVariables ?? {};
+  for (const [name, value] of Object.entries(secrets)) env[`SECRET_${variableEnvName(name)}`] = value;
+  if (Object.keys(secrets).length > 0) env.VSTS_SECRET_VARIABLES = JSON.stringify(Object.keys(secrets));
   Object.assign(env, {
-    TF_BUILD: 'True',
-    AGENT_OS: 'Linux',
-    AGENT_VERSION: '4.255.0',
-    AGENT_TEMPDIRECTORY: options.tempDir,
-    AGENT_WORKFOLDER: options.tempDir,
-    SYSTEM_COLLECTIONURI: options.collectionUri,
-    SYSTEM_TEAMFOUNDATIONCOLLECTIONURI: options.collectionUri,
-    SYSTEM_TEAMFOUNDATIONSERVERURI: options.collectionUri,
-    SYSTEM_TEAMPROJECT: options.projectName,
-    SYSTEM_TEAMPROJECTID: options.projectId,
-    SYSTEM_HOSTTYPE: options.hostType ?? 'build',
-    SYSTEM_PLANID: options.planId,
-    SYSTEM_JOBID: options.jobId,
-    SYSTEM_SERVERTYPE: 'Hosted',
     ENDPOINT_URL_SYSTEMVSSCONNECTION: options.collectionUri,
     ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION: 'OAuth',
     ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN: options.systemAccessToken,
@@ -138,7 +162,9 @@ export function agentEnv(options: AgentEnvOptions): Record<string, string> {
     };
     for (const [key, value] of Object.entries(data)) env[`ENDPOINT_DATA_${id}_${key.toUpperCase()}`] = value;
   }
-  for (const [name, value] of Object.entries(options.variables ?? {})) env[variableEnvName(name)] = value;
-  for (const [name, value] of Object.entries(options.inputs ?? {})) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  const inputs: Record<string, string> = {};
+  for (const input of options.taskInputs ?? []) inputs[input.name] = String(input.defaultValue ?? '').trim();
+  for (const [name, value] of Object.entries(options.inputs ?? {})) inputs[name] = value.trim();
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   return env;
 }

@@ -4,7 +4,7 @@
 // does. Shared by the e2e tests and the demo.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { agentEnv, AzureRmConnection } from './agentEnv';
@@ -46,6 +46,8 @@ export interface RunOptions {
   connection: Identity;
   inputs: Record<string, string>;
   variables?: Record<string, string>;
+  /** Secret pipeline variables (SECRET_<NAME>, as the agent passes them). */
+  secretVariables?: Record<string, string>;
   /** Entry file of the task; default the main execution target. */
   entry?: string;
   /** Agent.TempDirectory to use (kept across main and post steps); default a fresh one. */
@@ -133,6 +135,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const taskDir = join(taskRoot, 'VaultAzureLoginV1');
   cpSync(taskSource, taskDir, { recursive: true });
   const tempDirs: string[] = [taskRoot];
+  // The agent passes every input of task.json, with its default unless the step sets it.
+  const taskInputs = (JSON.parse(readFileSync(join(taskDir, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue?: string }> }).inputs;
+  // System.DefaultWorkingDirectory (the sources folder), the task's working directory.
+  const workingDirectory = join(taskRoot, 's');
+  mkdirSync(workingDirectory);
 
   const connections = (): AzureRmConnection[] => [
     ...[ids.wif, ids.wifEntra, ids.unbound].map((who) => ({
@@ -164,14 +171,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       jobId: randomUUID(),
       systemAccessToken,
       tempDir,
+      workingDirectory,
       caCertPath: opts.withoutCa ? undefined : ca.certPath,
       connections: connections().filter((c) => referenced.has(c.id)),
+      taskInputs,
       variables: opts.variables,
+      secretVariables: opts.secretVariables,
       inputs,
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
     return new Promise<TaskRun>((done, fail) => {
-      const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: workingDirectory, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
