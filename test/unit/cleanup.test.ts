@@ -1,13 +1,11 @@
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import * as sinon from 'sinon';
 import { cleanup, CleanupDeps } from '../../tasks/VaultAzureLoginV1/src/cleanup';
 import { VaultSettings } from '../../tasks/VaultAzureLoginV1/src/inputs';
 import { JobState, loadState, saveState, StateStore } from '../../tasks/VaultAzureLoginV1/src/state';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { loc } from '../helpers/messages';
 
-tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
 
 const settings: VaultSettings = { address: 'https://vault.example.com', tls: { verify: true, ca: [] }, timeoutSeconds: 30, retries: 0, concurrency: 8 };
 
@@ -19,7 +17,7 @@ function fakes() {
     retry: { retries: 0, sleep: async () => undefined, random: () => 0, onRetry: () => undefined },
     log: sinon.spy(),
     warn: sinon.spy(),
-    loc: (key, ...args) => tl.loc(key, ...args),
+    loc: loc,
   };
   return { vault, deps };
 }

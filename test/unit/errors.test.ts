@@ -1,10 +1,8 @@
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import { explainAzureToken, explainLogin, explainMount, explainNetwork, explainRead } from '../../tasks/VaultAzureLoginV1/src/errors';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { loc } from '../helpers/messages';
 
-tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
 
 const address = 'https://vault.example.com:8200';
 const ctx = {
@@ -37,52 +35,52 @@ describe('failure explanations', () => {
   ];
   for (const [name, err, patterns] of login) {
     it(`login: ${name}`, () => {
-      const text = explainLogin(err, ctx, 30);
+      const text = explainLogin(err, ctx, 30, loc);
       for (const p of patterns) assert.match(text, p);
     });
   }
 
   it('login: a namespace is named where it may be the cause', () => {
-    assert.match(explainLogin(http(403, 'permission denied'), { ...ctx, namespace: 'admin' }, 30), /auth\/ado in namespace 'admin'/);
+    assert.match(explainLogin(http(403, 'permission denied'), { ...ctx, namespace: 'admin' }, 30, loc), /auth\/ado in namespace 'admin'/);
   });
 
   it('network: refused, timeout, untrusted and mismatched certificates', () => {
-    assert.match(explainNetwork(new VaultNetworkError('ECONNREFUSED', 'p', 'x'), address, 30), /Cannot reach Vault at https:\/\/vault.example.com:8200 \(ECONNREFUSED\)/);
-    assert.match(explainNetwork(new VaultNetworkError('ECONNABORTED', 'secret/data/x', 'x'), address, 30), /did not answer within 30 seconds \(on secret\/data\/x\)/);
-    assert.match(explainNetwork(new VaultNetworkError('SELF_SIGNED_CERT_IN_CHAIN', 'p', 'x'), address, 30), /not trusted \(SELF_SIGNED_CERT_IN_CHAIN\)/);
-    assert.match(explainNetwork(new VaultNetworkError('ERR_TLS_CERT_ALTNAME_INVALID', 'p', 'altnames'), address, 30), /does not cover this host name/);
+    assert.match(explainNetwork(new VaultNetworkError('ECONNREFUSED', 'p', 'x'), address, 30, loc), /Cannot reach Vault at https:\/\/vault.example.com:8200 \(ECONNREFUSED\)/);
+    assert.match(explainNetwork(new VaultNetworkError('ECONNABORTED', 'secret/data/x', 'x'), address, 30, loc), /did not answer within 30 seconds \(on secret\/data\/x\)/);
+    assert.match(explainNetwork(new VaultNetworkError('SELF_SIGNED_CERT_IN_CHAIN', 'p', 'x'), address, 30, loc), /not trusted \(SELF_SIGNED_CERT_IN_CHAIN\)/);
+    assert.match(explainNetwork(new VaultNetworkError('ERR_TLS_CERT_ALTNAME_INVALID', 'p', 'altnames'), address, 30, loc), /does not cover this host name/);
   });
 
   it('network: mutual TLS refusals and proxy authentication name their cause, not the port', () => {
     const openssl = (reason: string, alert: number) => `80FCA6347E7F0000:error:0A00045C:SSL routines:ssl3_read_bytes:${reason}:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number ${alert}\n`;
     const net = (code: string, message: string) => new VaultNetworkError(code, 'auth/ado/login', message);
-    assert.match(explainNetwork(net('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', openssl('tlsv13 alert certificate required', 116)), address, 30), /requires a client certificate \(mutual TLS\) and none was sent/);
-    assert.match(explainNetwork(net('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', openssl('tlsv1 alert unknown ca', 48)), address, 30), /refused the client certificate \(TLS alert: tlsv1 alert unknown ca\)/);
-    assert.match(explainNetwork(net('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', openssl('sslv3 alert bad certificate', 42)), address, 30), /refused the client certificate \(TLS alert: sslv3 alert bad certificate\)/);
-    assert.match(explainNetwork(net('EPROTO', `write EPROTO ${openssl('sslv3 alert handshake failure', 40)}`), address, 30), /ended the TLS handshake .*'clientCertificate' and 'clientKey'.*tls_min_version/);
-    assert.equal(explainNetwork(net('EPROTO', `write EPROTO ${openssl('wrong version number', 0)}`), address, 30), `TLS to ${address} failed (wrong version number). Check the port; if this Vault listens without TLS, the address must start with http://.`);
-    assert.match(explainLogin(net('ECONNRESET', 'socket hang up'), ctx, 30), /closed the connection without answering the login \(socket hang up\)\. A Vault that requires mutual TLS/);
-    assert.match(explainRead(net('ECONNRESET', 'socket hang up'), { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' }, 30), /Cannot reach Vault at .* \(ECONNRESET\)/);
-    assert.match(explainLogin(http(407), ctx, 30), /The agent's proxy refused the request to https:\/\/vault.example.com:8200 \(HTTP 407 Proxy Authentication Required\)/);
+    assert.match(explainNetwork(net('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', openssl('tlsv13 alert certificate required', 116)), address, 30, loc), /requires a client certificate \(mutual TLS\) and none was sent/);
+    assert.match(explainNetwork(net('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', openssl('tlsv1 alert unknown ca', 48)), address, 30, loc), /refused the client certificate \(TLS alert: tlsv1 alert unknown ca\)/);
+    assert.match(explainNetwork(net('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', openssl('sslv3 alert bad certificate', 42)), address, 30, loc), /refused the client certificate \(TLS alert: sslv3 alert bad certificate\)/);
+    assert.match(explainNetwork(net('EPROTO', `write EPROTO ${openssl('sslv3 alert handshake failure', 40)}`), address, 30, loc), /ended the TLS handshake .*'clientCertificate' and 'clientKey'.*tls_min_version/);
+    assert.equal(explainNetwork(net('EPROTO', `write EPROTO ${openssl('wrong version number', 0)}`), address, 30, loc), `TLS to ${address} failed (wrong version number). Check the port; if this Vault listens without TLS, the address must start with http://.`);
+    assert.match(explainLogin(net('ECONNRESET', 'socket hang up'), ctx, 30, loc), /closed the connection without answering the login \(socket hang up\)\. A Vault that requires mutual TLS/);
+    assert.match(explainRead(net('ECONNRESET', 'socket hang up'), { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' }, 30, loc), /Cannot reach Vault at .* \(ECONNRESET\)/);
+    assert.match(explainLogin(http(407), ctx, 30, loc), /The agent's proxy refused the request to https:\/\/vault.example.com:8200 \(HTTP 407 Proxy Authentication Required\)/);
   });
 
   it('read: 403 names the exact ACL path and a policy stanza; invalid token is told apart', () => {
     const denied = new VaultHttpError(403, 'secret/data/ci/db', ['1 error occurred:\n\t* permission denied\n\n'], undefined);
     const r = { address, path: 'secret/ci/db', aclPath: 'secret/data/ci/db' };
-    assert.match(explainRead(denied, r, 30), /path "secret\/data\/ci\/db" \{ capabilities = \["read"\] \}/);
+    assert.match(explainRead(denied, r, 30, loc), /path "secret\/data\/ci\/db" \{ capabilities = \["read"\] \}/);
     const invalid = new VaultHttpError(403, 'secret/data/ci/db', ['permission denied', 'invalid token'], undefined);
-    assert.match(explainRead(invalid, r, 30), /no longer valid/);
+    assert.match(explainRead(invalid, r, 30, loc), /no longer valid/);
   });
 
   it('mount lookup: 403 says the policy grants nothing under the mount', () => {
     const err = new VaultHttpError(403, 'sys/internal/ui/mounts/secret/x', ['preflight capability check returned 403, please ensure client\'s policies grant access to path "secret/x/"'], undefined);
-    assert.match(explainMount(err, 'secret/x', address, 30), /allow nothing under the mount of secret\/x/);
+    assert.match(explainMount(err, 'secret/x', address, 30, loc), /allow nothing under the mount of secret\/x/);
   });
 
   it('Entra codes get their meaning added', () => {
-    const text = explainAzureToken('sc-1', 'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found');
+    const text = explainAzureToken('sc-1', 'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found', loc);
     assert.match(text, /service connection 'sc-1'/);
     assert.match(text, /AADSTS70021 means Entra found no federated credential/);
-    assert.doesNotMatch(explainAzureToken('sc-1', 'boom'), /AADSTS/);
+    assert.doesNotMatch(explainAzureToken('sc-1', 'boom', loc), /AADSTS/);
   });
 });

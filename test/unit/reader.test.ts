@@ -1,13 +1,10 @@
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import { readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
 import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
 import { MountInfo, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { loc } from '../helpers/messages';
 
-tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
 
-const loc: Text = (key, ...args) => tl.loc(key, ...args);
 
 /** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
 class FakeVault implements SecretSource {
@@ -40,7 +37,7 @@ class FakeVault implements SecretSource {
 const kv2: MountInfo = { path: 'secret/', type: 'kv', kvVersion: 2 };
 const kv1: MountInfo = { path: 'kv1/', type: 'kv', kvVersion: 1 };
 const db: MountInfo = { path: 'database/', type: 'database' };
-const opts = { address: 'https://vault.example.com', concurrency: 8, timeoutSeconds: 30 };
+const opts = { address: 'https://vault.example.com', concurrency: 8, timeoutSeconds: 30, loc };
 const v2 = (data: Record<string, unknown>) => ({ data: { data, metadata: { version: 1 } } });
 
 describe('readSecrets', () => {

@@ -1,15 +1,13 @@
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import * as sinon from 'sinon';
-import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/azureToken';
+import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/tokenSource';
 import { TaskError } from '../../tasks/VaultAzureLoginV1/src/errors';
 import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/inputs';
 import { Deps, run } from '../../tasks/VaultAzureLoginV1/src/run';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
 import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { loc } from '../helpers/messages';
 
-tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
 
 const jwt = [{ alg: 'RS256' }, { aud: 'https://management.azure.com/', oid: 'oid-1', exp: 1_900_000_000 }]
   .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
@@ -22,7 +20,7 @@ const config = (secrets: string): TaskConfig => ({
   authMount: 'ado',
   role: 'ci',
   resource: 'https://management.azure.com/',
-  requests: parseSecrets(secrets, tl.loc),
+  requests: parseSecrets(secrets, loc),
   timeoutSeconds: 30,
   concurrency: 8,
   retries: 0,
@@ -61,7 +59,7 @@ function fakes(vault: Partial<VaultApi>) {
     retry: { retries: 0, sleep: sinon.stub().resolves(), random: () => 0, onRetry: sinon.spy() },
     log: sinon.spy((line: string) => events.push(`log ${line}`)),
     warn: sinon.spy((line: string) => events.push(`warn ${line}`)),
-    loc: (key, ...args) => tl.loc(key, ...args),
+    loc: loc,
     onFirstRequestSent: (fn) => {
       whenSent = fn;
       return {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import {
   findDuplicateNames,
   formatProblem,
@@ -12,11 +10,7 @@ import {
   variableNameFor,
   variableNameProblem,
 } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-
-tl.setResourcePath(path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json'));
-
-/** The messages of task.json, as the task formats them. */
-const loc: Text = (key, ...args) => tl.loc(key, ...args);
+import { loc } from '../helpers/messages';
 
 /** The parts of a request a test cares about (line and entry are checked separately). */
 type Shape = Pick<SecretRequest, 'path' | 'version' | 'selector' | 'target'>;

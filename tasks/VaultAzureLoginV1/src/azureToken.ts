@@ -1,12 +1,6 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
 import * as tl from 'azure-pipelines-task-lib/task';
-
-export interface AzureToken {
-  token: string;
-  scheme: string;
-}
-
-export type AzureTokenSource = (connection: string, resource: string) => Promise<AzureToken>;
+import { AzureTokenError, AzureTokenSource } from './tokenSource';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
 function describe(err: unknown): string {
@@ -19,15 +13,6 @@ function describe(err: unknown): string {
   }
 }
 
-export class AzureTokenError extends Error {
-  constructor(
-    readonly connection: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-    this.name = 'AzureTokenError';
-  }
-}
 
 /**
  * Every scheme arm-rest supports: WorkloadIdentityFederation, ServicePrincipal (key or

@@ -15,8 +15,8 @@ export interface CleanupDeps {
   loc: (key: string, ...args: unknown[]) => string;
 }
 
-function cause(err: unknown, settings: VaultSettings): string {
-  if (err instanceof VaultNetworkError) return explainNetwork(err, settings.address, settings.timeoutSeconds);
+function cause(err: unknown, settings: VaultSettings, loc: CleanupDeps['loc']): string {
+  if (err instanceof VaultNetworkError) return explainNetwork(err, settings.address, settings.timeoutSeconds, loc);
   return describeFailure(err);
 }
 
@@ -70,7 +70,7 @@ async function revoke(vault: VaultApi, state: JobState, settings: VaultSettings,
       await vault.revokeLease(lease);
       log(loc('LeaseRevoked', lease));
     } catch (err) {
-      warn(loc('LeaseRevokeFailed', lease, cause(err, settings)));
+      warn(loc('LeaseRevokeFailed', lease, cause(err, settings, loc)));
     }
   }
   if (state.revokeToken && !isBatch(state)) {
@@ -80,7 +80,7 @@ async function revoke(vault: VaultApi, state: JobState, settings: VaultSettings,
     } catch (err) {
       const gone = err instanceof VaultHttpError && err.status === 403 && err.errors.some((e) => /invalid token/.test(e));
       if (gone) log(loc('TokenAlreadyGone'));
-      else warn(loc('TokenRevokeFailed', cause(err, settings)));
+      else warn(loc('TokenRevokeFailed', cause(err, settings, loc)));
     }
   }
 }

@@ -1,6 +1,7 @@
 // Turns failures (Vault statuses, network errors, Entra codes) into messages that name the cause
-// and the fix. No message contains a secret, a token or a JWT.
-import * as tl from 'azure-pipelines-task-lib/task';
+// and the fix, in the words of the `loc` the caller passes (task.json messages). No message
+// contains a secret, a token or a JWT.
+import { Text } from './secretSpec';
 import { TokenClaims } from './tokenClaims';
 import { VaultHttpError, VaultNetworkError } from './vault';
 
@@ -30,25 +31,25 @@ function opensslReason(message: string): string {
   return /SSL routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message.trim();
 }
 
-export function explainNetwork(err: VaultNetworkError, address: string, timeoutSeconds: number): string {
-  if (tlsCodes.has(err.code)) return tl.loc('VaultTlsUntrusted', address, err.code);
-  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return tl.loc('VaultTlsHostname', address, err.message);
-  if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return tl.loc('VaultTimeout', address, timeoutSeconds, err.path);
-  if (err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return tl.loc('VaultTlsClientCertRequired', address);
-  if (clientCertAlert.test(err.code)) return tl.loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
-  if (/alert handshake failure/.test(err.message)) return tl.loc('VaultTlsHandshakeFailure', address);
-  if (err.code === 'EPROTO' || /wrong version number|ssl/i.test(err.message)) return tl.loc('VaultTlsProtocol', address, opensslReason(err.message));
-  return tl.loc('VaultUnreachable', address, err.code);
+export function explainNetwork(err: VaultNetworkError, address: string, timeoutSeconds: number, loc: Text): string {
+  if (tlsCodes.has(err.code)) return loc('VaultTlsUntrusted', address, err.code);
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return loc('VaultTlsHostname', address, err.message);
+  if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return loc('VaultTimeout', address, timeoutSeconds, err.path);
+  if (err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return loc('VaultTlsClientCertRequired', address);
+  if (clientCertAlert.test(err.code)) return loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
+  if (/alert handshake failure/.test(err.message)) return loc('VaultTlsHandshakeFailure', address);
+  if (err.code === 'EPROTO' || /wrong version number|ssl/i.test(err.message)) return loc('VaultTlsProtocol', address, opensslReason(err.message));
+  return loc('VaultUnreachable', address, err.code);
 }
 
 /** Status-level answers that mean the same thing on every route. */
-function explainCommon(err: VaultHttpError, address: string): string | undefined {
-  if (err.status === 503 && err.errors.some((e) => /sealed/i.test(e))) return tl.loc('VaultSealed', address);
+function explainCommon(err: VaultHttpError, address: string, loc: Text): string | undefined {
+  if (err.status === 503 && err.errors.some((e) => /sealed/i.test(e))) return loc('VaultSealed', address);
   if (err.status >= 300 && err.status < 400) {
-    return tl.loc('VaultRedirect', address, err.status);
+    return loc('VaultRedirect', address, err.status);
   }
   // A proxy answers 407 to a CONNECT or a forwarded request before Vault sees it.
-  if (err.status === 407) return tl.loc('ProxyAuthRequired', address);
+  if (err.status === 407) return loc('ProxyAuthRequired', address);
   return undefined;
 }
 
@@ -63,38 +64,38 @@ export interface LoginContext {
 
 const quoted = /"([^"]*)"/g;
 
-export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number): string {
+export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number, loc: Text): string {
   // The login is the first request: a Vault that requires mutual TLS drops a connection whose
   // client certificate it does not trust, often before its alert can be read.
-  if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return tl.loc('VaultLoginReset', ctx.address, err.message);
-  if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds);
-  if (!(err instanceof VaultHttpError)) return tl.loc('LoginFailed', ctx.mount, 0, String((err as Error)?.message ?? err));
-  const common = explainCommon(err, ctx.address);
+  if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return loc('VaultLoginReset', ctx.address, err.message);
+  if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds, loc);
+  if (!(err instanceof VaultHttpError)) return loc('LoginFailed', ctx.mount, 0, String((err as Error)?.message ?? err));
+  const common = explainCommon(err, ctx.address, loc);
   if (common) return common;
   const text = err.errors.join('; ');
   const oid = ctx.claims?.oid ?? '<object id>';
-  const nsNote = ctx.namespace ? tl.loc('InNamespace', ctx.namespace) : '';
+  const nsNote = ctx.namespace ? loc('InNamespace', ctx.namespace) : '';
   if (/^invalid role name/.test(text)) {
-    return tl.loc('LoginRoleMissing', ctx.role, ctx.mount, nsNote, ctx.mount, ctx.role, oid);
+    return loc('LoginRoleMissing', ctx.role, ctx.mount, nsNote, ctx.mount, ctx.role, oid);
   }
   if (/expected audience/.test(text)) {
     const [expected] = [...text.matchAll(quoted)].map((m) => m[1]);
     const got = ctx.claims?.aud ?? ctx.resource;
-    return tl.loc('LoginAudience', got, ctx.mount, expected ?? '?', expected ?? '?', ctx.mount, got);
+    return loc('LoginAudience', got, ctx.mount, expected ?? '?', expected ?? '?', ctx.mount, got);
   }
   if (/service principal not authorized/.test(text)) {
-    return tl.loc('LoginNotBound', oid, ctx.role, ctx.mount, ctx.role, oid, ctx.claims?.appid ?? '?');
+    return loc('LoginNotBound', oid, ctx.role, ctx.mount, ctx.role, oid, ctx.claims?.appid ?? '?');
   }
   if (/issued by a different provider/.test(text)) {
     const [expected, got] = [...text.matchAll(quoted)].map((m) => m[1]);
-    return tl.loc('LoginIssuer', expected ?? '?', got ?? ctx.claims?.iss ?? '?', ctx.mount, ctx.claims?.tid ?? '<tenant id>');
+    return loc('LoginIssuer', expected ?? '?', got ?? ctx.claims?.iss ?? '?', ctx.mount, ctx.claims?.tid ?? '<tenant id>');
   }
-  if (/token is expired/.test(text)) return tl.loc('LoginExpired', text);
-  if (/failed to verify signature/.test(text)) return tl.loc('LoginSignature', ctx.mount, ctx.claims?.tid ?? '?');
+  if (/token is expired/.test(text)) return loc('LoginExpired', text);
+  if (/failed to verify signature/.test(text)) return loc('LoginSignature', ctx.mount, ctx.claims?.tid ?? '?');
   if (err.status === 404 || (err.status === 403 && /permission denied/.test(text)) || /no handler for route/.test(text)) {
-    return tl.loc('LoginMountMissing', ctx.mount, nsNote, err.status, text || `HTTP ${err.status}`, ctx.mount);
+    return loc('LoginMountMissing', ctx.mount, nsNote, err.status, text || `HTTP ${err.status}`, ctx.mount);
   }
-  return tl.loc('LoginFailed', ctx.mount, err.status, text || `HTTP ${err.status}`);
+  return loc('LoginFailed', ctx.mount, err.status, text || `HTTP ${err.status}`);
 }
 
 export interface ReadContext {
@@ -108,36 +109,36 @@ export interface ReadContext {
   withoutData?: string;
 }
 
-export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: number): string {
-  if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds);
+export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: number, loc: Text): string {
+  if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds, loc);
   if (!(err instanceof VaultHttpError)) return String((err as Error)?.message ?? err);
-  const common = explainCommon(err, ctx.address);
+  const common = explainCommon(err, ctx.address, loc);
   if (common) return common;
   if (err.status === 403) {
-    if (err.errors.some((e) => /invalid token/.test(e))) return tl.loc('ReadTokenInvalid');
-    return tl.loc('ReadDenied', ctx.aclPath, ctx.aclPath);
+    if (err.errors.some((e) => /invalid token/.test(e))) return loc('ReadTokenInvalid');
+    return loc('ReadDenied', ctx.aclPath, ctx.aclPath);
   }
   if (err.status === 404) {
     const metadata = err.body?.data?.metadata;
-    if (metadata && metadata.destroyed) return tl.loc('ReadDestroyed', metadata.version ?? ctx.version, ctx.path);
+    if (metadata && metadata.destroyed) return loc('ReadDestroyed', metadata.version ?? ctx.version, ctx.path);
     if (metadata && metadata.deletion_time) {
       const version = metadata.version ?? ctx.version;
-      return tl.loc('ReadDeleted', version, ctx.path, metadata.deletion_time, version, ctx.path);
+      return loc('ReadDeleted', version, ctx.path, metadata.deletion_time, version, ctx.path);
     }
-    const versionNote = ctx.version ? tl.loc('AtVersion', ctx.version) : '';
-    const found = tl.loc('ReadNotFound', ctx.path, versionNote, ctx.aclPath);
-    return ctx.withoutData ? `${found} ${tl.loc('DataOnKv1', ctx.withoutData)}` : found;
+    const versionNote = ctx.version ? loc('AtVersion', ctx.version) : '';
+    const found = loc('ReadNotFound', ctx.path, versionNote, ctx.aclPath);
+    return ctx.withoutData ? `${found} ${loc('DataOnKv1', ctx.withoutData)}` : found;
   }
-  return tl.loc('ReadHttp', err.status, err.errors.join('; ') || 'no error text');
+  return loc('ReadHttp', err.status, err.errors.join('; ') || 'no error text');
 }
 
-export function explainMount(err: unknown, path: string, address: string, timeoutSeconds: number): string {
-  if (err instanceof VaultNetworkError) return explainNetwork(err, address, timeoutSeconds);
+export function explainMount(err: unknown, path: string, address: string, timeoutSeconds: number, loc: Text): string {
+  if (err instanceof VaultNetworkError) return explainNetwork(err, address, timeoutSeconds, loc);
   if (!(err instanceof VaultHttpError)) return String((err as Error)?.message ?? err);
-  const common = explainCommon(err, address);
+  const common = explainCommon(err, address, loc);
   if (common) return common;
-  if (err.status === 403) return tl.loc('MountDenied', path);
-  return tl.loc('MountLookupFailed', path, err.status, err.errors.join('; ') || 'no error text');
+  if (err.status === 403) return loc('MountDenied', path);
+  return loc('MountLookupFailed', path, err.status, err.errors.join('; ') || 'no error text');
 }
 
 const entraCodes: Array<[RegExp, string]> = [
@@ -148,8 +149,8 @@ const entraCodes: Array<[RegExp, string]> = [
   [/AADSTS90002\b/, 'Aadsts90002'],
 ];
 
-export function explainAzureToken(connection: string, detail: string): string {
+export function explainAzureToken(connection: string, detail: string, loc: Text): string {
   const hint = entraCodes.find(([re]) => re.test(detail));
-  const base = tl.loc('TokenFailed', connection, detail);
-  return hint ? `${base}\n${tl.loc(hint[1])}` : base;
+  const base = loc('TokenFailed', connection, detail);
+  return hint ? `${base}\n${loc(hint[1])}` : base;
 }

@@ -1,11 +1,12 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
 import * as tl from 'azure-pipelines-task-lib/task';
-import { inOneWrite, loadMessages, loc, log, onFirstRequestSent, retryPolicy, taskState, warn } from './adapter';
+import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
 import { armRestTokenSource } from './azureToken';
 import { TaskError } from './errors';
 import { secretFileStore } from './files';
 import { readConfig } from './inputs';
 import { run } from './run';
+import { inOneWrite, onFirstRequestSent } from './scheduling';
 import { createVaultClient } from './vault';
 
 export async function main(): Promise<void> {

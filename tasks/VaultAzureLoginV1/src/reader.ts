@@ -1,9 +1,8 @@
 // Resolves each requested path to its mount and KV version, reads every distinct path once
 // (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
-import * as tl from 'azure-pipelines-task-lib/task';
 import { mapLimit } from './concurrency';
 import { explainMount, explainRead } from './errors';
-import { findDuplicateNames, SecretRequest, variableNameFor, variableNameProblem } from './secretSpec';
+import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from './secretSpec';
 import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './vault';
 
 export interface SecretValue {
@@ -38,6 +37,8 @@ export interface ReadOptions {
   address: string;
   concurrency: number;
   timeoutSeconds: number;
+  /** The task's messages (task.json), for failures and variable names. */
+  loc: Text;
 }
 
 interface Plan {
@@ -94,10 +95,10 @@ class MountResolver {
   }
 }
 
-function planFor(request: SecretRequest, mount: MountInfo): Planned {
+function planFor(request: SecretRequest, mount: MountInfo, loc: Text): Planned {
   const source = describeRequest(request);
   let rest = request.path.slice(mount.path.length);
-  if (!rest) return { failure: { source, reason: tl.loc('PathIsMount', request.path, mount.path, mount.path) } };
+  if (!rest) return { failure: { source, reason: loc('PathIsMount', request.path, mount.path, mount.path) } };
   if (mount.kvVersion === 2) {
     if (rest.startsWith('data/')) rest = rest.slice('data/'.length);
     const aclPath = `${mount.path}data/${rest}`;
@@ -109,7 +110,7 @@ function planFor(request: SecretRequest, mount: MountInfo): Planned {
     return {
       failure: {
         source,
-        reason: tl.loc('VersionNeedsKv2', request.version, mount.path, kind, request.version),
+        reason: loc('VersionNeedsKv2', request.version, mount.path, kind, request.version),
       },
     };
   }
@@ -126,32 +127,32 @@ function asText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function extract(plan: Plan, data: Record<string, unknown>): { values: SecretValue[]; failures: ReadFailure[] } {
+function extract(plan: Plan, data: Record<string, unknown>, loc: Text): { values: SecretValue[]; failures: ReadFailure[] } {
   const r = plan.request;
   const source = describeRequest(r);
   const values: SecretValue[] = [];
   const failures: ReadFailure[] = [];
   switch (r.selector.kind) {
     case 'json':
-      values.push({ name: variableNameFor(r, undefined, tl.loc), value: JSON.stringify(data), source, toFile: r.toFile });
+      values.push({ name: variableNameFor(r, undefined, loc), value: JSON.stringify(data), source, toFile: r.toFile });
       break;
     case 'key': {
       const key = r.selector.key;
       if (!(key in data)) {
         const keys = Object.keys(data);
-        failures.push({ source, reason: tl.loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-'), notFound: true });
+        failures.push({ source, reason: loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-'), notFound: true });
       } else {
-        values.push({ name: variableNameFor(r, key, tl.loc), value: asText(data[key]), source, toFile: r.toFile });
+        values.push({ name: variableNameFor(r, key, loc), value: asText(data[key]), source, toFile: r.toFile });
       }
       break;
     }
     case 'all': {
       const keys = Object.keys(data);
-      if (!keys.length) failures.push({ source, reason: tl.loc('NoKeys', r.path) });
+      if (!keys.length) failures.push({ source, reason: loc('NoKeys', r.path) });
       for (const key of keys) {
-        const name = variableNameFor(r, key, tl.loc);
-        const problem = variableNameProblem(name, tl.loc);
-        if (problem) failures.push({ source: `${r.path} ${key}`, reason: tl.loc('DerivedNameInvalid', name, problem) });
+        const name = variableNameFor(r, key, loc);
+        const problem = variableNameProblem(name, loc);
+        if (problem) failures.push({ source: `${r.path} ${key}`, reason: loc('DerivedNameInvalid', name, problem) });
         else values.push({ name, value: asText(data[key]), source: `${r.path} ${key}` });
       }
       break;
@@ -164,9 +165,9 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   const resolver = new MountResolver(vault);
   const planned = await mapLimit(requests, opts.concurrency, async (request): Promise<Planned> => {
     try {
-      return planFor(request, await resolver.resolve(request.path));
+      return planFor(request, await resolver.resolve(request.path), opts.loc);
     } catch (err) {
-      return { failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds) } };
+      return { failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds, opts.loc) } };
     }
   });
 
@@ -185,7 +186,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
       answers.set(plan.apiPath, { body: await vault.read(plan.apiPath) });
     } catch (err) {
       const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version, withoutData: plan.withoutData };
-      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds), notFound: err instanceof VaultHttpError && err.status === 404 });
+      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc), notFound: err instanceof VaultHttpError && err.status === 404 });
     }
   });
 
@@ -201,16 +202,16 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     if (typeof answer.body?.lease_id === 'string' && answer.body.lease_id) leaseIds.add(answer.body.lease_id);
     const data = secretData(answer.body, plan.mount);
     if (!data) {
-      failures.push({ source, reason: tl.loc('NoData', plan.request.path) });
+      failures.push({ source, reason: opts.loc('NoData', plan.request.path) });
       continue;
     }
-    const out = extract(plan, data);
+    const out = extract(plan, data, opts.loc);
     values.push(...out.values);
     failures.push(...out.failures);
   }
 
-  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })), tl.loc)) {
-    failures.push({ source: tl.loc('VariableNames'), reason: message });
+  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })), opts.loc)) {
+    failures.push({ source: opts.loc('VariableNames'), reason: message });
   }
 
   return { values, failures, leaseIds: [...leaseIds], mounts: resolver.mounts, reads: distinct.length };

@@ -1,6 +1,6 @@
 // The task's flow, free of the pipeline adapter: token → Vault login → reads → files → publish.
 // State for the post-job step is saved as soon as it exists.
-import { AzureTokenError, AzureTokenSource } from './azureToken';
+import { AzureTokenError, AzureTokenSource } from './tokenSource';
 import { explainAzureToken, explainLogin, TaskError } from './errors';
 import { FileStore } from './files';
 import { TaskConfig } from './inputs';
@@ -76,7 +76,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     const transient = (err: unknown) => err instanceof AzureTokenError && isTransientEntra(err.detail);
     jwt = (await withRetry(loc('EntraTokenRequest'), () => deps.getToken(config.connection, config.resource), deps.retry, transient)).token;
   } catch (err) {
-    if (err instanceof AzureTokenError) throw new TaskError(explainAzureToken(err.connection, err.detail));
+    if (err instanceof AzureTokenError) throw new TaskError(explainAzureToken(err.connection, err.detail, deps.loc));
     throw err;
   }
   sink.setSecret(jwt);
@@ -92,7 +92,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     login = await vault.login(config.authMount, config.role, jwt);
   } catch (err) {
     const ctx = { address: config.address, mount: config.authMount, role: config.role, resource: config.resource, namespace: config.authNamespace, claims };
-    throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds));
+    throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc));
   }
   sink.setSecret(login.token);
   saveState(deps.state, { token: login.token, tokenType: login.tokenType, revokeToken: config.revokeToken });
@@ -107,6 +107,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
       address: config.address,
       concurrency: config.concurrency,
       timeoutSeconds: config.timeoutSeconds,
+      loc,
     });
     leaseIds = outcome.leaseIds;
     if (leaseIds.length) saveState(deps.state, { leaseIds });

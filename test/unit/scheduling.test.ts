@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { inOneWrite, onFirstRequestSent } from '../../tasks/VaultAzureLoginV1/src/adapter';
+import { inOneWrite, onFirstRequestSent } from '../../tasks/VaultAzureLoginV1/src/scheduling';
 
 /** A stream that records each write it receives as the list of lines in it. */
 function recorder() {
