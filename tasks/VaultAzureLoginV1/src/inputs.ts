@@ -3,6 +3,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { isLoopback } from './address';
 import { TaskError } from './errors';
 import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from './secretSpec';
 
@@ -120,11 +121,6 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
     return '';
   }
   return `${url.origin}${path}`;
-}
-
-export function isLoopback(address: string): boolean {
-  const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** PEM text, or the path of a PEM file. `kind` checks what it must hold. Never echoes key material. */
