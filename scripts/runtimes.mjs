@@ -5,6 +5,7 @@
 //
 //   node scripts/runtimes.mjs install [version...]   install what is missing (default: all)
 //   node scripts/runtimes.mjs path <version>         print the installed binary's path
+//   node scripts/runtimes.mjs list                   print the versions as JSON: version, binary, installed
 //   node scripts/runtimes.mjs test [version...]      install, then run the runtime suite under them
 //
 // The cache is $VAL_RUNTIME_CACHE, else $XDG_CACHE_HOME/vault-azure-login/node, else
@@ -78,6 +79,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   versions.forEach(checkVersion);
   if (command === 'install') {
     for (const v of versions) install(v);
+  } else if (command === 'list' && args.length === 0) {
+    console.log(JSON.stringify(RUNTIMES.map((version) => ({ version, binary: binaryOf(version), installed: existsSync(binaryOf(version)) }))));
   } else if (command === 'path' && args.length === 1) {
     if (!existsSync(binaryOf(args[0]))) fail(`Node ${args[0]} is not installed: run node scripts/runtimes.mjs install ${args[0]}`);
     console.log(binaryOf(args[0]));
@@ -87,6 +90,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const r = spawnSync(process.execPath, [join(root, 'scripts', 'netns.mjs'), ...mocha], { cwd: root, stdio: 'inherit', env: { ...process.env, VAL_RUNTIMES: versions.join(',') } });
     process.exit(r.status ?? 1);
   } else {
-    fail('usage: node scripts/runtimes.mjs install [version...] | path <version> | test [version...]');
+    fail('usage: node scripts/runtimes.mjs install [version...] | list | path <version> | test [version...]');
   }
 }

@@ -12,9 +12,9 @@ import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 
 const runtimesScript = join(REPO, 'scripts', 'runtimes.mjs');
 /** The versions to run under: VAL_RUNTIMES (comma-separated), else every one the script lists. */
-const versions = (process.env.VAL_RUNTIMES || /RUNTIMES = \[([^\]]*)\]/.exec(fs.readFileSync(runtimesScript, 'utf8'))![1].replace(/['\s]/g, ''))
-  .split(',')
-  .filter(Boolean);
+const versions = process.env.VAL_RUNTIMES
+  ? process.env.VAL_RUNTIMES.split(',').filter(Boolean)
+  : (JSON.parse(execFileSync(process.execPath, [runtimesScript, 'list'], { encoding: 'utf8' })) as Array<{ version: string }>).map((r) => r.version);
 
 describe('e2e: every Node an agent runs the task with', function () {
   this.timeout(120_000);
