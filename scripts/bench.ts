@@ -16,6 +16,13 @@ import { AUTH_MOUNT, ROLE, seedVault } from '../test/emulators/seed';
 import { VaultEmulator } from '../test/emulators/vault';
 import { BUILT_TASK, REPO, startWorld, VAULT_ADDRESS, World } from '../test/emulators/world';
 
+/** The Node builds agents ship, as scripts/runtimes.mjs lists them (installed by npm test). */
+function agentRuntimes(): Array<{ version: string; binary: string; installed: boolean }> {
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'runtimes.mjs'), 'list'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/runtimes.mjs list failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Array<{ version: string; binary: string; installed: boolean }>;
+}
+
 /** Runs per figure. One request at a time takes seconds and varies by about 1%, so it needs fewer. */
 const RUNS = { p1: 11, p2: 11, p2Serial: 5, p4: 3 };
 const LATENCY_MS = 20;
@@ -118,6 +125,8 @@ function seedBenchPaths(world: World, n: number): void {
 
 interface Case {
   paths: number;
+  /** The Node binary that runs the task (an agent's); default the bench's own. */
+  node?: string;
   /** The `concurrency` input; the task's default when absent. */
   concurrency?: number;
   /** The `caCertificate` input (a private CA, as most Vault servers have). */
@@ -145,10 +154,10 @@ async function startHttp1Vault(world: World, paths: number): Promise<{ address: 
  * about 50 ms. `node -e 0` run from the bench's own shell would carry whatever that shell has.
  */
 const NODE_START_ENTRY = 'node-start.js';
-function nodeStartOnce(world: World): () => Promise<number> {
+function nodeStartOnce(world: World, node?: string): () => Promise<number> {
   writeFileSync(join(world.taskDir, NODE_START_ENTRY), '');
   return async () => {
-    const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY }));
+    const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY, node }));
     if (run.code !== 0) throw new Error(`node ${NODE_START_ENTRY} exited with ${run.code}`);
     return took;
   };
@@ -190,7 +199,7 @@ interface TaskSample {
 async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<TaskSample> {
   const vault = c.vault?.emulator ?? world.vault;
   const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: vault.requests.length };
-  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs }));
+  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs, node: c.node }));
   const published = publishedSecrets(run.stdout).size;
   if (run.code !== 0 || published !== c.paths) {
     const tail = (run.stdout + run.stderr).split('\n').slice(-15).join('\n');
@@ -368,6 +377,16 @@ async function main(): Promise<void> {
       p1Row('post-job step: revoking the token of such a run', postStats, emptyScript, node),
     );
     results.p1 = { task: p1, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
+
+    // P1 under each Node an agent ships (scripts/runtimes.mjs), each against an empty script run by
+    // that Node, in rounds of their own.
+    const runtimes: unknown[] = [];
+    for (const { version, binary } of agentRuntimes().filter((r) => r.installed)) {
+      const [task, empty] = await interleaved(RUNS.p1, [taskOnce(world, { paths: 1, node: binary }), nodeStartOnce(world, binary)]);
+      rows.push(p1Row(`the same under Node ${version}`, task, `Node ${version}, empty script, agent env`, empty));
+      runtimes.push({ version, task, node: empty, ratio: task.median / empty.median });
+    }
+    results.p1Runtimes = runtimes;
 
     // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
     world.setLatency(LATENCY_MS);
