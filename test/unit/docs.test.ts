@@ -39,7 +39,6 @@ const NOT_TROUBLE = new Set([
   'ReadingSecrets',
   'ReadSummary',
   'Published',
-  'PublishedJson',
   'PublishedPlain',
   'PublishedCount',
   // progress lines of the post-job step

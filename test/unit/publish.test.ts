@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { maskAll, maskPiecesOf, publishAll, publishedForm, VariableSink } from '../../tasks/VaultAzureLoginV1/src/publish';
+import { maskAll, maskPiecesOf, publishAll, tooShortToMask, VariableSink } from '../../tasks/VaultAzureLoginV1/src/publish';
 
 class RecordingSink implements VariableSink {
   readonly events: string[] = [];
@@ -25,29 +25,32 @@ describe('masking and publishing', () => {
       sink,
       true,
     );
-    assert.deepEqual(sink.events, ['set CERT=/agent/tmp/VaultAzureLogin-1/CERT secret=false output', 'set K={"a":1} secret=true output']);
+    assert.deepEqual(sink.events, ['set CERT=/agent/tmp/VaultAzureLogin-1/CERT secret=false output', 'set K={\n "a": 1\n} secret=true output']);
   });
 
-  it('masks a file value line by line as written, not compacted', () => {
-    const sink = new RecordingSink();
-    maskAll([{ name: 'F', value: '{\n  "a": 1\n}', source: 's k', toFile: true }], sink);
-    assert.deepEqual(sink.events, ['mask {', 'mask "a": 1', 'mask }']);
+  it('masks a value line by line exactly as read, file or variable, leaving out lines of JSON punctuation alone', () => {
+    for (const toFile of [true, false]) {
+      const sink = new RecordingSink();
+      maskAll([{ name: 'F', value: '{\n  "a": 1,\n  "b": [\n    "x"\n  ],\n}', source: 's k', toFile }], sink);
+      assert.deepEqual(sink.events, ['mask "a": 1,', 'mask "b": [', 'mask "x"']);
+    }
   });
 
   afterEach(() => delete process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET);
 
-  it('masks each non-empty line of a multi-line value, trimmed and once each', () => {
+  it('masks each non-empty line of a multi-line value, trimmed and once each, and never white space alone', () => {
     assert.deepEqual(maskPiecesOf('-----BEGIN KEY-----\r\nabc\n\n  def  \nabc\n'), ['-----BEGIN KEY-----', 'abc', 'def']);
     assert.deepEqual(maskPiecesOf('one-line'), ['one-line']);
+    assert.deepEqual(maskPiecesOf(' padded '), [' padded '], 'a one-line value is masked as it is');
     assert.deepEqual(maskPiecesOf(''), []);
+    assert.deepEqual(maskPiecesOf('   '), []);
+    assert.deepEqual(maskPiecesOf('\t \n  \r\n'), []);
+    assert.deepEqual(maskPiecesOf('{\n}'), []);
   });
 
-  it('publishes multi-line JSON as compact JSON and masks that one line', () => {
-    assert.deepEqual(publishedForm('{\n  "a": 1\n}'), { value: '{"a":1}', compacted: true });
-    assert.deepEqual(publishedForm('line1\nline2'), { value: 'line1\nline2', compacted: false });
-    const sink = new RecordingSink();
-    maskAll([{ name: 'CFG', value: '{\n  "a": 1\n}', source: 's .' }], sink);
-    assert.deepEqual(sink.events, ['mask {"a":1}']);
+  it('finds the values of one or two characters, which the log cannot usefully mask', () => {
+    const v = (value: string) => ({ name: 'N', value, source: 's k' });
+    assert.deepEqual(tooShortToMask([v('a'), v('ab'), v('abc'), v(''), v('  '), v(' x '), v('é1'), v('😀')]).map((x) => x.value), ['a', 'ab', ' x ', 'é1', '😀']);
   });
 
   it('sets every value as a secret variable and allows multi-line only while setting it', () => {

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { parse as parseJson } from 'lossless-json';
 import { readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
 import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
 import { MountInfo, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
 import { loc } from '../helpers/messages';
-
 
 
 /** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
@@ -78,6 +78,55 @@ describe('readSecrets', () => {
     const vault = new FakeVault([kv2], { 'secret/data/n': v2({ port: 5432, on: true }) });
     const out = await readSecrets(vault, parseSecrets('secret/n *', loc), opts);
     assert.deepEqual(out.values.map((v) => v.value), ['5432', 'true']);
+  });
+
+  it("gives every value exactly as Vault's JSON has it: big and decimal numbers, nested JSON, strings", async () => {
+    // As the transport parses Vault's answers: numbers keep their text.
+    const body = parseJson(
+      '{"data":{"data":{"big":12345678901234567890,"dec":0.10,"exp":1E+2,"nested":{"n":1.50,"s":"\\u00e9"},"pem":"-----BEGIN-----\\nAAA\\n-----END-----\\n","json":"{\\n  \\"a\\": 1.0\\n}"},"metadata":{"version":1}}}',
+    ) as VaultBody;
+    const vault = new FakeVault([kv2], { 'secret/data/n': body });
+    const keys = await readSecrets(vault, parseSecrets('secret/n *', loc), opts);
+    assert.deepEqual(
+      Object.fromEntries(keys.values.map((v) => [v.name, v.value])),
+      { BIG: '12345678901234567890', DEC: '0.10', EXP: '1E+2', NESTED: '{"n":1.50,"s":"é"}', PEM: '-----BEGIN-----\nAAA\n-----END-----\n', JSON: '{\n  "a": 1.0\n}' },
+    );
+    const whole = await readSecrets(vault, parseSecrets('secret/n . | ALL', loc), opts);
+    assert.equal(
+      whole.values[0].value,
+      '{"big":12345678901234567890,"dec":0.10,"exp":1E+2,"nested":{"n":1.50,"s":"é"},"pem":"-----BEGIN-----\\nAAA\\n-----END-----\\n","json":"{\\n  \\"a\\": 1.0\\n}"}',
+    );
+  });
+
+  it("looks keys up among the secret's own keys only: constructor, toString and __proto__ are missing unless the secret has them", async () => {
+    const vault = new FakeVault([kv2], {
+      'secret/data/plain': v2({ a: 'x' }),
+      'secret/data/odd': parseJson('{"data":{"data":{"__proto__":"p","constructor":"c"},"metadata":{"version":1}}}') as VaultBody,
+    });
+    const missing = await readSecrets(vault, parseSecrets('secret/plain constructor | C\nsecret/plain toString | T\nsecret/plain __proto__ | P\nsecret/plain hasOwnProperty | H', loc), opts);
+    assert.deepEqual(missing.values, []);
+    assert.deepEqual(
+      missing.failures.map((f) => f.reason),
+      ['constructor', 'toString', '__proto__', 'hasOwnProperty'].map((k) => `key '${k}' not found at secret/plain; its keys are: a`),
+    );
+    const present = await readSecrets(vault, parseSecrets('secret/odd __proto__ | P\nsecret/odd constructor | C', loc), opts);
+    assert.deepEqual(present.failures, []);
+    assert.deepEqual(present.values.map((v) => [v.name, v.value]), [['P', 'p'], ['C', 'c']]);
+  });
+
+  it('hands each lease id on as soon as its answer arrives, before the other reads end', async () => {
+    const vault = new FakeVault([db, kv2], {
+      'database/creds/ci': { lease_id: 'database/creds/ci/1', data: { username: 'u', password: 'p' } },
+      'secret/data/slow': v2({ k: 'v' }),
+    });
+    const seen: Array<[string, string[]]> = [];
+    const out = await readSecrets(vault, parseSecrets('database/creds/ci * | DB_\nsecret/slow k | K', loc), {
+      ...opts,
+      onLease: (id) => seen.push([id, [...vault.calls]]),
+    });
+    assert.deepEqual(out.leaseIds, ['database/creds/ci/1']);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0][0], 'database/creds/ci/1');
   });
 
   it('rejects @version on KV v1 and on other engines, naming the mount', async () => {

@@ -16,45 +16,43 @@ export interface Variable {
 
 const multiLineFlag = 'SYSTEM_UNSAFEALLOWMULTILINESECRET';
 
-/** Every string that must be hidden in the log for `value`: the value, or each non-empty line of it. */
-export function maskPiecesOf(value: string): string[] {
-  if (!/[\r\n]/.test(value)) return value ? [value] : [];
-  return [...new Set(value.split(/\r?\n|\r/).map((l) => l.trim()).filter(Boolean))];
-}
+/** A line that is only JSON punctuation and white space (`{`, `],`): structure, nothing secret. */
+const structureOnly = /^[\s{}[\],:"]*$/;
 
 /**
- * A multi-line value that is JSON is published as compact JSON, one line, as Microsoft's Key Vault
- * task does: masking each line of pretty-printed JSON would mask lone braces across the whole log.
+ * Every string that must be hidden in the log for `value`: the value itself, or, for a multi-line
+ * value, each line of it (trimmed, once each). White space alone is never a mask (it would star
+ * every blank in the log), nor is a line of a multi-line value that is only JSON punctuation.
  */
-export function publishedForm(value: string): { value: string; compacted: boolean } {
-  if (!/[\r\n]/.test(value)) return { value, compacted: false };
-  try {
-    const parsed = JSON.parse(value);
-    if (parsed !== null && typeof parsed === 'object') return { value: JSON.stringify(parsed), compacted: true };
-  } catch {
-    // not JSON: published as it is, each line masked
-  }
-  return { value, compacted: false };
+export function maskPiecesOf(value: string): string[] {
+  if (!/[\r\n]/.test(value)) return value.trim() ? [value] : [];
+  return [...new Set(value.split(/\r?\n|\r/).map((l) => l.trim()).filter((l) => l && !structureOnly.test(l)))];
 }
 
-/** Masks every value read, in the form it will be published (a file's content as written). */
+/** Masks every value read, in the form it will be published: exactly as read. */
 export function maskAll(values: SecretValue[], sink: VariableSink): void {
   for (const v of values) {
-    const form = v.toFile ? v.value : publishedForm(v.value).value;
-    for (const piece of maskPiecesOf(form)) sink.setSecret(piece);
+    for (const piece of maskPiecesOf(v.value)) sink.setSecret(piece);
   }
+}
+
+/** Values too short for the log's masking to be of use: one or two characters, once trimmed. */
+export function tooShortToMask(values: SecretValue[]): SecretValue[] {
+  return values.filter((v) => {
+    const length = [...v.value.trim()].length;
+    return length > 0 && length <= 2;
+  });
 }
 
 export interface Published {
   name: string;
   source: string;
-  compacted: boolean;
   secret: boolean;
 }
 
 /**
- * Publishes every variable. Multi-line secret values are allowed for this process only; the flag
- * is restored afterwards and never becomes a pipeline variable.
+ * Publishes every variable, its value unchanged. Multi-line secret values are allowed for this
+ * process only; the flag is restored afterwards and never becomes a pipeline variable.
  */
 export function publishAll(vars: Variable[], sink: VariableSink, isOutput: boolean): Published[] {
   const before = process.env[multiLineFlag];
@@ -65,11 +63,10 @@ export function publishAll(vars: Variable[], sink: VariableSink, isOutput: boole
   const published: Published[] = [];
   try {
     for (const v of vars) {
-      const { value, compacted } = v.secret ? publishedForm(v.value) : { value: v.value, compacted: false };
-      if (/[\r\n]/.test(value)) process.env[multiLineFlag] = 'true';
+      if (/[\r\n]/.test(v.value)) process.env[multiLineFlag] = 'true';
       else restore();
-      sink.setVariable(v.name, value, v.secret, isOutput);
-      published.push({ name: v.name, source: v.source, compacted, secret: v.secret });
+      sink.setVariable(v.name, v.value, v.secret, isOutput);
+      published.push({ name: v.name, source: v.source, secret: v.secret });
     }
   } finally {
     restore();

@@ -1,5 +1,6 @@
 // Resolves each requested path to its mount and KV version, reads every distinct path once
 // (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
+import { stringify as stringifyJson } from 'lossless-json';
 import { mapLimit } from './concurrency';
 import { explainMount, explainRead } from './errors';
 import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from './secretSpec';
@@ -39,6 +40,11 @@ export interface ReadOptions {
   timeoutSeconds: number;
   /** The task's messages (task.json), for failures and variable names. */
   loc: Text;
+  /**
+   * Called with every lease id an answer carries, as soon as the answer arrives: a job cancelled
+   * while other reads are still on their way must already have saved it for the post-job step.
+   */
+  onLease?: (leaseId: string) => void;
 }
 
 interface Plan {
@@ -123,8 +129,9 @@ function secretData(body: VaultBody, mount: MountInfo): Record<string, unknown> 
   return data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
 }
 
+/** A value as Vault holds it: a string byte for byte, anything else as its JSON, numbers as sent. */
 function asText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return typeof value === 'string' ? value : (stringifyJson(value) ?? 'null');
 }
 
 function extract(plan: Plan, data: Record<string, unknown>, loc: Text): { values: SecretValue[]; failures: ReadFailure[] } {
@@ -134,11 +141,11 @@ function extract(plan: Plan, data: Record<string, unknown>, loc: Text): { values
   const failures: ReadFailure[] = [];
   switch (r.selector.kind) {
     case 'json':
-      values.push({ name: variableNameFor(r, undefined, loc), value: JSON.stringify(data), source, toFile: r.toFile });
+      values.push({ name: variableNameFor(r, undefined, loc), value: asText(data), source, toFile: r.toFile });
       break;
     case 'key': {
       const key = r.selector.key;
-      if (!(key in data)) {
+      if (!Object.hasOwn(data, key)) {
         const keys = Object.keys(data);
         failures.push({ source, reason: loc('KeyNotFound', key, r.path, keys.length ? keys.join(', ') : '-'), notFound: true });
       } else {
@@ -181,9 +188,16 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   // One read per distinct API path, however many keys are taken from it.
   const distinct = [...new Map(plans.map((p) => [p.apiPath, p])).values()];
   const answers = new Map<string, { body: VaultBody } | { error: string; notFound: boolean }>();
+  const leaseIds = new Set<string>();
   await mapLimit(distinct, opts.concurrency, async (plan) => {
     try {
-      answers.set(plan.apiPath, { body: await vault.read(plan.apiPath) });
+      const body = await vault.read(plan.apiPath);
+      const leaseId = body?.lease_id;
+      if (typeof leaseId === 'string' && leaseId && !leaseIds.has(leaseId)) {
+        leaseIds.add(leaseId);
+        opts.onLease?.(leaseId);
+      }
+      answers.set(plan.apiPath, { body });
     } catch (err) {
       const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version, withoutData: plan.withoutData };
       answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc), notFound: err instanceof VaultHttpError && err.status === 404 });
@@ -191,7 +205,6 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   });
 
   const values: SecretValue[] = [];
-  const leaseIds = new Set<string>();
   for (const plan of plans) {
     const answer = answers.get(plan.apiPath)!;
     const source = describeRequest(plan.request);
@@ -199,7 +212,6 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
       failures.push({ source, reason: answer.error, notFound: answer.notFound });
       continue;
     }
-    if (typeof answer.body?.lease_id === 'string' && answer.body.lease_id) leaseIds.add(answer.body.lease_id);
     const data = secretData(answer.body, plan.mount);
     if (!data) {
       failures.push({ source, reason: opts.loc('NoData', plan.request.path) });

@@ -4,7 +4,7 @@ import { AzureTokenError, AzureTokenSource } from './tokenSource';
 import { explainAzureToken, explainLogin, TaskError } from './errors';
 import { FileStore } from './files';
 import { TaskConfig } from './inputs';
-import { maskAll, publishAll, Variable, VariableSink } from './publish';
+import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './publish';
 import { readSecrets, SecretValue } from './reader';
 import { isTransientEntra, RetryPolicy, withRetry } from './retry';
 import { saveState, StateStore } from './state';
@@ -103,14 +103,18 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   if (config.requests.length) {
     const distinctPaths = new Set(config.requests.map((r) => r.path)).size;
     log(loc('ReadingSecrets', distinctPaths));
+    const saved: string[] = [];
     const outcome = await readSecrets(vault, config.requests, {
       address: config.address,
       concurrency: config.concurrency,
       timeoutSeconds: config.timeoutSeconds,
       loc,
+      onLease: (leaseId) => {
+        saved.push(leaseId);
+        saveState(deps.state, { leaseIds: saved });
+      },
     });
     leaseIds = outcome.leaseIds;
-    if (leaseIds.length) saveState(deps.state, { leaseIds });
     deps.inOneWrite(() => maskAll(outcome.values, sink));
     const skipped = config.ignoreNotFound ? outcome.failures.filter((f) => f.notFound) : [];
     const failures = outcome.failures.filter((f) => !skipped.includes(f));
@@ -121,6 +125,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     }
     values = outcome.values;
     log(loc('ReadSummary', outcome.reads, outcome.mounts.length));
+    for (const v of tooShortToMask(values)) deps.warn(loc('SecretTooShort', v.source, v.name));
   }
 
   const written: string[] = [];
@@ -138,7 +143,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
 
   deps.inOneWrite(() => {
     for (const p of publishAll(variables, sink, config.isOutput)) {
-      const key = p.compacted ? 'PublishedJson' : p.secret ? 'Published' : 'PublishedPlain';
+      const key = p.secret ? 'Published' : 'PublishedPlain';
       log(loc(key, p.source, p.name));
     }
     log(loc('PublishedCount', variables.length, config.isOutput ? loc('AsOutput') : ''));

@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { parse as parseJson } from 'lossless-json';
 import type { ProxyConfig, TlsConfig } from './inputs';
 
 export interface HttpRequest {
@@ -25,7 +26,7 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number;
-  /** Parsed JSON, the raw text when it is not JSON, undefined when empty. */
+  /** Parsed JSON with numbers as LosslessNumber, the raw text when it is not JSON, undefined when empty. */
   body: unknown;
   /** 'h2' or 'http/1.1'. */
   protocol: string;
@@ -67,10 +68,15 @@ function proxyUrl(proxy: ProxyConfig): string {
   return url.toString();
 }
 
+/**
+ * Vault's JSON, every number kept as the text Vault sent (a LosslessNumber): a secret such as
+ * 12345678901234567890 or 0.10 must reach the pipeline as Vault holds it, which JSON.parse cannot
+ * give. Objects are plain, `__proto__` an own key like any other.
+ */
 function parseBody(text: string): unknown {
   if (!text) return undefined;
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch {
     return text;
   }
