@@ -127,6 +127,8 @@ export interface Entra {
   mintAccessToken(opts: MintOptions): MintedToken;
   /** Answers the next `times` matching requests with `status`. */
   failNext(status: number, times?: number, options?: FailOptions): void;
+  /** Forgets every fault not yet used. */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -545,6 +547,9 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     mintAccessToken,
     failNext(status, times = 1, failOptions = {}) {
       faults.push({ status, remaining: times, match: failOptions.match, body: failOptions.body });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     close: () => closeServer(server),
   };

@@ -1,8 +1,9 @@
 // The checks every e2e run passes: one result of the expected kind, nothing secret outside the
-// commands that hand secrets to the agent, no stack trace, nothing on stderr.
+// commands that hand secrets to the agent, no stack trace, nothing on stderr, no agent command
+// that the task did not write as one.
 import * as assert from 'node:assert/strict';
 import type { TaskRun, World } from '../emulators/world';
-import { findLeaks, publishedSecrets, vsoCommands, warnings } from './output';
+import { findLeaks, forgedCommands, publishedSecrets, vsoCommands, warnings } from './output';
 
 export interface Checked {
   vars: Map<string, string>;
@@ -44,6 +45,7 @@ export function checkRun(world: World, run: TaskRun, ok: boolean, opts: CheckOpt
   assert.deepEqual(leaks, [], 'no secret, token or JWT outside setsecret/setvariable');
   assert.doesNotMatch(output, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
   assert.equal(run.stderr, '', 'nothing on stderr');
+  assert.deepEqual(forgedCommands(run.stdout), [], 'no agent command the task did not write as one');
   const errorList = commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message);
   return { vars, errors: errorList.join('\n'), errorList, warnings: warnings(run.stdout) };
 }

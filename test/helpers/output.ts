@@ -24,6 +24,16 @@ export function vsoCommands(stdout: string): VsoCommand[] {
   return out;
 }
 
+/**
+ * The lines the agent would take as commands although the task did not write them as commands:
+ * the agent ends a line at `\r` as at `\n`, runs a `##vso[` found anywhere in a line (any case),
+ * and takes a line starting with `##[` as a formatting command. The task and task-lib write every
+ * command at the start of a line of their own, and no formatting command at all.
+ */
+export function forgedCommands(stdout: string): string[] {
+  return stdout.split(/\r\n|\r|\n/).filter((line) => (/##vso\[/i.test(line) && !line.startsWith('##vso[')) || line.startsWith('##['));
+}
+
 /** Secret variables the run published: name → value. */
 export function publishedSecrets(stdout: string): Map<string, string> {
   const vars = new Map<string, string>();

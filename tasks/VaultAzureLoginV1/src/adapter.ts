@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { escapingArguments, safeForLog } from './logText';
 import { RetryPolicy } from './retry';
 import { StateStore } from './state';
 
@@ -13,9 +14,20 @@ export function loadMessages(dir: string): void {
   if (taskJson) tl.setResourcePath(taskJson);
 }
 
-export const loc = (key: string, ...args: unknown[]): string => tl.loc(key, ...args);
-export const log = (line: string): void => console.log(line);
-export const warn = (line: string): void => tl.warning(line);
+/**
+ * The task's messages (task.json). Every argument is text from outside our messages (Vault,
+ * Entra, the network, the inputs) and is escaped where it is placed: it cannot break a line or
+ * start an agent command.
+ */
+export const loc = escapingArguments((key: string, ...args: unknown[]): string => tl.loc(key, ...args));
+/**
+ * Every line the task prints passes here or through warn: whatever a message was built from, no
+ * control character but our own line breaks and no agent command sequence reaches the agent.
+ */
+export const log = (line: string): void => console.log(safeForLog(line));
+export const warn = (line: string): void => tl.warning(safeForLog(line));
+/** The step's failure, as the one error line and the result. */
+export const fail = (message: string): void => tl.setResult(tl.TaskResult.Failed, safeForLog(message));
 
 const discard = new Writable({
   write(_chunk, _encoding, done) {
@@ -41,6 +53,6 @@ export function retryPolicy(retries: number): RetryPolicy {
     retries,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    onRetry: (what, attempt, attempts, cause, waitMs) => console.log(tl.loc('Retrying', what, attempt, attempts, cause, (waitMs / 1000).toFixed(1))),
+    onRetry: (what, attempt, attempts, cause, waitMs) => log(loc('Retrying', what, attempt, attempts, cause, (waitMs / 1000).toFixed(1))),
   };
 }

@@ -1,5 +1,6 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
 import * as tl from 'azure-pipelines-task-lib/task';
+import { loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from './tokenSource';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
@@ -36,7 +37,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource)
     // The ADAL managed identity path asks IMDS for `baseUrl` instead.
     credentials.baseUrl = resource;
     const token = await credentials.getToken();
-    if (typeof token !== 'string' || !token) throw new Error(tl.loc('TokenEmpty'));
+    if (typeof token !== 'string' || !token) throw new Error(loc('TokenEmpty'));
     return { token, scheme };
   } catch (err) {
     throw new AzureTokenError(connection, describe(err));

@@ -3,6 +3,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { loc } from './adapter';
 import { isLoopback } from './address';
 import { TaskError } from './errors';
 import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from './secretSpec';
@@ -77,7 +78,7 @@ function booleanInput(name: string, fallback: boolean, problems: string[]): bool
   if (!raw) return fallback;
   if (raw === 'true') return true;
   if (raw === 'false') return false;
-  problems.push(tl.loc('BooleanInvalid', name, raw));
+  problems.push(loc('BooleanInvalid', name, raw));
   return fallback;
 }
 
@@ -85,7 +86,7 @@ function numberInput(name: string, fallback: number, min: number, max: number, p
   const raw = input(name);
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    problems.push(tl.loc('NumberInvalid', name, raw, min, max));
+    problems.push(loc('NumberInvalid', name, raw, min, max));
     return fallback;
   }
   return Number(raw);
@@ -96,28 +97,28 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
   try {
     url = new URL(raw);
   } catch {
-    problems.push(tl.loc('VaultAddressInvalid', raw, from));
+    problems.push(loc('VaultAddressInvalid', raw, from));
     return '';
   }
   // A user name or password in the address may be a secret: messages quote the address without them.
   const hasCredentials = Boolean(url.username || url.password);
   const shown = hasCredentials ? `${url.protocol}//${url.host}${url.pathname}${url.search}${url.hash}` : raw;
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(tl.loc('VaultAddressInvalid', shown, from));
+    problems.push(loc('VaultAddressInvalid', shown, from));
     return '';
   }
   // A path the user gave (e.g. /vault behind a gateway) is kept; "/v1" would be doubled.
   const path = url.pathname.replace(/\/+$/, '');
   if (hasCredentials) {
-    problems.push(tl.loc('VaultAddressHasCredentials', shown, from, `${url.origin}${path}`));
+    problems.push(loc('VaultAddressHasCredentials', shown, from, `${url.origin}${path}`));
     return '';
   }
   if (url.search || url.hash) {
-    problems.push(tl.loc('VaultAddressHasQuery', raw, from, `${url.origin}${path}`));
+    problems.push(loc('VaultAddressHasQuery', raw, from, `${url.origin}${path}`));
     return '';
   }
   if (/\/v1$/.test(path)) {
-    problems.push(tl.loc('VaultAddressHasApiPath', raw, from, `${url.origin}${path.slice(0, -3)}`));
+    problems.push(loc('VaultAddressHasApiPath', raw, from, `${url.origin}${path.slice(0, -3)}`));
     return '';
   }
   return `${url.origin}${path}`;
@@ -129,13 +130,13 @@ function pemInput(name: string, raw: string, kind: 'certificate' | 'key', proble
   let pem = raw;
   if (!raw.includes('-----BEGIN')) {
     if (!fs.existsSync(raw)) {
-      problems.push(tl.loc('PemFileMissing', name, raw));
+      problems.push(loc('PemFileMissing', name, raw));
       return undefined;
     }
     try {
       pem = fs.readFileSync(raw, 'utf8');
     } catch (err) {
-      problems.push(tl.loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
+      problems.push(loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
       return undefined;
     }
   }
@@ -143,7 +144,7 @@ function pemInput(name: string, raw: string, kind: 'certificate' | 'key', proble
     if (kind === 'certificate') new X509Certificate(pem);
     else createPrivateKey({ key: pem, passphrase });
   } catch {
-    problems.push(tl.loc(kind === 'certificate' ? 'PemNotCertificate' : 'PemNotKey', name));
+    problems.push(loc(kind === 'certificate' ? 'PemNotCertificate' : 'PemNotKey', name));
     return undefined;
   }
   return pem;
@@ -162,7 +163,7 @@ function agentFile(variable: string, path: string, problems: string[]): string |
   try {
     return fs.readFileSync(path, 'utf8');
   } catch (err) {
-    problems.push(tl.loc('AgentFileUnreadable', variable, path, (err as NodeJS.ErrnoException).code ?? String(err)));
+    problems.push(loc('AgentFileUnreadable', variable, path, (err as NodeJS.ErrnoException).code ?? String(err)));
     return undefined;
   }
 }
@@ -175,11 +176,11 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   let connectionNamespace = '';
   let connectionCa = '';
   if (connectionId && addressInput) {
-    problems.push(tl.loc('VaultTargetTwice'));
+    problems.push(loc('VaultTargetTwice'));
   } else if (connectionId) {
     const url = tl.getEndpointUrl(connectionId, true);
-    if (!url) problems.push(tl.loc('VaultConnectionNotFound', connectionId));
-    else address = parseAddress(url, tl.loc('FromVaultConnection', connectionId), problems);
+    if (!url) problems.push(loc('VaultConnectionNotFound', connectionId));
+    else address = parseAddress(url, loc('FromVaultConnection', connectionId), problems);
     connectionNamespace = trimSlashes(tl.getEndpointDataParameter(connectionId, 'namespace', true) ?? '');
     connectionCa = (tl.getEndpointDataParameter(connectionId, 'caCertificate', true) ?? '').trim();
   } else if (addressInput) {
@@ -187,25 +188,25 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   } else {
     const fromVariable = (tl.getVariable('VAULT_ADDR') ?? '').trim();
     if (fromVariable) address = parseAddress(fromVariable, 'variable VAULT_ADDR', problems);
-    else problems.push(tl.loc('VaultAddressMissing'));
+    else problems.push(loc('VaultAddressMissing'));
   }
 
   const namespace = trimSlashes(input('vaultNamespace')) || connectionNamespace;
-  if (namespace && !isPlainPath(namespace, namespacePattern)) problems.push(tl.loc('NamespaceInvalid', 'vaultNamespace', namespace));
+  if (namespace && !isPlainPath(namespace, namespacePattern)) problems.push(loc('NamespaceInvalid', 'vaultNamespace', namespace));
   const authNamespaceInput = trimSlashes(input('authNamespace'));
-  if (authNamespaceInput && !isPlainPath(authNamespaceInput, namespacePattern)) problems.push(tl.loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
+  if (authNamespaceInput && !isPlainPath(authNamespaceInput, namespacePattern)) problems.push(loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
   const authNamespace = authNamespaceInput || namespace;
 
   const verify = !booleanInput('tlsSkipVerify', false, problems);
   const ca: string[] = [];
   const inputCa = pemInput('caCertificate', input('caCertificate'), 'certificate', problems);
   if (inputCa) ca.push(inputCa);
-  const endpointCa = pemInput(`caCertificate (${tl.loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
+  const endpointCa = pemInput(`caCertificate (${loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
   if (endpointCa) ca.push(endpointCa);
 
   let cert = pemInput('clientCertificate', input('clientCertificate'), 'certificate', problems);
   let key = pemInput('clientKey', input('clientKey'), 'key', problems);
-  if (Boolean(cert) !== Boolean(key) && !problems.some((p) => p.includes("'client"))) problems.push(tl.loc('ClientPairIncomplete'));
+  if (Boolean(cert) !== Boolean(key) && !problems.some((p) => p.includes("'client"))) problems.push(loc('ClientPairIncomplete'));
   let passphrase: string | undefined;
 
   // The agent's own certificate settings (Agent.CAInfo, Agent.ClientCert) apply as well.
@@ -222,7 +223,7 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
     pairNames = ['Agent.ClientCert', 'Agent.ClientCertKey'];
   }
   // Checked here, before any request: the TLS context is built later, while the task waits for Azure.
-  if (cert && key && !clientPairMatches(cert, key, passphrase)) problems.push(tl.loc('ClientPairMismatch', ...pairNames));
+  if (cert && key && !clientPairMatches(cert, key, passphrase)) problems.push(loc('ClientPairMismatch', ...pairNames));
 
   let proxy: ProxyConfig | undefined;
   if (address) {
@@ -230,8 +231,8 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
     if (p?.proxyUrl) proxy = { url: p.proxyUrl, username: p.proxyUsername || undefined, password: p.proxyPassword || undefined };
   }
 
-  if (!verify) warnings.push(tl.loc('TlsSkipVerifyWarning', address || 'Vault'));
-  if (address && address.startsWith('http://') && !isLoopback(address)) warnings.push(tl.loc('PlainHttpWarning', address));
+  if (!verify) warnings.push(loc('TlsSkipVerifyWarning', address || 'Vault'));
+  if (address && address.startsWith('http://') && !isLoopback(address)) warnings.push(loc('PlainHttpWarning', address));
 
   return {
     address,
@@ -254,40 +255,40 @@ export function readConfig(): Read<TaskConfig> {
   const warnings: string[] = [];
 
   const connection = input('azureSubscription');
-  if (!connection) problems.push(tl.loc('InputRequired', 'azureSubscription', tl.loc('ConnectionHint')));
-  else if (!tl.getEndpointUrl(connection, true)) problems.push(tl.loc('ConnectionNotFound', connection));
+  if (!connection) problems.push(loc('InputRequired', 'azureSubscription', loc('ConnectionHint')));
+  else if (!tl.getEndpointUrl(connection, true)) problems.push(loc('ConnectionNotFound', connection));
 
   const vault = readVaultSettings(problems, warnings);
 
   const authMountRaw = input('authMount');
   const authMount = trimSlashes(authMountRaw) || 'azure';
   if (!isPlainPath(authMount, mountPattern)) {
-    problems.push(tl.loc('MountInvalid', authMountRaw));
+    problems.push(loc('MountInvalid', authMountRaw));
   } else if (authMount.startsWith('auth/')) {
-    problems.push(tl.loc('MountHasAuthPrefix', authMount, authMount.slice('auth/'.length)));
+    problems.push(loc('MountHasAuthPrefix', authMount, authMount.slice('auth/'.length)));
   }
 
   const role = input('role');
-  if (!role) problems.push(tl.loc('InputRequired', 'role', tl.loc('RoleHint')));
-  else if (!rolePattern.test(role)) problems.push(tl.loc('RoleInvalid', role));
+  if (!role) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
+  else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
 
   const resourceRaw = input('resource');
   const resource = resourceRaw || 'https://management.azure.com/';
-  if (/\s/.test(resource)) problems.push(tl.loc('ResourceInvalid', resourceRaw));
-  else if (/\/\.default$/.test(resource)) problems.push(tl.loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
+  if (/\s/.test(resource)) problems.push(loc('ResourceInvalid', resourceRaw));
+  else if (/\/\.default$/.test(resource)) problems.push(loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
 
   const exportToken = booleanInput('exportToken', false, problems);
   const secretsText = tl.getInput('secrets', false) ?? '';
   let requests: SecretRequest[] = [];
   try {
-    requests = parseSecrets(secretsText, tl.loc);
+    requests = parseSecrets(secretsText, loc);
   } catch (err) {
     if (!(err instanceof SecretSpecError)) throw err;
     // No entries at all (empty, or only comments) is fine when the step only logs in and exports the token.
     const noEntries = err.problems.every((p) => p.line === 0);
     if (!(noEntries && exportToken)) {
-      const hint = noEntries ? `\n  ${tl.loc('SecretsOrExport')}` : '';
-      problems.push(tl.loc('SecretsInvalid', err.problems.length, err.problems.map((p) => `  ${formatProblem(p, tl.loc)}`).join('\n') + hint));
+      const hint = noEntries ? `\n  ${loc('SecretsOrExport')}` : '';
+      problems.push([loc('SecretsInvalid', err.problems.length), ...err.problems.map((p) => `  ${formatProblem(p, loc)}`)].join('\n') + hint);
     }
   }
 

@@ -1,9 +1,10 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
 import * as tl from 'azure-pipelines-task-lib/task';
-import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
+import { fail, loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
 import { armRestTokenSource } from './azureToken';
 import { TaskError } from './errors';
 import { secretFileStore } from './files';
+import { escapeOutside } from './logText';
 import { readConfig } from './inputs';
 import { run } from './run';
 import { inOneWrite, onFirstRequestSent } from './scheduling';
@@ -32,9 +33,13 @@ export async function main(): Promise<void> {
     });
     tl.setResult(tl.TaskResult.Succeeded, '');
   } catch (err) {
-    // Messages are complete on their own; a stack trace would only bury the fix.
-    if (!(err instanceof TaskError) && err instanceof Error && err.stack) tl.debug(err.stack);
-    tl.setResult(tl.TaskResult.Failed, err instanceof Error ? err.message : String(err));
+    // Messages are complete on their own; a stack trace would only bury the fix. Any other error's
+    // text may carry what a server sent: it is outside text as a whole.
+    if (err instanceof TaskError) fail(err.message);
+    else {
+      if (err instanceof Error && err.stack) tl.debug(err.stack);
+      fail(escapeOutside(err instanceof Error ? err.message : String(err)));
+    }
   }
 }
 

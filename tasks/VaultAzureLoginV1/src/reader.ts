@@ -2,6 +2,7 @@
 // (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
 import { stringify as stringifyJson } from 'lossless-json';
 import { mapLimit } from './concurrency';
+import { hasUnsafeCharacters } from './logText';
 import { explainMount, explainRead } from './errors';
 import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from './secretSpec';
 import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './vault';
@@ -157,6 +158,10 @@ function extract(plan: Plan, data: Record<string, unknown>, loc: Text): { values
       const keys = Object.keys(data);
       if (!keys.length) failures.push({ source, reason: loc('NoKeys', r.path) });
       for (const key of keys) {
+        if (hasUnsafeCharacters(key)) {
+          failures.push({ source: `${r.path} ${key}`, reason: loc('KeyNameUnsafe', key, r.path) });
+          continue;
+        }
         const name = variableNameFor(r, key, loc);
         const problem = variableNameProblem(name, loc);
         if (problem) failures.push({ source: `${r.path} ${key}`, reason: loc('DerivedNameInvalid', name, problem) });

@@ -5,6 +5,7 @@ import { explainAzureToken, explainLogin, TaskError } from './errors';
 import { FileStore } from './files';
 import { TaskConfig } from './inputs';
 import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './publish';
+import { escapeOutside } from './logText';
 import { readSecrets, SecretValue } from './reader';
 import { isTransientEntra, RetryPolicy, withRetry } from './retry';
 import { saveState, StateStore } from './state';
@@ -120,8 +121,9 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     const failures = outcome.failures.filter((f) => !skipped.includes(f));
     for (const f of skipped) deps.warn(loc('SkippedNotFound', f.source, f.reason));
     if (failures.length) {
-      const lines = failures.map((f) => `  ${f.source}: ${f.reason}`).join('\n');
-      throw new TaskError(loc('ReadFailed', failures.length, lines));
+      // A source names a path and key, which may have come from Vault; a reason is a message.
+      const lines = failures.map((f) => `  ${escapeOutside(f.source)}: ${f.reason}`);
+      throw new TaskError([loc('ReadFailed', failures.length), ...lines].join('\n'));
     }
     values = outcome.values;
     log(loc('ReadSummary', outcome.reads, outcome.mounts.length));
