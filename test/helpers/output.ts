@@ -6,8 +6,9 @@ export interface VsoCommand {
   message: string;
 }
 
-const unescapeProperty = (s: string) => s.replace(/%3B/g, ';').replace(/%5D/g, ']').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
-const unescapeMessage = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
+// task-lib 5 writes '%' as '%AZP25' (older versions as '%25'); the agent turns both back last.
+const unescapeProperty = (s: string) => s.replace(/%3B/g, ';').replace(/%5D/g, ']').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%').replace(/%25/g, '%');
+const unescapeMessage = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%').replace(/%25/g, '%');
 
 export function vsoCommands(stdout: string): VsoCommand[] {
   const out: VsoCommand[] = [];

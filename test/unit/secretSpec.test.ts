@@ -224,6 +224,22 @@ describe('parseSecrets', () => {
       { name: 'an empty path', text: '/ password', line: 1, entry: '/ password', says: /path is empty/ },
       { name: 'an empty path segment', text: 'kv//app password', line: 1, entry: 'kv//app password', says: /empty, "\." or "\.\." segment/ },
       { name: 'a ".." path segment', text: 'kv/../sys/app password', line: 1, entry: 'kv/../sys/app password', says: /"\.\." segment/ },
+      ...['secret/%2e%2e/database/creds/ci', 'secret/.%2e/database/creds/ci', 'secret/%2E./x', 'secret/a%2Fb', 'secret/50%off', 'secret\\ci\\db', 'secret/ci\\..\\x', 'secret/a\u0000b', 'secret/a\u007fb'].map((path) => ({
+        name: `a path a URL or Vault would rewrite: ${JSON.stringify(path)}`,
+        text: `${path} password | X`,
+        line: 1,
+        entry: `${path} password | X`,
+        says: new RegExp(`^the path "${path.replace(/[\\.*+?^${}()|[\]]/g, '\\$&')}" contains "[\\\\%\\u0000\\u007f]", which a URL or Vault would turn into another path`),
+      })),
+      ...['Agent.TempDirectory', 'AGENT_TEMPDIRECTORY', 'system.accesstoken', 'System_Foo', 'Build.SourcesDirectory', 'RELEASE_X', 'pipeline.workspace', 'Environment.Name', 'TASK_DISPLAYNAME'].map((name) => ({
+        name: `a target in the agent's own namespace: ${name}`,
+        text: `secret/ci/db password | ${name}`,
+        line: 1,
+        entry: `secret/ci/db password | ${name}`,
+        says: new RegExp(`^the variable name "${name}" is in the agent's own namespace (Agent|System|Build|Release|Pipeline|Environment|Task) `),
+      })),
+      { name: 'a * prefix in the agent\'s own namespace', text: 'secret/ci/api * | SYSTEM_', line: 1, entry: 'secret/ci/api * | SYSTEM_', says: /"SYSTEM_" is in the agent's own namespace System/ },
+      { name: 'two targets that are one variable in a step\'s environment', text: 'secret/a k | db.pw\nsecret/b k | DB_PW', line: 2, entry: 'secret/b k | DB_PW', says: /"DB_PW" is already published as "db.pw" by secrets line 1/ },
       { name: 'a "?" in the path', text: 'kv/app?x=1 password', line: 1, entry: 'kv/app?x=1 password', says: /contains "\?"/ },
       { name: 'a comment after ";"', text: 'kv/app one; # note', line: 1, entry: '# note', says: /comment must be on a line of its own/ },
       { name: 'an empty target', text: 'kv/app password | ', line: 1, entry: 'kv/app password |', says: /nothing follows "\|"/ },
@@ -235,7 +251,7 @@ describe('parseSecrets', () => {
       { name: 'a duplicate target', text: 'kv/a one | X\nkv/b two | X', line: 2, entry: 'kv/b two | X', says: /variable "X" is already published by secrets line 1: "kv\/a one \| X"; each variable name may be used only once/ },
       { name: 'a duplicate derived name', text: 'kv/a password\nkv/b password', line: 2, entry: 'kv/b password', says: /"PASSWORD" is already published by secrets line 1: "kv\/a password"/ },
       { name: 'a derived name clashing with a target', text: 'kv/a db-password\nkv/b pw | DB_PASSWORD', line: 2, entry: 'kv/b pw | DB_PASSWORD', says: /"DB_PASSWORD" is already published by secrets line 1/ },
-      { name: 'a duplicate name differing only in case', text: 'kv/a one | Token; kv/b two | TOKEN', line: 1, entry: 'kv/b two | TOKEN', says: /"TOKEN" is already published as "Token" \(Azure DevOps variable names ignore case\) by secrets line 1: "kv\/a one \| Token"/ },
+      { name: 'a duplicate name differing only in case', text: 'kv/a one | Token; kv/b two | TOKEN', line: 1, entry: 'kv/b two | TOKEN', says: /"TOKEN" is already published as "Token" by secrets line 1: "kv\/a one \| Token", and the two are one variable to the agent \(it ignores case/ },
       { name: 'a "." target clashing with a key name', text: 'kv/a . | CFG\nkv/b cfg', line: 2, entry: 'kv/b cfg', says: /"CFG" is already published by secrets line 1: "kv\/a \. \| CFG"/ },
     ];
     for (const c of cases) {
@@ -406,14 +422,25 @@ describe('findDuplicateNames', () => {
       { name: 'TOKEN', source: 'second' },
     ], loc);
     assert.equal(rest.length, 0);
-    assert.match(msg, /"TOKEN" from second is already published as "token" \(Azure DevOps variable names ignore case\) by first/);
+    assert.match(msg, /"TOKEN" from second is already published as "token" by first, and the two are one variable to the agent \(it ignores case/);
+  });
+
+  it('treats names that meet in a step\'s environment ("." as "_") as the same variable', () => {
+    const msgs = findDuplicateNames([
+      { name: 'db.pw', source: 'first' },
+      { name: 'DB_PW', source: 'second' },
+      { name: 'Db.Pw', source: 'third' },
+      { name: 'DBPW', source: 'fourth' },
+    ], loc);
+    assert.deepEqual(msgs.map((m) => /from (\w+)/.exec(m)![1]), ['second', 'third']);
+    assert.match(msgs[0], /"DB_PW" from second is already published as "db.pw" by first/);
   });
 
   it('reports every later repeat against the first use', () => {
     const msgs = findDuplicateNames(['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })), loc);
     assert.equal(msgs.length, 2);
-    assert.match(msgs[0], /from s1 .* by s0;/);
-    assert.match(msgs[1], /from s3 .* by s0;/);
+    assert.match(msgs[0], /from s1 .* by s0, and the two are one variable/);
+    assert.match(msgs[1], /from s3 is already published by s0;/);
   });
 });
 

@@ -57,6 +57,18 @@ export function formatProblem(p: SpecProblem, loc: Text): string {
 /** Variable-name prefixes Azure DevOps withholds from tasks and scripts (compared ignoring case). */
 export const RESERVED_PREFIXES: readonly string[] = ['endpoint', 'input', 'secret', 'path', 'securefile'];
 
+/**
+ * Namespaces of the agent's predefined variables (Agent.TempDirectory, System.AccessToken,
+ * Build.SourcesDirectory…), which later steps and tasks read as the agent's own, dotted or in their
+ * environment form (AGENT_TEMPDIRECTORY), in any capitalization.
+ */
+export const PREDEFINED_NAMESPACES: readonly string[] = ['Agent', 'System', 'Build', 'Release', 'Pipeline', 'Environment', 'Task'];
+
+/** The name a step's environment gives a variable: "." (and space) as "_", upper-cased, as the agent does. */
+export function envNameOf(name: string): string {
+  return name.replace(/[. ]/g, '_').toUpperCase();
+}
+
 /** 'db-password' -> 'DB_PASSWORD': every character outside [A-Za-z0-9_] becomes '_', then upper-cased. */
 export function normalizeKeyName(key: string): string {
   return key.replace(/[^A-Za-z0-9_]/gu, '_').toUpperCase();
@@ -82,6 +94,10 @@ function nameReason(name: string, loc: Text): string | undefined {
   const reserved = RESERVED_PREFIXES.find(p => lower.startsWith(p));
   if (reserved !== undefined) {
     return loc('SpecNameReserved', reserved, RESERVED_PREFIXES.join(', '));
+  }
+  const predefined = PREDEFINED_NAMESPACES.find(ns => lower.startsWith(`${ns.toLowerCase()}.`) || lower.startsWith(`${ns.toLowerCase()}_`));
+  if (predefined !== undefined) {
+    return loc('SpecNamePredefined', predefined, PREDEFINED_NAMESPACES.join(', '));
   }
   return undefined;
 }
@@ -180,7 +196,8 @@ function duplicatePairs(names: string[]): Array<{ first: number; later: number }
   const seen = new Map<string, number>();
   const pairs: Array<{ first: number; later: number }> = [];
   names.forEach((name, i) => {
-    const folded = name.toLowerCase();
+    // One variable to the agent: names differing in case, or in "." against "_", meet in a step's environment.
+    const folded = envNameOf(name);
     const first = seen.get(folded);
     if (first === undefined) {
       seen.set(folded, i);
@@ -447,6 +464,13 @@ function parsePath(written: string, loc: Text): { path: string; version?: number
   const badChar = ['?', '#'].find(c => path.includes(c));
   if (badChar !== undefined) {
     return loc('SpecPathBadChar', path, badChar);
+  }
+  // What a URL parser or Vault would turn into another path than the one checked and logged: a
+  // backslash becomes "/", "%2e%2e" becomes "..", "%2F" becomes "/", and control characters are
+  // dropped. The path written is then the path requested, or an error.
+  const rewritten = /[\\%\u0000-\u001f\u007f]/.exec(path);
+  if (rewritten !== null) {
+    return loc('SpecPathRewritten', path, rewritten[0]);
   }
   const segments = path.split('/');
   if (segments.some(s => s.length === 0 || s === '.' || s === '..')) {
