@@ -168,7 +168,7 @@ function agentFile(variable: string, path: string, problems: string[]): string |
   }
 }
 
-/** Address, namespaces, TLS, proxy and request limits: the part of the inputs the post-job step needs too. */
+/** Address, namespaces, TLS, proxy and request limits: how to reach Vault (the main step saves it for the post-job step). */
 export function readVaultSettings(problems: string[], warnings: string[]): VaultSettings {
   const connectionId = input('vaultConnection');
   const addressInput = input('vaultAddress');
@@ -307,13 +307,4 @@ export function readConfig(): Read<TaskConfig> {
   };
   if (problems.length) fail(problems);
   return { value: config, warnings };
-}
-
-/** The post-job step's settings: the same inputs, read again; problems become one warning. */
-export function readPostSettings(): Read<VaultSettings> | { problem: string } {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const settings = readVaultSettings(problems, warnings);
-  if (problems.length) return { problem: problems.join('\n') };
-  return { value: settings, warnings };
 }

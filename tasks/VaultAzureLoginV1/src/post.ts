@@ -1,9 +1,9 @@
-// Entry of the post-job step: wiring only. Cleans up what the main step left; never fails the job.
+// Entry of the post-job step: wiring only. Cleans up what the main step left, with nothing but the
+// state it saved (no input or variable is read again); never fails the job.
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
 import { cleanup } from './cleanup';
 import { removeSecretFile } from './files';
-import { readPostSettings } from './inputs';
 import { loadState } from './state';
 import { createVaultClient } from './vault';
 
@@ -12,12 +12,14 @@ export async function post(): Promise<void> {
   try {
     const state = loadState(taskState);
     if (state.token) tl.setSecret(state.token);
-    const settings = readPostSettings();
-    if ('warnings' in settings) for (const w of settings.warnings) tl.debug(w);
-    await cleanup(state, 'value' in settings ? settings.value : settings, {
+    await cleanup(state, {
       createVault: createVaultClient,
       removeFile: removeSecretFile,
-      retry: retryPolicy('value' in settings ? settings.value.retries : 2),
+      retry: retryPolicy(state.vault?.retries ?? 0),
+      setTimer: (fn, ms) => {
+        const timer = setTimeout(fn, ms);
+        return () => clearTimeout(timer);
+      },
       log,
       warn,
       loc,

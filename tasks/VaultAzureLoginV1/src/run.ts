@@ -96,7 +96,9 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc));
   }
   sink.setSecret(login.token);
-  saveState(deps.state, { token: login.token, tokenType: login.tokenType, revokeToken: config.revokeToken });
+  // With the token, the Vault it came from as this step reached it: the post-job step uses that
+  // alone, so inputs or variables changed by a later step cannot send the token elsewhere.
+  saveState(deps.state, { vault: config, token: login.token, tokenType: login.tokenType, revokeToken: config.revokeToken });
   log(loc('LoggedIn', login.policies.join(', '), login.tokenType, `${login.ttlSeconds}s`, vault.protocol() ?? 'HTTP'));
 
   let values: SecretValue[] = [];
