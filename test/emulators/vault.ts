@@ -57,6 +57,8 @@ export interface Fault {
   reset?: boolean;
   /** Drop the connection instead of answering, whatever the protocol (every request on it fails). */
   drop?: boolean;
+  /** Send the body without Content-Length (chunked over HTTP/1.1, DATA frames up to END_STREAM over HTTP/2). */
+  unsized?: boolean;
 }
 
 export interface RequestRecord {
@@ -141,6 +143,8 @@ interface Reply {
   /** Sent verbatim (raw responses such as logical.RespondWithStatusCode). */
   raw?: string;
   headers?: Record<string, string>;
+  /** Without Content-Length. */
+  unsized?: boolean;
 }
 
 /** go-multierror's default format, which Vault puts in many error bodies. */
@@ -909,21 +913,55 @@ function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void
     return;
   }
   const text = reply.raw ?? `${JSON.stringify(reply.body ?? { errors: [] })}\n`;
-  res.writeHead(reply.status, {
+  const headers: Record<string, string> = {
     'Cache-Control': 'no-store',
     'Content-Type': 'application/json',
     'Content-Length': String(Buffer.byteLength(text)),
     ...reply.headers,
-  });
+  };
+  if (reply.unsized) delete headers['Content-Length'];
+  res.writeHead(reply.status, headers);
   res.end(head ? undefined : text);
+}
+
+/** Bodies above this are written a piece at a time. */
+const LARGE_BODY = 1024 * 1024;
+
+/**
+ * Writes a large raw body 1 MiB at a time, each piece once the client has taken the one before
+ * (flow control over HTTP/2, the socket's buffer over HTTP/1.1), as Go's server writes through a
+ * bounded buffer; false when the client stopped the answer before its end was written.
+ */
+async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<boolean> {
+  const body = Buffer.from(reply.raw as string);
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...reply.headers };
+  if (reply.unsized) delete headers['Content-Length'];
+  res.writeHead(reply.status, headers);
+  let closed = false;
+  res.once('close', () => (closed = true));
+  for (let at = 0; at < body.length && !closed; at += LARGE_BODY) {
+    if (res.write(body.subarray(at, at + LARGE_BODY))) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+  if (closed) return false;
+  res.end();
+  return true;
 }
 
 function faultReply(fault: Fault): Reply {
   const status = fault.status as number;
   if (typeof fault.body === 'string') {
-    return { status, raw: fault.body, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...fault.headers } };
+    return { status, raw: fault.body, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...fault.headers }, unsized: fault.unsized };
   }
-  return { status, body: fault.body ?? { errors: [] }, headers: fault.headers };
+  return { status, body: fault.body ?? { errors: [] }, headers: fault.headers, unsized: fault.unsized };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -939,6 +977,11 @@ export class VaultEmulator {
   connections = 0;
   /** When each connection was accepted (process.hrtime.bigint(), as the other emulators' request records). */
   readonly connectedAt: bigint[] = [];
+  /**
+   * Requests with a large answer (a fault's body above 1 MiB) that the client stopped, resetting
+   * the stream or closing the connection, before the server had written it all.
+   */
+  readonly cutOff: RequestRecord[] = [];
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
   readonly leases = new Map<string, LeaseRecord>();
@@ -1144,7 +1187,7 @@ export class VaultEmulator {
     };
     res.on('close', settle);
     const nsHeader = req.headers['x-vault-namespace'];
-    this.requests.push({
+    const record: RequestRecord = {
       method,
       path: apiPath ?? url.pathname,
       query: url.search.replace(/^\?/, ''),
@@ -1152,7 +1195,8 @@ export class VaultEmulator {
       ...(token ? { token } : {}),
       at: Date.now(),
       httpVersion: req.httpVersion,
-    });
+    };
+    this.requests.push(record);
     const bodyText = await readBody(req);
     const fault = this.takeFault(method, apiPath ?? url.pathname);
     const delay = this.latencyMs + (fault?.delayMs ?? 0);
@@ -1177,6 +1221,10 @@ export class VaultEmulator {
           ? errorReply(404)
           : await this.dispatch(method, apiPath, url.searchParams, req.headers, bodyText, token);
     settle();
+    if (reply.raw && reply.raw.length > LARGE_BODY && method !== 'HEAD') {
+      if (!(await writeLargeReply(res, reply))) this.cutOff.push(record);
+      return;
+    }
     writeReply(res, reply, method === 'HEAD');
   }
 

@@ -3,6 +3,7 @@
 // contains a secret, a token or a JWT.
 import { Text } from './secretSpec';
 import { TokenClaims } from './tokenClaims';
+import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from './transport';
 import { VaultHttpError, VaultNetworkError } from './vault';
 
 /** A failure the user can fix; its message is complete and is shown without a stack trace. */
@@ -32,6 +33,7 @@ function opensslReason(message: string): string {
 }
 
 export function explainNetwork(err: VaultNetworkError, address: string, timeoutSeconds: number, loc: Text): string {
+  if (err.code === ANSWER_TOO_LARGE) return loc('VaultAnswerTooLarge', address, err.path, MAX_ANSWER_BYTES / 1024 / 1024);
   if (tlsCodes.has(err.code)) return loc('VaultTlsUntrusted', address, err.code);
   if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return loc('VaultTlsHostname', address, err.message);
   if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return loc('VaultTimeout', address, timeoutSeconds, err.path);

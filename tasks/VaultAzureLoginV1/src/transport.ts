@@ -2,14 +2,17 @@
 // as the vault CLI does; Vault's TLS listener offers both. With HTTP/2 every request of a run
 // shares one connection, so the reads in flight cost no extra handshakes. When the server (or a
 // load balancer in front of it) picks HTTP/1.1, when Vault is plain http, and when the agent's
-// proxy applies, requests go over kept-alive HTTP/1.1 connections instead.
+// proxy applies, requests go over at most MAX_HTTP1_CONNECTIONS kept-alive HTTP/1.1 connections
+// instead, the rest waiting their turn.
 //
-// Nothing here follows a redirect (the token would travel with it) or reads proxy settings from
-// the environment: the agent's proxy arrives as an argument.
+// No answer is read beyond MAX_ANSWER_BYTES. Nothing here follows a redirect (the token would
+// travel with it) or reads proxy settings from the environment: the agent's proxy arrives as an
+// argument.
 import * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
@@ -38,7 +41,25 @@ export interface TransportOptions {
   timeoutMs: number;
 }
 
-/** No HTTP answer; `code` is Node's (ECONNREFUSED, CERT_HAS_EXPIRED, ETIMEDOUT, ...). */
+/**
+ * The most one answer may hold. A secret is far smaller: Vault's listener refuses requests above
+ * 32 MiB unless its max_request_size is raised, so no secret was written bigger. Past it the
+ * request is stopped, so that a wrong path or a broken front end cannot make the step hold
+ * hundreds of megabytes.
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The `code` of a TransportError for an answer larger than MAX_ANSWER_BYTES. */
+export const ANSWER_TOO_LARGE = 'ERR_ANSWER_TOO_LARGE';
+
+/**
+ * HTTP/1.1 connections a run opens to Vault at most, however many reads are in flight: thousands
+ * of jobs share one Vault cluster, and each connection costs it a TLS handshake and a socket.
+ * HTTP/2 carries every read on one connection.
+ */
+export const MAX_HTTP1_CONNECTIONS = 8;
+
+/** No HTTP answer; `code` is Node's (ECONNREFUSED, CERT_HAS_EXPIRED, ETIMEDOUT, ...) or ANSWER_TOO_LARGE. */
 export class TransportError extends Error {
   constructor(
     readonly code: string,
@@ -91,6 +112,48 @@ function asTransportError(err: unknown): TransportError {
 const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
 
 /**
+ * An answer's body as it arrives, counted chunk by chunk whatever Content-Length says (it may be
+ * missing or wrong): `add` returns an error once the body passes MAX_ANSWER_BYTES, and the caller
+ * stops the request then. A Content-Length above the limit (`declared`) fails at once, before any
+ * byte is read.
+ */
+function answerBody(req: HttpRequest) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const tooLarge = () =>
+    new TransportError(ANSWER_TOO_LARGE, `the answer to ${req.method} ${req.url.pathname} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
+  return {
+    declared(contentLength: string | string[] | undefined): TransportError | undefined {
+      return Number(Array.isArray(contentLength) ? contentLength[0] : contentLength) > MAX_ANSWER_BYTES ? tooLarge() : undefined;
+    },
+    add(chunk: Buffer): TransportError | undefined {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) return tooLarge();
+      chunks.push(chunk);
+      return undefined;
+    },
+    parsed: (): unknown => parseBody(Buffer.concat(chunks).toString('utf8')),
+  };
+}
+
+/** Runs at most `max` calls at once; the others wait, in order, for one to end. */
+function limiter(max: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(call: () => Promise<T>): Promise<T> => {
+    if (active < max) active += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await call();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
+}
+
+/**
  * TLS settings shared by the HTTP/2 and HTTP/1.1 paths, made on first use: a context holding the
  * public roots and the extra CAs takes about 25 ms to build, so it is built once per run (a client
  * would make one per connection) and when the first connection opens, which the task starts while
@@ -118,17 +181,45 @@ function lazyTlsOptions(cfg: TlsConfig): () => tls.ConnectionOptions {
   };
 }
 
-/** HTTP/1.1 over kept-alive connections (directly or through the agent's proxy). */
-function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined) {
+/** An https.Agent whose first connection is one already open (the one that chose HTTP/1.1), when there is one. */
+class ReusingAgent extends https.Agent {
+  constructor(
+    options: https.AgentOptions,
+    private readonly spare: () => tls.TLSSocket | undefined,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return this.spare() ?? super.createConnection(options, callback);
+  }
+}
+
+/**
+ * HTTP/1.1 over at most MAX_HTTP1_CONNECTIONS kept-alive connections (directly or through the
+ * agent's proxy). Requests beyond that wait here, before their timeout starts, for one in flight
+ * to end; the agents' maxSockets holds the same limit should a connection be slow to come free.
+ */
+function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined, spare: () => tls.TLSSocket | undefined) {
+  const pool = { keepAlive: true, maxSockets: MAX_HTTP1_CONNECTIONS };
   let agent: http.Agent;
   if (opts.proxy) {
     const url = proxyUrl(opts.proxy);
-    agent = secure === undefined ? new HttpProxyAgent(url, { keepAlive: true }) : new HttpsProxyAgent(url, { keepAlive: true, ...secure });
+    agent = secure === undefined ? new HttpProxyAgent(url, pool) : new HttpsProxyAgent(url, { ...pool, ...secure });
   } else {
-    agent = secure === undefined ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true, ...secure });
+    agent = secure === undefined ? new http.Agent(pool) : new ReusingAgent({ ...pool, ...secure }, spare);
   }
   const client = secure === undefined ? http : https;
-  const send = (req: HttpRequest): Promise<HttpResponse> =>
+  // The TLS settings go with each request too: for the TLS connection to Vault inside the tunnel
+  // HttpsProxyAgent takes only these (its own options are for the connection to the proxy), and
+  // it leaves out the host, so that Vault's name is checked here (an IP address would be checked
+  // as "localhost").
+  const tlsFor = (url: URL): tls.ConnectionOptions | undefined =>
+    secure && opts.proxy
+      ? { ...secure, checkServerIdentity: (_host, cert) => tls.checkServerIdentity(url.hostname.replace(/^\[|\]$/g, ''), cert) }
+      : secure;
+  const inTurn = limiter(MAX_HTTP1_CONNECTIONS);
+  const sendNow = (req: HttpRequest): Promise<HttpResponse> =>
     new Promise((resolve, reject) => {
       const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
       const headers: Record<string, string | number> = { accept: 'application/json', ...req.headers };
@@ -136,32 +227,47 @@ function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(payload);
       }
-      const request = client.request(req.url, { method: req.method, headers, agent });
+      const request = client.request(req.url, { method: req.method, headers, agent, ...tlsFor(req.url) });
       const timer = setTimeout(() => request.destroy(timeoutError(opts.timeoutMs)), opts.timeoutMs);
-      request.on('error', (err) => {
+      let settled = false;
+      const fail = (err: unknown) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         reject(asTransportError(err));
-      });
+      };
+      request.on('error', fail);
       request.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => {
-          clearTimeout(timer);
-          reject(asTransportError(err));
+        const body = answerBody(req);
+        // Stopped: the connection goes with the request, so the rest of the body is never read.
+        const stop = (err: TransportError) => {
+          fail(err);
+          request.destroy();
+        };
+        res.on('error', fail);
+        const declared = body.declared(res.headers['content-length']);
+        if (declared) return stop(declared);
+        res.on('data', (c: Buffer) => {
+          const tooLarge = settled ? undefined : body.add(c);
+          if (tooLarge) stop(tooLarge);
         });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'http/1.1' });
+          if (settled) return;
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, body: body.parsed(), protocol: 'http/1.1' });
         });
       });
       request.end(payload);
     });
-  return { send, close: () => agent.destroy() };
+  return { send: (req: HttpRequest) => inTurn(() => sendNow(req)), close: () => agent.destroy() };
 }
 
 /** Node's codes for an HTTP/2 session that broke the protocol (not a reset stream or a lost connection). */
 const protocolErrors = new Set(['ERR_HTTP2_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
 const GOAWAY_PROTOCOL_ERROR = 1;
+/** RST_STREAM code for a stream the client no longer wants. */
+const NGHTTP2_CANCEL = 8;
 
 /**
  * One HTTP/2 session to the origin, opened on first use (or by warmUp) and opened again after it
@@ -179,6 +285,8 @@ class Http2Origin {
   private readonly causes = new WeakMap<http2.ClientHttp2Session, Error>();
   /** Sessions that have delivered an answer: HTTP/2 works with them. */
   private readonly answered = new WeakSet<http2.ClientHttp2Session>();
+  /** The connection on which the server chose HTTP/1.1, until the HTTP/1.1 path takes it. */
+  private spare?: { socket: tls.TLSSocket; release: () => void };
 
   constructor(
     private readonly origin: URL,
@@ -209,9 +317,49 @@ class Http2Origin {
     return this.causes.get(session) ?? err;
   }
 
+  /**
+   * The open connection on which the server chose HTTP/1.1, once: it carries the first HTTP/1.1
+   * request, so that the protocol choice costs no handshake and no connection of its own.
+   */
+  takeSpare(): tls.TLSSocket | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!spare) return undefined;
+    spare.release();
+    if (spare.socket.destroyed || !spare.socket.writable) {
+      spare.socket.destroy();
+      return undefined;
+    }
+    return spare.socket;
+  }
+
   close(): void {
     this.closed = true;
+    this.spare?.socket.destroy();
+    this.spare = undefined;
     void this.session?.then((s) => s?.close()).catch(() => undefined);
+  }
+
+  /** Keeps a connection on which the server chose HTTP/1.1 until the first HTTP/1.1 request. */
+  private keepSpare(socket: tls.TLSSocket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    // Idle, it neither keeps the step alive nor fails it: a server that closes it leaves nothing to take.
+    const ignore = () => undefined;
+    const forget = () => {
+      if (this.spare?.socket === socket) this.spare = undefined;
+    };
+    socket.unref();
+    socket.on('error', ignore);
+    socket.once('close', forget);
+    const release = () => {
+      socket.off('error', ignore);
+      socket.off('close', forget);
+      socket.ref();
+    };
+    this.spare = { socket, release };
   }
 
   private open(): Promise<http2.ClientHttp2Session | null> {
@@ -226,7 +374,7 @@ class Http2Origin {
       });
       const timer = setTimeout(() => socket.destroy(timeoutError(this.timeoutMs)), this.timeoutMs);
       let session: http2.ClientHttp2Session | undefined;
-      socket.on('error', (err) => {
+      const onError = (err: Error) => {
         // Before the session: the connection failed. After: it ends the session (a TLS alert such
         // as "certificate required" arrives after the handshake in TLS 1.3).
         if (session) {
@@ -236,11 +384,13 @@ class Http2Origin {
         }
         clearTimeout(timer);
         reject(asTransportError(err));
-      });
+      };
+      socket.on('error', onError);
       socket.once('secureConnect', () => {
         if (socket.alpnProtocol !== 'h2') {
           clearTimeout(timer);
-          socket.destroy();
+          socket.off('error', onError);
+          this.keepSpare(socket);
           resolve(null);
           return;
         }
@@ -307,22 +457,37 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
       return;
     }
     let status = 0;
-    const chunks: Buffer[] = [];
+    // Made before the answer's headers are seen: Node emits 'response' a tick late, after the DATA
+    // frames that came in the same read.
+    const body = answerBody(req);
     const timer = setTimeout(() => stream.destroy(timeoutError(timeoutMs)), timeoutMs);
+    // Stopped: the stream is cancelled (RST_STREAM), the session and the other reads go on.
+    const stop = (err: TransportError) => {
+      clearTimeout(timer);
+      settled = true;
+      reject(err);
+      stream.close(NGHTTP2_CANCEL);
+    };
     stream.on('response', (h) => {
       status = Number(h[':status']);
       origin.noteAnswer(session);
+      const declared = settled ? undefined : body.declared(h['content-length']);
+      if (declared) stop(declared);
     });
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: Buffer) => {
+      const tooLarge = settled ? undefined : body.add(c);
+      if (tooLarge) stop(tooLarge);
+    });
     stream.on('error', (err) => {
       clearTimeout(timer);
       fail(err);
     });
     stream.on('end', () => {
       clearTimeout(timer);
+      if (settled) return;
       if (!status) return fail(new TransportError('ECONNRESET', 'the connection closed before an answer'));
       settled = true;
-      resolve({ status, body: parseBody(Buffer.concat(chunks).toString('utf8')), protocol: 'h2' });
+      resolve({ status, body: body.parsed(), protocol: 'h2' });
     });
     // Closed with neither an answer nor an error: the connection went away under the stream.
     stream.on('close', () => {
@@ -336,11 +501,11 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
 export function createTransport(address: string, opts: TransportOptions): Transport {
   const origin = new URL(address);
   const secure = origin.protocol === 'https:' ? lazyTlsOptions(opts.tls) : undefined;
-  let h1: ReturnType<typeof http1> | undefined;
-  const viaHttp1 = () => (h1 ??= http1(opts, secure?.()));
   // HTTP/2 needs a direct TLS connection: through a proxy (CONNECT) and over plain http the
   // requests use HTTP/1.1.
   const h2 = secure && !opts.proxy ? new Http2Origin(origin, secure, opts.timeoutMs) : undefined;
+  let h1: ReturnType<typeof http1> | undefined;
+  const viaHttp1 = () => (h1 ??= http1(opts, secure?.(), () => h2?.takeSpare()));
   let latest: string | undefined;
 
   return {
