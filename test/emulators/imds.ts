@@ -31,6 +31,8 @@ export interface Imds {
   readonly requests: ImdsRequest[];
   /** Answers the next `times` token requests with `status`. */
   failNext(status: number, times?: number): void;
+  /** Delay added before answering each request; can be changed at run time. */
+  latencyMs: number;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,9 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
     };
     requests.push(rec);
     req.resume();
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
+      if (res.destroyed) return;
       let status: number;
       let payload: unknown;
       const fault = faults.find((f) => f.remaining > 0);
@@ -131,13 +135,15 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
   const host = options.host ?? IMDS_IP;
   const server: Server = createServer(handle);
   const port = await listen(server, options.port ?? IMDS_PORT, host);
-  return {
+  const api: Imds = {
     url: port === 80 ? `http://${host}/` : `http://${host}:${port}/`,
     port,
     requests,
+    latencyMs: 0,
     failNext(status, times = 1) {
       faults.push({ status, remaining: times });
     },
     close: () => closeServer(server),
   };
+  return api;
 }

@@ -10,6 +10,9 @@ import { run } from './run';
 import { inOneWrite, onFirstRequestSent } from './scheduling';
 import { createVaultClient } from './vault';
 
+/** How long the process may stay after the step's result is set (abandoned requests). */
+const EXIT_GRACE_MS = 2000;
+
 export async function main(): Promise<void> {
   loadMessages(__dirname);
   try {
@@ -41,6 +44,10 @@ export async function main(): Promise<void> {
       fail(escapeOutside(err instanceof Error ? err.message : String(err)));
     }
   }
+  // The step is over once its result is set. A request the Azure library still waits on (one that
+  // outran its deadline) must not hold it open: the process ends soon after, whatever is pending.
+  // Unref'd, this timer never delays a process that has nothing left to do.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
 }
 
 if (require.main === module) void main();

@@ -1,6 +1,7 @@
 // The task's flow, free of the pipeline adapter: token → Vault login → reads → files → publish.
 // State for the post-job step is saved as soon as it exists.
 import { AzureTokenError, AzureTokenSource } from './tokenSource';
+import { DeadlineError, withDeadline } from './deadline';
 import { explainAzureToken, explainLogin, TaskError } from './errors';
 import { FileStore } from './files';
 import { TaskConfig } from './inputs';
@@ -74,10 +75,14 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   log(loc('TokenRequested', config.resource, config.connection, config.connectionScheme));
   let jwt: string;
   try {
-    const transient = (err: unknown) => err instanceof AzureTokenError && isTransientEntra(err.detail);
-    jwt = (await withRetry(loc('EntraTokenRequest'), () => deps.getToken(config.connection, config.resource), deps.retry, transient)).token;
+    // The Azure library sets no time limit on its requests to Azure DevOps, Entra or IMDS: each
+    // attempt gets timeoutSeconds, and one that runs out is retried as a transient failure.
+    const attempt = () => withDeadline(deps.getToken(config.connection, config.resource), config.timeoutSeconds * 1000);
+    const transient = (err: unknown) => err instanceof DeadlineError || (err instanceof AzureTokenError && isTransientEntra(err.detail));
+    jwt = (await withRetry(loc('EntraTokenRequest'), attempt, deps.retry, transient)).token;
   } catch (err) {
     if (err instanceof AzureTokenError) throw new TaskError(explainAzureToken(err.connection, err.detail, deps.loc));
+    if (err instanceof DeadlineError) throw new TaskError(loc('TokenTimeout', config.connection, config.timeoutSeconds, config.retries + 1));
     throw err;
   }
   sink.setSecret(jwt);
