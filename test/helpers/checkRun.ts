@@ -19,7 +19,8 @@ export interface CheckOptions {
   /**
    * Secret variables of the agent (e.g. a proxy password or a key given as a secret variable):
    * task-lib and arm-rest echo variables and inputs in `##vso[task.debug]` lines, where the agent
-   * masks them, so they may show there and in no other line.
+   * masks them, and the task keeps them for its post-job step in secret task variables, so they
+   * may show there and in no other line.
    */
   agentMasked?: string[];
 }
@@ -32,7 +33,8 @@ export function checkRun(world: World, run: TaskRun, ok: boolean, opts: CheckOpt
   let output = run.stdout + run.stderr;
   const agentMasked = opts.agentMasked ?? [];
   output.split(/\r?\n/).forEach((line, i) => {
-    if (line.startsWith('##vso[task.debug]')) return;
+    // Where the agent masks it: a debug line, or a command that hands it to the agent as a secret.
+    if (line.startsWith('##vso[task.debug]') || /^##vso\[task\.(setsecret|setvariable|settaskvariable)\b[^\]]*\bissecret=true\b/.test(line) || line.startsWith('##vso[task.setsecret]')) return;
     for (const piece of agentMasked) assert.ok(!line.includes(piece), `line ${i + 1} shows a secret variable outside a debug line`);
   });
   for (const piece of agentMasked) output = output.split(piece).join('***');

@@ -4,8 +4,8 @@
 import type NodeVault from 'node-vault';
 import type { ProxyConfig, TlsConfig } from './inputs';
 import type { RetryPolicy } from './retry';
-import { isRetryable, withRetry } from './retry';
-import { ANSWER_TOO_LARGE, createTransport, Transport, TransportError } from './transport';
+import { withRetry } from './retry';
+import { createTransport, Transport, TransportError } from './transport';
 
 export interface VaultClientOptions {
   address: string;
@@ -100,9 +100,6 @@ function requestPromise(transport: Transport) {
   return { defaults: () => send };
 }
 
-/** Retried as Vault's client retries, except an answer too large to read: it would come back the same. */
-const retryable = (err: unknown): boolean => isRetryable(err) && !(err instanceof VaultNetworkError && err.code === ANSWER_TOO_LARGE);
-
 function toError(err: unknown, path: string): Error {
   const e = err as { response?: { statusCode: number; body: any } };
   if (e && e.response && typeof e.response.statusCode === 'number') {
@@ -144,7 +141,7 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
         throw toError(err, path);
       }
     };
-    return opts.retry ? withRetry(what, once, opts.retry, retryable) : once();
+    return opts.retry ? withRetry(what, once, opts.retry) : once();
   }
 
   return {
