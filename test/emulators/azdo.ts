@@ -11,7 +11,7 @@ import { createServer, Server } from 'node:https';
 import { FederatedCredential, TlsMaterial, TOKEN_EXCHANGE_AUDIENCE } from './entra';
 import { AZDO_HOST, AZDO_IP } from './hosts';
 import { JwtClaims, Jwks, newSigningKey, signJwt } from './jwt';
-import { closeServer, guarded, listen, readBody } from './serve';
+import { closeServer, delay, guarded, listen, readBody } from './serve';
 
 /** Location id of the distributedtask `oidctoken` resource. */
 export const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
@@ -245,7 +245,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     };
     requests.push(rec);
     await readBody(req);
-    if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
+    if (api.latencyMs > 0) await delay(api.latencyMs);
     let status: number;
     let payload: unknown;
     let headers: Record<string, string> = {};

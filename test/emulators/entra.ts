@@ -9,7 +9,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { ENTRA_HOST, ENTRA_IP } from './hosts';
 import { decodeJwt, JwtClaims, JwtError, Jwks, newSigningKey, signJwt, SigningKey, verifyJwt } from './jwt';
 import { certThumbprint } from './pki';
-import { closeServer, guarded, listen, readBody } from './serve';
+import { closeServer, delay, guarded, listen, readBody } from './serve';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -482,7 +482,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     };
     requests.push(rec);
     const body = await readBody(req);
-    if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
+    if (api.latencyMs > 0) await delay(api.latencyMs);
     const correlationId = String(req.headers['client-request-id'] ?? randomUUID());
     let status: number;
     let payload: unknown;

@@ -5,7 +5,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Entra, ManagedIdentity } from './entra';
 import { IMDS_IP, IMDS_PORT } from './hosts';
-import { closeServer, listen } from './serve';
+import { closeServer, delay, listen } from './serve';
 
 export interface ImdsOptions {
   entra: Entra;
@@ -113,7 +113,7 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
     requests.push(rec);
     req.resume();
     req.on('end', async () => {
-      if (api.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, api.latencyMs));
+      if (api.latencyMs > 0) await delay(api.latencyMs);
       if (res.destroyed) return;
       let status: number;
       let payload: unknown;

@@ -12,7 +12,7 @@ import * as https from 'https';
 import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
 import type { AddressInfo, Socket } from 'net';
 import { createServer as createTlsServer, Server as TlsServer } from 'tls';
-import { readBody } from './serve';
+import { delay, drainedOrClosed, readBody } from './serve';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -206,7 +206,7 @@ function randomBase62(length: number): string {
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = delay;
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
@@ -941,15 +941,7 @@ async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<
   res.once('close', () => (closed = true));
   for (let at = 0; at < body.length && !closed; at += LARGE_BODY) {
     if (res.write(body.subarray(at, at + LARGE_BODY))) continue;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    await drainedOrClosed(res);
   }
   if (closed) return false;
   res.end();

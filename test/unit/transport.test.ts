@@ -8,6 +8,7 @@ import * as sinon from 'sinon';
 import { ANSWER_TOO_LARGE, createTransport, MAX_ANSWER_BYTES, MAX_HTTP1_CONNECTIONS, TransportError } from '../../tasks/VaultAzureLoginV1/src/transport';
 import { Ca, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy } from '../emulators/proxy';
+import { drainedOrClosed } from '../emulators/serve';
 
 // The module object itself (not an import copy), so that the spy is what the transport calls.
 const tls = require('node:tls') as typeof Tls;
@@ -87,16 +88,6 @@ async function startServer(kind: ServerKind, ca: Ca, handle: Handler, { clientCa
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const drainedOrClosed = (res: NodeJS.EventEmitter) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 const get = (address: string, path: string) => ({ method: 'GET', url: new URL(path, address), headers: {} });
 
 describe('transport: an answer larger than MAX_ANSWER_BYTES', function () {

@@ -4,20 +4,14 @@
 // secrets and the files written. Saved as soon as each exists, so the post-job step cleans up after
 // a failed main step too. The post-job step reads nothing else: inputs and variables a later step
 // changed cannot send the token to another server.
-import type { ProxyConfig, TlsConfig } from './inputs';
+import type { VaultSettings } from './inputs';
 
-/** The Vault that issued the token, exactly as the main step reached it. */
-export interface SavedVault {
-  address: string;
-  namespace?: string;
-  authNamespace?: string;
-  /** The trust and client certificate used: PEM text, not the paths or inputs they came from. */
-  tls: TlsConfig;
-  /** The proxy used; none when undefined. */
-  proxy?: ProxyConfig;
-  timeoutSeconds: number;
-  retries: number;
-}
+/**
+ * The Vault that issued the token, exactly as the main step reached it: its settings but the
+ * number of reads in flight. TLS trust and client certificate as PEM text, not the paths or inputs
+ * they came from; no proxy when `proxy` is undefined.
+ */
+export type SavedVault = Omit<VaultSettings, 'concurrency'>;
 
 export interface JobState {
   token?: string;
