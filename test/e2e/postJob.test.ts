@@ -172,6 +172,23 @@ describe('e2e: post-job step', function () {
     assert.equal(world.vault.tokenInfo(token)?.revoked, false);
   });
 
+  it('revokes the lease of a job cancelled while its other reads were still on their way', async () => {
+    // The lease comes at once; the other secret's answer would take a minute.
+    world.vault.inject({ path: 'secret/data/ci/production/db', delayMs: 60_000 });
+    const issued = new Set(world.vault.issuedTokens());
+    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD' };
+    const main = await world.runTask({ connection: world.ids.wif, inputs, cancelWhen: (out) => out.includes('variable=VaultAzureLogin.Leases;') });
+    assert.equal(vsoCommands(main.stdout).filter((c) => c.command === 'task.complete').length, 0, 'the job was cancelled before the step ended');
+    const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
+    const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
+    assert.equal(leases.length, 1);
+    const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+    checkRun(world, post, true);
+    assert.equal(leases[0].revoked, true, 'the lease saved before the cancellation was revoked');
+    assert.equal(world.vault.tokenInfo(token)?.revoked, true);
+    world.vault.clearFaults();
+  });
+
   it('ends at its deadline when Vault never answers, naming the three leases and the token in one warning', async function () {
     // Far less than the Vault's delay below, and than revoking one item after another with retries.
     this.timeout(20_000);

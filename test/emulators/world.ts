@@ -58,6 +58,11 @@ export interface RunOptions {
   nodeArgs?: string[];
   /** The Node binary that runs the task, as an agent's handler does; default this process's. */
   node?: string;
+  /**
+   * Cancels the job as the agent does (SIGINT to the task process, then SIGKILL 5 s later) as soon
+   * as the output so far satisfies this.
+   */
+  cancelWhen?: (stdout: string) => boolean;
 }
 
 export interface WorldOptions {
@@ -184,7 +189,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: workingDirectory, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      let cancelled = false;
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (!cancelled && opts.cancelWhen?.(stdout)) {
+          cancelled = true;
+          child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+        }
+      });
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
       child.on('error', fail);
