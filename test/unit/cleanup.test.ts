@@ -132,6 +132,7 @@ describe('post-job clean-up', () => {
     assert.match(warnings[0], /Could not revoke lease l1: HTTP 403/);
     assert.match(warnings[1], /Could not revoke the Vault token: Cannot reach Vault at https:\/\/vault.example.com \(ECONNREFUSED\)/);
     assert.match(warnings[2], /Could not remove secret file \/f \(EBUSY\)/);
+    for (const w of warnings) assert.doesNotMatch(w, /\.\./, 'one full stop between the cause and what follows');
   });
 
   it('treats an already expired token as done, not as a warning', async () => {

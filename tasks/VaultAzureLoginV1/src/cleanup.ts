@@ -99,7 +99,8 @@ async function revoke(target: SavedVault, token: string, leaseIds: string[], rev
     retry,
     token,
   });
-  const cause = (err: unknown) => (err instanceof VaultNetworkError ? explainNetwork(err, target.address, target.timeoutSeconds, loc) : describeFailure(err));
+  // A cause goes inside a sentence of its own: without its closing full stop.
+  const cause = (err: unknown) => (err instanceof VaultNetworkError ? explainNetwork(err, target.address, target.timeoutSeconds, loc) : describeFailure(err)).replace(/\.$/, '');
 
   const unsettled = new Set(leaseIds);
   let tokenSettled = !revokeToken;
