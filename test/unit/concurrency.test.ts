@@ -37,6 +37,16 @@ describe('mapLimit', () => {
     assert.deepEqual(seenAtStart, [true, true, true, true, true, true]);
   });
 
+  it('starts the first call at once, without waiting a turn', async () => {
+    const started: number[] = [];
+    const done = mapLimit([0, 1, 2], 3, async (i) => {
+      started.push(i);
+    });
+    assert.deepEqual(started, [0], 'only the first call has started when mapLimit returns');
+    await done;
+    assert.deepEqual(started, [0, 1, 2]);
+  });
+
   it('passes on a failure without an unhandled rejection while later calls are still starting', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);

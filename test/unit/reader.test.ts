@@ -1,22 +1,38 @@
 import * as assert from 'node:assert/strict';
 import { parse as parseJson } from 'lossless-json';
-import { readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
+import { describeRequest, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
 import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-import { MountInfo, VaultBody, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
 import { loc } from '../helpers/messages';
 
 
-/** A hand-made Vault: mounts by path prefix, answers by API path, and a log of calls. */
+/** Waits `n` turns of the event loop. */
+const turns = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+interface FakeOptions {
+  /** Turns of the event loop a mount lookup takes. */
+  mountTurns?: number;
+  /** Lookup failures by path prefix ("sso/"). */
+  mountFailures?: Record<string, Error>;
+}
+
+/** A hand-made Vault: mounts by path prefix, answers by API path (an absent path is a 404), and a log of calls. */
 class FakeVault implements SecretSource {
   readonly calls: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
   constructor(
     private readonly mounts: MountInfo[],
-    private readonly answers: Record<string, VaultBody | VaultHttpError>,
+    private readonly answers: Record<string, VaultBody | VaultHttpError | VaultNetworkError | undefined>,
+    private readonly options: FakeOptions = {},
   ) {}
   async mount(p: string): Promise<MountInfo> {
     this.calls.push(`mount ${p}`);
+    await turns(this.options.mountTurns ?? 0);
+    const failure = Object.entries(this.options.mountFailures ?? {}).find(([prefix]) => `${p}/`.startsWith(prefix));
+    if (failure) throw failure[1];
     const m = this.mounts.find((x) => `${p}/`.startsWith(x.path));
     if (!m) throw new VaultHttpError(400, `sys/internal/ui/mounts/${p}`, ['no mount'], undefined);
     return m;
@@ -27,10 +43,10 @@ class FakeVault implements SecretSource {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((r) => setImmediate(r));
     this.inFlight--;
+    if (!Object.hasOwn(this.answers, apiPath)) throw new VaultHttpError(404, apiPath, [], { errors: [] });
     const a = this.answers[apiPath];
-    if (a instanceof VaultHttpError) throw a;
-    if (!a) throw new VaultHttpError(404, apiPath, [], { errors: [] });
-    return a;
+    if (a instanceof Error) throw a;
+    return a as VaultBody;
   }
 }
 
@@ -38,7 +54,10 @@ const kv2: MountInfo = { path: 'secret/', type: 'kv', kvVersion: 2 };
 const kv1: MountInfo = { path: 'kv1/', type: 'kv', kvVersion: 1 };
 const db: MountInfo = { path: 'database/', type: 'database' };
 const opts = { address: 'https://vault.example.com', concurrency: 8, timeoutSeconds: 30, loc };
-const v2 = (data: Record<string, unknown>) => ({ data: { data, metadata: { version: 1 } } });
+/** A KV version 2 answer as Vault sends it: with an empty lease_id, as on every KV read. */
+const v2 = (data: Record<string, unknown>) => ({ request_id: 'r', lease_id: '', renewable: false, lease_duration: 0, data: { data, metadata: { version: 1 } } });
+/** A KV version 1 answer as Vault sends it. */
+const v1 = (data: unknown) => ({ request_id: 'r', lease_id: '', renewable: false, lease_duration: 2764800, data });
 
 describe('readSecrets', () => {
   it('reads KV v2 through data/ and names values by target or normalized key', async () => {
@@ -59,13 +78,14 @@ describe('readSecrets', () => {
 
   it('reads KV v1 and non-KV engines with a plain GET and keeps lease ids', async () => {
     const vault = new FakeVault([kv1, db], {
-      'kv1/app': { data: { token: 't1' }, lease_duration: 2764800 },
+      'kv1/app': v1({ token: 't1' }),
       'database/creds/ci': { lease_id: 'database/creds/ci/abc', lease_duration: 3600, data: { username: 'v-u', password: 'v-p' } },
     });
     const out = await readSecrets(vault, parseSecrets('kv1/app token\ndatabase/creds/ci * | DB_', loc), opts);
     assert.deepEqual(out.failures, []);
     assert.deepEqual(out.values.map((v) => v.name).sort(), ['DB_PASSWORD', 'DB_USERNAME', 'TOKEN']);
-    assert.deepEqual(out.leaseIds, ['database/creds/ci/abc']);
+    assert.deepEqual(out.leaseIds, ['database/creds/ci/abc'], 'the empty lease_id of a KV answer is no lease');
+    assert.deepEqual(out.mounts, [kv1, db]);
   });
 
   it('publishes the whole secret as compact JSON with "."', async () => {
@@ -118,15 +138,18 @@ describe('readSecrets', () => {
     const vault = new FakeVault([db, kv2], {
       'database/creds/ci': { lease_id: 'database/creds/ci/1', data: { username: 'u', password: 'p' } },
       'secret/data/slow': v2({ k: 'v' }),
+      'secret/data/other': v2({ k: 'w' }),
     });
     const seen: Array<[string, string[]]> = [];
-    const out = await readSecrets(vault, parseSecrets('database/creds/ci * | DB_\nsecret/slow k | K', loc), {
+    const out = await readSecrets(vault, parseSecrets('database/creds/ci * | DB_\nsecret/slow k | K\nsecret/other k | O', loc), {
       ...opts,
+      concurrency: 1,
       onLease: (id) => seen.push([id, [...vault.calls]]),
     });
     assert.deepEqual(out.leaseIds, ['database/creds/ci/1']);
-    assert.equal(seen.length, 1);
+    assert.equal(seen.length, 1, 'KV answers, with their empty lease_id, hand on nothing');
     assert.equal(seen[0][0], 'database/creds/ci/1');
+    assert.deepEqual(seen[0][1].filter((c) => c.startsWith('read')), ['read database/creds/ci'], 'handed on before the next read began');
   });
 
   it('rejects @version on KV v1 and on other engines, naming the mount', async () => {
@@ -188,8 +211,167 @@ describe('readSecrets', () => {
 
 describe('readSecrets: data/ on a KV version 1 mount', () => {
   it('says the path has no data/ part there', async () => {
-    const vault = new FakeVault([kv1], { 'kv1/app': { data: { token: 't' } } });
+    const vault = new FakeVault([kv1], { 'kv1/app': v1({ token: 't' }) });
     const out = await readSecrets(vault, parseSecrets('kv1/data/app token', loc), opts);
     assert.match(out.failures[0].reason, /no secret at kv1\/data\/app .*KV version 1, where paths have no data\/ part: use kv1\/app\./);
   });
+});
+
+describe('describeRequest', () => {
+  const cases: Array<[string, string]> = [
+    ['secret/ci/db password | DB_PASSWORD', 'secret/ci/db password'],
+    ['secret/ci/db "key with spaces" | K', 'secret/ci/db key with spaces'],
+    ['secret/ci/db@3 password', 'secret/ci/db@3 password'],
+    ['secret/ci/api * | API_', 'secret/ci/api *'],
+    ['secret/ci/cfg@2 . | CFG', 'secret/ci/cfg@2 .'],
+  ];
+  for (const [entry, shown] of cases) {
+    it(`shows ${JSON.stringify(entry)} as ${JSON.stringify(shown)}`, () => assert.equal(describeRequest(parseSecrets(entry, loc)[0]), shown));
+  }
+});
+
+describe('readSecrets: finding mounts', () => {
+  it('looks a first segment up once while its first lookup is still on its way', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'secret/data/c': v2({ k: 'c' }) }, { mountTurns: 5 });
+    const out = await readSecrets(vault, parseSecrets('secret/a k | A\nsecret/b k | B\nsecret/c k | C', loc), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['A', 'a'], ['B', 'b'], ['C', 'c']]);
+    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/a']);
+    assert.deepEqual(out.mounts, [kv2]);
+  });
+
+  it('finds each of several mounts under one first segment, and lists each once', async () => {
+    const teamA: MountInfo = { path: 'teams/a/', type: 'kv', kvVersion: 2 };
+    const teamB: MountInfo = { path: 'teams/b/', type: 'kv', kvVersion: 1 };
+    const vault = new FakeVault([teamA, teamB], { 'teams/a/data/x': v2({ k: 'x' }), 'teams/b/y': v1({ k: 'y' }), 'teams/b/z': v1({ k: 'z' }) }, { mountTurns: 5 });
+    const out = await readSecrets(vault, parseSecrets('teams/a/x k | X\nteams/b/y k | Y\nteams/b/z k | Z', loc), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['X', 'x'], ['Y', 'y'], ['Z', 'z']]);
+    assert.deepEqual(out.mounts, [teamA, teamB]);
+  });
+
+  it('fails every path of a segment whose lookup failed, with the cause, and no other path', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/a': v2({ k: 'a' }) }, { mountTurns: 3, mountFailures: { 'sso/': new VaultHttpError(403, 'sys/internal/ui/mounts/sso/app', ['permission denied'], undefined) } });
+    const out = await readSecrets(vault, parseSecrets('sso/app k | S\nsso/web k | W\nsecret/a k | A', loc), opts);
+    assert.deepEqual(out.failures, [
+      { source: 'sso/app k', reason: loc('MountDenied', 'sso/app') },
+      { source: 'sso/web k', reason: loc('MountDenied', 'sso/web') },
+    ]);
+    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['A', 'a']]);
+    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount sso/app', 'mount secret/a']);
+  });
+
+  it('keeps looking up after a failed lookup of another mount under the same first segment', async () => {
+    const teamA: MountInfo = { path: 'teams/a/', type: 'kv', kvVersion: 2 };
+    const teamC: MountInfo = { path: 'teams/c/', type: 'kv', kvVersion: 2 };
+    const denied = new VaultHttpError(403, 'sys/internal/ui/mounts/teams/b/y', ['permission denied'], undefined);
+    const vault = new FakeVault([teamA, teamC], { 'teams/a/data/x': v2({ k: 'x' }), 'teams/c/data/z': v2({ k: 'z' }) }, { mountFailures: { 'teams/b/': denied } });
+    const out = await readSecrets(vault, parseSecrets('teams/a/x k | X\nteams/b/y k | Y\nteams/c/z k | Z', loc), { ...opts, concurrency: 1 });
+    assert.deepEqual(out.failures, [{ source: 'teams/b/y k', reason: loc('MountDenied', 'teams/b/y') }]);
+    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['X', 'x'], ['Z', 'z']]);
+    assert.deepEqual(out.mounts, [teamA, teamC]);
+  });
+
+  it('calls an engine whose type the lookup does not give "not KV" when a version is asked for', async () => {
+    const untyped: MountInfo = { path: 'legacy/', type: '' };
+    const vault = new FakeVault([untyped], {});
+    const out = await readSecrets(vault, parseSecrets('legacy/app@2 k', loc), opts);
+    assert.deepEqual(out.failures, [{ source: 'legacy/app@2 k', reason: loc('VersionNeedsKv2', 2, 'legacy/', 'not KV', 2) }]);
+  });
+
+  const lookupFailures: Array<[string, Error, string]> = [
+    ['no mount', new VaultHttpError(400, 'sys/internal/ui/mounts/nope/app', ['no mount'], undefined), loc('MountLookupFailed', 'nope/app', 400, 'no mount')],
+    ['a refused connection', new VaultNetworkError('ECONNREFUSED', 'sys/internal/ui/mounts/nope/app', 'connect ECONNREFUSED'), loc('VaultUnreachable', opts.address, 'ECONNREFUSED')],
+  ];
+  for (const [what, err, reason] of lookupFailures) {
+    it(`explains a failed mount lookup: ${what}`, async () => {
+      const vault = new FakeVault([], {}, { mountFailures: { 'nope/': err } });
+      const out = await readSecrets(vault, parseSecrets('nope/app k', loc), opts);
+      assert.deepEqual(out.failures, [{ source: 'nope/app k', reason }]);
+      assert.deepEqual(out.mounts, []);
+      assert.equal(out.reads, 0);
+    });
+  }
+
+  it('refuses a path that is a mount itself', async () => {
+    const team: MountInfo = { path: 'kv/team/', type: 'kv', kvVersion: 2 };
+    const vault = new FakeVault([team], {});
+    const out = await readSecrets(vault, parseSecrets('kv/team key', loc), opts);
+    assert.deepEqual(out.failures, [{ source: 'kv/team key', reason: loc('PathIsMount', 'kv/team', 'kv/team/', 'kv/team/') }]);
+    assert.ok(!vault.calls.some((c) => c.startsWith('read')));
+  });
+});
+
+describe('readSecrets: answers without the value asked for', () => {
+  const empty: Array<[string, MountInfo, string, VaultBody | undefined]> = [
+    ['no body (204)', kv2, 'secret/data/x', undefined],
+    ['a KV version 2 answer without data', kv2, 'secret/data/x', { lease_id: '' }],
+    ['a KV version 2 answer without its inner data', kv2, 'secret/data/x', { lease_id: '', data: { metadata: { version: 1 } } }],
+    ['a KV version 2 answer whose data is null', kv2, 'secret/data/x', { lease_id: '', data: { data: null, metadata: { version: 1 } } }],
+    ['a KV version 1 answer without a body', kv1, 'kv1/x', undefined],
+    ['a KV version 1 answer without data', kv1, 'kv1/x', { lease_id: '' }],
+    ['a KV version 1 answer whose data is text', kv1, 'kv1/x', v1('text')],
+    ['a KV version 1 answer whose data is a list', kv1, 'kv1/x', v1([1, 2])],
+  ];
+  for (const [what, mount, apiPath, body] of empty) {
+    it(`says the path returned no data: ${what}`, async () => {
+      const path = mount === kv2 ? 'secret/x' : 'kv1/x';
+      const vault = new FakeVault([mount], { [apiPath]: body });
+      const out = await readSecrets(vault, parseSecrets(`${path} k | K`, loc), opts);
+      assert.deepEqual(out.values, []);
+      assert.deepEqual(out.failures, [{ source: `${path} k`, reason: loc('NoData', path) }]);
+    });
+  }
+
+  it('names the keys a secret has when the key asked for is missing, or "-" when it has none', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/two': v2({ user: 'u', host: 'h' }), 'secret/data/none': v2({}) });
+    const out = await readSecrets(vault, parseSecrets('secret/two pw | A\nsecret/none pw | B', loc), opts);
+    assert.deepEqual(out.failures, [
+      { source: 'secret/two pw', reason: loc('KeyNotFound', 'pw', 'secret/two', 'user, host'), notFound: true },
+      { source: 'secret/none pw', reason: loc('KeyNotFound', 'pw', 'secret/none', '-'), notFound: true },
+    ]);
+  });
+
+  it('says a secret read with "*" has no keys', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/none': v2({}) });
+    const out = await readSecrets(vault, parseSecrets('secret/none *', loc), opts);
+    assert.deepEqual(out.failures, [{ source: 'secret/none *', reason: loc('NoKeys', 'secret/none') }]);
+  });
+
+  it('names each value of "*" by its path and key, and refuses a key that holds control characters', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/app': v2({ user: 'u', 'bad\nkey': 'x', 'rtl\u202ekey': 'y' }) });
+    const out = await readSecrets(vault, parseSecrets('secret/app * | APP_', loc), opts);
+    assert.deepEqual(out.values, [{ name: 'APP_USER', value: 'u', source: 'secret/app user' }]);
+    assert.deepEqual(out.failures, [
+      { source: 'secret/app bad\nkey', reason: loc('KeyNameUnsafe', 'bad\nkey', 'secret/app') },
+      { source: 'secret/app rtl\u202ekey', reason: loc('KeyNameUnsafe', 'rtl\u202ekey', 'secret/app') },
+    ]);
+  });
+
+  it('names the value of "*" whose derived name is invalid', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/app': v2({ 'secret-key': 'x' }) });
+    const out = await readSecrets(vault, parseSecrets('secret/app *', loc), opts);
+    assert.deepEqual(out.failures, [{ source: 'secret/app secret-key', reason: loc('DerivedNameInvalid', 'SECRET_KEY', loc('SpecNameInvalid', 'SECRET_KEY', loc('SpecNameReserved', 'secret', 'endpoint, input, secret, path, securefile'))) }]);
+  });
+
+  it('adds the data/ hint only to a data/ path on a KV version 1 mount', async () => {
+    const vault = new FakeVault([kv1, db], {});
+    const out = await readSecrets(vault, parseSecrets('kv1/app k | A\ndatabase/data/x k | B', loc), opts);
+    assert.deepEqual(out.failures, [
+      { source: 'kv1/app k', reason: loc('ReadNotFound', 'kv1/app', '', 'kv1/app'), notFound: true },
+      { source: 'database/data/x k', reason: loc('ReadNotFound', 'database/data/x', '', 'database/data/x'), notFound: true },
+    ]);
+  });
+
+  const readFailures: Array<[string, Error, string]> = [
+    ['a server error is not "not found"', new VaultHttpError(500, 'secret/data/x', ['internal error'], undefined), loc('ReadHttp', 500, 'internal error')],
+    ['a timeout is not "not found"', new VaultNetworkError('ETIMEDOUT', 'secret/data/x', 'timeout'), loc('VaultTimeout', opts.address, 30, 'secret/data/x')],
+  ];
+  for (const [what, err, reason] of readFailures) {
+    it(what, async () => {
+      const vault = new FakeVault([kv2], { 'secret/data/x': err });
+      const out = await readSecrets(vault, parseSecrets('secret/x k | K', loc), opts);
+      assert.deepEqual(out.failures, [{ source: 'secret/x k', reason, notFound: false }]);
+    });
+  }
 });

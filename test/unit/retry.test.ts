@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { backoffMs, isRetryable, isTransientEntra, withRetry } from '../../tasks/VaultAzureLoginV1/src/retry';
+import { backoffMs, describeFailure, isRetryable, isTransientEntra, withRetry } from '../../tasks/VaultAzureLoginV1/src/retry';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
 
 const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'p', errors, undefined);
@@ -8,7 +8,8 @@ describe('retry policy', () => {
   const cases: Array<[string, unknown, boolean]> = [
     ['connection refused', new VaultNetworkError('ECONNREFUSED', 'p', 'x'), true],
     ['connection reset', new VaultNetworkError('ECONNRESET', 'p', 'x'), true],
-    ['timeout', new VaultNetworkError('ECONNABORTED', 'p', 'x'), true],
+    ['timeout, as the transport reports it', new VaultNetworkError('ETIMEDOUT', 'p', 'x'), true],
+    ['aborted request', new VaultNetworkError('ECONNABORTED', 'p', 'x'), true],
     ['412', http(412), true],
     ['429', http(429), true],
     ['500', http(500, 'internal error'), true],
@@ -53,6 +54,34 @@ describe('retry policy', () => {
     assert.deepEqual(reports, ['GET secret/data/x 1/3 HTTP 503: Vault is sealed 1000', 'GET secret/data/x 2/3 HTTP 503: Vault is sealed 2000']);
   });
 
+  it('reports a network failure by its code, and tries once when no retry is allowed', async () => {
+    const reports: string[] = [];
+    let calls = 0;
+    const policy = { retries: 1, sleep: async () => undefined, random: () => 0.5, onRetry: (w: string, a: number, n: number, c: string, ms: number) => reports.push(`${w} ${a}/${n} ${c} ${ms}`) };
+    await assert.rejects(withRetry('GET secret/data/x', async () => { calls++; throw new VaultNetworkError('ECONNRESET', 'secret/data/x', 'socket hang up'); }, policy), /socket hang up/);
+    assert.deepEqual(reports, ['GET secret/data/x 1/2 ECONNRESET 1250']);
+    assert.equal(calls, 2);
+    calls = 0;
+    await assert.rejects(withRetry('x', async () => { calls++; throw http(503); }, { ...policy, retries: 0 }));
+    assert.equal(calls, 1);
+  });
+
+  it('retries what the caller\'s rule says, whatever the error', async () => {
+    const reports: string[] = [];
+    let calls = 0;
+    const result = await withRetry(
+      'token',
+      async () => {
+        if (++calls === 1) throw new Error('Entra is busy');
+        return 'jwt';
+      },
+      { retries: 3, sleep: async () => undefined, random: () => 0, onRetry: (_w, _a, _n, cause) => reports.push(cause) },
+      (err) => err instanceof Error && /busy/.test(err.message),
+    );
+    assert.equal(result, 'jwt');
+    assert.deepEqual(reports, ['Entra is busy']);
+  });
+
   it('gives up after the last attempt with the last error, and never retries a permanent one', async () => {
     let calls = 0;
     const policy = { retries: 2, sleep: async () => undefined, random: () => 0, onRetry: () => undefined };
@@ -64,11 +93,35 @@ describe('retry policy', () => {
   });
 });
 
+describe('a failure as the retry log shows it', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['a Vault answer, its error on one line', http(500, '1 error occurred:\n\t* internal error\n\n'), 'HTTP 500: 1 error occurred: * internal error'],
+    ['a Vault answer with several errors', http(500, 'one', 'two'), 'HTTP 500: one; two'],
+    ['a Vault answer without errors', http(502), 'HTTP 502'],
+    ['a network failure: its code', new VaultNetworkError('ETIMEDOUT', 'p', 'timeout after 30 s'), 'ETIMEDOUT'],
+    ['any other Error: its message', new Error('bug'), 'bug'],
+    ['anything else: its text', 'thrown text', 'thrown text'],
+  ];
+  for (const [what, err, shown] of cases) {
+    it(what, () => assert.equal(describeFailure(err), shown));
+  }
+});
+
 describe('transient Entra failures', () => {
   const cases: Array<[string, boolean]> = [
     ['Could not fetch access token for Azure. Status code: 90033, status message: AADSTS90033: A transient error has occurred.', true],
     ['Could not fetch access token for Azure. Status code: temporarily_unavailable, status message: x', true],
     ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: socket hang up', true],
+    ['Could not fetch access token for Azure. Status code: 503, status message: Service Unavailable', true],
+    ['Could not fetch access token for Azure. Status code: 500, status message: x', true],
+    ['Could not fetch access token for Azure. Status code: service_unavailable, status message: x', true],
+    ['Could not fetch access token for Azure. Status code: SERVER_ERROR, status message: x', true],
+    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: read ECONNRESET', true],
+    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: connect ETIMEDOUT 20.190.160.1:443', true],
+    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: connect ECONNREFUSED 20.190.160.1:443', true],
+    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: getaddrinfo EAI_AGAIN login.microsoftonline.com', true],
+    ['Could not fetch access token for Azure. Status code: 400, status message: Bad Request', false],
+    ['Could not fetch access token for Azure. Status code: 5xx, status message: x', false],
     ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found', false],
     ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS7000215: Invalid client secret provided.', false],
     ['Could not fetch access token for AAD. Error: TF400813: The user is not authorized to access this resource.', false],

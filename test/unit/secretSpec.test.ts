@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  envNameOf,
   findDuplicateNames,
   formatProblem,
   normalizeKeyName,
@@ -160,6 +161,31 @@ describe('parseSecrets', () => {
         ],
       },
       {
+        name: 'a quoted key with ";" after an escaped quote',
+        text: String.raw`kv/app "a\";b" | X`,
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'a";b' }, target: 'X' }],
+      },
+      {
+        name: 'a quoted key with a backslash before an ordinary character, kept',
+        text: String.raw`kv/app "corp\svc" | U`,
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'corp\\svc' }, target: 'U' }],
+      },
+      {
+        name: 'a quoted key ending with an escaped backslash',
+        text: String.raw`kv/app "dir\\" | D`,
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'dir\\' }, target: 'D' }],
+      },
+      {
+        name: 'a "|" right after a closing quote',
+        text: 'kv/app "my key"|X',
+        want: [{ path: 'kv/app', selector: { kind: 'key', key: 'my key' }, target: 'X' }],
+      },
+      {
+        name: 'several leading and trailing slashes trimmed',
+        text: '//secret/ci/db// password',
+        want: [{ path: 'secret/ci/db', selector: { kind: 'key', key: 'password' } }],
+      },
+      {
         name: 'two "*" entries (their names are checked after reading)',
         text: 'kv/a *\nkv/b *',
         want: [
@@ -267,6 +293,27 @@ describe('parseSecrets', () => {
     }
   });
 
+  describe('says exactly what is wrong', () => {
+    const cases: Array<{ name: string; text: string; entry?: string; message: string }> = [
+      { name: 'words after the selector', text: 'kv/app key with spaces', message: loc('SpecExtraWords', 'with spaces') },
+      { name: 'words after the selector, before "|"', text: 'kv/app key with | X', message: loc('SpecExtraWordsBeforePipe', 'with') },
+      { name: 'no name after "|"', text: 'kv/app password |', message: loc('SpecNameMissing') },
+      { name: 'no prefix after "|" of "*"', text: 'kv/app * |', message: loc('SpecPrefixMissing') },
+      { name: 'an unclosed quote, quoted from where it opens', text: 'kv/app "my key | X', message: loc('SpecQuoteNotClosed', '"my key | X') },
+      { name: 'a comment after ";" without a space', text: 'kv/app x; #note', entry: '#note', message: loc('SpecCommentAfterSemicolon') },
+      { name: 'a "#" at the end of a path', text: 'kv/app# x', message: loc('SpecPathBadChar', 'kv/app#', '#') },
+      { name: 'a "." path segment', text: 'kv/./app x', message: loc('SpecPathBadSegment', 'kv/./app') },
+      ...['+1', '1e3', '0x1', '1x', 'x1'].map((v) => ({ name: `the version "${v}"`, text: `secret/app@${v} x`, message: loc('SpecVersionNotNumber', v) })),
+      { name: 'a target with "file:" inside it, which is no file target', text: 'kv/app k | profile:X', message: loc('SpecTargetInvalid', 'profile:X', loc('SpecNameBadChars', '":"')) },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const err = parseError(c.text);
+        assert.deepEqual(err.problems, [{ line: 1, entry: c.entry ?? c.text, message: c.message }]);
+      });
+    }
+  });
+
   describe('rejects an input with no entries', () => {
     for (const [name, text] of [
       ['empty', ''],
@@ -345,10 +392,34 @@ describe('normalizeKeyName', () => {
   }
 });
 
+describe('envNameOf', () => {
+  const cases: Array<[string, string]> = [
+    ['Agent.TempDirectory', 'AGENT_TEMPDIRECTORY'],
+    ['db.pw', 'DB_PW'],
+    ['my var', 'MY_VAR'],
+    ['ALREADY_ENV', 'ALREADY_ENV'],
+  ];
+  for (const [name, env] of cases) {
+    it(`${JSON.stringify(name)} is ${env} in a step's environment`, () => assert.equal(envNameOf(name), env));
+  }
+});
+
 describe('variableNameProblem', () => {
   for (const name of ['DB_PASSWORD', 'db.password', '2FA', 'a', '_x', 'NDPOINT', 'my_secret', 'aths', 'sec']) {
     it(`accepts ${JSON.stringify(name)}`, () => assert.equal(variableNameProblem(name, loc), undefined));
   }
+  it('names the reserved prefix and lists them all', () => {
+    assert.equal(
+      variableNameProblem('SECRET_X', loc),
+      'the variable name "SECRET_X" starts with "secret", and Azure DevOps hides variables whose names start with endpoint, input, secret, path, securefile (in any capitalization) from tasks and scripts',
+    );
+  });
+  it("names the agent's namespace and lists them all", () => {
+    assert.equal(
+      variableNameProblem('Build.Reason', loc),
+      'the variable name "Build.Reason" is in the agent\'s own namespace Build (one of Agent, System, Build, Release, Pipeline, Environment, Task, dotted or as in AGENT_TEMPDIRECTORY, in any capitalization), where a secret would stand in for a predefined variable that later steps and tasks trust; choose a name of your own, such as one starting with APP_',
+    );
+  });
   const bad: Array<[string, RegExp]> = [
     ['', /is empty/],
     ['DB-PASSWORD', /contains "-"; only letters, digits, "_" and "\." are allowed/],
@@ -371,23 +442,26 @@ describe('variableNameProblem', () => {
 });
 
 describe('variableNameFor', () => {
-  const [keyNamed, keyDerived, json, allPrefixed, allBare] = parseSecrets(
-    'kv/a pw | DB_PW\nkv/a db-password\nkv/a . | CFG\nkv/a * | API_\nkv/a *',
-    loc,
-  );
-  const cases: Array<[string, SecretRequest, string | undefined, string]> = [
-    ['a key with a target uses the target', keyNamed, undefined, 'DB_PW'],
-    ['a key without a target uses the normalized key', keyDerived, undefined, 'DB_PASSWORD'],
-    ['"." uses the target', json, undefined, 'CFG'],
-    ['"*" with a prefix prepends it to the normalized key', allPrefixed, 'token', 'API_TOKEN'],
-    ['"*" without a prefix uses the normalized key', allBare, 'client-id', 'CLIENT_ID'],
+  /** The requests of one input, parsed inside each test: line 1 key with target, 2 key, 3 ".", 4 "*" with prefix, 5 "*". */
+  const requests = () => parseSecrets('kv/a pw | DB_PW\nkv/a db-password\nkv/a . | CFG\nkv/a * | API_\nkv/a *', loc);
+  const cases: Array<[string, number, string | undefined, string]> = [
+    ['a key with a target uses the target', 0, undefined, 'DB_PW'],
+    ['a key without a target uses the normalized key', 1, undefined, 'DB_PASSWORD'],
+    ['"." uses the target', 2, undefined, 'CFG'],
+    ['"*" with a prefix prepends it to the normalized key', 3, 'token', 'API_TOKEN'],
+    ['"*" without a prefix uses the normalized key', 4, 'client-id', 'CLIENT_ID'],
   ];
-  for (const [name, req, key, want] of cases) {
-    it(name, () => assert.equal(variableNameFor(req, key, loc), want));
+  for (const [name, index, key, want] of cases) {
+    it(name, () => assert.equal(variableNameFor(requests()[index], key, loc), want));
   }
 
   it('needs the key read for a "*" request', () => {
-    assert.throws(() => variableNameFor(allBare, undefined, loc), /secrets line 5: "kv\/a \*"/);
+    assert.throws(() => variableNameFor(requests()[4], undefined, loc), { message: 'secrets line 5: "kv/a *": a key read from the secret is needed to name a "*" variable' });
+  });
+
+  it('needs a target for a "." request', () => {
+    const unnamed: SecretRequest = { line: 2, entry: 'kv/a .', path: 'kv/a', selector: { kind: 'json' } };
+    assert.throws(() => variableNameFor(unnamed, undefined, loc), { message: 'secrets line 2: "kv/a .": "." needs a variable name after "|"' });
   });
 });
 

@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { readClaims } from '../../tasks/VaultAzureLoginV1/src/tokenClaims';
 
-const jwtOf = (payload: object) =>
-  [{ alg: 'RS256', typ: 'JWT' }, payload].map((p) => Buffer.from(JSON.stringify(p)).toString('base64url')).join('.') + '.sig';
+const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const header = part({ alg: 'RS256', typ: 'JWT' });
+const jwtOf = (payload: unknown) => `${header}.${part(payload)}.sig`;
 
 describe('readClaims', () => {
   it('returns only the non-secret claims, expiry as ISO time', () => {
@@ -19,12 +20,26 @@ describe('readClaims', () => {
     });
   });
 
-  it('uses azp when a v2 token has no appid, and joins an audience list', () => {
-    assert.deepEqual(readClaims(jwtOf({ aud: ['x', 'y'], azp: 'client' })), { aud: 'x,y', appid: 'client' });
-  });
+  const cases: Array<[string, unknown, object]> = [
+    ['uses azp when a v2 token has no appid, and joins an audience list', { aud: ['x', 'y'], azp: 'client' }, { aud: 'x,y', appid: 'client' }],
+    ['keeps appid when a token has both appid and azp', { appid: 'app', azp: 'client' }, { appid: 'app' }],
+    ['has no application id when the token has neither', { aud: 'x' }, { aud: 'x' }],
+    ['leaves out claims that are neither text nor a list, and an expiry that is not a number', { oid: 42, tid: null, azp: 7, exp: '1800000000' }, {}],
+  ];
+  for (const [what, payload, claims] of cases) {
+    it(what, () => assert.deepEqual(readClaims(jwtOf(payload)), claims));
+  }
 
-  it('returns undefined for anything that is not a JWT', () => {
-    assert.equal(readClaims('opaque-token'), undefined);
-    assert.equal(readClaims('a.b.c'), undefined);
-  });
+  const notJwts: Array<[string, string]> = [
+    ['an opaque token', 'opaque-token'],
+    ['three parts that are not base64url JSON', 'a.b.c'],
+    ['a header and payload without a signature', `${header}.${part({ aud: 'x' })}`],
+    ['four parts', `${header}.${part({ aud: 'x' })}.sig.extra`],
+    ['a payload that is null', jwtOf(null)],
+    ['a payload that is a number', jwtOf(5)],
+    ['a payload that is text', jwtOf('aud')],
+  ];
+  for (const [what, token] of notJwts) {
+    it(`returns undefined for ${what}`, () => assert.equal(readClaims(token), undefined));
+  }
 });
