@@ -240,6 +240,16 @@ describe('readSecrets: finding mounts', () => {
     assert.deepEqual(out.mounts, [kv2]);
   });
 
+  it('looks a new first segment up once when the calls that reach it start together', async () => {
+    // Both calls wait for the lookup of secret/, then take up kv/c and kv/d in the same turn.
+    const kv: MountInfo = { path: 'kv/', type: 'kv', kvVersion: 2 };
+    const vault = new FakeVault([kv2, kv], { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'kv/data/c': v2({ k: 'c' }), 'kv/data/d': v2({ k: 'd' }) }, { mountTurns: 3 });
+    const out = await readSecrets(vault, parseSecrets('secret/a k | A\nsecret/b k | B\nkv/c k | C\nkv/d k | D', loc), { ...opts, concurrency: 2 });
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/a', 'mount kv/c']);
+    assert.deepEqual(out.mounts, [kv2, kv]);
+  });
+
   it('finds each of several mounts under one first segment, and lists each once', async () => {
     const teamA: MountInfo = { path: 'teams/a/', type: 'kv', kvVersion: 2 };
     const teamB: MountInfo = { path: 'teams/b/', type: 'kv', kvVersion: 1 };
