@@ -66,6 +66,7 @@ describe('failure explanations', () => {
       ['another TLS alert', net('ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR', openssl('tlsv1 alert internal error', 80)), loc('VaultTlsProtocol', address, 'tlsv1 alert internal error')],
       ['a refused connection', net('ECONNREFUSED', 'connect ECONNREFUSED 10.0.0.5:8200'), loc('VaultUnreachable', address, 'ECONNREFUSED')],
       ['an unknown host', net('ENOTFOUND', 'getaddrinfo ENOTFOUND vault.example.com'), loc('VaultUnreachable', address, 'ENOTFOUND')],
+      ['an unknown host whose name holds "ssl", which is no TLS failure', net('ENOTFOUND', 'getaddrinfo ENOTFOUND vault.ssl-prod.example.com'), loc('VaultUnreachable', address, 'ENOTFOUND')],
       ['a reset connection outside the login', net('ECONNRESET', 'socket hang up'), loc('VaultUnreachable', address, 'ECONNRESET')],
     ];
     for (const [what, err, expected] of cases) {

@@ -40,7 +40,7 @@ export function explainNetwork(err: VaultNetworkError, address: string, timeoutS
   if (err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return loc('VaultTlsClientCertRequired', address);
   if (clientCertAlert.test(err.code)) return loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
   if (/alert handshake failure/.test(err.message)) return loc('VaultTlsHandshakeFailure', address);
-  if (err.code === 'EPROTO' || /wrong version number|ssl/i.test(err.message)) return loc('VaultTlsProtocol', address, opensslReason(err.message));
+  if (err.code === 'EPROTO' || /wrong version number|SSL routines/i.test(err.message)) return loc('VaultTlsProtocol', address, opensslReason(err.message));
   return loc('VaultUnreachable', address, err.code);
 }
 
