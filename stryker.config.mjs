@@ -24,6 +24,7 @@ export default {
     'tasks/VaultAzureLoginV1/src/reader.ts',
     'tasks/VaultAzureLoginV1/src/errors.ts',
     'tasks/VaultAzureLoginV1/src/logText.ts',
+    'tasks/VaultAzureLoginV1/src/tlsFailures.ts',
   ],
   // Each mutant runs only the tests that reach it.
   coverageAnalysis: 'perTest',

@@ -2,6 +2,7 @@
 // and the fix, in the words of the `loc` the caller passes (task.json messages). No message
 // contains a secret, a token or a JWT.
 import { Text } from './secretSpec';
+import { CLIENT_CERTIFICATE_REFUSED, CLIENT_CERTIFICATE_REQUIRED, HOST_NAME_MISMATCH, UNTRUSTED_CERTIFICATE } from './tlsFailures';
 import { TokenClaims } from './tokenClaims';
 import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from './transport';
 import { VaultHttpError, VaultNetworkError } from './vault';
@@ -14,19 +15,6 @@ export class TaskError extends Error {
   }
 }
 
-const tlsCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-]);
-
-/** TLS alerts a server sends when it rejects the client certificate it asked for (mutual TLS). */
-const clientCertAlert = /^ERR_SSL_\w+_ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED)$/;
-
 /** The reason in an OpenSSL error text ("...:SSL routines:<function>:<reason>:<file>:..."), else the text. */
 function opensslReason(message: string): string {
   return /SSL routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message.trim();
@@ -34,11 +22,11 @@ function opensslReason(message: string): string {
 
 export function explainNetwork(err: VaultNetworkError, address: string, timeoutSeconds: number, loc: Text): string {
   if (err.code === ANSWER_TOO_LARGE) return loc('VaultAnswerTooLarge', address, err.path, MAX_ANSWER_BYTES / 1024 / 1024);
-  if (tlsCodes.has(err.code)) return loc('VaultTlsUntrusted', address, err.code);
-  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return loc('VaultTlsHostname', address, err.message);
+  if (UNTRUSTED_CERTIFICATE.has(err.code)) return loc('VaultTlsUntrusted', address, err.code);
+  if (err.code === HOST_NAME_MISMATCH) return loc('VaultTlsHostname', address, err.message);
   if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return loc('VaultTimeout', address, timeoutSeconds, err.path);
-  if (err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return loc('VaultTlsClientCertRequired', address);
-  if (clientCertAlert.test(err.code)) return loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
+  if (err.code === CLIENT_CERTIFICATE_REQUIRED) return loc('VaultTlsClientCertRequired', address);
+  if (CLIENT_CERTIFICATE_REFUSED.test(err.code)) return loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
   if (/alert handshake failure/.test(err.message)) return loc('VaultTlsHandshakeFailure', address);
   if (err.code === 'EPROTO' || /wrong version number|SSL routines/i.test(err.message)) return loc('VaultTlsProtocol', address, opensslReason(err.message));
   return loc('VaultUnreachable', address, err.code);

@@ -1,6 +1,8 @@
 // Retry policy as Vault's own client has it: connection errors, 412, 429 and 5xx except 501,
 // with linear jittered backoff; never the azure login's permanent 500s. Pure: sleep and random
 // arrive as parameters.
+import { isPermanentTlsFailure } from './tlsFailures';
+import { ANSWER_TOO_LARGE } from './transport';
 import { VaultHttpError, VaultNetworkError } from './vault';
 
 export interface RetryPolicy {
@@ -14,15 +16,10 @@ export interface RetryPolicy {
 /** Errors the azure auth plugin returns as 500 that no retry can fix. */
 const permanentLogin = [/^oidc: /, /service principal not authorized/, /failed to verify signature/, /token is not yet valid/, /^invalid role name/];
 
-/**
- * Network failures that come back the same however often the request is made, as Vault's Go
- * client also leaves them: the server's certificate is not trusted or names another host, the
- * server refused the client certificate, or the answer is too large to read.
- */
-const permanentNetwork = /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_UNTRUSTED|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_\w+_ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_REQUIRED)|ERR_ANSWER_TOO_LARGE)$/;
-
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof VaultNetworkError) return !permanentNetwork.test(err.code);
+  // As Vault's Go client judges: a certificate failure or an answer too large to read comes back
+  // the same however often the request is made.
+  if (err instanceof VaultNetworkError) return !isPermanentTlsFailure(err.code) && err.code !== ANSWER_TOO_LARGE;
   if (!(err instanceof VaultHttpError)) return false;
   if (err.errors.some((e) => permanentLogin.some((p) => p.test(e)))) return false;
   return err.status === 412 || err.status === 429 || (err.status >= 500 && err.status !== 501);
