@@ -594,6 +594,13 @@ describe('file: targets', () => {
         text: `secret/ci/tls key | file:${name}`,
         want: dotsMessage(`secret/ci/tls key | file:${name}`, name),
       })),
+      ...[['a.', 'a'], ['KEY.pem.', 'KEY.pem'], ['x..', 'x']].map(([name, windows]) => ({
+        name: `the name "${name}", which Windows shortens to "${windows}"`,
+        text: `secret/ci/tls key | file:${name}`,
+        want:
+          `secrets line 1: "secret/ci/tls key | file:${name}": "file:${name}" ends with ".", which Windows drops from a file name, ` +
+          `so on a Windows agent it would be the file "${windows}"; the same YAML may run there, so end the name with a letter, digit or "_"`,
+      })),
       {
         name: 'the name ".." for the whole secret as JSON',
         text: 'secret/ci/cfg . | file:..',

@@ -436,6 +436,10 @@ function fileNameProblem(name: string, loc: Text): string | undefined {
   if (device !== null) {
     return loc('SpecFileNameDevice', name, device[1].toUpperCase(), name);
   }
+  // Windows drops the trailing dots of a name: "a." and "a" would be one file there.
+  if (name.endsWith('.')) {
+    return loc('SpecFileNameTrailingDot', name, name.replace(/\.+$/, ''));
+  }
   return undefined;
 }
 
