@@ -7,7 +7,7 @@ import { mapLimit } from './concurrency';
 import { explainNetwork } from './errors';
 import { describeFailure, RetryPolicy } from './retry';
 import { JobState, SavedVault } from './state';
-import { VaultApi, VaultClientOptions, VaultHttpError, VaultNetworkError } from './vault';
+import { clientOptionsFor, VaultApi, VaultClientOptions, VaultHttpError, VaultNetworkError } from './vault';
 
 export interface CleanupDeps {
   createVault: (opts: VaultClientOptions) => VaultApi;
@@ -89,16 +89,7 @@ async function revoke(target: SavedVault, token: string, leaseIds: string[], rev
       if (!stopped) deps.retry.onRetry(what, attempt, attempts, cause, waitMs);
     },
   };
-  const vault = deps.createVault({
-    address: target.address,
-    namespace: target.namespace,
-    authNamespace: target.authNamespace,
-    tls: target.tls,
-    proxy: target.proxy,
-    timeoutMs,
-    retry,
-    token,
-  });
+  const vault = deps.createVault(clientOptionsFor(target, retry, token));
   // A cause goes inside a sentence of its own: without its closing full stop.
   const cause = (err: unknown) => (err instanceof VaultNetworkError ? explainNetwork(err, target.address, target.timeoutSeconds, loc) : describeFailure(err)).replace(/\.$/, '');
 

@@ -11,7 +11,7 @@ import { readSecrets, SecretValue } from './reader';
 import { isTransientEntra, RetryPolicy, withRetry } from './retry';
 import { saveState, StateStore } from './state';
 import { readClaims } from './tokenClaims';
-import { VaultApi, VaultClientOptions } from './vault';
+import { clientOptionsFor, VaultApi, VaultClientOptions } from './vault';
 
 export interface Deps {
   getToken: AzureTokenSource;
@@ -48,15 +48,7 @@ function writeFiles(values: SecretValue[], files: () => FileStore, deps: Deps, w
 }
 
 export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
-  const vault = deps.createVault({
-    address: config.address,
-    namespace: config.namespace,
-    authNamespace: config.authNamespace,
-    tls: config.tls,
-    proxy: config.proxy,
-    timeoutMs: config.timeoutSeconds * 1000,
-    retry: deps.retry,
-  });
+  const vault = deps.createVault(clientOptionsFor(config, deps.retry));
   // Connecting to Vault (TLS handshake, protocol) happens while the token request waits for its
   // first answer: before that the step is busy with the request itself, after it the connection
   // is ready by the login. If no request goes out, the login connects.

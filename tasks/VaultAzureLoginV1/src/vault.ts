@@ -2,7 +2,7 @@
 // (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
 // are explicit).
 import type NodeVault from 'node-vault';
-import type { ProxyConfig, TlsConfig } from './inputs';
+import type { ProxyConfig, TlsConfig, VaultSettings } from './inputs';
 import type { RetryPolicy } from './retry';
 import { withRetry } from './retry';
 import { createTransport, Transport, TransportError } from './transport';
@@ -19,6 +19,23 @@ export interface VaultClientOptions {
   retry?: RetryPolicy;
   /** A token from an earlier login (post-job step). */
   token?: string;
+}
+
+/**
+ * The client options for the Vault `settings` describe, as the main step reaches it and as the
+ * post-job step reaches it again from the saved settings (with the token it kept).
+ */
+export function clientOptionsFor(settings: Omit<VaultSettings, 'concurrency'>, retry: RetryPolicy, token?: string): VaultClientOptions {
+  return {
+    address: settings.address,
+    namespace: settings.namespace,
+    authNamespace: settings.authNamespace,
+    tls: settings.tls,
+    proxy: settings.proxy,
+    timeoutMs: settings.timeoutSeconds * 1000,
+    retry,
+    ...(token === undefined ? {} : { token }),
+  };
 }
 
 export interface VaultLogin {
