@@ -4,7 +4,7 @@
 // no command appears that the task did not write as one, no variable is set that was not asked
 // for, and the log shows what was sent, escaped.
 import * as assert from 'node:assert/strict';
-import { escapeOutside } from '../../tasks/VaultAzureLoginV1/src/logText';
+import { escapeOutside } from '../../tasks/VaultAzureLoginV1/src/core/logText';
 import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, TENANT_ID } from '../emulators/seed';
 import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';

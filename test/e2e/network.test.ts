@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isLoopback } from '../../tasks/VaultAzureLoginV1/src/address';
+import { isLoopback } from '../../tasks/VaultAzureLoginV1/src/core/address';
 import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy, ProxyOptions } from '../emulators/proxy';

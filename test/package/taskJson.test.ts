@@ -230,7 +230,7 @@ describe('package: task.json rules', () => {
 
       it('messages: every loc() key exists, and every message is used', () => {
         const srcDir = join(REPO, 'tasks', folder, 'src');
-        const sources = readdirSync(srcDir)
+        const sources = readdirSync(srcDir, { recursive: true, encoding: 'utf8' })
           .filter((f) => f.endsWith('.ts'))
           .map((f) => ({ file: `src/${f}`, text: readFileSync(join(srcDir, f), 'utf8') }));
         const { keys, unresolved } = locKeysUsed(sources);

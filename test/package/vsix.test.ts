@@ -68,7 +68,7 @@ function pngSize(path: string): { width: number; height: number } {
 function endpointDataKeysReadBySource(): string[] {
   const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
   const keys = new Set<string>();
-  for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.ts'))) {
+  for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
     for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/getEndpointDataParameter\([^,]+,\s*'([^']+)'/g)) keys.add(m[1]);
   }
   return [...keys].sort();

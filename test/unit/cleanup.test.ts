@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
 import { cleanup, CleanupDeps } from '../../tasks/VaultAzureLoginV1/src/cleanup';
-import { RetryPolicy } from '../../tasks/VaultAzureLoginV1/src/retry';
-import { JobState, SavedVault } from '../../tasks/VaultAzureLoginV1/src/state';
-import { VaultClientOptions, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { RetryPolicy } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import { JobState, SavedVault } from '../../tasks/VaultAzureLoginV1/src/pipeline/state';
+import { VaultClientOptions, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 const saved: SavedVault = {

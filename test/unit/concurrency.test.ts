@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mapLimit } from '../../tasks/VaultAzureLoginV1/src/concurrency';
+import { mapLimit } from '../../tasks/VaultAzureLoginV1/src/core/concurrency';
 
 const later = <T>(value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), 1));
 

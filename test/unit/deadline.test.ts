@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import { DeadlineError, withDeadline } from '../../tasks/VaultAzureLoginV1/src/deadline';
+import { DeadlineError, withDeadline } from '../../tasks/VaultAzureLoginV1/src/core/deadline';
 
 describe('withDeadline', () => {
   let clock: sinon.SinonFakeTimers;

@@ -24,7 +24,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['errors.ts', 'inputs.ts', 'reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'secretSpec.ts', 'azureToken.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { explainAzureToken, explainLogin, explainMount, explainNetwork, explainRead, LoginContext, ReadContext, TaskError } from '../../tasks/VaultAzureLoginV1/src/errors';
-import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { explainAzureToken, explainLogin, explainMount, explainNetwork, explainRead, LoginContext, ReadContext, TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
+import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 const address = 'https://vault.example.com:8200';

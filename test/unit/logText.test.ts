@@ -3,8 +3,8 @@
 // line. Outside text, whatever it holds, may neither start a command nor add a line.
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { escapeOutside, escapingArguments, hasUnsafeCharacters, safeForLog } from '../../tasks/VaultAzureLoginV1/src/logText';
-import { formatProblem, parseSecrets, SecretSpecError } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+import { escapeOutside, escapingArguments, hasUnsafeCharacters, safeForLog } from '../../tasks/VaultAzureLoginV1/src/core/logText';
+import { formatProblem, parseSecrets, SecretSpecError } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
 import { loc as plainLoc } from '../helpers/messages';
 
 /** The lines of a task's output as the agent splits them. */

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { maskAll, maskPiecesOf, publishAll, tooShortToMask, VariableSink } from '../../tasks/VaultAzureLoginV1/src/publish';
+import { maskAll, maskPiecesOf, publishAll, tooShortToMask, VariableSink } from '../../tasks/VaultAzureLoginV1/src/pipeline/publish';
 
 class RecordingSink implements VariableSink {
   readonly events: string[] = [];

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { parse as parseJson } from 'lossless-json';
-import { describeRequest, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/reader';
-import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { describeRequest, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/vault/reader';
+import { parseSecrets, Text } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
+import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 

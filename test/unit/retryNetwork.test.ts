@@ -2,8 +2,8 @@
 // connection, a timeout), not those that come back the same (the server's certificate, a refused
 // client certificate, an answer too large to read), as Vault's own Go client decides.
 import * as assert from 'node:assert/strict';
-import { isRetryable } from '../../tasks/VaultAzureLoginV1/src/retry';
-import { VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { isRetryable } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import { VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 
 const net = (code: string) => new VaultNetworkError(code, 'secret/data/ci/db', code);
 

@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/tokenSource';
-import { TaskError } from '../../tasks/VaultAzureLoginV1/src/errors';
-import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/inputs';
+import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/auth/tokenSource';
+import { TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
+import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
 import { Deps, run } from '../../tasks/VaultAzureLoginV1/src/run';
-import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
+import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 

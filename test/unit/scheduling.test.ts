@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { inOneWrite, onFirstRequestSent } from '../../tasks/VaultAzureLoginV1/src/scheduling';
+import { inOneWrite, onFirstRequestSent } from '../../tasks/VaultAzureLoginV1/src/pipeline/scheduling';
 
 /** A stream that records each write it receives as the list of lines in it. */
 function recorder() {

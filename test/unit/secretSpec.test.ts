@@ -10,7 +10,7 @@ import {
   Text,
   variableNameFor,
   variableNameProblem,
-} from '../../tasks/VaultAzureLoginV1/src/secretSpec';
+} from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
 import { loc } from '../helpers/messages';
 
 /** The parts of a request a test cares about (line and entry are checked separately). */

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/inputs';
+import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
 import { run } from '../../tasks/VaultAzureLoginV1/src/run';
-import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/secretSpec';
-import { JobState, loadState, SavedVault, saveState, StateStore } from '../../tasks/VaultAzureLoginV1/src/state';
-import { VaultApi } from '../../tasks/VaultAzureLoginV1/src/vault';
+import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
+import { JobState, loadState, SavedVault, saveState, StateStore } from '../../tasks/VaultAzureLoginV1/src/pipeline/state';
+import { VaultApi } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 /** Task variables as the agent keeps them for the post-job step: name → value and whether secret. */

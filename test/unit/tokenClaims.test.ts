@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { readClaims } from '../../tasks/VaultAzureLoginV1/src/tokenClaims';
+import { readClaims } from '../../tasks/VaultAzureLoginV1/src/core/tokenClaims';
 
 const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const header = part({ alg: 'RS256', typ: 'JWT' });

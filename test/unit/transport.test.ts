@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import type * as Tls from 'node:tls';
 import * as sinon from 'sinon';
-import { ANSWER_TOO_LARGE, createTransport, MAX_ANSWER_BYTES, MAX_HTTP1_CONNECTIONS, TransportError } from '../../tasks/VaultAzureLoginV1/src/transport';
+import { ANSWER_TOO_LARGE, createTransport, MAX_ANSWER_BYTES, MAX_HTTP1_CONNECTIONS, TransportError } from '../../tasks/VaultAzureLoginV1/src/vault/transport';
 import { Ca, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy } from '../emulators/proxy';
 import { drainedOrClosed } from '../emulators/serve';

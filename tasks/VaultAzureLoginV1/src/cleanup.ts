@@ -3,11 +3,11 @@
 // is read again. Bounded: the leases are revoked in parallel, then the token, all within
 // DEADLINE_TIMEOUTS × timeoutSeconds; what is left then is named in one warning. Never throws:
 // every failure is a warning, because a post-job step must not fail the job.
-import { mapLimit } from './concurrency';
-import { explainNetwork } from './errors';
-import { describeFailure, RetryPolicy } from './retry';
-import { JobState, SavedVault } from './state';
-import { clientOptionsFor, VaultApi, VaultClientOptions, VaultHttpError, VaultNetworkError } from './vault';
+import { mapLimit } from './core/concurrency';
+import { explainNetwork } from './core/errors';
+import { describeFailure, RetryPolicy } from './vault/retry';
+import { JobState, SavedVault } from './pipeline/state';
+import { clientOptionsFor, VaultApi, VaultClientOptions, VaultHttpError, VaultNetworkError } from './vault/client';
 
 export interface CleanupDeps {
   createVault: (opts: VaultClientOptions) => VaultApi;

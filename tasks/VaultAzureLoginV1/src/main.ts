@@ -1,14 +1,13 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
-import * as tl from 'azure-pipelines-task-lib/task';
-import { fail, loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
-import { armRestTokenSource } from './azureToken';
-import { TaskError } from './errors';
-import { secretFileStore } from './files';
-import { escapeOutside } from './logText';
-import { readConfig } from './inputs';
+import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, succeed, taskState, variableSink, warn } from './pipeline/adapter';
+import { armRestTokenSource } from './pipeline/azureToken';
+import { TaskError } from './core/errors';
+import { secretFileStore } from './pipeline/files';
+import { escapeOutside } from './core/logText';
+import { readConfig } from './pipeline/inputs';
 import { run } from './run';
-import { inOneWrite, onFirstRequestSent } from './scheduling';
-import { createVaultClient } from './vault';
+import { inOneWrite, onFirstRequestSent } from './pipeline/scheduling';
+import { createVaultClient } from './vault/client';
 
 /** How long the process may stay after the step's result is set (abandoned requests). */
 const EXIT_GRACE_MS = 2000;
@@ -21,12 +20,9 @@ export async function main(): Promise<void> {
     await run(config, {
       getToken: armRestTokenSource,
       createVault: createVaultClient,
-      sink: {
-        setSecret: (value) => tl.setSecret(value),
-        setVariable: (name, value, secret, isOutput) => tl.setVariable(name, value, secret, isOutput),
-      },
+      sink: variableSink,
       state: taskState,
-      files: () => secretFileStore(tl.getVariable('Agent.TempDirectory') || process.cwd()),
+      files: () => secretFileStore(agentTempDirectory()),
       retry: retryPolicy(config.retries),
       log,
       warn,
@@ -34,13 +30,13 @@ export async function main(): Promise<void> {
       inOneWrite,
       onFirstRequestSent,
     });
-    tl.setResult(tl.TaskResult.Succeeded, '');
+    succeed();
   } catch (err) {
     // Messages are complete on their own; a stack trace would only bury the fix. Any other error's
     // text may carry what a server sent: it is outside text as a whole.
     if (err instanceof TaskError) fail(err.message);
     else {
-      if (err instanceof Error && err.stack) tl.debug(err.stack);
+      if (err instanceof Error && err.stack) debug(err.stack);
       fail(escapeOutside(err instanceof Error ? err.message : String(err)));
     }
   }

@@ -1,17 +1,16 @@
 // Entry of the post-job step: wiring only. Cleans up what the main step left, with nothing but the
 // state it saved (no input or variable is read again); never fails the job.
-import * as tl from 'azure-pipelines-task-lib/task';
-import { loadMessages, loc, log, retryPolicy, taskState, warn } from './adapter';
+import { loadMessages, loc, log, mask, retryPolicy, succeed, taskState, warn } from './pipeline/adapter';
 import { cleanup } from './cleanup';
-import { removeSecretFile } from './files';
-import { loadState } from './state';
-import { createVaultClient } from './vault';
+import { removeSecretFile } from './pipeline/files';
+import { loadState } from './pipeline/state';
+import { createVaultClient } from './vault/client';
 
 export async function post(): Promise<void> {
   loadMessages(__dirname);
   try {
     const state = loadState(taskState);
-    if (state.token) tl.setSecret(state.token);
+    if (state.token) mask(state.token);
     await cleanup(state, {
       createVault: createVaultClient,
       removeFile: removeSecretFile,
@@ -27,7 +26,7 @@ export async function post(): Promise<void> {
   } catch (err) {
     warn(loc('CleanupFailed', err instanceof Error ? err.message : String(err)));
   }
-  tl.setResult(tl.TaskResult.Succeeded, '');
+  succeed();
 }
 
 if (require.main === module) void post();

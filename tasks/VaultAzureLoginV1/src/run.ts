@@ -1,17 +1,17 @@
 // The task's flow, free of the pipeline adapter: token → Vault login → reads → files → publish.
 // State for the post-job step is saved as soon as it exists.
-import { AzureTokenError, AzureTokenSource } from './tokenSource';
-import { DeadlineError, withDeadline } from './deadline';
-import { explainAzureToken, explainLogin, TaskError } from './errors';
-import { FileStore } from './files';
-import { TaskConfig } from './inputs';
-import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './publish';
-import { escapeOutside } from './logText';
-import { readSecrets, SecretValue } from './reader';
-import { isTransientEntra, RetryPolicy, withRetry } from './retry';
-import { saveState, StateStore } from './state';
-import { readClaims } from './tokenClaims';
-import { clientOptionsFor, VaultApi, VaultClientOptions } from './vault';
+import { AzureTokenError, AzureTokenSource } from './auth/tokenSource';
+import { DeadlineError, withDeadline } from './core/deadline';
+import { explainAzureToken, explainLogin, TaskError } from './core/errors';
+import { FileStore } from './pipeline/files';
+import { TaskConfig } from './config';
+import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './pipeline/publish';
+import { escapeOutside } from './core/logText';
+import { readSecrets, SecretValue } from './vault/reader';
+import { isTransientEntra, RetryPolicy, withRetry } from './vault/retry';
+import { saveState, StateStore } from './pipeline/state';
+import { readClaims } from './core/tokenClaims';
+import { clientOptionsFor, VaultApi, VaultClientOptions } from './vault/client';
 
 export interface Deps {
   getToken: AzureTokenSource;

@@ -1,9 +1,8 @@
 // Retry policy as Vault's own client has it: connection errors, 412, 429 and 5xx except 501,
 // with linear jittered backoff; never the azure login's permanent 500s. Pure: sleep and random
 // arrive as parameters.
-import { isPermanentTlsFailure } from './tlsFailures';
-import { ANSWER_TOO_LARGE } from './transport';
-import { VaultHttpError, VaultNetworkError } from './vault';
+import { isPermanentTlsFailure } from '../core/tlsFailures';
+import { ANSWER_TOO_LARGE, VaultHttpError, VaultNetworkError } from '../core/failures';
 
 export interface RetryPolicy {
   retries: number;

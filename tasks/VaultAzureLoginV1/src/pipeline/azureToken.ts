@@ -1,7 +1,7 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loc } from './adapter';
-import { AzureTokenError, AzureTokenSource } from './tokenSource';
+import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
 function describe(err: unknown): string {

@@ -1,11 +1,10 @@
 // Turns failures (Vault statuses, network errors, Entra codes) into messages that name the cause
 // and the fix, in the words of the `loc` the caller passes (task.json messages). No message
 // contains a secret, a token or a JWT.
+import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES, VaultHttpError, VaultNetworkError } from './failures';
 import { Text } from './secretSpec';
 import { CLIENT_CERTIFICATE_REFUSED, CLIENT_CERTIFICATE_REQUIRED, HOST_NAME_MISMATCH, UNTRUSTED_CERTIFICATE } from './tlsFailures';
 import { TokenClaims } from './tokenClaims';
-import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from './transport';
-import { VaultHttpError, VaultNetworkError } from './vault';
 
 /** A failure the user can fix; its message is complete and is shown without a stack trace. */
 export class TaskError extends Error {

@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { escapingArguments, safeForLog } from './logText';
-import { RetryPolicy } from './retry';
+import { escapingArguments, safeForLog } from '../core/logText';
+import { RetryPolicy } from '../vault/retry';
+import { VariableSink } from './publish';
 import { StateStore } from './state';
 
 export function loadMessages(dir: string): void {
@@ -28,6 +29,20 @@ export const log = (line: string): void => console.log(safeForLog(line));
 export const warn = (line: string): void => tl.warning(safeForLog(line));
 /** The step's failure, as the one error line and the result. */
 export const fail = (message: string): void => tl.setResult(tl.TaskResult.Failed, safeForLog(message));
+export const succeed = (): void => tl.setResult(tl.TaskResult.Succeeded, '');
+/** A debug line (shown with System.Debug): for what is not the user's to act on, such as a stack. */
+export const debug = (line: string): void => tl.debug(safeForLog(line));
+/** Registers a value for the agent to mask in every later line of the job. */
+export const mask = (value: string): void => tl.setSecret(value);
+
+/** Pipeline variables, through the agent. */
+export const variableSink: VariableSink = {
+  setSecret: mask,
+  setVariable: (name, value, secret, isOutput) => tl.setVariable(name, value, secret, isOutput),
+};
+
+/** The job's own temporary folder, emptied by the agent after the job. */
+export const agentTempDirectory = (): string => tl.getVariable('Agent.TempDirectory') || process.cwd();
 
 const discard = new Writable({
   write(_chunk, _encoding, done) {

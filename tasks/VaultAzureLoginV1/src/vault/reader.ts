@@ -1,11 +1,11 @@
 // Resolves each requested path to its mount and KV version, reads every distinct path once
 // (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
 import { stringify as stringifyJson } from 'lossless-json';
-import { mapLimit } from './concurrency';
-import { hasUnsafeCharacters } from './logText';
-import { explainMount, explainRead } from './errors';
-import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from './secretSpec';
-import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './vault';
+import { mapLimit } from '../core/concurrency';
+import { hasUnsafeCharacters } from '../core/logText';
+import { explainMount, explainRead } from '../core/errors';
+import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from '../core/secretSpec';
+import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './client';
 
 export interface SecretValue {
   name: string;

@@ -4,52 +4,11 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loc } from './adapter';
-import { isLoopback } from './address';
-import { TaskError } from './errors';
-import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from './secretSpec';
-
-export interface TlsConfig {
-  verify: boolean;
-  /** Extra trusted CAs (PEM), from the input, the Vault connection and the agent. */
-  ca: string[];
-  cert?: string;
-  key?: string;
-  passphrase?: string;
-}
-
-export interface ProxyConfig {
-  url: string;
-  username?: string;
-  password?: string;
-}
-
-/** What both the main and the post-job step need to talk to Vault. */
-export interface VaultSettings {
-  address: string;
-  /** Namespace the secrets are read in. */
-  namespace?: string;
-  /** Namespace of the auth mount (login, token revocation). */
-  authNamespace?: string;
-  tls: TlsConfig;
-  proxy?: ProxyConfig;
-  timeoutSeconds: number;
-  retries: number;
-  concurrency: number;
-}
-
-export interface TaskConfig extends VaultSettings {
-  connection: string;
-  /** The connection's authorization scheme, for the log. */
-  connectionScheme: string;
-  authMount: string;
-  role: string;
-  resource: string;
-  requests: SecretRequest[];
-  ignoreNotFound: boolean;
-  isOutput: boolean;
-  exportToken: boolean;
-  revokeToken: boolean;
-}
+import { isLoopback } from '../core/address';
+import { TaskError } from '../core/errors';
+import type { TaskConfig } from '../config';
+import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from '../core/secretSpec';
+import type { ProxyConfig, VaultSettings } from '../vault/settings';
 
 export interface Read<T> {
   value: T;

@@ -17,7 +17,10 @@ import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { parse as parseJson } from 'lossless-json';
-import type { ProxyConfig, TlsConfig } from './inputs';
+import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
+import type { ProxyConfig, TlsConfig } from './settings';
+
+export { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES };
 
 export interface HttpRequest {
   method: string;
@@ -40,17 +43,6 @@ export interface TransportOptions {
   proxy?: ProxyConfig;
   timeoutMs: number;
 }
-
-/**
- * The most one answer may hold. A secret is far smaller: Vault's listener refuses requests above
- * 32 MiB unless its max_request_size is raised, so no secret was written bigger. Past it the
- * request is stopped, so that a wrong path or a broken front end cannot make the step hold
- * hundreds of megabytes.
- */
-export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
-
-/** The `code` of a TransportError for an answer larger than MAX_ANSWER_BYTES. */
-export const ANSWER_TOO_LARGE = 'ERR_ANSWER_TOO_LARGE';
 
 /**
  * HTTP/1.1 connections a run opens to Vault at most, however many reads are in flight: thousands

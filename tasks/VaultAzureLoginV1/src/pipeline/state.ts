@@ -4,7 +4,7 @@
 // secrets and the files written. Saved as soon as each exists, so the post-job step cleans up after
 // a failed main step too. The post-job step reads nothing else: inputs and variables a later step
 // changed cannot send the token to another server.
-import type { VaultSettings } from './inputs';
+import type { VaultSettings } from '../vault/settings';
 
 /**
  * The Vault that issued the token, exactly as the main step reached it: its settings but the

@@ -2,7 +2,8 @@
 // (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
 // are explicit).
 import type NodeVault from 'node-vault';
-import type { ProxyConfig, TlsConfig, VaultSettings } from './inputs';
+import { VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
+import type { ProxyConfig, TlsConfig, VaultSettings } from './settings';
 import type { RetryPolicy } from './retry';
 import { withRetry } from './retry';
 import { createTransport, Transport, TransportError } from './transport';
@@ -38,6 +39,8 @@ export function clientOptionsFor(settings: Omit<VaultSettings, 'concurrency'>, r
   };
 }
 
+export { VaultBody, VaultHttpError, VaultNetworkError };
+
 export interface VaultLogin {
   token: string;
   accessor: string;
@@ -55,7 +58,6 @@ export interface MountInfo {
   kvVersion?: 1 | 2;
 }
 
-export type VaultBody = Record<string, any>;
 
 export interface VaultApi {
   login(mount: string, role: string, jwt: string): Promise<VaultLogin>;
@@ -69,31 +71,6 @@ export interface VaultApi {
   protocol(): string | undefined;
   /** Lets go of the connections once the work is done. */
   close(): void;
-}
-
-/** Vault answered with a non-success status. */
-export class VaultHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly path: string,
-    readonly errors: string[],
-    readonly body: VaultBody | undefined,
-  ) {
-    super(errors.length ? errors.join('; ') : `HTTP ${status}`);
-    this.name = 'VaultHttpError';
-  }
-}
-
-/** No HTTP answer: connection refused, DNS, TLS, timeout. */
-export class VaultNetworkError extends Error {
-  constructor(
-    readonly code: string,
-    readonly path: string,
-    detail: string,
-  ) {
-    super(detail);
-    this.name = 'VaultNetworkError';
-  }
 }
 
 interface RequestOptions {

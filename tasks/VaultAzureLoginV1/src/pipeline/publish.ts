@@ -1,5 +1,5 @@
 // Masking and publishing: the only place that sets pipeline variables.
-import { SecretValue } from './reader';
+import { SecretValue } from '../vault/reader';
 
 export interface VariableSink {
   setSecret(value: string): void;

@@ -1,0 +1,31 @@
+// How to reach Vault: address, namespaces, TLS, proxy and request limits. The pipeline fills it
+// from the inputs; the client and the post-job step's saved state use it.
+
+export interface TlsConfig {
+  verify: boolean;
+  /** Extra trusted CAs (PEM), from the input, the Vault connection and the agent. */
+  ca: string[];
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+}
+
+export interface ProxyConfig {
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+/** What both the main and the post-job step need to talk to Vault. */
+export interface VaultSettings {
+  address: string;
+  /** Namespace the secrets are read in. */
+  namespace?: string;
+  /** Namespace of the auth mount (login, token revocation). */
+  authNamespace?: string;
+  tls: TlsConfig;
+  proxy?: ProxyConfig;
+  timeoutSeconds: number;
+  retries: number;
+  concurrency: number;
+}
