@@ -24,7 +24,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -62,6 +62,8 @@ const NOT_TROUBLE = new Set([
   'SpecNameBadChars', //   SpecTargetInvalid, SpecPrefixInvalid and SpecDerivedNameInvalid
   'SpecNameReserved',
   'SpecNameSpace', // "a space", inside SpecNameBadChars
+  'TokenDescribedEntra', // how a jwt refusal names the token sent, inside the Jwt* messages
+  'JwtClaimAbsent', // "absent from the token", inside JwtClaimMismatch
 ]);
 
 /**

@@ -1,10 +1,30 @@
 import * as assert from 'node:assert/strict';
-import { explainAzureToken, explainLogin, explainMount, explainNetwork, explainRead, LoginContext, ReadContext, TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
+import { azureMethod, explainAzureToken } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
+import type { TokenClaims } from '../../tasks/VaultAzureLoginV1/src/core/tokenClaims';
+import { explainLogin, explainMount, explainNetwork, explainRead, ReadContext, TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
 const address = 'https://vault.example.com:8200';
-const ctx: LoginContext = {
+/** A login with the azure method: where it went, the resource asked for, and the token's claims when they could be read. */
+interface AzureLogin {
+  address: string;
+  mount: string;
+  role: string;
+  resource: string;
+  namespace?: string;
+  claims?: TokenClaims;
+}
+
+/** The shared explanation with the azure method's own, as the flow puts them together. */
+function explainAzureLogin(err: unknown, c: AzureLogin): string {
+  const method = azureMethod({ method: 'azure', connection: 'sc-1', connectionScheme: 'WorkloadIdentityFederation', resource: c.resource }, async () => ({ token: '', scheme: '' }));
+  const target = { address: c.address, mount: c.mount, role: c.role, nsNote: c.namespace ? loc('InNamespace', c.namespace) : '' };
+  const proof = { body: {}, secrets: [], notes: [], facts: { ...c.claims } };
+  return explainLogin(err, { ...target, namespace: c.namespace, method: 'azure' }, 45, loc, (e) => method.explainRefusal(e, proof, target, loc));
+}
+
+const ctx: AzureLogin = {
   address,
   mount: 'ado',
   role: 'ci',
@@ -12,7 +32,7 @@ const ctx: LoginContext = {
   claims: { aud: 'https://management.core.windows.net/', oid: 'oid-1', appid: 'app-1', tid: 'tid-1', iss: 'https://sts.windows.net/tid-1/' },
 };
 /** A login context as when the token's claims could not be read. */
-const noClaims: LoginContext = { address, mount: 'ado', role: 'ci', resource: 'https://management.azure.com/' };
+const noClaims: AzureLogin = { address, mount: 'ado', role: 'ci', resource: 'https://management.azure.com/' };
 const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'auth/ado/login', errors, { errors });
 const net = (code: string, message = code, path = 'auth/ado/login') => new VaultNetworkError(code, path, message);
 /** An OpenSSL error text as Node gives it, with `reason` in its reason field. */
@@ -75,7 +95,7 @@ describe('failure explanations', () => {
   });
 
   describe('login failures name the cause and the fix', () => {
-    const cases: Array<[string, unknown, LoginContext, string]> = [
+    const cases: Array<[string, unknown, AzureLogin, string]> = [
       ['an unknown role', http(400, 'invalid role name "ci"'), ctx, loc('LoginRoleMissing', 'ci', 'ado', '', 'ado', 'ci', 'oid-1')],
       ['an unknown role in a namespace', http(400, 'invalid role name "ci"'), { ...ctx, namespace: 'admin' }, loc('LoginRoleMissing', 'ci', 'ado', " in namespace 'admin'", 'ado', 'ci', 'oid-1')],
       ['an unknown role whose name mentions sealing is no sealed Vault', http(400, 'invalid role name "sealed-secrets"'), { ...ctx, role: 'sealed-secrets' }, loc('LoginRoleMissing', 'sealed-secrets', 'ado', '', 'ado', 'sealed-secrets', 'oid-1')],
@@ -120,11 +140,11 @@ describe('failure explanations', () => {
         'no azure auth at the mount (no handler for route)',
         http(404, 'no handler for route "auth/ado/login". route entry not found.'),
         ctx,
-        loc('LoginMountMissing', 'ado', '', 404, 'no handler for route "auth/ado/login". route entry not found.', 'ado'),
+        loc('LoginMountMissing', 'azure', 'ado', '', 404, 'no handler for route "auth/ado/login". route entry not found.', 'ado', 'azure'),
       ],
-      ['no azure auth at the mount (404 without text)', http(404), ctx, loc('LoginMountMissing', 'ado', '', 404, 'HTTP 404', 'ado')],
-      ['no azure auth at the mount (no handler, another status)', http(405, 'no handler for route "auth/ado/login"'), ctx, loc('LoginMountMissing', 'ado', '', 405, 'no handler for route "auth/ado/login"', 'ado')],
-      ['permission denied at the mount, in a namespace', http(403, 'permission denied'), { ...ctx, namespace: 'admin' }, loc('LoginMountMissing', 'ado', " in namespace 'admin'", 403, 'permission denied', 'ado')],
+      ['no azure auth at the mount (404 without text)', http(404), ctx, loc('LoginMountMissing', 'azure', 'ado', '', 404, 'HTTP 404', 'ado', 'azure')],
+      ['no azure auth at the mount (no handler, another status)', http(405, 'no handler for route "auth/ado/login"'), ctx, loc('LoginMountMissing', 'azure', 'ado', '', 405, 'no handler for route "auth/ado/login"', 'ado', 'azure')],
+      ['permission denied at the mount, in a namespace', http(403, 'permission denied'), { ...ctx, namespace: 'admin' }, loc('LoginMountMissing', 'azure', 'ado', " in namespace 'admin'", 403, 'permission denied', 'ado', 'azure')],
       ['a 403 that is not Vault\'s "permission denied" is not blamed on the mount', http(403, 'Forbidden'), ctx, loc('LoginFailed', 'ado', 403, 'Forbidden')],
       [
         'a server error that mentions "permission denied" is not blamed on the mount',
@@ -147,7 +167,7 @@ describe('failure explanations', () => {
       ['a rejection without a reason', undefined, ctx, loc('LoginFailed', 'ado', 0, 'undefined')],
     ];
     for (const [what, err, context, expected] of cases) {
-      it(what, () => assert.equal(explainLogin(err, context, 45, loc), expected));
+      it(what, () => assert.equal(explainAzureLogin(err, context), expected));
     }
   });
 

@@ -22,15 +22,17 @@ export function specifiers(text: string): string[] {
 }
 
 function readModules(): Module[] {
-  return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts'))
-    .map((file) => {
-      const name = file.replace(/\\/g, '/').replace(/\.ts$/, '');
-      const specs = specifiers(readFileSync(join(SRC, file), 'utf8'));
-      const local = specs.filter((s) => s.startsWith('.')).map((s) => relative(SRC, normalize(join(SRC, dirname(file), s))).replace(/\\/g, '/'));
-      const packages = specs.filter((s) => !s.startsWith('.') && !s.startsWith('node:'));
-      return { name, local, packages };
-    });
+  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const known = new Set(files.map((f) => f.replace(/\\/g, '/').replace(/\.ts$/, '')));
+  // A folder imported by its name is its index module.
+  const resolve = (name: string) => (known.has(name) ? name : known.has(`${name}/index`) ? `${name}/index` : name);
+  return files.map((file) => {
+    const name = file.replace(/\\/g, '/').replace(/\.ts$/, '');
+    const specs = specifiers(readFileSync(join(SRC, file), 'utf8'));
+    const local = specs.filter((s) => s.startsWith('.')).map((s) => resolve(relative(SRC, normalize(join(SRC, dirname(file), s))).replace(/\\/g, '/')));
+    const packages = specs.filter((s) => !s.startsWith('.') && !s.startsWith('node:'));
+    return { name, local, packages };
+  });
 }
 
 /** The layer of a module: its folder, or the role of a top-level file. */

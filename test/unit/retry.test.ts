@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { backoffMs, describeFailure, isRetryable, isTransientEntra, withRetry } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import { isTransientEntra } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
+import { backoffMs, describeFailure, isRetryable, withRetry } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 
 const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'p', errors, undefined);

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
+import { AzureAuthConfig, azureMethod } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
 import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/auth/tokenSource';
 import { TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
 import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
@@ -13,13 +14,13 @@ const jwt = [{ alg: 'RS256' }, { aud: 'https://management.azure.com/', oid: 'oid
   .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
   .join('.') + '.signature-part';
 
+const auth: AzureAuthConfig = { method: 'azure', connection: 'sc-1', connectionScheme: 'WorkloadIdentityFederation', resource: 'https://management.azure.com/' };
+
 const config = (secrets: string): TaskConfig => ({
-  connection: 'sc-1',
-  connectionScheme: 'WorkloadIdentityFederation',
+  auth,
   address: 'https://vault.example.com',
   authMount: 'ado',
   role: 'ci',
-  resource: 'https://management.azure.com/',
   requests: parseSecrets(secrets, loc),
   timeoutSeconds: 30,
   concurrency: 8,
@@ -34,13 +35,14 @@ const config = (secrets: string): TaskConfig => ({
 function fakes(vault: Partial<VaultApi>) {
   const events: string[] = [];
   let whenSent: (() => void) | undefined;
+  const getToken = sinon.spy(async (_connection: string, _resource: string) => {
+    events.push('token request sent');
+    whenSent?.();
+    events.push('token');
+    return { token: jwt, scheme: 'WorkloadIdentityFederation' };
+  });
   const deps: Deps = {
-    getToken: sinon.spy(async () => {
-      events.push('token request sent');
-      whenSent?.();
-      events.push('token');
-      return { token: jwt, scheme: 'WorkloadIdentityFederation' };
-    }),
+    method: azureMethod(auth, (c, r) => getToken(c, r)),
     createVault: sinon.stub().returns({
       warmUp: sinon.spy(() => events.push('warm up')),
       close: sinon.spy(() => events.push('close')),
@@ -78,12 +80,12 @@ function fakes(vault: Partial<VaultApi>) {
       }
     },
   };
-  return { deps, events };
+  return { deps, events, getToken };
 }
 
 describe('run (the flow with its collaborators faked)', () => {
   it('masks the Entra token and the Vault token before anything else is logged, and verifies TLS', async () => {
-    const { deps, events } = fakes({});
+    const { deps, events, getToken } = fakes({});
     await run(config('secret/ci/db password | DB_PASSWORD'), deps);
     const maskJwt = events.indexOf(`mask ${jwt}`);
     const maskVault = events.indexOf('mask hvs.vault-token');
@@ -97,7 +99,7 @@ describe('run (the flow with its collaborators faked)', () => {
       'the value is masked, once, before it is published',
     );
     sinon.assert.calledWithMatch(deps.createVault as sinon.SinonStub, { tls: { verify: true }, timeoutMs: 30000 });
-    sinon.assert.calledWith(deps.getToken as sinon.SinonStub, 'sc-1', 'https://management.azure.com/');
+    sinon.assert.calledWith(getToken, 'sc-1', 'https://management.azure.com/');
     assert.ok(events.every((e) => !e.startsWith('log') || (!e.includes(jwt) && !e.includes('hvs.vault-token') && !e.includes('=pw'))));
   });
 
@@ -133,7 +135,7 @@ describe('run (the flow with its collaborators faked)', () => {
 
   it('turns an arm-rest failure into a message naming the connection, never logs in, and lets go of the connection', async () => {
     const { deps } = fakes({});
-    deps.getToken = sinon.stub().rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.'));
+    deps.method = azureMethod(auth, sinon.stub().rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.')));
     await assert.rejects(run(config('secret/ci/db password'), deps), /service connection 'sc-1'.*\n.*AADSTS700024 means/);
     const vault = (deps.createVault as sinon.SinonStub).firstCall.returnValue as Record<string, sinon.SinonSpy>;
     sinon.assert.notCalled(vault.login);

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { AzureAuthConfig, azureMethod } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
 import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
 import { run } from '../../tasks/VaultAzureLoginV1/src/run';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
@@ -110,11 +111,9 @@ describe('job state', () => {
     const config: TaskConfig = {
       ...full,
       concurrency: 8,
-      connection: 'sc-1',
-      connectionScheme: 'WorkloadIdentityFederation',
+      auth: { method: 'azure', connection: 'sc-1', connectionScheme: 'WorkloadIdentityFederation', resource: 'https://management.azure.com/' },
       authMount: 'ado',
       role: 'ci',
-      resource: 'https://management.azure.com/',
       requests: parseSecrets('database/creds/ci * | PG_', loc),
       ignoreNotFound: false,
       isOutput: false,
@@ -130,12 +129,13 @@ describe('job state', () => {
       read: async () => ({ lease_id: 'database/creds/ci/1', data: { password: 'pw' } }),
       revokeSelf: async () => undefined,
       revokeLease: async () => undefined,
+      post: async () => ({}),
       warmUp: () => undefined,
       protocol: () => 'HTTP/2',
       close: () => undefined,
     };
     await run(config, {
-      getToken: async () => ({ token: 'a.b.c', scheme: 'WorkloadIdentityFederation' }),
+      method: azureMethod(config.auth as AzureAuthConfig, async () => ({ token: 'a.b.c', scheme: 'WorkloadIdentityFederation' })),
       createVault: () => vault,
       sink: { setSecret: () => undefined, setVariable: () => undefined },
       state: store,

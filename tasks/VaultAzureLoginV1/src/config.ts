@@ -1,14 +1,14 @@
 // Everything the main step's flow needs, typed: filled by pipeline/inputs.ts, read by run.ts.
+import type { AuthConfig } from './auth';
 import type { SecretRequest } from './core/secretSpec';
 import type { VaultSettings } from './vault/settings';
 
 export interface TaskConfig extends VaultSettings {
-  connection: string;
-  /** The connection's authorization scheme, for the log. */
-  connectionScheme: string;
+  /** The login method and what it needs. */
+  auth: AuthConfig;
+  /** The auth mount, without auth/. */
   authMount: string;
   role: string;
-  resource: string;
   requests: SecretRequest[];
   ignoreNotFound: boolean;
   isOutput: boolean;

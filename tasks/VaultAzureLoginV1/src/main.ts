@@ -1,5 +1,6 @@
 // Entry of the main step: wiring only. Builds the real dependencies, runs, maps errors to the result.
 import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, succeed, taskState, variableSink, warn } from './pipeline/adapter';
+import { createAuthMethod } from './auth';
 import { armRestTokenSource } from './pipeline/azureToken';
 import { TaskError } from './core/errors';
 import { secretFileStore } from './pipeline/files';
@@ -18,7 +19,7 @@ export async function main(): Promise<void> {
     const { value: config, warnings } = readConfig();
     for (const w of warnings) warn(w);
     await run(config, {
-      getToken: armRestTokenSource,
+      method: createAuthMethod(config.auth, { azureToken: armRestTokenSource }),
       createVault: createVaultClient,
       sink: variableSink,
       state: taskState,

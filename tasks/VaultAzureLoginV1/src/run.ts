@@ -1,20 +1,20 @@
-// The task's flow, free of the pipeline adapter: token → Vault login → reads → files → publish.
-// State for the post-job step is saved as soon as it exists.
-import { AzureTokenError, AzureTokenSource } from './auth/tokenSource';
+// The task's flow, free of the pipeline adapter and of any one login method: the method's proof →
+// Vault login → reads → files → publish. State for the post-job step is saved as soon as it exists.
+import type { AuthMethod, Proof } from './auth';
 import { DeadlineError, withDeadline } from './core/deadline';
-import { explainAzureToken, explainLogin, TaskError } from './core/errors';
+import { explainLogin, TaskError } from './core/errors';
 import { FileStore } from './pipeline/files';
 import { TaskConfig } from './config';
 import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './pipeline/publish';
 import { escapeOutside } from './core/logText';
 import { readSecrets, SecretValue } from './vault/reader';
-import { isTransientEntra, RetryPolicy, withRetry } from './vault/retry';
+import { RetryPolicy, withRetry } from './vault/retry';
 import { saveState, StateStore } from './pipeline/state';
-import { readClaims } from './core/tokenClaims';
 import { clientOptionsFor, VaultApi, VaultClientOptions } from './vault/client';
 
 export interface Deps {
-  getToken: AzureTokenSource;
+  /** The login method `authMethod` chose. */
+  method: AuthMethod;
   createVault: (opts: VaultClientOptions) => VaultApi;
   sink: VariableSink;
   state: StateStore;
@@ -64,33 +64,34 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
 async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise<RunResult> {
   const { sink, log, loc } = deps;
 
-  log(loc('TokenRequested', config.resource, config.connection, config.connectionScheme));
-  let jwt: string;
+  const { method } = deps;
+  log(method.describe(loc));
+  let proof: Proof;
   try {
-    // The Azure library sets no time limit on its requests to Azure DevOps, Entra or IMDS: each
-    // attempt gets timeoutSeconds, and one that runs out is retried as a transient failure.
-    const attempt = () => withDeadline(deps.getToken(config.connection, config.resource), config.timeoutSeconds * 1000);
-    const transient = (err: unknown) => err instanceof DeadlineError || (err instanceof AzureTokenError && isTransientEntra(err.detail));
-    jwt = (await withRetry(loc('EntraTokenRequest'), attempt, deps.retry, transient)).token;
+    // The libraries a proof relies on set no time limit on their requests (the Azure library to
+    // Azure DevOps, Entra or IMDS): each attempt gets timeoutSeconds, and one that runs out is
+    // retried as a transient failure.
+    const ctx = { mount: config.authMount, role: config.role, loc, log, mask: (v: string) => sink.setSecret(v), vault, timeoutSeconds: config.timeoutSeconds };
+    const attempt = () => withDeadline(method.prove(ctx), config.timeoutSeconds * 1000);
+    const transient = (err: unknown) => err instanceof DeadlineError || method.isTransient(err);
+    proof = await withRetry(method.what(loc), attempt, deps.retry, transient);
   } catch (err) {
-    if (err instanceof AzureTokenError) throw new TaskError(explainAzureToken(err.connection, err.detail, deps.loc));
-    if (err instanceof DeadlineError) throw new TaskError(loc('TokenTimeout', config.connection, config.timeoutSeconds, config.retries + 1));
+    const explained = method.explainProofFailure(err, { timeoutSeconds: config.timeoutSeconds, attempts: config.retries + 1 }, loc);
+    if (explained !== undefined) throw new TaskError(explained);
     throw err;
   }
-  sink.setSecret(jwt);
-  const claims = readClaims(jwt);
-  if (claims) {
-    log(loc('TokenClaims', claims.aud ?? '-', claims.iss ?? '-', claims.tid ?? '-', claims.oid ?? '-', claims.appid ?? '-', claims.expires ?? '-'));
-  }
+  for (const secret of proof.secrets) sink.setSecret(secret);
+  for (const note of proof.notes) log(note);
 
   const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
   log(loc('LoggingIn', config.address, config.authMount, config.role, nsNote));
   let login;
   try {
-    login = await vault.login(config.authMount, config.role, jwt);
+    login = await vault.login(config.authMount, proof.body);
   } catch (err) {
-    const ctx = { address: config.address, mount: config.authMount, role: config.role, resource: config.resource, namespace: config.authNamespace, claims };
-    throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc));
+    const target = { address: config.address, mount: config.authMount, role: config.role, nsNote };
+    const ctx = { ...target, namespace: config.authNamespace, method: method.name };
+    throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc, (refusal) => method.explainRefusal(refusal, proof, target, loc)));
   }
   sink.setSecret(login.token);
   // With the token, the Vault it came from as this step reached it: the post-job step uses that

@@ -1,10 +1,9 @@
-// Turns failures (Vault statuses, network errors, Entra codes) into messages that name the cause
-// and the fix, in the words of the `loc` the caller passes (task.json messages). No message
-// contains a secret, a token or a JWT.
+// Turns failures (Vault statuses, network errors) into messages that name the cause and the fix, in
+// the words of the `loc` the caller passes (task.json messages); each login method adds its own
+// (src/auth). No message contains a secret, a token or a JWT.
 import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES, VaultHttpError, VaultNetworkError } from './failures';
 import { Text } from './secretSpec';
 import { CLIENT_CERTIFICATE_REFUSED, CLIENT_CERTIFICATE_REQUIRED, HOST_NAME_MISMATCH, UNTRUSTED_CERTIFICATE } from './tlsFailures';
-import { TokenClaims } from './tokenClaims';
 
 /** A failure the user can fix; its message is complete and is shown without a stack trace. */
 export class TaskError extends Error {
@@ -46,14 +45,16 @@ export interface LoginContext {
   address: string;
   mount: string;
   role: string;
-  resource: string;
   namespace?: string;
-  claims?: TokenClaims;
+  /** The login method, as `vault auth enable` names it. */
+  method: string;
 }
 
-const quoted = /"([^"]*)"/g;
-
-export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number, loc: Text): string {
+/**
+ * A failed login: what fails the same way for every method (network, TLS, a sealed Vault, a
+ * redirect, no such mount), else the method's own explanation of the refusal, else Vault's words.
+ */
+export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number, loc: Text, refusal?: (err: VaultHttpError) => string | undefined): string {
   // The login is the first request: a Vault that requires mutual TLS drops a connection whose
   // client certificate it does not trust, often before its alert can be read.
   if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return loc('VaultLoginReset', ctx.address, err.message);
@@ -61,28 +62,12 @@ export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: nu
   if (!(err instanceof VaultHttpError)) return loc('LoginFailed', ctx.mount, 0, String((err as Error)?.message ?? err));
   const common = explainCommon(err, ctx.address, loc);
   if (common) return common;
+  const own = refusal?.(err);
+  if (own) return own;
   const text = err.errors.join('; ');
-  const oid = ctx.claims?.oid ?? '<object id>';
   const nsNote = ctx.namespace ? loc('InNamespace', ctx.namespace) : '';
-  if (/^invalid role name/.test(text)) {
-    return loc('LoginRoleMissing', ctx.role, ctx.mount, nsNote, ctx.mount, ctx.role, oid);
-  }
-  if (/expected audience/.test(text)) {
-    const [expected] = [...text.matchAll(quoted)].map((m) => m[1]);
-    const got = ctx.claims?.aud ?? ctx.resource;
-    return loc('LoginAudience', got, ctx.mount, expected ?? '?', expected ?? '?', ctx.mount, got);
-  }
-  if (/service principal not authorized/.test(text)) {
-    return loc('LoginNotBound', oid, ctx.role, ctx.mount, ctx.role, oid, ctx.claims?.appid ?? '?');
-  }
-  if (/issued by a different provider/.test(text)) {
-    const [expected, got] = [...text.matchAll(quoted)].map((m) => m[1]);
-    return loc('LoginIssuer', expected ?? '?', got ?? ctx.claims?.iss ?? '?', ctx.mount, ctx.claims?.tid ?? '<tenant id>');
-  }
-  if (/token is expired/.test(text)) return loc('LoginExpired', text);
-  if (/failed to verify signature/.test(text)) return loc('LoginSignature', ctx.mount, ctx.claims?.tid ?? '?');
   if (err.status === 404 || (err.status === 403 && /permission denied/.test(text)) || /no handler for route/.test(text)) {
-    return loc('LoginMountMissing', ctx.mount, nsNote, err.status, text || `HTTP ${err.status}`, ctx.mount);
+    return loc('LoginMountMissing', ctx.method, ctx.mount, nsNote, err.status, text || `HTTP ${err.status}`, ctx.mount, ctx.method);
   }
   return loc('LoginFailed', ctx.mount, err.status, text || `HTTP ${err.status}`);
 }
@@ -128,18 +113,4 @@ export function explainMount(err: unknown, path: string, address: string, timeou
   if (common) return common;
   if (err.status === 403) return loc('MountDenied', path);
   return loc('MountLookupFailed', path, err.status, err.errors.join('; ') || 'no error text');
-}
-
-const entraCodes: Array<[RegExp, string]> = [
-  [/AADSTS70021\b/, 'Aadsts70021'],
-  [/AADSTS700024\b/, 'Aadsts700024'],
-  [/AADSTS7000215\b/, 'Aadsts7000215'],
-  [/AADSTS700016\b/, 'Aadsts700016'],
-  [/AADSTS90002\b/, 'Aadsts90002'],
-];
-
-export function explainAzureToken(connection: string, detail: string, loc: Text): string {
-  const hint = entraCodes.find(([re]) => re.test(detail));
-  const base = loc('TokenFailed', connection, detail);
-  return hint ? `${base}\n${loc(hint[1])}` : base;
 }

@@ -6,11 +6,12 @@ export interface TokenClaims {
   tid?: string;
   oid?: string;
   appid?: string;
+  sub?: string;
   /** Expiry as an ISO time, when the token has `exp`. */
   expires?: string;
 }
 
-const claimNames = ['aud', 'iss', 'tid', 'oid', 'appid'] as const;
+const claimNames = ['aud', 'iss', 'tid', 'oid', 'appid', 'sub'] as const;
 
 /** Decodes the payload of a JWT without verifying it. Returns undefined when it is not a JWT. */
 export function readClaims(jwt: string): TokenClaims | undefined {

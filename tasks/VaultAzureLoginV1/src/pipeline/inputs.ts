@@ -1,9 +1,10 @@
 // The one place that reads task inputs, endpoints and agent settings; returns typed settings or
 // fails with every problem found, each naming the input and the fix.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loc } from './adapter';
+import { readAuthInputs } from './authInputs';
+import { booleanInput, clientPairMatches, input, isPlainPath, mountPattern, namespacePattern, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
 import type { TaskConfig } from '../config';
@@ -13,42 +14,6 @@ import type { ProxyConfig, VaultSettings } from '../vault/settings';
 export interface Read<T> {
   value: T;
   warnings: string[];
-}
-
-const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
-const rolePattern = /^\w([\w.-]*\w)?$/;
-const namespacePattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
-
-/** A mount or namespace path: names of letters, digits and - _ . separated by '/', none '.' or '..'. */
-function isPlainPath(path: string, pattern: RegExp): boolean {
-  return pattern.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
-}
-
-function trimSlashes(s: string): string {
-  return s.trim().replace(/^\/+|\/+$/g, '');
-}
-
-function input(name: string): string {
-  return (tl.getInput(name, false) ?? '').trim();
-}
-
-function booleanInput(name: string, fallback: boolean, problems: string[]): boolean {
-  const raw = input(name).toLowerCase();
-  if (!raw) return fallback;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  problems.push(loc('BooleanInvalid', name, raw));
-  return fallback;
-}
-
-function numberInput(name: string, fallback: number, min: number, max: number, problems: string[]): number {
-  const raw = input(name);
-  if (!raw) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    problems.push(loc('NumberInvalid', name, raw, min, max));
-    return fallback;
-  }
-  return Number(raw);
 }
 
 export function parseAddress(raw: string, from: string, problems: string[]): string {
@@ -81,41 +46,6 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
     return '';
   }
   return `${url.origin}${path}`;
-}
-
-/** PEM text, or the path of a PEM file. `kind` checks what it must hold. Never echoes key material. */
-function pemInput(name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
-  if (!raw) return undefined;
-  let pem = raw;
-  if (!raw.includes('-----BEGIN')) {
-    if (!fs.existsSync(raw)) {
-      problems.push(loc('PemFileMissing', name, raw));
-      return undefined;
-    }
-    try {
-      pem = fs.readFileSync(raw, 'utf8');
-    } catch (err) {
-      problems.push(loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
-      return undefined;
-    }
-  }
-  try {
-    if (kind === 'certificate') new X509Certificate(pem);
-    else createPrivateKey({ key: pem, passphrase });
-  } catch {
-    problems.push(loc(kind === 'certificate' ? 'PemNotCertificate' : 'PemNotKey', name));
-    return undefined;
-  }
-  return pem;
-}
-
-/** True when `key` (opened with `passphrase`) is the private key of the certificate `cert`. */
-function clientPairMatches(cert: string, key: string, passphrase: string | undefined): boolean {
-  try {
-    return new X509Certificate(cert).checkPrivateKey(createPrivateKey({ key, passphrase }));
-  } catch {
-    return false;
-  }
 }
 
 function agentFile(variable: string, path: string, problems: string[]): string | undefined {
@@ -205,6 +135,9 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   };
 }
 
+/** Methods whose login names no role (cert: Vault tries every certificate role of the mount). */
+const ROLE_OPTIONAL: ReadonlySet<string> = new Set(['cert']);
+
 function fail(problems: string[]): never {
   throw new TaskError(problems.length === 1 ? problems[0] : problems.map((p) => `- ${p}`).join('\n'));
 }
@@ -213,14 +146,12 @@ export function readConfig(): Read<TaskConfig> {
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const connection = input('azureSubscription');
-  if (!connection) problems.push(loc('InputRequired', 'azureSubscription', loc('ConnectionHint')));
-  else if (!tl.getEndpointUrl(connection, true)) problems.push(loc('ConnectionNotFound', connection));
-
   const vault = readVaultSettings(problems, warnings);
+  const auth = readAuthInputs({ problems, warnings, vault, vaultConnection: input('vaultConnection') });
 
+  // The mount defaults to the path `vault auth enable <method>` gives it: the method's name.
   const authMountRaw = input('authMount');
-  const authMount = trimSlashes(authMountRaw) || 'azure';
+  const authMount = trimSlashes(authMountRaw) || auth?.method || 'azure';
   if (!isPlainPath(authMount, mountPattern)) {
     problems.push(loc('MountInvalid', authMountRaw));
   } else if (authMount.startsWith('auth/')) {
@@ -228,13 +159,9 @@ export function readConfig(): Read<TaskConfig> {
   }
 
   const role = input('role');
-  if (!role) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
-  else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
-
-  const resourceRaw = input('resource');
-  const resource = resourceRaw || 'https://management.azure.com/';
-  if (/\s/.test(resource)) problems.push(loc('ResourceInvalid', resourceRaw));
-  else if (/\/\.default$/.test(resource)) problems.push(loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
+  if (!role) {
+    if (!ROLE_OPTIONAL.has(auth?.method ?? '')) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
+  } else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
 
   const exportToken = booleanInput('exportToken', false, problems);
   const secretsText = tl.getInput('secrets', false) ?? '';
@@ -251,19 +178,10 @@ export function readConfig(): Read<TaskConfig> {
     }
   }
 
-  const config: TaskConfig = {
-    ...vault,
-    connection,
-    connectionScheme: connection ? tl.getEndpointAuthorizationScheme(connection, true) || 'ServicePrincipal' : '',
-    authMount,
-    role,
-    resource,
-    requests,
-    ignoreNotFound: booleanInput('ignoreNotFound', false, problems),
-    isOutput: booleanInput('isOutput', false, problems),
-    exportToken,
-    revokeToken: booleanInput('revokeToken', true, problems),
-  };
-  if (problems.length) fail(problems);
+  const ignoreNotFound = booleanInput('ignoreNotFound', false, problems);
+  const isOutput = booleanInput('isOutput', false, problems);
+  const revokeToken = booleanInput('revokeToken', true, problems);
+  if (problems.length || !auth) fail(problems);
+  const config: TaskConfig = { ...vault, auth, authMount, role, requests, ignoreNotFound, isOutput, exportToken, revokeToken };
   return { value: config, warnings };
 }

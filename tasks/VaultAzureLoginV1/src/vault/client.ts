@@ -1,4 +1,4 @@
-// Vault client: azure login, mount lookup, reads and revocation, behind a small interface
+// Vault client: login, mount lookup, reads and revocation, behind a small interface
 // (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
 // are explicit).
 import type NodeVault from 'node-vault';
@@ -60,7 +60,10 @@ export interface MountInfo {
 
 
 export interface VaultApi {
-  login(mount: string, role: string, jwt: string): Promise<VaultLogin>;
+  /** `POST auth/<mount>/login` with the body a login method made. */
+  login(mount: string, body: Record<string, unknown>): Promise<VaultLogin>;
+  /** `POST <path>` in the login namespace with a token of its own ('' for none), before the login. */
+  post(path: string, body: Record<string, unknown>, token: string): Promise<VaultBody>;
   mount(path: string): Promise<MountInfo>;
   read(apiPath: string): Promise<VaultBody>;
   revokeSelf(): Promise<void>;
@@ -139,9 +142,9 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
   }
 
   return {
-    async login(mount, role, jwt) {
+    async login(mount, loginBody) {
       const path = `auth/${mount}/login`;
-      const body = await call(`POST ${path}`, path, () => node().write(path, { role, jwt }, { ...authNs }));
+      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }));
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
@@ -156,6 +159,10 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
         tokenType: auth.token_type ?? (String(auth.client_token).startsWith('hvb.') ? 'batch' : 'service'),
         renewable: Boolean(auth.renewable),
       };
+    },
+    async post(path, body, withToken) {
+      const headers = { ...authNs.headers, ...(withToken ? { 'X-Vault-Token': withToken } : {}) };
+      return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, headers }));
     },
     async mount(path) {
       const lookup = `sys/internal/ui/mounts/${path}`;

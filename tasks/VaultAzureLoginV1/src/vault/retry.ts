@@ -24,15 +24,6 @@ export function isRetryable(err: unknown): boolean {
   return err.status === 412 || err.status === 429 || (err.status >= 500 && err.status !== 501);
 }
 
-/**
- * An Entra failure worth a fresh attempt: a transient service error or a dropped connection. MSAL
- * remembers a 5xx/429 answer and replays it to every retry on the same client for a minute, so
- * arm-rest's own retries cannot get past one; a new attempt builds a new client.
- */
-export function isTransientEntra(detail: string): boolean {
-  return /AADSTS90033|temporarily_unavailable|service_unavailable|server_error|Status code: 5\d\d|ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(detail);
-}
-
 /** Wait before retry number `attempt` (1-based): attempt × 1–1.5 s, as Vault's LinearJitterBackoff. */
 export function backoffMs(attempt: number, random: () => number): number {
   return Math.round(attempt * (1000 + random() * 500));

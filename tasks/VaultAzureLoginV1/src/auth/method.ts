@@ -1,0 +1,68 @@
+// One login method behind one small interface: what identity the job proves and how, the body of
+// `POST auth/<mount>/login` it makes of it, and its own words for what went wrong. The flow
+// (run.ts) calls these and knows no method; everything after the login is the same for all.
+import type { VaultBody, VaultHttpError } from '../core/failures';
+import type { Text } from '../core/secretSpec';
+
+export const AUTH_METHODS = ['azure', 'jwt', 'kubernetes', 'approle', 'cert', 'aws', 'gcp'] as const;
+export type AuthMethodName = (typeof AUTH_METHODS)[number];
+
+/** What a method proved, ready to send. */
+export interface Proof {
+  /** The body of `POST auth/<mount>/login`. */
+  body: Record<string, unknown>;
+  /** Every secret value met on the way (tokens, secret ids): masked before any line is logged. */
+  secrets: string[];
+  /** Lines for the log about the identity proved (non-secret claims), already worded. */
+  notes: string[];
+  /** Non-secret facts for explaining a refusal (claims of a token, the identity's name). */
+  facts: Record<string, string | undefined>;
+}
+
+/** Requests a method may make to Vault before the login, with a token of its own (a wrapping token). */
+export interface PreLoginVault {
+  /** `POST <path>` with `token` as the Vault token ('' for none), in the login namespace. */
+  post(path: string, body: Record<string, unknown>, token: string): Promise<VaultBody>;
+}
+
+export interface ProveContext {
+  /** The auth mount (without auth/) and the role the login names. */
+  mount: string;
+  role: string;
+  loc: Text;
+  log(line: string): void;
+  /** Registers a secret for masking: call it before logging anything that follows from the secret. */
+  mask(value: string): void;
+  vault: PreLoginVault;
+  /** Each request the proof makes gets at most this long. */
+  timeoutSeconds: number;
+}
+
+/** Where the login went, for explanations. */
+export interface LoginTarget {
+  address: string;
+  mount: string;
+  role: string;
+  /** The namespace note for messages ('' or " in namespace X"). */
+  nsNote: string;
+}
+
+export interface ProofFailureContext {
+  timeoutSeconds: number;
+  attempts: number;
+}
+
+export interface AuthMethod {
+  readonly name: AuthMethodName;
+  /** The log line before proving: which identity, from where. */
+  describe(loc: Text): string;
+  /** What one attempt at the proof is called in a retry line. */
+  what(loc: Text): string;
+  prove(ctx: ProveContext): Promise<Proof>;
+  /** A failure of `prove` worth another attempt (a run-out deadline always is). */
+  isTransient(err: unknown): boolean;
+  /** The message for a failure of `prove` (a deadline run out included); undefined when it is not the method's own. */
+  explainProofFailure(err: unknown, ctx: ProofFailureContext, loc: Text): string | undefined;
+  /** Vault's refusal of the login in this method's terms; undefined leaves it to the shared explanation. */
+  explainRefusal(err: VaultHttpError, proof: Proof, target: LoginTarget, loc: Text): string | undefined;
+}

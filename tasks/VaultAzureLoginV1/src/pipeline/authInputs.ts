@@ -1,0 +1,50 @@
+// The inputs of the login method `authMethod` names, read and checked before any request: one
+// reader per method, each returning that method's settings and adding a problem per bad input.
+import * as tl from 'azure-pipelines-task-lib/task';
+import { AUTH_METHODS, AuthConfig, AuthMethodName } from '../auth';
+import type { VaultSettings } from '../vault/settings';
+import { loc } from './adapter';
+import { input } from './inputFields';
+
+export interface AuthInputs {
+  problems: string[];
+  warnings: string[];
+  /** How Vault is reached; a method that logs in with a client certificate puts it in `tls`. */
+  vault: VaultSettings;
+  /** The id of the Vault service connection ('' without one). */
+  vaultConnection: string;
+}
+
+type Reader = (ctx: AuthInputs) => AuthConfig;
+
+/** The AzureRM service connection in `azureSubscription`: its id and scheme, or a problem. */
+export function azureConnection(problems: string[], hint: string): { connection: string; connectionScheme: string } {
+  const connection = input('azureSubscription');
+  if (!connection) problems.push(loc('InputRequired', 'azureSubscription', hint));
+  else if (!tl.getEndpointUrl(connection, true)) problems.push(loc('ConnectionNotFound', connection));
+  const connectionScheme = connection ? tl.getEndpointAuthorizationScheme(connection, true) || 'ServicePrincipal' : '';
+  return { connection, connectionScheme };
+}
+
+const readers: Partial<Record<AuthMethodName, Reader>> = {
+  azure({ problems }) {
+    const { connection, connectionScheme } = azureConnection(problems, loc('ConnectionHint'));
+    const resourceRaw = input('resource');
+    const resource = resourceRaw || 'https://management.azure.com/';
+    if (/\s/.test(resource)) problems.push(loc('ResourceInvalid', resourceRaw));
+    else if (/\/\.default$/.test(resource)) problems.push(loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
+    return { method: 'azure', connection, connectionScheme, resource };
+  },
+};
+
+/** The method `authMethod` names (azure when empty) and its settings; undefined when the name is unknown. */
+export function readAuthInputs(ctx: AuthInputs): AuthConfig | undefined {
+  const raw = input('authMethod') || 'azure';
+  const name = raw.toLowerCase() as AuthMethodName;
+  const reader = AUTH_METHODS.includes(name) ? readers[name] : undefined;
+  if (!reader) {
+    ctx.problems.push(loc('AuthMethodInvalid', raw, Object.keys(readers).join(', ')));
+    return undefined;
+  }
+  return reader(ctx);
+}

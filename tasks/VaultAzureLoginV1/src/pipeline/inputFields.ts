@@ -1,0 +1,77 @@
+// Reading one task input: text, boolean, number, PEM, and the shapes of paths and names. Problems
+// are collected, each naming the input and the fix, so that every bad input is told at once.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { loc } from './adapter';
+
+export const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+export const rolePattern = /^\w([\w.-]*\w)?$/;
+export const namespacePattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+
+/** A mount or namespace path: names of letters, digits and - _ . separated by '/', none '.' or '..'. */
+export function isPlainPath(path: string, pattern: RegExp): boolean {
+  return pattern.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
+}
+
+export function trimSlashes(s: string): string {
+  return s.trim().replace(/^\/+|\/+$/g, '');
+}
+
+export function input(name: string): string {
+  return (tl.getInput(name, false) ?? '').trim();
+}
+
+export function booleanInput(name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = input(name).toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  problems.push(loc('BooleanInvalid', name, raw));
+  return fallback;
+}
+
+export function numberInput(name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = input(name);
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(loc('NumberInvalid', name, raw, min, max));
+    return fallback;
+  }
+  return Number(raw);
+}
+
+/** PEM text, or the path of a PEM file. `kind` checks what it must hold. Never echoes key material. */
+export function pemInput(name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
+  if (!raw) return undefined;
+  let pem = raw;
+  if (!raw.includes('-----BEGIN')) {
+    if (!fs.existsSync(raw)) {
+      problems.push(loc('PemFileMissing', name, raw));
+      return undefined;
+    }
+    try {
+      pem = fs.readFileSync(raw, 'utf8');
+    } catch (err) {
+      problems.push(loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
+      return undefined;
+    }
+  }
+  try {
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey({ key: pem, passphrase });
+  } catch {
+    problems.push(loc(kind === 'certificate' ? 'PemNotCertificate' : 'PemNotKey', name));
+    return undefined;
+  }
+  return pem;
+}
+
+/** True when `key` (opened with `passphrase`) is the private key of the certificate `cert`. */
+export function clientPairMatches(cert: string, key: string, passphrase: string | undefined): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey({ key, passphrase }));
+  } catch {
+    return false;
+  }
+}
