@@ -196,7 +196,7 @@ describe('e2e: the bundled task through the whole chain', function () {
         connection: world.ids.wif,
         inputs: { ...base, secrets: 'secret/ci/production/db password\nsecret/other/team password | OTHER\nsecret/ci/nothing k | N\nsecret/ci/production/db pin | PIN\nkv1/app/legacy@2 token | L' },
       }),
-      [/4 secret request\(s\) failed; no variables were published/, /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/, /no secret at secret\/ci\/nothing/, /key 'pin' not found at secret\/ci\/production\/db; its keys are: password, db-user/, /'@2' needs a KV version 2 mount/],
+      [/4 secret request\(s\) failed; no variables were published/, /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/, /no secret at secret\/ci\/nothing/, /key 'pin' not found at secret\/ci\/production\/db; its keys are: db-user, password/, /'@2' needs a KV version 2 mount/],
     ],
     ['Vault not listening', () => ({ connection: world.ids.wif, inputs: { ...base, vaultAddress: 'https://vault.example.com:8201', secrets: 'secret/ci/production/db password' } }), [/Cannot reach Vault at https:\/\/vault.example.com:8201 \(ECONNREFUSED\)/]],
     [

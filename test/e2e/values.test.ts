@@ -49,7 +49,7 @@ describe('e2e: values, names and paths exactly as meant', function () {
     });
     const { errors, vars } = checkRun(world, run, false);
     assert.equal(vars.size, 0);
-    for (const key of ['constructor', 'toString', '__proto__']) assert.match(errors, new RegExp(`key '${key}' not found at secret/ci/production/db; its keys are: password, db-user`));
+    for (const key of ['constructor', 'toString', '__proto__']) assert.match(errors, new RegExp(`key '${key}' not found at secret/ci/production/db; its keys are: db-user, password`));
   });
 
   it('warns about a value of one or two characters, and registers no mask of white space alone', async () => {

@@ -178,7 +178,7 @@ function logicalResponse(init: LogicalResponseInit): Record<string, unknown> {
     lease_id: init.leaseId ?? '',
     renewable: init.renewable ?? false,
     lease_duration: init.leaseDuration ?? 0,
-    data: init.data ?? null,
+    data: init.data === undefined ? null : sortedKeys(init.data),
     wrap_info: null,
     warnings: init.warnings ?? null,
     auth: init.auth ?? null,
@@ -219,6 +219,34 @@ function goTime(ms: number | null): string {
     `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${frac} +0000 UTC`
   );
+}
+
+/** Nanoseconds since the epoch: the wall clock's milliseconds, with the finer digits of the monotonic clock below them. */
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+/**
+ * Go's time.RFC3339Nano of a UTC time, as encoding/json writes a time.Time and KV v2 its timestamps:
+ * up to nine fraction digits, trailing zeros (and a bare '.') dropped.
+ */
+function rfc3339Nano(ns: bigint): string {
+  const seconds = ns / 1_000_000_000n;
+  const whole = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+  const fraction = String(ns % 1_000_000_000n).padStart(9, '0').replace(/0+$/, '');
+  return `${whole}${fraction ? `.${fraction}` : ''}Z`;
+}
+
+/**
+ * A Go map as encoding/json writes it: keys sorted, at every depth. Response `data` is a
+ * map[string]interface{} (a KV secret's keys included), so Vault never keeps the order written.
+ */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortedKeys((value as Record<string, unknown>)[key]);
+  return out;
 }
 
 /** Go's `%q` of a []string: `["a" "b"]`. */
@@ -379,6 +407,9 @@ interface TokenEntry {
   type: TokenType;
   policies: string[];
   ns: string;
+  /** Creation time in nanoseconds since the epoch; whole seconds for a batch token, which stores Unix seconds. */
+  createdNs: bigint;
+  /** The same in milliseconds. */
   createdAt: number;
   /** seconds; 0 = never expires (root) */
   ttl: number;
@@ -414,13 +445,16 @@ class TokenStore {
   create(init: NewToken): TokenEntry {
     const nsSuffix = init.ns.path ? `.${init.ns.id}` : '';
     const batch = init.type === 'batch';
+    const now = nowNs();
+    const createdNs = batch ? (now / 1_000_000_000n) * 1_000_000_000n : now;
     const entry: TokenEntry = {
       id: batch ? `hvb.AAAAAQ${randomBytes(96).toString('base64url')}` : `hvs.${randomBase62(24)}${nsSuffix}`,
       accessor: batch ? '' : `${randomBase62(24)}${nsSuffix}`,
       type: init.type,
       policies: init.policies,
       ns: init.ns.path,
-      createdAt: Date.now(),
+      createdNs,
+      createdAt: Number(createdNs / 1_000_000n),
       ttl: init.ttl,
       revoked: false,
       displayName: init.displayName,
@@ -449,8 +483,9 @@ class TokenStore {
   }
 }
 
+/** Whole seconds left, truncated as Go's int64(duration.Seconds()). */
 const remainingTtl = (t: TokenEntry): number =>
-  t.ttl === 0 ? 0 : Math.max(0, Math.round((t.createdAt + t.ttl * 1000 - Date.now()) / 1000));
+  t.ttl === 0 ? 0 : Math.max(0, Math.floor((t.createdAt + t.ttl * 1000 - Date.now()) / 1000));
 
 // ---------------------------------------------------------------------------------------------
 // Mounts and secrets engines
@@ -526,7 +561,7 @@ class KvV2Engine implements SecretEngine {
   constructor(readonly options: Record<string, string> | null) {}
 
   put(key: string, data: Record<string, unknown>): number {
-    const now = new Date().toISOString();
+    const now = rfc3339Nano(nowNs());
     const secret = this.secrets.get(key) ?? {
       currentVersion: 0,
       oldestVersion: 0,
@@ -540,7 +575,8 @@ class KvV2Engine implements SecretEngine {
     while (secret.versions.size > KV_DEFAULT_MAX_VERSIONS) {
       secret.versions.delete(Math.min(...secret.versions.keys()));
     }
-    secret.oldestVersion = Math.min(...secret.versions.keys());
+    // KeyMetadata.AddVersion: 0 until the first write that drops a version, then the oldest kept.
+    if (secret.currentVersion >= KV_DEFAULT_MAX_VERSIONS) secret.oldestVersion = secret.currentVersion - KV_DEFAULT_MAX_VERSIONS + 1;
     this.secrets.set(key, secret);
     return secret.currentVersion;
   }
@@ -670,6 +706,12 @@ interface MountView {
   accessor: string;
   uuid: string;
 }
+
+/**
+ * Mount types that are plugins of Vault's builtin registry: mountInfo reports their
+ * deprecation_status (the core mounts system, cubbyhole, identity and token are not plugins).
+ */
+const BUILTIN_PLUGINS = new Set(['kv', 'database', 'azure']);
 
 const BUILTIN_MOUNTS: Array<{ path: string; type: string }> = [
   { path: 'sys/', type: 'system' },
@@ -1101,7 +1143,7 @@ export class VaultEmulator {
   }
 
   deleteVersion(path: string, version: number, ns = ''): void {
-    this.kvV2Version(path, version, ns).deletionTime = new Date().toISOString();
+    this.kvV2Version(path, version, ns).deletionTime = rfc3339Nano(nowNs());
   }
 
   destroyVersion(path: string, version: number, ns = ''): void {
@@ -1397,6 +1439,7 @@ export class VaultEmulator {
       data: {
         accessor: mount.accessor,
         config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
+        ...(BUILTIN_PLUGINS.has(mount.type) ? { deprecation_status: 'supported' } : {}),
         description: '',
         external_entropy_access: false,
         local: false,
@@ -1447,7 +1490,6 @@ export class VaultEmulator {
   }
 
   private lookupSelf(token: TokenEntry): Reply {
-    const issue = new Date(token.createdAt);
     return ok({
       data: {
         accessor: token.accessor,
@@ -1455,10 +1497,10 @@ export class VaultEmulator {
         creation_ttl: token.ttl,
         display_name: token.displayName,
         entity_id: token.entityId,
-        expire_time: token.ttl ? new Date(token.createdAt + token.ttl * 1000).toISOString() : null,
+        expire_time: token.ttl ? rfc3339Nano(token.createdNs + BigInt(token.ttl) * 1_000_000_000n) : null,
         explicit_max_ttl: 0,
         id: token.id,
-        issue_time: issue.toISOString(),
+        issue_time: rfc3339Nano(token.createdNs),
         meta: token.meta,
         ...(token.ns ? { namespace_path: token.ns } : {}),
         num_uses: 0,

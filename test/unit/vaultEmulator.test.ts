@@ -74,6 +74,8 @@ const RESOURCE = 'https://management.azure.com/';
 const OID = '0f6b2a4e-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
 const ISSUER = `https://sts.windows.net/${TENANT}/`;
 const nowSec = (): number => Math.floor(Date.now() / 1000);
+/** Go's time.RFC3339Nano in UTC: up to nine fraction digits, no trailing zero. */
+const GO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
 
 const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -344,6 +346,9 @@ describe('VaultEmulator', () => {
         assert.ok(data.ttl > maxTtl - 5 && data.ttl <= maxTtl, String(data.ttl));
         assert.equal(data.path, 'auth/azure/login');
         assert.equal(data.display_name, `azure-${OID}`);
+        // A service token's times are its lease's (nanoseconds); a batch token keeps Unix seconds.
+        for (const time of [data.issue_time, data.expire_time]) assert.match(time, type === 'batch' ? /^[\dT:-]{19}Z$/ : GO_TIME);
+        assert.equal(Date.parse(data.expire_time) - Date.parse(data.issue_time), maxTtl * 1000);
       }
     });
 
@@ -487,6 +492,10 @@ describe('VaultEmulator', () => {
       const db = await call(base, 'GET', '/v1/sys/internal/ui/mounts/database/creds/readonly', { token });
       assert.equal(db.status, 200, db.text);
       assert.deepEqual([db.json.data.path, db.json.data.type, db.json.data.options], ['database/', 'database', null]);
+      // Builtin plugins report a deprecation status; the core mounts are not plugins.
+      assert.deepEqual([v1.json.data.deprecation_status, db.json.data.deprecation_status], ['supported', 'supported']);
+      const cubbyhole = await call(base, 'GET', '/v1/sys/internal/ui/mounts/cubbyhole/x', { token });
+      assert.deepEqual([cubbyhole.json.data.type, 'deprecation_status' in cubbyhole.json.data], ['cubbyhole', false]);
     });
 
     it('reports KV v1 options as configured (null when mounted without a version)', async () => {
@@ -569,6 +578,24 @@ describe('VaultEmulator', () => {
       assert.deepEqual([first.json.data.data.password, first.json.data.metadata.version], ['v1', 1]);
     });
 
+    it("writes a secret's keys sorted at every depth, as Go encodes a map", async () => {
+      vault.putSecret('secret/ci/nested', { zeta: 1, alpha: { y: true, b: null }, list: [{ k2: 'x', k1: 'y' }] });
+      const res = await call(base, 'GET', '/v1/secret/data/ci/nested', { token: await loginToken() });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.text, /"data":\{"data":\{"alpha":\{"b":null,"y":true\},"list":\[\{"k1":"y","k2":"x"\}\],"zeta":1\},"metadata":\{"created_time":/);
+    });
+
+    it("writes KV v2 times as Go's RFC3339Nano, finer than milliseconds", async () => {
+      for (let i = 0; i < 5; i++) vault.putSecret('secret/ci/times', { n: i });
+      vault.deleteVersion('secret/ci/times', 5);
+      const res = await call(base, 'GET', '/v1/secret/metadata/ci/times', { token: vault.issueToken(['root']) });
+      assert.equal(res.status, 200, res.text);
+      const times = [res.json.data.created_time, res.json.data.updated_time, res.json.data.versions['5'].deletion_time];
+      for (const v of Object.values(res.json.data.versions) as Json[]) times.push(v.created_time);
+      for (const t of times) assert.match(t, GO_TIME);
+      assert.ok(times.some((t) => /\.\d{4,9}Z$/.test(t)), times.join(' '));
+    });
+
     it('answers 404 {"errors":[]} for a missing path or version', async () => {
       const token = await loginToken();
       for (const path of ['/v1/secret/data/ci/missing', '/v1/secret/data/ci/db?version=9']) {
@@ -617,6 +644,12 @@ describe('VaultEmulator', () => {
       assert.equal((await call(base, 'GET', '/v1/secret/data/ci/db?version=1', { token })).status, 404);
       const res = await call(base, 'GET', '/v1/secret/data/ci/db?version=2', { token });
       assert.deepEqual(res.json.data.data, { user: 'app', password: 'v2' });
+      // oldest_version stays 0 until a write drops a version (KeyMetadata.AddVersion).
+      const root = vault.issueToken(['root']);
+      const meta = await call(base, 'GET', '/v1/secret/metadata/ci/db', { token: root });
+      assert.deepEqual([meta.json.data.current_version, meta.json.data.oldest_version, Object.keys(meta.json.data.versions).length], [11, 2, 10]);
+      vault.putSecret('secret/ci/few', { a: 1 });
+      assert.equal((await call(base, 'GET', '/v1/secret/metadata/ci/few', { token: root })).json.data.oldest_version, 0);
     });
   });
 
