@@ -123,11 +123,14 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
       assert.equal(denied.vars.size, 0);
       assert.equal(denied.errorList.length, 1);
       assert.match(denied.errorList[0], /^1 secret request\(s\) failed; no variables were published:\n {2}secret\/other\/team password: permission denied: the Vault token's policies do not allow read on secret\/data\/other\/team\./);
-      // The token's policy lives in the parent namespace: a rule for the path as the child sees it
-      // grants the parent's own secret/, not the child's.
+      // The token's policy lives in the parent namespace: the rule the message gives names the path
+      // from there, and it is the one that works; the path as the child sees it grants the
+      // parent's own secret/ instead.
+      const hinted = /Add to the role's policy: (path "[^"]+" \{ capabilities = \["read"\] \})/.exec(denied.errorList[0])?.[1];
+      assert.equal(hinted, `path "${CHILD}/secret/data/other/team" { capabilities = ["read"] }`);
       await setPolicy('path "secret/data/other/team" { capabilities = ["read"] }\n');
       assert.match((await attempt(false)).errors, /permission denied/);
-      await setPolicy(`path "${CHILD}/secret/data/other/team" { capabilities = ["read"] }\n`);
+      await setPolicy(`${hinted}\n`);
       assert.deepEqual(Object.fromEntries((await attempt(true)).vars), { X: 'not-for-ci' });
     } finally {
       await setPolicy('');

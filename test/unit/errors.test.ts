@@ -178,6 +178,12 @@ describe('failure explanations', () => {
     const destroyed = (version?: number) => ({ data: { data: null, metadata: { ...(version ? { version } : {}), deletion_time: '', destroyed: true } } });
     const cases: Array<[string, unknown, ReadContext, string]> = [
       ['denied: the exact ACL path and a policy stanza', readErr(403, ['1 error occurred:\n\t* permission denied\n\n']), r, loc('ReadDenied', 'secret/data/ci/db', 'secret/data/ci/db')],
+      [
+        'denied in a namespace below the login\'s: the stanza names the path as the token\'s policy sees it',
+        readErr(403, ['1 error occurred:\n\t* permission denied\n\n']),
+        { ...r, policyPath: 'team/secret/data/ci/db' },
+        loc('ReadDenied', 'secret/data/ci/db', 'team/secret/data/ci/db'),
+      ],
       ['an invalid token is told apart from a denied path', readErr(403, ['permission denied', 'invalid token']), r, loc('ReadTokenInvalid')],
       ['no secret at the path', readErr(404, []), r, loc('ReadNotFound', 'secret/ci/db', '', 'secret/data/ci/db')],
       ['no secret at the path, without a body', new VaultHttpError(404, 'secret/data/ci/db', [], undefined), r, loc('ReadNotFound', 'secret/ci/db', '', 'secret/data/ci/db')],

@@ -4,7 +4,7 @@ import { AzureAuthConfig, azureMethod } from '../../tasks/VaultAzureLoginV1/src/
 import { AzureTokenError } from '../../tasks/VaultAzureLoginV1/src/auth/tokenSource';
 import { TaskError } from '../../tasks/VaultAzureLoginV1/src/core/errors';
 import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
-import { Deps, run } from '../../tasks/VaultAzureLoginV1/src/run';
+import { Deps, policyPrefix, run } from '../../tasks/VaultAzureLoginV1/src/run';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
 import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
@@ -149,4 +149,19 @@ describe('run (the flow with its collaborators faked)', () => {
     assert.ok(warm > events.indexOf('token request sent') && warm < events.indexOf('token'), `warm-up while the token is awaited: ${events.join(' / ')}`);
     assert.deepEqual(events.slice(-2), ['warm-up cancelled', 'close'], 'closed after the variables are published');
   });
+});
+
+describe('policyPrefix: where the reads lie below the login, as a policy of the login namespace names paths', () => {
+  const cases: Array<[string | undefined, string | undefined, string]> = [
+    [undefined, undefined, ''],
+    ['ci', 'ci', ''],
+    ['ci/team', 'ci', 'team/'],
+    ['ci/team/a', 'ci', 'team/a/'],
+    ['ci', undefined, 'ci/'],
+    ['cix/team', 'ci', ''], // a sibling whose name starts the same is not below it
+    ['other', 'ci', ''],
+  ];
+  for (const [namespace, authNamespace, expected] of cases) {
+    it(`reads in ${namespace ?? 'the root'}, login in ${authNamespace ?? 'the root'}: '${expected}'`, () => assert.equal(policyPrefix(namespace, authNamespace), expected));
+  }
 });

@@ -47,6 +47,13 @@ function writeFiles(values: SecretValue[], files: () => FileStore, deps: Deps, w
   });
 }
 
+/** The read namespace relative to the login's, with a trailing '/' ('' when the same or not below it). */
+export function policyPrefix(namespace: string | undefined, authNamespace: string | undefined): string {
+  if (!namespace || namespace === authNamespace) return '';
+  if (!authNamespace) return `${namespace}/`;
+  return namespace.startsWith(`${authNamespace}/`) ? `${namespace.slice(authNamespace.length + 1)}/` : '';
+}
+
 export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
   const vault = deps.createVault(clientOptionsFor(config, deps.retry));
   // Connecting to Vault (TLS handshake, protocol) happens while the token request waits for its
@@ -110,6 +117,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
       concurrency: config.concurrency,
       timeoutSeconds: config.timeoutSeconds,
       loc,
+      policyPrefix: policyPrefix(config.namespace, config.authNamespace),
       onLease: (leaseId) => {
         saved.push(leaseId);
         saveState(deps.state, { leaseIds: saved });

@@ -78,6 +78,8 @@ export interface ReadContext {
   path: string;
   /** The API path the policy must allow, e.g. secret/data/ci/db. */
   aclPath: string;
+  /** That path as the token's policy names it (from the login's namespace); default aclPath. */
+  policyPath?: string;
   version?: number;
   /** A path with data/ on a KV version 1 mount: the suggestion without it. */
   withoutData?: string;
@@ -90,7 +92,7 @@ export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: numb
   if (common) return common;
   if (err.status === 403) {
     if (err.errors.some((e) => /invalid token/.test(e))) return loc('ReadTokenInvalid');
-    return loc('ReadDenied', ctx.aclPath, ctx.aclPath);
+    return loc('ReadDenied', ctx.aclPath, ctx.policyPath ?? ctx.aclPath);
   }
   if (err.status === 404) {
     const metadata = err.body?.data?.metadata;

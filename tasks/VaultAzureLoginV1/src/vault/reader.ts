@@ -46,6 +46,12 @@ export interface ReadOptions {
    * while other reads are still on their way must already have saved it for the post-job step.
    */
   onLease?: (leaseId: string) => void;
+  /**
+   * Where the read namespace lies below the namespace of the login ('team/' for reads in ci/team
+   * with a token of ci), for the policy path a denial suggests: a policy names paths from its own
+   * namespace. '' when both are the same.
+   */
+  policyPrefix?: string;
 }
 
 interface Plan {
@@ -204,7 +210,14 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
       }
       answers.set(plan.apiPath, { body });
     } catch (err) {
-      const ctx = { address: opts.address, path: plan.request.path, aclPath: plan.aclPath, version: plan.request.version, withoutData: plan.withoutData };
+      const ctx = {
+        address: opts.address,
+        path: plan.request.path,
+        aclPath: plan.aclPath,
+        policyPath: `${opts.policyPrefix ?? ''}${plan.aclPath}`,
+        version: plan.request.version,
+        withoutData: plan.withoutData,
+      };
       answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc), notFound: err instanceof VaultHttpError && err.status === 404 });
     }
   });
