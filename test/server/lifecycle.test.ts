@@ -67,6 +67,17 @@ describe('server: the job lifecycle against OpenBao', function () {
     assert.deepEqual(revoke.body, { errors: ['batch tokens cannot be revoked'] });
   });
 
+  it('warns, naming both causes, when OpenBao refuses to revoke a token revoked since (it answers a bare "permission denied")', async () => {
+    const main = await s.run({ secrets });
+    const token = savedToken(main);
+    assert.ok(token);
+    assert.equal((await s.bao.api('POST', 'auth/token/revoke', { token })).status, 204);
+    const post = await s.run({ secrets }, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+    const p = s.check(post, true);
+    assert.equal(p.warnings.length, 1);
+    assert.match(p.warnings[0], /^Vault refused to revoke the Vault token \(403 permission denied\): it has expired or been revoked already/);
+  });
+
   it('exports VAULT_ADDR and VAULT_TOKEN that the real bao CLI reads a secret with', async () => {
     const main = await s.run({ secrets: '', exportToken: 'true' });
     const { vars } = s.check(main, true);

@@ -143,6 +143,14 @@ describe('post-job clean-up', () => {
     assert.match(logged(deps.log).join('\n'), /already expired or been revoked/);
   });
 
+  it('a bare 403 permission denied (OpenBao for a token gone, Vault for a token without revoke-self): warns with both causes and the policy', async () => {
+    const { vault, deps } = fakes();
+    vault.revokeSelf.rejects(new VaultHttpError(403, 'auth/token/revoke-self', ['permission denied'], undefined));
+    await cleanup(state({ token: 'hvs.t', tokenType: 'service' }), deps);
+    assert.deepEqual(logged(deps.warn), [loc('TokenRevokeDenied')]);
+    assert.match(loc('TokenRevokeDenied'), /expired or been revoked already.*path "auth\/token\/revoke-self" \{ capabilities = \["update"\] \}/);
+  });
+
   describe('bounded by one deadline, 2 × timeoutSeconds', () => {
     const leases = ['database/creds/ci/a', 'database/creds/ci/b', 'database/creds/ci/c'];
 
@@ -237,7 +245,7 @@ describe('post-job clean-up', () => {
       await done;
       const warnings = logged(deps.warn);
       assert.equal(warnings.length, 2);
-      assert.match(warnings[0], /Could not revoke the Vault token: HTTP 403: permission denied/);
+      assert.equal(warnings[0], loc('TokenRevokeDenied'));
       assert.match(warnings[1], /these leases were not revoked: database\/creds\/ci\/a, database\/creds\/ci\/b\./);
     });
 

@@ -121,8 +121,12 @@ async function revoke(target: SavedVault, token: string, leaseIds: string[], rev
           tokenGone = true;
         } catch (err) {
           if (stopped) return;
-          const gone = err instanceof VaultHttpError && err.status === 403 && err.errors.some((e) => /invalid token/.test(e));
+          const refused = err instanceof VaultHttpError && err.status === 403;
+          // Vault says "invalid token" for a token that is gone. OpenBao says only "permission
+          // denied", which Vault also says to a live token whose policies lack revoke-self.
+          const gone = refused && err.errors.some((e) => /invalid token/.test(e));
           if (gone) log(loc('TokenAlreadyGone'));
+          else if (refused && err.errors.some((e) => /permission denied/.test(e))) warn(loc('TokenRevokeDenied'));
           else warn(loc('TokenRevokeFailed', cause(err)));
           tokenGone = gone;
         }
