@@ -18,8 +18,11 @@ import { fileURLToPath } from 'node:url';
 const HOSTS = [
   ['127.0.0.1', ['localhost', 'login.microsoftonline.com', 'login.windows.net', 'sts.windows.net']],
   ['::1', ['localhost']],
-  ['127.0.0.2', ['dev.azure.com']],
+  ['127.0.0.2', ['dev.azure.com', 'vstoken.dev.azure.com']],
   ['127.0.0.3', ['vault.example.com']],
+  ['127.0.0.8', ['k8s.example.com', 'kubernetes.default.svc']],
+  ['127.0.0.10', ['sts.amazonaws.com', 'sts.us-east-1.amazonaws.com', 'sts.eu-west-1.amazonaws.com']],
+  ['169.254.169.254', ['metadata.google.internal']],
 ];
 const IMDS_ADDRESS = '169.254.169.254/32';
 const INNER_FLAG = '--netns-inner';

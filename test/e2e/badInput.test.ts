@@ -2,6 +2,9 @@
 // and the fix, publishes nothing, prints no stack trace, and (for input errors) sends nothing to
 // Entra, Azure DevOps or Vault.
 import * as assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ServiceEndpoint } from '../emulators/agentEnv';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
 import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
@@ -10,6 +13,8 @@ import { vsoCommands } from '../helpers/output';
 interface Override {
   inputs?: Record<string, string>;
   variables?: Record<string, string>;
+  /** Service connections of other types (a HashiCorp Vault connection). */
+  endpoints?: ServiceEndpoint[];
 }
 
 interface Expect {
@@ -28,7 +33,24 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The error names `secrets line 2` and quotes the entry. */
 const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escape(entry)}"`);
 
+/** A file in the job's working directory, where a relative kubernetesTokenFile starts: its relative name. */
+const workingFile = (world: World, name: string, content: string): string => {
+  writeFileSync(join(dirname(world.taskDir), 's', name), content);
+  return name;
+};
+const jwtPart = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+/** A service account token (unsigned: the task reads its claims only) that expired on 2023-11-14. */
+const EXPIRED_SA_TOKEN = `${jwtPart({ alg: 'RS256', kid: 'k' })}.${jwtPart({ sub: 'system:serviceaccount:azp:azp-agent', aud: ['vault'], exp: 1700000000 })}.c2ln`;
+
 const NOT_A_CERTIFICATE = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----';
+
+/** A HashiCorp Vault service connection as the agent passes it, instead of the input vaultAddress. */
+const vaultConnection = (scheme: string, parameters: Record<string, string> = {}): Pick<Override, 'endpoints'> & { inputs: Record<string, string> } => ({
+  inputs: { vaultAddress: '', vaultConnection: 'VAULTCONN' },
+  endpoints: [{ id: 'VAULTCONN', url: VAULT_ADDRESS, scheme, parameters, data: { namespace: '', caCertificate: '' } }],
+});
+const approleNeeds = (what: string, input: string, variable: string) =>
+  new RegExp(`The approle login method needs a ${what} and none was given\\. Set the input '${input}' from a secret variable \\(${input}: \\$\\(${variable}\\)\\), or choose in 'vaultConnection' a HashiCorp Vault service connection with AppRole authentication`);
 
 const cases: Case[] = [
   // Where Vault is
@@ -200,6 +222,78 @@ const cases: Case[] = [
     [/'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/, /Give the key issued with that certificate/],
   ],
 
+  // approle
+  ['approle with neither role_id nor secret_id', { inputs: { authMethod: 'approle' } }, [/^- /m, approleNeeds('role_id', 'approleRoleId', 'VAULT_ROLE_ID'), approleNeeds('secret_id', 'approleSecretId', 'VAULT_SECRET_ID')]],
+  [
+    'approle with a Vault connection whose authentication is not AppRole',
+    () => {
+      const c = vaultConnection('None');
+      return { ...c, inputs: { ...c.inputs, authMethod: 'approle', approleRoleId: 'role-id-of-ci' } };
+    },
+    [/needs a secret_id and none was given\. .* with AppRole authentication \(the Vault service connection 'VAULTCONN' has the authentication 'None'\)\.$/],
+  ],
+  [
+    'approle secret_id of two lines',
+    { inputs: { authMethod: 'approle', approleRoleId: 'role-id-of-ci', approleSecretId: 'first-line\nsecond-line' } },
+    [/^The AppRole secret_id from input 'approleSecretId' holds more than one line: give the value alone, on one line\.$/],
+  ],
+
+  // cert
+  [
+    'cert with no client certificate anywhere',
+    { inputs: { authMethod: 'cert' } },
+    [/^The cert login method needs a client certificate and none was given\. Choose in 'vaultConnection' a HashiCorp Vault service connection with Certificate authentication, or set the inputs 'clientCertificate' and 'clientKey'/],
+  ],
+  [
+    'cert with a Vault connection whose Certificate holds no private key',
+    (world) => {
+      const c = vaultConnection('Certificate', { certificate: world.clientCert.certPem });
+      return { ...c, inputs: { ...c.inputs, authMethod: 'cert' } };
+    },
+    [/^The Certificate of the HashiCorp Vault service connection 'VAULTCONN' lacks its private key: paste into it the client certificate and its unencrypted private key, both in PEM/],
+  ],
+  [
+    'cert with a Vault connection whose key is not the certificate’s',
+    (world) => {
+      const c = vaultConnection('Certificate', { certificate: world.clientCert.certPem + world.ca.keyPem });
+      return { ...c, inputs: { ...c.inputs, authMethod: 'cert' } };
+    },
+    [/^The Certificate of the HashiCorp Vault service connection 'VAULTCONN' holds a private key that is not the certificate's/],
+  ],
+  [
+    'cert with both a Vault connection’s certificate and clientCertificate',
+    (world) => {
+      const c = vaultConnection('Certificate', { certificate: world.clientCert.combinedPem });
+      return { ...c, inputs: { ...c.inputs, authMethod: 'cert', clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem } };
+    },
+    [/^Both the HashiCorp Vault service connection 'VAULTCONN' \(Certificate authentication\) and the input 'clientCertificate' give a client certificate: keep one of them\.$/],
+  ],
+
+  // kubernetes: the service account token file
+  [
+    'kubernetes with a token file that does not exist (no pod, or automountServiceAccountToken: false)',
+    { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/nonexistent/serviceaccount/token' } },
+    [/^Input 'kubernetesTokenFile': no file at '\/nonexistent\/serviceaccount\/token'\. /, /Microsoft-hosted agent or a virtual machine has no such identity/, /automountServiceAccountToken: false on the pod or its service account: set it to true/, /projected serviceAccountToken volume: set 'kubernetesTokenFile' to its path/],
+  ],
+  ['kubernetes with a folder as the token file', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/' } }, [/^Input 'kubernetesTokenFile': the file '\/' cannot be read \(EISDIR\)\. Give the path of the token file itself, not its folder/]],
+  [
+    'kubernetes with an empty token file, relative to the working directory',
+    (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'empty-token', '') } }),
+    [/^Input 'kubernetesTokenFile': the file 'empty-token' is empty\./],
+  ],
+  [
+    "kubernetes with the CA certificate beside the token instead of the token, whose content is not shown",
+    (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'ca.crt', world.ca.certPem) } }),
+    [/^Input 'kubernetesTokenFile': the file 'ca\.crt' does not hold a JWT .*not ca\.crt or namespace beside it\.$/],
+    { absent: [/BEGIN CERTIFICATE/] },
+  ],
+  [
+    'kubernetes with an expired token, a copy nothing renews, which is not shown',
+    (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'old-token', EXPIRED_SA_TOKEN) } }),
+    [/^Input 'kubernetesTokenFile': the token in 'old-token' expired at 2023-11-14T22:13:20\.000Z\. The kubelet renews a token it mounts/],
+    { absent: [new RegExp(EXPIRED_SA_TOKEN.split('.')[1])] },
+  ],
+
   // Everything at once
   [
     'several bad inputs, all listed in one message',
@@ -254,6 +348,7 @@ describe('e2e: bad inputs fail with the input, the value and the fix, publishing
         connection: world.ids.wif,
         inputs: { ...base, ...o.inputs },
         variables: o.variables,
+        endpoints: o.endpoints,
       });
       const errors = failedErrors(run);
       for (const p of expected) assert.match(errors, p);

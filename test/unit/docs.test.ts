@@ -17,6 +17,7 @@ interface TaskInput {
   aliases?: string[];
   required?: boolean;
   defaultValue?: string | boolean;
+  visibleRule?: string;
 }
 const task = JSON.parse(readFileSync(join(TASK_DIR, 'task.json'), 'utf8')) as { inputs: TaskInput[]; messages: Record<string, string> };
 const messageKeys = new Set(Object.keys(task.messages));
@@ -24,7 +25,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/kubernetes.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -64,6 +65,9 @@ const NOT_TROUBLE = new Set([
   'SpecNameSpace', // "a space", inside SpecNameBadChars
   'TokenDescribedEntra', // how a jwt refusal names the token sent, inside the Jwt* messages
   'JwtClaimAbsent', // "absent from the token", inside JwtClaimMismatch
+  'KubernetesTokenReading', // progress: where the kubernetes method reads the token
+  'KubernetesClaims', // progress: the token's non-secret claims
+  'KubernetesTokenRequest', // inside Retrying
 ]);
 
 /**
@@ -237,10 +241,25 @@ describe('docs: overview.md and README.md match the task', () => {
       for (const step of steps) assert.deepEqual(step.stepKeys.filter((k) => !stepKeys.has(k)), [], step.where);
     });
 
-    it('every required input without a default is set', () => {
+    /** An input's value in a step: what the step sets, else its default (as the agent passes it). */
+    const valueIn = (step: TaskStep, name: string) => step.inputs.get(name) ?? String(inputs.get(name)?.defaultValue ?? '');
+
+    /** Whether a visibleRule (`a = x || b = y`, or with `&&`; `=`, `==` or `!=`) shows the input for the step's values. */
+    function visibleIn(step: TaskStep, rule: string | undefined): boolean {
+      if (!rule) return true;
+      const test = (clause: string) => {
+        const m = /^\s*(\w+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(clause);
+        assert.ok(m, `a visibleRule clause this test reads: ${clause}`);
+        return (valueIn(step, m[1]) === m[3]) === (m[2] !== '!=');
+      };
+      return rule.includes('&&') ? rule.split('&&').every(test) : rule.split('||').some(test);
+    }
+
+    it('every required input without a default is set, where its visibleRule shows it', () => {
       const required = task.inputs.filter((i) => i.required && (i.defaultValue === undefined || i.defaultValue === ''));
       for (const step of steps) {
         for (const input of required) {
+          if (!visibleIn(step, input.visibleRule)) continue;
           const names = [input.name, ...(input.aliases ?? [])];
           assert.ok(names.some((n) => step.inputs.get(n)), `${step.where}: sets ${input.name}`);
         }

@@ -4,7 +4,13 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { AUTH_METHODS, AuthConfig, AuthMethodName } from '../auth';
 import type { VaultSettings } from '../vault/settings';
 import { loc } from './adapter';
+import { readApproleInputs } from './approleInputs';
+import { readAwsInputs } from './awsInputs';
+import { readCertInputs } from './certInputs';
+import { readGcpInputs } from './gcpInputs';
 import { input } from './inputFields';
+import { readJwtInputs } from './jwtInputs';
+import { readKubernetesInputs } from './kubernetesInputs';
 
 export interface AuthInputs {
   problems: string[];
@@ -35,6 +41,12 @@ const readers: Partial<Record<AuthMethodName, Reader>> = {
     else if (/\/\.default$/.test(resource)) problems.push(loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
     return { method: 'azure', connection, connectionScheme, resource };
   },
+  approle: readApproleInputs,
+  cert: readCertInputs,
+  aws: readAwsInputs,
+  gcp: readGcpInputs,
+  kubernetes: readKubernetesInputs,
+  jwt: ({ problems }) => readJwtInputs(problems),
 };
 
 /** The method `authMethod` names (azure when empty) and its settings; undefined when the name is unknown. */
