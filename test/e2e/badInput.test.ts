@@ -127,6 +127,25 @@ const cases: Case[] = [
     [/The service connection 'sc-does-not-exist' is not available/, /Check the name in 'azureSubscription'/, /Service connections > Security/],
   ],
 
+  // The jwt method: which token, and what the agent must give for one
+  ['jwt with an unknown jwtSource', { inputs: { authMethod: 'jwt', jwtSource: 'agent' } }, [/^Input 'jwtSource' is 'agent'\. Use pipeline \(the pipeline's own OIDC token\) or serviceConnection/]],
+  [
+    'jwt from a service connection without azureSubscription',
+    { inputs: { authMethod: 'jwt', jwtSource: 'serviceConnection', azureSubscription: '' } },
+    [/^Input 'azureSubscription' is required\. With jwtSource serviceConnection, name the Azure Resource Manager connection \(workload identity federation\)/],
+  ],
+  [
+    'jwt from a service principal connection, which has no OIDC token',
+    (world) => ({ inputs: { authMethod: 'jwt', jwtSource: 'serviceConnection', azureSubscription: world.ids.spKey.connectionId } }),
+    [/The service connection '[0-9a-f-]{36}' uses the scheme ServicePrincipal, and Azure DevOps issues an OIDC token only for workload identity federation connections\. Convert the connection/],
+  ],
+  [
+    'jwt where the agent sets no System.OidcRequestUri (Azure DevOps Server without OIDC)',
+    { inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': '' } },
+    [/^Azure DevOps did not give this job the variable System\.OidcRequestUri, where a task asks for the job's OIDC tokens/, /Log in with another authMethod/],
+  ],
+  ['jwt with a System.OidcRequestUri that is no URL', { inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': 'oidc' } }, [/^The pipeline variable System\.OidcRequestUri is 'oidc', which is not an http\(s\) URL/]],
+
   // The secrets input
   ['secrets line without a selector', line2('secret/ci/production/api'), [atLine2('secret/ci/production/api'), /a selector must follow the path: a key name, "\*" for every key, or "\."/]],
   ['secrets version that is not a number', line2('secret/ci/production/db@x password | X'), [atLine2('secret/ci/production/db@x password | X'), /whole number of 1 or more.*\(found "@x"\)/]],

@@ -23,6 +23,20 @@ export interface AzureRmConnection {
   data?: Record<string, string>;
 }
 
+/**
+ * A service connection of another type (e.g. the extension's `hashicorpvault`): the agent passes
+ * its URL, its scheme's name (e.g. UsernamePassword for the built-in basic scheme), each field of
+ * the scheme and each other field (azure-pipelines-agent: ENDPOINT_URL_, ENDPOINT_AUTH_SCHEME_,
+ * ENDPOINT_AUTH_PARAMETER_<id>_<KEY>, ENDPOINT_DATA_<id>_<KEY>, keys upper-cased).
+ */
+export interface ServiceEndpoint {
+  id: string;
+  url: string;
+  scheme: string;
+  parameters?: Record<string, string>;
+  data?: Record<string, string>;
+}
+
 export interface AgentEnvOptions {
   /** System.CollectionUri, with trailing slash (e.g. the Azure DevOps emulator's url). */
   collectionUri: string;
@@ -41,6 +55,8 @@ export interface AgentEnvOptions {
   /** Test CA certificate path, exported as NODE_EXTRA_CA_CERTS. */
   caCertPath?: string;
   connections: AzureRmConnection[];
+  /** Service connections of other types the step references. */
+  endpoints?: ServiceEndpoint[];
   /**
    * The task's inputs as task.json declares them: the agent passes every one, with its default
    * (or '') unless `inputs` sets it.
@@ -130,6 +146,8 @@ export function agentEnv(options: AgentEnvOptions): Record<string, string> {
     'System.HostType': options.hostType ?? 'build',
     'System.PlanId': options.planId,
     'System.JobId': options.jobId,
+    // Where a task asks for the job's OIDC tokens (Azure DevOps Services sets it for every job).
+    'System.OidcRequestUri': `${options.collectionUri}${options.projectId}/_apis/distributedtask/hubs/${options.hostType ?? 'build'}/plans/${options.planId}/jobs/${options.jobId}/oidctoken`,
     'System.ServerType': 'Hosted',
     'System.DefaultWorkingDirectory': options.workingDirectory,
     ...options.variables,
@@ -161,6 +179,14 @@ export function agentEnv(options: AgentEnvOptions): Record<string, string> {
       ...c.data,
     };
     for (const [key, value] of Object.entries(data)) env[`ENDPOINT_DATA_${id}_${key.toUpperCase()}`] = value;
+  }
+  for (const e of options.endpoints ?? []) {
+    const parameters = e.parameters ?? {};
+    env[`ENDPOINT_URL_${e.id}`] = e.url;
+    env[`ENDPOINT_AUTH_SCHEME_${e.id}`] = e.scheme;
+    env[`ENDPOINT_AUTH_${e.id}`] = JSON.stringify({ parameters, scheme: e.scheme });
+    for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${e.id}_${key.toUpperCase()}`] = value;
+    for (const [key, value] of Object.entries(e.data ?? {})) env[`ENDPOINT_DATA_${e.id}_${key.toUpperCase()}`] = value;
   }
   const inputs: Record<string, string> = {};
   for (const input of options.taskInputs ?? []) inputs[input.name] = String(input.defaultValue ?? '').trim();

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { agentEnv, AzureRmConnection } from './agentEnv';
-import { Azdo, startAzdo } from './azdo';
+import { agentEnv, AzureRmConnection, ServiceEndpoint } from './agentEnv';
+import { Azdo, PipelineRun, startAzdo } from './azdo';
 import { Entra, startEntra } from './entra';
-import { AZDO_HOST, ENTRA_CERT_NAMES, VAULT_HOST, VAULT_IP } from './hosts';
+import { AZDO_HOST, ENTRA_CERT_NAMES, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
 import { Imds, startImds } from './imds';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
 import { seedVault, SECRETS, TENANT_ID } from './seed';
@@ -54,6 +54,10 @@ export interface RunOptions {
   tempDir?: string;
   /** Leave out the test CA (as on an agent that does not trust it). */
   withoutCa?: boolean;
+  /** Service connections of other types the step references (e.g. a HashiCorp Vault connection). */
+  endpoints?: ServiceEndpoint[];
+  /** The pipeline run the job belongs to, for its pipeline OIDC token (default the emulator's). */
+  pipelineRun?: Partial<PipelineRun>;
   /** Node options put before the entry file (e.g. `--require`, `--cpu-prof`). */
   nodeArgs?: string[];
   /** The Node binary that runs the task, as an agent's handler does; default this process's. */
@@ -114,7 +118,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const ca = await createCa();
   const clientCert = await selfSignedClientCert('vault-login-spn');
   const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]) });
-  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST]), organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
+  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST, VSTOKEN_HOST]), organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
   const imds = await startImds({ entra });
 
   for (const who of [ids.wif, ids.unbound]) azdo.addServiceConnection({ id: who.connectionId, name: who.name, tenantId: TENANT_ID, issuerShape: 'azdo' });
@@ -126,6 +130,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   entra.addApp({ tenantId: TENANT_ID, clientId: ids.spKey.clientId, objectId: ids.spKey.objectId, secret: spSecret });
   entra.addApp({ tenantId: TENANT_ID, clientId: ids.spCert.clientId, objectId: ids.spCert.objectId, certificatePem: clientCert.certPem });
   entra.addManagedIdentity({ tenantId: TENANT_ID, clientId: ids.msi.clientId, objectId: ids.msi.objectId, systemAssigned: true });
+  // Entra signs the assertions it issues for service connections: its key sets hold their keys.
+  entra.publishKeys(() => azdo.entraJwks());
 
   const vaultTls = await ca.issue([VAULT_HOST]);
   const vault = new VaultEmulator({ tls: { cert: vaultTls.certPem, key: vaultTls.keyPem } });
@@ -168,17 +174,20 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     // The agent gives a task the endpoints its job references (and the job's own connection),
     // not every service connection of the project.
     const referenced = new Set(Object.values(inputs));
+    const jobId = randomUUID();
+    if (opts.pipelineRun) azdo.setJobRun(jobId, opts.pipelineRun);
     const env = agentEnv({
       collectionUri: azdo.url,
       projectId: PROJECT.id,
       projectName: PROJECT.name,
       planId: randomUUID(),
-      jobId: randomUUID(),
+      jobId,
       systemAccessToken,
       tempDir,
       workingDirectory,
       caCertPath: opts.withoutCa ? undefined : ca.certPath,
       connections: connections().filter((c) => referenced.has(c.id)),
+      endpoints: opts.endpoints,
       taskInputs,
       variables: opts.variables,
       secretVariables: opts.secretVariables,

@@ -27,7 +27,7 @@ const ENDPOINT_TYPE = 'ms.vss-endpoint.service-endpoint-type';
 /** Endpoint types Azure DevOps itself defines, which tasks may name without contributing them. */
 const BUILT_IN_ENDPOINT_TYPES = ['AzureRM'];
 /** What the built task holds: task.json, its entry files (the bundles) and the resources they read. */
-const TASK_FILES = ['task.json', 'main.js', 'post.js', 'lib.json', 'module.json', 'icon.png'];
+const TASK_FILES = ['task.json', 'main.js', 'post.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
 const CONTENT_TYPES = '[Content_Types].xml';
 
 const pkg = readJson<{ version: string; publisher: string }>(join(REPO, 'package.json'));
@@ -70,6 +70,16 @@ function endpointDataKeysReadBySource(): string[] {
   const keys = new Set<string>();
   for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
     for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/getEndpointDataParameter\([^,]+,\s*'([^']+)'/g)) keys.add(m[1]);
+  }
+  return [...keys].sort();
+}
+
+/** The authorization parameters the task's sources read (tl.getEndpointAuthorizationParameter(id, 'key', …)). */
+function endpointAuthKeysReadBySource(): string[] {
+  const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
+  const keys = new Set<string>();
+  for (const file of readdirSync(join(srcDir, 'pipeline')).filter((f) => f.endsWith('.ts'))) {
+    for (const m of readFileSync(join(srcDir, 'pipeline', file), 'utf8').matchAll(/getEndpointAuthorizationParameter\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
   }
   return [...keys].sort();
 }
@@ -143,7 +153,7 @@ describe('package: the VSIX', function () {
     }
   });
 
-  it('the hashicorpvault service connection type: server URL, namespace and CA certificate, no authentication', () => {
+  it('the hashicorpvault service connection type: server URL, namespace and CA certificate; no authentication, AppRole or a client certificate', () => {
     const [type, ...more] = endpointTypesOf(pub.vsoManifest);
     assert.equal(more.length, 0);
     assert.deepEqual(type.targets, ['ms.vss-endpoint.endpoint-types']);
@@ -153,13 +163,30 @@ describe('package: the VSIX', function () {
       icon?: string;
       url: { displayName: string; helpText: string; isVisible: string };
       inputDescriptors: Array<{ id: string; name: string; inputMode: string; isConfidential: boolean; validation: { isRequired: boolean; dataType: string } }>;
-      authenticationSchemes: Array<{ type: string }>;
+      authenticationSchemes: Array<{ type: string; inputDescriptors?: Array<{ id: string; inputMode: string; isConfidential: boolean }> }>;
     };
     assert.equal(p.name, 'hashicorpvault');
     assert.equal(p.displayName, 'HashiCorp Vault');
     assert.ok(p.url.displayName && p.url.helpText);
     assert.equal(p.url.isVisible, 'true', 'the user enters the server URL');
-    assert.deepEqual(p.authenticationSchemes, [{ type: 'ms.vss-endpoint.endpoint-auth-scheme-none' }]);
+    // Built-in scheme types only (Azure DevOps accepts no other for an extension's endpoint type:
+    // EndpointContributionValidator.ValidAuthSchemes). The agent passes the scheme's name (None,
+    // UsernamePassword, Certificate) as ENDPOINT_AUTH_SCHEME_<id> and each field as
+    // ENDPOINT_AUTH_PARAMETER_<id>_<FIELD>: the fields keep the built-in ids, only their labels change.
+    assert.deepEqual(
+      p.authenticationSchemes.map((s) => [s.type, (s.inputDescriptors ?? []).map((d) => d.id)]),
+      [
+        ['ms.vss-endpoint.endpoint-auth-scheme-none', []],
+        ['ms.vss-endpoint.endpoint-auth-scheme-basic', ['username', 'password']],
+        ['ms.vss-endpoint.endpoint-auth-scheme-cert', ['certificate']],
+      ],
+    );
+    const fields = new Map(p.authenticationSchemes.flatMap((s) => s.inputDescriptors ?? []).map((d) => [d.id, d]));
+    assert.deepEqual([...fields.keys()].sort(), endpointAuthKeysReadBySource(), 'the task reads exactly these fields');
+    assert.equal(fields.get('username')?.isConfidential, false, 'a role_id names the role');
+    assert.equal(fields.get('password')?.isConfidential, true, 'the secret_id stays secret');
+    assert.equal(fields.get('certificate')?.isConfidential, true, 'the private key stays secret');
+    assert.equal(fields.get('certificate')?.inputMode, 'textarea', 'a PEM needs several lines');
     // The agent passes each field as ENDPOINT_DATA_<id>_<FIELD>; the task reads exactly these.
     assert.deepEqual(p.inputDescriptors.map((d) => d.id).sort(), endpointDataKeysReadBySource());
     for (const d of p.inputDescriptors) {

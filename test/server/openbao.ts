@@ -1,6 +1,7 @@
 // A real OpenBao server (the `bao` binary scripts/openbao.mjs installs) inside the private network
 // namespace as vault.example.com: TLS from the test PKI on two listeners (the world's CA, and a CA
-// of its own that only `caCertificate` or Agent.CAInfo make trusted), Raft storage in a temporary
+// of its own that only `caCertificate` or Agent.CAInfo make trusted; the first asks for client
+// certificates, as Vault's listeners do by default, the second does not), Raft storage in a temporary
 // folder, initialised and unsealed through the HTTP API, stopped and removed afterwards.
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,7 +71,8 @@ export async function startOpenBao(ca: Ca): Promise<OpenBao> {
       `storage "raft" {\n  path = "${join(dir, 'data')}"\n  node_id = "bao-test"\n}`,
       `cluster_addr = "https://${VAULT_IP}:${OPENBAO_CLUSTER_PORT}"`,
       `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PORT}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
-      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n}`,
+      // This listener asks for no client certificate, as one behind a TLS-terminating proxy gets none.
+      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n  tls_disable_client_certs = true\n}`,
       `api_addr = "${OPENBAO_ADDRESS}"`,
       'log_level = "warn"',
       '',

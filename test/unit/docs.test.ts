@@ -25,7 +25,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/kubernetes.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -65,9 +65,31 @@ const NOT_TROUBLE = new Set([
   'SpecNameSpace', // "a space", inside SpecNameBadChars
   'TokenDescribedEntra', // how a jwt refusal names the token sent, inside the Jwt* messages
   'JwtClaimAbsent', // "absent from the token", inside JwtClaimMismatch
+  // approle and cert: progress lines, and fragments of their messages
+  'ApproleDescribe',
+  'ApproleUnwrapped',
+  'CertDescribe',
+  'ApproleWrappedNote', // inside ApproleDescribe
+  'ApproleNoLimit', // inside ApproleUnwrapped
+  'ApproleUnwrapStep', // inside Retrying
+  'CertStep', // inside Retrying
+  'FromInput', // "input 'approleSecretId'", where a value came from
+  'VaultConnectionScheme', // inside ApproleMissing and CertMissing
+  'CertPartKey', // inside CertConnectionIncomplete
+  'CertPartCertificate',
   'KubernetesTokenReading', // progress: where the kubernetes method reads the token
   'KubernetesClaims', // progress: the token's non-secret claims
   'KubernetesTokenRequest', // inside Retrying
+  'JwtTokenRequestedPipeline', // progress: where the jwt method asks for the token
+  'JwtTokenRequestedConnection',
+  'JwtTokenClaims', // progress: the OIDC token's non-secret claims
+  'JwtOidcRequest', // inside Retrying
+  'JwtOidcNotJwt', // inside JwtOidcNoToken
+  'JwtAudienceFixed', // hints after JwtAudience
+  'JwtAudienceResource',
+  'JwtConnectionHint', // inside InputRequired
+  'TokenDescribedPipeline', // how a jwt refusal names the token sent, inside the Jwt* messages
+  'TokenDescribedConnection',
 ]);
 
 /**

@@ -1,9 +1,8 @@
 // The inputs of the login method `authMethod` names, read and checked before any request: one
 // reader per method, each returning that method's settings and adding a problem per bad input.
-import * as tl from 'azure-pipelines-task-lib/task';
 import { AUTH_METHODS, AuthConfig, AuthMethodName } from '../auth';
-import type { VaultSettings } from '../vault/settings';
 import { loc } from './adapter';
+import { AuthInputs, azureConnection } from './authInputContext';
 import { readApproleInputs } from './approleInputs';
 import { readAwsInputs } from './awsInputs';
 import { readCertInputs } from './certInputs';
@@ -12,25 +11,7 @@ import { input } from './inputFields';
 import { readJwtInputs } from './jwtInputs';
 import { readKubernetesInputs } from './kubernetesInputs';
 
-export interface AuthInputs {
-  problems: string[];
-  warnings: string[];
-  /** How Vault is reached; a method that logs in with a client certificate puts it in `tls`. */
-  vault: VaultSettings;
-  /** The id of the Vault service connection ('' without one). */
-  vaultConnection: string;
-}
-
 type Reader = (ctx: AuthInputs) => AuthConfig;
-
-/** The AzureRM service connection in `azureSubscription`: its id and scheme, or a problem. */
-export function azureConnection(problems: string[], hint: string): { connection: string; connectionScheme: string } {
-  const connection = input('azureSubscription');
-  if (!connection) problems.push(loc('InputRequired', 'azureSubscription', hint));
-  else if (!tl.getEndpointUrl(connection, true)) problems.push(loc('ConnectionNotFound', connection));
-  const connectionScheme = connection ? tl.getEndpointAuthorizationScheme(connection, true) || 'ServicePrincipal' : '';
-  return { connection, connectionScheme };
-}
 
 const readers: Partial<Record<AuthMethodName, Reader>> = {
   azure({ problems }) {
