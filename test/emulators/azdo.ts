@@ -1,15 +1,22 @@
 // Azure DevOps emulator: the two calls azure-devops-node-api's TaskApi.createOidcToken makes (the
-// distributedtask location lookup and the job's oidctoken POST), answered with an RS256 OIDC
-// assertion for a service connection, in either issuer shape Azure DevOps uses: its own
-// (https://vstoken.dev.azure.com/<org id>, sc://org/project/connection) or Entra-issued
-// (https://login.microsoftonline.com/<tenant>/v2.0, /eid1/c/pub/t/.../sc/<org id>/<connection id>).
-// Served over HTTPS, by default on 127.0.0.2:443, which the private network namespace names
-// dev.azure.com.
+// distributedtask location lookup and the job's oidctoken POST), answered with an RS256 OIDC token:
+// - with `serviceConnectionId`, the assertion of that service connection, in either issuer shape
+//   Azure DevOps uses: its own (https://vstoken.dev.azure.com/<org id>, sc://org/project/connection)
+//   or Entra-issued (https://login.microsoftonline.com/<tenant>/v2.0,
+//   /eid1/c/pub/t/.../sc/<org id>/<connection id>);
+// - without it, the pipeline's own token (sub p://org/project/pipeline, and the claims org_id,
+//   prj_id, def_id, rpo_id, rpo_uri, rpo_ver, rpo_ref, run_id, all strings), as the public samples
+//   show it: sigstore/fulcio#1803, and gravitational/teleport rfd/0211-azure-devops-joining.md with
+//   lib/azuredevops/azuredevops.go (which decodes every one of those claims as a string).
+// The issuer's OpenID discovery document and keys are served at vstoken.dev.azure.com as that RFD
+// shows them: `/<org id>/.well-known/openid-configuration` with a jwks_uri shared by every
+// organization, `/.well-known/jwks`. Served over HTTPS, by default on 127.0.0.2:443, which the
+// private network namespace names dev.azure.com and vstoken.dev.azure.com.
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, Server } from 'node:https';
 import { FederatedCredential, TlsMaterial, TOKEN_EXCHANGE_AUDIENCE } from './entra';
-import { AZDO_HOST, AZDO_IP } from './hosts';
+import { AZDO_HOST, AZDO_IP, VSTOKEN_HOST } from './hosts';
 import { JwtClaims, Jwks, newSigningKey, signJwt } from './jwt';
 import { closeServer, delay, guarded, listen, readBody } from './serve';
 
@@ -19,6 +26,23 @@ export const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
 export const AZURE_DEVOPS_APP_ID = '499b84ac-1321-427f-aa17-267ca6975798';
 
 export type OidcIssuerShape = 'azdo' | 'entra';
+
+/** The pipeline run a job belongs to: what its pipeline token says. */
+export interface PipelineRun {
+  /** The pipeline's name (the last part of `sub`). */
+  name: string;
+  /** Definition id, a number written as a string (`def_id`). */
+  definitionId: string;
+  /** Repository id (`rpo_id`): a GUID for Azure Repos, owner/name for GitHub. */
+  repositoryId: string;
+  repositoryUri: string;
+  /** The branch or tag the run builds (`rpo_ref`), e.g. refs/heads/main. */
+  ref: string;
+  /** The commit (`rpo_ver`). */
+  version: string;
+  /** Build id of the run (`run_id`). */
+  runId: string;
+}
 
 export interface ServiceConnection {
   id: string;
@@ -48,6 +72,8 @@ export interface AzdoOptions {
   issuerShape?: OidcIssuerShape;
   /** OIDC assertion lifetime in seconds; default 600; zero or negative mints expired ones. */
   oidcLifetimeSec?: number;
+  /** The run a job's pipeline token describes, unless setJobRun names another for that job. */
+  pipelineRun?: PipelineRun;
   /** Delay added before answering each request, as a network round trip; default 0. */
   latencyMs?: number;
 }
@@ -76,8 +102,16 @@ export interface Azdo {
   readonly url: string;
   readonly port: number;
   readonly requests: AzdoRequest[];
-  /** Every OIDC assertion handed out, for leak scans. */
+  /** Every OIDC assertion and pipeline token handed out, for leak scans. */
   readonly issuedTokens: string[];
+  /** The run a job's pipeline token describes when setJobRun named none. */
+  readonly pipelineRun: PipelineRun;
+  /** The issuer of pipeline tokens and of connection assertions in the Azure DevOps shape. */
+  readonly issuer: string;
+  /** The run the job `jobId` belongs to, for its pipeline token (fields not given: pipelineRun's). */
+  setJobRun(jobId: string, run: Partial<PipelineRun>): void;
+  /** The `sub` of the pipeline token of that run. */
+  pipelineSubject(run?: Partial<PipelineRun>): string;
   oidcLifetimeSec: number;
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
@@ -88,8 +122,12 @@ export interface Azdo {
   oidcSubject(connectionId: string): string;
   /** The federated credential an app registration needs to trust the connection. */
   federatedCredential(connectionId: string): FederatedCredential;
-  /** Public keys of the assertions (for Entra's trustIssuer). */
+  /** Public keys of every token it issues, either shape (for Entra's trustIssuer). */
   jwks(): Jwks;
+  /** The key of the Azure DevOps issuer alone, as vstoken.dev.azure.com serves it. */
+  vstokenJwks(): Jwks;
+  /** The key of the Entra-issued assertions alone, which Entra's key sets hold. */
+  entraJwks(): Jwks;
   /** Answers the next `times` matching requests with `status`. */
   failNext(status: number, times?: number, options?: AzdoFailOptions): void;
   close(): Promise<void>;
@@ -127,7 +165,20 @@ function locations(): { count: number; value: unknown[] } {
 export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
   const listenHost = options.host ?? AZDO_IP;
   const key = newSigningKey();
+  // Entra signs the Entra-issued assertions with keys of its own, not Azure DevOps'.
+  const entraKey = newSigningKey();
   const connections = new Map<string, ServiceConnection>();
+  const jobRuns = new Map<string, Partial<PipelineRun>>();
+  const issuer = `https://vstoken.dev.azure.com/${options.organizationId}`;
+  const defaultRun: PipelineRun = options.pipelineRun ?? {
+    name: 'vault-deploy',
+    definitionId: '42',
+    repositoryId: 'c3a3e5a1-7f2b-4a43-b0e3-2f1b5e0d9a77',
+    repositoryUri: `https://dev.azure.com/${options.organization}/${options.project.name}/_git/vault-deploy`,
+    ref: 'refs/heads/main',
+    version: 'e6b9eb29a288b27a3a82cc19c48b9d94b80aff36',
+    runId: '1187',
+  };
   const requests: AzdoRequest[] = [];
   const issuedTokens: string[] = [];
   const faults: Array<{ status: number; remaining: number; match?: RegExp; body?: unknown }> = [];
@@ -143,9 +194,50 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
 
   function oidcIssuer(connectionId: string): string {
     const c = connection(connectionId);
-    return shapeOf(c) === 'entra'
-      ? `https://login.microsoftonline.com/${c.tenantId}/v2.0`
-      : `https://vstoken.dev.azure.com/${options.organizationId}`;
+    return shapeOf(c) === 'entra' ? `https://login.microsoftonline.com/${c.tenantId}/v2.0` : issuer;
+  }
+
+  const runOf = (run: Partial<PipelineRun> = {}): PipelineRun => ({ ...defaultRun, ...run });
+  const pipelineSubject = (run?: Partial<PipelineRun>) => `p://${org}/${options.project.name}/${runOf(run).name}`;
+
+  /** A pipeline token, its claims in the order of the public samples. */
+  function mintPipelineToken(jobId: string): string {
+    const run = runOf(jobRuns.get(jobId.toLowerCase()));
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = api.oidcLifetimeSec;
+    const claims: JwtClaims = {
+      jti: randomUUID(),
+      sub: pipelineSubject(run),
+      aud: TOKEN_EXCHANGE_AUDIENCE,
+      org_id: options.organizationId,
+      prj_id: options.project.id,
+      def_id: run.definitionId,
+      rpo_id: run.repositoryId,
+      rpo_uri: run.repositoryUri,
+      rpo_ver: run.version,
+      rpo_ref: run.ref,
+      run_id: run.runId,
+      iss: issuer,
+      nbf: lifetime > 0 ? now : now + lifetime - 60,
+      exp: now + lifetime,
+      iat: now,
+    };
+    const token = signJwt(claims, key);
+    issuedTokens.push(token);
+    return token;
+  }
+
+  /** The issuer's discovery document, as the Teleport RFD quotes Azure DevOps' own. */
+  function discovery(): Record<string, unknown> {
+    return {
+      issuer,
+      jwks_uri: `https://${VSTOKEN_HOST}/.well-known/jwks`,
+      subject_types_supported: ['public', 'pairwise'],
+      response_types_supported: ['id_token'],
+      claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'nbf'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      scopes_supported: ['openid'],
+    };
   }
 
   function oidcSubject(connectionId: string): string {
@@ -167,7 +259,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     } else {
       claims = { jti: randomUUID(), ...common };
     }
-    const token = signJwt(claims, key);
+    const token = signJwt(claims, shapeOf(c) === 'entra' ? entraKey : key);
     issuedTokens.push(token);
     return token;
   }
@@ -179,6 +271,12 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
 
   function route(req: IncomingMessage, rec: AzdoRequest): [number, unknown, Record<string, string>?] {
     const segs = rec.path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (rec.host === VSTOKEN_HOST) {
+      const wellKnown = segs.slice(-2).join('/');
+      if (req.method === 'GET' && segs.length === 3 && segs[0] === options.organizationId && wellKnown === '.well-known/openid-configuration') return [200, discovery()];
+      if (req.method === 'GET' && segs.length === 2 && wellKnown === '.well-known/jwks') return [200, api.vstokenJwks()];
+      return [404, ''];
+    }
     if (segs[0]?.toLowerCase() !== org.toLowerCase()) {
       return [404, vssErrorBody(`TF200016: The following project does not exist: ${segs[0] ?? ''}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`, 'ProjectDoesNotExistException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistException, Microsoft.TeamFoundation.Core.WebApi')];
     }
@@ -215,9 +313,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
         return [404, vssErrorBody(`VS800075: The project with id 'vstfs:///Classification/TeamProject/${project}' does not exist, or you do not have permission to access it.`, 'ProjectDoesNotExistWithNameException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException, Microsoft.TeamFoundation.Core.WebApi')];
       }
       const connectionId = rec.query.serviceConnectionId;
-      if (!connectionId) {
-        return [400, vssErrorBody('Value cannot be null.\r\nParameter name: serviceConnectionId', 'ArgumentNullException', 'System.ArgumentNullException, mscorlib')];
-      }
+      if (!connectionId) return [200, { oidcToken: mintPipelineToken(rest[8]) }];
       const c = connections.get(connectionId.toLowerCase());
       if (!c) return [404, ''];
       if (c.referenced === false) {
@@ -279,6 +375,12 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     port,
     requests,
     issuedTokens,
+    pipelineRun: defaultRun,
+    issuer,
+    setJobRun(jobId, run) {
+      jobRuns.set(jobId.toLowerCase(), run);
+    },
+    pipelineSubject,
     oidcLifetimeSec: options.oidcLifetimeSec ?? 600,
     latencyMs: options.latencyMs ?? 0,
     addServiceConnection(c) {
@@ -292,7 +394,9 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
       audiences: [TOKEN_EXCHANGE_AUDIENCE],
       name: `azdo-${connection(connectionId).name}`,
     }),
-    jwks: () => ({ keys: [key.publicJwk] }),
+    jwks: () => ({ keys: [key.publicJwk, entraKey.publicJwk] }),
+    vstokenJwks: () => ({ keys: [key.publicJwk] }),
+    entraJwks: () => ({ keys: [entraKey.publicJwk] }),
     failNext(status, times = 1, failOptions = {}) {
       faults.push({ status, remaining: times, match: failOptions.match, body: failOptions.body });
     },

@@ -122,6 +122,11 @@ export interface Entra {
   trustIssuer(issuer: string, jwks: () => Jwks | Promise<Jwks>): void;
   /** Public keys of the access tokens this emulator signs. */
   jwks(): Jwks;
+  /**
+   * Serves more keys in the discovery key sets (not in jwks()): those of assertions Entra issues
+   * for Azure DevOps service connections, which the Azure DevOps emulator signs.
+   */
+  publishKeys(jwks: () => Jwks): void;
   /** v1 access token issuer: https://sts.windows.net/<tenant>/ */
   issuer(tenantId: string): string;
   mintAccessToken(opts: MintOptions): MintedToken;
@@ -175,6 +180,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
   const apps = new Map<string, AppRegistration>();
   const identities: ManagedIdentity[] = [];
   const trusted = new Map<string, () => Jwks | Promise<Jwks>>();
+  const published: Array<() => Jwks> = [];
   const requests: EntraRequest[] = [];
   const issuedTokens: string[] = [];
   const faults: Array<{ status: number; remaining: number; match?: RegExp; body?: unknown }> = [];
@@ -464,7 +470,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       }
       if (/^([^/]+\/)?discovery(\/v2\.0)?\/keys$/.test(p)) {
         if (segs.length > 2 && segs[0] !== 'discovery') knownTenant(segs[0]);
-        return [200, api.jwks()];
+        return [200, { keys: [...api.jwks().keys, ...published.flatMap((keys) => keys().keys)] }];
       }
     }
     return [404, entraErrorBody('invalid_request', 900561, `The endpoint only accepts POST, OPTIONS requests. Received a ${req.method} request. (${rec.path})`)];
@@ -543,6 +549,9 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       trusted.set(iss, jwks);
     },
     jwks: () => ({ keys: [signingKey.publicJwk] }),
+    publishKeys(keys) {
+      published.push(keys);
+    },
     issuer,
     mintAccessToken,
     failNext(status, times = 1, failOptions = {}) {

@@ -2,6 +2,7 @@
 import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, succeed, taskState, variableSink, warn } from './pipeline/adapter';
 import { createAuthMethod } from './auth';
 import { armRestTokenSource } from './pipeline/azureToken';
+import { azdoOidcTokenSource } from './pipeline/oidcToken';
 import { TaskError } from './core/errors';
 import { secretFileStore } from './pipeline/files';
 import { escapeOutside } from './core/logText';
@@ -19,7 +20,7 @@ export async function main(): Promise<void> {
     const { value: config, warnings } = readConfig();
     for (const w of warnings) warn(w);
     await run(config, {
-      method: createAuthMethod(config.auth, { azureToken: armRestTokenSource }),
+      method: createAuthMethod(config.auth, { azureToken: armRestTokenSource, oidcToken: azdoOidcTokenSource }),
       createVault: createVaultClient,
       sink: variableSink,
       state: taskState,

@@ -52,7 +52,8 @@ function explainAzurePlugin(err: VaultHttpError, proof: Proof, target: LoginTarg
   if (/^invalid role name/.test(text)) {
     return loc('LoginRoleMissing', target.role, target.mount, target.nsNote, target.mount, target.role, oid);
   }
-  if (/expected audience/.test(text)) {
+  // The jwt method's audience refusal ends in "does not match any expected audience": not this one.
+  if (/oidc: expected audience/.test(text)) {
     const [expected] = [...text.matchAll(quoted)].map((m) => m[1]);
     const got = aud ?? resource;
     return loc('LoginAudience', got, target.mount, expected ?? '?', expected ?? '?', target.mount, got);
