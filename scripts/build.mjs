@@ -148,6 +148,21 @@ const replaceModules = {
   },
 };
 
+// Modules a login method imports only when it runs (`await import('./awsSdk')`, the AWS SDK of the
+// aws method, about 0.35 MB): each is bundled as a file of its own beside the entries, which
+// require it at run time, so a run of another method neither reads nor compiles it. Taken from the
+// packages' ES modules (mainFields), which leave out what the chain and the signer do not use.
+const lazyModules = [{ source: /[\\/]src[\\/]auth[\\/]awsSdk(\.ts)?$/, name: 'awsSdk', file: join('src', 'auth', 'awsSdk.ts') }];
+const lazyExternal = {
+  name: 'lazy-modules',
+  setup(b) {
+    b.onResolve({ filter: /^\./ }, (args) => {
+      const lazy = args.kind === 'dynamic-import' && lazyModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
+      return lazy ? { path: `./${lazy.name}.js`, external: true } : undefined;
+    });
+  },
+};
+
 // Files the libraries load with computed paths (tl.setResourcePath(__dirname + ...)).
 const runtimeResources = [
   join(nm, 'azure-pipelines-task-lib', 'lib.json'),
@@ -202,8 +217,24 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, legacyUrl, msalEsm, proxyAgentShim, replaceModules, tunnelBuffer],
+      plugins: [armRestCommon, lazyExternal, legacyUrl, msalEsm, proxyAgentShim, replaceModules, tunnelBuffer],
     });
+    const lazy = lazyModules.filter((m) => existsSync(join(taskDir, m.file)));
+    if (lazy.length) {
+      await build({
+        entryPoints: lazy.map((m) => ({ in: join(taskDir, m.file), out: m.name })),
+        outdir: out,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        mainFields: ['module', 'main'],
+        minify,
+        keepNames: true,
+        legalComments: 'external',
+        logLevel: 'error',
+      });
+    }
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
     writeFileSync(join(out, 'task.json'), JSON.stringify(taskJson, null, 2) + '\n');
     // One icon for the extension and its tasks.

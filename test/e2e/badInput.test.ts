@@ -326,6 +326,10 @@ const cases: Case[] = [
       /^- The 'secrets' input has 1 problem\(s\):\n {2}secrets line 2: "secret\/ci\/production\/api \."/m,
     ],
   ],
+  // aws and gcp: found before the AWS SDK, the metadata server or Vault is asked anything
+  ['aws with an STS region that is no region', { inputs: { authMethod: 'aws', awsStsRegion: 'EU West' } }, [/^Input 'awsStsRegion' is 'EU West', which is not an AWS region: leave it empty for the global endpoint sts\.amazonaws\.com, or name a region such as us-east-1/]],
+  ['aws with a server ID that is no header value', { inputs: { authMethod: 'aws', awsServerIdHeader: 'vault\u00e9.example.com' } }, [/^Input 'awsServerIdHeader' is 'vault\u00e9\.example\.com', which is not a header value: use visible ASCII characters/]],
+  ['gcp with a service account that is neither default nor an email', { inputs: { authMethod: 'gcp', gcpServiceAccount: 'ci agent' } }, [/^Input 'gcpServiceAccount' is 'ci agent', which is not a service account: leave it empty \(or 'default'\)/]],
 ];
 
 describe('e2e: bad inputs fail with the input, the value and the fix, publishing nothing', function () {

@@ -1,7 +1,9 @@
 // Azure Instance Metadata Service emulator: the managed identity token endpoint
 // (GET /metadata/identity/oauth2/token) over plain HTTP, by default on 169.254.169.254:80 inside
 // the private network namespace. Tokens are minted by the Entra emulator for the identity's
-// object id and client id, with `aud` = the requested resource.
+// object id and client id, with `aud` = the requested resource. AWS's instance metadata
+// (/latest/…, aws.ts) and Google's metadata server (/computeMetadata/…, gcp.ts) live at the same
+// address on their clouds: a test routes their paths to them with `route`.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Entra, ManagedIdentity } from './entra';
 import { IMDS_IP, IMDS_PORT } from './hosts';
@@ -33,8 +35,12 @@ export interface Imds {
   failNext(status: number, times?: number): void;
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
+  /** Hands every request whose path starts with `prefix` to `handler` (another cloud's metadata service). */
+  route(prefix: string, handler: MetadataHandler): void;
   close(): Promise<void>;
 }
+
+export type MetadataHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
 
 function pickIdentity(all: ManagedIdentity[], query: Record<string, string>): ManagedIdentity | string {
   const { client_id: clientId, object_id: objectId, principal_id: principalId, msi_res_id: resId, mi_res_id: miResId } = query;
@@ -99,8 +105,12 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
     ];
   }
 
+  const routes: Array<{ prefix: string; handler: MetadataHandler }> = [];
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://placeholder');
+    const routed = routes.find((r) => url.pathname.startsWith(r.prefix));
+    if (routed) return routed.handler(req, res, url.pathname);
     const header = req.headers.metadata;
     const rec: ImdsRequest = {
       at: process.hrtime.bigint(),
@@ -142,6 +152,9 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
     latencyMs: 0,
     failNext(status, times = 1) {
       faults.push({ status, remaining: times });
+    },
+    route(prefix, handler) {
+      routes.push({ prefix, handler });
     },
     close: () => closeServer(server),
   };

@@ -1301,6 +1301,11 @@ export class VaultEmulator {
     const { ns, rel } = this.resolveNamespace(headers['x-vault-namespace'], path);
     const ctx: RequestContext = { method, op, rel, ns, query, body, token };
 
+    // The aws and gcp auth methods live in files of their own: each answers the logins of its mounts.
+    for (const plugin of [await import('./vaultAws'), await import('./vaultGcp')]) {
+      const reply = await plugin.login(this, ctx, (mountPath, role, roleName, id) => this.issueLoginToken(ctx, mountPath, role, roleName, id));
+      if (reply) return reply;
+    }
     const login = ns.authMountFor(rel);
     if (login && rel === `auth/${login.mountPath}login`) return this.login(ctx, login.mountPath, login.mount);
     if (rel.startsWith('sys/internal/ui/mounts/')) return this.uiMount(ctx);

@@ -25,7 +25,7 @@ const overview = read('overview.md');
 const readme = read('README.md');
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'pipeline/awsInputs.ts', 'pipeline/gcpInputs.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -90,6 +90,28 @@ const NOT_TROUBLE = new Set([
   'JwtConnectionHint', // inside InputRequired
   'TokenDescribedPipeline', // how a jwt refusal names the token sent, inside the Jwt* messages
   'TokenDescribedConnection',
+  'AwsSigning', // progress: what the aws method signs, for which STS endpoint
+  'AwsSigned', // progress: where the credentials came from
+  'AwsWithServerId', // inside AwsSigning
+  'AwsWithoutServerId',
+  'AwsNoExpiry', // inside AwsSigned
+  'AwsCredentialsRequest', // inside Retrying
+  'AwsSourceTried', // the lines of AwsNoCredentials: each source the chain tried, by name
+  'AwsSourceNothing',
+  'AwsNoCredentialsFix',
+  'AwsSourceEnv',
+  'AwsSourceSso',
+  'AwsSourceIni',
+  'AwsSourceProcess',
+  'AwsSourceWebIdentity',
+  'AwsSourceContainer',
+  'AwsSourceImds',
+  'AwsStsRegionHint', // hints inside AwsStsRefused
+  'AwsStsCredentialsHint',
+  'GcpTokenRequested', // progress: which service account's token the gcp method asks for
+  'GcpTokenClaims', // progress: the token's non-secret claims
+  'GcpTokenRequest', // inside Retrying
+  'GcpServiceAccountHint', // inside GcpMetadataRefused
 ]);
 
 /**

@@ -1,0 +1,156 @@
+// gcp: the gce login of Vault's gcp auth method. The step asks the Compute Engine metadata server of
+// the VM it runs on for the instance identity token of a service account (audience
+// http://vault/<role>, format=full: Google signs it with the instance's project, zone and name)
+// and sends it as `{role, jwt}`; Vault checks Google's signature, the instance and the role's bindings.
+import * as http from 'node:http';
+import { DeadlineError } from '../core/deadline';
+import type { VaultHttpError } from '../core/failures';
+import type { Text } from '../core/secretSpec';
+import type { AuthMethod, LoginTarget, Proof } from './method';
+
+export interface GcpAuthConfig {
+  method: 'gcp';
+  /** The VM's service account whose token is asked for: 'default' or an email. */
+  serviceAccount: string;
+  /** The metadata server's host (GCE_METADATA_HOST, as Google's libraries read it; else metadata.google.internal). */
+  metadataHost: string;
+}
+
+export const METADATA_HOST = 'metadata.google.internal';
+
+/** The audience Vault's gcp method expects: it must end in vault/<role> (vault-plugin-auth-gcp path_login.go). */
+export function vaultAudience(role: string): string {
+  return `http://vault/${role}`;
+}
+
+export function identityUrl(host: string, serviceAccount: string, role: string): string {
+  const query = new URLSearchParams({ audience: vaultAudience(role), format: 'full' });
+  return `http://${host}/computeMetadata/v1/instance/service-accounts/${encodeURIComponent(serviceAccount)}/identity?${query}`;
+}
+
+/** The metadata server could not be asked (no answer) or did not give a token. */
+export class GcpMetadataError extends Error {
+  constructor(
+    readonly url: string,
+    /** The network error code (ENOTFOUND, ECONNREFUSED, …), '' when the server answered. */
+    readonly code: string,
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`GCE metadata server: ${code || `HTTP ${status}`} ${detail}`);
+    this.name = 'GcpMetadataError';
+  }
+}
+
+/** One GET to the metadata server, as Google's libraries make it (Metadata-Flavor: Google, no proxy). */
+export function fetchIdentityToken(url: string, timeoutSeconds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { 'Metadata-Flavor': 'Google' }, timeout: timeoutSeconds * 1000 }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 64 * 1024) chunks.push(c);
+      });
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        if (res.statusCode !== 200) reject(new GcpMetadataError(url, '', res.statusCode ?? 0, text.replace(/\s+/g, ' ').slice(0, 300)));
+        else if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(text)) reject(new GcpMetadataError(url, '', 200, 'the answer is not a JWT'));
+        else resolve(text);
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => reject(new GcpMetadataError(url, err.code ?? 'ERR', 0, err.message)));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new GcpMetadataError(url, err.code ?? 'ERR', 0, err.message)));
+  });
+}
+
+export interface GceClaims {
+  email?: string;
+  sub?: string;
+  aud?: string;
+  project?: string;
+  zone?: string;
+  instance?: string;
+  instanceId?: string;
+  expires?: string;
+}
+
+/** The non-secret claims of a GCE identity token, without verifying it. */
+export function readGceClaims(jwt: string): GceClaims {
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+  const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+  const gce = ((payload.google as Record<string, unknown> | undefined)?.compute_engine ?? {}) as Record<string, unknown>;
+  return {
+    email: str(payload.email),
+    sub: str(payload.sub),
+    aud: Array.isArray(payload.aud) ? payload.aud.map(String).join(',') : str(payload.aud),
+    project: str(gce.project_id),
+    zone: str(gce.zone),
+    instance: str(gce.instance_name),
+    instanceId: str(gce.instance_id),
+    expires: typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : undefined,
+  };
+}
+
+/** No answer worth waiting for, or one that may be different next time. */
+export function isTransientMetadata(err: unknown): boolean {
+  if (!(err instanceof GcpMetadataError)) return false;
+  if (err.code) return /ECONNRESET|ETIMEDOUT|EAI_AGAIN|ECONNREFUSED|EPIPE/.test(err.code);
+  return err.status === 429 || err.status >= 500;
+}
+
+const quotedList = /\[([^\]]*)\]/;
+/** Go's %q of a []string ("[\"a\" \"b\"]") or %+v ("[a b]"), as a comma-separated list. */
+function goList(text: string): string {
+  const inner = quotedList.exec(text)?.[1] ?? '';
+  const quoted = [...inner.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  return (quoted.length ? quoted : inner.split(/\s+/).filter(Boolean)).join(',');
+}
+
+/** The gcp plugin's refusals (hashicorp/vault-plugin-auth-gcp plugin/path_login.go, authorizer_gce.go), each a 400. */
+function explainGcpPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget, loc: Text): string | undefined {
+  const text = err.errors.join('; ');
+  const { mount, role, nsNote } = target;
+  const { email = '<service account email>', sub = '?', project = '<project>', zone = '<zone>', instance = '?' } = proof.facts;
+  if (/^role "[^"]*" not found$/.test(text)) return loc('GcpRoleMissing', role, mount, nsNote, mount, mount, role, project, email);
+  if (/is not in bound service accounts|\) is not authorized for role$/.test(text)) {
+    return loc('GcpNotBound', email, sub, role, mount, goList(text) || '-', mount, role, email);
+  }
+  if (/^Got GCE token but IAM role "[^"]*" does not allow GCE inference$/.test(text)) {
+    return loc('GcpRoleIsIam', role, mount, mount, project, email, mount, role);
+  }
+  if (/^instance "[^"]*" \(project "[^"]*"\) not in bound projects/.test(text)) {
+    return loc('GcpProjectNotBound', instance, project, role, mount, goList(text) || '-', mount, role, project);
+  }
+  if (/^instance not in bound zones/.test(text)) return loc('GcpZoneNotBound', instance, zone, role, mount, goList(text) || '-', mount, role, zone);
+  return undefined;
+}
+
+export function gcpMethod(config: GcpAuthConfig, fetchToken: typeof fetchIdentityToken = fetchIdentityToken): AuthMethod {
+  return {
+    name: 'gcp',
+    describe: (loc) => loc('GcpTokenRequested', config.serviceAccount, config.metadataHost),
+    what: (loc) => loc('GcpTokenRequest'),
+    async prove({ role, loc, timeoutSeconds }): Promise<Proof> {
+      const jwt = await fetchToken(identityUrl(config.metadataHost, config.serviceAccount, role), timeoutSeconds);
+      const c = readGceClaims(jwt);
+      const notes = [loc('GcpTokenClaims', c.email ?? '-', c.sub ?? '-', c.project ?? '-', c.zone ?? '-', c.instance ?? '-', c.aud ?? '-', c.expires ?? '-')];
+      return { body: { role, jwt }, secrets: [jwt], notes, facts: { ...c } };
+    },
+    isTransient: isTransientMetadata,
+    explainProofFailure(err, ctx, loc) {
+      if (err instanceof DeadlineError) return loc('GcpMetadataTimeout', config.metadataHost, ctx.timeoutSeconds, ctx.attempts);
+      if (!(err instanceof GcpMetadataError)) return undefined;
+      if (err.code) return loc('GcpNotOnGce', config.metadataHost, err.code);
+      const hint = err.status === 404 ? loc('GcpServiceAccountHint', config.serviceAccount) : '';
+      return loc('GcpMetadataRefused', config.metadataHost, err.status, config.serviceAccount, err.detail || '-', hint);
+    },
+    explainRefusal: (err, proof, target, loc) => explainGcpPlugin(err, proof, target, loc),
+  };
+}

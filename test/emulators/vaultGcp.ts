@@ -1,0 +1,135 @@
+// The Vault side of the gcp auth method, for the Vault emulator (vault.ts hands it the logins of the
+// mounts enabled here): verify the JWT with Google's keys (the metadata emulator's), check `exp` and
+// that every `aud` ends in vault/<role>, then a gce role's bound_projects, the instance (the
+// Compute API), bound_zones and bound_service_accounts, or an iam role's GCE inference and bound
+// service accounts. Errors as hashicorp/vault-plugin-auth-gcp plugin/path_login.go
+// (parseAndValidateJwt, getSigningKey, validateBaseJWTClaims, pathIamLogin,
+// authorizeIAMServiceAccount, pathGceLogin) and plugin/authorizer_gce.go (AuthorizeGCE) write them:
+// logical.ErrorResponse, so HTTP 400, with Go's %q and %+v renderings of lists.
+import { decodeJwt, JwtError, verifyJwt } from './jwt';
+import type { Gce } from './gcp';
+import type { AzureRole, VaultEmulator } from './vault';
+import type { IssueToken, PluginReply, PluginRequest } from './vaultAws';
+
+export interface GcpRole {
+  type: 'gce' | 'iam';
+  bound_service_accounts?: string[];
+  bound_projects?: string[];
+  bound_zones?: string[];
+  bound_regions?: string[];
+  /** iam roles: accept GCE instance tokens (the plugin's default is true). */
+  allow_gce_inference?: boolean;
+  token_policies?: string[];
+  token_ttl?: number;
+  token_type?: 'service' | 'batch';
+}
+
+interface Mount {
+  gce: Gce;
+  roles: Map<string, GcpRole>;
+}
+
+const mounts = new WeakMap<VaultEmulator, Map<string, Mount>>();
+const key = (ns: string, mount: string) => `${ns}${mount.replace(/^\/+|\/+$/g, '')}/`;
+
+export function enableGcpAuth(vault: VaultEmulator, mount: string, gce: Gce, ns = ''): void {
+  if (!mounts.has(vault)) mounts.set(vault, new Map());
+  mounts.get(vault)?.set(key(ns, mount), { gce, roles: new Map() });
+}
+
+export function writeGcpRole(vault: VaultEmulator, mount: string, name: string, role: GcpRole, ns = ''): void {
+  const m = mounts.get(vault)?.get(key(ns, mount));
+  if (!m) throw new Error(`no gcp auth mount at auth/${mount}`);
+  if (role.type === 'iam' && !(role.bound_service_accounts ?? []).length) throw new Error('IAM role must have at least one service account');
+  m.roles.set(name.toLowerCase(), { allow_gce_inference: true, ...role });
+}
+
+const err = (...errors: string[]): PluginReply => ({ status: 400, body: { errors } });
+/** Go's %q of a []string. */
+const goQuoted = (list: string[]) => `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
+/** Go's %+v of a []string. */
+const goPlain = (list: string[]) => `[${list.join(' ')}]`;
+
+/** POST auth/<mount>/login of a gcp mount enabled here; undefined for any other request. */
+export async function login(vault: VaultEmulator, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
+  if (!req.rel.startsWith('auth/') || !req.rel.endsWith('/login')) return undefined;
+  const mountPath = req.rel.slice('auth/'.length, -'login'.length);
+  const m = mounts.get(vault)?.get(`${req.ns.path}${mountPath}`);
+  if (!m) return undefined;
+  if (req.op !== 'update') return { status: 405, body: { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] } };
+
+  const roleName = typeof req.body.role === 'string' ? req.body.role : '';
+  if (!roleName) return err('role is required');
+  const role = m.roles.get(roleName.toLowerCase());
+  if (!role) return err(`role ${JSON.stringify(roleName)} not found`);
+  const jwt = req.body.jwt;
+  if (typeof jwt !== 'string') return err('jwt argument is required');
+
+  let header;
+  let unverified;
+  try {
+    ({ header, payload: unverified } = decodeJwt(jwt));
+  } catch {
+    return err('unable to parse signed JWT: go-jose/go-jose: compact JWS format must have three parts');
+  }
+  const kid = String(header.kid ?? '');
+  const sub = String(unverified.sub ?? '');
+  const keys = m.gce.jwks();
+  if (!keys.keys.some((k) => k.kid === kid)) {
+    return err(`unable to get public key for signed JWT: unable to get public key ${JSON.stringify(kid)} for JWT subject ${JSON.stringify(sub)}: no Google OAuth2 provider key found for GCE role`);
+  }
+  let claims: Record<string, unknown>;
+  try {
+    claims = verifyJwt(jwt, keys, { checkTime: false });
+  } catch (e) {
+    if (e instanceof JwtError) return err('go-jose/go-jose: error in cryptographic primitive');
+    throw e;
+  }
+  // validateBaseJWTClaims: exp (60 s of tolerance), sub, every aud ending in vault/<role>.
+  const now = Date.now() / 1000;
+  if (typeof claims.exp !== 'number' || claims.exp < now - 60) return err("JWT is expired or does not have proper 'exp' claim");
+  if (!claims.sub) return err("expected JWT to have 'sub' claim with service account id or email");
+  const suffix = `vault/${roleName}`;
+  for (const aud of ([] as unknown[]).concat(claims.aud ?? [])) {
+    if (!String(aud).endsWith(suffix)) return err(`at least one of the JWT claim 'aud' must end in ${JSON.stringify(suffix)}`);
+  }
+  const gce = ((claims.google as Record<string, unknown> | undefined)?.compute_engine ?? undefined) as Record<string, unknown> | undefined;
+  const hasGce = !!gce && !!gce.instance_id;
+  if (role.type === 'gce' && !hasGce) return err('expected JWT to have claims with GCE metadata');
+
+  const sa = m.gce.serviceAccount(String(claims.sub));
+  const azureShaped: AzureRole = { bound_service_principal_ids: [], token_policies: role.token_policies, token_ttl: role.token_ttl, token_type: role.token_type };
+  if (role.type === 'iam') {
+    if (!role.allow_gce_inference && hasGce) return err(`Got GCE token but IAM role ${JSON.stringify(roleName)} does not allow GCE inference`);
+    if (!sa) return err(`service account ${String(claims.sub)} not found`);
+    const projects = role.bound_projects ?? [];
+    if (projects.length && !projects.includes(sa.projectId)) return err(`service account ${JSON.stringify(sa.email)} not in bound projects ${goPlain(projects)}`);
+    const bound = role.bound_service_accounts ?? [];
+    if (!(bound.length === 1 && bound[0] === '*') && !bound.includes(sa.email) && !bound.includes(sa.uniqueId)) {
+      return err(`service account ${sa.email} (id: ${sa.uniqueId}) is not authorized for role`);
+    }
+    return issue(mountPath, azureShaped, roleName, sa.email);
+  }
+
+  const projectId = String(gce?.project_id ?? '');
+  const zone = String(gce?.zone ?? '');
+  const instanceName = String(gce?.instance_name ?? '');
+  const instanceId = String(gce?.instance_id ?? '');
+  const projects = role.bound_projects ?? [];
+  if (projects.length && !projects.includes(projectId)) return err(`instance ${JSON.stringify(instanceId)} (project ${JSON.stringify(projectId)}) not in bound projects ${goPlain(projects)}`);
+  if (!m.gce.instanceExists(projectId, zone, instanceName)) {
+    return err(`error when attempting to find instance (project ${projectId}, zone: ${zone}, instance: ${instanceName}) :googleapi: Error 404: The resource 'projects/${projectId}/zones/${zone}/instances/${instanceName}' was not found, notFound`);
+  }
+  const zones = role.bound_zones ?? [];
+  const regions = role.bound_regions ?? [];
+  if (zones.length && !zones.includes(zone)) return err(`instance not in bound zones ${goQuoted(zones)}`);
+  if (!zones.length && regions.length && !regions.includes(zone.replace(/-[a-z]$/, ''))) return err(`instance not in bound regions ${goQuoted(regions)}`);
+  const bound = role.bound_service_accounts ?? [];
+  if (bound.length) {
+    if (!sa) return err(`could not find service account ${JSON.stringify(String(claims.sub))}: googleapi: Error 404: Not found; Gaia id not found for email ${String(claims.sub)}, notFound`);
+    if (!bound.includes(sa.email) && !bound.includes(sa.uniqueId)) {
+      return err(`service account ${JSON.stringify(sa.uniqueId)} (${JSON.stringify(sa.email)}) is not in bound service accounts ${goQuoted(bound)}`);
+    }
+  }
+  return issue(mountPath, azureShaped, roleName, instanceName);
+}
