@@ -1,0 +1,90 @@
+// The gcp method's pure parts: the metadata URL, the token's claims, what is worth another attempt,
+// and the gcp plugin's refusals turned into the cause and the fix.
+import * as assert from 'node:assert/strict';
+import { GcpMetadataError, gcpMethod, identityUrl, isTransientMetadata, readGceClaims } from '../../tasks/VaultAzureLoginV1/src/auth/gcp';
+import { DeadlineError } from '../../tasks/VaultAzureLoginV1/src/core/deadline';
+import { VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
+
+const loc = (key: string, ...args: unknown[]) => [key, ...args].join('|');
+const target = { address: 'https://vault.example.com:8200', mount: 'gcp', role: 'ci', nsNote: '' };
+const jwtOf = (claims: Record<string, unknown>) => `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+const TOKEN = jwtOf({
+  aud: 'http://vault/ci',
+  email: 'azp@prj.iam.gserviceaccount.com',
+  sub: '1234567890',
+  exp: 1_900_000_000,
+  google: { compute_engine: { project_id: 'prj', zone: 'europe-west1-b', instance_name: 'agent-1', instance_id: '42' } },
+});
+
+describe('gcp method', () => {
+  it('asks the metadata server for the identity token with audience http://vault/<role> and format=full', () => {
+    assert.equal(
+      identityUrl('metadata.google.internal', 'azp@prj.iam.gserviceaccount.com', 'ci'),
+      'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/azp%40prj.iam.gserviceaccount.com/identity?audience=http%3A%2F%2Fvault%2Fci&format=full',
+    );
+  });
+
+  it('reads the non-secret claims, the Compute Engine ones included', () => {
+    assert.deepEqual(readGceClaims(TOKEN), {
+      email: 'azp@prj.iam.gserviceaccount.com',
+      sub: '1234567890',
+      aud: 'http://vault/ci',
+      project: 'prj',
+      zone: 'europe-west1-b',
+      instance: 'agent-1',
+      instanceId: '42',
+      expires: new Date(1_900_000_000_000).toISOString(),
+    });
+    assert.deepEqual(readGceClaims('not a jwt'), {});
+  });
+
+  it('retries what may pass (no answer, 429, 5xx), not what will not (not on GCE, 404)', () => {
+    assert.equal(isTransientMetadata(new GcpMetadataError('u', 'ECONNRESET', 0, '')), true);
+    assert.equal(isTransientMetadata(new GcpMetadataError('u', '', 503, '')), true);
+    assert.equal(isTransientMetadata(new GcpMetadataError('u', 'ENOTFOUND', 0, '')), false);
+    assert.equal(isTransientMetadata(new GcpMetadataError('u', '', 404, '')), false);
+    assert.equal(isTransientMetadata(new Error('x')), false);
+  });
+
+  it('logs in with {role, jwt}, the token masked and its claims logged', async () => {
+    const method = gcpMethod({ method: 'gcp', serviceAccount: 'default', metadataHost: 'metadata.google.internal' }, async (url) => {
+      assert.match(url, /service-accounts\/default\/identity\?audience=http%3A%2F%2Fvault%2Fci&format=full$/);
+      return TOKEN;
+    });
+    const proof = await method.prove({ mount: 'gcp', role: 'ci', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 5 });
+    assert.deepEqual(proof.body, { role: 'ci', jwt: TOKEN });
+    assert.deepEqual(proof.secrets, [TOKEN]);
+    assert.equal(proof.notes[0], `GcpTokenClaims|azp@prj.iam.gserviceaccount.com|1234567890|prj|europe-west1-b|agent-1|http://vault/ci|${new Date(1_900_000_000_000).toISOString()}`);
+  });
+
+  it('explains a metadata server that cannot be reached, refuses, or does not answer in time', () => {
+    const method = gcpMethod({ method: 'gcp', serviceAccount: 'x@y.iam.gserviceaccount.com', metadataHost: 'metadata.google.internal' });
+    const ctx = { timeoutSeconds: 5, attempts: 3 };
+    assert.equal(method.explainProofFailure(new GcpMetadataError('u', 'ENOTFOUND', 0, 'getaddrinfo'), ctx, loc), 'GcpNotOnGce|metadata.google.internal|ENOTFOUND');
+    assert.equal(
+      method.explainProofFailure(new GcpMetadataError('u', '', 404, 'not found'), ctx, loc),
+      'GcpMetadataRefused|metadata.google.internal|404|x@y.iam.gserviceaccount.com|not found|GcpServiceAccountHint|x@y.iam.gserviceaccount.com',
+    );
+    assert.equal(method.explainProofFailure(new DeadlineError(5000), ctx, loc), 'GcpMetadataTimeout|metadata.google.internal|5|3');
+    assert.equal(method.explainProofFailure(new Error('other'), ctx, loc), undefined);
+  });
+
+  describe("the gcp plugin's refusals (plugin/path_login.go, authorizer_gce.go), each with the fix", () => {
+    const method = gcpMethod({ method: 'gcp', serviceAccount: 'default', metadataHost: 'metadata.google.internal' });
+    const proof = { body: {}, secrets: [], notes: [], facts: { ...readGceClaims(TOKEN) } };
+    const explain = (text: string) => method.explainRefusal(new VaultHttpError(400, 'auth/gcp/login', [text], { errors: [text] }), proof, target, loc);
+    const cases: Array<[string, string]> = [
+      [
+        'service account "1234567890" ("azp@prj.iam.gserviceaccount.com") is not in bound service accounts ["deployer@prj.iam.gserviceaccount.com" "other@prj.iam.gserviceaccount.com"]',
+        'GcpNotBound|azp@prj.iam.gserviceaccount.com|1234567890|ci|gcp|deployer@prj.iam.gserviceaccount.com,other@prj.iam.gserviceaccount.com|gcp|ci|azp@prj.iam.gserviceaccount.com',
+      ],
+      ['service account azp@prj.iam.gserviceaccount.com (id: 1234567890) is not authorized for role', 'GcpNotBound|azp@prj.iam.gserviceaccount.com|1234567890|ci|gcp|-|gcp|ci|azp@prj.iam.gserviceaccount.com'],
+      ['Got GCE token but IAM role "ci" does not allow GCE inference', 'GcpRoleIsIam|ci|gcp|gcp|prj|azp@prj.iam.gserviceaccount.com|gcp|ci'],
+      ['instance "42" (project "prj") not in bound projects [other-prj]', 'GcpProjectNotBound|agent-1|prj|ci|gcp|other-prj|gcp|ci|prj'],
+      ['instance not in bound zones ["us-central1-a"]', 'GcpZoneNotBound|agent-1|europe-west1-b|ci|gcp|us-central1-a|gcp|ci|europe-west1-b'],
+      ['role "ci" not found', 'GcpRoleMissing|ci|gcp||gcp|gcp|ci|prj|azp@prj.iam.gserviceaccount.com'],
+    ];
+    for (const [text, expected] of cases) it(text.slice(0, 70), () => assert.equal(explain(text), expected));
+    it('leaves any other answer to the shared explanation', () => assert.equal(explain("JWT is expired or does not have proper 'exp' claim"), undefined));
+  });
+});
