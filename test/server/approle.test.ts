@@ -2,7 +2,7 @@
 // variables or from a HashiCorp Vault service connection, a response-wrapped secret_id checked
 // (sys/wrapping/lookup) and unwrapped once, a wrapping token from another path refused, and
 // OpenBao's refusals (a secret_id used up or expired, a wrong role_id, CIDR bindings) explained
-// with the cause and the fix. The post-job step revokes the token an AppRole login got. The
+// with the cause and the fix, which the test then applies as printed. The post-job step revokes the token an AppRole login got. The
 // approle setup of overview.md (blocks marked <!-- test:approle-recipe -->) runs as the page writes
 // it, the orchestrator's step with a token of the policy the page gives it.
 import * as assert from 'node:assert/strict';
@@ -83,6 +83,25 @@ describe('server: approle login against OpenBao', function () {
     { secretVariables: { VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secret }, masked: [roleId, secret] },
   ];
 
+  /**
+   * Runs the `vault …` command a message prints as its fix, as a user pastes it (bash, `vault` being
+   * the bao CLI, as root), with the placeholders it explains filled in; its answer as JSON.
+   */
+  async function runFix(message: string, command: RegExp, fill: Record<string, string> = {}): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the CLI's JSON answer
+    let text = command.exec(message)?.[0];
+    assert.ok(text, `the message prints the fix ${command}: ${message}`);
+    for (const [placeholder, value] of Object.entries(fill)) text = text.split(placeholder).join(value);
+    assert.deepEqual(text.match(/<[A-Za-z][\w -]*>/g) ?? [], [], `no placeholder left in: ${text}`);
+    const r = await runShell(s.bao, s.world.ca.certPath, text, tmpdir(), { BAO_FORMAT: 'json' });
+    assert.equal(r.code, 0, `the printed fix failed on OpenBao:\n$ ${text}\n${r.output}`);
+    return r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+  }
+  /** The printed `vault write … secret-id` fix, run: the wrapping token it makes. */
+  const printedWrap = async (message: string) => {
+    const answer = await runFix(message, /vault write (-f )?-wrap-ttl=1h auth\/[\w.-]+\/role\/[\w.-]+\/secret-id( \S+=\S+)?$/);
+    return answer.wrap_info.token as string;
+  };
+
   const connection = (parameters: Record<string, string>): ServiceEndpoint => ({
     id: CONNECTION,
     url: OPENBAO_ADDRESS,
@@ -162,6 +181,10 @@ describe('server: approle login against OpenBao', function () {
       assert.equal(still.status, 200, 'the wrapping token was not unwrapped');
       assert.equal(still.body.data.creation_path, found);
     }
+    // The fix the message prints makes a token the step accepts.
+    const fixed = await printedWrap(`vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id`);
+    const [inputs, job] = fromVariables(roleIds.ci, fixed);
+    (await main(inputs, job)).checked(true);
   });
 
   it('says a wrapping token already unwrapped may have been intercepted', async () => {
@@ -170,7 +193,9 @@ describe('server: approle login against OpenBao', function () {
     const [inputs, job] = fromVariables(roleIds.ci, token);
     const { errors } = (await main(inputs, job)).checked(false);
     assert.match(errors, /^The secret_id from input 'approleSecretId' is a response-wrapping token that Vault does not know \(400 wrapping token is not valid or does not exist\): it was unwrapped already, its wrap TTL ran out/);
-    assert.match(errors, new RegExp(`vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id\\. If nothing else should have unwrapped it, treat its secret_id as stolen: list the role's secret_id accessors \\(vault list auth/${MOUNT}/role/ci/secret-id\\)`));
+    assert.match(errors, new RegExp(`If nothing else should have unwrapped it, treat its secret_id as stolen: list the role's secret_id accessors \\(vault list auth/${MOUNT}/role/ci/secret-id\\) .*: vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id$`));
+    const [fixed, fixedJob] = fromVariables(roleIds.ci, await printedWrap(errors));
+    (await main(fixed, fixedJob)).checked(true);
   });
 
   it('explains a secret_id used up (secret_id_num_uses), with the commands to check the role_id and issue a new one', async () => {
@@ -181,8 +206,10 @@ describe('server: approle login against OpenBao', function () {
     const { errors } = second.checked(false);
     assert.equal(
       errors,
-      `Vault refused the AppRole login at auth/${MOUNT} (400 invalid role or secret ID). Vault gives this one answer for a secret_id that is used up (secret_id_num_uses), expired (secret_id_ttl), destroyed or issued for another role, and for a role_id that is not the role's. Compare the role_id from input 'approleRoleId' with: vault read -field=role_id auth/${MOUNT}/role/ci-once/role-id. Then give input 'approleSecretId' a new secret_id for every run, best response-wrapped: vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci-once/secret-id`,
+      `Vault refused the AppRole login at auth/${MOUNT} (400 invalid role or secret ID). Vault gives this one answer for a secret_id that is used up (secret_id_num_uses), expired (secret_id_ttl), destroyed or issued for another role, and for a role_id that is not the role's. Compare the role_id from input 'approleRoleId' with the output of (vault read -field=role_id auth/${MOUNT}/role/ci-once/role-id), then give input 'approleSecretId' a new secret_id for every run, best response-wrapped: vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci-once/secret-id`,
     );
+    const [fixed, fixedJob] = fromVariables(roleIds['ci-once'], await printedWrap(errors));
+    (await main({ ...fixed, role: 'ci-once' }, fixedJob)).checked(true);
   });
 
   it('names the role_id when a freshly unwrapped secret_id is refused', async () => {
@@ -193,6 +220,10 @@ describe('server: approle login against OpenBao', function () {
       errors,
       `Vault refused the AppRole login at auth/${MOUNT} (400 invalid role or secret ID) with a secret_id the step had just unwrapped from a token made at the role's secret_id path, so unused and within its TTL: the role_id from input 'approleRoleId' is not the one of role 'ci' (or the role was deleted and created again, which gives it a new role_id). Set it to the output of: vault read -field=role_id auth/${MOUNT}/role/ci/role-id`,
     );
+    const r = await runShell(s.bao, s.world.ca.certPath, /vault read -field=role_id \S+$/.exec(errors)![0], tmpdir());
+    assert.equal(r.stdout.trim(), roleIds.ci, 'the printed command gives the role_id');
+    const [fixed, fixedJob] = fromVariables(r.stdout.trim(), await wrapped(['-f', `auth/${MOUNT}/role/ci/secret-id`]));
+    (await main(fixed, fixedJob)).checked(true);
   });
 
   it('says an unwrapped secret_id expired when its TTL ran out before the login', async () => {
@@ -204,6 +235,10 @@ describe('server: approle login against OpenBao', function () {
     assert.match(run.stdout, /the secret_id's TTL: 1s, its uses: no limit\./);
     assert.match(errors, new RegExp(`^Vault refused the AppRole login at auth/${MOUNT} \\(400 invalid role or secret ID\\): the unwrapped secret_id was made at \\S+ with a TTL of 1s, which ran out before the login`));
     assert.match(errors, new RegExp(`vault write -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id ttl=2h$`));
+    const [fixed, fixedJob] = fromVariables(roleIds.ci, await printedWrap(errors));
+    const after = await main(fixed, fixedJob);
+    after.checked(true);
+    assert.match(after.run.stdout, /the secret_id's TTL: 7200s, its uses: no limit\./);
   });
 
   it('names the agent address that secret_id_bound_cidrs of the role refuses, with the fix', async () => {
@@ -211,8 +246,13 @@ describe('server: approle login against OpenBao', function () {
     const { errors } = (await main({ ...inputs, role: 'ci-cidr' }, job)).checked(false);
     assert.equal(
       errors,
-      `Vault refused the AppRole login: the agent's address as Vault sees it, 127.0.0.1, is outside the CIDR blocks that role auth/${MOUNT}/role/ci-cidr accepts secret_ids from (secret_id_bound_cidrs). Add it, keeping the blocks already there (vault read auth/${MOUNT}/role/ci-cidr): vault write auth/${MOUNT}/role/ci-cidr secret_id_bound_cidrs=<blocks already there>,127.0.0.1/32. If that address is a proxy's or a load balancer's, bind that one, or have Vault's listener take the agent's address from X-Forwarded-For (x_forwarded_for_authorized_addrs).`,
+      `Vault refused the AppRole login: the agent's address as Vault sees it, 127.0.0.1, is outside the CIDR blocks that role auth/${MOUNT}/role/ci-cidr accepts secret_ids from (secret_id_bound_cidrs). If that address is a proxy's or a load balancer's, bind that one instead, or have Vault's listener take the agent's address from X-Forwarded-For (x_forwarded_for_authorized_addrs). Add it, keeping the blocks already there (vault read auth/${MOUNT}/role/ci-cidr): vault write auth/${MOUNT}/role/ci-cidr secret_id_bound_cidrs=<blocks already there>,127.0.0.1/32`,
     );
+    await runFix(errors, /vault write auth\/\S+ secret_id_bound_cidrs=.+$/, { '<blocks already there>': '10.20.0.0/16' });
+    const bound = (await s.bao.api('GET', `auth/${MOUNT}/role/ci-cidr`)).body.data.secret_id_bound_cidrs;
+    assert.deepEqual(bound, ['10.20.0.0/16', '127.0.0.1/32'], 'the blocks already there are kept');
+    const [fixed, fixedJob] = fromVariables(roleIds['ci-cidr'], await secretId('ci-cidr'));
+    (await main({ ...fixed, role: 'ci-cidr' }, fixedJob)).checked(true);
   });
 
   it('names the agent address that the cidr_list of the secret_id refuses, with the fix', async () => {
@@ -221,9 +261,11 @@ describe('server: approle login against OpenBao', function () {
     assert.match(
       errors,
       new RegExp(
-        `^Vault refused the AppRole login: the agent's address as Vault sees it, 127\\.0\\.0\\.1, is outside the CIDR blocks the secret_id from input 'approleSecretId' is bound to \\(its cidr_list\\)\\. Issue the secret_id for the agents' network, or without cidr_list: vault write -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id cidr_list=127\\.0\\.0\\.1/32\\.`,
+        `^Vault refused the AppRole login: the agent's address as Vault sees it, 127\\.0\\.0\\.1, is outside the CIDR blocks the secret_id from input 'approleSecretId' is bound to \\(its cidr_list\\)\\. .* Issue the secret_id for the agents' network, or without cidr_list: vault write -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id cidr_list=127\\.0\\.0\\.1/32$`,
       ),
     );
+    const [fixed, fixedJob] = fromVariables(roleIds.ci, await printedWrap(errors));
+    (await main(fixed, fixedJob)).checked(true);
   });
 
   it('a token bound to other addresses (token_bound_cidrs) logs in, then every request is denied', async () => {

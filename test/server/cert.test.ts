@@ -26,8 +26,16 @@ const SECRETS_LINE = 'secret/ci/production/db password | DB_PASSWORD';
 /** A HashiCorp Vault service connection's id (upper case: the agent's environment names are). */
 const CONNECTION = 'VAULTCERT';
 
-/** The lines of a PEM key the agent masks (its base64 lines). */
-const keyLines = (pem: string) => pem.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 8 && !l.startsWith('-----'));
+/**
+ * The base64 lines of a pair's private key that the agent masks. An RSA key holds the public modulus
+ * that the certificate holds too, and a line of it can fall on the same base64 boundaries in both:
+ * such a line is public, and the certificate shows it where it may.
+ */
+const keyLines = (pair: KeyPair) =>
+  pair.keyPem
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 8 && !l.startsWith('-----') && !pair.certPem.includes(l));
 
 describe('server: cert login against OpenBao', function () {
   this.timeout(120_000);
@@ -44,14 +52,25 @@ describe('server: cert login against OpenBao', function () {
     otherName = await issueClientCert(s.world.ca, 'laptop.example.com');
     stranger = await issueClientCert(otherCa, AGENT_CN);
     assert.ok((await s.bao.api('POST', `sys/auth/${MOUNT}`, { type: 'cert' })).status < 300);
-    const role = await s.bao.api('POST', `auth/${MOUNT}/certs/${ROLE}`, {
-      certificate: s.world.ca.certPem,
-      allowed_common_names: [AGENT_CN],
-      token_policies: ['ci-read'],
-      token_ttl: '10m',
-    });
-    assert.ok(role.status < 300, JSON.stringify(role.body));
+    // The role the logins use, and one for each misconfiguration, whose printed fix the test applies.
+    for (const name of [ROLE, 'ci-untrusted', 'ci-names']) {
+      const role = await s.bao.api('POST', `auth/${MOUNT}/certs/${name}`, {
+        certificate: s.world.ca.certPem,
+        allowed_common_names: [AGENT_CN],
+        token_policies: ['ci-read'],
+        token_ttl: '10m',
+      });
+      assert.ok(role.status < 300, JSON.stringify(role.body));
+    }
   });
+
+  /** Runs the `vault write …` a message ends with, as a user pastes it, in `cwd` (where the files it names are). */
+  async function runFix(message: string, cwd: string): Promise<void> {
+    const command = /vault write auth\/\S+ \S+=\S+$/.exec(message)?.[0];
+    assert.ok(command, `the message ends with its fix: ${message}`);
+    const r = await runShell(s.bao, s.world.ca.certPath, command, cwd);
+    assert.equal(r.code, 0, `the printed fix failed on OpenBao:\n$ ${command}\n${r.output}`);
+  }
   after(async () => {
     await otherCa?.dispose();
     await s?.stop();
@@ -69,7 +88,7 @@ describe('server: cert login against OpenBao', function () {
   /** The main step with the cert method; checked with the key as what the agent masks. */
   async function main(inputs: Record<string, string>, pair: KeyPair, more: Partial<RunOptions> = {}): Promise<{ run: TaskRun; checked: (ok: boolean) => Checked }> {
     const run = await s.run({ authMethod: 'cert', authMount: MOUNT, role: ROLE, secrets: SECRETS_LINE, ...inputs }, more);
-    return { run, checked: (ok) => s.check(run, ok, { agentMasked: keyLines(pair.keyPem) }) };
+    return { run, checked: (ok) => s.check(run, ok, { agentMasked: keyLines(pair) }) };
   }
 
   const viaConnection = (pair: KeyPair, url?: string): [Record<string, string>, Partial<RunOptions>] => [{ vaultAddress: '', vaultConnection: CONNECTION }, { endpoints: [connection(pair, url)] }];
@@ -88,7 +107,7 @@ describe('server: cert login against OpenBao', function () {
     assert.ok(token);
     assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 200);
     const post = await s.run({ authMethod: 'cert' }, { entry: 'post.js', tempDir: run.tempDir, variables: taskVariablesFrom(run.stdout) });
-    s.check(post, true, { agentMasked: keyLines(agent.keyPem) });
+    s.check(post, true, { agentMasked: keyLines(agent) });
     assert.match(post.stdout, /Revoked the Vault token\./);
     assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 403, 'the token is revoked');
   });
@@ -99,27 +118,37 @@ describe('server: cert login against OpenBao', function () {
     assert.match(run.stdout, /^Logging in with the TLS client certificate from input 'clientCertificate': subject CN=ci-agent\.example\.com/m);
   });
 
-  it('explains a certificate from a CA the role does not trust, with the role and without', async () => {
+  it('explains a certificate from a CA the role does not trust, with the role and without; the printed fix works', async () => {
     const [inputs, more] = viaConnection(stranger);
-    const named = (await main(inputs, stranger, more)).checked(false);
+    const named = (await main({ ...inputs, role: 'ci-untrusted' }, stranger, more)).checked(false);
     assert.equal(
       named.errors,
-      `The certificate role '${ROLE}' of auth/${MOUNT} does not exist or does not trust the client certificate (400 invalid certificate or no client certificate supplied): subject CN=${AGENT_CN}, issued by CN=Another Test CA. Give the role the CA that issued the certificate (or the certificate itself) as its certificate: vault write auth/${MOUNT}/certs/${ROLE} certificate=@issuing-ca.pem (vault list auth/${MOUNT}/certs lists the roles).`,
+      `The certificate role 'ci-untrusted' of auth/${MOUNT} does not exist or does not trust the client certificate (400 invalid certificate or no client certificate supplied): subject CN=${AGENT_CN}, issued by CN=Another Test CA. Give the role the CA that issued the certificate (or the certificate itself) as its certificate: vault write auth/${MOUNT}/certs/ci-untrusted certificate=@issuing-ca.pem (vault list auth/${MOUNT}/certs lists the roles).`,
     );
     const any = (await main({ ...inputs, role: '' }, stranger, more)).checked(false);
     assert.equal(
       any.errors,
       `No certificate role of auth/${MOUNT} trusts the client certificate (400 invalid certificate or no client certificate supplied): subject CN=${AGENT_CN}, issued by CN=Another Test CA. Create one with the CA that issued it (or the certificate itself), and name it in 'role': vault write auth/${MOUNT}/certs/<role> certificate=@issuing-ca.pem token_policies=<policy>`,
     );
+    const cwd = mkdtempSync(join(tmpdir(), 'val-cert-fix-'));
+    try {
+      writeFileSync(join(cwd, 'issuing-ca.pem'), otherCa.certPem);
+      await runFix(named.errors.replace(/ \(vault list .*$/, ''), cwd);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+    (await main({ ...inputs, role: 'ci-untrusted' }, stranger, more)).checked(true);
   });
 
-  it('names the common name that allowed_common_names does not allow, with the fix', async () => {
+  it('names the common name that allowed_common_names does not allow; the printed fix works', async () => {
     const [inputs, more] = viaConnection(otherName);
-    const { errors } = (await main(inputs, otherName, more)).checked(false);
+    const { errors } = (await main({ ...inputs, role: 'ci-names' }, otherName, more)).checked(false);
     assert.equal(
       errors,
-      `The client certificate (subject CN=laptop.example.com; names: CN laptop.example.com) is issued by a CA that a certificate role of auth/${MOUNT} trusts, but fails the role's other checks (400 no chain matching all constraints could be found for this login certificate): allowed_common_names, allowed_dns_sans, allowed_email_sans, allowed_uri_sans, allowed_organizational_units, required_extensions, or the CA's revocation list. See the role: vault read auth/${MOUNT}/certs/${ROLE}. To allow the certificate's name (list the names already allowed too): vault write auth/${MOUNT}/certs/${ROLE} allowed_common_names=laptop.example.com`,
+      `The client certificate (subject CN=laptop.example.com; names: CN laptop.example.com) is issued by a CA that a certificate role of auth/${MOUNT} trusts, but fails the role's other checks (400 no chain matching all constraints could be found for this login certificate): allowed_common_names, allowed_dns_sans, allowed_email_sans, allowed_uri_sans, allowed_organizational_units, required_extensions, or the CA's revocation list (the role's: vault read auth/${MOUNT}/certs/ci-names). To allow the certificate's name (list the names already allowed too): vault write auth/${MOUNT}/certs/ci-names allowed_common_names=laptop.example.com`,
     );
+    await runFix(errors, tmpdir());
+    (await main({ ...inputs, role: 'ci-names' }, otherName, more)).checked(true);
   });
 
   it('explains a listener that asks for no client certificate (as behind a TLS-terminating proxy)', async () => {

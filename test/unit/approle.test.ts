@@ -202,7 +202,7 @@ describe('approle: refusals of the login, in words', () => {
   it('"invalid role or secret ID": every cause Vault folds into it, with the checks', () => {
     assert.equal(
       explain(invalid, plain),
-      "Vault refused the AppRole login at auth/approle (400 invalid role or secret ID). Vault gives this one answer for a secret_id that is used up (secret_id_num_uses), expired (secret_id_ttl), destroyed or issued for another role, and for a role_id that is not the role's. Compare the role_id from input 'approleRoleId' with: vault read -field=role_id auth/approle/role/ci/role-id. Then give input 'approleSecretId' a new secret_id for every run, best response-wrapped: vault write -f -wrap-ttl=1h auth/approle/role/ci/secret-id",
+      "Vault refused the AppRole login at auth/approle (400 invalid role or secret ID). Vault gives this one answer for a secret_id that is used up (secret_id_num_uses), expired (secret_id_ttl), destroyed or issued for another role, and for a role_id that is not the role's. Compare the role_id from input 'approleRoleId' with the output of (vault read -field=role_id auth/approle/role/ci/role-id), then give input 'approleSecretId' a new secret_id for every run, best response-wrapped: vault write -f -wrap-ttl=1h auth/approle/role/ci/secret-id",
     );
   });
 
@@ -213,10 +213,10 @@ describe('approle: refusals of the login, in words', () => {
 
   it('CIDR bindings of the role and of the secret_id, as OpenBao and Vault word them', () => {
     for (const text of ['source address "10.1.2.3" unauthorized by CIDR restrictions on the role: %!w(<nil>)', 'source address "10.1.2.3" unauthorized by CIDR restrictions on the role']) {
-      assert.match(explain(refused(400, text), plain)!, /^Vault refused the AppRole login: the agent's address as Vault sees it, 10\.1\.2\.3, is outside the CIDR blocks that role auth\/approle\/role\/ci accepts secret_ids from \(secret_id_bound_cidrs\)\. .*secret_id_bound_cidrs=<blocks already there>,10\.1\.2\.3\/32\./);
+      assert.match(explain(refused(400, text), plain)!, /^Vault refused the AppRole login: the agent's address as Vault sees it, 10\.1\.2\.3, is outside the CIDR blocks that role auth\/approle\/role\/ci accepts secret_ids from \(secret_id_bound_cidrs\)\. .*secret_id_bound_cidrs=<blocks already there>,10\.1\.2\.3\/32$/);
     }
     for (const text of ['source address "10.1.2.3" unauthorized through CIDR restrictions on the secret ID', 'source address "10.1.2.3" unauthorized by CIDR restrictions on the secret ID: <nil>']) {
-      assert.match(explain(refused(400, text), plain)!, /the secret_id from input 'approleSecretId' is bound to \(its cidr_list\)\. .*vault write -wrap-ttl=1h auth\/approle\/role\/ci\/secret-id cidr_list=10\.1\.2\.3\/32\./);
+      assert.match(explain(refused(400, text), plain)!, /the secret_id from input 'approleSecretId' is bound to \(its cidr_list\)\. .*vault write -wrap-ttl=1h auth\/approle\/role\/ci\/secret-id cidr_list=10\.1\.2\.3\/32$/);
     }
   });
 
