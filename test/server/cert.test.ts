@@ -116,6 +116,7 @@ describe('server: cert login against OpenBao', function () {
     const { run, checked } = await main({ role: '', clientCertificate: agent.certPem, clientKey: agent.keyPem }, agent, { secretVariables: { VAULT_CLIENT_KEY: agent.keyPem } });
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
     assert.match(run.stdout, /^Logging in with the TLS client certificate from input 'clientCertificate': subject CN=ci-agent\.example\.com/m);
+    assert.match(run.stdout, /^Logging in to https:\/\/vault\.example\.com:8300 at auth\/cert-ci\/login \(no role named: the mount chooses\)\.$/m);
   });
 
   it('explains a certificate from a CA the role does not trust, with the role and without; the printed fix works', async () => {

@@ -36,6 +36,7 @@ const NOT_TROUBLE = new Set([
   'TokenRequested',
   'TokenClaims',
   'LoggingIn',
+  'LoggingInNoRole',
   'LoggedIn',
   'ReadingSecrets',
   'ReadSummary',

@@ -91,7 +91,8 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   for (const note of proof.notes) log(note);
 
   const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
-  log(loc('LoggingIn', config.address, config.authMount, config.role, nsNote));
+  // A certificate login may name no role: Vault then tries each certificate role of the mount.
+  log(config.role ? loc('LoggingIn', config.address, config.authMount, config.role, nsNote) : loc('LoggingInNoRole', config.address, config.authMount, nsNote));
   let login;
   try {
     login = await vault.login(config.authMount, proof.body);
