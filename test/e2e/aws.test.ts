@@ -5,7 +5,6 @@
 // answered with the cause and a command that fixes it.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNT_ID, Aws, startAws } from '../emulators/aws';
@@ -14,6 +13,7 @@ import { SECRETS, seedVault } from '../emulators/seed';
 import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
+import { lookupSelf } from '../helpers/lookupSelf';
 import { taskVariablesFrom } from '../helpers/output';
 
 const SERVER_ID = VAULT_HOST;
@@ -58,18 +58,6 @@ describe('e2e: aws login (iam method)', function () {
   }
   const check = (r: TaskRun, ok: boolean) => checkRun(world, r, ok, { extraSecrets: aws.secrets() });
 
-  /** GET auth/token/lookup-self with `token`, as any later user of a leaked token would. */
-  function lookupSelf(token: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${VAULT_ADDRESS}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': token }, ca: world.ca.certPem }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   it('logs in with the EC2 instance profile over IMDSv2, reads and publishes; the post-job step revokes the token', async () => {
     const issued = new Set(world.vault.issuedTokens());
     const imdsBefore = aws.imdsRequests.length;
@@ -91,11 +79,11 @@ describe('e2e: aws login (iam method)', function () {
     assert.ok(sts.signedHeaders.includes('x-vault-aws-iam-server-id'), 'the server ID header is signed');
 
     const token = world.vault.issuedTokens().find((t) => !issued.has(t)) as string;
-    assert.equal(await lookupSelf(token), 200);
+    assert.equal(await lookupSelf(world, token), 200);
     const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: { ...hermetic(), ...taskVariablesFrom(main.stdout) } });
     check(post, true);
     assert.match(post.stdout, /Revoked the Vault token\./);
-    assert.equal(await lookupSelf(token), 403, 'the token no longer works');
+    assert.equal(await lookupSelf(world, token), 403, 'the token no longer works');
   });
 
   it('logs in with keys in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), bound by a wildcard ARN', async () => {

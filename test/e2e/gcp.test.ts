@@ -4,12 +4,12 @@
 // account), the post-job revocation, and the misconfigurations users meet most, each answered
 // with the cause and a command that fixes it.
 import * as assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { createGce, Gce } from '../emulators/gcp';
 import { SECRETS, seedVault } from '../emulators/seed';
 import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
+import { lookupSelf } from '../helpers/lookupSelf';
 import { taskVariablesFrom } from '../helpers/output';
 
 describe('e2e: gcp login (gce method)', function () {
@@ -39,17 +39,6 @@ describe('e2e: gcp login (gce method)', function () {
   const run = (override: Partial<RunOptions> = {}): Promise<TaskRun> => world.runTask({ connection: world.ids.wif, inputs, ...override });
   const check = (r: TaskRun, ok: boolean) => checkRun(world, r, ok, { extraSecrets: gce.issuedTokens.map((value) => ({ what: 'a GCE identity token', value })) });
 
-  function lookupSelf(token: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${VAULT_ADDRESS}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': token }, ca: world.ca.certPem }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   it('logs in with the VM’s default service account, reads and publishes; the post-job step revokes the token', async () => {
     const issued = new Set(world.vault.issuedTokens());
     const before = gce.requests.length;
@@ -65,11 +54,11 @@ describe('e2e: gcp login (gce method)', function () {
     assert.ok(main.stdout.includes(`project ${gce.instance.projectId}, zone ${gce.instance.zone}, instance ${gce.instance.name}, aud http://vault/ci`));
 
     const token = world.vault.issuedTokens().find((t) => !issued.has(t)) as string;
-    assert.equal(await lookupSelf(token), 200);
+    assert.equal(await lookupSelf(world, token), 200);
     const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
     check(post, true);
     assert.match(post.stdout, /Revoked the Vault token\./);
-    assert.equal(await lookupSelf(token), 403, 'the token no longer works');
+    assert.equal(await lookupSelf(world, token), 403, 'the token no longer works');
   });
 
   it('logs in with another service account attached to the VM (gcpServiceAccount)', async () => {

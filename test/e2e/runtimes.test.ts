@@ -4,8 +4,14 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ACCOUNT_ID, Aws, startAws } from '../emulators/aws';
+import { createGce, Gce } from '../emulators/gcp';
+import { AWS_STS_HOSTS, VAULT_HOST } from '../emulators/hosts';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
+import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
+import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
 import { Identity, REPO, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
@@ -19,10 +25,31 @@ const versions = process.env.VAL_RUNTIMES
 describe('e2e: every Node an agent runs the task with', function () {
   this.timeout(120_000);
   let world: World;
+  let aws: Aws;
+  let gce: Gce;
+  let dir: string;
   before(async () => {
     world = await startWorld();
+    // The methods whose libraries or requests differ from the azure chain's: aws (the AWS SDK's
+    // chain and signing, a bundle of its own) and gcp, each against its emulator.
+    aws = await startAws({ tls: await world.ca.issue([...AWS_STS_HOSTS]) });
+    world.imds.route('/latest/', aws.handleImds);
+    aws.instanceRole = 'azp-agent';
+    aws.defineRole('azp-agent');
+    enableAwsAuth(world.vault, 'aws', { iamServerIdHeaderValue: VAULT_HOST, ca: world.ca.certPem }, aws);
+    writeAwsRole(world.vault, 'aws', 'ci', { auth_type: 'iam', token_policies: ['ci-read'], token_ttl: 900, bound_iam_principal_arn: [`arn:aws:iam::${ACCOUNT_ID}:role/azp-agent`] });
+    gce = createGce();
+    world.imds.route('/computeMetadata/', gce.handle);
+    enableGcpAuth(world.vault, 'gcp', gce);
+    const { projectId, zone, serviceAccounts } = gce.instance;
+    writeGcpRole(world.vault, 'gcp', 'ci', { type: 'gce', bound_projects: [projectId], bound_zones: [zone], bound_service_accounts: [serviceAccounts[0]], token_policies: ['ci-read'], token_ttl: 900 });
+    dir = fs.mkdtempSync(join(tmpdir(), 'val-runtimes-'));
   });
-  after(async () => world?.stop());
+  after(async () => {
+    await aws?.close();
+    await world?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
 
@@ -53,6 +80,21 @@ describe('e2e: every Node an agent runs the task with', function () {
           assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
         });
       }
+
+      it('aws (credentials from IMDSv2, the request signed by the AWS SDK): logs in and publishes, nothing on stderr', async () => {
+        const inputs = { authMethod: 'aws', vaultAddress: VAULT_ADDRESS, role: 'ci', awsServerIdHeader: VAULT_HOST, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+        // No shared config or credentials files: the chain must reach the instance metadata.
+        const variables = { AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_CONFIG_FILE: join(dir, 'none') };
+        const run = await world.runTask({ node, connection: world.ids.wif, inputs, variables });
+        assert.equal(checkRun(world, run, true, { extraSecrets: aws.secrets() }).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+      });
+
+      it('gcp (the instance identity token from the metadata server): logs in and publishes, nothing on stderr', async () => {
+        const inputs = { authMethod: 'gcp', vaultAddress: VAULT_ADDRESS, role: 'ci', retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+        const run = await world.runTask({ node, connection: world.ids.wif, inputs });
+        const extraSecrets = gce.issuedTokens.map((value) => ({ what: 'a GCE identity token', value }));
+        assert.equal(checkRun(world, run, true, { extraSecrets }).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+      });
 
       it('post-job step: revokes the lease and the token and removes the file the main step left', async () => {
         const issued = new Set(world.vault.issuedTokens());

@@ -13,7 +13,7 @@ import { PROJECT, RunOptions, TaskRun } from '../emulators/world';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import type { Answer } from './openbao';
-import { markedBlocks, stepInputs } from './overviewBlocks';
+import { overviewText, recipeBlocks, taskInputs } from './pageRecipe';
 import { FixOptions, runPrintedFix, runWithCli } from './printedFix';
 
 const secrets = 'secret/ci/production/db password | DB_PASSWORD';
@@ -359,9 +359,9 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
 // for private CAs), then the task with the inputs of the page's YAML blocks.
 describe("server: overview.md's jwt setup (Azure DevOps' issuer), run as written against OpenBao", function () {
   this.timeout(120_000);
-  const blocks = markedBlocks('jwt-azdo');
+  const blocks = recipeBlocks(overviewText(), 'jwt-azdo');
   const shell = blocks.filter((b) => b.lang === 'sh');
-  const yaml = blocks.filter((b) => b.lang === 'yaml').map((b) => stepInputs(b.text));
+  const yaml = blocks.filter((b) => b.lang === 'yaml').map((b) => taskInputs(b.text));
   let s: ServerWorld;
 
   before(async () => {

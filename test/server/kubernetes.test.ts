@@ -18,6 +18,7 @@ import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
+import { recipeBlocks } from './pageRecipe';
 
 const SECRETS_LINE = 'secret/ci/production/db password | DB_PASSWORD';
 const ROLE = 'azure-pipelines';
@@ -303,18 +304,6 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
 
 const MARK = '<!-- test:kubernetes-recipe -->';
 
-interface Block {
-  lang: string;
-  text: string;
-  line: number;
-}
-
-/** The fenced blocks right after a MARK line, in page order. */
-function recipeBlocks(markdown: string): Block[] {
-  const re = new RegExp(`^${MARK}[ \\t]*\\n\`\`\`(\\w*)\\n([\\s\\S]*?)^\`\`\`[ \\t]*$`, 'gm');
-  return [...markdown.matchAll(re)].map((m) => ({ lang: m[1], text: m[2], line: markdown.slice(0, m.index).split('\n').length + 1 }));
-}
-
 /** `key: value` of the first line with that key at any depth (manifests of one kind of each object). */
 function field(yaml: string, key: string, after = 0): string {
   const m = new RegExp(`^\\s*-?\\s*${key}:\\s*(\\S+)`, 'm').exec(yaml.slice(after));
@@ -332,7 +321,7 @@ function option(script: string, key: string): string {
 describe('server: the kubernetes setup of overview.md, run as written against OpenBao', function () {
   this.timeout(120_000);
   const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-  const blocks = recipeBlocks(overview);
+  const blocks = recipeBlocks(overview, 'kubernetes-recipe');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml');
   const [podManifests, reviewerManifests, pipeline] = [/kind: Deployment/, /kind: ClusterRoleBinding/, /- task: VaultAzureLogin@1/].map((re) => yaml.find((b) => re.test(b.text))?.text ?? '');

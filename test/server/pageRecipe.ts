@@ -3,6 +3,9 @@
 // shell blocks run with bash against OpenBao, `vault` being the `bao` CLI.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from '../emulators/world';
 import type { OpenBao } from './openbao';
 import { OPENBAO_ADDRESS } from './openbao';
 
@@ -11,6 +14,11 @@ export interface Block {
   text: string;
   /** Line of the opening fence in overview.md. */
   line: number;
+}
+
+/** overview.md as it is now. */
+export function overviewText(): string {
+  return readFileSync(join(REPO, 'overview.md'), 'utf8');
 }
 
 /** The fenced blocks right after a `<!-- test:<name> -->` line, in page order. */

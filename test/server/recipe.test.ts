@@ -6,7 +6,6 @@
 // addition is `oidc_discovery_ca_pem=@<test CA>`, which the page names for private CAs: the Entra
 // emulator's discovery document is served with a certificate from the test CA.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,75 +15,14 @@ import { REPO, startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun, Checked } from '../helpers/checkRun';
 import { savedToken } from './fixture';
 import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
+import { recipeBlocks, runShell, taskInputs } from './pageRecipe';
 
 const MARK = '<!-- test:jwt-recipe -->';
-
-interface Block {
-  lang: string;
-  text: string;
-  /** Line of the opening fence in overview.md. */
-  line: number;
-}
-
-/** The fenced blocks right after a MARK line, in page order. */
-function recipeBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const re = new RegExp(`^${MARK}[ \\t]*\\n\`\`\`(\\w*)\\n([\\s\\S]*?)^\`\`\`[ \\t]*$`, 'gm');
-  for (const m of markdown.matchAll(re)) {
-    blocks.push({ lang: m[1], text: m[2], line: markdown.slice(0, m.index).split('\n').length + 1 });
-  }
-  return blocks;
-}
-
-/** The inputs of the `- task: VaultAzureLogin@1` step of a YAML block: plain scalars and `|` block scalars. */
-function taskInputs(yaml: string): Record<string, string> {
-  const lines = yaml.split('\n');
-  const indent = (l: string) => l.length - l.trimStart().length;
-  const at = lines.findIndex((l) => /^\s*- task: VaultAzureLogin@1\s*(#.*)?$/.test(l));
-  assert.ok(at >= 0, 'the YAML block has a VaultAzureLogin@1 step');
-  const inputsAt = lines.findIndex((l, i) => i > at && /^\s*inputs:\s*$/.test(l));
-  assert.ok(inputsAt > at, 'the step has inputs:');
-  const out: Record<string, string> = {};
-  let inputIndent: number | undefined;
-  for (let i = inputsAt + 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    if (indent(line) <= indent(lines[inputsAt])) break;
-    inputIndent ??= indent(line);
-    const m = /^\s*([A-Za-z]\w*):\s*(.*)$/.exec(line);
-    assert.ok(m && indent(line) === inputIndent, `not an input: ${line}`);
-    const value = m[2].replace(/\s+#.*$/, '').trim();
-    if (value === '|') {
-      const body: string[] = [];
-      while (i + 1 < lines.length && (lines[i + 1].trim() === '' || indent(lines[i + 1]) > inputIndent)) body.push(lines[++i].trim());
-      out[m[1]] = body.join('\n').trim();
-    } else {
-      out[m[1]] = value;
-    }
-  }
-  return out;
-}
-
-/** Runs a shell script with bash; `vault` is the `bao` binary. */
-function runShell(bao: OpenBao, caPath: string, script: string, home: string): Promise<{ code: number | null; output: string }> {
-  const prelude = 'set -euo pipefail\nset -x\nvault() { "$BAO_BIN" "$@"; }\n';
-  return new Promise((done, fail) => {
-    const child = spawn('bash', ['-c', prelude + script], {
-      env: { PATH: process.env.PATH ?? '', HOME: home, BAO_BIN: bao.bin, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: caPath, BAO_TOKEN: bao.rootToken },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, output }));
-  });
-}
 
 describe('server: the jwt setup of overview.md, run as written against OpenBao', function () {
   this.timeout(120_000);
   const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-  const blocks = recipeBlocks(overview);
+  const blocks = recipeBlocks(overview, 'jwt-recipe');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml');
 
@@ -153,7 +91,7 @@ describe('server: the jwt setup of overview.md, run as written against OpenBao',
     lines[config[0]] += ` oidc_discovery_ca_pem=@${world.ca.certPath}`;
     script = lines.join('\n');
 
-    const result = await runShell(bao, world.ca.certPath, script, home);
+    const result = await runShell(bao, world.ca.certPath, `set -x\n${script}`, home);
     assert.equal(result.code, 0, `the recipe failed on OpenBao:\n${result.output}`);
 
     // The page's example secret, in a KV version 2 mount as `vault kv get` names it.
