@@ -8,20 +8,13 @@
 // Where HashiCorp Vault (which the emulator follows, see facts.md) and OpenBao are known to differ,
 // the row says so in one line and both sides are checked for exactly that difference.
 import * as assert from 'node:assert/strict';
-import { request } from 'node:https';
-import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
 import { AUTH_MOUNT, DEFAULT_RESOURCE, TENANT_ID } from '../emulators/seed';
 import { multiErrorText } from '../emulators/vault';
 import { startWorld, VAULT_PORT, World } from '../emulators/world';
-import { OPENBAO_PORT, OpenBao, startOpenBao } from './openbao';
+import { Answer, OPENBAO_PORT, OpenBao, startOpenBao, vaultRequest } from './openbao';
 import { JWT_BATCH_ROLE, JWT_MOUNT, JWT_ROLE, ROTATED, seedOpenBao } from './seed';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers of many shapes
-
-interface Answer {
-  status: number;
-  body: Json;
-}
 
 /** Which token a row sends: a fresh login's, one revoked with revoke-self, a made-up one, none, root. */
 type TokenKind = 'service' | 'batch' | 'revoked' | 'bad' | 'none' | 'root';
@@ -262,30 +255,6 @@ const ROWS: Row[] = [
   },
 ];
 
-function send(port: number, ca: string, method: string, path: string, body: unknown, token: string | undefined): Promise<Answer> {
-  return new Promise((done, fail) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = {};
-    if (token) headers['X-Vault-Token'] = token;
-    if (data !== undefined) headers['Content-Type'] = 'application/json';
-    const req = request({ host: VAULT_IP, servername: VAULT_HOST, port, method, path: `/v1/${path}`, headers, ca, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          // kept as text
-        }
-        done({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', fail);
-    req.end(data);
-  });
-}
-
 /** A time as Go's encoding/json writes one in UTC (RFC3339Nano: no trailing zeros in the fraction). */
 const GO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
 
@@ -345,7 +314,7 @@ describe('server: the Vault emulator answers as OpenBao does', function () {
   let jwts: Jwts;
   const seenTimes: Record<Target['name'], string[]> = { openbao: [], emulator: [] };
 
-  const call = (t: Target, method: string, path: string, body: unknown, token?: string) => send(t.port, world.ca.certPem, method, path.replace('{auth}', t.authMount), body, token);
+  const call = (t: Target, method: string, path: string, body: unknown, token?: string) => vaultRequest(t.port, world.ca.certPem, method, path.replace('{auth}', t.authMount), body, token);
 
   async function tokenFor(t: Target, kind: TokenKind): Promise<string | undefined> {
     if (kind === 'none') return undefined;

