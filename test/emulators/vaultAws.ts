@@ -7,6 +7,7 @@
 // backend.go (defaultAllowedSTSRequestHeaders) write them: logical.ErrorResponse, so HTTP 400.
 import { request as httpsRequest } from 'node:https';
 import type { Aws } from './aws';
+import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
 import type { AzureRole, VaultEmulator } from './vault';
 
 export interface AwsAuthMountConfig {
@@ -40,31 +41,18 @@ interface Mount {
   roles: Map<string, StoredRole>;
 }
 
-/** What vault.ts passes of a request (its RequestContext). */
-export interface PluginRequest {
-  op: string;
-  rel: string;
-  ns: { path: string };
-  body: Record<string, unknown>;
-}
-export type PluginReply = { status: number; body?: unknown };
-export type IssueToken = (mountPath: string, role: AzureRole, roleName: string, principal: string) => PluginReply;
-
-const mounts = new WeakMap<VaultEmulator, Map<string, Mount>>();
-const key = (ns: string, mount: string) => `${ns}${mount.replace(/^\/+|\/+$/g, '')}/`;
+const mounts = pluginMounts<Mount>('aws');
 
 export const IAM_SERVER_ID_HEADER = 'X-Vault-AWS-IAM-Server-ID';
 const DEFAULT_ALLOWED_STS_HEADERS = ['X-Amz-Algorithm', 'X-Amz-Content-Sha256', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Security-Token', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-User-Agent'];
 
 export function enableAwsAuth(vault: VaultEmulator, mount: string, config: AwsAuthMountConfig, aws: Aws, ns = ''): void {
-  if (!mounts.has(vault)) mounts.set(vault, new Map());
-  mounts.get(vault)?.set(key(ns, mount), { config, aws, roles: new Map() });
+  mounts.enable(vault, mount, { config, aws, roles: new Map() }, ns);
 }
 
 /** auth/<mount>/role/<name>: bound ARNs without a wildcard are resolved to unique ids (iam:GetRole) unless resolve_aws_unique_ids=false. */
 export function writeAwsRole(vault: VaultEmulator, mount: string, name: string, role: AwsRole, ns = ''): void {
-  const m = mounts.get(vault)?.get(key(ns, mount));
-  if (!m) throw new Error(`no aws auth mount at auth/${mount}`);
+  const m = mounts.get(vault, mount, ns);
   const resolve = role.resolve_aws_unique_ids ?? true;
   const boundIds: string[] = [];
   if (resolve) {
@@ -79,8 +67,7 @@ export function writeAwsRole(vault: VaultEmulator, mount: string, name: string, 
 }
 
 export function setAwsConfig(vault: VaultEmulator, mount: string, config: Partial<AwsAuthMountConfig>, ns = ''): void {
-  const m = mounts.get(vault)?.get(key(ns, mount));
-  if (!m) throw new Error(`no aws auth mount at auth/${mount}`);
+  const m = mounts.get(vault, mount, ns);
   Object.assign(m.config, config);
 }
 
@@ -165,11 +152,9 @@ const globMatch = (pattern: string, value: string) => (pattern.endsWith('*') ? v
 
 /** POST auth/<mount>/login of an aws mount enabled here; undefined for any other request. */
 export async function login(vault: VaultEmulator, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
-  if (!req.rel.startsWith('auth/') || !req.rel.endsWith('/login')) return undefined;
-  const mountPath = req.rel.slice('auth/'.length, -'login'.length);
-  const m = mounts.get(vault)?.get(`${req.ns.path}${mountPath}`);
-  if (!m) return undefined;
-  if (req.op !== 'update') return { status: 405, body: { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] } };
+  const target = mounts.forLogin(vault, req);
+  if (!target || 'reply' in target) return target?.reply;
+  const { mount: m, mountPath } = target;
   const b = req.body;
   const has = (f: string) => b[f] !== undefined && b[f] !== null;
   const anyIam = ['iam_http_request_method', 'iam_request_url', 'iam_request_body', 'iam_request_headers'].filter(has);

@@ -9,7 +9,7 @@
 import { decodeJwt, JwtError, verifyJwt } from './jwt';
 import type { Gce } from './gcp';
 import type { AzureRole, VaultEmulator } from './vault';
-import type { IssueToken, PluginReply, PluginRequest } from './vaultAws';
+import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
 
 export interface GcpRole {
   type: 'gce' | 'iam';
@@ -29,17 +29,14 @@ interface Mount {
   roles: Map<string, GcpRole>;
 }
 
-const mounts = new WeakMap<VaultEmulator, Map<string, Mount>>();
-const key = (ns: string, mount: string) => `${ns}${mount.replace(/^\/+|\/+$/g, '')}/`;
+const mounts = pluginMounts<Mount>('gcp');
 
 export function enableGcpAuth(vault: VaultEmulator, mount: string, gce: Gce, ns = ''): void {
-  if (!mounts.has(vault)) mounts.set(vault, new Map());
-  mounts.get(vault)?.set(key(ns, mount), { gce, roles: new Map() });
+  mounts.enable(vault, mount, { gce, roles: new Map() }, ns);
 }
 
 export function writeGcpRole(vault: VaultEmulator, mount: string, name: string, role: GcpRole, ns = ''): void {
-  const m = mounts.get(vault)?.get(key(ns, mount));
-  if (!m) throw new Error(`no gcp auth mount at auth/${mount}`);
+  const m = mounts.get(vault, mount, ns);
   if (role.type === 'iam' && !(role.bound_service_accounts ?? []).length) throw new Error('IAM role must have at least one service account');
   m.roles.set(name.toLowerCase(), { allow_gce_inference: true, ...role });
 }
@@ -52,11 +49,9 @@ const goPlain = (list: string[]) => `[${list.join(' ')}]`;
 
 /** POST auth/<mount>/login of a gcp mount enabled here; undefined for any other request. */
 export async function login(vault: VaultEmulator, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
-  if (!req.rel.startsWith('auth/') || !req.rel.endsWith('/login')) return undefined;
-  const mountPath = req.rel.slice('auth/'.length, -'login'.length);
-  const m = mounts.get(vault)?.get(`${req.ns.path}${mountPath}`);
-  if (!m) return undefined;
-  if (req.op !== 'update') return { status: 405, body: { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] } };
+  const target = mounts.forLogin(vault, req);
+  if (!target || 'reply' in target) return target?.reply;
+  const { mount: m, mountPath } = target;
 
   const roleName = typeof req.body.role === 'string' ? req.body.role : '';
   if (!roleName) return err('role is required');
