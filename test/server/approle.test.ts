@@ -3,7 +3,7 @@
 // (sys/wrapping/lookup) and unwrapped once, a wrapping token from another path refused, and
 // OpenBao's refusals (a secret_id used up or expired, a wrong role_id, CIDR bindings) explained
 // with the cause and the fix, which the test then applies as printed. The post-job step revokes the token an AppRole login got. The
-// approle setup of overview.md (blocks marked <!-- test:approle-recipe -->) runs as the page writes
+// approle setup of docs/approle.md (blocks marked <!-- test:approle-recipe -->) runs as the page writes
 // it, the orchestrator's step with a token of the policy the page gives it.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { Checked } from '../helpers/checkRun';
 import { masks, taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { OPENBAO_ADDRESS } from './openbao';
-import { policyBlock, recipeBlocks, runShell, taskInputs } from './pageRecipe';
+import { docsPage, policyBlock, recipeBlocks, runShell, taskInputs } from './pageRecipe';
 
 const MOUNT = 'approle-ci';
 const SECRETS_LINE = 'secret/ci/production/db password | DB_PASSWORD';
@@ -276,9 +276,8 @@ describe('server: approle login against OpenBao', function () {
     // OpenBao answers a bare "permission denied", as for a policy that allows nothing there.
     assert.match(errors, /the token's policies allow nothing under the mount of secret\/ci\/production\/db \(403 on sys\/internal\/ui\/mounts\)/);
   });
-  describe('the approle setup of overview.md, run as written', () => {
-    const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-    const blocks = recipeBlocks(overview, 'approle-recipe');
+  describe('the approle setup of docs/approle.md, run as written', () => {
+    const blocks = recipeBlocks(docsPage('approle.md'), 'approle-recipe');
     let cwd: string;
     before(() => (cwd = mkdtempSync(join(tmpdir(), 'val-approle-recipe-'))));
     after(() => rmSync(cwd, { recursive: true, force: true }));
@@ -287,7 +286,7 @@ describe('server: approle login against OpenBao', function () {
     async function sh(text: string, env: Record<string, string> = {}): Promise<string> {
       assert.deepEqual(text.match(/<[A-Za-z][\w -]*>/g) ?? [], [], 'no placeholder in a command the page gives as is');
       const r = await runShell(s.bao, s.world.ca.certPath, text, cwd, env);
-      assert.equal(r.code, 0, `overview.md's command failed on OpenBao:\n${text}\n${r.output}`);
+      assert.equal(r.code, 0, `docs/approle.md's command failed on OpenBao:\n${text}\n${r.output}`);
       return r.stdout.trim();
     }
 
@@ -302,7 +301,7 @@ describe('server: approle login against OpenBao', function () {
       assert.deepEqual(rest, [], 'four shell blocks');
       assert.match(enable, new RegExp(`^vault auth enable approle\\nvault write auth/approle/role/${inputs.role} `));
 
-      await sh(policyBlock(overview));
+      await sh(policyBlock(docsPage('azure.md')));
       await sh(enable);
       const role_id = await sh(roleId);
       assert.match(role_id, /^[0-9a-f-]{36}$/);

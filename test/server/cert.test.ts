@@ -3,7 +3,7 @@
 // to a cert auth mount whose role trusts the test CA and allows one common name; the post-job step
 // revokes the token. OpenBao's refusals (a certificate no role trusts, a name the role does not
 // allow, no certificate received) explained with the cause and the fix. The cert setup of
-// overview.md (blocks marked <!-- test:cert-recipe -->) runs as the page writes it.
+// docs/cert.md (blocks marked <!-- test:cert-recipe -->) runs as the page writes it.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { Checked } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { OPENBAO_ADDRESS, OPENBAO_PRIVATE_CA_ADDRESS } from './openbao';
-import { policyBlock, recipeBlocks, runShell, taskInputs } from './pageRecipe';
+import { docsPage, policyBlock, recipeBlocks, runShell, taskInputs } from './pageRecipe';
 
 const MOUNT = 'cert-ci';
 const ROLE = 'ci-agents';
@@ -162,9 +162,8 @@ describe('server: cert login against OpenBao', function () {
       ),
     );
   });
-  describe('the cert setup of overview.md, run as written', () => {
-    const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-    const blocks = recipeBlocks(overview, 'cert-recipe');
+  describe('the cert setup of docs/cert.md, run as written', () => {
+    const blocks = recipeBlocks(docsPage('cert.md'), 'cert-recipe');
     let cwd: string;
     before(() => (cwd = mkdtempSync(join(tmpdir(), 'val-cert-recipe-'))));
     after(() => rmSync(cwd, { recursive: true, force: true }));
@@ -186,9 +185,9 @@ describe('server: cert login against OpenBao', function () {
       writeFileSync(join(cwd, caFile), s.world.ca.certPem);
       const pair = await issueClientCert(s.world.ca, commonName);
 
-      for (const text of [policyBlock(overview), shell]) {
+      for (const text of [policyBlock(docsPage('azure.md')), shell]) {
         const r = await runShell(s.bao, s.world.ca.certPath, text, cwd);
-        assert.equal(r.code, 0, `overview.md's command failed on OpenBao:\n${text}\n${r.output}`);
+        assert.equal(r.code, 0, `docs/cert.md's command failed on OpenBao:\n${text}\n${r.output}`);
       }
       // The agent passes the connection the input names by its id.
       const id = 'VAULTPRODAGENTS';

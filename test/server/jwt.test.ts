@@ -13,7 +13,7 @@ import { PROJECT, RunOptions, TaskRun } from '../emulators/world';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import type { Answer } from './openbao';
-import { overviewText, recipeBlocks, taskInputs } from './pageRecipe';
+import { docsPage, recipeBlocks, taskInputs } from './pageRecipe';
 import { FixOptions, runPrintedFix, runWithCli } from './printedFix';
 
 const secrets = 'secret/ci/production/db password | DB_PASSWORD';
@@ -353,13 +353,13 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
   });
 });
 
-// overview.md's jwt setup, run as the page writes it: the blocks marked <!-- test:jwt-azdo --> on a
+// docs/jwt.md's setup, run as the page writes it: the blocks marked <!-- test:jwt-azdo --> on a
 // fresh OpenBao with the bao CLI (as `vault`), the page's placeholders replaced by this world's
 // values and the test CA added to the config write (`oidc_discovery_ca_pem`, which the page names
 // for private CAs), then the task with the inputs of the page's YAML blocks.
-describe("server: overview.md's jwt setup (Azure DevOps' issuer), run as written against OpenBao", function () {
+describe("server: docs/jwt.md's setup (Azure DevOps' issuer), run as written against OpenBao", function () {
   this.timeout(120_000);
-  const blocks = recipeBlocks(overviewText(), 'jwt-azdo');
+  const blocks = recipeBlocks(docsPage('jwt.md'), 'jwt-azdo');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml').map((b) => taskInputs(b.text));
   let s: ServerWorld;
@@ -392,7 +392,7 @@ describe("server: overview.md's jwt setup (Azure DevOps' issuer), run as written
       '<project>': PROJECT.name,
       '<connection>': s.world.ids.wif.name,
     };
-    let text = shell.map((b) => `# overview.md line ${b.line}\n${b.text}`).join('\n');
+    let text = shell.map((b) => `# docs/jwt.md line ${b.line}\n${b.text}`).join('\n');
     for (const [placeholder, value] of Object.entries(values)) text = text.split(placeholder).join(value);
     assert.deepEqual(text.match(/<[A-Za-z][\w -]*>/g) ?? [], [], 'every placeholder is one the page explains');
     const lines = text.replace(/\\\n\s*/g, ' ').split('\n');

@@ -24,7 +24,7 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
   let oid: string;
 
   const run = (inputs: Record<string, string>, connection?: Identity) => s.run({ secrets, ...inputs }, connection ? ({ connection } as Partial<RunOptions>) : {});
-  /** A role as overview.md's recipe writes it, bound to the WIF connection's service principal, with `fields` on top. */
+  /** A role as docs/azure.md's recipe writes it, bound to the WIF connection's service principal, with `fields` on top. */
   const entraRole = (mount: string, name: string, fields: Record<string, unknown> = {}) =>
     ok(
       `role ${mount}/${name}`,
@@ -169,7 +169,7 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
   }
 
   it("without bound_issuer the discovery URL restricts no issuer: a mount discovering Entra's v2 issuer takes a v1 token", async () => {
-    // What overview.md says of both jwt setups: bound_issuer (or a tid claim) is what pins the issuer.
+    // What docs/azure.md and docs/jwt.md say of both jwt setups: bound_issuer (or a tid claim) is what pins the issuer.
     const v2 = `https://login.microsoftonline.com/${TENANT_ID}/v2.0`;
     await mount('jwt-entra-unbound', { oidc_discovery_url: v2 });
     await entraRole('jwt-entra-unbound', 'r');

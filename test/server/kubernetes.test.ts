@@ -4,7 +4,7 @@
 // token, reads and publishes, and the post-job step revokes the token. Each common misconfiguration
 // is made on the server and the run's message is checked, then the fix it prints is applied with
 // the bao CLI (or, for the cluster side, made in the emulated cluster) and the next run logs in.
-// Last, the kubernetes setup of overview.md runs as the page writes it.
+// Last, the kubernetes setup of docs/kubernetes.md runs as the page writes it.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,7 @@ import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
-import { recipeBlocks } from './pageRecipe';
+import { docsPage, recipeBlocks } from './pageRecipe';
 
 const SECRETS_LINE = 'secret/ci/production/db password | DB_PASSWORD';
 const ROLE = 'azure-pipelines';
@@ -318,14 +318,14 @@ function option(script: string, key: string): string {
   return m[1];
 }
 
-describe('server: the kubernetes setup of overview.md, run as written against OpenBao', function () {
+describe('server: the kubernetes setup of docs/kubernetes.md, run as written against OpenBao', function () {
   this.timeout(120_000);
-  const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-  const blocks = recipeBlocks(overview, 'kubernetes-recipe');
+  const page = docsPage('kubernetes.md');
+  const blocks = recipeBlocks(page, 'kubernetes-recipe');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml');
   const [podManifests, reviewerManifests, pipeline] = [/kind: Deployment/, /kind: ClusterRoleBinding/, /- task: VaultAzureLogin@1/].map((re) => yaml.find((b) => re.test(b.text))?.text ?? '');
-  const commands = shell.map((b) => `# overview.md line ${b.line}\n${b.text}`).join('\n');
+  const commands = shell.map((b) => `# docs/kubernetes.md line ${b.line}\n${b.text}`).join('\n');
   // The step's inputs: the lines under its `inputs:`, up to the next step.
   const stepInputs = /^ {2}inputs:\n((?: {4}.*\n)+)/m.exec(pipeline)?.[1] ?? '';
   const inputs = Object.fromEntries([...stepInputs.matchAll(/^ {4}(\w+): (.+?)\s*(?:#.*)?$/gm)].map((m) => [m[1], m[2]]));
@@ -374,7 +374,7 @@ describe('server: the kubernetes setup of overview.md, run as written against Op
     // The reviewer is bound to system:auth-delegator, and its Secret holds its token.
     assert.match(reviewerManifests, /kind: ClusterRole\n\s+name: system:auth-delegator/);
     assert.match(reviewerManifests, /kubernetes\.io\/service-account\.name: vault-auth\ntype: kubernetes\.io\/service-account-token/);
-    assert.match(overview, /kubectl get secret vault-auth-token -n vault -o jsonpath='\{\.data\.token\}' \| base64 -d > reviewer\.jwt/);
+    assert.match(page, /kubectl get secret vault-auth-token -n vault -o jsonpath='\{\.data\.token\}' \| base64 -d > reviewer\.jwt/);
     assert.match(commands, /token_reviewer_jwt=@reviewer\.jwt/);
     assert.match(commands, /kubernetes_ca_cert=@k8s-ca\.crt/);
   });
@@ -386,7 +386,7 @@ describe('server: the kubernetes setup of overview.md, run as written against Op
     writeFileSync(join(home, 'reviewer.jwt'), k8s.secretToken('vault', 'vault-auth'));
     writeFileSync(join(home, 'k8s-ca.crt'), world.ca.certPem);
     // The policy of step 3 of the azure setup, which the page refers to.
-    const policy = /^```sh\n(vault policy write ci-production - <<'EOF'\n[\s\S]*?^EOF)\n```/m.exec(overview)?.[1];
+    const policy = /^```sh\n(vault policy write ci-production - <<'EOF'\n[\s\S]*?^EOF)\n```/m.exec(docsPage('azure.md'))?.[1];
     assert.ok(policy, 'the page writes the ci-production policy');
     assert.ok(commands.includes('<api-server-url>'));
     const script = `${policy}\n${commands.split('<api-server-url>').join(k8s.url)}`;

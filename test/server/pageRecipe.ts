@@ -1,4 +1,4 @@
-// A setup recipe of overview.md as the page writes it: the fenced blocks after a
+// A setup recipe of a docs page as the page writes it: the fenced blocks after a
 // `<!-- test:<name> -->` line, the inputs of the VaultAzureLogin@1 step of its YAML block, and its
 // shell blocks run with bash against OpenBao, `vault` being the `bao` CLI.
 import * as assert from 'node:assert/strict';
@@ -12,13 +12,13 @@ import { OPENBAO_ADDRESS } from './openbao';
 export interface Block {
   lang: string;
   text: string;
-  /** Line of the opening fence in overview.md. */
+  /** Line of the opening fence in the page. */
   line: number;
 }
 
-/** overview.md as it is now. */
-export function overviewText(): string {
-  return readFileSync(join(REPO, 'overview.md'), 'utf8');
+/** A page of docs/ as it is now (`azure.md`, `jwt.md`, …). */
+export function docsPage(name: string): string {
+  return readFileSync(join(REPO, 'docs', name), 'utf8');
 }
 
 /** The fenced blocks right after a `<!-- test:<name> -->` line, in page order. */
@@ -60,10 +60,10 @@ export function taskInputs(yaml: string): Record<string, string> {
   return out;
 }
 
-/** The page's least-privilege policy `ci-production` (Set up Vault, step 3), which the methods' roles name. */
+/** The least-privilege policy `ci-production` of docs/azure.md (Set up Vault, step 3), which every method's role names. */
 export function policyBlock(markdown: string): string {
   const [block, ...more] = [...markdown.matchAll(/^```sh\n(vault policy write ci-production - <<'EOF'\n[\s\S]*?)^```/gm)].map((m) => m[1]);
-  assert.ok(block && more.length === 0, 'overview.md writes the policy ci-production once');
+  assert.ok(block && more.length === 0, 'the page writes the policy ci-production once');
   return block;
 }
 

@@ -1,4 +1,4 @@
-// The jwt setup of overview.md ("Or: the jwt auth method"), run as the page writes it: every fenced
+// The jwt setup of docs/azure.md ("Or: the jwt auth method"), run as the page writes it: every fenced
 // block marked <!-- test:jwt-recipe --> is taken from the page, the shell blocks run with the real
 // `bao` CLI (as `vault`) against a fresh OpenBao that holds nothing but a KV secret, and the bundled
 // task then runs with the inputs of the page's YAML block. A command the server refuses, a
@@ -15,14 +15,13 @@ import { REPO, startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun, Checked } from '../helpers/checkRun';
 import { savedToken } from './fixture';
 import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
-import { recipeBlocks, runShell, taskInputs } from './pageRecipe';
+import { docsPage, recipeBlocks, runShell, taskInputs } from './pageRecipe';
 
 const MARK = '<!-- test:jwt-recipe -->';
 
-describe('server: the jwt setup of overview.md, run as written against OpenBao', function () {
+describe('server: the jwt setup of docs/azure.md, run as written against OpenBao', function () {
   this.timeout(120_000);
-  const overview = readFileSync(join(REPO, 'overview.md'), 'utf8');
-  const blocks = recipeBlocks(overview, 'jwt-recipe');
+  const blocks = recipeBlocks(docsPage('azure.md'), 'jwt-recipe');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml');
 
@@ -77,7 +76,7 @@ describe('server: the jwt setup of overview.md, run as written against OpenBao',
   it("the recipe's commands run with the bao CLI on a fresh OpenBao", async () => {
     assert.ok(inputs, 'the blocks were found');
     const values: Record<string, string> = { '<tenant-id>': TENANT_ID, '<object-id>': world.ids.wif.objectId };
-    let text = shell.map((b) => `# overview.md line ${b.line}\n${b.text}`).join('\n');
+    let text = shell.map((b) => `# docs/azure.md line ${b.line}\n${b.text}`).join('\n');
     for (const [placeholder, value] of Object.entries(values)) {
       assert.ok(text.includes(placeholder), `the recipe uses ${placeholder}`);
       text = text.split(placeholder).join(value);

@@ -1,11 +1,14 @@
 // The documentation against the code: every failure or warning the task can print has a
-// troubleshooting entry on the details page (overview.md), every input is documented, every YAML
-// example uses only inputs the task has, and every picture the page shows is in the package and
-// rendered from its current source.
+// troubleshooting entry (docs/troubleshooting.md), every input is documented (docs/inputs.md),
+// every YAML example parses and uses only inputs the task has, every link and anchor resolves,
+// the Marketplace page (overview.md) stays a five-minute page, and every picture it shows is in
+// the package and rendered from its current source.
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, normalize } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { marked } from 'marked';
+import { parseAllDocuments } from 'yaml';
 
 const REPO = join(__dirname, '..', '..');
 const TASK_DIR = join(REPO, 'tasks', 'VaultAzureLoginV1');
@@ -18,11 +21,17 @@ interface TaskInput {
   required?: boolean;
   defaultValue?: string | boolean;
   visibleRule?: string;
+  options?: Record<string, string>;
 }
 const task = JSON.parse(readFileSync(join(TASK_DIR, 'task.json'), 'utf8')) as { inputs: TaskInput[]; messages: Record<string, string> };
 const messageKeys = new Set(Object.keys(task.messages));
 const overview = read('overview.md');
 const readme = read('README.md');
+/** The documentation pages, by path from the repository root: overview.md and docs/*.md. */
+const pages = new Map<string, string>([['overview.md', overview], ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f): [string, string] => [`docs/${f}`, read('docs', f)])]);
+const troubleshooting = read('docs', 'troubleshooting.md');
+/** Where the repository's files are published; overview.md links there, since the Marketplace shows no other file of the repository. */
+const REPO_URL = 'https://github.com/vault-azure-login/vault-azure-login/blob/main/';
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
 const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'pipeline/awsInputs.ts', 'pipeline/gcpInputs.ts'];
@@ -129,7 +138,12 @@ function messagesOf(file: string): string[] {
 const emitted = new Map<string, string>(); // key → first file that prints it
 for (const file of SOURCES) for (const key of messagesOf(file)) if (!emitted.has(key)) emitted.set(key, file);
 
-const markers = [...overview.matchAll(/<!--\s*msg:([A-Za-z0-9]+)\s*-->/g)].map((m) => m[1]);
+/**
+ * The troubleshooting entries: `<a id="msg-<key in lower case>"></a>` before the text of each, an
+ * anchor a message or a page can link to (`troubleshooting.md#msg-loginaudience`).
+ */
+const keyOfLower = new Map([...messageKeys].map((k) => [k.toLowerCase(), k]));
+const markers = [...troubleshooting.matchAll(/<a id="msg-([a-z0-9]+)"><\/a>/g)].map((m) => keyOfLower.get(m[1]) ?? m[1]);
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to '-'. */
 function anchorOf(heading: string): string {
@@ -207,16 +221,16 @@ function taskSteps(markdown: string, doc: string): TaskStep[] {
   return steps;
 }
 
-describe('docs: overview.md and README.md match the task', () => {
+describe('docs: overview.md, docs/ and README.md match the task', () => {
   it('the source files name messages that exist (the scan works)', () => {
     for (const file of SOURCES) assert.ok(messagesOf(file).length > 0, `${file} prints no message of task.json`);
     assert.ok(emitted.has('LoginAudience') && emitted.has('Aadsts70021') && emitted.has('PemNotKey'));
   });
 
-  it('every failure and warning the task can print has a troubleshooting entry <!-- msg:KEY -->', () => {
+  it('every failure and warning the task can print has a troubleshooting entry <a id="msg-<key>"></a>', () => {
     const documented = new Set(markers);
     const missing = [...emitted].filter(([key]) => !NOT_TROUBLE.has(key) && !documented.has(key)).map(([key, file]) => `${key} (${file})`);
-    assert.deepEqual(missing, [], 'add an entry with <!-- msg:KEY --> to the Troubleshooting section of overview.md');
+    assert.deepEqual(missing, [], 'add an entry starting <a id="msg-<key in lower case>"></a> to docs/troubleshooting.md');
   });
 
   it('every troubleshooting entry names a message of task.json, once', () => {
@@ -229,19 +243,19 @@ describe('docs: overview.md and README.md match the task', () => {
     assert.deepEqual([...NOT_TROUBLE].filter((k) => markers.includes(k)), [], 'keys both excluded and documented');
   });
 
-  it('every image overview.md shows exists and is in the package', () => {
+  it('every image a page shows exists, and overview.md shows only images in the package', () => {
     const manifest = JSON.parse(read('vss-extension.json')) as { files?: Array<{ path: string; addressable?: boolean }> };
     const addressable = (manifest.files ?? []).filter((f) => f.addressable).map((f) => normalize(f.path));
-    const images = [...overview.matchAll(/!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1] ?? m[2]);
-    assert.ok(images.includes('images/flow.png'), 'overview.md shows the flow picture');
-    for (const image of images) {
+    const imagesOf = (text: string) => [...text.matchAll(/!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1] ?? m[2]);
+    assert.ok(imagesOf(overview).includes('images/flow.png'), 'overview.md shows the flow picture');
+    for (const image of imagesOf(overview)) {
       assert.doesNotMatch(image, /^[a-z]+:/i, `${image}: the Marketplace shows only images that are in the package`);
-      assert.ok(existsSync(join(REPO, image)), `${image} exists`);
       assert.ok(
         addressable.some((dir) => normalize(image).startsWith(dir + '/')),
         `${image} is under a folder vss-extension.json packages as addressable (${addressable.join(', ')})`,
       );
     }
+    for (const [page, text] of pages) for (const image of imagesOf(text)) assert.ok(existsSync(join(REPO, dirname(page), image)), `${page}: ${image} exists`);
   });
 
   it('images/flow.png is rendered from the current scripts/diagram.dot (node scripts/diagram.mjs)', () => {
@@ -250,28 +264,108 @@ describe('docs: overview.md and README.md match the task', () => {
     assert.equal(stamp, source, 'scripts/diagram.dot changed since images/flow.png was rendered: run node scripts/diagram.mjs');
   });
 
-  it('every link to a section of overview.md names a heading it has', () => {
-    const prose = overview.replace(/^```[\s\S]*?^```/gm, '');
-    const anchors = new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
-    const links = [...overview.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
-    assert.ok(links.length > 0);
-    assert.deepEqual(links.filter((l) => !anchors.has(l)), []);
+  describe('links', () => {
+    /** The heading anchors of a markdown page, as GitHub makes them. */
+    const anchorsOf = (text: string) => new Set([...text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
+    /** Every markdown link of a page outside code: its target. */
+    const linksOf = (text: string) => [...text.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '').matchAll(/(?<!!)\[[^\]]*\]\(\s*([^)\s]+)\s*\)/g)].map((m) => m[1]);
+
+    it('the pages have links to check', () => {
+      assert.ok(linksOf(overview).filter((l) => l.startsWith(REPO_URL + 'docs/')).length >= 10, 'overview.md links the docs pages');
+    });
+
+    it('every link to a file of this repository and its #anchor resolves', () => {
+      const broken: string[] = [];
+      for (const [page, text] of pages) {
+        for (const link of linksOf(text)) {
+          let target: string;
+          if (link.startsWith(REPO_URL)) target = link.slice(REPO_URL.length);
+          else if (/^[a-z]+:/i.test(link)) continue; // another site
+          else if (link.startsWith('#')) target = page + link;
+          else target = normalize(join(dirname(page), link));
+          const [file, anchor] = target.split('#');
+          if (!existsSync(join(REPO, file))) broken.push(`${page}: ${link} (no file ${file})`);
+          else if (anchor !== undefined && !anchorsOf(read(file)).has(anchor)) broken.push(`${page}: ${link} (no heading #${anchor} in ${file})`);
+        }
+      }
+      assert.deepEqual(broken, []);
+    });
+
+    it('overview.md links the other files of the repository by their published address', () => {
+      // The Marketplace shows overview.md alone: a relative link to docs/ would lead nowhere there.
+      const relative = linksOf(overview).filter((l) => !/^[a-z]+:/i.test(l) && !l.startsWith('#'));
+      assert.deepEqual(relative, []);
+    });
+
+    it('every docs page is linked from overview.md', () => {
+      const linked = new Set(linksOf(overview).filter((l) => l.startsWith(REPO_URL)).map((l) => l.slice(REPO_URL.length).split('#')[0]));
+      assert.deepEqual([...pages.keys()].filter((p) => p !== 'overview.md' && !linked.has(p)), []);
+    });
   });
 
-  it('every input of task.json is documented in overview.md or README.md', () => {
-    const docs = overview + readme;
-    const missing = task.inputs.map((i) => i.name).filter((name) => !new RegExp(`\\b${name}\\b`).test(docs));
-    assert.deepEqual(missing, []);
+  describe('the pages as a reader sees them', () => {
+    it('overview.md is a five-minute page: at most 22 KB', () => {
+      const size = Buffer.byteLength(overview);
+      assert.ok(size <= 22 * 1024, `overview.md is ${size} bytes: move reference material to docs/`);
+    });
+
+    it('overview.md shows the task in YAML before any Vault command', () => {
+      const blocks = [...overview.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)].map((m) => ({ lang: m[1], text: m[2] }));
+      const firstYaml = blocks.findIndex((b) => b.lang === 'yaml' && b.text.includes('VaultAzureLogin@1'));
+      const firstVault = blocks.findIndex((b) => /^\s*vault /m.test(b.text));
+      assert.ok(firstYaml >= 0 && firstVault >= 0, 'overview.md has both');
+      assert.ok(firstYaml < firstVault, 'the first YAML example comes before the first vault command');
+    });
+
+    it('rendered as GitHub-flavoured markdown, no comment, marker or raw HTML shows as text', () => {
+      for (const [page, text] of pages) {
+        const html = marked.parse(text, { gfm: true, async: false });
+        // What the renderer escaped is text a reader sees: it must hold no tag or comment.
+        const shown = html.replace(/<code[^>]*>[\s\S]*?<\/code>/g, '').replace(/<!--[\s\S]*?-->/g, ''); // code, and the comments a browser hides
+        assert.doesNotMatch(shown, /&lt;!--|msg:[A-Z]|test:[a-z]/, `${page}: a comment or marker shows as text`);
+        assert.doesNotMatch(shown, /&lt;\/?[a-z]+[ >]/i, `${page}: raw HTML shows as text`);
+        const tables = (html.match(/<table>/g) ?? []).length;
+        const pipes = text.replace(/^```[\s\S]*?^```/gm, '').match(/^\| --- /gm)?.length ?? 0;
+        assert.equal(tables, pipes, `${page}: every table renders as a table`);
+      }
+    });
+
+    it('overview.md holds no raw HTML, and docs/ pages only the test: comments and the msg- anchors', () => {
+      // The Marketplace may show raw HTML, comments included, as text; GitHub hides comments.
+      for (const [page, text] of pages) {
+        const html: string[] = [];
+        marked.walkTokens(marked.lexer(text, { gfm: true }), (token) => {
+          if (token.type === 'html') html.push(token.raw.trim());
+        });
+        const allowed = (raw: string) => page !== 'overview.md' && /^(<!--\s*test:[a-z-]+\s*-->|<a id="msg-[a-z0-9]+">|<\/a>)$/.test(raw);
+        assert.deepEqual(html.filter((raw) => !allowed(raw)), [], `${page}: raw HTML`);
+      }
+    });
+
+    it('every YAML example parses', () => {
+      for (const [page, text] of [...pages, ['README.md', readme] as [string, string]]) {
+        for (const m of text.matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)) {
+          for (const doc of parseAllDocuments(m[1])) assert.deepEqual(doc.errors.map((e) => e.message), [], `${page}: a YAML block does not parse:\n${m[1]}`);
+        }
+      }
+    });
+  });
+
+  it('every input of task.json has a row in docs/inputs.md, and every row is an input', () => {
+    const rows = [...read('docs', 'inputs.md').matchAll(/^\| `([A-Za-z]\w*)`/gm)].map((m) => m[1]);
+    assert.deepEqual(task.inputs.map((i) => i.name).filter((name) => !rows.includes(name)), [], 'inputs without a row');
+    assert.deepEqual(rows.filter((r) => !task.inputs.some((i) => i.name === r)), [], 'rows for inputs task.json does not have');
   });
 
   describe('the YAML examples use the task as task.json defines it', () => {
     const inputs = new Map<string, TaskInput>();
     for (const input of task.inputs) for (const name of [input.name, ...(input.aliases ?? [])]) inputs.set(name, input);
     const stepKeys = new Set(['task', 'name', 'displayName', 'inputs', 'condition', 'continueOnError', 'enabled', 'env', 'timeoutInMinutes', 'retryCountOnTaskFailure', 'target']);
-    const steps = [...taskSteps(overview, 'overview.md'), ...taskSteps(readme, 'README.md')];
+    const steps = [...[...pages].flatMap(([page, text]) => taskSteps(text, page)), ...taskSteps(readme, 'README.md')];
 
     it('the documents have examples to check', () => {
-      assert.ok(taskSteps(overview, 'overview.md').length >= 10, 'overview.md has a YAML example for each use');
+      assert.ok(taskSteps(overview, 'overview.md').length >= 2, 'overview.md shows the task in YAML');
+      assert.ok(steps.length >= 20, 'the docs pages have a YAML example for each use');
     });
 
     it('only input names that exist, each set once', () => {
@@ -317,6 +411,15 @@ describe('docs: overview.md and README.md match the task', () => {
           if (inputs.get(name)?.type === 'boolean') assert.match(value, /^(true|false)$/, `${step.where}: ${name}: ${value}`);
         }
         assert.ok(!(step.inputs.has('vaultAddress') && step.inputs.has('vaultConnection')), `${step.where}: vaultAddress or vaultConnection, not both`);
+      }
+    });
+
+    it('picklist inputs take one of their options', () => {
+      for (const step of steps) {
+        for (const [name, value] of step.inputs) {
+          const options = inputs.get(name)?.type.toLowerCase() === 'picklist' ? inputs.get(name)?.options : undefined;
+          if (options) assert.ok(Object.keys(options).includes(value), `${step.where}: ${name}: ${value} is not one of ${Object.keys(options).join(', ')}`);
+        }
       }
     });
   });
