@@ -111,7 +111,7 @@ describe('package: the VSIX', function () {
 
   it('listing: Azure Pipelines, Azure DevOps Services and Server, icon, details page, tags and links', () => {
     const xml = pub.vsixManifest;
-    assert.equal(xmlText(xml, 'DisplayName'), 'HashiCorp Vault: Azure login');
+    assert.equal(xmlText(xml, 'DisplayName'), 'Vault Azure Login');
     assert.equal(xmlText(xml, 'Categories'), 'Azure Pipelines');
     assert.ok((xmlText(xml, 'Tags') ?? '').split(',').includes('vault'));
     assert.equal(xmlText(xml, 'GalleryFlags'), 'Public');
