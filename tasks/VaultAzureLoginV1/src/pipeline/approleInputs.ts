@@ -6,7 +6,7 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { ApproleAuthConfig } from '../auth/approle';
 import { loc } from './adapter';
-import type { AuthInputs } from './authInputContext';
+import { AuthInputs, endpointAuthField } from './authInputContext';
 import { input } from './inputFields';
 
 /** The scheme name of ms.vss-endpoint.endpoint-auth-scheme-basic, as the agent passes it. */
@@ -17,8 +17,8 @@ export function readApproleInputs({ problems, vault, vaultConnection }: AuthInpu
   const fromConnection = scheme.toLowerCase() === APPROLE_SCHEME.toLowerCase();
   // The basic scheme's two fields: username holds the role_id, password the secret_id.
   const stored = {
-    username: fromConnection ? (tl.getEndpointAuthorizationParameter(vaultConnection, 'username', true) ?? '').trim() : '',
-    password: fromConnection ? (tl.getEndpointAuthorizationParameter(vaultConnection, 'password', true) ?? '').trim() : '',
+    username: fromConnection ? endpointAuthField(vaultConnection, 'username').trim() : '',
+    password: fromConnection ? endpointAuthField(vaultConnection, 'password').trim() : '',
   };
 
   // An input wins over the connection: a role_id kept in the connection, a secret_id wrapped for this run.

@@ -6,7 +6,7 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { CertAuthConfig } from '../auth/cert';
 import { loc } from './adapter';
-import type { AuthInputs } from './authInputContext';
+import { AuthInputs, endpointAuthField } from './authInputContext';
 import { clientPairMatches, input } from './inputFields';
 
 /** The scheme name of ms.vss-endpoint.endpoint-auth-scheme-cert, as the agent passes it. */
@@ -20,7 +20,7 @@ export function readCertInputs({ problems, vault, vaultConnection }: AuthInputs)
   if (scheme.toLowerCase() === CERT_SCHEME.toLowerCase()) {
     const source = loc('FromVaultConnection', vaultConnection);
     if (input('clientCertificate')) problems.push(loc('CertTwoSources', vaultConnection));
-    const pem = tl.getEndpointAuthorizationParameter(vaultConnection, 'certificate', true) ?? '';
+    const pem = endpointAuthField(vaultConnection, 'certificate');
     const cert = (pem.match(CERTIFICATE) ?? []).join('\n');
     const key = PRIVATE_KEY.exec(pem)?.[0];
     if (!cert || !key) {
