@@ -2,7 +2,8 @@
 // and the fix, publishes nothing, prints no stack trace, and (for input errors) sends nothing to
 // Entra, Azure DevOps or Vault.
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServiceEndpoint } from '../emulators/agentEnv';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
@@ -36,6 +37,12 @@ const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escape(entry)}
 /** A file in the job's working directory, where a relative kubernetesTokenFile starts: its relative name. */
 const workingFile = (world: World, name: string, content: string): string => {
   writeFileSync(join(dirname(world.taskDir), 's', name), content);
+  return name;
+};
+/** A named pipe in the job's working directory that nothing writes to: a read of it waits for ever. */
+const workingFifo = (world: World, name: string): string => {
+  const path = join(dirname(world.taskDir), 's', name);
+  if (!existsSync(path)) execFileSync('mkfifo', [path]);
   return name;
 };
 const jwtPart = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -231,7 +238,14 @@ const cases: Case[] = [
     { inputs: { caCertificate: '/nonexistent/ca.pem' } },
     [/Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '\/nonexistent\/ca\.pem'/],
   ],
-  ['caCertificate naming a folder', { inputs: { caCertificate: '/' } }, [/Input 'caCertificate': the file '\/' cannot be read \(EISDIR\)/, /Check its path and permissions/]],
+  ['caCertificate naming a folder', { inputs: { caCertificate: '/' } }, [/^Input 'caCertificate' names '\/', which is a directory, not a regular file\. .*Give the path of the file itself\.$/]],
+  ['caCertificate naming a named pipe, which would keep the step waiting', (world) => ({ inputs: { caCertificate: workingFifo(world, 'ca-pipe') } }), [/^Input 'caCertificate' names 'ca-pipe', which is a named pipe \(FIFO\), not a regular file/]],
+  ['clientCertificate naming /dev/zero, which never ends', (world) => ({ inputs: { clientCertificate: '/dev/zero', clientKey: world.clientCert.keyPem } }), [/^Input 'clientCertificate' names '\/dev\/zero', which is a character device, not a regular file/]],
+  [
+    'clientKey naming a 2 MiB file: refused with the cap, not read whole',
+    (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: workingFile(world, 'huge.key', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(2 * 1024 * 1024)}\n-----END PRIVATE KEY-----\n`) } }),
+    [/^Input 'clientKey' names the file 'huge\.key', which is larger than 1024 KiB, the most the step reads for it/],
+  ],
   ['caCertificate PEM text that is not a certificate', { inputs: { caCertificate: NOT_A_CERTIFICATE } }, [/Input 'caCertificate' does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----/]],
   ['clientCertificate without clientKey', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem } }), [/Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/]],
   ['clientKey that is not a key', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: 'not a key' } }), [/Input 'clientKey' is neither PEM text/]],
@@ -294,7 +308,18 @@ const cases: Case[] = [
     { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/nonexistent/serviceaccount/token' } },
     [/^Input 'kubernetesTokenFile': no file at '\/nonexistent\/serviceaccount\/token'\. /, /Microsoft-hosted agent or a virtual machine has no such identity/, /automountServiceAccountToken: false on the pod or its service account: set it to true/, /projected serviceAccountToken volume: set 'kubernetesTokenFile' to its path/],
   ],
-  ['kubernetes with a folder as the token file', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/' } }, [/^Input 'kubernetesTokenFile': the file '\/' cannot be read \(EISDIR\)\. Give the path of the token file itself, not its folder/]],
+  ['kubernetes with a folder as the token file', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/' } }, [/^Input 'kubernetesTokenFile' names '\/', which is a directory, not a regular file\./]],
+  [
+    'kubernetes with a named pipe as the token file, which would keep the step waiting',
+    (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFifo(world, 'token-pipe') } }),
+    [/^Input 'kubernetesTokenFile' names 'token-pipe', which is a named pipe \(FIFO\), not a regular file\. The step reads only regular files/],
+  ],
+  ['kubernetes with /dev/zero as the token file, which never ends', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/dev/zero' } }, [/^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/]],
+  [
+    'kubernetes with a token file larger than any token',
+    (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'big-token', 'a'.repeat(64 * 1024 + 1)) } }),
+    [/^Input 'kubernetesTokenFile' names the file 'big-token', which is larger than 64 KiB, the most the step reads for it: it stopped reading there\./],
+  ],
   [
     'kubernetes with an empty token file, relative to the working directory',
     (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'empty-token', '') } }),

@@ -1,9 +1,10 @@
-// The kubernetes login method on its own: the token file read and checked (missing, unreadable,
-// empty, not a JWT, expired), the claims of bound and legacy service account tokens, the proof it
+// The kubernetes login method on its own: the token file read and checked (missing, unreadable, not
+// a regular file, too large, empty, not a JWT, expired), the claims of bound and legacy service account tokens, the proof it
 // sends, and Vault's refusals in the exact words OpenBao answered them (test/server/kubernetes.test.ts
 // gets the same answers from a real server) turned into the cause and the fix.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,8 +13,9 @@ import {
   kubernetesMethod,
   readServiceAccountClaims,
   readTokenFile,
-  TokenFileReader,
 } from '../../tasks/VaultAzureLoginV1/src/auth/kubernetes';
+import type { ReadFile } from '../../tasks/VaultAzureLoginV1/src/core/inputFile';
+import { readInputFile } from '../../tasks/VaultAzureLoginV1/src/pipeline/inputFile';
 import { explainLogin } from '../../tasks/VaultAzureLoginV1/src/core/errors';
 import { VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
 import { loc } from '../helpers/messages';
@@ -53,18 +55,12 @@ const legacy = jwt({
   sub: 'system:serviceaccount:vault:vault-auth',
 });
 
-/** A file system of one file (or an error code for it). */
-function oneFile(content: string | { code: string }, size?: number): TokenFileReader {
-  const fail = () => {
-    const err = new Error('failed') as NodeJS.ErrnoException;
-    err.code = (content as { code: string }).code;
-    throw err;
-  };
-  return {
-    size: () => (typeof content === 'string' ? (size ?? Buffer.byteLength(content)) : fail()),
-    read: () => (typeof content === 'string' ? content : fail()),
-  };
+/** A file system of one file (or what reading it gave instead of text). */
+function oneFile(content: string | { refused: 'missing' | 'unreadable'; code: string }): ReadFile {
+  return () => (typeof content === 'string' ? { text: content } : content);
 }
+const missing = (code: string) => oneFile({ refused: 'missing', code });
+const unreadable = (code: string) => oneFile({ refused: 'unreadable', code });
 
 describe('kubernetes: the service account token claims', () => {
   it('reads a bound token: sub, namespace, service account, pod, audiences, issuer, expiry', () => {
@@ -107,10 +103,10 @@ describe('kubernetes: the service account token claims', () => {
 
 describe('kubernetes: the token file is checked before any request', () => {
   const path = '/var/run/secrets/vault/token';
-  const problem = (fs: TokenFileReader) => {
+  const problem = (fs: ReadFile) => {
     const read = readTokenFile(path, loc, NOW, fs);
     assert.ok('problem' in read, 'a problem');
-    assert.match(read.problem, /^Input 'kubernetesTokenFile': /);
+    assert.match(read.problem, /^Input 'kubernetesTokenFile'( names)?[: ]/);
     assert.ok(read.problem.includes(`'${path}'`), 'names the path');
     return read.problem;
   };
@@ -121,7 +117,7 @@ describe('kubernetes: the token file is checked before any request', () => {
 
   it('a missing file: not in a pod, automountServiceAccountToken off, or a projected volume elsewhere', () => {
     for (const code of ['ENOENT', 'ENOTDIR']) {
-      const text = problem(oneFile({ code }));
+      const text = problem(missing(code));
       assert.match(text, /no file at/);
       assert.match(text, /Microsoft-hosted agent/);
       assert.match(text, /automountServiceAccountToken: false .*set it to true/);
@@ -130,8 +126,7 @@ describe('kubernetes: the token file is checked before any request', () => {
   });
 
   it('an unreadable file, with the error code', () => {
-    assert.match(problem(oneFile({ code: 'EACCES' })), /cannot be read \(EACCES\).*defaultMode.*fsGroup/);
-    assert.match(problem(oneFile({ code: 'EISDIR' })), /cannot be read \(EISDIR\)\. Give the path of the token file itself, not its folder/);
+    assert.match(problem(unreadable('EACCES')), /cannot be read \(EACCES\).*defaultMode.*fsGroup/);
   });
 
   it('an empty file, or one of white space', () => {
@@ -144,11 +139,11 @@ describe('kubernetes: the token file is checked before any request', () => {
     assert.doesNotMatch(text, /c2VjcmV0LXRoaW5n|BEGIN/);
   });
 
-  it('a file too large to be a token is not read', () => {
-    let read = false;
-    const text = problem({ size: () => 10 * 1024 * 1024, read: () => ((read = true), '') });
-    assert.match(text, /does not hold a JWT/);
-    assert.equal(read, false);
+  it('a file larger than any token: refused with the cap, asked for no more than the cap', () => {
+    let asked = 0;
+    const text = problem((_path, maxBytes) => ((asked = maxBytes), { refused: 'tooLarge' }));
+    assert.equal(asked, 64 * 1024);
+    assert.equal(text, `Input 'kubernetesTokenFile' names the file '${path}', which is larger than 64 KiB, the most the step reads for it: it stopped reading there. Check that the path names the right file.`);
   });
 
   it('an expired token: a copy nothing renews', () => {
@@ -170,17 +165,28 @@ describe('kubernetes: the token file is checked before any request', () => {
     assert.ok('token' in read);
   });
 
-  it('real files: missing, a folder, a folder on the way, and a good one', () => {
+  it('real files: missing, a folder, a folder on the way, a named pipe, a device, a link, too large, and a good one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'val-k8s-'));
     try {
       mkdirSync(join(dir, 'folder'));
       writeFileSync(join(dir, 'token'), bound());
       writeFileSync(join(dir, 'plain'), 'x');
-      const at = (name: string) => readTokenFile(join(dir, name), loc, NOW);
-      assert.match((at('missing') as { problem: string }).problem, /no file at/);
-      assert.match((at('folder') as { problem: string }).problem, /cannot be read \(EISDIR\)/);
-      assert.match((at('plain/token') as { problem: string }).problem, /no file at/);
+      writeFileSync(join(dir, 'big'), Buffer.alloc(64 * 1024 + 1, 'a'));
+      symlinkSync(join(dir, 'token'), join(dir, 'link'));
+      symlinkSync('/dev/zero', join(dir, 'zero-link'));
+      // A named pipe nobody writes to: reading it would wait for ever.
+      execFileSync('mkfifo', [join(dir, 'fifo')]);
+      const at = (name: string) => readTokenFile(name.startsWith('/') ? name : join(dir, name), loc, NOW, readInputFile);
+      const problemAt = (name: string) => (at(name) as { problem: string }).problem;
+      assert.match(problemAt('missing'), /no file at/);
+      assert.match(problemAt('plain/token'), /no file at/);
+      assert.equal(problemAt('folder'), `Input 'kubernetesTokenFile' names '${join(dir, 'folder')}', which is a directory, not a regular file. The step reads only regular files (a link to one is followed): a pipe or a device could keep it waiting or never end. Give the path of the file itself.`);
+      assert.match(problemAt('fifo'), /which is a named pipe \(FIFO\), not a regular file/);
+      assert.match(problemAt('/dev/zero'), /^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/);
+      assert.match(problemAt('zero-link'), /zero-link', which is a character device/);
+      assert.match(problemAt('big'), /larger than 64 KiB/);
       assert.ok('token' in at('token'));
+      assert.ok('token' in at('link'), 'a link to a regular file is followed');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -201,7 +207,7 @@ describe('kubernetes: the proof', () => {
   it('sends {role, jwt}, masks the token, and logs only its non-secret claims', async () => {
     const token = bound();
     const masked: string[] = [];
-    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, () => NOW, oneFile(token));
+    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, oneFile(token), () => NOW);
     assert.equal(method.describe(loc), "Reading the Kubernetes service account token from '/t'.");
     const proof = await method.prove(ctx(masked));
     assert.deepEqual(proof.body, { role: 'azure-pipelines', jwt: token });
@@ -216,14 +222,13 @@ describe('kubernetes: the proof', () => {
 
   it('reads the file at login: the token the kubelet renewed since the input check', async () => {
     let content = bound({ jti: 'old' });
-    const fs: TokenFileReader = { size: () => content.length, read: () => content };
-    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, () => NOW, fs);
+    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, () => ({ text: content }), () => NOW);
     content = bound({ jti: 'renewed' });
     assert.equal((await method.prove(ctx([]))).body.jwt, content);
   });
 
   it('a file gone by the login fails with the input message, not retried', async () => {
-    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, () => NOW, oneFile({ code: 'ENOENT' }));
+    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, missing('ENOENT'), () => NOW);
     const err = await method.prove(ctx([])).then(
       () => assert.fail('resolved'),
       (e: unknown) => e,
@@ -236,7 +241,7 @@ describe('kubernetes: the proof', () => {
 });
 
 describe("kubernetes: Vault's refusals, as OpenBao words them, with the fix", () => {
-  const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' });
+  const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, readInputFile);
   const facts = { sub: 'system:serviceaccount:azp:azp-agent', namespace: 'azp', serviceAccount: 'azp-agent', aud: 'https://kubernetes.default.svc.cluster.local,other', iss: 'x', expires: '2026-05-04T11:00:00.000Z' };
   const proof = { body: {}, secrets: [], notes: [], facts };
   const target = { address: 'https://vault.example.com:8200', mount: 'k8s-prod', role: 'azure-pipelines', nsNote: '' };

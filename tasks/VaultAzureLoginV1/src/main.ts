@@ -5,6 +5,7 @@ import { armRestTokenSource } from './pipeline/azureToken';
 import { azdoOidcTokenSource } from './pipeline/oidcToken';
 import { TaskError } from './core/errors';
 import { secretFileStore } from './pipeline/files';
+import { readInputFile } from './pipeline/inputFile';
 import { escapeOutside } from './core/logText';
 import { readConfig } from './pipeline/inputs';
 import { run } from './run';
@@ -20,7 +21,7 @@ export async function main(): Promise<void> {
     const { value: config, warnings } = readConfig();
     for (const w of warnings) warn(w);
     await run(config, {
-      method: createAuthMethod(config.auth, { azureToken: armRestTokenSource, oidcToken: azdoOidcTokenSource }),
+      method: createAuthMethod(config.auth, { azureToken: armRestTokenSource, oidcToken: azdoOidcTokenSource, readFile: readInputFile }),
       createVault: createVaultClient,
       sink: variableSink,
       state: taskState,

@@ -6,6 +6,7 @@ import { CertAuthConfig, certMethod } from './cert';
 import { GcpAuthConfig, gcpMethod } from './gcp';
 import { JwtAuthConfig, jwtMethod, OidcTokenSource } from './jwt';
 import { KubernetesAuthConfig, kubernetesMethod } from './kubernetes';
+import type { ReadFile } from '../core/inputFile';
 import type { AuthMethod } from './method';
 import type { AzureTokenSource } from './tokenSource';
 
@@ -20,6 +21,8 @@ export interface AuthSources {
   azureToken: AzureTokenSource;
   /** The job's OIDC tokens from Azure DevOps (jwt). */
   oidcToken: OidcTokenSource;
+  /** The bounded reader of files an input names (kubernetes reads its token file again at login). */
+  readFile: ReadFile;
 }
 
 export function createAuthMethod(config: AuthConfig, sources: AuthSources): AuthMethod {
@@ -35,7 +38,7 @@ export function createAuthMethod(config: AuthConfig, sources: AuthSources): Auth
     case 'gcp':
       return gcpMethod(config);
     case 'kubernetes':
-      return kubernetesMethod(config);
+      return kubernetesMethod(config, sources.readFile);
     case 'jwt':
       return jwtMethod(config, sources.oidcToken);
   }

@@ -4,8 +4,8 @@
 // cluster's API server (TokenReview) whether the token is still good. Its refusals are explained
 // here in its own words (openbao/openbao builtin/credential/kubernetes/path_login.go, the same in
 // hashicorp/vault-plugin-auth-kubernetes): every failed TokenReview is a bare 403 "permission denied".
-import { readFileSync, statSync } from 'node:fs';
 import type { VaultHttpError } from '../core/failures';
+import { fileRefusal, MAX_TOKEN_FILE_BYTES, ReadFile } from '../core/inputFile';
 import type { Text } from '../core/secretSpec';
 import type { AuthMethod, LoginTarget } from './method';
 
@@ -74,33 +74,21 @@ export function readServiceAccountClaims(jwt: string): ServiceAccountClaims | un
   return claims;
 }
 
-/** No token is this long; a bigger file is not a token file, and is not read whole. */
-const MAX_TOKEN_BYTES = 64 * 1024;
-
 export type TokenFile = { token: string; claims: ServiceAccountClaims } | { problem: string };
-
-export interface TokenFileReader {
-  size(path: string): number;
-  read(path: string): string;
-}
-
-const files: TokenFileReader = { size: (path) => statSync(path).size, read: (path) => readFileSync(path, 'utf8') };
 
 /**
  * The token in `path`, or the problem with it in the words of `loc` (naming the input, the path and
- * the fix, never the file's content): missing, unreadable, empty, not a JWT, or expired at `now`.
+ * the fix, never the file's content): missing, unreadable, not a regular file, larger than any token
+ * (64 KiB), empty, not a JWT, or expired at `now`. `read` is the pipeline edge's bounded reader.
  */
-export function readTokenFile(path: string, loc: Text, now: number = Date.now(), fs: TokenFileReader = files): TokenFile {
-  let text: string;
-  try {
-    if (fs.size(path) > MAX_TOKEN_BYTES) return { problem: loc('KubernetesTokenNotJwt', path) };
-    text = fs.read(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: loc('KubernetesTokenFileMissing', path) };
-    return { problem: loc('KubernetesTokenFileUnreadable', path, code) };
+export function readTokenFile(path: string, loc: Text, now: number, read: ReadFile): TokenFile {
+  const file = read(path, MAX_TOKEN_FILE_BYTES);
+  if (!('text' in file)) {
+    if (file.refused === 'missing') return { problem: loc('KubernetesTokenFileMissing', path) };
+    if (file.refused === 'unreadable') return { problem: loc('KubernetesTokenFileUnreadable', path, file.code) };
+    return { problem: fileRefusal(loc('InputNamed', 'kubernetesTokenFile'), path, MAX_TOKEN_FILE_BYTES, file, loc) ?? '' };
   }
-  const token = text.trim();
+  const token = file.text.trim();
   if (!token) return { problem: loc('KubernetesTokenFileEmpty', path) };
   const claims = readServiceAccountClaims(token);
   if (!claims) return { problem: loc('KubernetesTokenNotJwt', path) };
@@ -139,16 +127,16 @@ export function explainKubernetesRefusal(err: VaultHttpError, facts: Facts, targ
   return undefined;
 }
 
-export function kubernetesMethod(config: KubernetesAuthConfig, now: () => number = Date.now, fs: TokenFileReader = files): AuthMethod {
+export function kubernetesMethod(config: KubernetesAuthConfig, read: ReadFile, now: () => number = Date.now): AuthMethod {
   return {
     name: 'kubernetes',
     describe: (loc) => loc('KubernetesTokenReading', config.tokenFile),
     what: (loc) => loc('KubernetesTokenRequest'),
     async prove({ loc, role, mask }) {
       // Read again at login, not kept from the input check: the kubelet replaces the file as the token nears expiry.
-      const read = readTokenFile(config.tokenFile, loc, now(), fs);
-      if ('problem' in read) throw new KubernetesTokenError(read.problem);
-      const { token, claims } = read;
+      const file = readTokenFile(config.tokenFile, loc, now(), read);
+      if ('problem' in file) throw new KubernetesTokenError(file.problem);
+      const { token, claims } = file;
       mask(token);
       const notes = [
         loc('KubernetesClaims', claims.sub ?? '-', claims.namespace ?? '-', claims.serviceAccount ?? '-', claims.pod ?? '-', claims.aud.join(',') || '-', claims.iss ?? '-', claims.expires ?? '-'),

@@ -1,9 +1,10 @@
 // Reading one task input: text, boolean, number, PEM, and the shapes of paths and names. Problems
 // are collected, each naming the input and the fix, so that every bad input is told at once.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
 import { loc } from './adapter';
+import { readInputFile } from './inputFile';
 
 export const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 export const rolePattern = /^\w([\w.-]*\w)?$/;
@@ -41,21 +42,19 @@ export function numberInput(name: string, fallback: number, min: number, max: nu
   return Number(raw);
 }
 
-/** PEM text, or the path of a PEM file. `kind` checks what it must hold. Never echoes key material. */
+/** PEM text, or the path of a PEM file (a regular file of at most 1 MiB). `kind` checks what it must hold. Never echoes key material. */
 export function pemInput(name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
   if (!raw) return undefined;
   let pem = raw;
   if (!raw.includes('-----BEGIN')) {
-    if (!fs.existsSync(raw)) {
-      problems.push(loc('PemFileMissing', name, raw));
+    const file = readInputFile(raw, MAX_PEM_FILE_BYTES);
+    if (!('text' in file)) {
+      if (file.refused === 'missing') problems.push(loc('PemFileMissing', name, raw));
+      else if (file.refused === 'unreadable') problems.push(loc('PemFileUnreadable', name, raw, file.code));
+      else problems.push(fileRefusal(loc('InputNamed', name), raw, MAX_PEM_FILE_BYTES, file, loc) ?? '');
       return undefined;
     }
-    try {
-      pem = fs.readFileSync(raw, 'utf8');
-    } catch (err) {
-      problems.push(loc('PemFileUnreadable', name, raw, (err as NodeJS.ErrnoException).code ?? String(err)));
-      return undefined;
-    }
+    pem = file.text;
   }
   try {
     if (kind === 'certificate') new X509Certificate(pem);

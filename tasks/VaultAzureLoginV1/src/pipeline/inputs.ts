@@ -1,9 +1,10 @@
 // The one place that reads task inputs, endpoints and agent settings; returns typed settings or
 // fails with every problem found, each naming the input and the fix.
-import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
 import { loc } from './adapter';
 import { readAuthInputs } from './authInputs';
+import { readInputFile } from './inputFile';
 import { booleanInput, clientPairMatches, input, isPlainPath, mountPattern, namespacePattern, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
@@ -49,12 +50,11 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
 }
 
 function agentFile(variable: string, path: string, problems: string[]): string | undefined {
-  try {
-    return fs.readFileSync(path, 'utf8');
-  } catch (err) {
-    problems.push(loc('AgentFileUnreadable', variable, path, (err as NodeJS.ErrnoException).code ?? String(err)));
-    return undefined;
-  }
+  const file = readInputFile(path, MAX_PEM_FILE_BYTES);
+  if ('text' in file) return file.text;
+  if (file.refused === 'missing' || file.refused === 'unreadable') problems.push(loc('AgentFileUnreadable', variable, path, file.code));
+  else problems.push(fileRefusal(loc('AgentSettingNamed', variable), path, MAX_PEM_FILE_BYTES, file, loc) ?? '');
+  return undefined;
 }
 
 /** Address, namespaces, TLS, proxy and request limits: how to reach Vault (the main step saves it for the post-job step). */

@@ -4,10 +4,11 @@
 // authorised with the job's access token. Answer: `{"oidcToken": "<jwt>"}`. Sent through the same
 // transport as Vault's requests, with the agent's proxy and certificate settings for this URL and
 // the step's timeout; nothing follows a redirect.
-import * as fs from 'node:fs';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { MAX_PEM_FILE_BYTES } from '../core/inputFile';
 import { OidcTokenError, OidcTokenSource, oidcRequestUrl, readOidcAnswer } from '../auth/jwt';
 import { createTransport, TransportError } from '../vault/transport';
+import { readInputFile } from './inputFile';
 
 /**
  * The job's access token (System.AccessToken), from the agent's SYSTEMVSSCONNECTION endpoint as
@@ -20,12 +21,9 @@ export function jobAccessToken(): string | undefined {
 
 function readOptional(path: string | undefined): string | undefined {
   if (!path) return undefined;
-  try {
-    return fs.readFileSync(path, 'utf8');
-  } catch {
-    // Reported while the inputs were read (Agent.CAInfo and the client certificate settings).
-    return undefined;
-  }
+  const file = readInputFile(path, MAX_PEM_FILE_BYTES);
+  // A refusal was reported while the inputs were read (Agent.CAInfo and the client certificate settings).
+  return 'text' in file ? file.text : undefined;
 }
 
 export const azdoOidcTokenSource: OidcTokenSource = async ({ requestUri, serviceConnectionId, timeoutSeconds }) => {
