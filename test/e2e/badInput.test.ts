@@ -278,6 +278,20 @@ const cases: Case[] = [
     [/^The cert login method needs a client certificate and none was given\. Choose in 'vaultConnection' a HashiCorp Vault service connection with Certificate authentication, or set the inputs 'clientCertificate' and 'clientKey'/],
   ],
   [
+    'cert with an http:// Vault address: refused before the login goes without the certificate',
+    (world) => ({ inputs: { authMethod: 'cert', vaultAddress: 'http://vault.example.com:8200', clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem } }),
+    [/^authMethod 'cert' logs in with a TLS client certificate, which only an https:\/\/ connection carries, and the Vault address http:\/\/vault\.example\.com:8200 \(input 'vaultAddress'\) is http:\/\/.*Give the https:\/\/ address of Vault's TLS listener there\.$/],
+  ],
+  [
+    'cert with a Vault connection whose Server URL is http://',
+    (world) => {
+      const c = vaultConnection('Certificate', { certificate: world.clientCert.combinedPem });
+      c.endpoints = c.endpoints?.map((e) => ({ ...e, url: 'http://vault.example.com:8200' }));
+      return { ...c, inputs: { ...c.inputs, authMethod: 'cert' } };
+    },
+    [/the Vault address http:\/\/vault\.example\.com:8200 \(Vault service connection 'VAULTCONN'\) is http:\/\//],
+  ],
+  [
     'cert with a Vault connection whose Certificate holds no private key',
     (world) => {
       const c = vaultConnection('Certificate', { certificate: world.clientCert.certPem });

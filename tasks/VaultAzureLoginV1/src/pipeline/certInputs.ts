@@ -15,7 +15,15 @@ export const CERT_SCHEME = 'Certificate';
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const PRIVATE_KEY = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
 
+/** Where the Vault address came from, for a message: the connection, the input, or the variable. */
+function addressSource(vaultConnection: string): string {
+  if (vaultConnection) return loc('FromVaultConnection', vaultConnection);
+  return input('vaultAddress') ? loc('FromInput', 'vaultAddress') : 'variable VAULT_ADDR';
+}
+
 export function readCertInputs({ problems, vault, vaultConnection }: AuthInputs): CertAuthConfig {
+  // Over plain http no TLS carries the certificate: the login would go without it.
+  if (vault.address.startsWith('http://')) problems.push(loc('CertNeedsHttps', vault.address, addressSource(vaultConnection)));
   const scheme = vaultConnection ? (tl.getEndpointAuthorizationScheme(vaultConnection, true) ?? '') : '';
   if (scheme.toLowerCase() === CERT_SCHEME.toLowerCase()) {
     const source = loc('FromVaultConnection', vaultConnection);
