@@ -44,6 +44,7 @@ describe('e2e: job lifecycle', function () {
     const setvars = vsoCommands(main.stdout).filter((c) => c.command === 'task.setvariable');
     const keyPath = setvars.find((c) => c.properties.variable === 'TLS_KEY')!;
     assert.equal(keyPath.properties.issecret, 'false', 'a file path is not secret');
+    assert.match(main.stdout, /^secret\/ci\/production\/tls key → TLS_KEY \(file path, not secret\)$/m);
     assert.ok(keyPath.message.startsWith(main.tempDir + path.sep), 'the file is under Agent.TempDirectory');
     assert.equal(fs.readFileSync(keyPath.message, 'utf8'), SECRETS.pem);
     assert.equal(fs.statSync(keyPath.message).mode & 0o777, 0o600);
@@ -120,6 +121,7 @@ describe('e2e: job lifecycle', function () {
     assert.equal(vars.get('VAULT_TOKEN'), token);
     const plain = vsoCommands(run.stdout).filter((c) => c.command === 'task.setvariable' && c.properties.issecret === 'false');
     assert.deepEqual(plain.map((c) => [c.properties.variable, c.message]), [['VAULT_ADDR', VAULT_ADDRESS]]);
+    assert.match(run.stdout, /^exportToken → VAULT_ADDR \(not secret\)$/m, 'the address is a setting, not a file path');
     assert.equal(world.vault.requests.filter((r) => r.token === token).length, 0, 'login only, no reads');
 
     const inNamespace = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultNamespace: 'admin', exportToken: 'true', secrets: 'secret/ci/production/db password' } });
@@ -127,6 +129,8 @@ describe('e2e: job lifecycle', function () {
     assert.equal(ns.vars.get('PASSWORD'), SECRETS.dbPassword);
     const nsPlain = vsoCommands(inNamespace.stdout).filter((c) => c.command === 'task.setvariable' && c.properties.issecret === 'false');
     assert.deepEqual(nsPlain.map((c) => [c.properties.variable, c.message]), [['VAULT_ADDR', VAULT_ADDRESS], ['VAULT_NAMESPACE', 'admin']]);
+    assert.match(inNamespace.stdout, /^exportToken → VAULT_NAMESPACE \(not secret\)$/m);
+    assert.doesNotMatch(inNamespace.stdout, /VAULT_(ADDR|NAMESPACE) \(file path/);
   });
 
   it('publishes output variables with isOutput', async () => {

@@ -131,6 +131,16 @@ describe('e2e: limits on what one run asks of Vault', function () {
       { title: 'over HTTP/1.1, with its Content-Length', vault: () => http1Vault, address: HTTP1_VAULT, unsized: false },
       { title: 'over HTTP/1.1, chunked (counted as it arrives)', vault: () => http1Vault, address: HTTP1_VAULT, unsized: true },
     ];
+    it("from Azure DevOps, for the jwt method's OIDC token: says the answer was too large, not that Azure DevOps cannot be reached", async () => {
+      world.azdo.failNext(200, 1, { match: /\/oidctoken$/, body: { oidcToken: 'a'.repeat(33 * MiB) } });
+      const since = world.azdo.requests.length;
+      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: VAULT_ADDRESS, authMethod: 'jwt', jwtSource: 'pipeline', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+      const { errors } = checkRun(world, run, false);
+      assert.match(errors, /^Azure DevOps' answer to the request for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+ is larger than 32 MiB, the most the task reads .*it was stopped there and not retried\./);
+      assert.doesNotMatch(errors, /Cannot reach|check the agent's network/i);
+      assert.equal(world.azdo.requests.slice(since).filter((r) => r.path.endsWith('/oidctoken')).length, 1, 'asked once');
+    });
+
     for (const c of cases) {
       it(`${c.title}: fails naming the path and the limit, without a retry, publishing nothing, and is not read whole`, async () => {
         const vault = c.vault();

@@ -154,7 +154,8 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
 
   deps.inOneWrite(() => {
     for (const p of publishAll(variables, sink, config.isOutput)) {
-      const key = p.secret ? 'Published' : 'PublishedPlain';
+      // Not secret: the path of a secret file, or a setting exportToken hands on (VAULT_ADDR, VAULT_NAMESPACE).
+      const key = p.secret ? 'Published' : p.source === 'exportToken' ? 'PublishedSetting' : 'PublishedPlain';
       log(loc(key, p.source, p.name));
     }
     log(loc('PublishedCount', variables.length, config.isOutput ? loc('AsOutput') : ''));

@@ -4,6 +4,7 @@
 // assertion of an AzureRM workload identity federation connection (sub sc://org/project/connection,
 // or the Entra-issued shape). The pipeline edge requests the token (pipeline/oidcToken.ts).
 import { DeadlineError } from '../core/deadline';
+import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
 import type { Text } from '../core/secretSpec';
 import { explainJwtRefusal } from './jwtRefusals';
 import type { AuthMethod } from './method';
@@ -118,6 +119,7 @@ export function isTransientOidc(err: OidcTokenError): boolean {
 /** Azure DevOps' answer in its own words, for the messages. */
 export function explainOidcFailure(err: OidcTokenError, config: JwtAuthConfig, loc: Text): string {
   const what = config.source === 'pipeline' ? loc('TokenDescribedPipeline') : loc('TokenDescribedConnection', config.connection);
+  if (err.code === ANSWER_TOO_LARGE) return loc('JwtOidcTooLarge', what, err.url, MAX_ANSWER_BYTES / 1024 / 1024);
   if (err.status === undefined) return loc('JwtOidcUnreachable', what, err.url, err.code ?? '?', err.detail);
   if (err.status === 200) return loc('JwtOidcNoToken', what, err.url, err.detail);
   if (err.status === 401) return loc('JwtOidcUnauthorized', what, err.url, err.detail);
