@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ACCOUNT_ID, Aws, startAws } from '../emulators/aws';
 import { AWS_STS_HOSTS, VAULT_HOST } from '../emulators/hosts';
 import { SECRETS, seedVault } from '../emulators/seed';
-import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
+import { AwsRole, enableAwsAuth, setAwsConfig, writeAwsRole } from '../emulators/vaultAws';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { lookupSelf } from '../helpers/lookupSelf';
@@ -19,6 +19,10 @@ import { taskVariablesFrom } from '../helpers/output';
 const SERVER_ID = VAULT_HOST;
 const INSTANCE_ROLE = 'azp-agent';
 const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT_ID}:role/${name}`;
+
+const role = { auth_type: 'iam' as const, token_policies: ['ci-read'], token_ttl: 900 };
+/** The role the logins use: the instance profile's role, the EKS role and the ci-* users. */
+const ciRole = (): AwsRole => ({ ...role, bound_iam_principal_arn: [roleArn(INSTANCE_ROLE), roleArn('eks-ci'), `arn:aws:iam::${ACCOUNT_ID}:user/ci-*`] });
 
 describe('e2e: aws login (iam method)', function () {
   this.timeout(120_000);
@@ -37,8 +41,7 @@ describe('e2e: aws login (iam method)', function () {
     aws.userKeys('ci-user');
     const ca = world.ca.certPem;
     enableAwsAuth(world.vault, 'aws', { iamServerIdHeaderValue: SERVER_ID, ca }, aws);
-    const role = { auth_type: 'iam' as const, token_policies: ['ci-read'], token_ttl: 900 };
-    writeAwsRole(world.vault, 'aws', 'ci', { ...role, bound_iam_principal_arn: [roleArn(INSTANCE_ROLE), roleArn('eks-ci'), `arn:aws:iam::${ACCOUNT_ID}:user/ci-*`] });
+    writeAwsRole(world.vault, 'aws', 'ci', ciRole());
     writeAwsRole(world.vault, 'aws', 'other', { ...role, bound_iam_principal_arn: [roleArn('other-team')] });
     writeAwsRole(world.vault, 'aws', 'ec2-only', { ...role, auth_type: 'ec2', bound_iam_principal_arn: [] });
     dir = mkdtempSync(join(tmpdir(), 'val-aws-'));
@@ -94,6 +97,15 @@ describe('e2e: aws login (iam method)', function () {
     assert.match(r.stdout, /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: never/);
   });
 
+  it('logs in with session credentials in the environment (ASIA… with AWS_SESSION_TOKEN) and says they expire', async () => {
+    const session = aws.roleSession(INSTANCE_ROLE, 'ci-session');
+    assert.ok(session.accessKeyId.startsWith('ASIA') && session.sessionToken);
+    const r = await run({ variables: { AWS_ACCESS_KEY_ID: session.accessKeyId, AWS_SECRET_ACCESS_KEY: session.secretAccessKey, AWS_SESSION_TOKEN: session.sessionToken ?? '', AWS_EC2_METADATA_DISABLED: 'true' } });
+    check(r, true);
+    assert.match(r.stdout, /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: not given \(session credentials, with a session token: they do expire\)\)/);
+    assert.doesNotMatch(r.stdout, /never, long-term keys/);
+  });
+
   it('logs in with a web identity token file (IAM roles for service accounts on EKS)', async () => {
     const tokenFile = join(dir, 'eks-token');
     const webToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:ci:azp-agent' })).toString('base64url')}.c2ln`;
@@ -125,6 +137,45 @@ describe('e2e: aws login (iam method)', function () {
       assert.match(errors, new RegExp(`refused the IAM principal ${session.replace(/[/.]/g, '\\$&')}: role 'other' of auth/aws does not bind it`));
       assert.match(errors, new RegExp(`as ${roleArn(INSTANCE_ROLE).replace(/[/.]/g, '\\$&')} against bound_iam_principal_arn`));
       assert.ok(errors.includes(`vault write auth/aws/role/other bound_iam_principal_arn=${roleArn(INSTANCE_ROLE)}`), errors);
+    });
+
+    it('an IAM role deleted and created again: still bound by its old unique id until the Vault role is written again', async () => {
+      aws.recreateRole(INSTANCE_ROLE);
+      const r = await run();
+      const { errors } = check(r, false);
+      assert.match(errors, /refused the IAM principal arn:aws:sts::\d+:assumed-role\/azp-agent\/\S+: role 'ci' of auth\/aws does not bind it/);
+      assert.match(errors, /If that ARN is bound already, the IAM role \(or user\) was deleted and created again after the Vault role was written: Vault bound the unique id the ARN had then \(resolve_aws_unique_ids, on by default\)/);
+      // The fix the message gives: the Vault role written again, with the same ARNs.
+      writeAwsRole(world.vault, 'aws', 'ci', ciRole());
+      check(await run(), true);
+    });
+
+    it('a secret access key that is not its access key id’s: told apart from a region mismatch', async () => {
+      const key = aws.userKeys('ci-rotated');
+      const wrong = [...key.secretAccessKey].reverse().join('');
+      const r = await run({ variables: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong, AWS_EC2_METADATA_DISABLED: 'true' } });
+      const { errors } = checkRun(world, r, false, { extraSecrets: [...aws.secrets(), { what: 'the wrong secret access key', value: wrong }] });
+      assert.match(errors, /\(HTTP 403, SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your AWS Secret Access Key and signing method\./);
+      assert.match(errors, /the agent's secret access key \(from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\) is not the one issued with its access key id/);
+      assert.doesNotMatch(errors, /sts_region|awsStsRegion/, 'not explained as a region problem');
+    });
+
+    it('a mount whose config/client was never written: the plugin’s crash explained, the login sent once', async () => {
+      enableAwsAuth(world.vault, 'aws-new', { clientConfigWritten: false, ca: world.ca.certPem }, aws);
+      writeAwsRole(world.vault, 'aws-new', 'ci', ciRole());
+      const logins = () => world.vault.requests.filter((q) => q.path === 'auth/aws-new/login').length;
+      for (const said of ['rpc error: code = Unavailable desc = error reading from server: EOF', 'plugin is shut down']) {
+        const before = logins();
+        const r = await run({ inputs: { ...inputs, authMount: 'aws-new', retries: '2' } });
+        const { errors } = check(r, false);
+        assert.ok(errors.startsWith(`The aws auth plugin of auth/aws-new crashed on the login (500 ${said}).`), errors);
+        assert.ok(errors.includes('vault write auth/aws-new/config/client sts_region=us-east-1'), errors);
+        assert.equal(logins() - before, 1, 'sent once, although retries is 2');
+        assert.doesNotMatch(r.stdout, /retrying/i);
+      }
+      // The fix the message gives: config/client written.
+      setAwsConfig(world.vault, 'aws-new', {});
+      check(await run({ inputs: { ...inputs, authMount: 'aws-new' } }), true);
     });
 
     it('the step sends no X-Vault-AWS-IAM-Server-ID header and the mount requires one', async () => {

@@ -110,6 +110,8 @@ export interface Aws {
   principal(arn: string): AwsPrincipal | undefined;
   /** Creates the IAM role (iam:CreateRole) if it is new; its principal. */
   defineRole(name: string): AwsPrincipal;
+  /** Deletes the IAM role and creates it again (iam:DeleteRole, iam:CreateRole): the same ARN, a new unique id. */
+  recreateRole(name: string): AwsPrincipal;
   /** The role of the EC2 instance profile IMDS serves ('' for none: security-credentials/ answers 404). */
   instanceRole: string;
   instanceId: string;
@@ -337,6 +339,10 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
     roleSession,
     principal: (arn) => principals.get(arn),
     defineRole: rolePrincipal,
+    recreateRole(name) {
+      principals.delete(roleArn(name));
+      return rolePrincipal(name);
+    },
     instanceRole: '',
     instanceId: `i-0${randomBytes(8).toString('hex')}`,
     imdsV2Only: true,

@@ -4,13 +4,20 @@
 // does (to sts_endpoint, with the Host the client signed) and bind the caller on
 // bound_iam_principal_arn. Errors and statuses as hashicorp/vault builtin/credential/aws/path_login.go
 // (pathLoginUpdateIam, validateVaultHeaderValue, submitCallerIdentityRequest, canonicalArn) and
-// backend.go (defaultAllowedSTSRequestHeaders) write them: logical.ErrorResponse, so HTTP 400.
+// backend.go (defaultAllowedSTSRequestHeaders) write them: logical.ErrorResponse, so HTTP 400; and
+// openbao-plugins auth/aws's crash on a mount whose config/client was never written (HTTP 500).
 import { request as httpsRequest } from 'node:https';
 import type { Aws } from './aws';
 import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
 import type { AzureRole, VaultEmulator } from './vault';
 
 export interface AwsAuthMountConfig {
+  /**
+   * Whether auth/<mount>/config/client was ever written (default true). openbao-plugins auth/aws
+   * reads its fields without checking: on a mount where it never was, each iam login crashes the
+   * plugin, and Vault answers 500 with the broken gRPC link's words.
+   */
+  clientConfigWritten?: boolean;
   /** config/client iam_server_id_header_value ('' or absent: no header required). */
   iamServerIdHeaderValue?: string;
   /** config/client sts_endpoint (default https://sts.amazonaws.com). */
@@ -37,6 +44,8 @@ interface StoredRole extends AwsRole {
 
 interface Mount {
   config: AwsAuthMountConfig;
+  /** The plugin crashed on the last login and has not been started again. */
+  crashed?: boolean;
   aws: Aws;
   roles: Map<string, StoredRole>;
 }
@@ -68,7 +77,7 @@ export function writeAwsRole(vault: VaultEmulator, mount: string, name: string, 
 
 export function setAwsConfig(vault: VaultEmulator, mount: string, config: Partial<AwsAuthMountConfig>, ns = ''): void {
   const m = mounts.get(vault, mount, ns);
-  Object.assign(m.config, config);
+  Object.assign(m.config, { clientConfigWritten: true, ...config });
 }
 
 const err = (...errors: string[]): PluginReply => ({ status: 400, body: { errors } });
@@ -155,6 +164,13 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const target = mounts.forLogin(vault, req);
   if (!target || 'reply' in target) return target?.reply;
   const { mount: m, mountPath } = target;
+  if (m.config.clientConfigWritten === false) {
+    // The request that crashes the plugin loses its link; the next finds the plugin shut down,
+    // and Vault starts it again for the one after (which crashes it again).
+    const text = m.crashed ? 'plugin is shut down' : 'rpc error: code = Unavailable desc = error reading from server: EOF';
+    m.crashed = !m.crashed;
+    return { status: 500, body: { errors: [text] } };
+  }
   const b = req.body;
   const has = (f: string) => b[f] !== undefined && b[f] !== null;
   const anyIam = ['iam_http_request_method', 'iam_request_url', 'iam_request_body', 'iam_request_headers'].filter(has);

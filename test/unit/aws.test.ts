@@ -133,6 +133,19 @@ describe('aws method', () => {
       ],
     ];
     for (const [text, expected] of cases) it(text.slice(0, 70), () => assert.equal(explain(text), expected));
+    it("tells STS's SignatureDoesNotMatch for a wrong secret key apart from the one for a region", () => {
+      const sts = (message: string) => `error making upstream request: received error code 403 from STS: <ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error></ErrorResponse>`;
+      const secretKey = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+      const fromEnv = { ...proof, facts: { source: 'AwsSourceEnv' } };
+      assert.equal(method.explainRefusal(refusal(sts(secretKey)), fromEnv, target, loc), `AwsStsRefused|aws|403|SignatureDoesNotMatch|${secretKey}|AwsStsSecretKeyHint|AwsSourceEnv`);
+      assert.match(explain(sts("Credential should be scoped to a valid region, not 'eu-west-1'. ")) ?? '', /\|AwsStsRegionHint\|/);
+    });
+    it("explains the plugin's crash on a mount without config/client, in both of Vault's words for it", () => {
+      for (const text of ['rpc error: code = Unavailable desc = error reading from server: EOF', 'plugin is shut down']) {
+        const crash = new VaultHttpError(500, 'auth/aws/login', [text], { errors: [text] });
+        assert.equal(method.explainRefusal(crash, proof, target, loc), `AwsPluginCrashed|aws|${text}|aws|us-east-1|aws`);
+      }
+    });
     it('leaves any other answer to the shared explanation', () => assert.equal(explain('permission denied'), undefined));
   });
 });

@@ -4,7 +4,7 @@
 // Vault, which forwards it to STS to learn who signed it. The SDK is loaded only when this method
 // runs (./awsSdk, a file of its own in the bundle).
 import { DeadlineError } from '../core/deadline';
-import type { VaultHttpError } from '../core/failures';
+import { PLUGIN_CRASHED, VaultHttpError } from '../core/failures';
 import type { Text } from '../core/secretSpec';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 
@@ -179,12 +179,25 @@ export function explainNoCredentials(err: AwsCredentialsError, loc: Text): strin
 
 const quoted = /"([^"]*)"/g;
 
-/** The aws plugin's refusals (hashicorp/vault builtin/credential/aws/path_login.go), each a 400. */
-function explainAwsPlugin(err: VaultHttpError, target: LoginTarget, config: AwsAuthConfig, loc: Text): string | undefined {
+/** What STS's SignatureDoesNotMatch means, by its message: the region signed for, or the secret key. */
+function signatureHint(message: string, sts: { host: string; region: string }, mount: string, source: string, loc: Text): string {
+  if (/Credential should be scoped to a valid region/.test(message)) return loc('AwsStsRegionHint', sts.host, sts.region, mount, sts.host, sts.region);
+  if (/Check your AWS Secret Access Key/.test(message)) return loc('AwsStsSecretKeyHint', source);
+  return loc('AwsStsCredentialsHint');
+}
+
+/**
+ * The aws plugin's refusals (hashicorp/vault builtin/credential/aws/path_login.go, the same in
+ * openbao/openbao-plugins auth/aws), each a 400, and its crash on a mount without config/client (a 500).
+ */
+function explainAwsPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget, config: AwsAuthConfig, loc: Text): string | undefined {
   const text = err.errors.join('; ');
   const { mount, role, nsNote } = target;
   const sts = stsEndpoint(config.stsRegion);
   let m: RegExpExecArray | null;
+  // openbao-plugins auth/aws reads config/client's fields without checking that it was written:
+  // on a mount where it never was, every iam login crashes the plugin.
+  if (err.status === 500 && err.errors.some((e) => PLUGIN_CRASHED.test(e))) return loc('AwsPluginCrashed', mount, text, mount, sts.region, mount);
   if ((m = /^IAM Principal "([^"]*)" does not belong to the role/.exec(text))) {
     const arn = m[1];
     return loc('AwsPrincipalNotBound', arn, role, mount, canonicalArn(arn), mount, role, canonicalArn(arn));
@@ -200,7 +213,8 @@ function explainAwsPlugin(err: VaultHttpError, target: LoginTarget, config: AwsA
   if ((m = /^error making upstream request: received error code (\d+) from STS: ([\s\S]*)$/.exec(text))) {
     const code = /<Code>([^<]*)<\/Code>/.exec(m[2])?.[1] ?? '?';
     const message = /<Message>([^<]*)<\/Message>/.exec(m[2])?.[1] ?? oneLine(m[2]).slice(0, 300);
-    const hint = code === 'SignatureDoesNotMatch' ? loc('AwsStsRegionHint', sts.host, sts.region, mount, sts.host, sts.region) : loc('AwsStsCredentialsHint');
+    const source = proof.facts.source ? loc(proof.facts.source) : '?';
+    const hint = code === 'SignatureDoesNotMatch' ? signatureHint(message, sts, mount, source, loc) : loc('AwsStsCredentialsHint');
     return loc('AwsStsRefused', mount, m[1], code, message, hint);
   }
   return undefined;
@@ -233,7 +247,8 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
       const signature = /Signature=([0-9a-f]+)/.exec(signed.headers.authorization ?? '')?.[1];
       const secrets = [credentials.secretAccessKey, credentials.sessionToken, signature, body.iam_request_headers].filter((s): s is string => !!s);
       const source = trail.current();
-      const expires = credentials.expiration ? credentials.expiration.toISOString() : loc('AwsNoExpiry');
+      // Session credentials (ASIA… with a session token) expire, though not every source says when.
+      const expires = credentials.expiration ? credentials.expiration.toISOString() : credentials.sessionToken ? loc('AwsSessionNoExpiry') : loc('AwsNoExpiry');
       return {
         body,
         secrets,
@@ -247,6 +262,6 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
       if (err instanceof DeadlineError) return loc('AwsCredentialsTimeout', ctx.timeoutSeconds, ctx.attempts);
       return undefined;
     },
-    explainRefusal: (err, _proof, target, loc) => explainAwsPlugin(err, target, config, loc),
+    explainRefusal: (err, proof, target, loc) => explainAwsPlugin(err, proof, target, config, loc),
   };
 }

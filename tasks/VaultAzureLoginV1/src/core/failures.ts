@@ -15,6 +15,12 @@ export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 /** The `code` of a TransportError for an answer larger than MAX_ANSWER_BYTES. */
 export const ANSWER_TOO_LARGE = 'ERR_ANSWER_TOO_LARGE';
 
+/**
+ * Vault's words when the plugin process serving a request crashed on it (its gRPC link broke) or is
+ * down after such a crash: the same request crashes it again, so it is not retried.
+ */
+export const PLUGIN_CRASHED = /^rpc error: code = Unavailable desc = |^plugin is shut down$/;
+
 /** Vault answered with a non-success status. */
 export class VaultHttpError extends Error {
   constructor(

@@ -2,10 +2,10 @@
 // (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
 // are explicit).
 import type NodeVault from 'node-vault';
-import { VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
+import { PLUGIN_CRASHED, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
 import type { ProxyConfig, TlsConfig, VaultSettings } from './settings';
 import type { RetryPolicy } from './retry';
-import { withRetry } from './retry';
+import { isRetryable, withRetry } from './retry';
 import { createTransport, Transport, TransportError } from './transport';
 
 export interface VaultClientOptions {
@@ -130,7 +130,7 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
   const readNs = nsHeaders(opts.namespace);
   const authNs = nsHeaders(opts.authNamespace ?? opts.namespace);
 
-  async function call<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(what: string, path: string, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isRetryable): Promise<T> {
     const once = async () => {
       try {
         return await fn();
@@ -138,13 +138,16 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
         throw toError(err, path);
       }
     };
-    return opts.retry ? withRetry(what, once, opts.retry) : once();
+    return opts.retry ? withRetry(what, once, opts.retry, retryable) : once();
   }
+
+  /** A login that crashed the auth plugin (a 500) crashes it again: it is sent once. */
+  const loginRetryable = (err: unknown) => isRetryable(err) && !(err instanceof VaultHttpError && err.errors.some((e) => PLUGIN_CRASHED.test(e)));
 
   return {
     async login(mount, loginBody) {
       const path = `auth/${mount}/login`;
-      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }));
+      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), loginRetryable);
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
