@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { createGce, Gce } from '../emulators/gcp';
 import { SECRETS, seedVault } from '../emulators/seed';
-import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
+import { enableGcpAuth, setGcpCredential, writeGcpRole } from '../emulators/vaultGcp';
 import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { lookupSelf } from '../helpers/lookupSelf';
@@ -30,8 +30,13 @@ describe('e2e: gcp login (gce method)', function () {
     const token = { token_policies: ['ci-read'], token_ttl: 900 };
     writeGcpRole(world.vault, 'gcp', 'ci', { type: 'gce', bound_projects: [projectId], bound_zones: [zone], bound_service_accounts: [defaultSa, builder.email], ...token });
     writeGcpRole(world.vault, 'gcp', 'deploy', { type: 'gce', bound_projects: [projectId], bound_service_accounts: [`deployer@${projectId}.iam.gserviceaccount.com`], ...token });
-    writeGcpRole(world.vault, 'gcp', 'iam-only', { type: 'iam', bound_service_accounts: [defaultSa], allow_gce_inference: false, ...token });
+    writeGcpRole(world.vault, 'gcp', 'iam-ci', { type: 'iam', bound_service_accounts: [defaultSa], ...token });
     writeGcpRole(world.vault, 'gcp', 'us-only', { type: 'gce', bound_projects: [projectId], bound_zones: ['us-central1-a', 'us-central1-b'], ...token });
+    writeGcpRole(world.vault, 'gcp', 'us-regions', { type: 'gce', bound_projects: [projectId], bound_regions: ['us-central1', 'us-east1'], ...token });
+    writeGcpRole(world.vault, 'gcp', 'platform', { type: 'gce', bound_projects: [projectId], bound_labels: { team: 'platform' }, ...token });
+    enableGcpAuth(world.vault, 'gcp-viewerless', gce);
+    setGcpCredential(world.vault, 'gcp-viewerless', false);
+    writeGcpRole(world.vault, 'gcp-viewerless', 'ci', { type: 'gce', bound_projects: [projectId], ...token });
   });
   after(async () => world?.stop());
 
@@ -88,12 +93,48 @@ describe('e2e: gcp login (gce method)', function () {
       assert.equal(logins(), before, 'no login was tried without a token');
     });
 
-    it('a role of type iam that does not take GCE tokens', async () => {
-      const r = await run({ inputs: { ...inputs, role: 'iam-only' } });
+    it('an iam role at its default max_jwt_exp (900 s) refuses a VM’s token, which lives an hour; the printed fix works', async () => {
+      const r = await run({ inputs: { ...inputs, role: 'iam-ci' } });
       const { errors } = check(r, false);
-      assert.match(errors, /Role 'iam-only' of auth\/gcp is an iam role that refuses GCE instance tokens \(allow_gce_inference=false\)/);
+      assert.ok(errors.startsWith("Role 'iam-ci' of auth/gcp is an iam role, which takes only tokens that expire within 900 seconds (its max_jwt_exp), and a VM's identity token lives an hour"), errors);
       assert.ok(errors.includes(`vault write auth/gcp/role/<name> type=gce bound_projects=${gce.instance.projectId} bound_service_accounts=${defaultSa}`), errors);
-      assert.match(errors, /vault write auth\/gcp\/role\/iam-only allow_gce_inference=true/);
+      assert.match(errors, /vault write auth\/gcp\/role\/iam-ci max_jwt_exp=3600/);
+      writeGcpRole(world.vault, 'gcp', 'iam-ci', { type: 'iam', bound_service_accounts: [defaultSa], max_jwt_exp: 3600, token_policies: ['ci-read'], token_ttl: 900 });
+      check(await run({ inputs: { ...inputs, role: 'iam-ci' } }), true);
+    });
+
+    it('the VM’s region is not bound (bound_regions)', async () => {
+      const r = await run({ inputs: { ...inputs, role: 'us-regions' } });
+      const { errors } = check(r, false);
+      assert.ok(errors.startsWith(`Instance ${gce.instance.name} is in region europe-west1 (zone ${gce.instance.zone}), which role 'us-regions' of auth/gcp does not bind (bound_regions: us-central1,us-east1)`), errors);
+      assert.ok(errors.includes('vault write auth/gcp/role/us-regions bound_regions=europe-west1'), errors);
+    });
+
+    it('the VM lacks a label the role requires (bound_labels); labelled, it logs in', async () => {
+      const r = await run({ inputs: { ...inputs, role: 'platform' } });
+      const { errors } = check(r, false);
+      assert.ok(errors.startsWith(`Instance ${gce.instance.name} lacks the label team=platform that role 'platform' of auth/gcp requires (bound_labels).`), errors);
+      assert.ok(errors.includes(`gcloud compute instances add-labels ${gce.instance.name} --zone ${gce.instance.zone} --labels=team=platform`), errors);
+      gce.instance.labels.team = 'platform';
+      try {
+        check(await run({ inputs: { ...inputs, role: 'platform' } }), true);
+      } finally {
+        delete gce.instance.labels.team;
+      }
+    });
+
+    it('the mount’s own Google credential may not read instances (compute.instances.get)', async () => {
+      const r = await run({ inputs: { ...inputs, authMount: 'gcp-viewerless' } });
+      const { errors } = check(r, false);
+      const { projectId, zone, name } = gce.instance;
+      assert.ok(
+        errors.startsWith(
+          `auth/gcp-viewerless could not look up instance ${name} in project ${projectId} with its own Google credential (googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/${projectId}/zones/${zone}/instances/${name}', forbidden)`,
+        ),
+        errors,
+      );
+      assert.ok(errors.includes(`roles/compute.viewer on project ${projectId}`), errors);
+      assert.ok(errors.includes('vault write auth/gcp-viewerless/config credentials=@vault-gcp-key.json'), errors);
     });
 
     it('the VM’s zone is not bound (bound_zones)', async () => {

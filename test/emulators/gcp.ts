@@ -24,6 +24,8 @@ export interface GceInstance {
   createdAt: number;
   /** Emails of the attached service accounts; the first is `default`. */
   serviceAccounts: string[];
+  /** The instance's labels (gcloud compute instances add-labels), as compute.instances.get returns them. */
+  labels: Record<string, string>;
 }
 
 export interface GceRequest {
@@ -89,6 +91,7 @@ export function createGce(options: GceOptions = {}): Gce {
     id: numericId(19),
     createdAt: Math.floor(Date.now() / 1000) - 86400,
     serviceAccounts: [],
+    labels: {},
   };
   // The Compute Engine default service account, attached as `default`.
   addServiceAccount(`${projectNumber}-compute@developer.gserviceaccount.com`, true);

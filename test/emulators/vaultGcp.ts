@@ -4,8 +4,9 @@
 // Compute API), bound_zones and bound_service_accounts, or an iam role's GCE inference and bound
 // service accounts. Errors as hashicorp/vault-plugin-auth-gcp plugin/path_login.go
 // (parseAndValidateJwt, getSigningKey, validateBaseJWTClaims, pathIamLogin,
-// authorizeIAMServiceAccount, pathGceLogin) and plugin/authorizer_gce.go (AuthorizeGCE) write them:
-// logical.ErrorResponse, so HTTP 400, with Go's %q and %+v renderings of lists.
+// authorizeIAMServiceAccount, pathGceLogin) and plugin/authorizer_gce.go (AuthorizeGCE) write them
+// (the same in openbao/openbao-plugins auth/gcp): logical.ErrorResponse, so HTTP 400, with Go's %q
+// and %+v renderings of lists.
 import { decodeJwt, JwtError, verifyJwt } from './jwt';
 import type { Gce } from './gcp';
 import type { AzureRole, VaultEmulator } from './vault';
@@ -17,8 +18,16 @@ export interface GcpRole {
   bound_projects?: string[];
   bound_zones?: string[];
   bound_regions?: string[];
-  /** iam roles: accept GCE instance tokens (the plugin's default is true). */
+  /** gce roles: labels the instance must carry, key → value (checked first, as AuthorizeGCE does). */
+  bound_labels?: Record<string, string>;
+  /**
+   * iam roles: accept GCE instance tokens (the plugin's default is true). Never decisive at login:
+   * the plugin reads a token's GCE claims for gce roles only, so an iam role sees a VM's token as a
+   * service account JWT, held to max_jwt_exp.
+   */
   allow_gce_inference?: boolean;
+  /** iam roles: the longest lifetime a service account JWT may have, in seconds (default 900). */
+  max_jwt_exp?: number;
   token_policies?: string[];
   token_ttl?: number;
   token_type?: 'service' | 'batch';
@@ -27,12 +36,19 @@ export interface GcpRole {
 interface Mount {
   gce: Gce;
   roles: Map<string, GcpRole>;
+  /** Whether Google lets the plugin's own credential read instances (compute.instances.get). */
+  computeAllowed: boolean;
 }
 
 const mounts = pluginMounts<Mount>('gcp');
 
 export function enableGcpAuth(vault: VaultEmulator, mount: string, gce: Gce, ns = ''): void {
-  mounts.enable(vault, mount, { gce, roles: new Map() }, ns);
+  mounts.enable(vault, mount, { gce, roles: new Map(), computeAllowed: true }, ns);
+}
+
+/** The mount's own Google credential: one with compute.instances.get (the default), or one without it. */
+export function setGcpCredential(vault: VaultEmulator, mount: string, computeAllowed: boolean, ns = ''): void {
+  mounts.get(vault, mount, ns).computeAllowed = computeAllowed;
 }
 
 export function writeGcpRole(vault: VaultEmulator, mount: string, name: string, role: GcpRole, ns = ''): void {
@@ -95,7 +111,10 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const sa = m.gce.serviceAccount(String(claims.sub));
   const azureShaped: AzureRole = { bound_service_principal_ids: [], token_policies: role.token_policies, token_ttl: role.token_ttl, token_type: role.token_type };
   if (role.type === 'iam') {
-    if (!role.allow_gce_inference && hasGce) return err(`Got GCE token but IAM role ${JSON.stringify(roleName)} does not allow GCE inference`);
+    // parseAndValidateJwt keeps GCE claims for gce roles only: here the allow_gce_inference check
+    // never fires, and a VM's token (an hour) is held to max_jwt_exp like any service account JWT.
+    const maxJwtExp = role.max_jwt_exp ?? 900;
+    if (claims.exp > now + maxJwtExp) return err(`role requires that service account JWTs expire within ${maxJwtExp} seconds`);
     if (!sa) return err(`service account ${String(claims.sub)} not found`);
     const projects = role.bound_projects ?? [];
     if (projects.length && !projects.includes(sa.projectId)) return err(`service account ${JSON.stringify(sa.email)} not in bound projects ${goPlain(projects)}`);
@@ -112,8 +131,16 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const instanceId = String(gce?.instance_id ?? '');
   const projects = role.bound_projects ?? [];
   if (projects.length && !projects.includes(projectId)) return err(`instance ${JSON.stringify(instanceId)} (project ${JSON.stringify(projectId)}) not in bound projects ${goPlain(projects)}`);
+  // GetVerifiedInstance (go-gcp-common gcputil): compute.instances.get with the plugin's own credential.
+  const lookup = `error when attempting to find instance (project ${projectId}, zone: ${zone}, instance: ${instanceName}) :unable to find instance associated with token: `;
+  if (!m.computeAllowed) return err(`${lookup}googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/${projectId}/zones/${zone}/instances/${instanceName}', forbidden`);
   if (!m.gce.instanceExists(projectId, zone, instanceName)) {
-    return err(`error when attempting to find instance (project ${projectId}, zone: ${zone}, instance: ${instanceName}) :googleapi: Error 404: The resource 'projects/${projectId}/zones/${zone}/instances/${instanceName}' was not found, notFound`);
+    return err(`${lookup}googleapi: Error 404: The resource 'projects/${projectId}/zones/${zone}/instances/${instanceName}' was not found, notFound`);
+  }
+  // AuthorizeGCE: labels, then zones or regions, then service accounts.
+  const labels = m.gce.instance.labels;
+  for (const [k, v] of Object.entries(role.bound_labels ?? {})) {
+    if (labels[k] !== v) return err(`instance missing bound label "${k}:${v}"`);
   }
   const zones = role.bound_zones ?? [];
   const regions = role.bound_regions ?? [];

@@ -83,8 +83,21 @@ describe('gcp method', () => {
       ['instance "42" (project "prj") not in bound projects [other-prj]', 'GcpProjectNotBound|agent-1|prj|ci|gcp|other-prj|gcp|ci|prj'],
       ['instance not in bound zones ["us-central1-a"]', 'GcpZoneNotBound|agent-1|europe-west1-b|ci|gcp|us-central1-a|gcp|ci|europe-west1-b'],
       ['role "ci" not found', 'GcpRoleMissing|ci|gcp||gcp|gcp|ci|prj|azp@prj.iam.gserviceaccount.com'],
+      ['instance not in bound regions ["us-central1" "us-east1"]', 'GcpRegionNotBound|agent-1|europe-west1|europe-west1-b|ci|gcp|us-central1,us-east1|gcp|ci|europe-west1'],
+      ['instance missing bound label "team:platform"', 'GcpLabelNotBound|agent-1|team|platform|ci|gcp|agent-1|europe-west1-b|team|platform|gcp|ci'],
+      ['role requires that service account JWTs expire within 900 seconds', 'GcpIamRoleJwtExp|ci|gcp|900|gcp|ci|gcp|prj|azp@prj.iam.gserviceaccount.com'],
+      [
+        "error when attempting to find instance (project prj, zone: europe-west1-b, instance: agent-1) :unable to find instance associated with token: googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/prj/zones/europe-west1-b/instances/agent-1', forbidden",
+        "GcpPluginCredential|gcp|agent-1|prj|googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/prj/zones/europe-west1-b/instances/agent-1', forbidden|prj|gcp",
+      ],
+      [
+        'error when attempting to find instance (project prj, zone: europe-west1-b, instance: agent-1) :unable to find instance associated with token: Get "https://compute.googleapis.com/compute/v1/projects/prj/zones/europe-west1-b/instances/agent-1?alt=json&prettyPrint=false": oauth2: "invalid_grant" "Invalid JWT Signature."',
+        'GcpPluginCredential|gcp|agent-1|prj|Get "https://compute.googleapis.com/compute/v1/projects/prj/zones/europe-west1-b/instances/agent-1?alt=json&prettyPrint=false": oauth2: "invalid_grant" "Invalid JWT Signature."|prj|gcp',
+      ],
     ];
     for (const [text, expected] of cases) it(text.slice(0, 70), () => assert.equal(explain(text), expected));
     it('leaves any other answer to the shared explanation', () => assert.equal(explain("JWT is expired or does not have proper 'exp' claim"), undefined));
+    it('leaves an instance that is gone (404) to the shared explanation', () =>
+      assert.equal(explain("error when attempting to find instance (project prj, zone: z, instance: i) :unable to find instance associated with token: googleapi: Error 404: The resource 'projects/prj/zones/z/instances/i' was not found, notFound"), undefined));
   });
 });

@@ -113,7 +113,13 @@ function goList(text: string): string {
   return (quoted.length ? quoted : inner.split(/\s+/).filter(Boolean)).join(',');
 }
 
-/** The gcp plugin's refusals (hashicorp/vault-plugin-auth-gcp plugin/path_login.go, authorizer_gce.go), each a 400. */
+/** The region of a zone (europe-west1-b → europe-west1), as the plugin's zoneToRegion. */
+const regionOf = (zone: string) => zone.replace(/-[a-z]$/, '');
+
+/**
+ * The gcp plugin's refusals (hashicorp/vault-plugin-auth-gcp plugin/path_login.go, authorizer_gce.go;
+ * the same in openbao/openbao-plugins auth/gcp), each a 400.
+ */
 function explainGcpPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget, loc: Text): string | undefined {
   const text = err.errors.join('; ');
   const { mount, role, nsNote } = target;
@@ -129,6 +135,21 @@ function explainGcpPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget
     return loc('GcpProjectNotBound', instance, project, role, mount, goList(text) || '-', mount, role, project);
   }
   if (/^instance not in bound zones/.test(text)) return loc('GcpZoneNotBound', instance, zone, role, mount, goList(text) || '-', mount, role, zone);
+  if (/^instance not in bound regions/.test(text)) return loc('GcpRegionNotBound', instance, regionOf(zone), zone, role, mount, goList(text) || '-', mount, role, regionOf(zone));
+  let m: RegExpExecArray | null;
+  if ((m = /^instance missing bound label "([^":]*):(.*)"$/.exec(text))) {
+    const [, key, value] = m;
+    return loc('GcpLabelNotBound', instance, key, value, role, mount, instance, zone, key, value, mount, role);
+  }
+  // pathIamLogin checks a JWT's lifetime against the role's max_jwt_exp (900 s by default) unless
+  // it holds GCE claims, which the plugin reads for gce roles only: a VM's token (an hour) fails.
+  if ((m = /^role requires that service account JWTs expire within (\d+) seconds$/.exec(text))) {
+    return loc('GcpIamRoleJwtExp', role, mount, m[1], mount, role, mount, project, email);
+  }
+  // The instance lookup (compute.instances.get) with the plugin's own Google credential, refused.
+  if ((m = /^error when attempting to find instance \(.*\) :unable to find instance associated with token: (googleapi: Error 40[13]\b.*|.*oauth2: .*)$/s.exec(text))) {
+    return loc('GcpPluginCredential', mount, instance, project, m[1].replace(/\s+/g, ' '), project, mount);
+  }
   return undefined;
 }
 
