@@ -108,6 +108,7 @@ const NOT_TROUBLE = new Set([
   'AwsWithServerId', // inside AwsSigning
   'AwsWithoutServerId',
   'AwsNoExpiry', // inside AwsSigned
+  'AwsSessionNoExpiry',
   'AwsCredentialsRequest', // inside Retrying
   'AwsSourceTried', // the lines of AwsNoCredentials: each source the chain tried, by name
   'AwsSourceNothing',
@@ -121,6 +122,7 @@ const NOT_TROUBLE = new Set([
   'AwsSourceImds',
   'AwsStsRegionHint', // hints inside AwsStsRefused
   'AwsStsCredentialsHint',
+  'AwsStsSecretKeyHint',
   'GcpTokenRequested', // progress: which service account's token the gcp method asks for
   'GcpTokenClaims', // progress: the token's non-secret claims
   'GcpTokenRequest', // inside Retrying
