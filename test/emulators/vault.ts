@@ -12,6 +12,7 @@ import * as https from 'https';
 import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
 import type { AddressInfo, Socket } from 'net';
 import { createServer as createTlsServer, Server as TlsServer } from 'tls';
+import type { Arm, ArmComputeView } from './arm';
 import { delay, drainedOrClosed, readBody } from './serve';
 
 // ---------------------------------------------------------------------------------------------
@@ -23,13 +24,34 @@ export interface JsonWebKeySet {
 }
 
 export interface AzureAuthConfig {
+  /** '' answers as a mount never configured: `tenant_id is required`. */
   tenantId: string;
+  /** '' answers `resource is required`. */
   resource: string;
   jwks: () => Promise<JsonWebKeySet> | JsonWebKeySet;
+  /**
+   * The discovery fetch (`GET <authority><tenant>/.well-known/openid-configuration`): resolves the
+   * issuer the document names, or rejects with the plugin's error text (a Go *url.Error when Entra
+   * cannot be reached, `<status>: <body>` when it refuses). Default: Entra's v1 issuer of the tenant.
+   * Fetched at the first login after the config is written and kept; a failure is tried again at every login.
+   */
+  discover?: (tenantId: string) => Promise<string>;
+  /** ARM, for roles with subscription, resource group, location or scale set bindings (arm.ts). */
+  arm?: Arm;
+  /** The mount's own ARM credential (client_id, client_secret). */
+  clientId?: string;
+  clientSecret?: string;
+  /** How far the Vault server's clock is off (negative: behind), for the token time checks. */
+  clockOffsetMs?: number;
 }
 
 export interface AzureRole {
   bound_service_principal_ids: string[];
+  bound_group_ids?: string[];
+  bound_subscription_ids?: string[];
+  bound_resource_groups?: string[];
+  bound_locations?: string[];
+  bound_scale_sets?: string[];
   token_policies?: string[];
   token_type?: 'service' | 'batch' | 'default';
   /** seconds, default 3600 */
@@ -687,6 +709,8 @@ class DatabaseEngine implements SecretEngine {
 
 interface AzureAuthMount {
   config: AzureAuthConfig;
+  /** The issuer of the discovery document, once fetched (the plugin's cached provider). */
+  issuer?: string;
   roles: Map<string, AzureRole>;
   accessor: string;
   uuid: string;
@@ -781,8 +805,14 @@ function longestPrefix(prefixes: string[], path: string): string | undefined {
 
 class LoginRejected extends Error {}
 
+/** The claims the plugin reads after go-oidc's checks (path_login.go additionalClaims). */
 interface AzureClaims {
   oid: string;
+  appid: string;
+  groups: string[];
+  nbf: number | null;
+  xmsAzRid: string;
+  xmsMirid: string;
 }
 
 function decodeSegment(segment: string): Buffer {
@@ -809,15 +839,25 @@ const audienceOf = (aud: unknown): string[] =>
   typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
 
 class AzureJwtVerifier {
-  constructor(private readonly config: AzureAuthConfig) {}
+  constructor(
+    private readonly config: AzureAuthConfig,
+    private readonly issuer: string,
+  ) {}
 
-  /** Resolves the claims or throws LoginRejected with the message Vault would return. */
+  /** go-oidc's Verify: resolves the claims or throws LoginRejected with the message Vault would return. */
   async verify(jwt: string): Promise<AzureClaims> {
     const claims = this.parseClaims(jwt);
     this.checkClaims(claims);
     await this.checkSignature(jwt);
-    this.checkNotBefore(claims);
-    return { oid: asString(claims.oid) };
+    const groups = Array.isArray(claims.groups) ? claims.groups.map(asString) : [];
+    return {
+      oid: asString(claims.oid),
+      appid: asString(claims.appid),
+      groups,
+      nbf: claimTime(claims.nbf),
+      xmsAzRid: asString(claims.xms_az_rid),
+      xmsMirid: asString(claims.xms_mirid),
+    };
   }
 
   private parseClaims(jwt: string): Record<string, unknown> {
@@ -839,7 +879,7 @@ class AzureJwtVerifier {
   }
 
   private checkClaims(claims: Record<string, unknown>): void {
-    const expectedIssuer = `https://sts.windows.net/${this.config.tenantId}/`;
+    const expectedIssuer = this.issuer;
     const issuer = asString(claims.iss);
     if (issuer !== expectedIssuer) {
       throw new LoginRejected(
@@ -850,7 +890,7 @@ class AzureJwtVerifier {
     if (!audience.includes(this.config.resource)) {
       throw new LoginRejected(`oidc: expected audience ${JSON.stringify(this.config.resource)} got ${goQuotedList(audience)}`);
     }
-    const now = Date.now();
+    const now = Date.now() + (this.config.clockOffsetMs ?? 0);
     const expiry = claimTime(claims.exp);
     if (expiry === null || expiry < now) {
       throw new LoginRejected(`oidc: token is expired (Token Expiry: ${goTime(expiry)})`);
@@ -897,15 +937,136 @@ class AzureJwtVerifier {
     });
     if (!verified) throw new LoginRejected('failed to verify signature: failed to verify id token signature');
   }
+}
 
-  /** The plugin's own, stricter nbf check (no leeway). */
-  private checkNotBefore(claims: Record<string, unknown>): void {
-    const nbf = claimTime(claims.nbf);
-    if (nbf !== null && nbf > Date.now()) {
-      throw new LoginRejected(`token is not yet valid (Token Not Before: ${goTime(nbf)})`);
-    }
+/** Go's strings.EqualFold over a role's list (the plugin's strListContains). */
+const listHas = (list: string[], value: string): boolean => list.some((v) => v.toLowerCase() === value.toLowerCase());
+const isWildcard = (list: string[] | undefined): boolean => list?.length === 1 && list[0] === '*';
+
+/** path_login.go verifyRole: the plugin's own, stricter nbf check (no leeway), then the role's principal and group bindings. */
+function verifyAzureRole(claims: AzureClaims, role: AzureRole, now: number): void {
+  if (claims.nbf !== null && claims.nbf > now) {
+    throw new LoginRejected(`token is not yet valid (Token Not Before: ${goTime(claims.nbf)})`);
+  }
+  const sps = role.bound_service_principal_ids;
+  const groups = role.bound_group_ids ?? [];
+  if (isWildcard(sps) && isWildcard(groups)) {
+    throw new LoginRejected("expected specific bound_group_ids or bound_service_principal_ids; both cannot be '*'");
+  }
+  if (!isWildcard(sps) && sps.length > 0 && !listHas(sps, claims.oid)) throw new LoginRejected(`service principal not authorized: ${claims.oid}`);
+  if (!isWildcard(groups) && groups.length > 0 && !claims.groups.some((g) => listHas(groups, g))) {
+    throw new LoginRejected(`groups not authorized: [${claims.groups.join(' ')}]`);
   }
 }
+
+/** The login's instance fields (subscription_id, resource_group_name, vm_name, vmss_name, resource_id). */
+interface InstanceFields {
+  subscriptionId: string;
+  resourceGroup: string;
+  vmName: string;
+  vmssName: string;
+  resourceId: string;
+}
+
+/** path_login.go verifyXMSClaims: `pattern` with the login's value must be in xms_az_rid or xms_mirid. */
+function verifyXmsClaims(claims: AzureClaims, pattern: (v: string) => string, key: string, value: string): string | undefined {
+  if (!claims.xmsAzRid && !claims.xmsMirid) return 'xms_az_rid and xms_mirid claims are missing from token';
+  const errs: string[] = [];
+  if (claims.xmsAzRid) {
+    if (claims.xmsAzRid.includes(pattern(value))) return undefined;
+    errs.push(`xms_az_rid token claim does not match ${key} ${value}`);
+  }
+  if (claims.xmsMirid.includes(pattern(value))) return undefined;
+  errs.push(`xms_mirid token claim does not match ${key} ${value}`);
+  return errs.join('\n');
+}
+
+/**
+ * path_login.go verifyResource (openbao-plugins auth/azure, with the token-claim checks of
+ * hashicorp/vault-plugin-auth-azure#186 and #203): the instance named in the login, looked up in
+ * ARM with the mount's own credential, must carry the token's identity and satisfy the role.
+ */
+async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role: AzureRole, config: AzureAuthConfig): Promise<void> {
+  const subs = role.bound_subscription_ids ?? [];
+  const rgs = role.bound_resource_groups ?? [];
+  const locations = role.bound_locations ?? [];
+  const scaleSets = role.bound_scale_sets ?? [];
+  if (!subs.length && !rgs.length && !locations.length && !scaleSets.length) return;
+  if (!f.subscriptionId || !f.resourceGroup) throw new LoginRejected('subscription_id and resource_group_name are required');
+  const client = config.arm?.client(config.tenantId, config.clientId ?? '', config.clientSecret ?? '');
+  const noArm = () => new Error('the emulated mount has no ARM (AzureAuthConfig.arm)');
+  let view: ArmComputeView | undefined;
+  const principals = new Set<string>();
+  const collect = (v: ArmComputeView) => {
+    if (v.identity?.principalId) principals.add(v.identity.principalId);
+    for (const u of Object.values(v.identity?.userAssignedIdentities ?? {})) principals.add(u.principalId);
+  };
+  if (f.vmssName) {
+    const flexible = verifyXmsClaims(claims, (v) => `/virtualMachines/${v}_`, 'vmss_name', f.vmssName);
+    if (flexible) {
+      const uniform = verifyXmsClaims(claims, (v) => `/virtualMachineScaleSets/${v}`, 'vmss_name', f.vmssName);
+      if (uniform) throw new LoginRejected(`failed to verify flexible vmss claim: ${flexible}\nfailed to verify uniform vmss claim: ${uniform}`);
+    }
+    if (!client) throw noArm();
+    try {
+      view = await client.getScaleSet(f.subscriptionId, f.resourceGroup, f.vmssName);
+    } catch (e) {
+      throw new LoginRejected(`unable to retrieve virtual machine scale set metadata: ${(e as Error).message}`);
+    }
+    if (scaleSets.length && !listHas(scaleSets, f.vmssName)) throw new LoginRejected('scale set not authorized');
+    if (!view.identity) throw new LoginRejected('vmss client did not return identity information');
+    collect(view);
+  } else if (f.vmName) {
+    const mismatch = verifyXmsClaims(claims, (v) => `/virtualMachines/${v}`, 'vm_name', f.vmName);
+    if (mismatch) throw new LoginRejected(mismatch);
+    if (!client) throw noArm();
+    try {
+      view = await client.getVm(f.subscriptionId, f.resourceGroup, f.vmName);
+    } catch (e) {
+      throw new LoginRejected(`unable to retrieve virtual machine metadata: ${(e as Error).message}`);
+    }
+    if (!view.identity) throw new LoginRejected('vm client did not return identity information');
+    if (scaleSets.length) throw new LoginRejected("bound scale set defined but this vm isn't in a scale set");
+    collect(view);
+  } else if (f.resourceId) {
+    if (scaleSets.length) throw new LoginRejected('scale set requires the vmss_name field to be set');
+    throw new Error('the emulated plugin does not look up a resource_id');
+  } else if (!claims.appid) {
+    throw new LoginRejected('one of vm_name, vmss_name, resource_id, or an appid JWT claim must be provided');
+  }
+  if (f.vmssName || f.vmName) {
+    const rg = verifyXmsClaims(claims, (v) => `/resourcegroups/${v}`, 'resource_group_name', f.resourceGroup);
+    if (rg) throw new LoginRejected(rg);
+  } else if (!f.resourceId.includes(`/resourcegroups/${f.resourceGroup}`) && !f.resourceId.includes(`/resourceGroups/${f.resourceGroup}`)) {
+    throw new LoginRejected('provided resource_id does not match resource_group_name');
+  }
+  let wifMatch = false;
+  if (!principals.has(claims.oid)) {
+    if (!claims.appid) throw new LoginRejected('token object id does not match expected identities, and no app id was found');
+    if (!client) throw noArm();
+    const clientIds = new Set<string>();
+    for (const rg of [f.resourceGroup, ...rgs]) for (const id of await client.listIdentityClientIds(f.subscriptionId, rg)) clientIds.add(id);
+    if (!clientIds.has(claims.appid)) throw new LoginRejected('neither token object id nor token app id match expected identities');
+    wifMatch = true;
+  }
+  if (subs.length && !listHas(subs, f.subscriptionId)) throw new LoginRejected('subscription not authorized');
+  if (!wifMatch && rgs.length && !listHas(rgs, f.resourceGroup)) throw new LoginRejected('resource group not authorized');
+  if (locations.length) {
+    if (!view?.location) throw new LoginRejected('location is empty');
+    if (!listHas(locations, view.location)) throw new LoginRejected('location not authorized');
+  }
+}
+
+/** azure.go getAzureSettings, the parts a login reads: the tenant and the resource, each required. */
+function azureSettingsError(config: AzureAuthConfig): string | undefined {
+  if (!config.tenantId) return 'tenant_id is required';
+  if (!config.resource) return 'resource is required';
+  return undefined;
+}
+
+const GUID = /^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$/;
+const AZURE_NAME = /^[a-zA-Z]$|^[a-zA-Z][a-zA-Z0-9.\-_]*[a-zA-Z0-9_]$/;
+const RESOURCE_GROUP = /^[-_.()\p{L}\p{N}]*[-_()\p{L}\p{N}]$/u;
 
 // ---------------------------------------------------------------------------------------------
 // Request context
@@ -1005,6 +1166,8 @@ function faultReply(fault: Fault): Reply {
 export class VaultEmulator {
   /** Every request, in arrival order. */
   readonly requests: RequestRecord[] = [];
+  /** The body of every azure login that named a jwt and an existing role, as sent. */
+  readonly azureLogins: Array<{ mount: string; body: Record<string, unknown> }> = [];
   /** Highest number of requests in flight at once. */
   maxInFlight = 0;
   /** TCP connections accepted so far. */
@@ -1119,6 +1282,14 @@ export class VaultEmulator {
       accessor: accessorFor('auth_azure'),
       uuid: randomUUID(),
     });
+  }
+
+  /** `vault write auth/<mount>/config`: the new config, and the discovery document fetched again at the next login. */
+  writeAzureConfig(mount: string, config: AzureAuthConfig, ns = ''): void {
+    const auth = this.ns(ns).authMounts.get(mountKey(mount));
+    if (!auth) throw new Error(`no azure auth mount at "auth/${mountKey(mount)}" in namespace "${ns}"; call enableAzureAuth first`);
+    auth.config = config;
+    auth.issuer = undefined;
   }
 
   writeRole(mount: string, name: string, role: AzureRole, ns = ''): void {
@@ -1375,29 +1546,54 @@ export class VaultEmulator {
     const role = mount.roles.get(roleName.toLowerCase());
     if (!role) return errorReply(400, `invalid role name ${JSON.stringify(roleName)}`);
 
+    this.azureLogins.push({ mount: mountPath, body: { ...ctx.body } });
+    const fields: InstanceFields = {
+      subscriptionId: asString(ctx.body.subscription_id),
+      resourceGroup: asString(ctx.body.resource_group_name),
+      vmName: asString(ctx.body.vm_name),
+      vmssName: asString(ctx.body.vmss_name),
+      resourceId: asString(ctx.body.resource_id),
+    };
+    if (fields.subscriptionId && !GUID.test(fields.subscriptionId)) return errorReply(400, `invalid subscription id ${JSON.stringify(fields.subscriptionId)}`);
+    if (fields.resourceGroup && !RESOURCE_GROUP.test(fields.resourceGroup)) return errorReply(400, `invalid resource group name ${JSON.stringify(fields.resourceGroup)}`);
+    if (fields.vmssName && !AZURE_NAME.test(fields.vmssName)) return errorReply(400, `invalid vmss_name ${JSON.stringify(fields.vmssName)}`);
+    if (fields.vmName && !AZURE_NAME.test(fields.vmName)) return errorReply(400, `invalid vm name ${JSON.stringify(fields.vmName)}`);
+
+    const { config } = mount;
+    const settings = azureSettingsError(config);
+    if (settings) return errorReply(500, settings);
+    if (mount.issuer === undefined) {
+      try {
+        mount.issuer = config.discover ? await config.discover(config.tenantId) : `https://sts.windows.net/${config.tenantId}/`;
+      } catch (e) {
+        return errorReply(500, (e as Error).message);
+      }
+    }
     let claims: AzureClaims;
     try {
-      claims = await new AzureJwtVerifier(mount.config).verify(jwt);
+      claims = await new AzureJwtVerifier(config, mount.issuer).verify(jwt);
+      verifyAzureRole(claims, role, Date.now() + (config.clockOffsetMs ?? 0));
+      await verifyAzureResource(fields, claims, role, config);
     } catch (e) {
       if (e instanceof LoginRejected) return errorReply(500, e.message);
       throw e;
     }
-    const bound = role.bound_service_principal_ids;
-    const wildcard = bound.length === 1 && bound[0] === '*';
-    if (!wildcard && bound.length > 0 && !bound.some((id) => id.toLowerCase() === claims.oid.toLowerCase())) {
-      return errorReply(500, `service principal not authorized: ${claims.oid}`);
-    }
-    return this.issueLoginToken(ctx, mountPath, role, roleName, claims.oid);
+    const meta: Record<string, string> = { resource_group_name: fields.resourceGroup, role: roleName, subscription_id: fields.subscriptionId };
+    if (fields.vmName) meta.vm_name = fields.vmName;
+    if (fields.vmssName) meta.vmss_name = fields.vmssName;
+    if (fields.resourceId) meta.resource_id = fields.resourceId;
+    if (claims.appid) meta.app_id = claims.appid;
+    return this.issueLoginToken(ctx, mountPath, role, roleName, claims.oid, meta);
   }
 
-  private issueLoginToken(ctx: RequestContext, mountPath: string, role: AzureRole, roleName: string, oid: string): Reply {
+  private issueLoginToken(ctx: RequestContext, mountPath: string, role: AzureRole, roleName: string, oid: string, loginMeta?: Record<string, string>): Reply {
     const type: TokenType = role.token_type === 'batch' ? 'batch' : 'service';
     const policies = sanitizePolicies(role.token_policies ?? []);
     if (policies.includes('root')) return errorReply(400, 'auth methods cannot create root tokens');
     const entityKey = `${ctx.ns.path}|${mountPath}|${oid}`;
     const entityId = this.entities.get(entityKey) ?? randomUUID();
     this.entities.set(entityKey, entityId);
-    const meta = { resource_group_name: '', role: roleName, subscription_id: '' };
+    const meta = loginMeta ?? { resource_group_name: '', role: roleName, subscription_id: '' };
     const ttl = role.token_ttl ?? DEFAULT_ROLE_TOKEN_TTL;
     const token = this.tokens.create({
       type,

@@ -1,22 +1,32 @@
 // azure: an Entra access token of an Azure Resource Manager service connection (every scheme arm-rest
 // has), sent as `{role, jwt}`. Vault's azure method checks it, and so does a jwt mount that trusts
-// Entra by its discovery document; the refusals of both are explained here.
+// Entra by its discovery document; the refusals of both are explained here. A managed identity of
+// the agent VM (a managed identity connection, or the VM's own with no connection) logs in as
+// Vault's Go client does: the token and the VM's values from IMDS, so that roles bound to
+// subscriptions, resource groups, locations or scale sets can check them.
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/secretSpec';
 import { readClaims } from '../core/tokenClaims';
+import { Imds, imds as defaultImds, ImdsError, isNoImds, isTransientImds, IMDS_HOST } from './azureImds';
+import { explainAzureVault } from './azureRefusals';
 import { explainJwtRefusal } from './jwtRefusals';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 import { AzureTokenError, AzureTokenSource } from './tokenSource';
 
 export interface AzureAuthConfig {
   method: 'azure';
-  /** The AzureRM service connection. */
+  /** The AzureRM service connection ('' when the agent VM's own identity logs in). */
   connection: string;
   /** Its authorization scheme, for the log. */
   connectionScheme: string;
   /** The audience the Entra token is requested for. */
   resource: string;
+  /**
+   * Set when a managed identity of the agent VM logs in: the token comes from IMDS (naming the
+   * user-assigned identity `clientId`, '' for the VM's default), and the login carries the VM's values.
+   */
+  managedIdentity?: { clientId: string };
 }
 
 /**
@@ -66,25 +76,59 @@ function explainAzurePlugin(err: VaultHttpError, proof: Proof, target: LoginTarg
     return loc('LoginIssuer', expected ?? '?', got ?? iss ?? '?', target.mount, tid ?? '<tenant id>');
   }
   if (/token is expired/.test(text) && !/^error validating token/.test(text)) return loc('LoginExpired', text);
-  if (/failed to verify signature/.test(text)) return loc('LoginSignature', target.mount, tid ?? '?');
-  return undefined;
+  if (/^failed to verify signature: failed to verify id token signature/.test(text)) return loc('LoginSignature', target.mount, tid ?? '?');
+  return explainAzureVault(err, proof, target, resource, loc);
 }
 
-export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource): AuthMethod {
+/** The login body's instance fields, as Vault's Go client reads them: vmss_name on a scale-set instance (its vm_name is no VM ARM knows), else vm_name. */
+function instanceFields(vm: { subscriptionId: string; resourceGroupName: string; name: string; vmScaleSetName: string }): Record<string, string> {
+  const fields: Record<string, string> = { subscription_id: vm.subscriptionId, resource_group_name: vm.resourceGroupName };
+  if (vm.vmScaleSetName) fields.vmss_name = vm.vmScaleSetName;
+  else fields.vm_name = vm.name;
+  return fields;
+}
+
+export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource, imds: Imds = defaultImds): AuthMethod {
+  const mi = config.managedIdentity;
+  const claimsNote = (loc: Text, claims: ReturnType<typeof readClaims>) =>
+    claims ? [loc('TokenClaims', claims.aud ?? '-', claims.iss ?? '-', claims.tid ?? '-', claims.oid ?? '-', claims.appid ?? '-', claims.expires ?? '-')] : [];
   return {
     name: 'azure',
-    describe: (loc) => loc('TokenRequested', config.resource, config.connection, config.connectionScheme),
-    what: (loc) => loc('EntraTokenRequest'),
-    async prove({ loc, role }) {
+    describe(loc) {
+      if (!mi) return loc('TokenRequested', config.resource, config.connection, config.connectionScheme);
+      const identity = mi.clientId ? loc('AzureVmIdentityUser', mi.clientId) : loc('AzureVmIdentityDefault');
+      const from = config.connection ? loc('AzureVmFromConnection', config.connection) : '';
+      return loc('AzureVmTokenRequested', config.resource, identity, IMDS_HOST, from);
+    },
+    what: (loc) => (mi ? loc('AzureImdsRequest') : loc('EntraTokenRequest')),
+    async prove({ loc, role, timeoutSeconds }) {
+      if (mi) {
+        const token = await imds.token(config.resource, mi.clientId, timeoutSeconds);
+        const vm = await imds.instance(timeoutSeconds);
+        const claims = readClaims(token);
+        const fields = instanceFields(vm);
+        const [nameField, name] = vm.vmScaleSetName ? ['vmss_name', vm.vmScaleSetName] : ['vm_name', vm.name];
+        // Not secret, and what a refusal is about: logged as sent.
+        const notes = [...claimsNote(loc, claims), loc('AzureVmValues', vm.subscriptionId, vm.resourceGroupName, nameField, name, vm.location || '-')];
+        const facts = { ...claims, ...fields, location: vm.location, instance: vm.name, identity: 'vm' };
+        return { body: { role, jwt: token, ...fields }, secrets: [token], notes, facts };
+      }
       const { token } = await getToken(config.connection, config.resource);
       const claims = readClaims(token);
-      const notes = claims ? [loc('TokenClaims', claims.aud ?? '-', claims.iss ?? '-', claims.tid ?? '-', claims.oid ?? '-', claims.appid ?? '-', claims.expires ?? '-')] : [];
-      return { body: { role, jwt: token }, secrets: [token], notes, facts: { ...claims } };
+      return { body: { role, jwt: token }, secrets: [token], notes: claimsNote(loc, claims), facts: { ...claims, connection: config.connection, scheme: config.connectionScheme } };
     },
-    isTransient: (err) => err instanceof AzureTokenError && isTransientEntra(err.detail),
+    isTransient: (err) => (err instanceof AzureTokenError && isTransientEntra(err.detail)) || isTransientImds(err),
     explainProofFailure(err, ctx, loc) {
       if (err instanceof AzureTokenError) return explainAzureToken(err.connection, err.detail, loc);
-      if (err instanceof DeadlineError) return loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);
+      if (err instanceof ImdsError && err.code !== 'ESOCKETTIMEDOUT') {
+        if (isNoImds(err)) return loc('AzureNotOnVm', IMDS_HOST, err.code);
+        const what = loc(err.what === 'token' ? 'AzureImdsToken' : 'AzureImdsInstance');
+        const hint = err.what === 'token' && err.status === 400 ? ` ${loc('AzureImdsIdentityHint')}` : '';
+        return loc('AzureImdsRefused', IMDS_HOST, what, err.code || `HTTP ${err.status}`, err.detail || '-', hint);
+      }
+      if (err instanceof DeadlineError || (err instanceof ImdsError && err.code === 'ESOCKETTIMEDOUT')) {
+        return mi ? loc('AzureImdsTimeout', IMDS_HOST, ctx.timeoutSeconds, ctx.attempts) : loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);
+      }
       return undefined;
     },
     explainRefusal(err, proof, target, loc) {

@@ -12,8 +12,37 @@ export interface RetryPolicy {
   onRetry: (what: string, attempt: number, attempts: number, cause: string, waitMs: number) => void;
 }
 
-/** Errors the azure auth plugin returns as 500 that no retry can fix. */
-const permanentLogin = [/^oidc: /, /service principal not authorized/, /failed to verify signature/, /token is not yet valid/, /^invalid role name/];
+/**
+ * Errors the azure auth plugin returns as 500 that no retry can fix (openbao-plugins auth/azure
+ * azure.go, path_login.go). Not among them: Vault unable to reach Entra (`Get "…/openid-configuration":
+ * EOF` or a dial error) or to fetch its signing keys (`failed to verify signature: fetching keys …`),
+ * and an ARM lookup that failed on the way: those may pass on the next attempt.
+ */
+const permanentLogin = [
+  /^oidc: /,
+  /^invalid role name/,
+  /^tenant_id is required$/,
+  /^resource is required$/,
+  // Entra refused the discovery request: a tenant that does not exist (AADSTS90002).
+  /^4\d\d [^:]*: \{/,
+  /^failed to verify signature: failed to verify id token signature/,
+  /^token is not yet valid/,
+  /^service principal not authorized/,
+  /^groups not authorized/,
+  /both cannot be '\*'$/,
+  /^subscription_id and resource_group_name are required$/,
+  /^(subscription|resource group|location|scale set) not authorized$/,
+  /^bound scale set defined but this vm isn't in a scale set$/,
+  /^scale set requires the vmss_name field to be set$/,
+  /^one of vm_name, vmss_name, resource_id, or an appid JWT claim must be provided$/,
+  /^token object id does not match expected identities/,
+  /^neither token object id nor token app id match expected identities$/,
+  /client did not return identity information$/,
+  /^location is empty$/,
+  /xms_az_rid|xms_mirid/,
+  /^provided resource_id does not match resource_group_name$/,
+  /^unable to retrieve virtual machine (scale set )?metadata: [\s\S]*(AADSTS\d+|AuthorizationFailed|ResourceNotFound|ResourceGroupNotFound|SubscriptionNotFound|InvalidAuthenticationToken|ManagedIdentityCredential)/,
+];
 
 export function isRetryable(err: unknown): boolean {
   // As Vault's Go client judges: a certificate failure or an answer too large to read comes back
