@@ -1166,8 +1166,8 @@ function faultReply(fault: Fault): Reply {
 export class VaultEmulator {
   /** Every request, in arrival order. */
   readonly requests: RequestRecord[] = [];
-  /** The body of every azure login that named a jwt and an existing role, as sent. */
-  readonly azureLogins: Array<{ mount: string; body: Record<string, unknown> }> = [];
+  /** Every azure login that named a jwt and an existing role: its mount path, its body as sent, and the refusal's text. */
+  readonly azureLogins: Array<{ mount: string; body: Record<string, unknown>; refusal?: string }> = [];
   /** Highest number of requests in flight at once. */
   maxInFlight = 0;
   /** TCP connections accepted so far. */
@@ -1546,7 +1546,12 @@ export class VaultEmulator {
     const role = mount.roles.get(roleName.toLowerCase());
     if (!role) return errorReply(400, `invalid role name ${JSON.stringify(roleName)}`);
 
-    this.azureLogins.push({ mount: mountPath, body: { ...ctx.body } });
+    const record: { mount: string; body: Record<string, unknown>; refusal?: string } = { mount: mountPath, body: { ...ctx.body } };
+    this.azureLogins.push(record);
+    const refuse = (status: number, text: string): Reply => {
+      record.refusal = text;
+      return errorReply(status, text);
+    };
     const fields: InstanceFields = {
       subscriptionId: asString(ctx.body.subscription_id),
       resourceGroup: asString(ctx.body.resource_group_name),
@@ -1554,19 +1559,19 @@ export class VaultEmulator {
       vmssName: asString(ctx.body.vmss_name),
       resourceId: asString(ctx.body.resource_id),
     };
-    if (fields.subscriptionId && !GUID.test(fields.subscriptionId)) return errorReply(400, `invalid subscription id ${JSON.stringify(fields.subscriptionId)}`);
-    if (fields.resourceGroup && !RESOURCE_GROUP.test(fields.resourceGroup)) return errorReply(400, `invalid resource group name ${JSON.stringify(fields.resourceGroup)}`);
-    if (fields.vmssName && !AZURE_NAME.test(fields.vmssName)) return errorReply(400, `invalid vmss_name ${JSON.stringify(fields.vmssName)}`);
-    if (fields.vmName && !AZURE_NAME.test(fields.vmName)) return errorReply(400, `invalid vm name ${JSON.stringify(fields.vmName)}`);
+    if (fields.subscriptionId && !GUID.test(fields.subscriptionId)) return refuse(400, `invalid subscription id ${JSON.stringify(fields.subscriptionId)}`);
+    if (fields.resourceGroup && !RESOURCE_GROUP.test(fields.resourceGroup)) return refuse(400, `invalid resource group name ${JSON.stringify(fields.resourceGroup)}`);
+    if (fields.vmssName && !AZURE_NAME.test(fields.vmssName)) return refuse(400, `invalid vmss_name ${JSON.stringify(fields.vmssName)}`);
+    if (fields.vmName && !AZURE_NAME.test(fields.vmName)) return refuse(400, `invalid vm name ${JSON.stringify(fields.vmName)}`);
 
     const { config } = mount;
     const settings = azureSettingsError(config);
-    if (settings) return errorReply(500, settings);
+    if (settings) return refuse(500, settings);
     if (mount.issuer === undefined) {
       try {
         mount.issuer = config.discover ? await config.discover(config.tenantId) : `https://sts.windows.net/${config.tenantId}/`;
       } catch (e) {
-        return errorReply(500, (e as Error).message);
+        return refuse(500, (e as Error).message);
       }
     }
     let claims: AzureClaims;
@@ -1575,7 +1580,7 @@ export class VaultEmulator {
       verifyAzureRole(claims, role, Date.now() + (config.clockOffsetMs ?? 0));
       await verifyAzureResource(fields, claims, role, config);
     } catch (e) {
-      if (e instanceof LoginRejected) return errorReply(500, e.message);
+      if (e instanceof LoginRejected) return refuse(500, e.message);
       throw e;
     }
     const meta: Record<string, string> = { resource_group_name: fields.resourceGroup, role: roleName, subscription_id: fields.subscriptionId };
