@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { get } from 'node:https';
 import { Arm, ArmCompute } from '../emulators/arm';
-import { DEFAULT_INSTANCE } from '../emulators/imds';
+import { AzureInstance, DEFAULT_INSTANCE, scaleSetInstance } from '../emulators/imds';
 import { newSigningKey } from '../emulators/jwt';
 import { DEFAULT_RESOURCE, seedVault, TENANT_ID } from '../emulators/seed';
 import type { AzureAuthConfig, AzureRole } from '../emulators/vault';
@@ -18,6 +18,7 @@ const SUB = DEFAULT_INSTANCE.subscriptionId;
 const RG = DEFAULT_INSTANCE.resourceGroupName;
 const VM = DEFAULT_INSTANCE.name;
 const OTHER_SUB = '5f1d7a3e-9c2b-4e8f-a6d0-3b7c1e9f2a44';
+const VMSS = { subscriptionId: SUB, resourceGroup: RG, name: 'vmss-agents', location: 'westeurope' };
 
 /** The plugin's discovery request (azure.go newAzureProvider) to the Entra emulator, failures in Go's words. */
 function entraDiscovery(ca: string, fetched: string[]): (tenant: string) => Promise<string> {
@@ -42,6 +43,8 @@ interface Case {
   role?: Partial<AzureRole>;
   /** Log in with the agent VM's managed identity (else the workload identity federation connection). */
   vm?: boolean;
+  /** The compute resource IMDS answers for (default the VM). */
+  instance?: AzureInstance;
   /** Substrings of the explanation: the cause, the values, the fix. */
   says: (w: World) => string[];
 }
@@ -64,6 +67,10 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
     arm.grantReader(vaultApp.clientId, SUB);
     const vm: ArmCompute = { kind: 'vm', subscriptionId: SUB, resourceGroup: RG, name: VM, location: 'westeurope', systemPrincipalId: world.ids.msi.objectId };
     arm.addCompute(vm);
+    arm.addCompute({ ...vm, kind: 'vmss', name: VMSS.name });
+  });
+  afterEach(() => {
+    world.imds.instance = DEFAULT_INSTANCE;
   });
   after(async () => world?.stop());
 
@@ -181,6 +188,14 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       says: () => ['the login sent location=westeurope', 'vault write auth/<m>/role/r bound_locations=westeurope'],
     },
     {
+      title: 'the scale set not bound',
+      text: /^scale set not authorized$/,
+      vm: true,
+      instance: scaleSetInstance(VMSS, 'uniform', '3'),
+      role: { bound_scale_sets: ['vmss-builders'] },
+      says: () => [`the login sent vmss_name=${VMSS.name}`, `vault write auth/<m>/role/r bound_scale_sets=${VMSS.name}`],
+    },
+    {
       title: 'a scale-set role and a standalone VM',
       text: /^bound scale set defined but this vm isn't in a scale set$/,
       vm: true,
@@ -229,6 +244,7 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
         config = { ...config, clientSecret: vaultApp.secret };
       }
       const m = mount(config, c.role);
+      if (c.instance) world.imds.instance = c.instance;
       const r = await run(m, c.vm);
       assert.equal(logins(m), 1, 'sent once: the answer never changes');
       // The emulator answered with the plugin's text: the one the explanation is for.
@@ -237,6 +253,25 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       for (const s of c.says(world)) assert.ok(errors.includes(s.replace(/<m>/g, m)), `${JSON.stringify(s.replace(/<m>/g, m))} in:\n${errors}`);
     });
   }
+
+  it('with several faults at once the pluginâ€™s first check answers: config, discovery, token, nbf, principal, groups, ARM', async () => {
+    const badKeys = { jwks: () => ({ keys: [newSigningKey('other').publicJwk as never] }) };
+    const combos: Array<[Partial<AzureAuthConfig>, Partial<AzureRole>, boolean, RegExp]> = [
+      [{ tenantId: '', ...badKeys }, { bound_group_ids: ['g'] }, false, /^tenant_id is required$/],
+      [{ tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db48', resource: 'api://other' }, {}, false, /^400 Bad Request: .*AADSTS90002/],
+      [{ resource: 'api://other', ...badKeys }, {}, false, /^oidc: expected audience "api:\/\/other"/],
+      [{ clockOffsetMs: -120_000, ...badKeys }, {}, false, /^failed to verify signature: failed to verify id token signature$/],
+      [{ clockOffsetMs: -120_000 }, { bound_service_principal_ids: ['*'], bound_group_ids: ['*'] }, false, /^token is not yet valid/],
+      [{}, { bound_service_principal_ids: ['someone-else'], bound_group_ids: ['g'] }, false, /^service principal not authorized: /],
+      [{}, { bound_group_ids: ['g'], bound_subscription_ids: [SUB] }, false, /^groups not authorized: \[\]$/],
+      [{ clientSecret: 'wrong' }, { bound_subscription_ids: [OTHER_SUB] }, true, /^unable to retrieve virtual machine metadata: ClientSecretCredential/],
+    ];
+    for (const [config, role, vm, text] of combos) {
+      const m = mount(config, role);
+      explained(await run(m, vm));
+      assert.match(lastAnswer(m), text);
+    }
+  });
 
   it('the discovery document is fetched at the first login and kept, and a tenant typo is fetched again at each login', async () => {
     const ok = mount({}, { bound_service_principal_ids: [wif.objectId] });
