@@ -50,7 +50,10 @@ function shownAtFirst(values: Map<string, string>): string[] {
 
 /** The inputs a method needs that have no default: the form must mark them, and show them. */
 const NEEDED: Record<string, string[]> = {
-  azure: ['azureSubscription', 'role'],
+  // The connection is not marked: with azureIdentity agentVm the agent VM's own identity logs in
+  // (the editor cannot show an input for azure-and-connection or jwt-from-a-connection alone); the
+  // task asks for it by name when the azure method needs it.
+  azure: ['role'],
   jwt: ['role'],
   kubernetes: ['role'],
   approle: ['role'],
