@@ -50,7 +50,7 @@ export function explainAzureVault(err: VaultHttpError, proof: Proof, target: Log
       'scale set': ['vmss_name', f.vmss_name],
     }[notBound[1] as 'subscription']!;
     const binding = { subscription: 'bound_subscription_ids', 'resource group': 'bound_resource_groups', location: 'bound_locations', 'scale set': 'bound_scale_sets' }[notBound[1] as 'subscription'];
-    return loc('AzureVmNotBound', role, mount, field, value ?? '?', binding, mount, role, binding, value ?? '<value>');
+    return loc('AzureVmNotBound', role, mount, field, value ?? '?', binding, mount, role, mount, role, binding, value ?? '<value>');
   }
   if (/^bound scale set defined but this vm isn't in a scale set$/.test(text)) {
     return loc('AzureScaleSetRoleVm', role, mount, f.vm_name ?? '?', mount, role, f.resource_group_name ?? '<resource group>');
