@@ -144,6 +144,22 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
     assert.equal(world.imds.requests.length, before);
   });
 
+  it('a bad azureIdentity and a client id that is no GUID are told together, before any request', async () => {
+    const before = world.imds.requests.length;
+    const r = await run({ ...agentVm, role: 'by-rg', azureIdentity: 'vm', managedIdentityClientId: 'id-agents', azureSubscription: world.ids.wif.connectionId });
+    const { errors } = checkRun(world, r, false);
+    assert.ok(errors.includes("Input 'azureIdentity' is 'vm': use connection"), errors);
+    assert.ok(errors.includes("Input 'managedIdentityClientId' is 'id-agents': give the client id (a GUID)"), errors);
+    assert.equal(world.imds.requests.length, before);
+  });
+
+  it('a client id with a service principal connection is not used, and says so', async () => {
+    const r = await run({ vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets, managedIdentityClientId: uami.clientId });
+    const { warnings } = checkRun(world, r, true);
+    assert.ok(warnings.some((w) => w.includes(`Input 'managedIdentityClientId' is not used: service connection '${world.ids.wif.connectionId}' has the WorkloadIdentityFederation scheme`)), warnings.join('\n'));
+    assert.deepEqual(Object.keys(lastLogin().body).sort(), ['jwt', 'role']);
+  });
+
   it('an IMDS that accepts the connection but never answers: bounded by timeoutSeconds, named', async () => {
     world.imds.latencyMs = 60_000;
     const r = await run({ ...agentVm, role: 'by-rg', timeoutSeconds: '1', retries: '0' });
