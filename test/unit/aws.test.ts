@@ -136,8 +136,8 @@ describe('aws method', () => {
     it("tells STS's SignatureDoesNotMatch for a wrong secret key apart from the one for a region", () => {
       const sts = (message: string) => `error making upstream request: received error code 403 from STS: <ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error></ErrorResponse>`;
       const secretKey = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
-      const fromEnv = { ...proof, facts: { source: 'AwsSourceEnv' } };
-      assert.equal(method.explainRefusal(refusal(sts(secretKey)), fromEnv, target, loc), `AwsStsRefused|aws|403|SignatureDoesNotMatch|${secretKey}|AwsStsSecretKeyHint|AwsSourceEnv`);
+      const fromEnv = { ...proof, facts: { source: 'the environment' } }; // the source's name, as the proof logged it
+      assert.equal(method.explainRefusal(refusal(sts(secretKey)), fromEnv, target, loc), `AwsStsRefused|aws|403|SignatureDoesNotMatch|${secretKey}|AwsStsSecretKeyHint|the environment`);
       assert.match(explain(sts("Credential should be scoped to a valid region, not 'eu-west-1'. ")) ?? '', /\|AwsStsRegionHint\|/);
     });
     it("explains the plugin's crash on a mount without config/client, in both of Vault's words for it", () => {

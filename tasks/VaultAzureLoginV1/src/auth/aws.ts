@@ -213,7 +213,7 @@ function explainAwsPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget
   if ((m = /^error making upstream request: received error code (\d+) from STS: ([\s\S]*)$/.exec(text))) {
     const code = /<Code>([^<]*)<\/Code>/.exec(m[2])?.[1] ?? '?';
     const message = /<Message>([^<]*)<\/Message>/.exec(m[2])?.[1] ?? oneLine(m[2]).slice(0, 300);
-    const source = proof.facts.source ? loc(proof.facts.source) : '?';
+    const source = proof.facts.source ?? '?';
     const hint = code === 'SignatureDoesNotMatch' ? signatureHint(message, sts, mount, source, loc) : loc('AwsStsCredentialsHint');
     return loc('AwsStsRefused', mount, m[1], code, message, hint);
   }
@@ -247,13 +247,14 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
       const signature = /Signature=([0-9a-f]+)/.exec(signed.headers.authorization ?? '')?.[1];
       const secrets = [credentials.secretAccessKey, credentials.sessionToken, signature, body.iam_request_headers].filter((s): s is string => !!s);
       const source = trail.current();
+      const sourceName = source ? loc(source[1]) : undefined;
       // Session credentials (ASIA… with a session token) expire, though not every source says when.
       const expires = credentials.expiration ? credentials.expiration.toISOString() : credentials.sessionToken ? loc('AwsSessionNoExpiry') : loc('AwsNoExpiry');
       return {
         body,
         secrets,
-        notes: [loc('AwsSigned', source ? loc(source[1]) : '?', expires)],
-        facts: { source: source?.[1], serverId: config.serverId },
+        notes: [loc('AwsSigned', sourceName ?? '?', expires)],
+        facts: { source: sourceName, serverId: config.serverId },
       };
     },
     isTransient: () => false,
