@@ -1,6 +1,8 @@
 // The approle login method against real OpenBao: role_id and secret_id from inputs fed by secret
 // variables or from a HashiCorp Vault service connection, a response-wrapped secret_id checked
-// (sys/wrapping/lookup) and unwrapped once, a wrapping token from another path refused, and
+// (sys/wrapping/lookup) and unwrapped once, from the role's secret-id or custom-secret-id path, a
+// custom secret_id shaped like a token logged in with after one lookup (OpenBao's audit log counts
+// them), a spent wrapping token explained without speaking of theft, a wrapping token from another path refused, and
 // OpenBao's refusals (a secret_id used up or expired, a wrong role_id, CIDR bindings) explained
 // with the cause and the fix, which the test then applies as printed. The post-job step revokes the token an AppRole login got. The
 // approle setup of docs/approle.md (blocks marked <!-- test:approle-recipe -->) runs as the page writes
@@ -49,7 +51,7 @@ describe('server: approle login against OpenBao', function () {
   }
 
   before(async () => {
-    s = await startServerWorld();
+    s = await startServerWorld({ audit: true });
     assert.ok((await s.bao.api('POST', `sys/auth/${MOUNT}`, { type: 'approle' })).status < 300);
     await role('ci');
     await role('ci-once', { secret_id_num_uses: 1 });
@@ -148,7 +150,7 @@ describe('server: approle login against OpenBao', function () {
       { endpoints: [connection({ username: roleIds.ci, password: 'not-used' })], secretVariables: { VAULT_SECRET_ID: token }, masked: [roleIds.ci, token] },
     );
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-    assert.match(run.stdout, /secret_id from input 'approleSecretId' \(a response-wrapping token: the step checks where it was made and unwraps it once\)\./);
+    assert.match(run.stdout, /secret_id from input 'approleSecretId' \(shaped like a response-wrapping token: the step asks Vault whether it is one, checks where it was made and unwraps it once\)\./);
     assert.match(
       run.stdout,
       new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/secret-id on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\\.$`, 'm'),
@@ -187,13 +189,53 @@ describe('server: approle login against OpenBao', function () {
     (await main(inputs, job)).checked(true);
   });
 
-  it('says a wrapping token already unwrapped may have been intercepted', async () => {
+  /** How many requests to `path` OpenBao's audit log holds. */
+  const audited = (path: string) => s.bao.auditedRequests().filter((r) => r.path === path).length;
+
+  it("unwraps a wrapping token made at the role's custom-secret-id path", async () => {
+    const custom = `custom-${Date.now()}`;
+    const token = await wrapped([`auth/${MOUNT}/role/ci/custom-secret-id`, `secret_id=${custom}`]);
+    const [inputs, job] = fromVariables(roleIds.ci, token);
+    const { run, checked } = await main(inputs, job);
+    assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
+    assert.match(run.stdout, new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/custom-secret-id on `, 'm'));
+    assert.ok(run.stdout.includes(`##vso[task.setsecret]${custom}`), 'the unwrapped custom secret_id is masked');
+  });
+
+  for (const [shape, custom] of [
+    ["an OpenBao token's shape (s. and 24 characters)", 's.Cust0mSecretIdLikeAToken'],
+    ["a Vault token's shape (hvs.)", 'hvs.CAESICustomSecretIdThatLooksLikeAVaultToken'],
+  ]) {
+    it(`logs in with a custom secret_id of ${shape}: one lookup says it is no wrapping token, then one login`, async () => {
+      const made = await s.bao.api('POST', `auth/${MOUNT}/role/ci/custom-secret-id`, { secret_id: custom });
+      assert.equal(made.status, 200, JSON.stringify(made.body));
+      const before = { lookups: audited('sys/wrapping/lookup'), unwraps: audited('sys/wrapping/unwrap'), logins: audited(`auth/${MOUNT}/login`) };
+      const [inputs, job] = fromVariables(roleIds.ci, custom);
+      const { run, checked } = await main(inputs, job);
+      assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
+      assert.match(run.stdout, /^Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id\.$/m);
+      assert.deepEqual(
+        { lookups: audited('sys/wrapping/lookup') - before.lookups, unwraps: audited('sys/wrapping/unwrap') - before.unwraps, logins: audited(`auth/${MOUNT}/login`) - before.logins },
+        { lookups: 1, unwraps: 0, logins: 1 },
+      );
+    });
+  }
+
+  it('a spent wrapping token: one lookup, one login with the value, and both readings explained, never "stolen"', async () => {
     const token = await wrapped(['-f', `auth/${MOUNT}/role/ci/secret-id`]);
     assert.equal((await s.bao.api('POST', 'sys/wrapping/unwrap', {}, token)).status, 200, 'someone else unwrapped it first');
+    const before = { lookups: audited('sys/wrapping/lookup'), unwraps: audited('sys/wrapping/unwrap'), logins: audited(`auth/${MOUNT}/login`) };
     const [inputs, job] = fromVariables(roleIds.ci, token);
     const { errors } = (await main(inputs, job)).checked(false);
-    assert.match(errors, /^The secret_id from input 'approleSecretId' is a response-wrapping token that Vault does not know \(400 wrapping token is not valid or does not exist\): it was unwrapped already, its wrap TTL ran out/);
-    assert.match(errors, new RegExp(`If nothing else should have unwrapped it, treat its secret_id as stolen: list the role's secret_id accessors \\(vault list auth/${MOUNT}/role/ci/secret-id\\) .*: vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id$`));
+    assert.deepEqual(
+      { lookups: audited('sys/wrapping/lookup') - before.lookups, unwraps: audited('sys/wrapping/unwrap') - before.unwraps, logins: audited(`auth/${MOUNT}/login`) - before.logins },
+      { lookups: 1, unwraps: 0, logins: 1 },
+    );
+    assert.doesNotMatch(errors, /stolen|intercept/i);
+    assert.equal(
+      errors,
+      `Vault refused the AppRole login at auth/${MOUNT} (400 invalid role or secret ID). The value from input 'approleSecretId' is shaped like a response-wrapping token, but Vault knows no wrapping token of it, so the step sent it as the secret_id, and Vault refused that too. As a wrapping token, it was unwrapped already (Vault's audit log shows the sys/wrapping/unwrap that spent it), its wrap TTL ran out, or it was made by another Vault or in another namespace. As a secret_id, it is used up, expired, destroyed or issued for another role, or the role_id from input 'approleRoleId' is not the role's (compare it with the output of: vault read -field=role_id auth/${MOUNT}/role/ci/role-id). Either way, give the step a new secret_id for every run, best response-wrapped: vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id`,
+    );
     const [fixed, fixedJob] = fromVariables(roleIds.ci, await printedWrap(errors));
     (await main(fixed, fixedJob)).checked(true);
   });

@@ -5,7 +5,7 @@
 import { checkRun, Checked, CheckOptions } from '../helpers/checkRun';
 import { vsoCommands } from '../helpers/output';
 import { RunOptions, startWorld, TaskRun, World } from '../emulators/world';
-import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
+import { OPENBAO_ADDRESS, OpenBao, OpenBaoOptions, startOpenBao } from './openbao';
 import { JWT_MOUNT, JWT_ROLE, ROTATED, seedOpenBao } from './seed';
 
 export interface ServerWorld {
@@ -25,11 +25,11 @@ export function savedToken(run: TaskRun): string | undefined {
   return vsoCommands(run.stdout).find((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Token')?.message;
 }
 
-export async function startServerWorld(): Promise<ServerWorld> {
+export async function startServerWorld(options: OpenBaoOptions = {}): Promise<ServerWorld> {
   const world = await startWorld();
   let bao: OpenBao | undefined;
   try {
-    bao = await startOpenBao(world.ca);
+    bao = await startOpenBao(world.ca, options);
     await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
   } catch (err) {
     await bao?.stop();

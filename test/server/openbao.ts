@@ -4,7 +4,7 @@
 // certificates, as Vault's listeners do by default, the second does not), Raft storage in a temporary
 // folder, initialised and unsealed through the HTTP API, stopped and removed afterwards.
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,12 @@ export interface OpenBao {
   api(method: string, path: string, body?: unknown, token?: string): Promise<Answer>;
   /** Unseals with the key from initialisation and waits until the node is active again. */
   unseal(): Promise<void>;
+  /**
+   * The requests OpenBao's file audit device recorded (type "request" entries), when started with
+   * `audit`: OpenBao 2.7 enables audit devices from its configuration only (the API answers 400
+   * "cannot enable audit device via API").
+   */
+  auditedRequests(): Array<{ path: string; operation: string }>;
   /** Runs the `bao` CLI against the first listener with the given environment on top. */
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
@@ -79,7 +85,12 @@ export function baoBinary(): string {
   return r.stdout.trim();
 }
 
-export async function startOpenBao(ca: Ca): Promise<OpenBao> {
+export interface OpenBaoOptions {
+  /** A file audit device writing to the server's temporary folder. */
+  audit?: boolean;
+}
+
+export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promise<OpenBao> {
   const bin = baoBinary();
   const dir = mkdtempSync(join(tmpdir(), 'val-openbao-'));
   mkdirSync(join(dir, 'data'));
@@ -92,6 +103,7 @@ export async function startOpenBao(ca: Ca): Promise<OpenBao> {
     writeFileSync(files[`${name}Key`], pair.keyPem, { mode: 0o600 });
   }
   const config = join(dir, 'server.hcl');
+  const auditLog = join(dir, 'audit.log');
   writeFileSync(
     config,
     [
@@ -102,6 +114,7 @@ export async function startOpenBao(ca: Ca): Promise<OpenBao> {
       // This listener asks for no client certificate, as one behind a TLS-terminating proxy gets none.
       `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n  tls_disable_client_certs = true\n}`,
       `api_addr = "${OPENBAO_ADDRESS}"`,
+      ...(options.audit ? [`audit "file" "test-audit" {\n  options {\n    file_path = "${auditLog}"\n  }\n}`] : []),
       'log_level = "warn"',
       '',
     ].join('\n'),
@@ -161,7 +174,16 @@ export async function startOpenBao(ca: Ca): Promise<OpenBao> {
         return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
       }
     };
-    return { bin, rootToken, unsealKey, privateCa, api, unseal, cli, stop };
+    const auditedRequests = () => {
+      if (!options.audit) throw new Error('OpenBao was started without an audit device');
+      return readFileSync(auditLog, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line))
+        .filter((entry) => entry.type === 'request')
+        .map((entry) => ({ path: String(entry.request?.path ?? ''), operation: String(entry.request?.operation ?? '') }));
+    };
+    return { bin, rootToken, unsealKey, privateCa, api, unseal, auditedRequests, cli, stop };
   } catch (err) {
     await stop();
     throw err;

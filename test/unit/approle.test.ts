@@ -1,6 +1,8 @@
 // The approle method with a hand-made Vault: a plain secret_id goes straight into the login body; a
-// wrapping token is looked up, checked against the role's secret-id path and unwrapped exactly once
-// (a retry after a deadline reuses the unwrap), its secret_id masked before it is returned; every
+// value shaped like a token is looked up: a wrapping token is checked against the role's secret-id
+// or custom-secret-id path and unwrapped exactly once (a retry after a deadline reuses the unwrap,
+// and the unwrap is sent as a request not to repeat), its secret_id masked before it is returned;
+// a value Vault knows no wrapping token of is logged in with as the secret_id; every
 // failure and refusal is worded with its cause and fix. Vault's texts are OpenBao 2.7's answers
 // (test/server/approle.test.ts gets them from the real server) and Vault's own phrasing.
 import * as assert from 'node:assert/strict';
@@ -27,6 +29,8 @@ interface Call {
   path: string;
   body: Record<string, unknown>;
   token: string;
+  /** Sent as a request that spends something: never repeated after it may have reached Vault. */
+  once?: boolean;
 }
 
 /** A Vault that answers sys/wrapping/lookup and sys/wrapping/unwrap from the given functions, recording calls and masks. */
@@ -41,8 +45,8 @@ function fakeVault(answers: Partial<Record<'lookup' | 'unwrap', () => Promise<Va
     mask: (value) => events.push(`mask ${value}`),
     timeoutSeconds: 30,
     vault: {
-      async post(path, body, token) {
-        calls.push({ path, body, token });
+      async post(path, body, token, once) {
+        calls.push({ path, body, token, ...(once ? { once } : {}) });
         events.push(`post ${path}`);
         const answer = path === 'sys/wrapping/lookup' ? answers.lookup : path === 'sys/wrapping/unwrap' ? answers.unwrap : undefined;
         if (!answer) throw new Error(`unexpected ${path}`);
@@ -62,10 +66,12 @@ describe('approle: the secret_id and its response wrapping', () => {
     for (const other of [SECRET_ID, 'hvb.AAAAAQKZ3gUtU0s1yY0TJbwpA5', 's.short', 'my-custom-secret-id', ` ${WRAPPING}`]) assert.ok(!isWrappingToken(other), other);
   });
 
-  it("accepts only the role's own secret-id path (the role name in any case, the mount exactly)", () => {
+  it("accepts only the role's own secret-id and custom-secret-id paths (the role name in any case, the mount exactly)", () => {
     assert.ok(isRoleSecretIdPath('auth/approle/role/ci/secret-id', 'approle', 'ci'));
     assert.ok(isRoleSecretIdPath('auth/approle/role/CI/secret-id', 'approle', 'ci'));
-    for (const other of ['auth/approle/role/ci-other/secret-id', 'auth/Approle/role/ci/secret-id', 'auth/approle/role/ci/custom-secret-id', 'secret/data/ci', 'auth/approle/role/ci/secret-id/lookup', ''])
+    assert.ok(isRoleSecretIdPath('auth/approle/role/ci/custom-secret-id', 'approle', 'ci'));
+    assert.ok(isRoleSecretIdPath('auth/approle/role/Ci/Custom-Secret-Id', 'approle', 'ci'));
+    for (const other of ['auth/approle/role/ci-other/secret-id', 'auth/approle/role/ci-other/custom-secret-id', 'auth/Approle/role/ci/secret-id', 'auth/approle/role/ci/secret-id-accessor/lookup', 'secret/data/ci', 'auth/approle/role/ci/secret-id/lookup', ''])
       assert.ok(!isRoleSecretIdPath(other, 'approle', 'ci'), other);
   });
 
@@ -74,6 +80,7 @@ describe('approle: the secret_id and its response wrapping', () => {
     const proof = await approleMethod(config(SECRET_ID)).prove(ctx);
     assert.deepEqual(proof.body, { role_id: config(SECRET_ID).roleId, secret_id: SECRET_ID });
     assert.deepEqual(proof.secrets, [SECRET_ID]);
+    assert.equal(proof.spends, true, 'the login may use the secret_id up: sent once');
     assert.deepEqual(calls, []);
   });
 
@@ -82,11 +89,12 @@ describe('approle: the secret_id and its response wrapping', () => {
     const proof = await approleMethod(config(WRAPPING)).prove(ctx);
     assert.deepEqual(calls, [
       { path: 'sys/wrapping/lookup', body: { token: WRAPPING }, token: '' },
-      { path: 'sys/wrapping/unwrap', body: {}, token: WRAPPING },
+      { path: 'sys/wrapping/unwrap', body: {}, token: WRAPPING, once: true },
     ]);
     assert.deepEqual(events, ['post sys/wrapping/lookup', 'post sys/wrapping/unwrap', `mask ${SECRET_ID}`]);
     assert.deepEqual(proof.body, { role_id: config(WRAPPING).roleId, secret_id: SECRET_ID });
     assert.deepEqual(proof.secrets, [SECRET_ID, WRAPPING]);
+    assert.equal(proof.spends, true);
     assert.equal(proof.notes.length, 1);
     assert.match(proof.notes[0], /^Unwrapped the secret_id \(masked\) from a wrapping token made at auth\/approle\/role\/ci\/secret-id on \S+ with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\.$/);
     assert.ok(!proof.notes[0].includes(SECRET_ID));
@@ -122,6 +130,36 @@ describe('approle: the secret_id and its response wrapping', () => {
     assert.deepEqual(
       calls.map((c) => c.path),
       ['sys/wrapping/lookup', 'sys/wrapping/lookup', 'sys/wrapping/unwrap'],
+    );
+  });
+
+  it("unwraps a token made at the role's custom-secret-id path, whose secret_id may look like a token", async () => {
+    const custom = 'hvs.CustomSecretIdThatLooksLikeAToken';
+    const { ctx } = fakeVault({ lookup: lookupAt('auth/approle/role/ci/custom-secret-id'), unwrap: unwrapped({ secret_id: custom, secret_id_accessor: 'acc', secret_id_ttl: 0, secret_id_num_uses: 0 }) });
+    const proof = await approleMethod(config(WRAPPING)).prove(ctx);
+    assert.deepEqual(proof.body, { role_id: config(WRAPPING).roleId, secret_id: custom });
+    assert.match(proof.notes[0], /made at auth\/approle\/role\/ci\/custom-secret-id /);
+  });
+
+  it('logs in with a value shaped like a token as the secret_id when Vault knows no wrapping token of it: one lookup, no unwrap', async () => {
+    const custom = 's.CustomSecretIdOfTwentyFour';
+    const { ctx, calls } = fakeVault({
+      lookup: async () => {
+        throw new VaultHttpError(400, 'sys/wrapping/lookup', ['wrapping token is not valid or does not exist'], undefined);
+      },
+      unwrap: unwrapped(),
+    });
+    const method = approleMethod(config(custom));
+    const proof = await method.prove(ctx);
+    assert.deepEqual(proof.body, { role_id: config(custom).roleId, secret_id: custom });
+    assert.deepEqual(proof.secrets, [custom]);
+    assert.equal(proof.facts.notWrapped, 'yes');
+    assert.deepEqual(proof.notes, ["Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id."]);
+    // A second attempt (after a deadline) asks Vault nothing more.
+    await method.prove(ctx);
+    assert.deepEqual(
+      calls.map((c) => c.path),
+      ['sys/wrapping/lookup'],
     );
   });
 
@@ -164,12 +202,6 @@ describe('approle: failures before the login, in words', () => {
   const explain = (err: unknown) => method.explainProofFailure(err, { timeoutSeconds: 30, attempts: 3 }, loc);
   const spent = new VaultHttpError(400, 'sys/wrapping/lookup', ['wrapping token is not valid or does not exist'], undefined);
 
-  it('a token Vault does not know at the lookup: used, expired or from elsewhere, and maybe stolen', () => {
-    const text = explain(new WrapRequestError('lookup', spent, 'auth/approle/role/ci/secret-id'));
-    assert.match(text!, /^The secret_id from input 'approleSecretId' is a response-wrapping token that Vault does not know \(400 wrapping token is not valid or does not exist\)/);
-    assert.match(text!, /treat its secret_id as stolen: list the role's secret_id accessors \(vault list auth\/approle\/role\/ci\/secret-id\)/);
-  });
-
   it('a token unwrapped by someone else between the lookup and the unwrap', () => {
     const text = explain(new WrapRequestError('unwrap', spent, 'auth/approle/role/ci/secret-id'));
     assert.match(text!, /^Vault knew the wrapping token from input 'approleSecretId' a moment ago, then refused to unwrap it/);
@@ -187,8 +219,39 @@ describe('approle: failures before the login, in words', () => {
       'Checking the wrapping token failed: sys/wrapping/unwrap at https://vault.example.com:8200 answered HTTP 403: permission denied',
     );
     assert.equal(explain(new DeadlineError(30_000)), loc('VaultTimeout', 'https://vault.example.com:8200', 30, 'sys/wrapping'));
+    // A lookup that failed on the way is no lost answer: it spends nothing.
+    assert.equal(explain(new WrapRequestError('lookup', new VaultNetworkError('ECONNRESET', 'sys/wrapping/lookup', 'socket hang up'), 'p')), loc('VaultUnreachable', 'https://vault.example.com:8200', 'ECONNRESET'));
     assert.equal(explain(new Error('other')), undefined);
     assert.equal(method.isTransient(new Error('x')), false);
+  });
+});
+
+describe('approle: an unwrap whose answer is lost', () => {
+  const path = 'auth/approle/role/ci/secret-id';
+  const lost: Array<[string, unknown, string]> = [
+    ['a reset after the unwrap was written', new VaultNetworkError('ECONNRESET', 'sys/wrapping/unwrap', 'socket hang up'), 'ECONNRESET'],
+    ['no answer in time', new VaultNetworkError('ETIMEDOUT', 'sys/wrapping/unwrap', 'no answer within 30 s'), 'no answer within 30 s'],
+    ["a gateway's 502", new VaultHttpError(502, 'sys/wrapping/unwrap', [], undefined), 'HTTP 502'],
+  ];
+  for (const [what, cause, said] of lost) {
+    it(`${what}: the token may be spent by this very request, never "stolen"`, () => {
+      const text = approleMethod(config(WRAPPING)).explainProofFailure(new WrapRequestError('unwrap', cause, path), { timeoutSeconds: 30, attempts: 3 }, loc);
+      assert.equal(text, loc('ApproleUnwrapLost', 'https://vault.example.com:8200', "input 'approleSecretId'", said, path, path, path));
+      assert.doesNotMatch(text!, /stolen/);
+    });
+  }
+
+  it('the deadline ran out while the unwrap was in flight: the same', async () => {
+    const { ctx } = fakeVault({ lookup: lookupAt(path), unwrap: () => new Promise(() => undefined) });
+    const method = approleMethod(config(WRAPPING));
+    void method.prove(ctx);
+    await new Promise((r) => setImmediate(r));
+    const text = method.explainProofFailure(new DeadlineError(30_000), { timeoutSeconds: 30, attempts: 3 }, loc);
+    assert.equal(text, loc('ApproleUnwrapLost', 'https://vault.example.com:8200', "input 'approleSecretId'", 'no answer within 30 s', path, path, path));
+  });
+
+  it('a login whose answer is lost: the secret_id may be used up by it', () => {
+    assert.equal(approleMethod(config(SECRET_ID)).lostLoginNote!(target, loc), loc('ApproleLoginLost', "input 'approleSecretId'", path, path));
   });
 });
 
@@ -220,6 +283,15 @@ describe('approle: refusals of the login, in words', () => {
     }
   });
 
+  it('a value Vault knew no wrapping token of, refused as a secret_id too: both readings, no theft', () => {
+    const text = explain(invalid, { ...plain, facts: { notWrapped: 'yes' } });
+    assert.equal(
+      text,
+      loc('ApproleNotWrappedRefused', 'approle', 'invalid role or secret ID', "input 'approleSecretId'", "input 'approleRoleId'", 'auth/approle/role/ci/role-id', 'auth/approle/role/ci/secret-id'),
+    );
+    assert.doesNotMatch(text!, /stolen/);
+  });
+
   it('leaves other refusals to the shared explanation', () => {
     assert.equal(explain(refused(400, 'missing secret_id'), plain), undefined);
     assert.equal(explain(refused(403, 'permission denied'), plain), undefined);
@@ -229,7 +301,7 @@ describe('approle: refusals of the login, in words', () => {
     const wrapped = approleMethod(config(WRAPPING)).describe(loc);
     assert.equal(
       wrapped,
-      "Logging in with an AppRole: role_id from input 'approleRoleId', secret_id from input 'approleSecretId' (a response-wrapping token: the step checks where it was made and unwraps it once).",
+      "Logging in with an AppRole: role_id from input 'approleRoleId', secret_id from input 'approleSecretId' (shaped like a response-wrapping token: the step asks Vault whether it is one, checks where it was made and unwraps it once).",
     );
     assert.ok(!wrapped.includes(WRAPPING) && !wrapped.includes(config(WRAPPING).roleId));
   });

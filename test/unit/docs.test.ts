@@ -96,6 +96,9 @@ const NOT_TROUBLE = new Set([
   'ApproleWrappedNote', // inside ApproleDescribe
   'ApproleNoLimit', // inside ApproleUnwrapped
   'ApproleUnwrapStep', // inside Retrying
+  'ApproleNotWrapped', // progress: a token-shaped value Vault knows no wrapping token of, used as the secret_id
+  'ApproleLoginLost', // inside LoginMayHaveIssued
+  'LoginMayHaveIssued', // inside LoginAnswerLost and VaultLoginReset
   'CertStep', // inside Retrying
   'FromInput', // "input 'approleSecretId'", where a value came from
   'VaultConnectionScheme', // inside ApproleMissing and CertMissing

@@ -153,14 +153,24 @@ describe('failure explanations', () => {
         loc('LoginFailed', 'ado', 500, 'unable to retrieve backend configuration: open /vault/file/auth/ado/config: permission denied'),
       ],
       ['an unknown failure is not blamed on the mount, every error kept', http(400, 'missing jwt', 'missing role'), ctx, loc('LoginFailed', 'ado', 400, 'missing jwt; missing role')],
-      ['a server error without text', http(502), ctx, loc('LoginFailed', 'ado', 502, 'HTTP 502')],
-      ['a 503 that is not a sealed Vault', http(503), ctx, loc('LoginFailed', 'ado', 503, 'HTTP 503')],
+      ["a gateway's 502: the login may have been performed", http(502), ctx, loc('LoginAnswerLost', address, 'ado', 'HTTP 502', loc('LoginMayHaveIssued', 'ado', ''))],
+      ["a 503 that is not Vault's (no error text): the login may have been performed", http(503), ctx, loc('LoginAnswerLost', address, 'ado', 'HTTP 503', loc('LoginMayHaveIssued', 'ado', ''))],
+      ['a 504 with text: the gateway gave up waiting', http(504, 'upstream timed out'), ctx, loc('LoginAnswerLost', address, 'ado', 'HTTP 504 upstream timed out', loc('LoginMayHaveIssued', 'ado', ''))],
+      ["Vault's own 500 is its answer, not a lost one", http(500, 'internal error'), ctx, loc('LoginFailed', 'ado', 500, 'internal error')],
+      ['no answer in time after the login was sent', net('ETIMEDOUT', 'no answer within 45 s'), ctx, loc('LoginAnswerLost', address, 'ado', 'no answer within 45 s', loc('LoginMayHaveIssued', 'ado', ''))],
+      ['no answer in time before the connection was made: a timeout, nothing issued', new VaultNetworkError('ETIMEDOUT', 'auth/ado/login', 'x', false), ctx, loc('VaultTimeout', address, 45, 'auth/ado/login')],
       ['an answer without a token (HTTP 200) is no redirect', http(200, 'the login response has no auth.client_token'), ctx, loc('LoginFailed', 'ado', 200, 'the login response has no auth.client_token')],
       ['a sealed Vault', http(503, 'Vault is sealed'), ctx, loc('VaultSealed', address)],
       ['a redirect (300)', http(300), ctx, loc('VaultRedirect', address, 300)],
       ['a redirect (307)', http(307), ctx, loc('VaultRedirect', address, 307)],
       ['the proxy wants credentials (407)', http(407), ctx, loc('ProxyAuthRequired', address)],
-      ['a dropped connection: likely mutual TLS', net('ECONNRESET', 'socket hang up'), ctx, loc('VaultLoginReset', address, 'socket hang up')],
+      ['a connection dropped before the login was written: likely mutual TLS', new VaultNetworkError('ECONNRESET', 'auth/ado/login', 'socket hang up', false), ctx, loc('VaultLoginReset', address, 'socket hang up')],
+      [
+        'a connection dropped after the login was written: mutual TLS, or a lost answer',
+        net('ECONNRESET', 'socket hang up'),
+        ctx,
+        `${loc('VaultLoginReset', address, 'socket hang up')} ${loc('LoginMayHaveIssued', 'ado', '')}`,
+      ],
       ['any other network failure, as for every request', net('ECONNREFUSED', 'connect ECONNREFUSED'), ctx, loc('VaultUnreachable', address, 'ECONNREFUSED')],
       ['a failure that is not Vault\'s: its message', new Error('boom'), ctx, loc('LoginFailed', 'ado', 0, 'boom')],
       ['a failure that is not an Error: its text', 'boom', ctx, loc('LoginFailed', 'ado', 0, 'boom')],
@@ -169,6 +179,11 @@ describe('failure explanations', () => {
     for (const [what, err, context, expected] of cases) {
       it(what, () => assert.equal(explainAzureLogin(err, context), expected));
     }
+
+    it("a lost answer ends with the method's note on what the login may have used up", () => {
+      const lost = explainLogin(net('ETIMEDOUT'), { address, mount: 'approle', role: 'ci', method: 'approle', lostNote: ' NOTE.' }, 30, loc);
+      assert.equal(lost, loc('LoginAnswerLost', address, 'approle', 'no answer within 30 s', loc('LoginMayHaveIssued', 'approle', ' NOTE.')));
+    });
   });
 
   describe('read failures name the path, the policy and the version', () => {

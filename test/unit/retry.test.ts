@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { isTransientEntra } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
-import { backoffMs, describeFailure, isRetryable, withRetry } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import { backoffMs, describeFailure, isRetryable, isRetryableLogin, isRetryableOnce, withRetry } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import { answerLost } from '../../tasks/VaultAzureLoginV1/src/core/failures';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 
 const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'p', errors, undefined);
@@ -51,6 +52,52 @@ describe('retry policy', () => {
   for (const [name, err, expected] of cases) {
     it(`${expected ? 'retries' : 'does not retry'} ${name}`, () => assert.equal(isRetryable(err), expected));
   }
+
+  describe('a request that spends or creates something (unwrap, login): retried only when Vault provably did not perform it', () => {
+    const unsent = (code: string) => new VaultNetworkError(code, 'p', 'x', false);
+    const once: Array<[string, unknown, boolean, boolean]> = [
+      // [what, error, retried, answer lost]
+      ['connection refused', new VaultNetworkError('ECONNREFUSED', 'p', 'x'), true, false],
+      ['no such host', new VaultNetworkError('ENOTFOUND', 'p', 'x'), true, false],
+      ['a reset before the request was written (TLS handshake)', unsent('ECONNRESET'), true, false],
+      ['a timeout before the connection was ready', unsent('ETIMEDOUT'), true, false],
+      ['a reset after the request was written', new VaultNetworkError('ECONNRESET', 'p', 'x'), false, true],
+      ['a timeout after the request was written', new VaultNetworkError('ETIMEDOUT', 'p', 'x'), false, true],
+      ['an HTTP/2 stream reset', new VaultNetworkError('ERR_HTTP2_STREAM_ERROR', 'p', 'x'), false, true],
+      ['an answer too large (it came: not lost)', new VaultNetworkError('ERR_ANSWER_TOO_LARGE', 'p', 'x'), false, false],
+      ['an untrusted certificate (never retried)', unsent('CERT_HAS_EXPIRED'), false, false],
+      ['a sealed Vault (503)', http(503, 'Vault is sealed'), true, false],
+      ['a standby (503)', http(503, 'Vault is in standby mode'), true, false],
+      ['a standby without an active node (500)', http(500, 'local node not active but active cluster node not found'), true, false],
+      ['a rate limit quota (429)', http(429, 'request path "auth/approle/login": rate limit quota exceeded'), true, false],
+      ['412', http(412, 'required index state not present'), true, false],
+      ["a gateway's 502", http(502), false, true],
+      ["a gateway's 504", http(504), false, true],
+      ["a 503 that is not Vault's", http(503), false, true],
+      ["Vault's own 500", http(500, 'internal error'), false, false],
+      ['a refusal (400)', http(400, 'invalid role or secret ID'), false, false],
+    ];
+    for (const [name, err, retried, lost] of once) {
+      it(`${name}: ${retried ? 'retried' : 'sent once'}${lost ? ', its answer lost' : ''}`, () => {
+        assert.equal(isRetryableOnce(err), retried);
+        assert.equal(answerLost(err), lost);
+      });
+    }
+  });
+
+  describe('a login that spends nothing but creates a token: never retried after a lost answer, else as any request', () => {
+    const cases: Array<[string, unknown, boolean]> = [
+      ["Vault's own 500 (it issued no token), e.g. Vault unable to reach Entra", http(500, 'Get "https://login.microsoftonline.com/t/.well-known/openid-configuration": EOF'), true],
+      ['a sealed Vault', http(503, 'Vault is sealed'), true],
+      ['a refused connection', new VaultNetworkError('ECONNREFUSED', 'p', 'x'), true],
+      ['a reset before the request was written', new VaultNetworkError('ECONNRESET', 'p', 'x', false), true],
+      ['a reset after the request was written', new VaultNetworkError('ECONNRESET', 'p', 'x'), false],
+      ['a timeout after the request was written', new VaultNetworkError('ETIMEDOUT', 'p', 'x'), false],
+      ["a gateway's 502", http(502), false],
+      ['a permanent login error', http(500, 'oidc: token is expired (Token Expiry: x)'), false],
+    ];
+    for (const [name, err, retried] of cases) it(`${name}: ${retried ? 'retried' : 'sent once'}`, () => assert.equal(isRetryableLogin(err), retried));
+  });
 
   it('waits attempt × 1–1.5 s, as Vault\'s linear jitter backoff', () => {
     assert.equal(backoffMs(1, () => 0), 1000);

@@ -280,3 +280,69 @@ describe('transport: connections per run', function () {
     }
   });
 });
+
+describe('transport: whether a failed request may have reached the server', function () {
+  this.timeout(60_000);
+  let ca: Ca;
+  before(async () => (ca = await createCa('Transport Sent CA')));
+  after(() => ca?.dispose());
+
+  const post = (address: string) => ({ method: 'POST', url: new URL('/v1/sys/wrapping/unwrap', address), headers: {}, json: {} });
+  const failure = async (send: Promise<unknown>): Promise<TransportError> => {
+    const err = await send.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TransportError, String(err));
+    return err;
+  };
+
+  for (const kind of ['h2', 'http/1.1', 'http'] as ServerKind[]) {
+    it(`${kind}: a connection dropped once the request arrived, or no answer in time, may have been performed`, async () => {
+      let arrived = 0;
+      const server = await startServer(kind, ca, (req) => {
+        arrived += 1;
+        if (req.url?.endsWith('/unwrap')) (req as http.IncomingMessage).socket.destroy();
+      });
+      const transport = createTransport(server.address, { tls: { verify: true, ca: [ca.certPem] }, timeoutMs: 500 });
+      try {
+        const dropped = await failure(transport.send(post(server.address)));
+        assert.equal(dropped.sent, true, `${dropped.code} after the request arrived`);
+        const late = await failure(transport.send({ ...post(server.address), url: new URL('/v1/auth/approle/login', server.address) }));
+        assert.deepEqual([late.code, late.sent], ['ETIMEDOUT', true]);
+        assert.equal(arrived, 2, 'both requests reached the server');
+      } finally {
+        transport.close();
+        await server.close();
+      }
+    });
+  }
+
+  it('a refused connection, and a TLS handshake that never ends, were not sent (HTTP/2 and HTTP/1.1 through a proxy)', async () => {
+    const refused = createTransport('https://127.0.0.1:1', { tls: { verify: true, ca: [ca.certPem] }, timeoutMs: 2000 });
+    const r = await failure(refused.send(post('https://127.0.0.1:1')));
+    assert.deepEqual([r.code, r.sent], ['ECONNREFUSED', false]);
+    refused.close();
+
+    // Accepts TCP connections and never answers the TLS handshake.
+    const silent = (await import('node:net')).createServer(() => undefined);
+    const held = new Set<net.Socket>();
+    silent.on('connection', (s: net.Socket) => held.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const proxy = new ForwardProxy();
+    const proxyUrl = await proxy.start(0, '127.0.0.1');
+    try {
+      for (const viaProxy of [false, true]) {
+        const transport = createTransport(address, { tls: { verify: true, ca: [ca.certPem] }, proxy: viaProxy ? { url: proxyUrl } : undefined, timeoutMs: 300 });
+        const err = await failure(transport.send(post(address)));
+        assert.deepEqual([err.code, err.sent], ['ETIMEDOUT', false], viaProxy ? 'through the proxy' : 'directly');
+        transport.close();
+      }
+    } finally {
+      await proxy.stop();
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});

@@ -95,10 +95,10 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   log(config.role ? loc('LoggingIn', config.address, config.authMount, config.role, nsNote) : loc('LoggingInNoRole', config.address, config.authMount, nsNote));
   let login;
   try {
-    login = await vault.login(config.authMount, proof.body);
+    login = await vault.login(config.authMount, proof.body, proof.spends);
   } catch (err) {
     const target = { address: config.address, mount: config.authMount, role: config.role, nsNote };
-    const ctx = { ...target, namespace: config.authNamespace, method: method.name };
+    const ctx = { ...target, namespace: config.authNamespace, method: method.name, lostNote: method.lostLoginNote?.(target, loc) };
     throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc, (refusal) => method.explainRefusal(refusal, proof, target, loc)));
   }
   sink.setSecret(login.token);

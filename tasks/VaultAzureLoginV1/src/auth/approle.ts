@@ -1,10 +1,12 @@
-// approle: a role_id and a secret_id, sent as `{role_id, secret_id}`. A secret_id given as a
-// response-wrapping token is looked up first (sys/wrapping/lookup: it must have been created at the
-// role's secret-id path) and unwrapped once; the secret_id it held is masked before anything is
-// logged. The refusals are worded as OpenBao and Vault answer them (builtin/credential/approle).
+// approle: a role_id and a secret_id, sent as `{role_id, secret_id}`. A secret_id shaped like a
+// token is looked up first (sys/wrapping/lookup): a response-wrapping token must have been created
+// at the role's secret-id or custom-secret-id path, and is unwrapped once (never sent again after
+// the unwrap may have reached Vault); the secret_id it held is masked before anything is logged.
+// A value Vault knows no wrapping token of is a secret_id (a custom one may look like a token).
+// The refusals are worded as OpenBao and Vault answer them (builtin/credential/approle).
 import { DeadlineError } from '../core/deadline';
-import { explainNetwork } from '../core/errors';
-import { VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
+import { explainNetwork, lostCause } from '../core/errors';
+import { answerLost, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
 import type { AuthMethod, ProveContext } from './method';
 
 export interface ApproleAuthConfig {
@@ -21,7 +23,9 @@ export interface ApproleAuthConfig {
 
 /**
  * A Vault token, as a wrapping token is: `hvs.` (Vault 1.10 and later) or `s.` (older Vault, and
- * OpenBao), with Vault Enterprise's `.<namespace id>` suffix. A secret_id Vault generates is a UUID.
+ * OpenBao), with Vault Enterprise's `.<namespace id>` suffix. A secret_id Vault generates is a UUID;
+ * a custom one (custom-secret-id) can be anything, a token's shape included, so the shape only
+ * decides whether to ask Vault (sys/wrapping/lookup), never what the value is.
  */
 const TOKEN_SHAPE = /^(hvs|s)\.[A-Za-z0-9_-]{20,}(\.[A-Za-z0-9_-]+)?$/;
 
@@ -34,11 +38,19 @@ export function secretIdPath(mount: string, role: string): string {
   return `auth/${mount}/role/${role}/secret-id`;
 }
 
-/** Role names of the approle method are case-insensitive; the mount path is not. */
+/**
+ * Whether a wrapping token was created where the role issues secret_ids: its secret-id path, or its
+ * custom-secret-id path (a secret_id chosen by the caller). Role names of the approle method are
+ * case-insensitive; the mount path is not.
+ */
 export function isRoleSecretIdPath(found: string, mount: string, role: string): boolean {
   const prefix = `auth/${mount}/role/`;
-  return found.startsWith(prefix) && found.slice(prefix.length).toLowerCase() === `${role}/secret-id`.toLowerCase();
+  const rest = found.startsWith(prefix) ? found.slice(prefix.length).toLowerCase() : '';
+  return [`${role}/secret-id`, `${role}/custom-secret-id`].some((p) => rest === p.toLowerCase());
 }
+
+/** OpenBao's and Vault's answer to a lookup of a value that is no live wrapping token (spent, expired, or never one). */
+const NO_WRAPPING_TOKEN = /wrapping token is not valid or does not exist/;
 
 /** A request of the unwrapping failed: which one, and Vault's answer or the network error. */
 export class WrapRequestError extends Error {
@@ -96,22 +108,35 @@ const CIDR_REFUSAL = /source address "?([^"\s]+?)"? unauthorized (?:by|through) 
 const INVALID = /invalid role or secret ID|invalid secret id|invalid role id|failed to validate credentials/i;
 
 export function approleMethod(config: ApproleAuthConfig): AuthMethod {
-  const wrapped = isWrappingToken(config.secretId);
+  /** Shaped like a token: Vault is asked whether it is a wrapping token. */
+  const shaped = isWrappingToken(config.secretId);
+  /** The lookup's answer once it came (undefined: Vault knows no wrapping token of the value), so it is asked once. */
+  let looked: { info: VaultBody | undefined } | undefined;
   /** Set once the unwrap request is sent: a wrapping token is good for one unwrap, so a retry reuses it. */
   let unwrapping: Promise<Unwrapped> | undefined;
+  /** The role's secret-id path, once the unwrap is sent. */
+  let unwrapPath: string | undefined;
 
-  async function lookup(ctx: ProveContext): Promise<VaultBody> {
+  async function lookup(ctx: ProveContext): Promise<VaultBody | undefined> {
+    if (looked) return looked.info;
     try {
-      return await ctx.vault.post('sys/wrapping/lookup', { token: config.secretId }, '');
+      const info = await ctx.vault.post('sys/wrapping/lookup', { token: config.secretId }, '');
+      looked = { info };
     } catch (err) {
-      throw new WrapRequestError('lookup', err, secretIdPath(ctx.mount, ctx.role));
+      // Vault gives one answer for a spent or expired wrapping token and for a value that never was
+      // one (a custom secret_id shaped like a token): either way there is nothing to unwrap.
+      if (!(err instanceof VaultHttpError && err.status === 400 && err.errors.some((e) => NO_WRAPPING_TOKEN.test(e)))) {
+        throw new WrapRequestError('lookup', err, secretIdPath(ctx.mount, ctx.role));
+      }
+      looked = { info: undefined };
     }
+    return looked.info;
   }
 
   async function unwrap(ctx: ProveContext, info: VaultBody): Promise<Unwrapped> {
     let body: VaultBody;
     try {
-      body = await ctx.vault.post('sys/wrapping/unwrap', {}, config.secretId);
+      body = await ctx.vault.post('sys/wrapping/unwrap', {}, config.secretId, true);
     } catch (err) {
       throw new WrapRequestError('unwrap', err, secretIdPath(ctx.mount, ctx.role));
     }
@@ -129,23 +154,35 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
     };
   }
 
-  async function unwrapOnce(ctx: ProveContext): Promise<Unwrapped> {
+  /** The unwrapped secret_id, or undefined when Vault knows no wrapping token of the value. */
+  async function unwrapOnce(ctx: ProveContext): Promise<Unwrapped | undefined> {
     if (unwrapping) return unwrapping;
     const info = await lookup(ctx);
+    if (!info) return undefined;
     const found = text(info?.data?.creation_path);
     if (!isRoleSecretIdPath(found, ctx.mount, ctx.role)) throw new WrapPathError(found, secretIdPath(ctx.mount, ctx.role));
     // An attempt that outran its deadline may have got here meanwhile.
+    unwrapPath = secretIdPath(ctx.mount, ctx.role);
     unwrapping ??= unwrap(ctx, info);
     return unwrapping;
   }
 
+  const plain = (facts: Record<string, string | undefined>, notes: string[]) => ({
+    body: { role_id: config.roleId, secret_id: config.secretId },
+    secrets: [config.secretId],
+    notes,
+    facts,
+    spends: true,
+  });
+
   return {
     name: 'approle',
-    describe: (loc) => loc('ApproleDescribe', config.roleIdFrom, config.secretIdFrom, wrapped ? loc('ApproleWrappedNote') : ''),
+    describe: (loc) => loc('ApproleDescribe', config.roleIdFrom, config.secretIdFrom, shaped ? loc('ApproleWrappedNote') : ''),
     what: (loc) => loc('ApproleUnwrapStep'),
     async prove(ctx) {
-      if (!wrapped) return { body: { role_id: config.roleId, secret_id: config.secretId }, secrets: [config.secretId], notes: [], facts: {} };
+      if (!shaped) return plain({}, []);
       const u = await unwrapOnce(ctx);
+      if (!u) return plain({ notWrapped: 'yes' }, [ctx.loc('ApproleNotWrapped', config.secretIdFrom)]);
       const noLimit = ctx.loc('ApproleNoLimit');
       const ttl = Number(u.ttl) || 0;
       const uses = Number(u.uses) || 0;
@@ -153,6 +190,7 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
       return {
         body: { role_id: config.roleId, secret_id: u.secretId },
         secrets: [u.secretId, config.secretId],
+        spends: true,
         notes: [ctx.loc('ApproleUnwrapped', u.creationPath, u.creationTime || '?', u.wrapTtl || '?', ttl ? `${ttl}s` : noLimit, uses || noLimit)],
         facts: {
           wrapped: 'yes',
@@ -169,18 +207,27 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
     explainProofFailure(err, ctx, loc) {
       if (err instanceof WrapPathError) return loc('ApproleWrapPath', config.secretIdFrom, err.found || '?', err.expected, err.expected);
       if (err instanceof WrapContentError) return loc('ApproleWrapNoSecretId', config.secretIdFrom, err.keys.join(', ') || '-', err.expected);
+      // The unwrap was sent and no answer came in time: it may have been performed.
+      if (err instanceof DeadlineError && unwrapping && unwrapPath) {
+        return loc('ApproleUnwrapLost', config.address, config.secretIdFrom, `no answer within ${ctx.timeoutSeconds} s`, unwrapPath, unwrapPath, unwrapPath);
+      }
       if (err instanceof DeadlineError) return loc('VaultTimeout', config.address, ctx.timeoutSeconds, 'sys/wrapping');
       if (!(err instanceof WrapRequestError)) return undefined;
       const cause = err.cause;
+      if (err.stage === 'unwrap' && answerLost(cause)) {
+        return loc('ApproleUnwrapLost', config.address, config.secretIdFrom, lostCause(cause, ctx.timeoutSeconds), err.expected, err.expected, err.expected);
+      }
       if (cause instanceof VaultNetworkError) return explainNetwork(cause, config.address, ctx.timeoutSeconds, loc);
       if (!(cause instanceof VaultHttpError)) return loc('ApproleWrapFailed', `sys/wrapping/${err.stage}`, config.address, '-', err.message);
       const said = cause.errors.join('; ') || `HTTP ${cause.status}`;
-      if (cause.status === 400 && /not valid or does not exist/.test(said)) {
-        return err.stage === 'lookup'
-          ? loc('ApproleWrapUnknown', config.secretIdFrom, said, err.expected, err.expected)
-          : loc('ApproleWrapTaken', config.secretIdFrom, said, err.expected, err.expected);
-      }
+      // Only here, after a lookup that found the wrapping token unspent, does a refusal mean that
+      // something else unwrapped it: the unwrap is sent once, so it cannot be this step's own.
+      if (err.stage === 'unwrap' && cause.status === 400 && NO_WRAPPING_TOKEN.test(said)) return loc('ApproleWrapTaken', config.secretIdFrom, said, err.expected, err.expected);
       return loc('ApproleWrapFailed', `sys/wrapping/${err.stage}`, config.address, cause.status, said);
+    },
+    lostLoginNote(target, loc) {
+      const path = secretIdPath(target.mount, target.role);
+      return loc('ApproleLoginLost', config.secretIdFrom, path, path);
     },
     explainRefusal(err, proof, target, loc) {
       const said = err.errors.join('; ');
@@ -192,8 +239,9 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
         return cidr[2] === 'role' ? loc('ApproleCidrRole', ip, role, role, role, ip) : loc('ApproleCidrSecretId', ip, config.secretIdFrom, path, ip);
       }
       if (!INVALID.test(said)) return undefined;
-      const { wrapped: wasWrapped, expired, creationTime, ttl } = proof.facts;
+      const { wrapped: wasWrapped, expired, creationTime, ttl, notWrapped } = proof.facts;
       if (expired) return loc('ApproleSecretIdExpired', target.mount, said, creationTime, ttl, path);
+      if (notWrapped) return loc('ApproleNotWrappedRefused', target.mount, said, config.secretIdFrom, config.roleIdFrom, `auth/${target.mount}/role/${target.role}/role-id`, path);
       if (wasWrapped) return loc('ApproleRoleIdWrong', target.mount, said, config.roleIdFrom, target.role, `auth/${target.mount}/role/${target.role}/role-id`);
       return loc('ApproleInvalid', target.mount, said, config.roleIdFrom, `auth/${target.mount}/role/${target.role}/role-id`, config.secretIdFrom, path);
     },

@@ -15,14 +15,22 @@ export interface Proof {
   secrets: string[];
   /** Lines for the log about the identity proved (non-secret claims), already worded. */
   notes: string[];
+  /**
+   * The login may use up the credential it sends (an AppRole secret_id with secret_id_num_uses):
+   * then it is not sent again even after Vault's own error answer, which may follow the spending.
+   */
+  spends?: boolean;
   /** Non-secret facts for explaining a refusal (claims of a token, the identity's name). */
   facts: Record<string, string | undefined>;
 }
 
 /** Requests a method may make to Vault before the login, with a token of its own (a wrapping token). */
 export interface PreLoginVault {
-  /** `POST <path>` with `token` as the Vault token ('' for none), in the login namespace. */
-  post(path: string, body: Record<string, unknown>, token: string): Promise<VaultBody>;
+  /**
+   * `POST <path>` with `token` as the Vault token ('' for none), in the login namespace; `once` for
+   * a request that spends something, never sent again after it may have reached Vault.
+   */
+  post(path: string, body: Record<string, unknown>, token: string, once?: boolean): Promise<VaultBody>;
 }
 
 export interface ProveContext {
@@ -63,6 +71,11 @@ export interface AuthMethod {
   isTransient(err: unknown): boolean;
   /** The message for a failure of `prove` (a deadline run out included); undefined when it is not the method's own. */
   explainProofFailure(err: unknown, ctx: ProofFailureContext, loc: Text): string | undefined;
+  /**
+   * What a login that may have been performed, its answer lost, means for this method's credential
+   * (a sentence to add, starting with a space); undefined when nothing beyond the token it issued.
+   */
+  lostLoginNote?(target: LoginTarget, loc: Text): string;
   /** Vault's refusal of the login in this method's terms; undefined leaves it to the shared explanation. */
   explainRefusal(err: VaultHttpError, proof: Proof, target: LoginTarget, loc: Text): string | undefined;
 }

@@ -1,7 +1,7 @@
 // Turns failures (Vault statuses, network errors) into messages that name the cause and the fix, in
 // the words of the `loc` the caller passes (task.json messages); each login method adds its own
 // (src/auth). No message contains a secret, a token or a JWT.
-import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES, VaultHttpError, VaultNetworkError } from './failures';
+import { ANSWER_TOO_LARGE, answerLost, MAX_ANSWER_BYTES, VaultHttpError, VaultNetworkError } from './failures';
 import { Text } from './secretSpec';
 import { CLIENT_CERTIFICATE_REFUSED, CLIENT_CERTIFICATE_REQUIRED, HOST_NAME_MISMATCH, UNTRUSTED_CERTIFICATE } from './tlsFailures';
 
@@ -30,6 +30,13 @@ export function explainNetwork(err: VaultNetworkError, address: string, timeoutS
   return loc('VaultUnreachable', address, err.code);
 }
 
+/** What came instead of the answer to a request that may have been performed (see answerLost). */
+export function lostCause(err: unknown, timeoutSeconds: number): string {
+  if (err instanceof VaultHttpError) return `HTTP ${err.status}${err.errors.length ? ` ${err.errors.join('; ')}` : ''}`;
+  if (err instanceof VaultNetworkError && (err.code === 'ETIMEDOUT' || err.code === 'ECONNABORTED')) return `no answer within ${timeoutSeconds} s`;
+  return err instanceof VaultNetworkError ? err.code : String(err);
+}
+
 /** Status-level answers that mean the same thing on every route. */
 function explainCommon(err: VaultHttpError, address: string, loc: Text): string | undefined {
   if (err.status === 503 && err.errors.some((e) => /sealed/i.test(e))) return loc('VaultSealed', address);
@@ -48,6 +55,8 @@ export interface LoginContext {
   namespace?: string;
   /** The login method, as `vault auth enable` names it. */
   method: string;
+  /** The method's words on what a login that may have been performed left behind ('' for none). */
+  lostNote?: string;
 }
 
 /**
@@ -55,6 +64,12 @@ export interface LoginContext {
  * redirect, no such mount), else the method's own explanation of the refusal, else Vault's words.
  */
 export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number, loc: Text, refusal?: (err: VaultHttpError) => string | undefined): string {
+  // The login was sent once (see isRetryableOnce): when its answer is lost, Vault may have issued a token.
+  if (answerLost(err)) {
+    const issued = loc('LoginMayHaveIssued', ctx.mount, ctx.lostNote ?? '');
+    if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return `${loc('VaultLoginReset', ctx.address, err.message)} ${issued}`;
+    return loc('LoginAnswerLost', ctx.address, ctx.mount, lostCause(err, timeoutSeconds), issued);
+  }
   // The login is the first request: a Vault that requires mutual TLS drops a connection whose
   // client certificate it does not trust, often before its alert can be read.
   if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return loc('VaultLoginReset', ctx.address, err.message);

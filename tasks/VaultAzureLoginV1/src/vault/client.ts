@@ -5,7 +5,7 @@ import type NodeVault from 'node-vault';
 import { PLUGIN_CRASHED, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
 import type { ProxyConfig, TlsConfig, VaultSettings } from './settings';
 import type { RetryPolicy } from './retry';
-import { isRetryable, withRetry } from './retry';
+import { isRetryable, isRetryableLogin, isRetryableOnce, withRetry } from './retry';
 import { createTransport, Transport, TransportError } from './transport';
 
 export interface VaultClientOptions {
@@ -60,10 +60,17 @@ export interface MountInfo {
 
 
 export interface VaultApi {
-  /** `POST auth/<mount>/login` with the body a login method made. */
-  login(mount: string, body: Record<string, unknown>): Promise<VaultLogin>;
-  /** `POST <path>` in the login namespace with a token of its own ('' for none), before the login. */
-  post(path: string, body: Record<string, unknown>, token: string): Promise<VaultBody>;
+  /**
+   * `POST auth/<mount>/login` with the body a login method made; `spends` when the login may use
+   * up the credential it sends (never sent again after it may have reached Vault).
+   */
+  login(mount: string, body: Record<string, unknown>, spends?: boolean): Promise<VaultLogin>;
+  /**
+   * `POST <path>` in the login namespace with a token of its own ('' for none), before the login;
+   * `once` for a request that spends something (an unwrap): never sent again after it may have
+   * reached Vault.
+   */
+  post(path: string, body: Record<string, unknown>, token: string, once?: boolean): Promise<VaultBody>;
   mount(path: string): Promise<MountInfo>;
   read(apiPath: string): Promise<VaultBody>;
   revokeSelf(): Promise<void>;
@@ -104,7 +111,7 @@ function toError(err: unknown, path: string): Error {
     const errors: string[] = Array.isArray(body?.errors) ? body.errors.map(String) : [];
     return new VaultHttpError(e.response.statusCode, path, errors, body);
   }
-  if (err instanceof TransportError) return new VaultNetworkError(err.code, path, err.message);
+  if (err instanceof TransportError) return new VaultNetworkError(err.code, path, err.message, err.sent);
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -130,24 +137,27 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
   const readNs = nsHeaders(opts.namespace);
   const authNs = nsHeaders(opts.authNamespace ?? opts.namespace);
 
+  /** `fn` with the retry policy; `retryable` says which failures are worth another attempt. */
   async function call<T>(what: string, path: string, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isRetryable): Promise<T> {
-    const once = async () => {
+    const attempt = async () => {
       try {
         return await fn();
       } catch (err) {
         throw toError(err, path);
       }
     };
-    return opts.retry ? withRetry(what, once, opts.retry, retryable) : once();
+    return opts.retry ? withRetry(what, attempt, opts.retry, retryable) : attempt();
   }
 
   /** A login that crashed the auth plugin (a 500) crashes it again: it is sent once. */
-  const loginRetryable = (err: unknown) => isRetryable(err) && !(err instanceof VaultHttpError && err.errors.some((e) => PLUGIN_CRASHED.test(e)));
+  const loginRetryable = (err: unknown) => isRetryableLogin(err) && !(err instanceof VaultHttpError && err.errors.some((e) => PLUGIN_CRASHED.test(e)));
 
   return {
-    async login(mount, loginBody) {
+    async login(mount, loginBody, spends = false) {
       const path = `auth/${mount}/login`;
-      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), loginRetryable);
+      // A login creates a token, never retried after its answer was lost; one that may use up its
+      // credential is retried only when Vault provably did not perform it.
+      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), spends ? isRetryableOnce : loginRetryable);
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
@@ -163,9 +173,9 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
         renewable: Boolean(auth.renewable),
       };
     },
-    async post(path, body, withToken) {
+    async post(path, body, withToken, once = false) {
       const headers = { ...authNs.headers, ...(withToken ? { 'X-Vault-Token': withToken } : {}) };
-      return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, headers }));
+      return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, headers }), once ? isRetryableOnce : isRetryable);
     },
     async mount(path) {
       const lookup = `sys/internal/ui/mounts/${path}`;

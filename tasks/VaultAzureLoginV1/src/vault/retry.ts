@@ -2,7 +2,7 @@
 // with linear jittered backoff; never the azure login's permanent 500s. Pure: sleep and random
 // arrive as parameters.
 import { isPermanentTlsFailure } from '../core/tlsFailures';
-import { ANSWER_TOO_LARGE, VaultHttpError, VaultNetworkError } from '../core/failures';
+import { ANSWER_TOO_LARGE, answerLost, notPerformed, VaultHttpError, VaultNetworkError } from '../core/failures';
 
 export interface RetryPolicy {
   retries: number;
@@ -51,6 +51,29 @@ export function isRetryable(err: unknown): boolean {
   if (!(err instanceof VaultHttpError)) return false;
   if (err.errors.some((e) => permanentLogin.some((p) => p.test(e)))) return false;
   return err.status === 412 || err.status === 429 || (err.status >= 500 && err.status !== 501);
+}
+
+/**
+ * For a request that spends or creates something (an unwrap spends its wrapping token, a login
+ * creates a token and may use up a secret_id): retried only when Vault provably did not perform
+ * it — the request never reached Vault (refused, DNS, the TLS handshake: nothing of it was
+ * written), or Vault answered that it turned it away (sealed, standby, 429, 412; see
+ * notPerformed). After a lost answer (a reset or a timeout once the request was written, a
+ * gateway's 502) Vault may have performed it: a second attempt would find the wrapping token or
+ * secret_id spent and be refused, and would leave the first attempt's token behind.
+ */
+export function isRetryableOnce(err: unknown): boolean {
+  return notPerformed(err) && isRetryable(err);
+}
+
+/**
+ * For a login, which creates a token: never retried after its answer was lost (Vault may have
+ * issued a token, which a retry would leave behind; see answerLost), else as any request: Vault's
+ * own error answer means it issued none. A login that may spend its credential (an AppRole
+ * secret_id with secret_id_num_uses) follows isRetryableOnce instead.
+ */
+export function isRetryableLogin(err: unknown): boolean {
+  return !answerLost(err) && isRetryable(err);
 }
 
 /** Wait before retry number `attempt` (1-based): attempt × 1–1.5 s, as Vault's LinearJitterBackoff. */

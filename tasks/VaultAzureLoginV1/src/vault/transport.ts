@@ -56,6 +56,11 @@ export class TransportError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /**
+     * Whether any of the request may have reached the server: false only when the connection (TCP,
+     * DNS, proxy tunnel, TLS handshake) failed before the request could be written on it.
+     */
+    readonly sent = true,
   ) {
     super(message);
     this.name = 'TransportError';
@@ -95,10 +100,26 @@ function parseBody(text: string): unknown {
   }
 }
 
-function asTransportError(err: unknown): TransportError {
-  if (err instanceof TransportError) return err;
+function asTransportError(err: unknown, sent = true): TransportError {
+  if (err instanceof TransportError && err.sent === sent) return err;
   const e = err as NodeJS.ErrnoException;
-  return new TransportError(typeof e?.code === 'string' ? e.code : 'EUNKNOWN', e?.message ?? String(err));
+  return new TransportError(typeof e?.code === 'string' ? e.code : 'EUNKNOWN', e?.message ?? String(err), sent);
+}
+
+/**
+ * Whether a request on `socket` can have been written yet: once it is connected, and over TLS once
+ * the handshake is done (before, Node holds the request back). A kept-alive connection is ready.
+ */
+function onceWritable(socket: Duplex, ready: () => void): void {
+  if (socket instanceof tls.TLSSocket) {
+    // "Before a handshake has completed, this value is always null" (Node's documentation).
+    if (socket.alpnProtocol !== null) ready();
+    else socket.once('secureConnect', ready);
+    return;
+  }
+  const plain = socket as Duplex & { connecting?: boolean };
+  if (!plain.connecting) ready();
+  else plain.once('connect', ready);
 }
 
 const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
@@ -222,11 +243,15 @@ function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined
       const request = client.request(req.url, { method: req.method, headers, agent, ...tlsFor(req.url) });
       const timer = setTimeout(() => request.destroy(timeoutError(opts.timeoutMs)), opts.timeoutMs);
       let settled = false;
+      // Until its connection is ready nothing of the request has gone out: a failure then (refused,
+      // DNS, the proxy's tunnel, the TLS handshake, the time running out) leaves the server untouched.
+      let sent = false;
+      request.on('socket', (socket) => onceWritable(socket, () => (sent = true)));
       const fail = (err: unknown) => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
-        reject(asTransportError(err));
+        reject(asTransportError(err, sent));
       };
       request.on('error', fail);
       request.on('response', (res) => {
@@ -445,7 +470,9 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
     try {
       stream = session.request(headers, { endStream: payload === undefined });
     } catch (err) {
-      fail(err);
+      // Refused by the session itself (closed, or closing): no frame of it went out.
+      settled = true;
+      reject(asTransportError(err, false));
       return;
     }
     let status = 0;
@@ -508,7 +535,13 @@ export function createTransport(address: string, opts: TransportOptions): Transp
       let res: HttpResponse | undefined;
       if (h2) {
         try {
-          const session = await h2.get();
+          let session: http2.ClientHttp2Session | null;
+          try {
+            session = await h2.get();
+          } catch (err) {
+            // The connection failed before the request had one: nothing of it went out.
+            throw asTransportError(err, false);
+          }
           if (session) res = await sendHttp2(h2, session, req, opts.timeoutMs);
         } catch (err) {
           // The server offered h2 but broke it before answering anything: nothing was processed,
