@@ -1,6 +1,7 @@
 // Requests that spend or create something, sent once: between the task and real OpenBao a fault
-// proxy lets OpenBao perform the unwrap or the AppRole login and then loses the answer (a reset, a
-// gateway's 502, an answer later than timeoutSeconds). OpenBao's audit log counts what it received:
+// proxy lets OpenBao perform the unwrap or the login (approle, and jwt standing for every method)
+// and then loses the answer (a reset, a gateway's 502, an answer later than timeoutSeconds).
+// OpenBao's audit log counts what it received:
 // one unwrap, one login, however many retries the step is allowed; the message says what may have
 // happened and never speaks of theft; the printed fix works. Reads keep their retries.
 import * as assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { masks } from '../helpers/output';
 import { FaultProxy, LossMode, startFaultProxy } from './faultProxy';
 import { ServerWorld, startServerWorld } from './fixture';
 import { OPENBAO_PORT } from './openbao';
+import { JWT_MOUNT } from './seed';
 import { runShell } from './pageRecipe';
 
 const MOUNT = 'approle-lost';
@@ -117,6 +119,20 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
       assert.equal(reuse.status, 400);
     });
   }
+
+  it("any method's login is sent once: a jwt login (an Entra token) whose answer a gateway replaced with 502", async () => {
+    const path = `auth/${JWT_MOUNT}/login`;
+    const before = audited(path);
+    proxy.lose({ method: 'POST', path, mode: 'bad-gateway' });
+    const r = await s.run({ vaultAddress: proxy.address, retries: '2', secrets: SECRETS_LINE });
+    const { errors } = s.check(r, false);
+    assert.deepEqual(proxy.lost.at(-1)?.split(' '), ['POST', path, 'bad-gateway', '200'], 'OpenBao performed the login, and its answer was lost');
+    assert.equal(audited(path) - before, 1, 'OpenBao received exactly one login');
+    assert.equal(
+      errors,
+      `Vault at ${proxy.address} gave no answer to the login at ${path} (HTTP 502) after the request may have reached it: check the proxy, load balancer or firewall between the agent and Vault, and that 'timeoutSeconds' gives Vault time to answer. The step does not send a login twice, as each one creates a token: if Vault performed this one, it issued a token that no one holds, which expires at its TTL (Vault's audit log shows whether ${path} arrived).`,
+    );
+  });
 
   it('still retries what provably did not reach Vault (connection refused), and reads after a lost answer', async () => {
     // Nothing listens on the port: every attempt is refused before a byte is written, and each is retried.
