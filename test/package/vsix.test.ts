@@ -64,22 +64,22 @@ function pngSize(path: string): { width: number; height: number } {
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
 
-/** Endpoint data keys the task source reads with tl.getEndpointDataParameter(id, '<key>', ...). */
+/** The data fields the task's sources read from the HashiCorp Vault connection (the AzureRM connection's are not ours to declare). */
 function endpointDataKeysReadBySource(): string[] {
   const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
   const keys = new Set<string>();
   for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
-    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/getEndpointDataParameter\([^,]+,\s*'([^']+)'/g)) keys.add(m[1]);
+    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/getEndpointDataParameter\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
   }
   return [...keys].sort();
 }
 
-/** The authorization parameters the task's sources read (tl.getEndpointAuthorizationParameter(id, 'key', …)). */
+/** The authorization parameters the task's sources read from the Vault connection (endpointAuthField(id, 'key')). */
 function endpointAuthKeysReadBySource(): string[] {
   const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
   const keys = new Set<string>();
   for (const file of readdirSync(join(srcDir, 'pipeline')).filter((f) => f.endsWith('.ts'))) {
-    for (const m of readFileSync(join(srcDir, 'pipeline', file), 'utf8').matchAll(/getEndpointAuthorizationParameter\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
+    for (const m of readFileSync(join(srcDir, 'pipeline', file), 'utf8').matchAll(/(?:getEndpointAuthorizationParameter|endpointAuthField)\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
   }
   return [...keys].sort();
 }

@@ -7,7 +7,7 @@
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/secretSpec';
-import { readClaims } from '../core/tokenClaims';
+import { claimsAmong, readClaims } from '../core/tokenClaims';
 import { Imds, imds as defaultImds, ImdsError, isNoImds, isTransientImds, IMDS_HOST } from './azureImds';
 import { explainAzureVault } from './azureRefusals';
 import { explainJwtRefusal } from './jwtRefusals';
@@ -134,7 +134,8 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
     explainRefusal(err, proof, target, loc) {
       return (
         explainAzurePlugin(err, proof, target, config.resource, loc) ??
-        explainJwtRefusal(err, { ...proof.facts, sent: loc('TokenDescribedEntra') }, target, loc)
+        // At a jwt mount only the token's claims count: the connection and the VM's values are no claims.
+        explainJwtRefusal(err, { ...claimsAmong(proof.facts), sent: loc('TokenDescribedEntra') }, target, loc)
       );
     },
   };

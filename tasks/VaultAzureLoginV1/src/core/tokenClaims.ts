@@ -13,6 +13,13 @@ export interface TokenClaims {
 
 const claimNames = ['aud', 'iss', 'tid', 'oid', 'appid', 'sub'] as const;
 
+/** The token's claims among other facts (a login's facts also name the connection or the VM). */
+export function claimsAmong(facts: Record<string, string | undefined>): TokenClaims {
+  const claims: TokenClaims = {};
+  for (const name of [...claimNames, 'expires'] as const) if (facts[name] !== undefined) claims[name] = facts[name];
+  return claims;
+}
+
 /** Decodes the payload of a JWT without verifying it. Returns undefined when it is not a JWT. */
 export function readClaims(jwt: string): TokenClaims | undefined {
   const parts = jwt.split('.');
