@@ -52,6 +52,8 @@ export interface RunOptions {
   entry?: string;
   /** Agent.TempDirectory to use (kept across main and post steps); default a fresh one. */
   tempDir?: string;
+  /** System.DefaultWorkingDirectory, the process's working directory; default the world's sources folder. */
+  workingDirectory?: string;
   /** Leave out the test CA (as on an agent that does not trust it). */
   withoutCa?: boolean;
   /** Service connections of other types the step references (e.g. a HashiCorp Vault connection). */
@@ -67,6 +69,15 @@ export interface RunOptions {
    * as the output so far satisfies this.
    */
   cancelWhen?: (stdout: string) => boolean;
+}
+
+export interface ScriptOptions {
+  script: string;
+  /** The step's `env:` mapping. */
+  env?: Record<string, string>;
+  variables?: Record<string, string>;
+  tempDir: string;
+  workingDirectory?: string;
 }
 
 export interface WorldOptions {
@@ -90,6 +101,11 @@ export interface World {
   /** Folder the bundled task was copied to, away from any node_modules. */
   taskDir: string;
   runTask(opts: RunOptions): Promise<TaskRun>;
+  /**
+   * Runs a script step (`/bin/sh -c script`) as the agent does: the job's variables in its
+   * environment, secret ones only where the step maps them (`env`, values already expanded).
+   */
+  runScript(opts: ScriptOptions): Promise<TaskRun>;
   /** Sets the delay Vault, Entra and Azure DevOps add before answering each request. */
   setLatency(ms: number): void;
   /** Every secret, token and assertion the run could leak, for the leak scan. */
@@ -184,7 +200,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       jobId,
       systemAccessToken,
       tempDir,
-      workingDirectory,
+      workingDirectory: opts.workingDirectory ?? workingDirectory,
       caCertPath: opts.withoutCa ? undefined : ca.certPath,
       connections: connections().filter((c) => referenced.has(c.id)),
       endpoints: opts.endpoints,
@@ -194,8 +210,31 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       inputs,
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
+    return spawnStep(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: opts.workingDirectory ?? workingDirectory, env, tempDir, cancelWhen: opts.cancelWhen });
+  }
+
+  function runScript(opts: ScriptOptions): Promise<TaskRun> {
+    const env = agentEnv({
+      collectionUri: azdo.url,
+      projectId: PROJECT.id,
+      projectName: PROJECT.name,
+      planId: randomUUID(),
+      jobId: randomUUID(),
+      systemAccessToken,
+      tempDir: opts.tempDir,
+      workingDirectory: opts.workingDirectory ?? workingDirectory,
+      connections: [],
+      variables: opts.variables,
+    });
+    // System.AccessToken, like any secret, reaches a script only where its env: maps it.
+    for (const name of Object.keys(env)) if (name.startsWith('ENDPOINT_')) delete env[name];
+    return spawnStep('/bin/sh', ['-c', opts.script], { cwd: opts.workingDirectory ?? workingDirectory, env: { ...env, ...opts.env }, tempDir: opts.tempDir });
+  }
+
+  function spawnStep(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; tempDir: string; cancelWhen?: (stdout: string) => boolean }): Promise<TaskRun> {
+    const { tempDir } = opts;
     return new Promise<TaskRun>((done, fail) => {
-      const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: workingDirectory, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       let cancelled = false;
@@ -236,6 +275,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ids,
     taskDir,
     runTask,
+    runScript,
     setLatency,
     secrets: () => [
       ...Object.entries(SECRETS).map(([what, value]) => ({ what: `secret ${what}`, value })),

@@ -25,11 +25,12 @@ export interface CheckOptions {
   agentMasked?: string[];
 }
 
-export function checkRun(world: World, run: TaskRun, ok: boolean, opts: CheckOptions = {}): Checked {
+/** `ok`: the step succeeded (true), failed (false), or ended Skipped by the task's configuration. */
+export function checkRun(world: World, run: TaskRun, ok: boolean | 'Skipped', opts: CheckOptions = {}): Checked {
   const commands = vsoCommands(run.stdout);
   const complete = commands.filter((c) => c.command === 'task.complete');
   assert.equal(complete.length, 1, 'exactly one task.complete');
-  assert.equal(complete[0].properties.result, ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
+  assert.equal(complete[0].properties.result, ok === 'Skipped' ? 'Skipped' : ok ? 'Succeeded' : 'Failed', run.stdout + run.stderr);
   let output = run.stdout + run.stderr;
   const agentMasked = opts.agentMasked ?? [];
   output.split(/\r?\n/).forEach((line, i) => {

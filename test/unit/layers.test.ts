@@ -38,7 +38,8 @@ function readModules(): Module[] {
 /** The layer of a module: its folder, or the role of a top-level file. */
 function layerOf(name: string): string {
   if (name.includes('/')) return name.split('/')[0];
-  if (name === 'main' || name === 'post') return 'entry';
+  // step: the work the main and pre-job entries share, wired to the real dependencies.
+  if (name === 'main' || name === 'prejob' || name === 'post' || name === 'step') return 'entry';
   if (name === 'run' || name === 'cleanup') return 'flow';
   return name; // config
 }

@@ -30,6 +30,8 @@ export const warn = (line: string): void => tl.warning(safeForLog(line));
 /** The step's failure, as the one error line and the result. */
 export const fail = (message: string): void => tl.setResult(tl.TaskResult.Failed, safeForLog(message));
 export const succeed = (): void => tl.setResult(tl.TaskResult.Succeeded, '');
+/** The step did nothing, by the task's configuration: shown as skipped, not counted against the job. */
+export const skip = (message: string): void => tl.setResult(tl.TaskResult.Skipped, safeForLog(message));
 /** A debug line (shown with System.Debug): for what is not the user's to act on, such as a stack. */
 export const debug = (line: string): void => tl.debug(safeForLog(line));
 /** Registers a value for the agent to mask in every later line of the job. */

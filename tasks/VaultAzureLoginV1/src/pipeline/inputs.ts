@@ -142,6 +142,17 @@ function fail(problems: string[]): never {
   throw new TaskError(problems.length === 1 ? problems[0] : problems.map((p) => `- ${p}`).join('\n'));
 }
 
+/**
+ * runAsPreJob: whether the task's work belongs to its pre-job step (before the job's first step,
+ * checkout included) rather than to its own step. Read alone, before anything else, by both.
+ */
+export function readRunAsPreJob(): boolean {
+  const problems: string[] = [];
+  const preJob = booleanInput('runAsPreJob', false, problems);
+  if (problems.length) fail(problems);
+  return preJob;
+}
+
 export function readConfig(): Read<TaskConfig> {
   const problems: string[] = [];
   const warnings: string[] = [];
