@@ -48,10 +48,10 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
   const saw = (out: string, what: string) => (existsSync(join(out, what)) ? readFileSync(join(out, what), 'utf8') : undefined);
 
   /** Runs the job, noting how many requests Vault had seen and which tokens it had issued after each step. */
-  async function job(steps: JobStep[], workingDirectory?: string) {
+  async function job(steps: JobStep[], workingDirectory?: string, variables?: Record<string, string>) {
     const requestsAfter = new Map<string, number>();
     const issuedBefore = new Set(world.vault.issuedTokens());
-    const run = await runAgentJob(world, steps, { workingDirectory, afterStep: (s) => requestsAfter.set(s.title, world.vault.requests.length) });
+    const run = await runAgentJob(world, steps, { workingDirectory, variables, afterStep: (s) => requestsAfter.set(s.title, world.vault.requests.length) });
     jobs.push(run);
     const tokens = world.vault.issuedTokens().filter((t) => !issuedBefore.has(t));
     return { run, requestsAfter, tokens };
@@ -151,8 +151,15 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     const early = await job([setPath, vaultStep({ ...inputs, runAsPreJob: 'true' })]);
     assert.deepEqual(titles(early.run), ['Pre-job: vault: Failed', 'choose: NotRun', 'vault: NotRun', 'Post-job: vault: Succeeded']);
     const { errors } = checkRun(world, early.run.step('Pre-job: vault').run!, false);
-    assert.match(errors, /\$\(DB_PATH\)/, 'the error quotes the macro the agent could not expand');
+    assert.equal(
+      errors,
+      "Input 'secrets' holds $(DB_PATH), a variable that did not exist when the job started: the pre-job step (runAsPreJob: true) runs before every step, so a variable that a step sets is not there yet. Define it in the pipeline, a variable group or at queue time, or set runAsPreJob to false.",
+    );
     assert.equal(early.tokens.length, 0, 'refused before any request');
+
+    // A variable of the pipeline exists from the start; a macro in a comment line is not looked at.
+    const defined = await job([setPath, vaultStep({ runAsPreJob: 'true', secrets: '# was $(DB_PATH) password\nsecret/ci/$(ENVIRONMENT)/db password | DB_PASSWORD' })], undefined, { ENVIRONMENT: 'production' });
+    assert.equal(checkRun(world, defined.run.step('Pre-job: vault').run!, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
   });
 
   it('fails the first step that reads a runAsPreJob that is not true or false, naming the input, before any request', async () => {

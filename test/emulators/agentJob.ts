@@ -50,6 +50,8 @@ function resultOf(run: TaskRun, isTask: boolean): StepRun['result'] {
 export interface JobOptions {
   /** System.DefaultWorkingDirectory; default the world's sources folder. */
   workingDirectory?: string;
+  /** The pipeline's variables, there from the start of the job. */
+  variables?: Record<string, string>;
   /** Called after each step, before the next starts (to look at the servers in between). */
   afterStep?: (step: StepRun) => void;
 }
@@ -57,7 +59,7 @@ export interface JobOptions {
 export async function runAgentJob(world: World, steps: JobStep[], opts: JobOptions = {}): Promise<JobRun> {
   // Agent.TempDirectory: made empty by the agent before the job's first step, pre-job included.
   const tempDir = mkdtempSync(join(tmpdir(), 'val-agent-job-'));
-  const variables = new Map<string, { value: string; secret: boolean }>();
+  const variables = new Map<string, { value: string; secret: boolean }>(Object.entries(opts.variables ?? {}).map(([k, value]) => [k, { value, secret: false }]));
   const taskVariables = new Map<string, Record<string, string>>();
   const runs: StepRun[] = [];
   let failed = false;

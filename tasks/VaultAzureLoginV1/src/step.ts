@@ -1,7 +1,7 @@
 // The task's work, shared by its two entries: the main step and the pre-job step (runAsPreJob).
 // Whichever's turn runAsPreJob says it is builds the real dependencies, runs and maps errors to the
 // result; the other logs one line and ends skipped, without a request.
-import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, skip, succeed, taskState, variableSink, warn } from './pipeline/adapter';
+import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, skip, succeed, taskInputNames, taskState, variableSink, warn } from './pipeline/adapter';
 import { createAuthMethod } from './auth';
 import { armRestTokenSource } from './pipeline/azureToken';
 import { azdoOidcTokenSource } from './pipeline/oidcToken';
@@ -9,7 +9,7 @@ import { TaskError } from './core/errors';
 import { secretFileStore } from './pipeline/files';
 import { readInputFile } from './pipeline/inputFile';
 import { escapeOutside } from './core/logText';
-import { readConfig, readRunAsPreJob } from './pipeline/inputs';
+import { readConfig, readRunAsPreJob, refuseUnexpandedMacros } from './pipeline/inputs';
 import { run } from './run';
 import { inOneWrite, onFirstRequestSent } from './pipeline/scheduling';
 import { createVaultClient } from './vault/client';
@@ -33,6 +33,8 @@ export async function taskStep(stage: Stage): Promise<void> {
       skip(line);
       return;
     }
+    // Before the job's first step, a variable that a step sets does not exist yet.
+    if (stage === 'prejob') refuseUnexpandedMacros(taskInputNames(__dirname));
     const { value: config, warnings } = readConfig();
     for (const w of warnings) warn(w);
     await run(config, {

@@ -9,10 +9,19 @@ import { RetryPolicy } from '../vault/retry';
 import { VariableSink } from './publish';
 import { StateStore } from './state';
 
+/** The task's task.json: beside the bundle in a package; one folder up when run from source. */
+const taskJsonIn = (dir: string): string | undefined => [path.join(dir, 'task.json'), path.join(dir, '..', 'task.json')].find((p) => fs.existsSync(p));
+
 export function loadMessages(dir: string): void {
-  // Beside the bundle in a package; one folder up when run from source.
-  const taskJson = [path.join(dir, 'task.json'), path.join(dir, '..', 'task.json')].find((p) => fs.existsSync(p));
+  const taskJson = taskJsonIn(dir);
   if (taskJson) tl.setResourcePath(taskJson);
+}
+
+/** The names of the task's inputs, as its task.json declares them. */
+export function taskInputNames(dir: string): string[] {
+  const taskJson = taskJsonIn(dir);
+  if (!taskJson) return [];
+  return (JSON.parse(fs.readFileSync(taskJson, 'utf8')) as { inputs?: Array<{ name: string }> }).inputs?.map((i) => i.name) ?? [];
 }
 
 /**

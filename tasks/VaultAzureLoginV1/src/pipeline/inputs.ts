@@ -153,6 +153,21 @@ export function readRunAsPreJob(): boolean {
   return preJob;
 }
 
+/**
+ * Fails on an input that still holds a `$(NAME)` macro, as the pre-job step sees one: the agent
+ * expanded the inputs with the variables that existed when the job started and left a macro naming
+ * none as written. Lines that are comments (`#`) are not looked at.
+ */
+export function refuseUnexpandedMacros(names: string[]): void {
+  const problems: string[] = [];
+  for (const name of names) {
+    const lines = input(name).split(/\r?\n/).filter((l) => !l.trim().startsWith('#'));
+    const macro = /\$\([\w.-]+\)/.exec(lines.join('\n'))?.[0];
+    if (macro) problems.push(loc('PreJobUnexpandedMacro', name, macro));
+  }
+  if (problems.length) fail(problems);
+}
+
 export function readConfig(): Read<TaskConfig> {
   const problems: string[] = [];
   const warnings: string[] = [];
