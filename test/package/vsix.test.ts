@@ -18,6 +18,7 @@ interface TaskJson {
   version: { Major: number; Minor: number; Patch: number };
   inputs: TaskInput[];
   execution?: Record<string, { target: string }>;
+  prejobexecution?: Record<string, { target: string }>;
   postjobexecution?: Record<string, { target: string }>;
   [key: string]: unknown;
 }
@@ -27,7 +28,7 @@ const ENDPOINT_TYPE = 'ms.vss-endpoint.service-endpoint-type';
 /** Endpoint types Azure DevOps itself defines, which tasks may name without contributing them. */
 const BUILT_IN_ENDPOINT_TYPES = ['AzureRM'];
 /** What the built task holds: task.json, its entry files (the bundles) and the resources they read. */
-const TASK_FILES = ['task.json', 'main.js', 'post.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
+const TASK_FILES = ['task.json', 'main.js', 'prejob.js', 'post.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
 const CONTENT_TYPES = '[Content_Types].xml';
 
 const pkg = readJson<{ version: string; publisher: string }>(join(REPO, 'package.json'));
@@ -139,7 +140,7 @@ describe('package: the VSIX', function () {
       assert.deepEqual(c.targets, ['ms.vss-distributed-task.tasks']);
       for (const f of TASK_FILES) assert.ok(pub.files.includes(`${c.properties.name}/${f}`), `${c.properties.name}/${f} is in the VSIX`);
       const task = taskJsonOf(pub, c);
-      for (const section of [task.execution, task.postjobexecution]) {
+      for (const section of [task.prejobexecution, task.execution, task.postjobexecution]) {
         for (const [handler, { target }] of Object.entries(section ?? {})) {
           assert.ok(pub.files.includes(`${c.properties.name}/${target}`), `${handler} target ${target} is in the VSIX`);
         }
