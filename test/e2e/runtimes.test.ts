@@ -1,6 +1,6 @@
 // The end-to-end core under every Node an agent runs the task with (scripts/runtimes.mjs): each
-// connection scheme, the post-job step and a failure, with nothing on stderr. A task that works
-// only on the Node that built it fails here, not on the user's agent.
+// connection scheme, the post-job step, the pre-job step (runAsPreJob) and a failure, with nothing
+// on stderr. A task that works only on the Node that built it fails here, not on the user's agent.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,6 +12,7 @@ import { AWS_STS_HOSTS, VAULT_HOST } from '../emulators/hosts';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
 import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
 import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
+import { runAgentJob } from '../emulators/agentJob';
 import { Identity, REPO, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
@@ -113,6 +114,27 @@ describe('e2e: every Node an agent runs the task with', function () {
         assert.equal(leases[0].revoked, true, 'the lease was revoked');
         assert.equal(world.vault.tokenInfo(token)?.revoked, true, 'the token was revoked');
         assert.equal(fs.existsSync(file), false, 'the file was removed');
+      });
+
+      it('runAsPreJob: the pre-job target reads, a step before the task step sees the variable, the task step is skipped, the post-job step revokes', async () => {
+        const issued = new Set(world.vault.issuedTokens());
+        const out = join(dir, `prejob-${version}`);
+        const job = await runAgentJob(
+          world,
+          [
+            { name: 'early', env: { PASSWORD: '$(DB_PASSWORD)', OUT: out }, script: 'printf %s "$PASSWORD" > "$OUT"' },
+            { name: 'vault', task: { connection: world.ids.wif, inputs: { ...base, runAsPreJob: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD' } } },
+          ],
+          { node },
+        );
+        assert.deepEqual(job.steps.map((s) => `${s.title}: ${s.result}`), ['Pre-job: vault: Succeeded', 'early: Succeeded', 'vault: Skipped', 'Post-job: vault: Succeeded']);
+        assert.equal(checkRun(world, job.step('Pre-job: vault').run!, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+        assert.equal(fs.readFileSync(out, 'utf8'), SECRETS.dbPassword);
+        checkRun(world, job.step('vault').run!, 'Skipped');
+        checkRun(world, job.step('Post-job: vault').run!, true);
+        const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
+        assert.equal(world.vault.tokenInfo(token)?.revoked, true);
+        fs.rmSync(job.tempDir, { recursive: true, force: true });
       });
 
       it('a failure: a service principal no role binds fails with the cause and the fix, publishing nothing', async () => {

@@ -50,6 +50,8 @@ function resultOf(run: TaskRun, isTask: boolean): StepRun['result'] {
 export interface JobOptions {
   /** System.DefaultWorkingDirectory; default the world's sources folder. */
   workingDirectory?: string;
+  /** The Node binary of the task's handler; default this process's. */
+  node?: string;
   /** The pipeline's variables, there from the start of the job. */
   variables?: Record<string, string>;
   /** Called after each step, before the next starts (to look at the servers in between). */
@@ -82,6 +84,7 @@ export async function runAgentJob(world: World, steps: JobStep[], opts: JobOptio
         connection: step.task.connection,
         inputs: expandAll(step.task.inputs),
         entry: ENTRY[stage],
+        node: opts.node,
         tempDir,
         workingDirectory: opts.workingDirectory,
         variables: { ...publicVariables(), ...taskVariables.get(step.name) },
