@@ -22,6 +22,7 @@ const config = (secrets: string): TaskConfig => ({
   authMount: 'ado',
   role: 'ci',
   requests: parseSecrets(secrets, loc),
+  credentials: [],
   timeoutSeconds: 30,
   concurrency: 8,
   retries: 0,

@@ -7,6 +7,8 @@ import { FileStore } from './pipeline/files';
 import { TaskConfig } from './config';
 import { maskAll, publishAll, tooShortToMask, Variable, VariableSink } from './pipeline/publish';
 import { escapeOutside } from './core/logText';
+import { findDuplicateNames } from './core/secretSpec';
+import { issueCredentials } from './vault/credentials';
 import { readSecrets, SecretValue } from './vault/reader';
 import { RetryPolicy, withRetry } from './vault/retry';
 import { saveState, StateStore } from './pipeline/state';
@@ -109,20 +111,21 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
 
   let values: SecretValue[] = [];
   let leaseIds: string[] = [];
+  const saved: string[] = [];
+  const onLease = (leaseId: string) => {
+    saved.push(leaseId);
+    saveState(deps.state, { leaseIds: saved });
+  };
   if (config.requests.length) {
     const distinctPaths = new Set(config.requests.map((r) => r.path)).size;
     log(loc('ReadingSecrets', distinctPaths));
-    const saved: string[] = [];
     const outcome = await readSecrets(vault, config.requests, {
       address: config.address,
       concurrency: config.concurrency,
       timeoutSeconds: config.timeoutSeconds,
       loc,
       policyPrefix: policyPrefix(config.namespace, config.authNamespace),
-      onLease: (leaseId) => {
-        saved.push(leaseId);
-        saveState(deps.state, { leaseIds: saved });
-      },
+      onLease,
     });
     leaseIds = outcome.leaseIds;
     deps.inOneWrite(() => maskAll(outcome.values, sink));
@@ -137,6 +140,36 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     values = outcome.values;
     log(loc('ReadSummary', outcome.reads, outcome.mounts.length));
     for (const v of tooShortToMask(values)) deps.warn(loc('SecretTooShort', v.source, v.name));
+  }
+
+  // Only once every secret is read: a failed read issues no certificate.
+  if (config.credentials.length) {
+    for (const r of config.credentials) {
+      if (r.unknownParams.length) log(loc('CredentialParamsUnknown', r.path, r.unknownParams.join(', ')));
+    }
+    log(loc('IssuingCredentials', config.credentials.length));
+    const issued = await issueCredentials(vault, config.credentials, {
+      address: config.address,
+      concurrency: config.concurrency,
+      timeoutSeconds: config.timeoutSeconds,
+      loc,
+      policyPrefix: policyPrefix(config.namespace, config.authNamespace),
+      onLease,
+    });
+    // The private keys are masked before anything about them is logged.
+    deps.inOneWrite(() => maskAll(issued.values, sink));
+    const failures = [...issued.failures];
+    for (const message of findDuplicateNames([...values, ...issued.values].map((v) => ({ name: v.name, source: v.source })), loc)) {
+      failures.push({ source: loc('VariableNames'), reason: message });
+    }
+    for (const note of issued.notes) log(note);
+    if (failures.length) {
+      const lines = failures.map((f) => `  ${escapeOutside(f.source)}: ${f.reason}`);
+      const leaseNote = issued.leaseIds.length ? ` ${loc('CredentialLeasesRevokedLater', issued.leaseIds.length)}` : '';
+      throw new TaskError([loc('CredentialsFailed', failures.length, config.credentials.length) + leaseNote, ...lines].join('\n'));
+    }
+    values = [...values, ...issued.values];
+    leaseIds = [...leaseIds, ...issued.leaseIds];
   }
 
   const written: string[] = [];

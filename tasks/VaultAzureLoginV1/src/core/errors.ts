@@ -131,3 +131,41 @@ export function explainMount(err: unknown, path: string, address: string, timeou
   if (err.status === 403) return loc('MountDenied', path);
   return loc('MountLookupFailed', path, err.status, err.errors.join('; ') || 'no error text');
 }
+
+export interface IssueContext {
+  address: string;
+  /** The engine: pki or ssh. */
+  kind: 'pki' | 'ssh';
+  mount: string;
+  role: string;
+  /** `<mount>/issue/<role>` or `<mount>/sign/<role>`. */
+  path: string;
+  /** That path as the token's policy names it (from the login's namespace). */
+  policyPath: string;
+}
+
+/**
+ * A request for a certificate that failed. It was sent once: after a lost answer Vault may have
+ * issued a certificate nobody received, which is said, and no second one is asked for.
+ */
+export function explainIssue(err: unknown, ctx: IssueContext, timeoutSeconds: number, loc: Text): string {
+  if (answerLost(err)) return loc('CredentialAnswerLost', ctx.path, ctx.address, lostCause(err, timeoutSeconds));
+  if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds, loc);
+  if (!(err instanceof VaultHttpError)) return String((err as Error)?.message ?? err);
+  const common = explainCommon(err, ctx.address, loc);
+  if (common) return common;
+  const text = err.errors.join('; ');
+  if (err.status === 403) {
+    if (/invalid token/.test(text)) return loc('ReadTokenInvalid');
+    return loc('CredentialDenied', ctx.path, ctx.policyPath);
+  }
+  // Vault's pki says "unknown role: <name>" (400), its ssh engine "Unknown role: <name>" or
+  // "unknown role: <name>"; a mount of another engine, or none, has no route for the path.
+  if (/unknown role/i.test(text)) {
+    const create = ctx.kind === 'pki' ? `vault write ${ctx.mount}/roles/${ctx.role} allowed_domains=example.com allow_subdomains=true max_ttl=72h` : `vault write ${ctx.mount}/roles/${ctx.role} key_type=ca allow_user_certificates=true allowed_users=deploy default_user=deploy ttl=30m`;
+    return loc('CredentialUnknownRole', ctx.role, ctx.mount, create);
+  }
+  if (err.status === 404 || /no handler for route|unsupported path/.test(text)) return loc('CredentialNoEngine', ctx.path, text || `HTTP ${err.status}`, ctx.kind, ctx.mount, ctx.mount, ctx.kind);
+  if (err.status === 400) return loc('CredentialRefused', ctx.path, text || 'no error text', ctx.mount, ctx.role);
+  return loc('CredentialHttp', ctx.path, err.status, text || 'no error text');
+}

@@ -427,7 +427,7 @@ const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\.|$)/i;
  * file on every agent; undefined when it can. The same YAML may run on Linux, macOS or Windows
  * agents, so the Windows rules apply everywhere. Called once the name is a valid variable name.
  */
-function fileNameProblem(name: string, loc: Text): string | undefined {
+export function fileNameProblem(name: string, loc: Text): string | undefined {
   // "." and ".." are folders everywhere; Windows drops a name's trailing dots, so "..." is "." there.
   if (/^\.+$/.test(name)) {
     return loc('SpecFileNameDots', name);

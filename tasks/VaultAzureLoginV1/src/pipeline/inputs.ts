@@ -9,6 +9,7 @@ import { booleanInput, clientPairMatches, input, isPlainPath, mountPattern, name
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
 import type { TaskConfig } from '../config';
+import { CredentialKind, CredentialRequest, CredentialSpecError, parseCredentials } from '../core/credentialSpec';
 import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from '../core/secretSpec';
 import type { ProxyConfig, VaultSettings } from '../vault/settings';
 
@@ -168,6 +169,17 @@ export function refuseUnexpandedMacros(names: string[]): void {
   if (problems.length) fail(problems);
 }
 
+/** The requests of the `certificates` or `sshCertificates` input; each problem quotes its line. */
+function readCredentials(kind: CredentialKind, name: string, problems: string[]): CredentialRequest[] {
+  try {
+    return parseCredentials(kind, tl.getInput(name, false) ?? '', loc);
+  } catch (err) {
+    if (!(err instanceof CredentialSpecError)) throw err;
+    problems.push([loc('CredentialsInvalid', name, err.problems.length), ...err.message.split('\n').map((l) => `  ${l}`)].join('\n'));
+    return [];
+  }
+}
+
 export function readConfig(): Read<TaskConfig> {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -190,6 +202,10 @@ export function readConfig(): Read<TaskConfig> {
   } else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
 
   const exportToken = booleanInput('exportToken', false, problems);
+  const before = problems.length;
+  const credentials = [...readCredentials('pki', 'certificates', problems), ...readCredentials('ssh', 'sshCertificates', problems)];
+  // Certificates asked for (even in lines with problems) are work enough without a secret.
+  const wantsCredentials = credentials.length > 0 || problems.length > before;
   const secretsText = tl.getInput('secrets', false) ?? '';
   let requests: SecretRequest[] = [];
   try {
@@ -198,7 +214,7 @@ export function readConfig(): Read<TaskConfig> {
     if (!(err instanceof SecretSpecError)) throw err;
     // No entries at all (empty, or only comments) is fine when the step only logs in and exports the token.
     const noEntries = err.problems.every((p) => p.line === 0);
-    if (!(noEntries && exportToken)) {
+    if (!(noEntries && (exportToken || wantsCredentials))) {
       const hint = noEntries ? `\n  ${loc('SecretsOrExport')}` : '';
       problems.push([loc('SecretsInvalid', err.problems.length), ...err.problems.map((p) => `  ${formatProblem(p, loc)}`)].join('\n') + hint);
     }
@@ -208,6 +224,6 @@ export function readConfig(): Read<TaskConfig> {
   const isOutput = booleanInput('isOutput', false, problems);
   const revokeToken = booleanInput('revokeToken', true, problems);
   if (problems.length || !auth) fail(problems);
-  const config: TaskConfig = { ...vault, auth, authMount, role, requests, ignoreNotFound, isOutput, exportToken, revokeToken };
+  const config: TaskConfig = { ...vault, auth, authMount, role, requests, credentials, ignoreNotFound, isOutput, exportToken, revokeToken };
   return { value: config, warnings };
 }

@@ -73,6 +73,11 @@ export interface VaultApi {
   post(path: string, body: Record<string, unknown>, token: string, once?: boolean): Promise<VaultBody>;
   mount(path: string): Promise<MountInfo>;
   read(apiPath: string): Promise<VaultBody>;
+  /**
+   * `POST <path>` with the login's token in the read namespace, for a request that creates
+   * something (a certificate): never sent again after it may have reached Vault.
+   */
+  write(path: string, body: Record<string, unknown>): Promise<VaultBody>;
   revokeSelf(): Promise<void>;
   revokeLease(leaseId: string): Promise<void>;
   /** Starts connecting to Vault ahead of the first request. */
@@ -192,6 +197,9 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     async read(apiPath) {
       const path = apiPath.split('?')[0];
       return call(`GET ${path}`, path, () => node().read(apiPath, { ...readNs }));
+    },
+    async write(path, body) {
+      return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, ...readNs }), isRetryableOnce);
     },
     async revokeSelf() {
       const path = 'auth/token/revoke-self';

@@ -1,0 +1,134 @@
+// Credentials Vault makes for this job: a TLS certificate and key from the PKI engine
+// (`POST <mount>/issue/<role>`), an SSH certificate from the SSH engine for a key pair made here
+// (`POST <mount>/sign/<role>`; the private key never leaves the agent). Each request is sent once
+// (see isRetryableOnce) and its answer turned into named values, or into a failure. Publishes nothing.
+import { generateKeyPairSync, randomInt } from 'node:crypto';
+import { mapLimit } from '../core/concurrency';
+import { CredentialRequest, outputNames } from '../core/credentialSpec';
+import { explainIssue } from '../core/errors';
+import { escapeOutside } from '../core/logText';
+import { ed25519PrivateFile, ed25519PublicLine, parseSshCertificate, sshTime } from '../core/openssh';
+import type { Text } from '../core/secretSpec';
+import type { VaultApi, VaultBody } from './client';
+import type { ReadFailure, SecretValue } from './reader';
+
+export interface SshKeyPair {
+  /** `ssh-ed25519 AAAA…` */
+  publicLine: string;
+  /** The OpenSSH private key file. */
+  privateFile: string;
+}
+
+/** A fresh ed25519 key pair, in memory, in OpenSSH's formats. */
+export function newSshKeyPair(comment: string): SshKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  try {
+    return { publicLine: ed25519PublicLine(pub), privateFile: ed25519PrivateFile(seed, pub, randomInt(0, 2 ** 32 - 1), comment) };
+  } finally {
+    seed.fill(0);
+  }
+}
+
+export interface IssueOptions {
+  address: string;
+  concurrency: number;
+  timeoutSeconds: number;
+  loc: Text;
+  /** As ReadOptions.policyPrefix: where the request's namespace lies below the login's. */
+  policyPrefix?: string;
+  /** Called with the lease id of an answer that has one, as soon as it arrives. */
+  onLease?: (leaseId: string) => void;
+  /** Makes the SSH key pair of a request (newSshKeyPair in the task). */
+  newKeyPair?: (comment: string) => SshKeyPair;
+}
+
+export interface IssueOutcome {
+  values: SecretValue[];
+  failures: ReadFailure[];
+  leaseIds: string[];
+  /** Log lines to print once the values are masked: serial, expiry, key id, principals, validity. */
+  notes: string[];
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
+const withNewline = (v: string) => (v.endsWith('\n') ? v : `${v}\n`);
+
+/** What a request published: its values, and the log line about what was issued. */
+type Issued = { values: SecretValue[]; note: string; leaseId?: string } | { failure: string };
+
+function pkiValues(req: CredentialRequest, body: VaultBody, loc: Text): Issued {
+  const data = body?.data ?? {};
+  const certificate = text(data.certificate);
+  const privateKey = text(data.private_key);
+  if (!certificate || !privateKey) return { failure: loc('CredentialAnswerIncomplete', req.path, 'certificate, private_key') };
+  const chain = Array.isArray(data.ca_chain) ? data.ca_chain.filter((c: unknown) => text(c)).map(String) : [];
+  const issuingCa = text(data.issuing_ca) ?? '';
+  const [certName, keyName, caName, chainName] = outputNames(req);
+  const contents: Array<[string, string]> = [
+    [certName, withNewline(certificate)],
+    [keyName, withNewline(privateKey)],
+    [caName, issuingCa ? withNewline(issuingCa) : ''],
+    [chainName, chain.map(withNewline).join('')],
+  ];
+  const values = contents.filter(([, v]) => v).map(([name, value]) => ({ name, value, source: req.path, toFile: req.toFile }));
+  const expiration = Number(data.expiration);
+  const expires = Number.isFinite(expiration) && expiration > 0 ? new Date(expiration * 1000).toISOString().replace(/\.000Z$/, 'Z') : '?';
+  const leaseId = text(body?.lease_id);
+  const serial = escapeOutside(String(data.serial_number ?? '?'));
+  const note = leaseId ? loc('CertificateIssuedLease', req.path, serial, expires, escapeOutside(leaseId)) : loc('CertificateIssued', req.path, serial, expires);
+  return { values, note, leaseId };
+}
+
+function sshValues(req: CredentialRequest, body: VaultBody, pair: SshKeyPair, loc: Text): Issued {
+  const signed = text(body?.data?.signed_key);
+  if (!signed) return { failure: loc('CredentialAnswerIncomplete', req.path, 'signed_key') };
+  const cert = parseSshCertificate(signed);
+  // A certificate for another key than the one sent would log in as nobody: refused.
+  if (!cert || cert.publicKey !== pair.publicLine) return { failure: loc('SshCertificateUnreadable', req.path) };
+  const [keyName, certName] = outputNames(req);
+  const values: SecretValue[] = [
+    { name: keyName, value: pair.privateFile, source: req.path, toFile: true },
+    { name: certName, value: withNewline(signed.trim()), source: req.path, toFile: true },
+  ];
+  const principals = cert.principals.length ? cert.principals.map(escapeOutside).join(', ') : loc('SshAnyPrincipal');
+  const note = loc('SshCertificateSigned', req.path, escapeOutside(cert.keyId), cert.certType, principals, cert.serial, sshTime(cert.validAfter), sshTime(cert.validBefore));
+  return { values, note, leaseId: text(body?.lease_id) };
+}
+
+/** Sends every request once, bounded in parallel; the values come back in the requests' order. */
+export async function issueCredentials(vault: Pick<VaultApi, 'write'>, requests: CredentialRequest[], opts: IssueOptions): Promise<IssueOutcome> {
+  const makePair = opts.newKeyPair ?? newSshKeyPair;
+  const leaseIds: string[] = [];
+  const results = await mapLimit(requests, opts.concurrency, async (req): Promise<Issued> => {
+    const pair = req.kind === 'ssh' ? makePair(`${req.prefix}KEY`) : undefined;
+    const body: Record<string, unknown> = { ...req.params };
+    if (pair) {
+      body.public_key = pair.publicLine;
+      body.cert_type ??= 'user';
+    }
+    let answer: VaultBody;
+    try {
+      answer = await vault.write(req.path, body);
+    } catch (err) {
+      const policyPath = `${opts.policyPrefix ?? ''}${req.path}`;
+      return { failure: explainIssue(err, { address: opts.address, kind: req.kind, mount: req.mount, role: req.role, path: req.path, policyPath }, opts.timeoutSeconds, opts.loc) };
+    }
+    const leaseId = text(answer?.lease_id);
+    if (leaseId && !leaseIds.includes(leaseId)) {
+      leaseIds.push(leaseId);
+      opts.onLease?.(leaseId);
+    }
+    return pair ? sshValues(req, answer, pair, opts.loc) : pkiValues(req, answer, opts.loc);
+  });
+  const outcome: IssueOutcome = { values: [], failures: [], leaseIds, notes: [] };
+  results.forEach((r, i) => {
+    if ('failure' in r) outcome.failures.push({ source: requests[i].path, reason: r.failure });
+    else {
+      outcome.values.push(...r.values);
+      outcome.notes.push(r.note);
+    }
+  });
+  return outcome;
+}
