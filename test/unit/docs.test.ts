@@ -34,7 +34,7 @@ const troubleshooting = read('docs', 'troubleshooting.md');
 const REPO_URL = 'https://github.com/vault-azure-login/vault-azure-login/blob/main/';
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'step.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'core/inputFile.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'pipeline/awsInputs.ts', 'pipeline/gcpInputs.ts', 'auth/azureRefusals.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'step.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'core/inputFile.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'pipeline/awsInputs.ts', 'pipeline/gcpInputs.ts', 'auth/azureRefusals.ts', 'core/credentialSpec.ts', 'vault/credentials.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -71,6 +71,13 @@ const NOT_TROUBLE = new Set([
   'TokenEmpty', // inside TokenFailed
   'SpecLineProblem', // "secrets line N: "…": <problem>", inside SecretsInvalid
   'SpecLine', // "secrets line N: "…"", inside SpecDuplicate and SpecDuplicateCase
+  'CredentialLineProblem', // "certificates line N: "…": <problem>", inside CredentialsInvalid
+  'CredentialLeasesRevokedLater', // inside CredentialsFailed
+  'SshAnyPrincipal', // inside SshCertificateSigned
+  'IssuingCredentials', // progress: how many certificates are asked for
+  'CertificateIssued', // progress: serial and expiry of a certificate issued
+  'CertificateIssuedLease',
+  'SshCertificateSigned', // progress: key id, principals, serial and validity of an SSH certificate
   'SpecNameInvalid', // inside DerivedNameInvalid
   'SpecNameEmpty', // the reasons a variable name is refused, inside SpecNameInvalid,
   'SpecNameBadChars', //   SpecTargetInvalid, SpecPrefixInvalid and SpecDerivedNameInvalid
