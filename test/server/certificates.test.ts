@@ -16,6 +16,8 @@ import { TaskRun } from '../emulators/world';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { docsPage, recipeBlocks, runShell, taskInputs } from './pageRecipe';
+import { FaultProxy, LossMode, startFaultProxy } from './faultProxy';
+import { OPENBAO_PORT } from './openbao';
 import { JWT_MOUNT } from './seed';
 import { SSH_USER, startSshd } from './sshd';
 
@@ -34,6 +36,7 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
   this.timeout(120_000);
   let s: ServerWorld;
   let cwd: string;
+  let proxy: FaultProxy;
   const page = docsPage('certificates.md');
 
   const jwtRole = (name: string, policies: string[]) =>
@@ -48,7 +51,8 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
     });
 
   before(async () => {
-    s = await startServerWorld();
+    s = await startServerWorld({ audit: true });
+    proxy = await startFaultProxy(s.world.ca, 8311, { port: OPENBAO_PORT, caPem: s.world.ca.certPem });
     cwd = mkdtempSync(join(tmpdir(), 'val-certificates-'));
     for (const name of ['pki-setup', 'ssh-setup']) {
       const blocks = recipeBlocks(page, name);
@@ -61,6 +65,7 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
     assert.equal((await jwtRole(ANY_ROLE, ['ci-read', 'ci-any-certificate'])).status, 204);
   });
   after(async () => {
+    await proxy?.stop();
     await s?.stop();
     if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
@@ -288,6 +293,33 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
       assert.match(s.check(denied, false).errors, /permission denied: the Vault token's policies do not allow update on ssh-client-signer\/sign\/backup\. Add to the role's policy: path "ssh-client-signer\/sign\/backup" \{ capabilities = \["update"\] \}/);
       await revokeToken(denied);
     });
+  });
+
+  describe('a request whose answer is lost is sent once (a fault proxy in front of OpenBao)', () => {
+    const TIMEOUT_SECONDS = 2;
+    const issued = async () => ((await s.bao.api('LIST', 'pki/certs')).body.data.keys as string[]).length;
+    const modes: Array<[LossMode, RegExp]> = [
+      ['reset', /\((ECONNRESET|EPIPE)\)/],
+      ['bad-gateway', /\(HTTP 502\)/],
+      ['late', new RegExp(`\\(no answer within ${TIMEOUT_SECONDS} s\\)`)],
+    ];
+    for (const [mode, cause] of modes) {
+      it(`${mode}: OpenBao issued one certificate, the task asked once with two retries allowed, says a certificate may have been issued, and publishes nothing`, async () => {
+        const before = { certs: await issued(), audited: s.bao.auditedRequests().filter((r) => r.path === 'pki/issue/web').length };
+        proxy.lose({ method: 'POST', path: 'pki/issue/web', mode, lateMs: (TIMEOUT_SECONDS + 2) * 1000 });
+        const main = await s.run({ role: DOCS_ROLE, secrets: '', vaultAddress: proxy.address, retries: '2', timeoutSeconds: String(TIMEOUT_SECONDS), certificates: 'pki/issue/web common_name=lost.example.com ttl=5m | LOST_' });
+        const { errors } = s.check(main, false);
+        assert.deepEqual(proxy.lost.at(-1)?.split(' '), ['POST', 'pki/issue/web', mode, '200'], 'OpenBao issued it, and its answer was lost');
+        assert.equal(await issued(), before.certs + 1, 'one certificate issued');
+        assert.equal(s.bao.auditedRequests().filter((r) => r.path === 'pki/issue/web').length, before.audited + 1, 'one request in the audit log');
+        assert.equal(published(main).size, 0);
+        assert.match(errors, /^1 of 1 certificate request\(s\) failed; no variables were published\.\n {2}pki\/issue\/web: pki\/issue\/web was sent to https:\/\/vault\.example\.com:8311 once and its answer was lost /);
+        assert.match(errors, cause);
+        assert.match(errors, /Vault may have issued a certificate nobody received\. It is not asked for again, which would issue a second; the first expires at the end of its TTL\.$/);
+        assert.doesNotMatch(main.stdout, /^Request POST pki\/issue\/web failed on attempt/m, "no retry");
+        await revokeToken(main);
+      });
+    }
   });
 
   it("the page's YAML examples name the inputs the task has, and its setup ran above", () => {
