@@ -173,6 +173,17 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
       await revokeToken(again);
     });
 
+    it('a token with no rule under the mount at all: the same rule to add', async () => {
+      const main = await s.run({ secrets: '', certificates: 'pki/issue/web common_name=app.example.com | WEB_' });
+      const { errors } = s.check(main, false);
+      assert.equal(
+        errors,
+        '1 of 1 certificate request(s) failed; no variables were published.\n' +
+          '  pki/issue/web: permission denied: the Vault token\'s policies do not allow update on pki/issue/web. Add to the role\'s policy: path "pki/issue/web" { capabilities = ["update"] }',
+      );
+      await revokeToken(main);
+    });
+
     it('an unknown role: the command that creates it, which run as printed lets the job issue', async () => {
       const inputs = { role: ANY_ROLE, secrets: '', certificates: 'pki/issue/api common_name=api.example.com ttl=5m | API_' };
       const main = await s.run(inputs);
@@ -195,6 +206,18 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
       const { errorList } = s.check(main, false);
       assert.equal(published(main).size, 0);
       assert.match(errorList[0], /^ {2}pki\/issue\/web: Vault refused pki\/issue\/web: common name evil\.example\.org not allowed by this role\. The role decides which names, principals and TTLs are allowed: see `vault read pki\/roles\/web`, and change the request or the role\.$/m);
+      await revokeToken(main);
+    });
+
+    it('a path in a mount of another engine (KV version 1): the engine is checked first, and nothing is written there', async () => {
+      const main = await s.run({ role: DOCS_ROLE, secrets: '', certificates: 'kv1/app/issue/web common_name=a.example.com | KV_' });
+      const { errors } = s.check(main, false);
+      assert.equal(
+        errors,
+        '1 of 1 certificate request(s) failed; no variables were published.\n' +
+          '  kv1/app/issue/web: kv1/app/issue/web lies in the mount kv1/, a kv secrets engine, where no pki certificate can be asked for (a write there could store the parameters instead); nothing was sent. Name a path of a pki mount: `vault secrets list` shows them.',
+      );
+      assert.equal((await s.bao.api('GET', 'kv1/app/issue/web')).status, 404, 'no secret written');
       await revokeToken(main);
     });
 

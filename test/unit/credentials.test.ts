@@ -51,7 +51,7 @@ function fakes(vault: Partial<VaultApi>) {
         close: () => undefined,
         protocol: () => 'HTTP/2',
         login: async () => ({ token: 'hvs.vault-token', accessor: 'a', policies: ['default'], ttlSeconds: 60, tokenType: 'service', renewable: true }),
-        mount: async () => ({ path: 'secret/', type: 'kv', kvVersion: 2 }),
+        mount: async (path: string) => (path.startsWith('pki/') ? { path: 'pki/', type: 'pki' } : { path: 'secret/', type: 'kv', kvVersion: 2 }),
         read: async () => ({ data: { data: { password: 'pw-secret' } } }),
         write: async () => issued(),
         ...vault,
@@ -113,6 +113,25 @@ describe('certificates in the flow (Vault faked)', () => {
     assert.ok(events.includes('mask MIIEkeyline1AAAA'), 'the key that was issued is masked all the same');
   });
 
+  it('sends nothing to a mount of another engine, where a write could store the parameters as a secret', async () => {
+    const write = sinon.stub().resolves(issued());
+    const mount = sinon.stub().resolves({ path: 'secret/', type: 'kv', kvVersion: 1 });
+    const { deps } = fakes({ write, mount });
+    const err = await run(config('', 'secret/issue/web common_name=a.example.com | WEB_\nsecret/issue/api common_name=b.example.com | API_'), deps).catch((e: Error) => e);
+    assert.ok(err instanceof TaskError);
+    assert.match(err.message, /^2 of 2 certificate request\(s\) failed; no variables were published\.\n {2}secret\/issue\/web: secret\/issue\/web lies in the mount secret\/, a kv secrets engine, where no pki certificate can be asked for \(a write there could store the parameters instead\); nothing was sent\. Name a path of a pki mount: `vault secrets list` shows them\./);
+    sinon.assert.notCalled(write);
+    sinon.assert.calledOnce(mount);
+  });
+
+  it('a token that may not even look up the mount is told the rule with update on the path', async () => {
+    const write = sinon.stub().resolves(issued());
+    const mount = sinon.stub().rejects(new VaultHttpError(403, 'sys/internal/ui/mounts/pki/issue/web', ['permission denied'], undefined));
+    const { deps } = fakes({ write, mount });
+    await assert.rejects(run(config('', 'pki/issue/web common_name=a.example.com | WEB_'), deps), /pki\/issue\/web: permission denied: the Vault token's policies do not allow update on pki\/issue\/web\. Add to the role's policy: path "pki\/issue\/web" \{ capabilities = \["update"\] \}$/);
+    sinon.assert.notCalled(write);
+  });
+
   it('refuses a variable a secrets line publishes too', async () => {
     const { deps } = fakes({});
     await assert.rejects(run(config('secret/ci/db password | WEB_CERTIFICATE', 'pki/issue/web common_name=a.example.com | WEB_'), deps), /variable names: .*WEB_CERTIFICATE/);
@@ -120,7 +139,8 @@ describe('certificates in the flow (Vault faked)', () => {
 
   it('sends the public key of a fresh key pair for an SSH request, and refuses a certificate that is not for it', async () => {
     const write = sinon.stub().resolves({ data: { signed_key: 'ssh-ed25519-cert-v01@openssh.com AAAA', serial_number: '1' } });
-    const outcome = await issueCredentials({ write }, parseCredentials('ssh', 'ssh/sign/deploy valid_principals=deploy ttl=5m | SSH_', loc), { address: 'https://vault.example.com', concurrency: 1, timeoutSeconds: 30, loc });
+    const mount = async () => ({ path: 'ssh/', type: 'ssh' });
+    const outcome = await issueCredentials({ mount, write }, parseCredentials('ssh', 'ssh/sign/deploy valid_principals=deploy ttl=5m | SSH_', loc), { address: 'https://vault.example.com', concurrency: 1, timeoutSeconds: 30, loc });
     const [path, body] = write.firstCall.args;
     assert.equal(path, 'ssh/sign/deploy');
     assert.match(body.public_key, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5/);

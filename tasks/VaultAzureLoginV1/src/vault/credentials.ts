@@ -5,11 +5,12 @@
 import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { mapLimit } from '../core/concurrency';
 import { CredentialRequest, outputNames } from '../core/credentialSpec';
-import { explainIssue } from '../core/errors';
+import { explainIssue, explainMount, IssueContext } from '../core/errors';
+import { VaultHttpError } from '../core/failures';
 import { escapeOutside } from '../core/logText';
 import { ed25519PrivateFile, ed25519PublicLine, parseSshCertificate, sshTime } from '../core/openssh';
 import type { Text } from '../core/secretSpec';
-import type { VaultApi, VaultBody } from './client';
+import type { MountInfo, VaultApi, VaultBody } from './client';
 import type { ReadFailure, SecretValue } from './reader';
 
 export interface SshKeyPair {
@@ -97,11 +98,38 @@ function sshValues(req: CredentialRequest, body: VaultBody, pair: SshKeyPair, lo
   return { values, note, leaseId: text(body?.lease_id) };
 }
 
+function issueContext(req: CredentialRequest, opts: IssueOptions): IssueContext {
+  return { address: opts.address, kind: req.kind, mount: req.mount, role: req.role, path: req.path, policyPath: `${opts.policyPrefix ?? ''}${req.path}` };
+}
+
+/**
+ * Why the mount of `req` is not the engine it names, or undefined when it is. A write to
+ * `<mount>/issue/<role>` of a KV mount would store the parameters as a secret there: the engine
+ * is checked first, once per mount.
+ */
+async function engineProblem(vault: Pick<VaultApi, 'mount'>, req: CredentialRequest, lookups: Map<string, Promise<MountInfo>>, opts: IssueOptions): Promise<string | undefined> {
+  let lookup = lookups.get(req.mount);
+  if (!lookup) lookups.set(req.mount, (lookup = vault.mount(req.path)));
+  let mount: MountInfo;
+  try {
+    mount = await lookup;
+  } catch (err) {
+    // A token with no capability under the mount may not look it up: the rule it lacks is update on the path.
+    if (err instanceof VaultHttpError && err.status === 403) return explainIssue(err, issueContext(req, opts), opts.timeoutSeconds, opts.loc);
+    return explainMount(err, req.path, opts.address, opts.timeoutSeconds, opts.loc);
+  }
+  if (mount.type === req.kind && mount.path === `${req.mount}/`) return undefined;
+  return opts.loc('CredentialWrongEngine', req.path, mount.path || '-', mount.type || '-', req.kind, req.kind);
+}
+
 /** Sends every request once, bounded in parallel; the values come back in the requests' order. */
-export async function issueCredentials(vault: Pick<VaultApi, 'write'>, requests: CredentialRequest[], opts: IssueOptions): Promise<IssueOutcome> {
+export async function issueCredentials(vault: Pick<VaultApi, 'mount' | 'write'>, requests: CredentialRequest[], opts: IssueOptions): Promise<IssueOutcome> {
   const makePair = opts.newKeyPair ?? newSshKeyPair;
   const leaseIds: string[] = [];
+  const lookups = new Map<string, Promise<MountInfo>>();
   const results = await mapLimit(requests, opts.concurrency, async (req): Promise<Issued> => {
+    const wrongEngine = await engineProblem(vault, req, lookups, opts);
+    if (wrongEngine) return { failure: wrongEngine };
     const pair = req.kind === 'ssh' ? makePair(`${req.prefix}KEY`) : undefined;
     const body: Record<string, unknown> = { ...req.params };
     if (pair) {
@@ -112,8 +140,7 @@ export async function issueCredentials(vault: Pick<VaultApi, 'write'>, requests:
     try {
       answer = await vault.write(req.path, body);
     } catch (err) {
-      const policyPath = `${opts.policyPrefix ?? ''}${req.path}`;
-      return { failure: explainIssue(err, { address: opts.address, kind: req.kind, mount: req.mount, role: req.role, path: req.path, policyPath }, opts.timeoutSeconds, opts.loc) };
+      return { failure: explainIssue(err, issueContext(req, opts), opts.timeoutSeconds, opts.loc) };
     }
     const leaseId = text(answer?.lease_id);
     if (leaseId && !leaseIds.includes(leaseId)) {
