@@ -221,6 +221,20 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
       await revokeToken(main);
     });
 
+    it("a ttl above the role's max_ttl: OpenBao shortens it without an error, and the task warns", async () => {
+      const main = await s.run({ role: DOCS_ROLE, secrets: '', certificates: 'pki/issue/web common_name=app.example.com ttl=100h | WEB_' });
+      const vars = published(main);
+      const { warnings } = s.check(main, true, { extraSecrets: secretsOf(vars) });
+      const cert = new X509Certificate(vars.get('WEB_CERTIFICATE')!.value);
+      const lifetime = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 1000;
+      assert.ok(lifetime <= 72 * 3600 + 60, `the role's max_ttl of 72h: ${lifetime} s`);
+      const expires = new Date(cert.validTo).toISOString().replace(/\.000Z$/, 'Z');
+      assert.deepEqual(warnings, [
+        `pki/issue/web: asked for ttl 100h, but the certificate expires ${expires}: Vault shortened it to the role's max_ttl (or the mount's max lease TTL) without an error. Ask for less, or raise max_ttl (\`vault write <mount>/roles/<role> max_ttl=…\`).`,
+      ]);
+      await revokeToken(main);
+    });
+
     it('bad parameters are refused before any request, quoting the line', async () => {
       const main = await s.run({ role: DOCS_ROLE, secrets: '', certificates: 'pki/issue/web {"common_name": app} | WEB_\npki/issue/web common_name=a.example.com ttl=soon' });
       const { errors } = s.check(main, false);

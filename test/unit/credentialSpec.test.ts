@@ -1,7 +1,7 @@
 // The certificates and sshCertificates inputs: what each line asks Vault for, which variables it
 // publishes, and every mistake caught before any request, quoting the line.
 import assert from 'node:assert/strict';
-import { CredentialKind, CredentialSpecError, outputNames, parseCredentials } from '../../tasks/VaultAzureLoginV1/src/core/credentialSpec';
+import { CredentialKind, CredentialSpecError, durationSeconds, outputNames, parseCredentials } from '../../tasks/VaultAzureLoginV1/src/core/credentialSpec';
 import { loc } from '../helpers/messages';
 
 function problems(kind: CredentialKind, text: string): string[] {
@@ -121,4 +121,17 @@ describe('sshCertificates input', () => {
       assert.match(p, expected);
     });
   }
+});
+
+describe('durationSeconds: a ttl as Vault reads it', () => {
+  it('seconds, units and combinations', () => {
+    assert.equal(durationSeconds(900), 900);
+    assert.equal(durationSeconds('900'), 900);
+    assert.equal(durationSeconds('15m'), 900);
+    assert.equal(durationSeconds('1h30m'), 5400);
+    assert.equal(durationSeconds('2d'), 172800);
+    assert.equal(durationSeconds('1.5h'), 5400);
+    assert.equal(durationSeconds('soon'), undefined);
+    assert.equal(durationSeconds(['1h']), undefined);
+  });
 });

@@ -89,6 +89,23 @@ describe('certificates in the flow (Vault faked)', () => {
     assert.ok(events.filter((e) => e.startsWith('log')).every((e) => !e.includes('keyline')), 'no key line in the log');
   });
 
+  it('warns when the certificate ends well before the ttl asked for, and not when it ends as asked', async () => {
+    const requests = parseCredentials('pki', 'pki/issue/web common_name=a.example.com ttl=100h | A_\npki/issue/web common_name=b.example.com ttl=1h | B_', loc);
+    const now = 1_900_000_000_000 - 3600 * 1000; // an hour before the fake answer's expiration
+    const mount = async () => ({ path: 'pki/', type: 'pki' });
+    const outcome = await issueCredentials({ mount, write: sinon.stub().resolves(issued()) }, requests, { address: 'https://vault.example.com', concurrency: 1, timeoutSeconds: 30, loc, now: () => now });
+    assert.deepEqual(outcome.warnings, [loc('CertificateTtlShortened', 'pki/issue/web', '100h', '2030-03-17T17:46:40Z')]);
+  });
+
+  it("escapes what Vault sent before it goes into a log line: a serial or lease id can't forge an agent command", async () => {
+    const hostile = { ...issued('pki/issue/web/x\n##vso[task.setvariable variable=PATH]/evil'), data: { ...issued().data, serial_number: '3a\r##vso[task.complete result=Succeeded]' } };
+    const mount = async () => ({ path: 'pki/', type: 'pki' });
+    const outcome = await issueCredentials({ mount, write: sinon.stub().resolves(hostile) }, parseCredentials('pki', 'pki/issue/web common_name=a.example.com | A_', loc), { address: 'https://vault.example.com', concurrency: 1, timeoutSeconds: 30, loc });
+    assert.equal(outcome.notes.length, 1);
+    assert.doesNotMatch(outcome.notes[0], /[\r\n]|##vso\[/);
+    assert.match(outcome.notes[0], /serial 3a\\r##vso\\\[task\.complete/);
+  });
+
   it('issues nothing when a secret cannot be read', async () => {
     const write = sinon.stub().resolves(issued());
     const { deps } = fakes({ write, read: sinon.stub().rejects(new VaultHttpError(403, 'secret/data/ci/db', ['permission denied'], undefined)) });

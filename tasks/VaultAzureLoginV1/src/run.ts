@@ -163,6 +163,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
       failures.push({ source: loc('VariableNames'), reason: message });
     }
     for (const note of issued.notes) log(note);
+    for (const warning of issued.warnings) deps.warn(warning);
     if (failures.length) {
       const lines = failures.map((f) => `  ${escapeOutside(f.source)}: ${f.reason}`);
       const leaseNote = issued.leaseIds.length ? ` ${loc('CredentialLeasesRevokedLater', issued.leaseIds.length)}` : '';

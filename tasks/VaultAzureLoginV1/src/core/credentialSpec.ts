@@ -66,6 +66,19 @@ const paramName = /^[a-z][a-z0-9_]*$/;
 /** A Vault duration: seconds as a number, or a Go duration such as `90s`, `15m`, `1h30m`, `2d` accepted by Vault. */
 const duration = /^(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+)$/;
 
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** A `ttl` as Vault reads it, in seconds: a number of seconds, or a duration such as `1h30m`; undefined when neither. */
+export function durationSeconds(value: ParamValue): number | undefined {
+  const text = String(value);
+  if (typeof value !== 'number' && typeof value !== 'string') return undefined;
+  if (!duration.test(text)) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]];
+  return total;
+}
+
 /** Parses one of the two inputs; throws one CredentialSpecError listing every problem found. */
 export function parseCredentials(kind: CredentialKind, input: string, loc: Text): CredentialRequest[] {
   const problems: SpecProblem[] = [];

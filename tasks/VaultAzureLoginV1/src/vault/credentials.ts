@@ -4,7 +4,7 @@
 // (see isRetryableOnce) and its answer turned into named values, or into a failure. Publishes nothing.
 import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { mapLimit } from '../core/concurrency';
-import { CredentialRequest, outputNames } from '../core/credentialSpec';
+import { CredentialRequest, durationSeconds, outputNames } from '../core/credentialSpec';
 import { explainIssue, explainMount, IssueContext } from '../core/errors';
 import { VaultHttpError } from '../core/failures';
 import { escapeOutside } from '../core/logText';
@@ -43,6 +43,8 @@ export interface IssueOptions {
   onLease?: (leaseId: string) => void;
   /** Makes the SSH key pair of a request (newSshKeyPair in the task). */
   newKeyPair?: (comment: string) => SshKeyPair;
+  /** The time now in milliseconds (Date.now in the task). */
+  now?: () => number;
 }
 
 export interface IssueOutcome {
@@ -51,15 +53,17 @@ export interface IssueOutcome {
   leaseIds: string[];
   /** Log lines to print once the values are masked: serial, expiry, key id, principals, validity. */
   notes: string[];
+  /** Certificates that expire well before the TTL asked for (Vault's PKI caps it at the role's max_ttl without saying so). */
+  warnings: string[];
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
 const withNewline = (v: string) => (v.endsWith('\n') ? v : `${v}\n`);
 
 /** What a request published: its values, and the log line about what was issued. */
-type Issued = { values: SecretValue[]; note: string; leaseId?: string } | { failure: string };
+type Issued = { values: SecretValue[]; note: string; warning?: string; leaseId?: string } | { failure: string };
 
-function pkiValues(req: CredentialRequest, body: VaultBody, loc: Text): Issued {
+function pkiValues(req: CredentialRequest, body: VaultBody, loc: Text, nowMs: number): Issued {
   const data = body?.data ?? {};
   const certificate = text(data.certificate);
   const privateKey = text(data.private_key);
@@ -79,7 +83,10 @@ function pkiValues(req: CredentialRequest, body: VaultBody, loc: Text): Issued {
   const leaseId = text(body?.lease_id);
   const serial = escapeOutside(String(data.serial_number ?? '?'));
   const note = leaseId ? loc('CertificateIssuedLease', req.path, serial, expires, escapeOutside(leaseId)) : loc('CertificateIssued', req.path, serial, expires);
-  return { values, note, leaseId };
+  // A slack of two minutes: the time the request took, and Vault's clock against the agent's.
+  const asked = req.params.ttl === undefined ? undefined : durationSeconds(req.params.ttl);
+  const warning = asked !== undefined && Number.isFinite(expiration) && expiration * 1000 < nowMs + (asked - 120) * 1000 ? loc('CertificateTtlShortened', req.path, String(req.params.ttl), expires) : undefined;
+  return { values, note, warning, leaseId };
 }
 
 function sshValues(req: CredentialRequest, body: VaultBody, pair: SshKeyPair, loc: Text): Issued {
@@ -147,14 +154,15 @@ export async function issueCredentials(vault: Pick<VaultApi, 'mount' | 'write'>,
       leaseIds.push(leaseId);
       opts.onLease?.(leaseId);
     }
-    return pair ? sshValues(req, answer, pair, opts.loc) : pkiValues(req, answer, opts.loc);
+    return pair ? sshValues(req, answer, pair, opts.loc) : pkiValues(req, answer, opts.loc, (opts.now ?? Date.now)());
   });
-  const outcome: IssueOutcome = { values: [], failures: [], leaseIds, notes: [] };
+  const outcome: IssueOutcome = { values: [], failures: [], leaseIds, notes: [], warnings: [] };
   results.forEach((r, i) => {
     if ('failure' in r) outcome.failures.push({ source: requests[i].path, reason: r.failure });
     else {
       outcome.values.push(...r.values);
       outcome.notes.push(r.note);
+      if (r.warning) outcome.warnings.push(r.warning);
     }
   });
   return outcome;
