@@ -66,6 +66,7 @@ describe('certificates input (PKI)', () => {
     ['a bad ttl', 'pki/issue/web common_name=a ttl=1 hour | W_', /"hour" is not name=value/],
     ['a ttl that is no duration', 'pki/issue/web common_name=a ttl=soon | W_', /ttl 'soon' is not a duration: write seconds \(900\) or a number with a unit/],
     ['DER format', 'pki/issue/web common_name=a format=der | W_', /parameter format 'der' is not supported: the task publishes PEM text; use pem/],
+    ['an unknown key format', 'pki/issue/web common_name=a private_key_format=pem | W_', /parameter private_key_format 'pem' is not supported: the task publishes PEM text; use der or pkcs8/],
     ['two pipes', 'pki/issue/web common_name=a | W_ | X_', /only one "\|"/],
     ['a role whose name makes no variable name, without a prefix', 'pki/issue/secret-web common_name=a', /without "\| PREFIX_" the variables start with SECRET_WEB_, which cannot be used: the variable name "SECRET_WEB_CERTIFICATE" starts with "secret"/],
     ['an empty prefix', 'pki/issue/web common_name=a |', /nothing follows "\|"/],

@@ -243,7 +243,8 @@ function checkParams(kind: CredentialKind, params: Record<string, ParamValue>, l
     const format = text('format');
     if (format !== undefined && format !== 'pem') return loc('CredentialParamValue', 'format', format, 'pem');
     const keyFormat = text('private_key_format');
-    if (keyFormat !== undefined && keyFormat !== 'pkcs8' && keyFormat !== 'pem') return loc('CredentialParamValue', 'private_key_format', keyFormat, 'pkcs8');
+    // With format=pem both give PEM text: der a PKCS#1 or SEC 1 key, pkcs8 a PKCS#8 one.
+    if (keyFormat !== undefined && keyFormat !== 'pkcs8' && keyFormat !== 'der') return loc('CredentialParamValue', 'private_key_format', keyFormat, 'der or pkcs8');
   } else {
     if (params.public_key !== undefined) return loc('SshPublicKeyOwn');
     const certType = text('cert_type');
