@@ -109,7 +109,7 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
     });
 
     it('writes file: targets with mode 0600, logs unknown parameter names, and the post-job step deletes the files', async () => {
-      const inputs = { role: DOCS_ROLE, secrets: '', certificates: 'pki/issue/web {"common_name": "db-client.example.com", "ttl": 1800, "colour": "blue"} | file:DB_CLIENT_' };
+      const inputs = { role: DOCS_ROLE, secrets: '', certificates: 'pki/issue/web {"common_name": "db-client.example.com", "ttl": 1800, "private_key_format": "pkcs8", "colour": "blue"} | file:DB_CLIENT_' };
       const main = await s.run(inputs);
       const vars = published(main);
       const paths = [...vars.entries()].map(([name, v]) => ({ name, ...v }));
@@ -122,7 +122,10 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
         assert.equal(statSync(p.value).mode & 0o777, 0o600, `${p.name} is 0600`);
       }
       const cert = new X509Certificate(readFileSync(vars.get('DB_CLIENT_CERTIFICATE')!.value));
+      assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8, as asked');
       assert.ok(cert.checkPrivateKey(createPrivateKey(key)));
+      const lifetime = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 1000 - 30;
+      assert.ok(lifetime >= 1800 && lifetime <= 1801, `ttl 1800 (OpenBao backdates notBefore by 30 s): ${lifetime}`);
       assert.equal(openssl(['verify', '-CAfile', vars.get('DB_CLIENT_ISSUING_CA')!.value, vars.get('DB_CLIENT_CERTIFICATE')!.value]).trim(), `${vars.get('DB_CLIENT_CERTIFICATE')!.value}: OK`);
       assert.match(main.stdout, /^pki\/issue\/web: parameter\(s\) colour are not in Vault's documentation of this endpoint; sent as written\.$/m);
 
