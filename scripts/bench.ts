@@ -1,60 +1,51 @@
 // npm run bench: the bundled task, run as the agent runs it (a child process with the agent's
-// environment) against the loopback emulators, measured four ways: start-up against bare Node
-// (P1), many paths behind added latency against one request at a time and against the
-// round-trip limit (P2), package and bundle size (P3), peak memory (P4). Prints one table and
-// writes it, with every sample, to bench/results.json.
+// environment), against the Azure DevOps and Entra ID emulators and real OpenBao, each behind a
+// delaying TCP proxy in the private network namespace (one RTT per connection before its first
+// byte, RTT/2 per chunk each way): the task against the round-trip limit at RTT 0, 20 and 60 ms
+// for 1, 10 and 200 secrets, with Vault over TLS and over plain http, under Node 20 and Node 24;
+// the task's timeline; Vault's cost per job from OpenBao's audit log; the manual flow (az and the
+// bao CLI) side by side; package and bundle sizes; peak memory. Prints a summary and writes every
+// figure, with its samples, to bench/results.json. Offline.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { publishedSecrets, taskVariablesFrom } from '../test/helpers/output';
-import { VAULT_HOST, VAULT_IP } from '../test/emulators/hosts';
-import { AUTH_MOUNT, ROLE, seedVault } from '../test/emulators/seed';
-import { VaultEmulator } from '../test/emulators/vault';
-import { BUILT_TASK, REPO, startWorld, VAULT_ADDRESS, World } from '../test/emulators/world';
+import { DelayProxy } from '../test/emulators/delayProxy';
+import { AZDO_IP, ENTRA_IP, VAULT_HOST, VAULT_IP } from '../test/emulators/hosts';
+import { DEFAULT_RESOURCE, TENANT_ID } from '../test/emulators/seed';
+import { BUILT_TASK, REPO, startWorld, TaskRun, World } from '../test/emulators/world';
+import { OPENBAO_PORT, OpenBao, startOpenBao } from '../test/server/openbao';
+import { JWT_MOUNT, JWT_ROLE, seedOpenBao } from '../test/server/seed';
 
-/** The Node builds agents ship, as scripts/runtimes.mjs lists them (installed by npm test). */
-function agentRuntimes(): Array<{ version: string; binary: string; installed: boolean }> {
-  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'runtimes.mjs'), 'list'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`scripts/runtimes.mjs list failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Array<{ version: string; binary: string; installed: boolean }>;
-}
-
-/** Runs per figure. One request at a time takes seconds and varies by about 1%, so it needs fewer. */
-const RUNS = { p1: 11, p2: 11, p2Serial: 5, p4: 3 };
-const LATENCY_MS = 20;
-const PATH_COUNTS = [1, 10, 100, 200];
-/** The task's default `concurrency` (task.json), and the most the input allows. */
-const DEFAULT_CONCURRENCY = Number(
-  (JSON.parse(readFileSync(join(BUILT_TASK, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue: string }> }).inputs.find((i) => i.name === 'concurrency')?.defaultValue,
-);
-const MAX_CONCURRENCY = 128;
-/** The default before reads went over one HTTP/2 connection, for comparison. */
-const OLD_DEFAULT_CONCURRENCY = 8;
-/** Round trips before the reads: OIDC location + OIDC token (Azure DevOps), Entra token, Vault login. */
-const SETUP_ROUND_TRIPS = 2 + 1 + 1;
-const MOUNT_LOOKUPS = 1;
-const TARGETS = { startRatio: 2.5, limitRatio: 1.5, speedUp: 10, packageBytes: 2 * 1024 * 1024, rssBytes: 120 * 1024 * 1024 };
+const RTTS = [0, 20, 60];
+const COUNTS = [1, 10, 200];
+const MANUAL_COUNTS = [1, 10];
+/** Runs per figure (after one round not counted, which warms caches). */
+const RUNS = Number(process.env.BENCH_RUNS) || 7;
+/** Where Entra ID and Azure DevOps listen; their own addresses are the proxies'. */
+const BEHIND = { entra: '127.0.0.101', azdo: '127.0.0.102' };
+/** OpenBao's plain http listener, and the proxies in front of its TLS and plain listeners. */
+const OPENBAO_PLAIN_PORT = 8303;
+const VAULT_TLS_PORT = 8400;
+const VAULT_PLAIN_PORT = 8401;
+const VAULT_ADDRESS = { tls: `https://${VAULT_HOST}:${VAULT_TLS_PORT}`, plain: `http://${VAULT_HOST}:${VAULT_PLAIN_PORT}` };
+const taskJson = JSON.parse(readFileSync(join(BUILT_TASK, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue: string }> };
+/** The task's default `concurrency`. */
+const CONCURRENCY = Number(taskJson.inputs.find((i) => i.name === 'concurrency')?.defaultValue);
+/** HTTP/1.1 connections the task opens to Vault at most (vault/transport.ts MAX_HTTP1_CONNECTIONS). */
+const HTTP1_CONNECTIONS = 8;
+/** Round trips every connection's handshake costs when all are opened at t = 0: TCP, then TLS 1.3. */
+const HANDSHAKE_RTTS = 2;
+const TARGETS = { limitRatio: 1.3, chainRtts: 7, manualSpeedUp: 10 };
 
 interface Stats {
   median: number;
   min: number;
   max: number;
   samples: number[];
-}
-
-interface Row {
-  figure: string;
-  case: string;
-  value: string;
-  range: string;
-  against: string;
-  ratio: string;
-  target: string;
-  met: string;
 }
 
 function stats(samples: number[]): Stats {
@@ -64,11 +55,8 @@ function stats(samples: number[]): Stats {
   return { median, min: sorted[0], max: sorted[sorted.length - 1], samples };
 }
 
-const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
-const msRange = (s: Stats) => `${Math.round(s.min)}–${Math.round(s.max)} ms`;
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-const ratio = (v: number) => `${v.toFixed(2)}×`;
-const met = (ok: boolean) => (ok ? 'yes' : 'NO');
+const round = (v: number) => Math.round(v);
+const fmt = (s: Stats) => `${round(s.median)} ms (${round(s.min)}–${round(s.max)})`;
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = process.hrtime.bigint();
@@ -76,195 +64,137 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
 }
 
-/** Runs a command with its output piped (as the task is run) and resolves its exit code. */
-function runQuiet(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    child.stdout.resume();
-    child.stderr.resume();
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-}
-
 /**
- * One round not counted (it warms the file cache), then `runs` rounds, each running every one of
- * `series` once, in turn. The machine's speed drifts by a few per cent over minutes; series that
- * are compared with each other are therefore sampled in the same rounds, so drift moves them alike.
+ * `warm` rounds not counted, then `runs` rounds, each running every one of `series` once, in turn:
+ * the machine's speed drifts, and series compared with each other then drift alike.
  */
-async function interleaved(runs: number, series: Array<() => Promise<number>>): Promise<Stats[]> {
-  for (const once of series) await once();
+async function interleaved(runs: number, series: Array<() => Promise<number>>, warm = 1): Promise<Stats[]> {
+  for (let i = 0; i < warm; i++) for (const once of series) await once();
   const samples = series.map(() => [] as number[]);
-  for (let i = 0; i < runs; i++) {
-    for (const [k, once] of series.entries()) samples[k].push(await once());
-  }
+  for (let i = 0; i < runs; i++) for (const [k, once] of series.entries()) samples[k].push(await once());
   return samples.map(stats);
 }
 
-async function sampled(runs: number, once: () => Promise<number>): Promise<Stats> {
-  return (await interleaved(runs, [once]))[0];
+/** The Node builds agents ship, as scripts/runtimes.mjs lists them. */
+function agentRuntimes(): Array<{ version: string; binary: string; installed: boolean }> {
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'runtimes.mjs'), 'list'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/runtimes.mjs list failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Array<{ version: string; binary: string; installed: boolean }>;
 }
 
-function commandOnce(command: string, args: string[], env?: NodeJS.ProcessEnv): () => Promise<number> {
-  return async () => {
-    const { ms: took, value: code } = await timed(() => runQuiet(command, args, env));
-    if (code !== 0) throw new Error(`\`${command} ${args.join(' ')}\` exited with ${code}`);
-    return took;
+const benchPath = (i: number) => `secret/ci/bench/p${i}`;
+
+function inputsFor(n: number, tls: boolean): Record<string, string> {
+  return {
+    vaultAddress: tls ? VAULT_ADDRESS.tls : VAULT_ADDRESS.plain,
+    authMount: JWT_MOUNT,
+    role: JWT_ROLE,
+    secrets: Array.from({ length: n }, (_, i) => `${benchPath(i)} value | BENCH_P${i}`).join('\n'),
   };
 }
 
-const azInstalled = (): boolean => !spawnSync('az', ['version'], { stdio: 'ignore' }).error;
-
-function benchPaths(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `secret/ci/bench/p${i}`);
-}
-
-function seedBenchPaths(world: World, n: number): void {
-  for (const path of benchPaths(n)) world.vault.putSecret(path, { value: `bench-${randomUUID()}` });
-}
-
-interface Case {
-  paths: number;
-  /** The Node binary that runs the task (an agent's); default the bench's own. */
+interface Run {
+  n: number;
+  tls: boolean;
   node?: string;
-  /** The `concurrency` input; the task's default when absent. */
-  concurrency?: number;
-  /** The `caCertificate` input (a private CA, as most Vault servers have). */
-  caCertificate?: string;
-  /** Another Vault than the world's (address and emulator). */
-  vault?: { address: string; emulator: VaultEmulator };
+  /** Preload bench/probe.js; its record is written to this file. */
+  probe?: string;
+  entry?: string;
+  tempDir?: string;
+  variables?: Record<string, string>;
 }
 
-/** A Vault whose TLS listener offers HTTP/1.1 only, as some load balancers in front of Vault do. */
-const HTTP1_VAULT_PORT = 8213;
-async function startHttp1Vault(world: World, paths: number): Promise<{ address: string; emulator: VaultEmulator }> {
-  const leaf = await world.ca.issue([VAULT_HOST]);
-  const emulator = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
-  seedVault(emulator, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
-  for (const path of benchPaths(paths)) emulator.putSecret(path, { value: `bench-${randomUUID()}` });
-  await emulator.start(HTTP1_VAULT_PORT, VAULT_IP);
-  return { address: `https://${VAULT_HOST}:${HTTP1_VAULT_PORT}`, emulator };
+/** A preload that points bench/probe.js at `out` and loads it. */
+function probeLoader(out: string): string {
+  const loader = `${out}.loader.js`;
+  writeFileSync(loader, `globalThis.__probeOut = ${JSON.stringify(out)};\nrequire(${JSON.stringify(join(REPO, 'bench', 'probe.js'))});\n`);
+  return loader;
 }
 
-/**
- * Bare Node started exactly as the task is: an empty script run by the same runner, with the same
- * agent environment. That environment matters: with NODE_EXTRA_CA_CERTS set (the emulated agent
- * trusts the test CA through it, as an agent set up with a private CA does), Node loads its root
- * certificates at start-up, about 25 ms here; a shell that sets it to the system bundle pays
- * about 50 ms. `node -e 0` run from the bench's own shell would carry whatever that shell has.
- */
-const NODE_START_ENTRY = 'node-start.js';
-function nodeStartOnce(world: World, node?: string): () => Promise<number> {
-  writeFileSync(join(world.taskDir, NODE_START_ENTRY), '');
+async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun }> {
+  const { ms, value: run } = await timed(() =>
+    world.runTask({
+      connection: world.ids.wif,
+      inputs: inputsFor(r.n, r.tls),
+      node: r.node,
+      entry: r.entry,
+      tempDir: r.tempDir,
+      variables: r.variables,
+      nodeArgs: r.probe ? ['--require', probeLoader(r.probe)] : undefined,
+    }),
+  );
+  return { ms, run };
+}
+
+/** A timed run of the main step; fails the bench unless every secret was published. */
+function taskOnce(world: World, r: Run): () => Promise<number> {
   return async () => {
-    const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: NODE_START_ENTRY, node }));
-    if (run.code !== 0) throw new Error(`node ${NODE_START_ENTRY} exited with ${run.code}`);
-    return took;
-  };
-}
-
-/**
- * The requests a run of the task for `c` makes, made with Node alone (bench/floor.js), started as
- * the task is: what a Node process doing this job costs before any library, check or log line.
- */
-const FLOOR_ENTRY = 'floor.js';
-function floorOnce(world: World, c: Case): () => Promise<number> {
-  copyFileSync(join(REPO, 'bench', FLOOR_ENTRY), join(world.taskDir, FLOOR_ENTRY));
-  return async () => {
-    const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), entry: FLOOR_ENTRY }));
-    if (run.code !== 0 || publishedSecrets(run.stdout).size !== c.paths) throw new Error(`bench/${FLOOR_ENTRY} failed (exit ${run.code}):\n${run.stdout.slice(-1500)}`);
-    return took;
-  };
-}
-
-function inputsFor(c: Case): Record<string, string> {
-  return {
-    vaultAddress: c.vault?.address ?? VAULT_ADDRESS,
-    authMount: AUTH_MOUNT,
-    role: ROLE,
-    secrets: benchPaths(c.paths)
-      .map((p, i) => `${p} value | BENCH_P${i}`)
-      .join('\n'),
-    ...(c.concurrency ? { concurrency: String(c.concurrency) } : {}),
-    ...(c.caCertificate ? { caCertificate: c.caCertificate } : {}),
-  };
-}
-
-interface TaskSample {
-  ms: number;
-  requests: { azdo: number; entra: number; vault: number };
-}
-
-/** One run of the bundled task (WIF connection); fails the bench if the task did not publish every path. */
-async function runTaskOnce(world: World, c: Case, nodeArgs?: string[]): Promise<TaskSample> {
-  const vault = c.vault?.emulator ?? world.vault;
-  const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length, vault: vault.requests.length };
-  const { ms: took, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), nodeArgs, node: c.node }));
-  const published = publishedSecrets(run.stdout).size;
-  if (run.code !== 0 || published !== c.paths) {
-    const tail = (run.stdout + run.stderr).split('\n').slice(-15).join('\n');
-    throw new Error(`the task failed or published ${published} of ${c.paths} variables (exit ${run.code}):\n${tail}`);
-  }
-  return {
-    ms: took,
-    requests: {
-      azdo: world.azdo.requests.length - before.azdo,
-      entra: world.entra.requests.length - before.entra,
-      vault: vault.requests.length - before.vault,
-    },
-  };
-}
-
-/** A timed run of the task for `c`; the requests of the first run are kept in `requests`. */
-function taskOnce(world: World, c: Case, requests: { of?: TaskSample['requests'] } = {}): () => Promise<number> {
-  return async () => {
-    const sample = await runTaskOnce(world, c);
-    requests.of ??= sample.requests;
-    return sample.ms;
-  };
-}
-
-async function timeTask(world: World, runs: number, c: Case): Promise<{ stats: Stats; requests: TaskSample['requests'] }> {
-  const requests: { of?: TaskSample['requests'] } = {};
-  const taken = await sampled(runs, taskOnce(world, c, requests));
-  return { stats: taken, requests: requests.of! };
-}
-
-/**
- * A timed post-job step (it revokes the Vault token) after an untimed main step with one secret:
- * the other start every job with this task pays.
- */
-function postOnce(world: World): () => Promise<number> {
-  const c: Case = { paths: 1 };
-  return async () => {
-    const main = await world.runTask({ connection: world.ids.wif, inputs: inputsFor(c) });
-    if (main.code !== 0) throw new Error(`the main step failed (exit ${main.code})`);
-    const before = world.vault.requests.length;
-    const { ms: took, value: post } = await timed(() =>
-      world.runTask({ connection: world.ids.wif, inputs: inputsFor(c), entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) }),
-    );
-    const revoked = world.vault.requests.slice(before).some((r) => r.path === 'auth/token/revoke-self') && !post.stdout.includes('##vso[task.logissue type=warning');
-    if (post.code !== 0 || !revoked) throw new Error(`the post-job step failed or did not revoke the token (exit ${post.code}):\n${post.stdout.slice(-1500)}`);
-    return took;
-  };
-}
-
-/** Peak resident set size of the task process, reported at exit by a preloaded file (never on stdout). */
-async function peakRss(world: World, runs: number, n: number): Promise<Stats> {
-  const dir = mkdtempSync(join(tmpdir(), 'val-bench-rss-'));
-  try {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const out = join(dir, `rss-${i}`);
-      const reporter = join(dir, `reporter-${i}.js`);
-      writeFileSync(reporter, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS * 1024)));\n`);
-      await runTaskOnce(world, { paths: n }, ['--require', reporter]);
-      samples.push(Number(readFileSync(out, 'utf8')));
+    const { ms, run } = await runTask(world, r);
+    const published = publishedSecrets(run.stdout).size;
+    if (run.code !== 0 || published !== r.n) {
+      throw new Error(`the task failed or published ${published} of ${r.n} (exit ${run.code}):\n${(run.stdout + run.stderr).split('\n').slice(-15).join('\n')}`);
     }
-    return stats(samples);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return ms;
+  };
+}
+
+/** An empty script started exactly as the task is (same runner, agent environment): `node -e 0` for an agent. */
+function emptyOnce(world: World, node?: string): () => Promise<number> {
+  writeFileSync(join(world.taskDir, 'empty.js'), '');
+  return async () => {
+    const { ms, value: run } = await timed(() => world.runTask({ connection: world.ids.wif, inputs: {}, entry: 'empty.js', node }));
+    if (run.code !== 0) throw new Error(`node empty.js exited with ${run.code}`);
+    return ms;
+  };
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Why `az` cannot take part, or undefined when it can. */
+function azMissing(): string | undefined {
+  if (!spawnSync('az', ['version'], { stdio: 'ignore' }).error) return undefined;
+  return 'az is not installed (Debian package azure-cli; CI does not install it)';
+}
+
+/**
+ * The vault CLI's part of the documented manual flow as whole processes: `bao write
+ * auth/<mount>/login role=… jwt=…`, then `bao kv get -field=value <path>` per secret, against the
+ * same proxied OpenBao. The Entra token it logs in with is minted beforehand (az's part).
+ */
+function baoFlowOnce(world: World, bao: OpenBao, n: number, home: string): () => Promise<number> {
+  const env = { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: VAULT_ADDRESS.tls, BAO_CACERT: world.ca.certPath };
+  return async () => {
+    const jwt = world.entra.mintAccessToken({ tenantId: TENANT_ID, objectId: world.ids.wif.objectId, appId: world.ids.wif.clientId, audience: DEFAULT_RESOURCE, appidacr: '2' }).token;
+    const { ms } = await timed(async () => {
+      const login = await run(bao.bin, ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${jwt}`], env);
+      if (login.code !== 0) throw new Error(`bao write auth/${JWT_MOUNT}/login: ${login.stderr}`);
+      const token = login.stdout.trim();
+      for (let i = 0; i < n; i++) {
+        const got = await run(bao.bin, ['kv', 'get', '-field=value', benchPath(i)], { ...env, BAO_TOKEN: token });
+        if (got.code !== 0 || !got.stdout.trim()) throw new Error(`bao kv get ${benchPath(i)}: ${got.stderr}`);
+      }
+    });
+    return ms;
+  };
+}
+
+/** Token accessors and the login mount's leases OpenBao holds now. */
+async function held(bao: OpenBao): Promise<{ tokens: number; leases: number }> {
+  const list = async (path: string) => {
+    const a = await bao.api('LIST', path);
+    return a.status === 404 ? 0 : (a.body?.data?.keys?.length ?? 0);
+  };
+  return { tokens: await list('auth/token/accessors'), leases: await list(`sys/leases/lookup/auth/${JWT_MOUNT}/login`) };
 }
 
 interface Vsix {
@@ -323,206 +253,182 @@ async function sizes(): Promise<Sizes> {
   return { vsix: await vsixSize(), entries, taskFolderBytes };
 }
 
-function printTable(rows: Row[]): void {
-  const head: Row = { figure: 'Figure', case: 'Case', value: 'Median', range: 'Min–max', against: 'Compared with (median)', ratio: 'Ratio', target: 'Target', met: 'Met' };
-  const keys = Object.keys(head) as Array<keyof Row>;
-  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[head, ...rows].map((r) => r[k].length))])) as Record<keyof Row, number>;
-  const line = (r: Row) => `| ${keys.map((k) => r[k].padEnd(width[k])).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${keys.map((k) => '-'.repeat(width[k] + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+
+function countPaths(entries: Array<{ path: string; operation: string }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of entries) {
+    const key = `${e.operation} ${e.path.replace(/^secret\/data\/ci\/bench\/p\d+$/, 'secret/data/ci/bench/p*').replace(/^sys\/internal\/ui\/mounts\/.*/, 'sys/internal/ui/mounts/…')}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const rows: Row[] = [];
-  const results: Record<string, unknown> = { node: process.version, latencyMs: LATENCY_MS, runs: RUNS };
-  const world = await startWorld();
-  let http1Vault: { address: string; emulator: VaultEmulator } | undefined;
+  const results: Record<string, unknown> = { node: process.version, runs: RUNS, concurrency: CONCURRENCY };
+  const world = await startWorld({ listenHosts: BEHIND });
+  const proxies = {
+    entra: new DelayProxy({ host: ENTRA_IP, port: 443 }, { host: BEHIND.entra, port: 443 }),
+    azdo: new DelayProxy({ host: AZDO_IP, port: 443 }, { host: BEHIND.azdo, port: 443 }),
+    vaultTls: new DelayProxy({ host: VAULT_IP, port: VAULT_TLS_PORT }, { host: VAULT_IP, port: OPENBAO_PORT }),
+    vaultPlain: new DelayProxy({ host: VAULT_IP, port: VAULT_PLAIN_PORT }, { host: VAULT_IP, port: OPENBAO_PLAIN_PORT }),
+  };
+  const setRtt = (ms: number) => Object.values(proxies).forEach((p) => (p.rttMs = ms));
+  let bao: OpenBao | undefined;
+  const home = mkdtempSync(join(tmpdir(), 'val-bench-home-'));
+  const probeDir = mkdtempSync(join(tmpdir(), 'val-bench-probe-'));
   try {
-    seedBenchPaths(world, Math.max(...PATH_COUNTS));
-
-    // P1: start-up, one secret, no added latency.
-    // The task, its post-job step, Node alone making the same requests and both bare Nodes, in
-    // the same rounds.
-    const [p1, postStats, floor, node, bareNode] = await interleaved(RUNS.p1, [
-      taskOnce(world, { paths: 1 }),
-      postOnce(world),
-      floorOnce(world, { paths: 1 }),
-      nodeStartOnce(world),
-      commandOnce(process.execPath, ['-e', '0'], { PATH: process.env.PATH }),
-    ]);
-    const startRatio = p1.median / node.median;
-    /** A P1 row: `what`'s runs against `base`'s (none: not measured here), by their medians. */
-    const p1Row = (label: string, what: Stats, baseLabel: string, base: Stats | undefined, target = '–', isMet = '–'): Row => ({
-      figure: 'P1',
-      case: label,
-      value: ms(what.median),
-      range: msRange(what),
-      against: base ? `${baseLabel}: ${ms(base.median)} (${msRange(base)})` : `${baseLabel}: not installed`,
-      ratio: base ? ratio(what.median / base.median) : '–',
-      target,
-      met: isMet,
-    });
-    const emptyScript = 'node, empty script, agent env';
-    const floorLabel = 'the same requests by Node alone (bench/floor.js)';
-    let az: Stats | undefined;
-    if (azInstalled()) az = await sampled(3, commandOnce('az', ['version']));
-    rows.push(
-      p1Row('cold run, 1 secret, no added latency', p1, emptyScript, node, `≤ ${TARGETS.startRatio}×`, met(startRatio <= TARGETS.startRatio)),
-      p1Row('the same runs', p1, 'node -e 0, no NODE_EXTRA_CA_CERTS', bareNode),
-      p1Row('the same runs', p1, floorLabel, floor),
-      p1Row('Node alone making those requests (bench/floor.js)', floor, emptyScript, node),
-      p1Row('the same runs', p1, 'az version', az),
-      p1Row('post-job step: revoking the token of such a run', postStats, emptyScript, node),
-    );
-    results.p1 = { task: p1, postJob: postStats, nodeAloneSameRequests: floor, node: node, bareNode, az: az ?? 'not installed', ratio: startRatio };
-
-    // P1 under each Node an agent ships (scripts/runtimes.mjs), each against an empty script run by
-    // that Node, in rounds of their own.
-    const runtimes: unknown[] = [];
-    for (const { version, binary } of agentRuntimes().filter((r) => r.installed)) {
-      const [task, empty] = await interleaved(RUNS.p1, [taskOnce(world, { paths: 1, node: binary }), nodeStartOnce(world, binary)]);
-      rows.push(p1Row(`the same under Node ${version}`, task, `Node ${version}, empty script, agent env`, empty));
-      runtimes.push({ version, task, node: empty, ratio: task.median / empty.median });
+    for (const p of Object.values(proxies)) await p.start();
+    bao = await startOpenBao(world.ca, { audit: true, plainPort: OPENBAO_PLAIN_PORT });
+    await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
+    const server = bao;
+    for (let i = 0; i < Math.max(...COUNTS); i += 20) {
+      await Promise.all(
+        Array.from({ length: Math.min(20, Math.max(...COUNTS) - i) }, async (_, k) => {
+          const a = await server.api('POST', `secret/data/ci/bench/p${i + k}`, { data: { value: `bench-value-${i + k}` } });
+          if (a.status >= 300) throw new Error(`seed ${benchPath(i + k)}: ${a.status}`);
+        }),
+      );
     }
-    results.p1Runtimes = runtimes;
 
-    // P2: N paths, every request to Azure DevOps, Entra and Vault delayed by LATENCY_MS.
-    world.setLatency(LATENCY_MS);
-    http1Vault = await startHttp1Vault(world, Math.max(...PATH_COUNTS));
-    http1Vault.emulator.latencyMs = LATENCY_MS;
-    const p2: unknown[] = [];
-    const largest = Math.max(...PATH_COUNTS);
-    const cases: Array<Case & { label: string }> = [
-      ...PATH_COUNTS.map((paths) => ({ paths, label: `N=${paths}, concurrency ${DEFAULT_CONCURRENCY} (default)` })),
-      { paths: largest, concurrency: OLD_DEFAULT_CONCURRENCY, label: `N=${largest}, concurrency ${OLD_DEFAULT_CONCURRENCY}` },
-      { paths: largest, concurrency: MAX_CONCURRENCY, label: `N=${largest}, concurrency ${MAX_CONCURRENCY} (the most allowed)` },
-      { paths: largest, vault: http1Vault, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, a Vault that offers HTTP/1.1 only` },
-      { paths: largest, caCertificate: world.ca.certPem, label: `N=${largest}, concurrency ${DEFAULT_CONCURRENCY}, caCertificate input` },
-    ];
-    // One request at a time, per N (the caCertificate case is compared with the limit only).
-    const oneAtATime = new Map<number, Stats>();
-    for (const c of cases) {
-      // At the default concurrency, Node alone making the same requests runs in the same rounds.
-      const withFloor = !c.concurrency && !c.caCertificate && !c.vault;
-      let task: { stats: Stats; requests: TaskSample['requests'] };
-      let floor: Stats | undefined;
-      if (withFloor) {
-        const requests: { of?: TaskSample['requests'] } = {};
-        const [taskStats, floorStats] = await interleaved(RUNS.p2, [taskOnce(world, c, requests), floorOnce(world, c)]);
-        task = { stats: taskStats, requests: requests.of! };
-        floor = floorStats;
-      } else {
-        task = await timeTask(world, RUNS.p2, c);
+    // Node 20 (the bench's own) and the newest Node 24 an agent ships.
+    const node24 = agentRuntimes()
+      .filter((r) => r.installed && r.version.startsWith('24.'))
+      .sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0];
+    const nodes: Array<{ name: string; binary?: string; variants: boolean[] }> = [{ name: process.version.slice(1), variants: [true, false] }];
+    if (node24) nodes.push({ name: node24.version, binary: node24.binary, variants: [true] });
+    else results.node24 = { skipped: 'no Node 24 installed (node scripts/runtimes.mjs install)' };
+
+    // Latency: every case and an empty script per Node, in the same rounds, at each RTT.
+    const cells: Array<{ node: string; binary?: string; tls: boolean; n: number }> = [];
+    for (const nd of nodes) for (const tls of nd.variants) for (const n of COUNTS) cells.push({ node: nd.name, binary: nd.binary, tls, n });
+    const measured = new Map<string, Stats>();
+    const empties = new Map<string, Stats>();
+    for (const rtt of RTTS) {
+      setRtt(rtt);
+      const series = [...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })), ...nodes.map((nd) => emptyOnce(world, nd.binary))];
+      const got = await interleaved(RUNS, series);
+      cells.forEach((c, i) => measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]));
+      nodes.forEach((nd, i) => empties.set(`${nd.name}/${rtt}`, got[cells.length + i]));
+      console.log(`RTT ${rtt} ms measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+    const latency = [];
+    for (const c of cells) {
+      for (const rtt of RTTS) {
+        const task = measured.get(`${c.node}/${c.tls}/${rtt}/${c.n}`)!;
+        const empty = empties.get(`${c.node}/${rtt}`)!;
+        const waves = Math.ceil(c.n / (c.tls ? CONCURRENCY : Math.min(CONCURRENCY, HTTP1_CONNECTIONS)));
+        const limitRtts = HANDSHAKE_RTTS + 1 + 1 + 1 + waves;
+        const limitMs = empty.median + limitRtts * rtt;
+        const atZero = measured.get(`${c.node}/${c.tls}/0/${c.n}`)!;
+        const chainRtts = rtt > 0 ? (task.median - atZero.median) / rtt : null;
+        latency.push({ node: c.node, tls: c.tls, rtt, n: c.n, taskMs: round(task.median), limitMs: round(limitMs), chainRtts: chainRtts === null ? null : Number(chainRtts.toFixed(1)), ratio: Number((task.median / limitMs).toFixed(2)), limitRtts, nodeStartMs: round(empty.median), task });
       }
-      if (!oneAtATime.has(c.paths)) oneAtATime.set(c.paths, (await timeTask(world, RUNS.p2Serial, { paths: c.paths, concurrency: 1 })).stats);
-      const serial = oneAtATime.get(c.paths)!;
-      const concurrency = c.concurrency ?? DEFAULT_CONCURRENCY;
-      const roundTrips = SETUP_ROUND_TRIPS + MOUNT_LOOKUPS + Math.ceil(c.paths / concurrency);
-      const limit = node.median + roundTrips * LATENCY_MS;
-      const speedUp = serial.median / task.stats.median;
-      const overLimit = task.stats.median / limit;
-      // The targets are set for the largest N at the default concurrency.
-      const variant = Boolean(c.caCertificate || c.vault);
-      const judged = c.paths === largest && !c.concurrency && !variant;
-      const sent = task.requests.azdo + task.requests.entra + task.requests.vault;
-      if (!variant) {
-        rows.push({
-          figure: 'P2',
-          case: c.label,
-          value: ms(task.stats.median),
-          range: msRange(task.stats),
-          against: `one at a time: ${ms(serial.median)} (${msRange(serial)})`,
-          ratio: `${speedUp.toFixed(1)}× faster`,
-          target: judged ? `≥ ${TARGETS.speedUp}× faster` : '–',
-          met: judged ? met(speedUp >= TARGETS.speedUp) : '–',
+    }
+    results.latency = latency;
+
+    // The timeline of one run, N = 1 over TLS at RTT 60 (the last RTT).
+    setRtt(60);
+    const probeFile = join(probeDir, 'timeline.json');
+    await taskOnce(world, { n: 1, tls: true, probe: probeFile })();
+    const timeline = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
+    results.timeline = { rtt: 60, n: 1, tls: true, events: timeline.events };
+
+    // Manual flow side by side, at each RTT: the task and the bao CLI's part in the same rounds.
+    const azWhy = azMissing();
+    const manual = [];
+    for (const rtt of RTTS) {
+      setRtt(rtt);
+      const series = MANUAL_COUNTS.flatMap((n) => [taskOnce(world, { n, tls: true }), baoFlowOnce(world, server, n, home)]);
+      const got = await interleaved(RUNS, series, 0);
+      for (const [i, n] of MANUAL_COUNTS.entries()) {
+        const [task, baoPart] = [got[2 * i], got[2 * i + 1]];
+        manual.push({
+          rtt,
+          n,
+          taskMs: round(task.median),
+          ...(azWhy ? { skipped: `${azWhy}: the whole manual flow is not measured` } : {}),
+          baoOnlyMs: round(baoPart.median),
+          baoOnlyRatio: Number((baoPart.median / task.median).toFixed(1)),
+          task,
+          baoOnly: baoPart,
         });
       }
-      rows.push({
-        figure: 'P2',
-        case: `${c.label}: ${sent} requests`,
-        value: ms(task.stats.median),
-        range: msRange(task.stats),
-        against: `limit: ${ms(limit)} (node + ${roundTrips} × ${LATENCY_MS} ms)`,
-        ratio: ratio(overLimit),
-        target: judged ? `≤ ${TARGETS.limitRatio}×` : '–',
-        met: judged ? met(overLimit <= TARGETS.limitRatio) : '–',
-      });
-      if (floor) {
-        rows.push({
-          figure: 'P2',
-          case: `${c.label}: the same requests by Node alone (bench/floor.js)`,
-          value: ms(floor.median),
-          range: msRange(floor),
-          against: `limit: ${ms(limit)}; the task is ${ratio(task.stats.median / floor.median)} this`,
-          ratio: ratio(floor.median / limit),
-          target: '–',
-          met: '–',
-        });
-      }
-      p2.push({ case: c.label, paths: c.paths, concurrency, task: task.stats, nodeAloneSameRequests: floor, oneAtATime: variant ? undefined : serial, requests: task.requests, roundTrips, limitMs: limit, speedUp, overLimit });
+      console.log(`manual flow at RTT ${rtt} ms measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
-    results.p2 = p2;
+    results.manual = manual;
 
-    // P3: package and bundle size.
-    const size = await sizes();
-    const vsixBytes = size.vsix.bytes;
-    rows.push({
-      figure: 'P3',
-      case: 'VSIX',
-      value: vsixBytes === undefined ? 'not built' : mb(vsixBytes),
-      range: '–',
-      against: size.vsix.source,
-      ratio: '–',
-      target: `≤ ${mb(TARGETS.packageBytes)}`,
-      met: vsixBytes === undefined ? '–' : met(vsixBytes <= TARGETS.packageBytes),
-    });
-    for (const e of size.entries) {
-      const size = (bytes: number) => (bytes < 100 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : mb(bytes));
-      rows.push({ figure: 'P3', case: `bundle ${e.file}`, value: size(e.bytes), range: '–', against: `gzip: ${size(e.gzipBytes)}`, ratio: '–', target: '–', met: '–' });
+    // Vault's cost per job, from the audit log, at RTT 0: the main step, its post-job step, and
+    // what is left; the bao CLI's flow beside it.
+    setRtt(0);
+    const taskCost = [];
+    const manualCost = [];
+    for (const n of COUNTS) {
+      const before = await held(server);
+      let mark = server.auditedRequests().length;
+      const main = await runTask(world, { n, tls: true });
+      if (main.run.code !== 0) throw new Error(`main step failed (exit ${main.run.code})`);
+      const mainReqs = server.auditedRequests().slice(mark);
+      mark += mainReqs.length;
+      const post = await runTask(world, { n, tls: true, entry: 'post.js', tempDir: main.run.tempDir, variables: taskVariablesFrom(main.run.stdout) });
+      if (post.run.code !== 0) throw new Error(`post-job step failed (exit ${post.run.code})`);
+      const postReqs = server.auditedRequests().slice(mark);
+      const after = await held(server);
+      taskCost.push({ n, requests: mainReqs.length, postRequests: postReqs.length, byPath: countPaths(mainReqs), tokensLeft: after.tokens - before.tokens, leasesLeft: after.leases - before.leases });
+      const manualBefore = await held(server);
+      const m0 = server.auditedRequests().length;
+      await baoFlowOnce(world, server, n, home)();
+      const manualReqs = server.auditedRequests().slice(m0);
+      const manualAfter = await held(server);
+      manualCost.push({ n, requests: manualReqs.length, byPath: countPaths(manualReqs), tokensLeft: manualAfter.tokens - manualBefore.tokens, leasesLeft: manualAfter.leases - manualBefore.leases });
     }
-    rows.push({
-      figure: 'P3',
-      case: 'task folder, unpacked (bundles, task.json, resources)',
-      value: mb(size.taskFolderBytes),
-      range: '–',
-      against: '–',
-      ratio: '–',
-      target: '–',
-      met: '–',
-    });
-    results.p3 = size;
+    results.vaultCost = { task: taskCost, manual: manualCost };
 
-    // P4: peak memory at the largest N.
-    const n = Math.max(...PATH_COUNTS);
-    const rss = await peakRss(world, RUNS.p4, n);
-    rows.push({
-      figure: 'P4',
-      case: `peak RSS, N=${n}, concurrency ${DEFAULT_CONCURRENCY}`,
-      value: mb(rss.median),
-      range: `${mb(rss.min)}–${mb(rss.max)}`,
-      against: '–',
-      ratio: '–',
-      target: `≤ ${mb(TARGETS.rssBytes)}`,
-      met: met(rss.median <= TARGETS.rssBytes),
-    });
-    results.p4 = { paths: n, maxRssBytes: rss };
+    // Peak memory of the task process (its VmHWM) at N = 200, RTT 0.
+    const rss: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const f = join(probeDir, `rss-${i}.json`);
+      await taskOnce(world, { n: Math.max(...COUNTS), tls: true, probe: f })();
+      rss.push((JSON.parse(readFileSync(f, 'utf8')) as { vmHwmBytes: number }).vmHwmBytes);
+    }
+    results.peakRss = { n: Math.max(...COUNTS), vmHwm: stats(rss) };
+    results.sizes = await sizes();
   } finally {
-    await http1Vault?.emulator.stop();
+    for (const p of Object.values(proxies)) await p.stop();
+    await bao?.stop();
     await world.stop();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(probeDir, { recursive: true, force: true });
   }
+  results.seconds = round((Date.now() - started) / 1000);
+  report(results);
+  mkdirSync(join(REPO, 'bench'), { recursive: true });
+  writeFileSync(join(REPO, 'bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2) + '\n');
+  console.log('written to bench/results.json');
+}
 
-  console.log(`\nVaultAzureLogin bench: Node ${process.version}, ${LATENCY_MS} ms per request in P2, runs per figure: P1 ${RUNS.p1}, P2 ${RUNS.p2} (one at a time: ${RUNS.p2Serial}), P4 ${RUNS.p4}\n`);
-  printTable(rows);
-  console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  const outDir = join(REPO, 'bench');
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ at: new Date().toISOString(), ...results, table: rows }, null, 2) + '\n');
-  console.log(`written to bench/results.json`);
+/** The summary: what README's Performance table and bench/README.md quote. */
+function report(r: Record<string, any>): void {
+  console.log(`\nVaultAzureLogin bench: ${r.runs} runs per figure, medians (min–max); limit = empty script + (${HANDSHAKE_RTTS} handshake + 1 Azure DevOps + 1 Entra + 1 login + ⌈N/C⌉) × RTT\n`);
+  console.log('| Node | Vault | RTT | N | task | limit | task / limit | chain RTTs |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const l of r.latency) {
+    console.log(`| ${l.node} | ${l.tls ? 'TLS (h2)' : 'plain http'} | ${l.rtt} ms | ${l.n} | ${fmt(l.task)} | ${l.limitMs} ms | ${l.ratio.toFixed(2)}× | ${l.chainRtts ?? '–'} |`);
+  }
+  console.log('\nTimeline, N = 1, TLS, RTT 60 ms (ms since the process started):');
+  for (const e of r.timeline.events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
+  console.log('\nManual flow (bao CLI part; az skipped when not installed):');
+  for (const m of r.manual) console.log(`  RTT ${m.rtt} ms, N = ${m.n}: task ${fmt(m.task)}, bao part ${fmt(m.baoOnly)} (${m.baoOnlyRatio}×)${m.skipped ? `; ${m.skipped}` : ''}`);
+  console.log('\nVault cost per job (audit log):');
+  for (const c of r.vaultCost.task) console.log(`  task N = ${c.n}: ${c.requests} requests (+${c.postRequests} post-job), tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}; ${JSON.stringify(c.byPath)}`);
+  for (const c of r.vaultCost.manual) console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
+  console.log(`\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`);
+  const s = r.sizes;
+  console.log(`VSIX ${s.vsix.bytes ? `${(s.vsix.bytes / 1024).toFixed(0)} KB` : s.vsix.source}; ${s.entries.map((e: any) => `${e.file} ${(e.bytes / 1024).toFixed(0)} KB (gzip ${(e.gzipBytes / 1024).toFixed(0)} KB)`).join(', ')}`);
+  console.log(`(${r.seconds} s)`);
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
   process.exit(1);
 });

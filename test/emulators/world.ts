@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { agentEnv, AzureRmConnection, ServiceEndpoint } from './agentEnv';
 import { Azdo, PipelineRun, startAzdo } from './azdo';
 import { Entra, startEntra } from './entra';
-import { AZDO_HOST, ENTRA_CERT_NAMES, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
+import { AZDO_HOST, ENTRA_CERT_NAMES, ENTRA_HOST, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
 import { Imds, startImds } from './imds';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
 import { seedVault, SECRETS, TENANT_ID } from './seed';
@@ -85,6 +85,11 @@ export interface WorldOptions {
   latencyMs?: number;
   /** Folder the task is copied from (e.g. an unpacked VSIX's task); default BUILT_TASK. */
   taskSource?: string;
+  /**
+   * Other loopback addresses for Entra ID and Azure DevOps to listen on (port 443, same names and
+   * URLs), leaving theirs free for something in front of them (the bench's delaying proxies).
+   */
+  listenHosts?: { entra?: string; azdo?: string };
 }
 
 export interface World {
@@ -133,8 +138,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   const ca = await createCa();
   const clientCert = await selfSignedClientCert('vault-login-spn');
-  const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]) });
-  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST, VSTOKEN_HOST]), organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
+  const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]), host: options.listenHosts?.entra, publicHost: ENTRA_HOST });
+  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST, VSTOKEN_HOST]), host: options.listenHosts?.azdo, publicHost: AZDO_HOST, organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
   const imds = await startImds({ entra });
 
   for (const who of [ids.wif, ids.unbound]) azdo.addServiceConnection({ id: who.connectionId, name: who.name, tenantId: TENANT_ID, issuerShape: 'azdo' });

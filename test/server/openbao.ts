@@ -88,6 +88,8 @@ export function baoBinary(): string {
 export interface OpenBaoOptions {
   /** A file audit device writing to the server's temporary folder. */
   audit?: boolean;
+  /** A third listener at vault.example.com:`plainPort` without TLS, as a Vault that serves plain http. */
+  plainPort?: number;
 }
 
 export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promise<OpenBao> {
@@ -113,6 +115,7 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
       `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PORT}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
       // This listener asks for no client certificate, as one behind a TLS-terminating proxy gets none.
       `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n  tls_disable_client_certs = true\n}`,
+      ...(options.plainPort ? [`listener "tcp" {\n  address = "${VAULT_IP}:${options.plainPort}"\n  tls_disable = true\n}`] : []),
       `api_addr = "${OPENBAO_ADDRESS}"`,
       ...(options.audit ? [`audit "file" "test-audit" {\n  options {\n    file_path = "${auditLog}"\n  }\n}`] : []),
       'log_level = "warn"',
