@@ -112,31 +112,44 @@ describe('e2e: the bundled task through the whole chain', function () {
     }
   });
 
-  it('asks Azure DevOps for the OIDC location and the OIDC token over one connection', async () => {
-    const before = world.azdo.requests.length;
+  it('asks Azure DevOps for the OIDC token at System.OidcRequestUri alone, and opens the connection to Entra meanwhile', async () => {
+    const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length };
     const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
     check(run, true);
-    const calls = world.azdo.requests.slice(before);
+    // No location lookup (OPTIONS _apis/distributedtask) before it: the agent's variable names the URL.
     assert.deepEqual(
-      calls.map((r) => r.method),
-      ['OPTIONS', 'POST'],
+      world.azdo.requests.slice(before.azdo).map((r) => `${r.method} ${r.path.replace(/^.*\/_apis\//, '_apis/').replace(/plans\/[^/]+\/jobs\/[^/]+/, 'plans/…/jobs/…')}`),
+      ['POST _apis/distributedtask/hubs/build/plans/…/jobs/…/oidctoken'],
     );
-    assert.equal(calls[0].clientPort, calls[1].clientPort, 'the token request reuses the connection of the location request');
+    // The tenant's discovery document opens the connection; arm-rest's exchange follows it.
+    assert.deepEqual(
+      world.entra.requests.slice(before.entra).map((r) => `${r.method} ${r.path}`),
+      [`GET /${TENANT_ID}/v2.0/.well-known/openid-configuration`, `POST /${TENANT_ID}/oauth2/v2.0/token`],
+    );
   });
 
-  it('gets the OIDC token when Azure DevOps fails it once: arm-rest asks again, each attempt over one connection, and the step still ends', async () => {
+  it('gets the OIDC token when Azure DevOps fails it once: the step asks again, as for any request safe to repeat, and still ends', async () => {
     const before = world.azdo.requests.length;
     world.azdo.failNext(503, 1, { match: /oidctoken$/ });
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, retries: '1', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
     const { vars } = check(run, true);
     assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
     const calls = world.azdo.requests.slice(before);
     assert.deepEqual(
       calls.map((r) => `${r.method} ${r.status}`),
-      ['OPTIONS 200', 'POST 503', 'OPTIONS 200', 'POST 200'], // arm-rest asks for the location again on each attempt
+      ['POST 503', 'POST 200'],
     );
-    const ports = calls.map((r) => r.clientPort);
-    assert.ok(ports[0] === ports[1] && ports[2] === ports[3], `location and token request of an attempt share a connection: ${ports.join(', ')}`);
+    assert.match(run.stdout, /failed on attempt 1 of 2 \(HTTP 503: .*\); retrying/);
+  });
+
+  it('names Azure DevOps and its answer when it refuses the OIDC token, without a retry', async () => {
+    const before = world.azdo.requests.length;
+    world.azdo.failNext(403, 1, { match: /oidctoken$/ });
+    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, retries: '2', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const { errors, vars } = check(run, false);
+    assert.equal(vars.size, 0);
+    assert.match(errors, new RegExp(`OIDC token of service connection '${world.ids.wif.connectionId}' .*403`));
+    assert.equal(world.azdo.requests.slice(before).length, 1, 'asked once');
   });
 
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {

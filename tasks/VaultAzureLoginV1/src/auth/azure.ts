@@ -10,6 +10,7 @@ import type { Text } from '../core/secretSpec';
 import { claimsAmong, readClaims } from '../core/tokenClaims';
 import { Imds, imds as defaultImds, ImdsError, isNoImds, isTransientImds, IMDS_HOST } from './azureImds';
 import { explainAzureVault } from './azureRefusals';
+import { explainOidcFailure, isTransientOidc, OidcTokenError } from './jwt';
 import { explainJwtRefusal } from './jwtRefusals';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 import { AzureTokenError, AzureTokenSource } from './tokenSource';
@@ -113,20 +114,24 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
         const facts = { ...claims, ...fields, location: vm.location, instance: vm.name, identity: 'vm' };
         return { body: { role, jwt: token, ...fields }, secrets: [token], notes, facts };
       }
-      const { token } = await getToken(config.connection, config.resource);
+      const { token } = await getToken(config.connection, config.resource, timeoutSeconds);
       const claims = readClaims(token);
       return { body: { role, jwt: token }, secrets: [token], notes: claimsNote(loc, claims), facts: { ...claims, connection: config.connection, scheme: config.connectionScheme } };
     },
-    isTransient: (err) => (err instanceof AzureTokenError && isTransientEntra(err.detail)) || isTransientImds(err),
+    isTransient: (err) => (err instanceof AzureTokenError && isTransientEntra(err.detail)) || (err instanceof OidcTokenError && isTransientOidc(err)) || isTransientImds(err),
     explainProofFailure(err, ctx, loc) {
       if (err instanceof AzureTokenError) return explainAzureToken(err.connection, err.detail, loc);
+      // The connection's federated assertion, asked of Azure DevOps at System.OidcRequestUri.
+      if (err instanceof OidcTokenError && err.code !== 'ETIMEDOUT') {
+        return explainOidcFailure(err, { method: 'jwt', source: 'serviceConnection', requestUri: err.url, connection: config.connection }, loc);
+      }
       if (err instanceof ImdsError && err.code !== 'ESOCKETTIMEDOUT') {
         if (isNoImds(err)) return loc('AzureNotOnVm', IMDS_HOST, err.code);
         const what = loc(err.what === 'token' ? 'AzureImdsToken' : 'AzureImdsInstance');
         const hint = err.what === 'token' && err.status === 400 ? ` ${loc('AzureImdsIdentityHint')}` : '';
         return loc('AzureImdsRefused', IMDS_HOST, what, err.code || `HTTP ${err.status}`, err.detail || '-', hint);
       }
-      if (err instanceof DeadlineError || (err instanceof ImdsError && err.code === 'ESOCKETTIMEDOUT')) {
+      if (err instanceof DeadlineError || (err instanceof ImdsError && err.code === 'ESOCKETTIMEDOUT') || err instanceof OidcTokenError) {
         return mi ? loc('AzureImdsTimeout', IMDS_HOST, ctx.timeoutSeconds, ctx.attempts) : loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);
       }
       return undefined;

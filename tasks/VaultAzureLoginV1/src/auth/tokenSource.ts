@@ -5,7 +5,8 @@ export interface AzureToken {
   scheme: string;
 }
 
-export type AzureTokenSource = (connection: string, resource: string) => Promise<AzureToken>;
+/** `timeoutSeconds` bounds each request the source makes itself. */
+export type AzureTokenSource = (connection: string, resource: string, timeoutSeconds: number) => Promise<AzureToken>;
 
 export class AzureTokenError extends Error {
   constructor(

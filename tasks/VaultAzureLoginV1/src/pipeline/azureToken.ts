@@ -2,6 +2,8 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
+import { OidcTokenError } from '../auth/jwt';
+import { azdoOidcTokenSource } from './oidcToken';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
 function describe(err: unknown): string {
@@ -15,15 +17,62 @@ function describe(err: unknown): string {
 }
 
 
+/** System.OidcRequestUri when it is an https URL: where the agent says a job's OIDC tokens are asked for. */
+function oidcRequestUri(): string | undefined {
+  const uri = tl.getVariable('System.OidcRequestUri');
+  try {
+    return uri && new URL(uri).protocol === 'https:' ? uri : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens the connection to Entra ID while the rest is under way, so that the token request finds
+ * it ready: MSAL sends over Node's fetch, whose pool keeps the connection of this request (the
+ * tenant's public discovery document) for the next one. Not through the agent's proxy (MSAL has
+ * a client of its own then), and never failing the step.
+ */
+function openEntraConnection(connection: string, timeoutSeconds: number): Promise<void> | undefined {
+  if (tl.getVariable('Agent.ProxyUrl')) return undefined;
+  const authority = tl.getEndpointDataParameter(connection, 'activeDirectoryAuthority', true);
+  const tenant = tl.getEndpointAuthorizationParameter(connection, 'tenantid', true);
+  if (!authority || !tenant || typeof fetch !== 'function') return undefined;
+  let url: URL;
+  try {
+    url = new URL(`${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`, authority);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:') return undefined;
+  return fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
+    .then((res) => res.arrayBuffer())
+    .then(
+      () => undefined,
+      () => undefined,
+    );
+}
+
 /**
  * Every scheme arm-rest supports: WorkloadIdentityFederation, ServicePrincipal (key or
  * certificate) and ManagedServiceIdentity. The token is requested for exactly `resource`, because
  * Vault compares the token's `aud` to the mount's `resource` character for character.
+ *
+ * With workload identity federation, the connection's federated assertion is asked for at
+ * System.OidcRequestUri at once, while arm-rest loads, and handed to arm-rest, which exchanges it
+ * at Entra ID as always: arm-rest would first look up that URL's location at Azure DevOps, a round
+ * trip the agent's variable makes unnecessary.
  */
-export const armRestTokenSource: AzureTokenSource = async (connection, resource) => {
+export const armRestTokenSource: AzureTokenSource = async (connection, resource, timeoutSeconds) => {
+  let scheme = tl.getEndpointAuthorizationScheme(connection, true) ?? 'ServicePrincipal';
+  const federated = scheme === 'WorkloadIdentityFederation';
+  const requestUri = federated ? oidcRequestUri() : undefined;
+  const assertion = requestUri ? azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds }) : undefined;
+  // Awaited through arm-rest below; a failure before then must not count as unhandled.
+  assertion?.catch(() => undefined);
+  const entraOpen = assertion ? openEntraConnection(connection, timeoutSeconds) : undefined;
   // Loaded on demand: arm-rest is most of the bundle, and input errors should not wait for it.
   const { AzureRMEndpoint, dispose } = await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
-  let scheme = tl.getEndpointAuthorizationScheme(connection, true) ?? 'ServicePrincipal';
   try {
     // MSAL for every scheme: the ADAL paths are deprecated in arm-rest. USE_MSAL=false still wins.
     const endpoint = await new AzureRMEndpoint(connection).getEndpoint(false, true);
@@ -32,14 +81,20 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource)
       activeDirectoryResourceId: string;
       baseUrl: string;
       getToken(force?: boolean): Promise<string>;
+      getFederatedToken(): Promise<string>;
     };
     credentials.activeDirectoryResourceId = resource;
     // The ADAL managed identity path asks IMDS for `baseUrl` instead.
     credentials.baseUrl = resource;
+    // The exchange goes out once the connection to Entra is free: the assertion and that connection
+    // take the same round trips, and a request sent a moment early would open a connection of its own.
+    if (assertion) credentials.getFederatedToken = () => Promise.all([assertion, entraOpen]).then(([jwt]) => jwt);
     const token = await credentials.getToken();
     if (typeof token !== 'string' || !token) throw new Error(loc('TokenEmpty'));
     return { token, scheme };
   } catch (err) {
+    // Azure DevOps refused or did not answer the assertion request: explained as such.
+    if (err instanceof OidcTokenError) throw err;
     throw new AzureTokenError(connection, describe(err));
   } finally {
     // A certificate connection leaves its certificate and private key in Agent.TempDirectory.
