@@ -387,6 +387,24 @@ describe('e2e: TLS settings and the agent proxy', function () {
       assert.match(warnings[0], /http:\/\/vault\.example\.com:8212 uses plain http:\/\/: the Entra token, the Vault token and the secrets cross the network unencrypted/);
     });
 
+    it('opens the connections the reads will use at once while the token is on its way, and no more', async () => {
+      const connectionsBefore = plainVault.connectedAt.length;
+      const entraBefore = world.entra.requests.length;
+      const secrets = ['secret/ci/production/db password | DB_PASSWORD', 'secret/ci/production/api token | API_TOKEN', 'kv1/app/legacy token | LEGACY'].join('\n');
+      world.setLatency(200);
+      let run: TaskRun;
+      try {
+        run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_IP}:${PLAIN_PORT}`, secrets, concurrency: '8' } });
+      } finally {
+        world.setLatency(0);
+      }
+      succeeds(run, plainVault, 0);
+      const entraToken = world.entra.requests.slice(entraBefore).find((r) => r.method === 'POST')!;
+      const opened = plainVault.connectedAt.slice(connectionsBefore);
+      assert.equal(opened.filter((at) => at < entraToken.at).length, 3, 'one per path read at once, opened before the Entra token was asked for');
+      assert.equal(opened.length, 3, 'and none later');
+    });
+
     it('does not warn for a loopback address', async () => {
       const before = plainVault.requests.length;
       const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_IP}:${PLAIN_PORT}` } });

@@ -61,7 +61,9 @@ export async function run(config: TaskConfig, deps: Deps): Promise<RunResult> {
   // Connecting to Vault (TLS handshake, protocol) happens while the token request waits for its
   // first answer: before that the step is busy with the request itself, after it the connection
   // is ready by the login. If no request goes out, the login connects.
-  const warmUp = deps.onFirstRequestSent(() => vault.warmUp());
+  // Over HTTP/1.1 each read in flight needs a connection of its own: they open then too.
+  const readsAtOnce = Math.max(1, Math.min(config.concurrency, new Set(config.requests.map((r) => r.path)).size));
+  const warmUp = deps.onFirstRequestSent(() => vault.warmUp(readsAtOnce));
   try {
     return await runWith(vault, config, deps);
   } finally {

@@ -80,8 +80,8 @@ export interface VaultApi {
   write(path: string, body: Record<string, unknown>): Promise<VaultBody>;
   revokeSelf(): Promise<void>;
   revokeLease(leaseId: string): Promise<void>;
-  /** Starts connecting to Vault ahead of the first request. */
-  warmUp(): void;
+  /** Starts connecting to Vault ahead of the first request; `connections`: as many as the reads use at once (HTTP/1.1). */
+  warmUp(connections?: number): void;
   /** 'HTTP/2' or 'HTTP/1.1': how the latest answer came; undefined before the first. */
   protocol(): string | undefined;
   /** Lets go of the connections once the work is done. */
@@ -209,8 +209,8 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
       const path = 'sys/leases/revoke';
       await call(`PUT ${path}`, path, () => node().request({ path: `/${path}`, method: 'PUT', json: { lease_id: leaseId }, ...readNs }));
     },
-    warmUp() {
-      transport.warmUp();
+    warmUp(connections) {
+      transport.warmUp(connections);
       setImmediate(node);
     },
     protocol: () => {

@@ -11,6 +11,7 @@
 import * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
@@ -68,8 +69,12 @@ export class TransportError extends Error {
 }
 
 export interface Transport {
-  /** Starts connecting (TLS handshake, protocol choice) ahead of the first request. */
-  warmUp(): void;
+  /**
+   * Starts connecting (TLS handshake, protocol choice) ahead of the first request; to a plain
+   * http Vault, up to `connections` HTTP/1.1 connections (at most MAX_HTTP1_CONNECTIONS), as many
+   * as the reads will use at once.
+   */
+  warmUp(connections?: number): void;
   send(req: HttpRequest): Promise<HttpResponse>;
   /** The protocol of the latest answer: 'h2' or 'http/1.1'; undefined before the first. */
   protocol(): string | undefined;
@@ -209,18 +214,65 @@ class ReusingAgent extends https.Agent {
 }
 
 /**
+ * An http.Agent for a plain http origin that can open its connections ahead of the requests: each
+ * new connection the agent needs is one of those when one is still open.
+ */
+class PreconnectingAgent extends http.Agent {
+  private readonly opened: net.Socket[] = [];
+  private readonly ignore = () => undefined;
+
+  constructor(
+    options: http.AgentOptions,
+    private readonly origin: URL,
+  ) {
+    super(options);
+  }
+
+  /** Opens connections until `count` wait unused; idle, they neither keep the step alive nor fail it. */
+  preconnect(count: number): void {
+    const host = this.origin.hostname.replace(/^\[|\]$/g, '');
+    while (this.opened.length < count) {
+      const socket = net.connect({ host, port: Number(this.origin.port || 80) });
+      socket.unref();
+      socket.on('error', this.ignore);
+      socket.once('close', () => {
+        const i = this.opened.indexOf(socket);
+        if (i >= 0) this.opened.splice(i, 1);
+      });
+      this.opened.push(socket);
+    }
+  }
+
+  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const socket = this.opened.shift();
+    if (!socket) return super.createConnection(options, callback);
+    socket.off('error', this.ignore);
+    socket.ref();
+    return socket;
+  }
+
+  override destroy(): void {
+    for (const socket of this.opened.splice(0)) socket.destroy();
+    super.destroy();
+  }
+}
+
+/**
  * HTTP/1.1 over at most MAX_HTTP1_CONNECTIONS kept-alive connections (directly or through the
  * agent's proxy). Requests beyond that wait here, before their timeout starts, for one in flight
  * to end; the agents' maxSockets holds the same limit should a connection be slow to come free.
  */
-function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined, spare: () => tls.TLSSocket | undefined) {
+function http1(origin: URL, opts: TransportOptions, secure: tls.ConnectionOptions | undefined, spare: () => tls.TLSSocket | undefined) {
   const pool = { keepAlive: true, maxSockets: MAX_HTTP1_CONNECTIONS };
   let agent: http.Agent;
+  let preconnecting: PreconnectingAgent | undefined;
   if (opts.proxy) {
     const url = proxyUrl(opts.proxy);
     agent = secure === undefined ? new HttpProxyAgent(url, pool) : new HttpsProxyAgent(url, { ...pool, ...secure });
+  } else if (secure === undefined) {
+    agent = preconnecting = new PreconnectingAgent(pool, origin);
   } else {
-    agent = secure === undefined ? new http.Agent(pool) : new ReusingAgent({ ...pool, ...secure }, spare);
+    agent = new ReusingAgent({ ...pool, ...secure }, spare);
   }
   const client = secure === undefined ? http : https;
   // The TLS settings go with each request too: for the TLS connection to Vault inside the tunnel
@@ -277,7 +329,12 @@ function http1(opts: TransportOptions, secure: tls.ConnectionOptions | undefined
       });
       request.end(payload);
     });
-  return { send: (req: HttpRequest) => inTurn(() => sendNow(req)), close: () => agent.destroy() };
+  return {
+    send: (req: HttpRequest) => inTurn(() => sendNow(req)),
+    /** Opens up to `count` connections ahead of the requests, where the agent can (plain http, no proxy). */
+    preconnect: (count: number) => preconnecting?.preconnect(Math.min(count, MAX_HTTP1_CONNECTIONS)),
+    close: () => agent.destroy(),
+  };
 }
 
 /** Node's codes for an HTTP/2 session that broke the protocol (not a reset stream or a lost connection). */
@@ -524,12 +581,13 @@ export function createTransport(address: string, opts: TransportOptions): Transp
   // requests use HTTP/1.1.
   const h2 = secure && !opts.proxy ? new Http2Origin(origin, secure, opts.timeoutMs) : undefined;
   let h1: ReturnType<typeof http1> | undefined;
-  const viaHttp1 = () => (h1 ??= http1(opts, secure?.(), () => h2?.takeSpare()));
+  const viaHttp1 = () => (h1 ??= http1(origin, opts, secure?.(), () => h2?.takeSpare()));
   let latest: string | undefined;
 
   return {
-    warmUp() {
-      h2?.get().catch(() => undefined);
+    warmUp(connections = 1) {
+      if (h2) h2.get().catch(() => undefined);
+      else if (!secure && !opts.proxy) viaHttp1().preconnect(connections);
     },
     async send(req) {
       let res: HttpResponse | undefined;
