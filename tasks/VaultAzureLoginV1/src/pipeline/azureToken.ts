@@ -1,4 +1,5 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
+import * as https from 'node:https';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
@@ -29,15 +30,16 @@ function oidcRequestUri(): string | undefined {
 
 /**
  * Opens the connection to Entra ID while the rest is under way, so that the token request finds
- * it ready: MSAL sends over Node's fetch, whose pool keeps the connection of this request (the
- * tenant's public discovery document) for the next one. Not through the agent's proxy (MSAL has
- * a client of its own then), and never failing the step.
+ * it ready: MSAL sends with Node's https module and its global agent, which keeps the connection
+ * of this request (the tenant's public discovery document) for the next one. Not through the
+ * agent's proxy (MSAL has a client of its own then); settles once the connection is free again or
+ * has failed, never failing the step.
  */
 function openEntraConnection(connection: string, timeoutSeconds: number): Promise<void> | undefined {
   if (tl.getVariable('Agent.ProxyUrl')) return undefined;
   const authority = tl.getEndpointDataParameter(connection, 'activeDirectoryAuthority', true);
   const tenant = tl.getEndpointAuthorizationParameter(connection, 'tenantid', true);
-  if (!authority || !tenant || typeof fetch !== 'function') return undefined;
+  if (!authority || !tenant) return undefined;
   let url: URL;
   try {
     url = new URL(`${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`, authority);
@@ -45,12 +47,16 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
     return undefined;
   }
   if (url.protocol !== 'https:') return undefined;
-  return fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
-    .then((res) => res.arrayBuffer())
-    .then(
-      () => undefined,
-      () => undefined,
-    );
+  return new Promise<void>((settle) => {
+    const req = https.get(url, (res) => {
+      res.resume();
+      res.on('end', () => settle());
+      res.on('error', () => settle());
+    });
+    req.setTimeout(timeoutSeconds * 1000, () => req.destroy());
+    req.on('error', () => settle());
+    req.on('close', () => settle());
+  });
 }
 
 /**
