@@ -1,7 +1,6 @@
 // When work happens, without the pipeline library: many log lines handed to the stream in one
 // write, and work started once the step's first request is on its way.
 import * as diagnostics from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
 import { Writable } from 'node:stream';
 
 /**
@@ -19,22 +18,20 @@ export function inOneWrite<T>(fn: () => T, stream: Writable = process.stdout): T
 }
 
 /**
- * Runs `fn` once the first HTTP request made from now on has been sent and its answer is awaited
- * (arm-rest's first request to Azure DevOps, Entra or IMDS), so that work which can wait fills
- * time the step would otherwise spend waiting. Not at all when that request fails before it is
- * sent, or after `cancel`.
+ * Runs `fn` once the first HTTP request made from now on has started (with workload identity
+ * federation, the request that opens the connection to Entra ID, made as the proof begins; else
+ * arm-rest's first request to Azure DevOps, Entra or IMDS), in the next turn of the event loop:
+ * work that can wait (opening Vault's connection) then fills the handshakes and answers the step
+ * waits for. Not at all when no request starts, or after `cancel`.
  */
 export function onFirstRequestSent(fn: () => void): { cancel(): void } {
   const name = 'http.client.request.start';
   let cancelled = false;
-  const onStart = (message: unknown) => {
+  const onStart = () => {
     diagnostics.unsubscribe(name, onStart);
-    const { request } = message as { request: ClientRequest };
-    request.once('finish', () =>
-      setImmediate(() => {
-        if (!cancelled) fn();
-      }),
-    );
+    setImmediate(() => {
+      if (!cancelled) fn();
+    });
   };
   diagnostics.subscribe(name, onStart);
   return {
