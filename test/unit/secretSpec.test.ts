@@ -7,10 +7,10 @@ import {
   parseSecrets,
   SecretRequest,
   SecretSpecError,
-  Text,
   variableNameFor,
   variableNameProblem,
 } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
+import type { Text } from '../../tasks/VaultAzureLoginV1/src/core/text';
 import { loc } from '../helpers/messages';
 
 /** The parts of a request a test cares about (line and entry are checked separately). */

@@ -5,7 +5,7 @@
 // runs (./awsSdk, a file of its own in the bundle).
 import { DeadlineError } from '../core/deadline';
 import { PLUGIN_CRASHED, VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 
 export interface AwsAuthConfig {

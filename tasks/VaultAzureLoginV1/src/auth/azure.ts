@@ -6,7 +6,7 @@
 // subscriptions, resource groups, locations or scale sets can check them.
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import { claimsAmong, readClaims } from '../core/tokenClaims';
 import { Imds, imds as defaultImds, ImdsError, isNoImds, isTransientImds, IMDS_HOST } from './azureImds';
 import { explainAzureVault } from './azureRefusals';

@@ -3,7 +3,7 @@
 // verifyRole and verifyResource), each a 500, turned into the cause, the value sent and the fix.
 // Which of them a retry cannot change, the retry policy knows (vault/retry.ts permanentLogin).
 import type { VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { LoginTarget, Proof } from './method';
 
 /** One line of an outside text, short enough for a message. */

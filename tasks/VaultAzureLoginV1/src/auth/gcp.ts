@@ -5,7 +5,7 @@
 import * as http from 'node:http';
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 
 export interface GcpAuthConfig {

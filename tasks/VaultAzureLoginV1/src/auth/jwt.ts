@@ -5,7 +5,7 @@
 // or the Entra-issued shape). The pipeline edge requests the token (pipeline/oidcToken.ts).
 import { DeadlineError } from '../core/deadline';
 import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import { explainJwtRefusal } from './jwtRefusals';
 import type { AuthMethod } from './method';
 

@@ -19,7 +19,7 @@
 // update always with role_type jwt (OpenBao refuses an update that leaves it out: "'allowed_redirect_uris'
 // must be set if 'role_type' is 'oidc' or unspecified").
 import type { VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { LoginTarget } from './method';
 
 /** What is known of the token sent, all non-secret: its claims, and how the step calls it. */

@@ -6,7 +6,7 @@
 // hashicorp/vault-plugin-auth-kubernetes): every failed TokenReview is a bare 403 "permission denied".
 import type { VaultHttpError } from '../core/failures';
 import { fileRefusal, MAX_TOKEN_FILE_BYTES, ReadFile } from '../core/inputFile';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { AuthMethod, LoginTarget } from './method';
 
 /** Where the kubelet mounts the pod's service account token. */

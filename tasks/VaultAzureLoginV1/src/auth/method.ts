@@ -2,7 +2,7 @@
 // `POST auth/<mount>/login` it makes of it, and its own words for what went wrong. The flow
 // (run.ts) calls these and knows no method; everything after the login is the same for all.
 import type { VaultBody, VaultHttpError } from '../core/failures';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 
 export const AUTH_METHODS = ['azure', 'jwt', 'kubernetes', 'approle', 'cert', 'aws', 'gcp'] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];

@@ -7,7 +7,8 @@
 //   sshCertificates:  <mount>/sign/<role>  [key=value ... | {JSON}] [| PREFIX_]
 // Values are strings (quoted with "…" when they hold spaces), numbers, booleans, lists of strings
 // or numbers, or (SSH's critical_options and extensions) maps of strings; JSON for the last three.
-import { fileNameProblem, normalizeKeyName, SpecProblem, Text, variableNameProblem } from './secretSpec';
+import { fileNameProblem, normalizeKeyName, SpecProblem, variableNameProblem } from './secretSpec';
+import type { Text } from './text';
 
 export type CredentialKind = 'pki' | 'ssh';
 

@@ -2,7 +2,7 @@
 // the words of the `loc` the caller passes (task.json messages); each login method adds its own
 // (src/auth). No message contains a secret, a token or a JWT.
 import { ANSWER_TOO_LARGE, answerLost, MAX_ANSWER_BYTES, VaultHttpError, VaultNetworkError } from './failures';
-import { Text } from './secretSpec';
+import type { Text } from './text';
 import { CLIENT_CERTIFICATE_REFUSED, CLIENT_CERTIFICATE_REQUIRED, HOST_NAME_MISMATCH, UNTRUSTED_CERTIFICATE } from './tlsFailures';
 
 /** A failure the user can fix; its message is complete and is shown without a stack trace. */

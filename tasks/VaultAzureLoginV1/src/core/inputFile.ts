@@ -1,7 +1,7 @@
 // A file an input or agent setting names, as read for the task: its text, or why it was not read.
 // The pipeline edge reads (pipeline/inputFile.ts); a method that reads again at login (kubernetes)
 // gets that reader as a parameter. The words for the refusals every such file shares are here.
-import type { Text } from './secretSpec';
+import type { Text } from './text';
 
 /** Why a file was not read: not there, not readable, not a regular file, or above the cap. */
 export type FileRefusal = { refused: 'missing' | 'unreadable'; code: string } | { refused: 'notFile'; kind: string } | { refused: 'tooLarge' };

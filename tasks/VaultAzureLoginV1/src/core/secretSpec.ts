@@ -10,8 +10,7 @@
 // Every message comes from task.json through the `loc` function the caller passes (task-lib's
 // tl.loc in the task), so this module stays free of the pipeline library.
 
-/** Formats the task.json message `key` with `args`, as task-lib's `loc` does. */
-export type Text = (key: string, ...args: unknown[]) => string;
+import type { Text } from './text';
 
 export type Selector = { kind: 'key'; key: string } | { kind: 'all' } | { kind: 'json' };
 

@@ -6,13 +6,13 @@ import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
 import { loc } from './adapter';
 import { readInputFile } from './inputFile';
 
-export const mountPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+/** A mount or namespace path: names of letters, digits and - _ . separated by '/'. */
+const plainPathPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 export const rolePattern = /^\w([\w.-]*\w)?$/;
-export const namespacePattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 /** A mount or namespace path: names of letters, digits and - _ . separated by '/', none '.' or '..'. */
-export function isPlainPath(path: string, pattern: RegExp): boolean {
-  return pattern.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
+export function isPlainPath(path: string): boolean {
+  return plainPathPattern.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
 }
 
 export function trimSlashes(s: string): string {

@@ -5,7 +5,7 @@ import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
 import { loc } from './adapter';
 import { readAuthInputs } from './authInputs';
 import { readInputFile } from './inputFile';
-import { booleanInput, clientPairMatches, input, isPlainPath, mountPattern, namespacePattern, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
+import { booleanInput, clientPairMatches, input, isPlainPath, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
 import type { TaskConfig } from '../config';
@@ -82,9 +82,9 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   }
 
   const namespace = trimSlashes(input('vaultNamespace')) || connectionNamespace;
-  if (namespace && !isPlainPath(namespace, namespacePattern)) problems.push(loc('NamespaceInvalid', 'vaultNamespace', namespace));
+  if (namespace && !isPlainPath(namespace)) problems.push(loc('NamespaceInvalid', 'vaultNamespace', namespace));
   const authNamespaceInput = trimSlashes(input('authNamespace'));
-  if (authNamespaceInput && !isPlainPath(authNamespaceInput, namespacePattern)) problems.push(loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
+  if (authNamespaceInput && !isPlainPath(authNamespaceInput)) problems.push(loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
   const authNamespace = authNamespaceInput || namespace;
 
   const verify = !booleanInput('tlsSkipVerify', false, problems);
@@ -94,9 +94,11 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   const endpointCa = pemInput(`caCertificate (${loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
   if (endpointCa) ca.push(endpointCa);
 
+  const beforePair = problems.length;
   let cert = pemInput('clientCertificate', input('clientCertificate'), 'certificate', problems);
   let key = pemInput('clientKey', input('clientKey'), 'key', problems);
-  if (Boolean(cert) !== Boolean(key) && !problems.some((p) => p.includes("'client"))) problems.push(loc('ClientPairIncomplete'));
+  // Half a pair is a problem of its own only when neither half was refused already.
+  if (Boolean(cert) !== Boolean(key) && problems.length === beforePair) problems.push(loc('ClientPairIncomplete'));
   let passphrase: string | undefined;
 
   // The agent's own certificate settings (Agent.CAInfo, Agent.ClientCert) apply as well.
@@ -190,7 +192,7 @@ export function readConfig(): Read<TaskConfig> {
   // The mount defaults to the path `vault auth enable <method>` gives it: the method's name.
   const authMountRaw = input('authMount');
   const authMount = trimSlashes(authMountRaw) || auth?.method || 'azure';
-  if (!isPlainPath(authMount, mountPattern)) {
+  if (!isPlainPath(authMount)) {
     problems.push(loc('MountInvalid', authMountRaw));
   } else if (authMount.startsWith('auth/')) {
     problems.push(loc('MountHasAuthPrefix', authMount, authMount.slice('auth/'.length)));

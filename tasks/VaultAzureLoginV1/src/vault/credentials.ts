@@ -9,7 +9,7 @@ import { explainIssue, explainMount, IssueContext } from '../core/errors';
 import { VaultHttpError } from '../core/failures';
 import { escapeOutside } from '../core/logText';
 import { ed25519PrivateFile, ed25519PublicLine, parseSshCertificate, sshTime } from '../core/openssh';
-import type { Text } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import type { MountInfo, VaultApi, VaultBody } from './client';
 import type { ReadFailure, SecretValue } from './reader';
 

@@ -4,7 +4,8 @@ import { stringify as stringifyJson } from 'lossless-json';
 import { mapLimit } from '../core/concurrency';
 import { hasUnsafeCharacters } from '../core/logText';
 import { explainMount, explainRead } from '../core/errors';
-import { findDuplicateNames, SecretRequest, Text, variableNameFor, variableNameProblem } from '../core/secretSpec';
+import { findDuplicateNames, SecretRequest, variableNameFor, variableNameProblem } from '../core/secretSpec';
+import type { Text } from '../core/text';
 import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './client';
 
 export interface SecretValue {
