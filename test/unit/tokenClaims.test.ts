@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { readClaims } from '../../tasks/VaultAzureLoginV1/src/core/tokenClaims';
+import { jwtPayload, readClaims } from '../../tasks/VaultAzureLoginV1/src/core/tokenClaims';
 
 const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const header = part({ alg: 'RS256', typ: 'JWT' });
@@ -41,5 +41,22 @@ describe('readClaims', () => {
   ];
   for (const [what, token] of notJwts) {
     it(`returns undefined for ${what}`, () => assert.equal(readClaims(token), undefined));
+  }
+});
+
+describe('jwtPayload, the one JWT decoder', () => {
+  it('gives the payload object of a compact JWT, claims of every type kept', () => {
+    assert.deepEqual(jwtPayload(jwtOf({ sub: 's', exp: 1800000000, aud: ['a', 'b'], nested: { x: 1 } })), { sub: 's', exp: 1800000000, aud: ['a', 'b'], nested: { x: 1 } });
+  });
+
+  const refused: Array<[string, string]> = [
+    ['a payload that is a JSON array', jwtOf([1])],
+    ['a payload in padded base64', `${header}.${Buffer.from(JSON.stringify({ sub: 's' })).toString('base64')}=.sig`],
+    ['a payload with characters outside base64url', `${header}.${part({ sub: 's' })}+.sig`],
+    ['an empty payload', `${header}..sig`],
+    ['two parts', `${header}.${part({ sub: 's' })}`],
+  ];
+  for (const [what, token] of refused) {
+    it(`is undefined for ${what}`, () => assert.equal(jwtPayload(token), undefined));
   }
 });

@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
+import { jwtPayload } from '../core/tokenClaims';
 import type { AuthMethod, LoginTarget, Proof } from './method';
 
 export interface GcpAuthConfig {
@@ -78,12 +79,8 @@ export interface GceClaims {
 
 /** The non-secret claims of a GCE identity token, without verifying it. */
 export function readGceClaims(jwt: string): GceClaims {
-  let payload: Record<string, unknown>;
-  try {
-    payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
+  const payload = jwtPayload(jwt);
+  if (!payload) return {};
   const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
   const gce = ((payload.google as Record<string, unknown> | undefined)?.compute_engine ?? {}) as Record<string, unknown>;
   return {

@@ -6,6 +6,7 @@
 import { DeadlineError } from '../core/deadline';
 import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
 import type { Text } from '../core/text';
+import { jwtPayload } from '../core/tokenClaims';
 import { explainJwtRefusal } from './jwtRefusals';
 import type { AuthMethod } from './method';
 
@@ -85,21 +86,14 @@ export const LOGGED_CLAIMS = ['iss', 'sub', 'aud', 'org_id', 'prj_id', 'def_id',
 
 /** The payload's string claims (arrays joined with ','), and `expires` from exp; undefined when it is no JWT. */
 export function readOidcClaims(jwt: string): Record<string, string> | undefined {
-  const parts = jwt.split('.');
-  if (parts.length !== 3) return undefined;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const payload = jwtPayload(jwt);
+  if (!payload) return undefined;
   const claims: Record<string, string> = {};
-  for (const [name, value] of Object.entries(payload as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(payload)) {
     if (typeof value === 'string') claims[name] = value;
     else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) claims[name] = value.join(',');
   }
-  const exp = (payload as { exp?: unknown }).exp;
+  const exp = payload.exp;
   if (typeof exp === 'number' && Number.isFinite(exp)) claims.expires = new Date(exp * 1000).toISOString();
   return claims;
 }

@@ -7,6 +7,7 @@
 import type { VaultHttpError } from '../core/failures';
 import { fileRefusal, MAX_TOKEN_FILE_BYTES, ReadFile } from '../core/inputFile';
 import type { Text } from '../core/text';
+import { jwtPart, jwtPayload } from '../core/tokenClaims';
 import type { AuthMethod, LoginTarget } from './method';
 
 /** Where the kubelet mounts the pod's service account token. */
@@ -34,23 +35,12 @@ export interface ServiceAccountClaims {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
-/** A JWT's part: base64url text that decodes to a JSON object, else undefined. */
-function jsonPart(part: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The claims of a service account token, read without verifying it; undefined when the text is not a JWT. */
 export function readServiceAccountClaims(jwt: string): ServiceAccountClaims | undefined {
-  const parts = jwt.split('.');
-  if (parts.length !== 3 || !parts[2] || !jsonPart(parts[0])) return undefined;
-  const payload = jsonPart(parts[1]);
-  if (!payload) return undefined;
+  // A token file is checked harder than a token an API answered with: a header and a signature as well.
+  const [header, , signature] = jwt.split('.');
+  const payload = jwtPayload(jwt);
+  if (!payload || !signature || !jwtPart(header)) return undefined;
   const k8s = obj(payload['kubernetes.io']);
   const aud = payload.aud;
   const claims: ServiceAccountClaims = {

@@ -1,4 +1,5 @@
-// Reads the non-secret claims of an access token (a JWT) for the log; never returns the token.
+// Decodes JWT payloads (one decoder for every token the task meets) and reads the non-secret
+// claims of an access token for the log; never returns the token.
 
 export interface TokenClaims {
   aud?: string;
@@ -20,17 +21,31 @@ export function claimsAmong(facts: Record<string, string | undefined>): TokenCla
   return claims;
 }
 
-/** Decodes the payload of a JWT without verifying it. Returns undefined when it is not a JWT. */
-export function readClaims(jwt: string): TokenClaims | undefined {
-  const parts = jwt.split('.');
-  if (parts.length !== 3) return undefined;
-  let payload: Record<string, unknown>;
+/** The JSON object one part of a JWT holds (base64url text), without verifying anything; undefined when it holds none. */
+export function jwtPart(part: string): Record<string, unknown> | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
   try {
-    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
-  if (typeof payload !== 'object' || payload === null) return undefined;
+}
+
+/**
+ * The one decoder of a JWT's payload, for every token the task meets (Entra's, the pipeline's OIDC
+ * token, a service account's, a GCE identity token): three parts separated by '.', the middle one a
+ * JSON object. Nothing is verified (Vault does that); undefined when the text is no JWT.
+ */
+export function jwtPayload(jwt: string): Record<string, unknown> | undefined {
+  const parts = jwt.split('.');
+  return parts.length === 3 ? jwtPart(parts[1]) : undefined;
+}
+
+/** The claims of an access token (a JWT) shown in the log, without verifying it; undefined when it is not a JWT. */
+export function readClaims(jwt: string): TokenClaims | undefined {
+  const payload = jwtPayload(jwt);
+  if (!payload) return undefined;
   const claims: TokenClaims = {};
   for (const name of claimNames) {
     const value = payload[name];
