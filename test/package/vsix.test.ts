@@ -79,8 +79,13 @@ function endpointDataKeysReadBySource(): string[] {
 function endpointAuthKeysReadBySource(): string[] {
   const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
   const keys = new Set<string>();
-  for (const file of readdirSync(join(srcDir, 'pipeline')).filter((f) => f.endsWith('.ts'))) {
-    for (const m of readFileSync(join(srcDir, 'pipeline', file), 'utf8').matchAll(/(?:getEndpointAuthorizationParameter|endpointAuthField)\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
+  // The login methods read the Vault connection through the input port (`endpoint` is
+  // port.endpoint(vaultConnection) in auth/approle.ts and auth/cert.ts); the pipeline edge directly.
+  const reads = /(?:\bendpoint\??\.auth\(|(?:getEndpointAuthorizationParameter|endpointAuthField)\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g;
+  for (const dir of ['auth', 'pipeline']) {
+    for (const file of readdirSync(join(srcDir, dir)).filter((f) => f.endsWith('.ts'))) {
+      for (const m of readFileSync(join(srcDir, dir, file), 'utf8').matchAll(reads)) keys.add(m[1]);
+    }
   }
   return [...keys].sort();
 }

@@ -34,7 +34,7 @@ const troubleshooting = read('docs', 'troubleshooting.md');
 const REPO_URL = 'https://github.com/vault-azure-login/vault-azure-login/blob/main/';
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'step.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/authInputs.ts', 'pipeline/inputFields.ts', 'core/inputFile.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'pipeline/jwtInputs.ts', 'auth/approle.ts', 'auth/cert.ts', 'pipeline/approleInputs.ts', 'pipeline/certInputs.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'pipeline/awsInputs.ts', 'pipeline/gcpInputs.ts', 'auth/azureRefusals.ts', 'core/credentialSpec.ts', 'vault/credentials.ts'];
+const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'step.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/inputFields.ts', 'core/inputFile.ts', 'auth/index.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'auth/approle.ts', 'auth/cert.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'auth/azureRefusals.ts', 'core/credentialSpec.ts', 'vault/credentials.ts'];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments

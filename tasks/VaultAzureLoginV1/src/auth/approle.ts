@@ -7,7 +7,7 @@
 import { DeadlineError } from '../core/deadline';
 import { explainNetwork, lostCause } from '../core/errors';
 import { answerLost, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
-import type { AuthMethod, ProveContext } from './method';
+import type { AuthMethod, AuthMethodDescriptor, ProveContext, ReadContext } from './method';
 
 export interface ApproleAuthConfig {
   method: 'approle';
@@ -247,3 +247,48 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
     },
   };
 }
+
+/** The scheme name of ms.vss-endpoint.endpoint-auth-scheme-basic, as the agent passes it. */
+export const APPROLE_SCHEME = 'UsernamePassword';
+
+/**
+ * The role_id and secret_id from the inputs approleRoleId and approleSecretId (fed by secret
+ * variables), else from the HashiCorp Vault service connection in 'vaultConnection' when its
+ * authentication is AppRole. That scheme is Azure DevOps' built-in basic scheme with its two fields
+ * renamed (vss-extension.json): the agent passes it as UsernamePassword, the role_id as the
+ * parameter `username` and the secret_id as `password` (both masked by the agent).
+ */
+export function readApproleInputs({ port, loc, problems, vaultAddress, vaultConnection }: ReadContext): ApproleAuthConfig {
+  const endpoint = vaultConnection ? port.endpoint(vaultConnection) : undefined;
+  const scheme = endpoint?.scheme ?? '';
+  const fromConnection = scheme.toLowerCase() === APPROLE_SCHEME.toLowerCase();
+  // The basic scheme's two fields: username holds the role_id, password the secret_id.
+  const stored = {
+    username: fromConnection ? (endpoint?.auth('username').trim() ?? '') : '',
+    password: fromConnection ? (endpoint?.auth('password').trim() ?? '') : '',
+  };
+
+  // An input wins over the connection: a role_id kept in the connection, a secret_id wrapped for this run.
+  const pick = (inputName: string, key: keyof typeof stored, what: string, variable: string): { value: string; from: string } => {
+    const own = port.input(inputName);
+    if (own) return { value: own, from: loc('FromInput', inputName) };
+    if (stored[key]) return { value: stored[key], from: loc('FromVaultConnection', vaultConnection) };
+    problems.push(loc('ApproleMissing', what, inputName, inputName, variable, vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : ''));
+    return { value: '', from: '' };
+  };
+  const roleId = pick('approleRoleId', 'username', 'role_id', 'VAULT_ROLE_ID');
+  const secretId = pick('approleSecretId', 'password', 'secret_id', 'VAULT_SECRET_ID');
+  for (const [name, v] of [
+    ['role_id', roleId],
+    ['secret_id', secretId],
+  ] as const) {
+    if (/[\r\n]/.test(v.value)) problems.push(loc('ApproleMultiline', name, v.from));
+  }
+  return { method: 'approle', roleId: roleId.value, secretId: secretId.value, roleIdFrom: roleId.from, secretIdFrom: secretId.from, address: vaultAddress };
+}
+
+export const approle: AuthMethodDescriptor<ApproleAuthConfig> = {
+  needsRole: true,
+  readInputs: readApproleInputs,
+  create: (config) => approleMethod(config),
+};

@@ -6,7 +6,7 @@
 import { DeadlineError } from '../core/deadline';
 import { PLUGIN_CRASHED, VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
-import type { AuthMethod, LoginTarget, Proof } from './method';
+import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 
 export interface AwsAuthConfig {
   method: 'aws';
@@ -266,3 +266,27 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
     explainRefusal: (err, proof, target, loc) => explainAwsPlugin(err, proof, target, config, loc),
   };
 }
+
+/** A region name as AWS writes them: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5. */
+export const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** An HTTP header value Vault compares as text: visible ASCII and inner spaces. */
+export const headerValuePattern = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
+
+/**
+ * The inputs: the X-Vault-AWS-IAM-Server-ID value and the STS region, checked before any request.
+ * The credentials are the agent's own (the AWS SDK's chain); no input carries one.
+ */
+export function readAwsInputs({ port, loc, problems }: ReadContext): AwsAuthConfig {
+  const serverId = port.input('awsServerIdHeader');
+  if (serverId && !headerValuePattern.test(serverId)) problems.push(loc('AwsServerIdInvalid', serverId));
+  const raw = port.input('awsStsRegion');
+  const stsRegion = raw.toLowerCase() === 'global' ? '' : raw;
+  if (stsRegion && !regionPattern.test(stsRegion)) problems.push(loc('AwsRegionInvalid', raw));
+  return { method: 'aws', serverId, stsRegion };
+}
+
+export const aws: AuthMethodDescriptor<AwsAuthConfig> = {
+  needsRole: true,
+  readInputs: readAwsInputs,
+  create: (config) => awsMethod(config),
+};

@@ -12,7 +12,7 @@ import { Imds, imds as defaultImds, ImdsError, isNoImds, isTransientImds, IMDS_H
 import { explainAzureVault } from './azureRefusals';
 import { explainOidcFailure, isTransientOidc, OidcTokenError } from './jwt';
 import { explainJwtRefusal } from './jwtRefusals';
-import type { AuthMethod, LoginTarget, Proof } from './method';
+import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 import { AzureTokenError, AzureTokenSource } from './tokenSource';
 
 export interface AzureAuthConfig {
@@ -145,3 +145,41 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
     },
   };
 }
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The inputs: the token's audience (`resource`), and whose identity logs in (`azureIdentity`): the
+ * AzureRM connection in `azureSubscription`, or the agent VM's managed identity with no connection.
+ */
+export function readAzureInputs({ port, loc, problems, warnings }: ReadContext): AzureAuthConfig {
+  const resourceRaw = port.input('resource');
+  const resource = resourceRaw || 'https://management.azure.com/';
+  if (/\s/.test(resource)) problems.push(loc('ResourceInvalid', resourceRaw));
+  else if (/\/\.default$/.test(resource)) problems.push(loc('ResourceIsScope', resource, resource.replace(/\/\.default$/, '')));
+  const identity = port.input('azureIdentity') || 'connection';
+  const clientId = port.input('managedIdentityClientId');
+  if (clientId && !GUID.test(clientId)) problems.push(loc('ManagedIdentityClientIdInvalid', clientId));
+  if (identity === 'agentVm') {
+    if (port.input('azureSubscription')) problems.push(loc('AzureIdentityWithConnection', port.input('azureSubscription')));
+    return { method: 'azure', connection: '', connectionScheme: 'ManagedServiceIdentity', resource, managedIdentity: { clientId } };
+  }
+  if (identity !== 'connection') problems.push(loc('AzureIdentityInvalid', identity));
+  const connection = port.input('azureSubscription');
+  if (!connection) problems.push(loc('InputRequired', 'azureSubscription', loc('ConnectionHint')));
+  else if (!port.endpoint(connection).url) problems.push(loc('ConnectionNotFound', connection));
+  const connectionScheme = connection ? port.endpoint(connection).scheme || 'ServicePrincipal' : '';
+  if (connectionScheme !== 'ManagedServiceIdentity') {
+    if (clientId) warnings.push(loc('ManagedIdentityClientIdUnused', connection, connectionScheme));
+    return { method: 'azure', connection, connectionScheme, resource };
+  }
+  // A managed identity connection is the agent VM's identity: a user-assigned one is named by the input, else by the connection.
+  const fromConnection = port.endpoint(connection).data('msiclientId');
+  return { method: 'azure', connection, connectionScheme, resource, managedIdentity: { clientId: clientId || fromConnection } };
+}
+
+export const azure: AuthMethodDescriptor<AzureAuthConfig> = {
+  needsRole: true,
+  readInputs: readAzureInputs,
+  create: (config, sources) => azureMethod(config, sources.azureToken),
+};

@@ -3,7 +3,8 @@
 // given, as `{name}`. The refusals are worded as OpenBao and Vault answer them
 // (builtin/credential/cert/path_login.go).
 import { X509Certificate } from 'node:crypto';
-import type { AuthMethod } from './method';
+import { clientPairMatches } from '../core/clientPair';
+import type { AuthMethod, AuthMethodDescriptor, ReadContext } from './method';
 
 export interface CertAuthConfig {
   method: 'cert';
@@ -83,3 +84,57 @@ export function certMethod(config: CertAuthConfig): AuthMethod {
     },
   };
 }
+
+/** The scheme name of ms.vss-endpoint.endpoint-auth-scheme-cert, as the agent passes it. */
+export const CERT_SCHEME = 'Certificate';
+
+const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const PRIVATE_KEY = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+
+/**
+ * The client certificate the TLS connections present: from the HashiCorp Vault service connection
+ * in 'vaultConnection' when its authentication is Certificate (Azure DevOps' built-in certificate
+ * scheme: one confidential field, `certificate`, holding the certificate and its private key in
+ * PEM), else the TLS inputs clientCertificate and clientKey, else the agent's Agent.ClientCert. The
+ * connection's pair goes into the Vault TLS settings, as the inputs' pair does.
+ */
+export function readCertInputs(ctx: ReadContext): CertAuthConfig {
+  const { port, loc, problems, vaultAddress, vaultConnection } = ctx;
+  // Over plain http no TLS carries the certificate: the login would go without it.
+  if (vaultAddress.startsWith('http://')) {
+    const from = vaultConnection ? loc('FromVaultConnection', vaultConnection) : port.input('vaultAddress') ? loc('FromInput', 'vaultAddress') : 'variable VAULT_ADDR';
+    problems.push(loc('CertNeedsHttps', vaultAddress, from));
+  }
+  const endpoint = vaultConnection ? port.endpoint(vaultConnection) : undefined;
+  const scheme = endpoint?.scheme ?? '';
+  if (endpoint && scheme.toLowerCase() === CERT_SCHEME.toLowerCase()) {
+    const source = loc('FromVaultConnection', vaultConnection);
+    if (port.input('clientCertificate')) problems.push(loc('CertTwoSources', vaultConnection));
+    const pem = endpoint.auth('certificate');
+    const cert = (pem.match(CERTIFICATE) ?? []).join('\n');
+    const key = PRIVATE_KEY.exec(pem)?.[0];
+    if (!cert || !key) {
+      problems.push(loc('CertConnectionIncomplete', vaultConnection, cert ? loc('CertPartKey') : loc('CertPartCertificate')));
+    } else if (!clientPairMatches(cert, key, undefined)) {
+      problems.push(loc('CertConnectionMismatch', vaultConnection));
+    } else {
+      ctx.useClientPair(`${cert}\n`, `${key}\n`);
+      return { method: 'cert', certificate: `${cert}\n`, source };
+    }
+    return { method: 'cert', certificate: ctx.clientCertificate ?? '', source };
+  }
+  if (ctx.clientCertificate) {
+    const source = port.input('clientCertificate') ? loc('FromInput', 'clientCertificate') : 'Agent.ClientCert';
+    return { method: 'cert', certificate: ctx.clientCertificate, source };
+  }
+  // A clientCertificate that could not be read has its own problem already.
+  if (!port.input('clientCertificate') && !port.input('clientKey')) problems.push(loc('CertMissing', vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : ''));
+  return { method: 'cert', certificate: '', source: '' };
+}
+
+export const cert: AuthMethodDescriptor<CertAuthConfig> = {
+  // Without a role Vault tries every certificate role of the mount.
+  needsRole: false,
+  readInputs: readCertInputs,
+  create: (config) => certMethod(config),
+};

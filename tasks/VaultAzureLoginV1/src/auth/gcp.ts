@@ -7,7 +7,7 @@ import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
 import { jwtPayload } from '../core/tokenClaims';
-import type { AuthMethod, LoginTarget, Proof } from './method';
+import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 
 export interface GcpAuthConfig {
   method: 'gcp';
@@ -172,3 +172,21 @@ export function gcpMethod(config: GcpAuthConfig, fetchToken: typeof fetchIdentit
     explainRefusal: (err, proof, target, loc) => explainGcpPlugin(err, proof, target, loc),
   };
 }
+
+/** 'default', or a service account email (name@project.iam.gserviceaccount.com, PROJECT_NUMBER-compute@developer.gserviceaccount.com). */
+export const serviceAccountPattern = /^(default|[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*[a-z0-9])$/i;
+
+/** The input: which of the VM's service accounts proves the identity ('default' or an email), checked before any request. */
+export function readGcpInputs({ port, loc, problems }: ReadContext): GcpAuthConfig {
+  const serviceAccount = port.input('gcpServiceAccount') || 'default';
+  if (!serviceAccountPattern.test(serviceAccount)) problems.push(loc('GcpServiceAccountInvalid', serviceAccount));
+  // Google's client libraries let GCE_METADATA_HOST move the metadata server (an emulator, a proxy).
+  const metadataHost = port.variable('GCE_METADATA_HOST') || METADATA_HOST;
+  return { method: 'gcp', serviceAccount, metadataHost };
+}
+
+export const gcp: AuthMethodDescriptor<GcpAuthConfig> = {
+  needsRole: true,
+  readInputs: readGcpInputs,
+  create: (config) => gcpMethod(config),
+};

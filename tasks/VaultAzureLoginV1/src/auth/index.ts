@@ -1,45 +1,42 @@
-// The login methods, chosen by the `authMethod` input: the one place that knows them all.
-import { ApproleAuthConfig, approleMethod } from './approle';
-import { AwsAuthConfig, awsMethod } from './aws';
-import { AzureAuthConfig, azureMethod } from './azure';
-import { CertAuthConfig, certMethod } from './cert';
-import { GcpAuthConfig, gcpMethod } from './gcp';
-import { JwtAuthConfig, jwtMethod, OidcTokenSource } from './jwt';
-import { KubernetesAuthConfig, kubernetesMethod } from './kubernetes';
-import type { ReadFile } from '../core/inputFile';
-import type { AuthMethod } from './method';
-import type { AzureTokenSource } from './tokenSource';
+// The login methods, chosen by the `authMethod` input: the one place that knows them all. Each is
+// one descriptor in its own file (auth/<method>.ts); task.json's options are tested against these.
+import { approle } from './approle';
+import { aws } from './aws';
+import { azure } from './azure';
+import { cert } from './cert';
+import { gcp } from './gcp';
+import { jwt } from './jwt';
+import { kubernetes } from './kubernetes';
+import type { AuthMethod, AuthMethodDescriptor, AuthMethodName, ReadContext } from './method';
+import type { AuthSources } from './tokenSource';
 
-export type { AuthMethod, AuthMethodName, Proof } from './method';
-export { AUTH_METHODS } from './method';
+export type { AuthMethod, AuthMethodName, Endpoint, InputPort, Proof, ReadContext } from './method';
+export type { AuthSources } from './tokenSource';
+
+/** Every method by its name, in the order a message lists them: leaving one out does not compile. */
+export const AUTH_METHODS = { azure, approle, cert, aws, gcp, kubernetes, jwt } satisfies { [N in AuthMethodName]: AuthMethodDescriptor<{ method: N }> };
 
 /** Each method's settings, told apart by `method`. */
-export type AuthConfig = AzureAuthConfig | ApproleAuthConfig | CertAuthConfig | AwsAuthConfig | GcpAuthConfig | KubernetesAuthConfig | JwtAuthConfig;
+export type AuthConfig = ReturnType<(typeof AUTH_METHODS)[AuthMethodName]['readInputs']>;
 
-/** What the methods need from the pipeline edge (tokens only the agent's libraries can get). */
-export interface AuthSources {
-  azureToken: AzureTokenSource;
-  /** The job's OIDC tokens from Azure DevOps (jwt). */
-  oidcToken: OidcTokenSource;
-  /** The bounded reader of files an input names (kubernetes reads its token file again at login). */
-  readFile: ReadFile;
+const isMethodName = (name: string): name is AuthMethodName => Object.prototype.hasOwnProperty.call(AUTH_METHODS, name);
+
+/** The method `authMethod` names (azure when empty) and its settings; undefined when the name is unknown. */
+export function readAuthInputs(ctx: ReadContext): AuthConfig | undefined {
+  const raw = ctx.port.input('authMethod') || 'azure';
+  const name = raw.toLowerCase();
+  if (!isMethodName(name)) {
+    ctx.problems.push(ctx.loc('AuthMethodInvalid', raw, Object.keys(AUTH_METHODS).join(', ')));
+    return undefined;
+  }
+  return AUTH_METHODS[name].readInputs(ctx);
+}
+
+/** Whether the method's login names a role (an empty `role` is then a problem). */
+export function needsRole(method: AuthMethodName): boolean {
+  return AUTH_METHODS[method].needsRole;
 }
 
 export function createAuthMethod(config: AuthConfig, sources: AuthSources): AuthMethod {
-  switch (config.method) {
-    case 'azure':
-      return azureMethod(config, sources.azureToken);
-    case 'approle':
-      return approleMethod(config);
-    case 'cert':
-      return certMethod(config);
-    case 'aws':
-      return awsMethod(config);
-    case 'gcp':
-      return gcpMethod(config);
-    case 'kubernetes':
-      return kubernetesMethod(config, sources.readFile);
-    case 'jwt':
-      return jwtMethod(config, sources.oidcToken);
-  }
+  return (AUTH_METHODS[config.method] as AuthMethodDescriptor<AuthConfig>).create(config, sources);
 }

@@ -8,7 +8,8 @@ import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
 import type { Text } from '../core/text';
 import { jwtPayload } from '../core/tokenClaims';
 import { explainJwtRefusal } from './jwtRefusals';
-import type { AuthMethod } from './method';
+import type { AuthMethod, AuthMethodDescriptor, ReadContext } from './method';
+import type { OidcTokenSource } from './tokenSource';
 
 export type JwtSource = 'pipeline' | 'serviceConnection';
 
@@ -20,17 +21,6 @@ export interface JwtAuthConfig {
   /** The AzureRM connection (its id) whose assertion is requested; '' for the pipeline token. */
   connection: string;
 }
-
-export interface OidcTokenRequest {
-  requestUri: string;
-  /** The connection whose assertion is asked for; none for the pipeline's own token. */
-  serviceConnectionId?: string;
-  /** The request gets at most this long. */
-  timeoutSeconds: number;
-}
-
-/** Asks Azure DevOps for an OIDC token; throws OidcTokenError. */
-export type OidcTokenSource = (request: OidcTokenRequest) => Promise<string>;
 
 /** Azure DevOps did not give the token: its HTTP answer (`status`), or no answer at all (`code`). */
 export class OidcTokenError extends Error {
@@ -47,6 +37,9 @@ export class OidcTokenError extends Error {
     this.name = 'OidcTokenError';
   }
 }
+
+/** The agent's connection to Azure DevOps: its authorization holds the job's access token (System.AccessToken). */
+export const JOB_CONNECTION = 'SYSTEMVSSCONNECTION';
 
 export const OIDC_API_VERSION = '7.1-preview.1';
 
@@ -151,3 +144,44 @@ export function jwtMethod(config: JwtAuthConfig, getToken: OidcTokenSource): Aut
     explainRefusal: (err, proof, target, loc) => explainJwtRefusal(err, { ...proof.facts, sent: sent(loc) }, target, loc),
   };
 }
+
+const SOURCES: readonly JwtSource[] = ['pipeline', 'serviceConnection'];
+
+/**
+ * The inputs, checked before any request: which token (`jwtSource`), the AzureRM connection for
+ * `serviceConnection` (workload identity federation: no other scheme has an OIDC token), and what
+ * the agent must give for any OIDC token: System.OidcRequestUri and the job's access token.
+ */
+export function readJwtInputs({ port, loc, problems }: ReadContext): JwtAuthConfig {
+  const raw = port.input('jwtSource');
+  let source: JwtSource = 'pipeline';
+  if (raw) {
+    const known = SOURCES.find((s) => s.toLowerCase() === raw.toLowerCase());
+    if (known) source = known;
+    else problems.push(loc('JwtSourceInvalid', raw));
+  }
+
+  let connection = '';
+  if (source === 'serviceConnection') {
+    connection = port.input('azureSubscription');
+    if (!connection) problems.push(loc('InputRequired', 'azureSubscription', loc('JwtConnectionHint')));
+    else if (!port.endpoint(connection).url) problems.push(loc('ConnectionNotFound', connection));
+    else {
+      const scheme = port.endpoint(connection).scheme || 'ServicePrincipal';
+      if (scheme !== 'WorkloadIdentityFederation') problems.push(loc('JwtConnectionScheme', connection, scheme));
+    }
+  }
+
+  const requestUri = port.variable('System.OidcRequestUri');
+  if (!requestUri) problems.push(loc('JwtOidcUriMissing'));
+  else if (!/^https?:\/\//i.test(requestUri) || !URL.canParse(requestUri)) problems.push(loc('JwtOidcUriInvalid', requestUri));
+  if (!port.endpoint(JOB_CONNECTION).auth('AccessToken')) problems.push(loc('JwtAccessTokenMissing'));
+
+  return { method: 'jwt', source, requestUri, connection };
+}
+
+export const jwt: AuthMethodDescriptor<JwtAuthConfig> = {
+  needsRole: true,
+  readInputs: readJwtInputs,
+  create: (config, sources) => jwtMethod(config, sources.oidcToken),
+};

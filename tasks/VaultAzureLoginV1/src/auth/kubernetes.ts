@@ -8,7 +8,7 @@ import type { VaultHttpError } from '../core/failures';
 import { fileRefusal, MAX_TOKEN_FILE_BYTES, ReadFile } from '../core/inputFile';
 import type { Text } from '../core/text';
 import { jwtPart, jwtPayload } from '../core/tokenClaims';
-import type { AuthMethod, LoginTarget } from './method';
+import type { AuthMethod, AuthMethodDescriptor, LoginTarget, ReadContext } from './method';
 
 /** Where the kubelet mounts the pod's service account token. */
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -139,3 +139,21 @@ export function kubernetesMethod(config: KubernetesAuthConfig, read: ReadFile, n
     explainRefusal: (err, proof, target, loc) => explainKubernetesRefusal(err, proof.facts, target, loc),
   };
 }
+
+/**
+ * The input: the service account token file, checked before any request (there, readable, a
+ * regular file of at most 64 KiB, not empty, a JWT, not expired). Only its path goes on: the login
+ * reads it again.
+ */
+export function readKubernetesInputs({ port, loc, problems, readFile }: ReadContext): KubernetesAuthConfig {
+  const tokenFile = port.input('kubernetesTokenFile') || DEFAULT_TOKEN_FILE;
+  const read = readTokenFile(tokenFile, loc, Date.now(), readFile);
+  if ('problem' in read) problems.push(read.problem);
+  return { method: 'kubernetes', tokenFile };
+}
+
+export const kubernetes: AuthMethodDescriptor<KubernetesAuthConfig> = {
+  needsRole: true,
+  readInputs: readKubernetesInputs,
+  create: (config, sources) => kubernetesMethod(config, sources.readFile),
+};

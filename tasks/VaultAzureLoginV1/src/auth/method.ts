@@ -1,11 +1,68 @@
-// One login method behind one small interface: what identity the job proves and how, the body of
+// One login method behind one small interface: what it reads from the inputs (through a port the
+// pipeline edge implements), what identity the job proves and how, the body of
 // `POST auth/<mount>/login` it makes of it, and its own words for what went wrong. The flow
 // (run.ts) calls these and knows no method; everything after the login is the same for all.
 import type { VaultBody, VaultHttpError } from '../core/failures';
+import type { ReadFile } from '../core/inputFile';
 import type { Text } from '../core/text';
+import type { AuthSources } from './tokenSource';
 
-export const AUTH_METHODS = ['azure', 'jwt', 'kubernetes', 'approle', 'cert', 'aws', 'gcp'] as const;
-export type AuthMethodName = (typeof AUTH_METHODS)[number];
+/** The values of the `authMethod` input; auth/index.ts holds one descriptor for each. */
+export type AuthMethodName = 'azure' | 'jwt' | 'kubernetes' | 'approle' | 'cert' | 'aws' | 'gcp';
+
+/** A service connection as an input reader sees it: '' for whatever it lacks. */
+export interface Endpoint {
+  /** Its URL; '' when the job has no connection of that id. */
+  url: string;
+  /** Its authorization scheme ('' when it has none). */
+  scheme: string;
+  /** A field of its data (not secret), trimmed. */
+  data(key: string): string;
+  /**
+   * A field of its authorization (a secret_id, a certificate and key), the key matched without
+   * regard to case as the agent stores it; read without a debug line, since it may be a secret.
+   */
+  auth(key: string): string;
+}
+
+/** What an input reader sees of the pipeline: task-lib behind pipeline/adapter.ts, a plain map in tests. */
+export interface InputPort {
+  /** A task input, trimmed; '' when not set. */
+  input(name: string): string;
+  /** A pipeline variable, trimmed; '' when not set. */
+  variable(name: string): string;
+  /** A service connection by its id. */
+  endpoint(id: string): Endpoint;
+}
+
+/** What a method's input reader gets: the port, the messages, and the problems and warnings collected so far. */
+export interface ReadContext {
+  port: InputPort;
+  loc: Text;
+  /** One problem per bad input (each naming the input and the fix), one warning per doubtful one. */
+  problems: string[];
+  warnings: string[];
+  /** The Vault address read already ('' when missing or invalid). */
+  vaultAddress: string;
+  /** The id of the Vault service connection ('' without one). */
+  vaultConnection: string;
+  /** The client certificate the TLS settings hold already (from the inputs or the agent), if any. */
+  clientCertificate?: string;
+  /** Makes every TLS connection present this pair instead (a certificate service connection's). */
+  useClientPair(cert: string, key: string): void;
+  /** The bounded reader of files an input names. */
+  readFile: ReadFile;
+}
+
+/** Everything about one login method, in its own file: the one place to change it. */
+export interface AuthMethodDescriptor<C extends { method: AuthMethodName }> {
+  /** Whether the login names a role: cert's need not (Vault then tries every certificate role of the mount). */
+  readonly needsRole: boolean;
+  /** Reads and checks the method's inputs before any request, adding a problem per bad input. */
+  readInputs(ctx: ReadContext): C;
+  /** The method, ready to log in with what was read. */
+  create(config: C, sources: AuthSources): AuthMethod;
+}
 
 /** What a method proved, ready to send. */
 export interface Proof {

@@ -1,5 +1,8 @@
-// What the flow needs from Azure, without the Azure library: an Entra access token for a
-// connection and a resource, and the failure to get one.
+// What the login methods need from the pipeline edge, without its libraries: an Entra access token
+// for a connection and a resource (and the failure to get one), the job's OIDC tokens from Azure
+// DevOps, and the bounded reader of files an input names.
+import type { ReadFile } from '../core/inputFile';
+
 export interface AzureToken {
   token: string;
   scheme: string;
@@ -16,4 +19,24 @@ export class AzureTokenError extends Error {
     super(detail);
     this.name = 'AzureTokenError';
   }
+}
+
+export interface OidcTokenRequest {
+  requestUri: string;
+  /** The connection whose assertion is asked for; none for the pipeline's own token. */
+  serviceConnectionId?: string;
+  /** The request gets at most this long. */
+  timeoutSeconds: number;
+}
+
+/** Asks Azure DevOps for an OIDC token; throws OidcTokenError. */
+export type OidcTokenSource = (request: OidcTokenRequest) => Promise<string>;
+
+/** What the methods need from the pipeline edge (tokens only the agent's libraries can get). */
+export interface AuthSources {
+  azureToken: AzureTokenSource;
+  /** The job's OIDC tokens from Azure DevOps (jwt). */
+  oidcToken: OidcTokenSource;
+  /** The bounded reader of files an input names (kubernetes reads its token file again at login). */
+  readFile: ReadFile;
 }

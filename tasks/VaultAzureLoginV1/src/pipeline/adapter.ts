@@ -1,9 +1,10 @@
-// The pipeline side shared by the main and post-job entries: task-lib resources, logging,
-// task variables and the retry policy with real time.
+// The pipeline side shared by the main and post-job entries: task-lib resources, the input port
+// the login methods read through, logging, task variables and the retry policy with real time.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
+import type { InputPort } from '../auth/method';
 import { escapingArguments, safeForLog } from '../core/logText';
 import { RetryPolicy } from '../vault/retry';
 import { VariableSink } from './publish';
@@ -45,6 +46,30 @@ export const skip = (message: string): void => tl.setResult(tl.TaskResult.Skippe
 export const debug = (line: string): void => tl.debug(safeForLog(line));
 /** Registers a value for the agent to mask in every later line of the job. */
 export const mask = (value: string): void => tl.setSecret(value);
+
+/**
+ * A field of a service connection's authorization (the AppRole secret_id, the certificate PEM),
+ * read from the agent's ENDPOINT_AUTH_<id> as arm-rest reads System.AccessToken:
+ * getEndpointAuthorizationParameter would print the value in a debug line. Keys are matched without
+ * regard to case, as the agent stores them.
+ */
+export function endpointAuthField(connection: string, key: string): string {
+  const parameters = tl.getEndpointAuthorization(connection, true)?.parameters ?? {};
+  const found = Object.keys(parameters).find((k) => k.toLowerCase() === key.toLowerCase());
+  return found === undefined ? '' : (parameters[found] ?? '');
+}
+
+/** Inputs, variables and service connections, through the agent: what every input reader sees. */
+export const inputPort: InputPort = {
+  input: (name) => (tl.getInput(name, false) ?? '').trim(),
+  variable: (name) => (tl.getVariable(name) ?? '').trim(),
+  endpoint: (id) => ({
+    url: tl.getEndpointUrl(id, true) ?? '',
+    scheme: tl.getEndpointAuthorizationScheme(id, true) ?? '',
+    data: (key) => (tl.getEndpointDataParameter(id, key, true) ?? '').trim(),
+    auth: (key) => endpointAuthField(id, key),
+  }),
+};
 
 /** Pipeline variables, through the agent. */
 export const variableSink: VariableSink = {

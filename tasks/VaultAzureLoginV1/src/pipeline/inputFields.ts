@@ -1,9 +1,8 @@
 // Reading one task input: text, boolean, number, PEM, and the shapes of paths and names. Problems
 // are collected, each naming the input and the fix, so that every bad input is told at once.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import * as tl from 'azure-pipelines-task-lib/task';
 import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
-import { loc } from './adapter';
+import { inputPort, loc } from './adapter';
 import { readInputFile } from './inputFile';
 
 /** A mount or namespace path: names of letters, digits and - _ . separated by '/'. */
@@ -19,9 +18,7 @@ export function trimSlashes(s: string): string {
   return s.trim().replace(/^\/+|\/+$/g, '');
 }
 
-export function input(name: string): string {
-  return (tl.getInput(name, false) ?? '').trim();
-}
+export const input = inputPort.input;
 
 export function booleanInput(name: string, fallback: boolean, problems: string[]): boolean {
   const raw = input(name).toLowerCase();
@@ -64,13 +61,4 @@ export function pemInput(name: string, raw: string, kind: 'certificate' | 'key',
     return undefined;
   }
   return pem;
-}
-
-/** True when `key` (opened with `passphrase`) is the private key of the certificate `cert`. */
-export function clientPairMatches(cert: string, key: string, passphrase: string | undefined): boolean {
-  try {
-    return new X509Certificate(cert).checkPrivateKey(createPrivateKey({ key, passphrase }));
-  } catch {
-    return false;
-  }
 }

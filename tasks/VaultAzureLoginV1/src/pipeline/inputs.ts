@@ -2,10 +2,11 @@
 // fails with every problem found, each naming the input and the fix.
 import * as tl from 'azure-pipelines-task-lib/task';
 import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
-import { loc } from './adapter';
-import { readAuthInputs } from './authInputs';
+import { needsRole, readAuthInputs } from '../auth';
+import { inputPort, loc } from './adapter';
 import { readInputFile } from './inputFile';
-import { booleanInput, clientPairMatches, input, isPlainPath, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
+import { clientPairMatches } from '../core/clientPair';
+import { booleanInput, input, isPlainPath, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
 import type { TaskConfig } from '../config';
@@ -138,9 +139,6 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   };
 }
 
-/** Methods whose login names no role (cert: Vault tries every certificate role of the mount). */
-const ROLE_OPTIONAL: ReadonlySet<string> = new Set(['cert']);
-
 function fail(problems: string[]): never {
   throw new TaskError(problems.length === 1 ? problems[0] : problems.map((p) => `- ${p}`).join('\n'));
 }
@@ -187,7 +185,19 @@ export function readConfig(): Read<TaskConfig> {
   const warnings: string[] = [];
 
   const vault = readVaultSettings(problems, warnings);
-  const auth = readAuthInputs({ problems, warnings, vault, vaultConnection: input('vaultConnection') });
+  const auth = readAuthInputs({
+    port: inputPort,
+    loc,
+    problems,
+    warnings,
+    vaultAddress: vault.address,
+    vaultConnection: input('vaultConnection'),
+    clientCertificate: vault.tls.cert,
+    useClientPair: (cert, key) => {
+      vault.tls = { ...vault.tls, cert, key, passphrase: undefined };
+    },
+    readFile: readInputFile,
+  });
 
   // The mount defaults to the path `vault auth enable <method>` gives it: the method's name.
   const authMountRaw = input('authMount');
@@ -200,7 +210,7 @@ export function readConfig(): Read<TaskConfig> {
 
   const role = input('role');
   if (!role) {
-    if (!ROLE_OPTIONAL.has(auth?.method ?? '')) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
+    if (!auth || needsRole(auth.method)) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
   } else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
 
   const exportToken = booleanInput('exportToken', false, problems);

@@ -6,7 +6,8 @@
 // the step's timeout; nothing follows a redirect.
 import * as tl from 'azure-pipelines-task-lib/task';
 import { MAX_PEM_FILE_BYTES } from '../core/inputFile';
-import { OidcTokenError, OidcTokenSource, oidcRequestUrl, readOidcAnswer } from '../auth/jwt';
+import { OidcTokenError, oidcRequestUrl, readOidcAnswer } from '../auth/jwt';
+import type { OidcTokenSource } from '../auth/tokenSource';
 import { createTransport, TransportError } from '../vault/transport';
 import { readInputFile } from './inputFile';
 
