@@ -3,7 +3,7 @@ import { AzureAuthConfig, azureMethod } from '../../tasks/VaultAzureLoginV1/src/
 import { TaskConfig } from '../../tasks/VaultAzureLoginV1/src/config';
 import { run } from '../../tasks/VaultAzureLoginV1/src/run';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
-import { JobState, loadState, SavedVault, saveState, StateStore } from '../../tasks/VaultAzureLoginV1/src/pipeline/state';
+import { JobState, loadState, SAVED_FIELDS, SavedVault, saveState, StateStore } from '../../tasks/VaultAzureLoginV1/src/pipeline/state';
 import { VaultApi } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
@@ -29,7 +29,29 @@ const full: SavedVault = {
   retries: 4,
 };
 
+/** Every setting the state keeps, as a path into the settings, and whether it is kept secret. */
+function leaves(fields: object, prefix: string[] = []): Array<{ path: string[]; secret: boolean }> {
+  return Object.entries(fields).flatMap(([name, field]: [string, { fields?: object; secret?: boolean }]) =>
+    field.fields ? leaves(field.fields, [...prefix, name]) : [{ path: [...prefix, name], secret: field.secret === true }],
+  );
+}
+const at = (value: unknown, path: string[]): unknown => path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
+
 describe('job state', () => {
+  it('keeps every field of the Vault settings: each set in the sample, each back as it was, the secret ones in no plain variable', () => {
+    const { store, plainText } = memoryStore();
+    saveState(store, { vault: full });
+    const loaded = loadState(store).vault;
+    const all = leaves(SAVED_FIELDS);
+    assert.ok(all.length >= 13, `${all.length} settings`);
+    for (const { path, secret } of all) {
+      const value = at(full, path);
+      assert.notEqual(value, undefined, `the sample sets ${path.join('.')}`);
+      assert.deepEqual(at(loaded, path), value, `${path.join('.')} comes back`);
+      if (secret) assert.ok(!plainText().includes(String(value)), `${path.join('.')} is in no plain task variable`);
+    }
+  });
+
   it('round-trips through task variables, with the Vault the token came from', () => {
     const { store } = memoryStore();
     const state: JobState = { token: 'hvs.t', tokenType: 'service', revokeToken: false, vault: full, leaseIds: ['a', 'b'], files: ['/f'] };

@@ -4,14 +4,14 @@
 // secrets and the files written. Saved as soon as each exists, so the post-job step cleans up after
 // a failed main step too. The post-job step reads nothing else: inputs and variables a later step
 // changed cannot send the token to another server.
-import type { VaultSettings } from '../vault/settings';
+import type { VaultTarget } from '../vault/settings';
 
 /**
  * The Vault that issued the token, exactly as the main step reached it: its settings but the
  * number of reads in flight. TLS trust and client certificate as PEM text, not the paths or inputs
  * they came from; no proxy when `proxy` is undefined.
  */
-export type SavedVault = Omit<VaultSettings, 'concurrency'>;
+export type SavedVault = VaultTarget;
 
 export interface JobState {
   token?: string;
@@ -37,33 +37,6 @@ const names = {
   leaseIds: 'VaultAzureLogin.Leases',
   files: 'VaultAzureLogin.Files',
 };
-
-/** The plain part of a SavedVault; `secrets` says whether the secret part was saved beside it. */
-interface VaultRecord {
-  address: string;
-  namespace?: string;
-  authNamespace?: string;
-  verify: boolean;
-  ca: string[];
-  cert?: string;
-  /** Whether a proxy was used; its URL is in the secret part. */
-  proxy: boolean;
-  timeoutSeconds: number;
-  retries: number;
-  secrets: boolean;
-}
-
-/**
- * The secret part: the client key and its passphrase, the proxy and its credentials (the agent's
- * proxy URL may carry a user name and password of its own).
- */
-interface VaultSecretsRecord {
-  key?: string;
-  passphrase?: string;
-  proxyUrl?: string;
-  proxyUsername?: string;
-  proxyPassword?: string;
-}
 
 /**
  * Longest value put in one task variable. The agent hands task variables to the post-job step as
@@ -96,43 +69,122 @@ function getText(store: StateStore, name: string): string | undefined {
   return text;
 }
 
-function saveVault(store: StateStore, vault: SavedVault): void {
-  // Fields named one by one: a wider settings object (the task's whole configuration) passed here
-  // leaves nothing else in the state.
-  const secrets: VaultSecretsRecord = {
-    key: vault.tls.key,
-    passphrase: vault.tls.passphrase,
-    proxyUrl: vault.proxy?.url,
-    proxyUsername: vault.proxy?.username,
-    proxyPassword: vault.proxy?.password,
-  };
-  const hasSecrets = Object.values(secrets).some((v) => v !== undefined);
-  const record: VaultRecord = {
-    address: vault.address,
-    namespace: vault.namespace,
-    authNamespace: vault.authNamespace,
-    verify: vault.tls.verify,
-    ca: vault.tls.ca,
-    cert: vault.tls.cert,
-    proxy: vault.proxy !== undefined,
-    timeoutSeconds: vault.timeoutSeconds,
-    retries: vault.retries,
-    secrets: hasSecrets,
-  };
-  // The secret part first: the plain part is what says the whole was saved.
-  if (hasSecrets) putText(store, names.vaultSecrets, JSON.stringify(secrets), true);
-  putText(store, names.vault, JSON.stringify(record), false);
+type Json = Record<string, unknown>;
+type Check = (v: unknown) => boolean;
+
+/** A setting kept as one value: in the secret part or the plain one, checked when read back. */
+interface Leaf {
+  secret?: true;
+  valid: Check;
 }
 
-const isString = (v: unknown): v is string => typeof v === 'string';
-const optionalString = (v: unknown): boolean => v === undefined || isString(v);
-const isWhole = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+/** A setting made of settings (tls, proxy); an optional one may be absent as a whole. */
+interface Group<T> {
+  optional?: true;
+  fields: Fields<T>;
+}
 
-function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+/** One entry for every field of T, none left out: a setting added to VaultSettings does not compile until it is placed here. */
+type Fields<T> = { [K in keyof T]-?: NonNullable<T[K]> extends string | number | boolean | string[] ? Leaf : Group<NonNullable<T[K]>> };
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const optionalString: Check = (v) => v === undefined || isString(v);
+const whole = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/**
+ * How each setting of the saved Vault is kept. Secret: the client key and its passphrase, the proxy
+ * and its credentials (the agent's proxy URL may carry a user name and password of its own).
+ */
+export const SAVED_FIELDS: Fields<SavedVault> = {
+  address: { valid: (v) => isString(v) && /^https?:\/\//.test(v) },
+  namespace: { valid: optionalString },
+  authNamespace: { valid: optionalString },
+  tls: {
+    fields: {
+      verify: { valid: (v) => typeof v === 'boolean' },
+      ca: { valid: (v) => Array.isArray(v) && v.every(isString) },
+      cert: { valid: optionalString },
+      key: { secret: true, valid: optionalString },
+      passphrase: { secret: true, valid: optionalString },
+    },
+  },
+  proxy: {
+    optional: true,
+    fields: {
+      url: { secret: true, valid: isString },
+      username: { secret: true, valid: optionalString },
+      password: { secret: true, valid: optionalString },
+    },
+  },
+  timeoutSeconds: { valid: whole(1, 600) },
+  retries: { valid: whole(0, 10) },
+};
+
+/** The table as the code walking it sees it, whatever the type it was checked against. */
+type AnyFields = Record<string, Leaf | { optional?: true; fields: AnyFields }>;
+const SAVED = SAVED_FIELDS as unknown as AnyFields;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The plain and the secret part of `value`, field by field as `fields` names them: a wider object
+ * (the task's whole configuration) passed here leaves nothing else in the state. A group present
+ * is present in the plain part, even when all its fields are secret.
+ */
+function split(value: Json, fields: AnyFields): { plain: Json; secret: Json } {
+  const plain: Json = {};
+  const secret: Json = {};
+  for (const [name, field] of Object.entries(fields)) {
+    const v = value[name];
+    if (v === undefined) continue;
+    if ('fields' in field) {
+      const parts = split(v as Json, field.fields);
+      plain[name] = parts.plain;
+      if (Object.keys(parts.secret).length) secret[name] = parts.secret;
+    } else (field.secret ? secret : plain)[name] = v;
+  }
+  return { plain, secret };
+}
+
+/** The value the two parts make, every field named (undefined when absent); undefined when any field is missing or malformed. */
+function join(plain: Json, secret: Json, fields: AnyFields): Json | undefined {
+  const value: Json = {};
+  for (const [name, field] of Object.entries(fields)) {
+    if ('fields' in field) {
+      const p = plain[name];
+      if (p === undefined && field.optional && secret[name] === undefined) {
+        value[name] = undefined;
+        continue;
+      }
+      const s = secret[name] ?? {};
+      if (!isObject(p) || !isObject(s)) return undefined;
+      const inner = join(p, s, field.fields);
+      if (!inner) return undefined;
+      value[name] = inner;
+    } else {
+      const v = (field.secret ? secret : plain)[name];
+      if (!field.valid(v)) return undefined;
+      value[name] = v;
+    }
+  }
+  return value;
+}
+
+/** Marks in the plain part whether a secret part was saved beside it. */
+const HAS_SECRETS = '$secrets';
+
+function saveVault(store: StateStore, vault: SavedVault): void {
+  const { plain, secret } = split(vault as unknown as Json, SAVED);
+  const hasSecrets = Object.keys(secret).length > 0;
+  // The secret part first: the plain part is what says the whole was saved.
+  if (hasSecrets) putText(store, names.vaultSecrets, JSON.stringify(secret), true);
+  putText(store, names.vault, JSON.stringify({ ...plain, [HAS_SECRETS]: hasSecrets }), false);
+}
+
+function parseObject(text: string | undefined): Json | undefined {
   if (!text) return undefined;
   try {
     const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return isObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -140,41 +192,14 @@ function parseObject(text: string | undefined): Record<string, unknown> | undefi
 
 /** The saved Vault, or undefined when there is none or any part of it is missing or malformed. */
 function loadVault(store: StateStore): SavedVault | undefined {
-  const r = parseObject(getText(store, names.vault));
-  if (!r) return undefined;
-  const plainOk =
-    isString(r.address) &&
-    /^https?:\/\//.test(r.address) &&
-    optionalString(r.namespace) &&
-    optionalString(r.authNamespace) &&
-    typeof r.verify === 'boolean' &&
-    Array.isArray(r.ca) &&
-    r.ca.every(isString) &&
-    optionalString(r.cert) &&
-    typeof r.proxy === 'boolean' &&
-    isWhole(r.timeoutSeconds, 1, 600) &&
-    isWhole(r.retries, 0, 10) &&
-    typeof r.secrets === 'boolean';
-  if (!plainOk) return undefined;
-  const record = r as unknown as VaultRecord;
-  let secrets: VaultSecretsRecord = {};
-  if (record.secrets) {
-    const s = parseObject(getText(store, names.vaultSecrets));
-    if (!s || ![s.key, s.passphrase, s.proxyUrl, s.proxyUsername, s.proxyPassword].every(optionalString)) return undefined;
-    secrets = s as VaultSecretsRecord;
-  }
+  const plain = parseObject(getText(store, names.vault));
+  if (!plain || typeof plain[HAS_SECRETS] !== 'boolean') return undefined;
+  const secret = plain[HAS_SECRETS] ? parseObject(getText(store, names.vaultSecrets)) : {};
+  if (!secret) return undefined;
+  const vault = join(plain, secret, SAVED) as SavedVault | undefined;
   // A certificate without its key (or the reverse) would not be the client the main step was.
-  if (Boolean(record.cert) !== Boolean(secrets.key)) return undefined;
-  if (record.proxy !== Boolean(secrets.proxyUrl)) return undefined;
-  return {
-    address: record.address,
-    namespace: record.namespace || undefined,
-    authNamespace: record.authNamespace || undefined,
-    tls: { verify: record.verify, ca: record.ca, cert: record.cert, key: secrets.key, passphrase: secrets.passphrase },
-    proxy: secrets.proxyUrl ? { url: secrets.proxyUrl, username: secrets.proxyUsername, password: secrets.proxyPassword } : undefined,
-    timeoutSeconds: record.timeoutSeconds,
-    retries: record.retries,
-  };
+  if (!vault || Boolean(vault.tls.cert) !== Boolean(vault.tls.key)) return undefined;
+  return vault;
 }
 
 export function saveState(store: StateStore, state: Partial<JobState>): void {

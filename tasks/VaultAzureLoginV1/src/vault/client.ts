@@ -3,19 +3,17 @@
 // are explicit).
 import type NodeVault from 'node-vault';
 import { PLUGIN_CRASHED, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
-import type { ProxyConfig, TlsConfig, VaultSettings } from './settings';
+import type { VaultTarget } from './settings';
 import type { RetryPolicy } from './retry';
 import { isRetryable, isRetryableLogin, isRetryableOnce, withRetry } from './retry';
 import { createTransport, Transport, TransportError } from './transport';
 
-export interface VaultClientOptions {
-  address: string;
-  /** Namespace for reads and lease revocation. */
-  namespace?: string;
-  /** Namespace for login and token calls; defaults to `namespace`. */
-  authNamespace?: string;
-  tls: TlsConfig;
-  proxy?: ProxyConfig;
+/**
+ * Address, namespaces (`namespace` for reads and lease revocation, `authNamespace` for login and
+ * token calls, defaulting to `namespace`), TLS and proxy as the settings have them, and the limits
+ * the client works with.
+ */
+export interface VaultClientOptions extends Pick<VaultTarget, 'address' | 'namespace' | 'authNamespace' | 'tls' | 'proxy'> {
   timeoutMs: number;
   retry?: RetryPolicy;
   /** A token from an earlier login (post-job step). */
@@ -26,7 +24,7 @@ export interface VaultClientOptions {
  * The client options for the Vault `settings` describe, as the main step reaches it and as the
  * post-job step reaches it again from the saved settings (with the token it kept).
  */
-export function clientOptionsFor(settings: Omit<VaultSettings, 'concurrency'>, retry: RetryPolicy, token?: string): VaultClientOptions {
+export function clientOptionsFor(settings: VaultTarget, retry: RetryPolicy, token?: string): VaultClientOptions {
   return {
     address: settings.address,
     namespace: settings.namespace,

@@ -1,5 +1,6 @@
-// How to reach Vault: address, namespaces, TLS, proxy and request limits. The pipeline fills it
-// from the inputs; the client and the post-job step's saved state use it.
+// How to reach Vault: address, namespaces, TLS, proxy and request limits, declared once. The
+// pipeline fills it from the inputs; the client's options and the post-job step's saved state are
+// derived from it (vault/client.ts, pipeline/state.ts), so a new setting is added here.
 
 export interface TlsConfig {
   verify: boolean;
@@ -29,3 +30,6 @@ export interface VaultSettings {
   retries: number;
   concurrency: number;
 }
+
+/** The Vault a token came from, as the post-job step reaches it again: every setting but the reads in flight. */
+export type VaultTarget = Omit<VaultSettings, 'concurrency'>;
