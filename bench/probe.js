@@ -1,3 +1,4 @@
+// biome-ignore lint/suspicious/noRedundantUseStrict: CommonJS, not a module: the directive is what makes this file strict
 'use strict';
 // Preloaded into the task process by `npm run bench` (node --require), never shipped: records when
 // each connection is opened and ready and when each request is sent and answered (Node's http and
@@ -19,7 +20,7 @@ note('preload', '');
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const o = typeof args[0] === 'object' && args[0] !== null ? (Array.isArray(args[0]) ? args[0][0] : args[0]) : { port: args[0], host: args[1] };
-  const to = o && o.path ? o.path : `${(o && o.host) || 'localhost'}:${o && o.port}`;
+  const to = o?.path ? o.path : `${o?.host || 'localhost'}:${o?.port}`;
   if (!this.__probed) {
     this.__probed = true;
     note('connect', to);

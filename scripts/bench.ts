@@ -39,7 +39,6 @@ const CONCURRENCY = Number(taskJson.inputs.find((i) => i.name === 'concurrency')
 const HTTP1_CONNECTIONS = 8;
 /** Round trips every connection's handshake costs when all are opened at t = 0: TCP, then TLS 1.3. */
 const HANDSHAKE_RTTS = 2;
-const TARGETS = { limitRatio: 1.3, chainRtts: 7, manualSpeedUp: 10 };
 
 interface Stats {
   median: number;
@@ -273,7 +272,9 @@ async function main(): Promise<void> {
     vaultTls: new DelayProxy({ host: VAULT_IP, port: VAULT_TLS_PORT }, { host: VAULT_IP, port: OPENBAO_PORT }),
     vaultPlain: new DelayProxy({ host: VAULT_IP, port: VAULT_PLAIN_PORT }, { host: VAULT_IP, port: OPENBAO_PLAIN_PORT }),
   };
-  const setRtt = (ms: number) => Object.values(proxies).forEach((p) => (p.rttMs = ms));
+  const setRtt = (ms: number) => {
+    for (const p of Object.values(proxies)) p.rttMs = ms;
+  };
   let bao: OpenBao | undefined;
   const home = mkdtempSync(join(tmpdir(), 'val-bench-home-'));
   const probeDir = mkdtempSync(join(tmpdir(), 'val-bench-probe-'));
@@ -308,8 +309,12 @@ async function main(): Promise<void> {
       setRtt(rtt);
       const series = [...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })), ...nodes.map((nd) => emptyOnce(world, nd.binary))];
       const got = await interleaved(RUNS, series);
-      cells.forEach((c, i) => measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]));
-      nodes.forEach((nd, i) => empties.set(`${nd.name}/${rtt}`, got[cells.length + i]));
+      cells.forEach((c, i) => {
+        measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]);
+      });
+      nodes.forEach((nd, i) => {
+        empties.set(`${nd.name}/${rtt}`, got[cells.length + i]);
+      });
       console.log(`RTT ${rtt} ms measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
     const latency = [];
@@ -408,6 +413,7 @@ async function main(): Promise<void> {
 }
 
 /** The summary: what README's Performance table and bench/README.md quote. */
+// biome-ignore lint/suspicious/noExplicitAny: the results file's figures, read by path
 function report(r: Record<string, any>): void {
   console.log(`\nVaultAzureLogin bench: ${r.runs} runs per figure, medians (min–max); limit = empty script + (${HANDSHAKE_RTTS} handshake + 1 Azure DevOps + 1 Entra + 1 login + ⌈N/C⌉) × RTT\n`);
   console.log('| Node | Vault | RTT | N | task | limit | task / limit | chain RTTs |');
@@ -424,6 +430,7 @@ function report(r: Record<string, any>): void {
   for (const c of r.vaultCost.manual) console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
   console.log(`\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`);
   const s = r.sizes;
+  // biome-ignore lint/suspicious/noExplicitAny: the results file's entries
   console.log(`VSIX ${s.vsix.bytes ? `${(s.vsix.bytes / 1024).toFixed(0)} KB` : s.vsix.source}; ${s.entries.map((e: any) => `${e.file} ${(e.bytes / 1024).toFixed(0)} KB (gzip ${(e.gzipBytes / 1024).toFixed(0)} KB)`).join(', ')}`);
   console.log(`(${r.seconds} s)`);
 }

@@ -56,6 +56,7 @@ interface RunResult {
 }
 
 function httpsJson(url: string, ca: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes, read by path
   return new Promise<{ status: number; body: any }>((done, fail) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers, ca }, (res) => {
       const chunks: Buffer[] = [];
@@ -79,7 +80,7 @@ describe('Azure token chain through the real arm-rest code', function () {
   let imds: Imds;
   const tempDirs: string[] = [];
 
-  before(async function () {
+  before(async () => {
     if (process.env.VAL_NETNS !== '1') {
       throw new Error(
         'This suite needs the private network namespace (login.microsoftonline.com, dev.azure.com and 169.254.169.254 on loopback). ' +
@@ -492,6 +493,7 @@ describe('Azure token chain through the real arm-rest code', function () {
     });
 
     it('IMDS requires the Metadata header', async () => {
+      // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, read by path
       const res = await new Promise<{ status: number; body: any }>((done, fail) => {
         get(`http://${IMDS_IP}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://vault-prod`, (r) => {
           let text = '';

@@ -30,9 +30,9 @@ type Case = [title: string, override: Override | ((world: World) => Override), e
 const GOOD_LINE = 'secret/ci/production/db password | DB_PASSWORD';
 /** A `secrets` input whose line 2 is `line`. */
 const line2 = (line: string): Override => ({ inputs: { secrets: `${GOOD_LINE}\n${line}` } });
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The error names `secrets line 2` and quotes the entry. */
-const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escape(entry)}"`);
+const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escapeRegExp(entry)}"`);
 
 /** A file in the job's working directory, where a relative kubernetesTokenFile starts: its relative name. */
 const workingFile = (world: World, name: string, content: string): string => {

@@ -142,6 +142,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const [oidcToken] = world.azdo.requests.slice(azdoBefore);
       const [discovery, entraToken] = world.entra.requests.slice(entraBefore);
       assert.equal(entraToken.method, 'POST');
+      // biome-ignore lint/complexity/useMathMinMax: hrtime bigints, which Math.min does not take
       const firstSent = oidcToken.at < discovery.at ? oidcToken.at : discovery.at;
       assert.ok(connected < firstSent + 300_000_000n && connected < entraToken.at, 'the Vault connection opens before the first answer (300 ms after its request)');
       assert.equal(world.vault.connectedAt.length - connectionsBefore, 1);

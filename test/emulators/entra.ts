@@ -242,7 +242,7 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
   }
 
   async function authenticateAssertion(app: AppRegistration, assertion: string, tenantId: string): Promise<'2'> {
-    let decoded;
+    let decoded: ReturnType<typeof decodeJwt>;
     try {
       decoded = decodeJwt(assertion);
     } catch {

@@ -199,7 +199,10 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://placeholder');
     const routed = routes.find((r) => url.pathname.startsWith(r.prefix));
-    if (routed) return routed.handler(req, res, url.pathname);
+    if (routed) {
+      routed.handler(req, res, url.pathname);
+      return;
+    }
     const header = req.headers.metadata;
     const rec: ImdsRequest = {
       at: process.hrtime.bigint(),

@@ -205,7 +205,7 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
     }
     const legacy = claims.iss === LEGACY_ISSUER;
     const tokenAudiences = legacy || claims.aud === undefined ? apiAudiences : ([] as string[]).concat(claims.aud);
-    const wanted = requested && requested.length ? requested : apiAudiences;
+    const wanted = requested?.length ? requested : apiAudiences;
     const audiences = tokenAudiences.filter((a) => wanted.includes(a));
     if (audiences.length === 0) return { error: `token audiences ${goQuoted(tokenAudiences)} is invalid for the target audiences ${goQuoted(wanted)}` };
     const now = Math.floor(Date.now() / 1000);
@@ -286,7 +286,7 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
       return send(res, 400, statusFailure(400, 'BadRequest', `the object provided is unrecognized (must be of type TokenReview): couldn't get version/kind; json parse error`));
     }
     const spec = review.spec ?? {};
-    const requested = spec.audiences && spec.audiences.length ? spec.audiences : undefined;
+    const requested = spec.audiences?.length ? spec.audiences : undefined;
     const status: Record<string, unknown> = { user: {} };
     const result = spec.token ? authenticate(spec.token, requested) : {};
     if (result.user) {

@@ -6,12 +6,12 @@
  * sdk/logical/response_util.go), hashicorp/vault-plugin-auth-azure (path_login.go, azure.go),
  * coreos/go-oidc v3 (oidc/verify.go, oidc/jwks.go) and hashicorp/vault-plugin-secrets-kv.
  */
-import * as http from 'http';
-import * as http2 from 'http2';
-import * as https from 'https';
-import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'crypto';
-import type { AddressInfo, Socket } from 'net';
-import { createServer as createTlsServer, Server as TlsServer } from 'tls';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
+import { createPublicKey, JsonWebKey, randomBytes, randomUUID, verify as verifySignature } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import type { Arm, ArmComputeView } from './arm';
 import { delay, drainedOrClosed, readBody } from './serve';
 

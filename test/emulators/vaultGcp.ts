@@ -76,8 +76,8 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const jwt = req.body.jwt;
   if (typeof jwt !== 'string') return err('jwt argument is required');
 
-  let header;
-  let unverified;
+  let header: ReturnType<typeof decodeJwt>['header'];
+  let unverified: ReturnType<typeof decodeJwt>['payload'];
   try {
     ({ header, payload: unverified } = decodeJwt(jwt));
   } catch {

@@ -9,6 +9,6 @@ const messages = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', '
   .messages;
 
 export function loc(key: string, ...args: unknown[]): string {
-  if (!Object.prototype.hasOwnProperty.call(messages, key)) throw new Error(`task.json has no message ${key}`);
+  if (!Object.hasOwn(messages, key)) throw new Error(`task.json has no message ${key}`);
   return args.length > 0 ? format(messages[key], ...args) : messages[key];
 }

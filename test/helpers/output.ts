@@ -61,7 +61,9 @@ export function findLeaks(stdout: string, secrets: Array<{ what: string; value: 
     if (!s.value) continue;
     needles.push(s);
     const lines = s.value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 8);
-    if (lines.length > 1) lines.forEach((l, i) => needles.push({ what: `${s.what} (line ${i + 1})`, value: l }));
+    if (lines.length > 1) lines.forEach((l, i) => {
+      needles.push({ what: `${s.what} (line ${i + 1})`, value: l });
+    });
     const parts = s.value.split('.');
     if (parts.length === 3 && parts[2].length > 16) needles.push({ what: `${s.what} (signature)`, value: parts[2] });
   }

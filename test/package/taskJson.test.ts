@@ -59,7 +59,7 @@ const compareVersions = (a: string, b: string): number => {
  * = == != < > <= >=, or Contains/StartsWith/EndsWith and their Not forms, and a value of letters,
  * digits, dots and spaces.
  */
-export function parseVisibleRule(rule: string): { joiner: '&&' | '||' | null; predicates: Array<{ input: string; op: string; value: string }> } | string {
+function parseVisibleRule(rule: string): { joiner: '&&' | '||' | null; predicates: Array<{ input: string; op: string; value: string }> } | string {
   if (rule.includes('&&') && rule.includes('||')) return 'mixes && and ||, which the editor cannot evaluate';
   const joiner = rule.includes('&&') ? '&&' : rule.includes('||') ? '||' : null;
   const predicates = [];
@@ -78,7 +78,7 @@ export function parseVisibleRule(rule: string): { joiner: '&&' | '||' | null; pr
  * local const chosen from literals, or a `[/pattern/, 'Key']` table looked up by index. A call
  * whose key cannot be told is reported, so a new form gets a rule here rather than slipping by.
  */
-export function locKeysUsed(sources: Array<{ file: string; text: string }>): { keys: Set<string>; unresolved: string[] } {
+function locKeysUsed(sources: Array<{ file: string; text: string }>): { keys: Set<string>; unresolved: string[] } {
   const keys = new Set<string>();
   const unresolved: string[] = [];
   // The keys an expression can yield: its literal branches ('A', c ? 'A' : 'B', c ? 'A' : d ? 'B' : 'C').
@@ -96,18 +96,18 @@ export function locKeysUsed(sources: Array<{ file: string; text: string }>): { k
       if (/^'[A-Za-z][A-Za-z0-9_]*'$/.test(arg)) {
         keys.add(arg.slice(1, -1));
       } else if (/^[^?]+\?[^:]+:.+$/.test(arg) && branches(arg).length >= 2) {
-        branches(arg).forEach((k) => keys.add(k));
+        for (const k of branches(arg)) keys.add(k);
       } else if (/^[A-Za-z_$][\w$]*$/.test(arg)) {
         // A wrapper that forwards its own parameter, e.g. (key: string, ...args) => tl.loc(key, ...args).
         if (new RegExp(`\\(\\s*${arg}\\s*:\\s*string\\b`).test(lines[line - 1])) continue;
         const init = new RegExp(`(?:const|let)\\s+${arg}\\s*(?::[^=]+)?=\\s*([^;\\n]+)`).exec(text)?.[1];
         const found = init ? branches(init) : [];
-        if (found.length) found.forEach((k) => keys.add(k));
-        else unresolved.push(where);
+        if (!found.length) unresolved.push(where);
+        for (const k of found) keys.add(k);
       } else if (/^[A-Za-z_$][\w$]*\[\d+\]$/.test(arg)) {
         const table = [...text.matchAll(/\[\s*\/(?:\\.|[^/\n])+\/[a-z]*\s*,\s*'([A-Za-z][A-Za-z0-9_]*)'\s*\]/g)].map((m) => m[1]);
-        if (table.length) table.forEach((k) => keys.add(k));
-        else unresolved.push(where);
+        if (!table.length) unresolved.push(where);
+        for (const k of table) keys.add(k);
       } else {
         unresolved.push(where);
       }
@@ -127,6 +127,7 @@ describe('package: task.json rules', () => {
           "const key = p.compacted ? 'J' : p.secret ? 'S' : 'P';",
           'log(loc(key, p.source));',
           "const codes: Array<[RegExp, string]> = [[/AADSTS70021\\b/, 'Aad1'], [/X/i, 'Aad2']];",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a line of TypeScript source for the message scanner to read, a template in it on purpose
           'return `${base}\\n${tl.loc(hint[1])}`;',
           'export const loc = (key: string, ...args: unknown[]): string => tl.loc(key, ...args);',
           'log(loc(mystery));',

@@ -8,12 +8,12 @@
 // approle setup of docs/approle.md (blocks marked <!-- test:approle-recipe -->) runs as the page writes
 // it, the orchestrator's step with a token of the policy the page gives it.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceEndpoint } from '../emulators/agentEnv';
 import { SECRETS } from '../emulators/seed';
-import { REPO, RunOptions, TaskRun } from '../emulators/world';
+import { RunOptions, TaskRun } from '../emulators/world';
 import { Checked } from '../helpers/checkRun';
 import { masks, taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
@@ -89,7 +89,8 @@ describe('server: approle login against OpenBao', function () {
    * Runs the `vault …` command a message prints as its fix, as a user pastes it (bash, `vault` being
    * the bao CLI, as root), with the placeholders it explains filled in; its answer as JSON.
    */
-  async function runFix(message: string, command: RegExp, fill: Record<string, string> = {}): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- the CLI's JSON answer
+  // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON answer
+  async function runFix(message: string, command: RegExp, fill: Record<string, string> = {}): Promise<any> {
     let text = command.exec(message)?.[0];
     assert.ok(text, `the message prints the fix ${command}: ${message}`);
     for (const [placeholder, value] of Object.entries(fill)) text = text.split(placeholder).join(value);

@@ -5,14 +5,14 @@
 // allow, no certificate received) explained with the cause and the fix. The cert setup of
 // docs/cert.md (blocks marked <!-- test:cert-recipe -->) runs as the page writes it.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceEndpoint } from '../emulators/agentEnv';
 import { Ca, createCa, KeyPair } from '../emulators/pki';
 import { issueClientCert } from './clientCert';
 import { SECRETS } from '../emulators/seed';
-import { REPO, RunOptions, TaskRun } from '../emulators/world';
+import { RunOptions, TaskRun } from '../emulators/world';
 import { Checked } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';

@@ -14,7 +14,8 @@ import { startWorld, VAULT_PORT, World } from '../emulators/world';
 import { Answer, OPENBAO_PORT, OpenBao, startOpenBao, vaultRequest } from './openbao';
 import { JWT_BATCH_ROLE, JWT_MOUNT, JWT_ROLE, ROTATED, seedOpenBao } from './seed';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers of many shapes
+// biome-ignore lint/suspicious/noExplicitAny: answers of many shapes
+type Json = any;
 
 /** Which token a row sends: a fresh login's, one revoked with revoke-self, a made-up one, none, root. */
 type TokenKind = 'service' | 'batch' | 'revoked' | 'bad' | 'none' | 'root';
@@ -293,7 +294,10 @@ function times(value: unknown, out: string[] = []): string[] {
 function checkErrors(who: string, got: unknown, expected: Array<string | RegExp>): void {
   assert.ok(Array.isArray(got), `${who}: no errors array in ${JSON.stringify(got)}`);
   assert.equal(got.length, expected.length, `${who}: ${JSON.stringify(got)}`);
-  expected.forEach((e, i) => (typeof e === 'string' ? assert.equal(got[i], e, `${who}: ${JSON.stringify(got)}`) : assert.match(got[i], e, `${who}: ${JSON.stringify(got)}`)));
+  expected.forEach((e, i) => {
+    if (typeof e === 'string') assert.equal(got[i], e, `${who}: ${JSON.stringify(got)}`);
+    else assert.match(got[i], e, `${who}: ${JSON.stringify(got)}`);
+  });
 }
 
 interface Target {

@@ -201,7 +201,7 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
       title: "pipeline claims bound for a service connection's token, which has none",
       setup: async () => (await pipelineRole('jwt', 'sc-with-claims'), { inputs: { role: 'sc-with-claims' }, kind: 'connection' }),
       message: [
-        new RegExp(`^Vault refused the OIDC token of service connection '[0-9a-f-]{36}': it has no claim '(prj_id|def_id|rpo_ref)', which role 'sc-with-claims' on auth/jwt binds \\(bound_claims\\)\\. The token carries: jti, aud, iss, sub\\.`),
+        /^Vault refused the OIDC token of service connection '[0-9a-f-]{36}': it has no claim '(prj_id|def_id|rpo_ref)', which role 'sc-with-claims' on auth\/jwt binds \(bound_claims\)\. The token carries: jti, aud, iss, sub\./,
         /echo '\{"role_type":"jwt","bound_claims":\{\},"bound_subject":"sc:\/\/contoso\/Platform\/sc-vault-prod"\}' \| vault write auth\/jwt\/role\/sc-with-claims -$/,
       ],
       fix: () => ({}),

@@ -8,12 +8,12 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBERNETES_CERT_NAMES, Kubernetes, startKubernetes } from '../emulators/kubernetes';
 import { SECRETS } from '../emulators/seed';
-import { REPO, startWorld, TaskRun, World } from '../emulators/world';
+import { startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';

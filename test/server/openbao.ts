@@ -25,7 +25,8 @@ export const OPENBAO_PRIVATE_CA_ADDRESS = `https://${VAULT_HOST}:${OPENBAO_PRIVA
 export interface Answer {
   status: number;
   /** The parsed JSON body (the text when it is not JSON). */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers of many shapes, read by tests
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, read by tests
+  body: any;
 }
 
 export interface OpenBao {

@@ -7,11 +7,11 @@
 // emulator's discovery document is served with a certificate from the test CA.
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_RESOURCE, TENANT_ID } from '../emulators/seed';
-import { REPO, startWorld, TaskRun, World } from '../emulators/world';
+import { startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun, Checked } from '../helpers/checkRun';
 import { savedToken } from './fixture';
 import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';

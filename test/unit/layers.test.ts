@@ -16,7 +16,7 @@ interface Module {
 }
 
 /** Every `from '…'`, `import '…'`, `import('…')` and `require('…')` specifier of a source. */
-export function specifiers(text: string): string[] {
+function specifiers(text: string): string[] {
   const found = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)['"]([^'"]+)['"]/g)].map((m) => m[1]);
   return [...new Set(found)];
 }

@@ -4,7 +4,7 @@
 // e2e suite).
 import * as assert from 'node:assert/strict';
 import * as url from 'node:url';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// require: the shim is CommonJS, as the bundle loads it.
 const shim = require('../../scripts/shims/legacy-url.cjs') as typeof url;
 
 const ADDRESSES = [

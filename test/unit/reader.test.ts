@@ -2,7 +2,6 @@ import * as assert from 'node:assert/strict';
 import { parse as parseJson } from 'lossless-json';
 import { describeRequest, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/vault/reader';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
-import type { Text } from '../../tasks/VaultAzureLoginV1/src/core/text';
 import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 

@@ -22,7 +22,9 @@ function namedPaths(): string[] {
     const names = m[2].split(/,\s*/);
     if (m[1].length === 0) parent = names[0].endsWith('/') ? names[0] : '';
     const dir = names[0].slice(0, names[0].lastIndexOf('/') + 1); // "src/main.ts, post.ts": post.ts is in src/ too
-    names.forEach((name, i) => add((m[1].length === 0 ? '' : parent) + (i > 0 && !name.includes('/') ? dir : '') + name));
+    names.forEach((name, i) => {
+      add((m[1].length === 0 ? '' : parent) + (i > 0 && !name.includes('/') ? dir : '') + name);
+    });
   }
   for (const m of readme.matchAll(/(?:^|[\s`(])((?:src)\/[\w/]+\.ts)/g)) add(`tasks/VaultAzureLoginV1/${m[1]}`);
   return [...found].filter((p) => !p.includes('<') && !p.includes('*'));

@@ -10,7 +10,6 @@ import {
   variableNameFor,
   variableNameProblem,
 } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
-import type { Text } from '../../tasks/VaultAzureLoginV1/src/core/text';
 import { loc } from '../helpers/messages';
 
 /** The parts of a request a test cares about (line and entry are checked separately). */
@@ -363,7 +362,9 @@ describe('parseSecrets', () => {
       lines[0],
       'secrets line 2: "secret/app@x password": the version after "@" must be a whole number of 1 or more, such as secret/app@3 (found "@x")',
     );
-    lines.forEach((l, i) => assert.equal(l, formatProblem(err.problems[i], loc)));
+    lines.forEach((l, i) => {
+      assert.equal(l, formatProblem(err.problems[i], loc));
+    });
   });
 
   it('reports each later repeat of a name against its first use', () => {

@@ -15,7 +15,7 @@ import { JsonWebKeySet, multiErrorText, PolicyRule, VaultEmulator } from '../emu
 // Helpers: HTTP calls and RS256 JWTs
 // ---------------------------------------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the emulator's answers, of many shapes, read by path
 type Json = Record<string, any>;
 
 interface HttpResult {

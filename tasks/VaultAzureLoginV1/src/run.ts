@@ -97,7 +97,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
   const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
   // A certificate login may name no role: Vault then tries each certificate role of the mount.
   log(config.role ? loc('LoggingIn', config.address, config.authMount, config.role, nsNote) : loc('LoggingInNoRole', config.address, config.authMount, nsNote));
-  let login;
+  let login: Awaited<ReturnType<VaultApi['login']>>;
   try {
     login = await vault.login(config.authMount, proof.body, proof.spends);
   } catch (err) {

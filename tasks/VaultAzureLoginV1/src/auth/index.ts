@@ -19,7 +19,7 @@ export const AUTH_METHODS = { azure, approle, cert, aws, gcp, kubernetes, jwt } 
 /** Each method's settings, told apart by `method`. */
 export type AuthConfig = ReturnType<(typeof AUTH_METHODS)[AuthMethodName]['readInputs']>;
 
-const isMethodName = (name: string): name is AuthMethodName => Object.prototype.hasOwnProperty.call(AUTH_METHODS, name);
+const isMethodName = (name: string): name is AuthMethodName => Object.hasOwn(AUTH_METHODS, name);
 
 /** The method `authMethod` names (azure when empty) and its settings; undefined when the name is unknown. */
 export function readAuthInputs(ctx: ReadContext): AuthConfig | undefined {

@@ -111,8 +111,8 @@ export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: numb
   }
   if (err.status === 404) {
     const metadata = err.body?.data?.metadata;
-    if (metadata && metadata.destroyed) return loc('ReadDestroyed', metadata.version ?? ctx.version, ctx.path);
-    if (metadata && metadata.deletion_time) {
+    if (metadata?.destroyed) return loc('ReadDestroyed', metadata.version ?? ctx.version, ctx.path);
+    if (metadata?.deletion_time) {
       const version = metadata.version ?? ctx.version;
       return loc('ReadDeleted', version, ctx.path, metadata.deletion_time, version, ctx.path);
     }

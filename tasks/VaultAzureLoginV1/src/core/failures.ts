@@ -2,7 +2,7 @@
 // answer at all. The Vault layer throws these; the explanations and the retry policy read them.
 import { isPermanentTlsFailure } from './tlsFailures';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Vault's JSON answers, read by path
+// biome-ignore lint/suspicious/noExplicitAny: Vault's JSON answers, read by path
 export type VaultBody = Record<string, any>;
 
 /**

@@ -125,7 +125,7 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   }
 
   if (!verify) warnings.push(loc('TlsSkipVerifyWarning', address || 'Vault'));
-  if (address && address.startsWith('http://') && !isLoopback(address)) warnings.push(loc('PlainHttpWarning', address));
+  if (address?.startsWith('http://') && !isLoopback(address)) warnings.push(loc('PlainHttpWarning', address));
 
   return {
     address,

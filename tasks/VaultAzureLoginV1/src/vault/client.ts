@@ -108,8 +108,8 @@ function requestPromise(transport: Transport) {
 }
 
 function toError(err: unknown, path: string): Error {
-  const e = err as { response?: { statusCode: number; body: any } };
-  if (e && e.response && typeof e.response.statusCode === 'number') {
+  const e = err as { response?: { statusCode: number; body: VaultBody | null | string } };
+  if (e?.response && typeof e.response.statusCode === 'number') {
     const body = typeof e.response.body === 'object' && e.response.body !== null ? e.response.body : undefined;
     const errors: string[] = Array.isArray(body?.errors) ? body.errors.map(String) : [];
     return new VaultHttpError(e.response.statusCode, path, errors, body);
