@@ -70,7 +70,8 @@ function endpointDataKeysReadBySource(): string[] {
   const srcDir = join(REPO, 'tasks', 'VaultAzureLoginV1', 'src');
   const keys = new Set<string>();
   for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
-    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/getEndpointDataParameter\((?:vaultConnection|connectionId)[^,]*,\s*'([^']+)'/g)) keys.add(m[1]);
+    // `endpoint` is the input port's view of the Vault connection (port.endpoint(connectionId)).
+    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/(?:\bendpoint\??\.data\(|getEndpointDataParameter\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g)) keys.add(m[1]);
   }
   return [...keys].sort();
 }

@@ -6,40 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUTH_METHODS, needsRole, readAuthInputs } from '../../tasks/VaultAzureLoginV1/src/auth';
 import type { AuthConfig } from '../../tasks/VaultAzureLoginV1/src/auth';
-import type { InputPort, ReadContext } from '../../tasks/VaultAzureLoginV1/src/auth/method';
+import type { ReadContext } from '../../tasks/VaultAzureLoginV1/src/auth/method';
 import type { ReadFile } from '../../tasks/VaultAzureLoginV1/src/core/inputFile';
 import { ClientCert, selfSignedClientCert } from '../emulators/pki';
+import { mapPort, Pipeline } from '../helpers/inputPort';
 import { loc } from '../helpers/messages';
-
-interface EndpointMap {
-  url?: string;
-  scheme?: string;
-  data?: Record<string, string>;
-  auth?: Record<string, string>;
-}
-
-interface Pipeline {
-  inputs?: Record<string, string>;
-  variables?: Record<string, string>;
-  endpoints?: Record<string, EndpointMap>;
-}
-
-/** The port over plain maps, as the agent's would answer: trimmed, '' for what is not there. */
-function mapPort({ inputs = {}, variables = {}, endpoints = {} }: Pipeline): InputPort {
-  return {
-    input: (name) => (inputs[name] ?? '').trim(),
-    variable: (name) => (variables[name] ?? '').trim(),
-    endpoint: (id) => {
-      const e = endpoints[id] ?? {};
-      return {
-        url: e.url ?? '',
-        scheme: e.scheme ?? '',
-        data: (key) => (e.data?.[key] ?? '').trim(),
-        auth: (key) => Object.entries(e.auth ?? {}).find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1] ?? '',
-      };
-    },
-  };
-}
 
 const noFiles: ReadFile = () => ({ refused: 'missing', code: 'ENOENT' });
 

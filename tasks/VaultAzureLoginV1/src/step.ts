@@ -1,7 +1,7 @@
 // The task's work, shared by its two entries: the main step and the pre-job step (runAsPreJob).
 // Whichever's turn runAsPreJob says it is builds the real dependencies, runs and maps errors to the
 // result; the other logs one line and ends skipped, without a request.
-import { agentTempDirectory, debug, fail, loadMessages, loc, log, retryPolicy, skip, succeed, taskInputNames, taskState, variableSink, warn } from './pipeline/adapter';
+import { agentTempDirectory, configSource, debug, fail, loadMessages, loc, log, retryPolicy, skip, succeed, taskInputNames, taskState, variableSink, warn } from './pipeline/adapter';
 import { createAuthMethod } from './auth';
 import { armRestTokenSource } from './pipeline/azureToken';
 import { azdoOidcTokenSource } from './pipeline/oidcToken';
@@ -26,7 +26,7 @@ export async function taskStep(stage: Stage): Promise<void> {
   try {
     // The pre-job step sees the inputs as they were at the start of the job, the main step as they
     // are when it starts: each decides by what it reads, and a bad value fails the first of them.
-    const preJob = readRunAsPreJob();
+    const preJob = readRunAsPreJob(configSource);
     if (preJob !== (stage === 'prejob')) {
       const line = loc(preJob ? 'PreJobRanTheTask' : 'PreJobOff');
       log(line);
@@ -34,8 +34,8 @@ export async function taskStep(stage: Stage): Promise<void> {
       return;
     }
     // Before the job's first step, a variable that a step sets does not exist yet.
-    if (stage === 'prejob') refuseUnexpandedMacros(taskInputNames(__dirname));
-    const { value: config, warnings } = readConfig();
+    if (stage === 'prejob') refuseUnexpandedMacros(configSource, taskInputNames(__dirname));
+    const { value: config, warnings } = readConfig(configSource);
     for (const w of warnings) warn(w);
     await run(config, {
       method: createAuthMethod(config.auth, { azureToken: armRestTokenSource, oidcToken: azdoOidcTokenSource, readFile: readInputFile }),

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { InputPort } from '../auth/method';
+import type { ConfigSource } from './inputs';
+import { readInputFile } from './inputFile';
 import { escapingArguments, safeForLog } from '../core/logText';
 import { RetryPolicy } from '../vault/retry';
 import { VariableSink } from './publish';
@@ -69,6 +71,19 @@ export const inputPort: InputPort = {
     data: (key) => (tl.getEndpointDataParameter(id, key, true) ?? '').trim(),
     auth: (key) => endpointAuthField(id, key),
   }),
+};
+
+/** The step's configuration as the agent holds it: inputs, connections, variables, its certificate and proxy settings. */
+export const configSource: ConfigSource = {
+  port: inputPort,
+  loc,
+  readFile: readInputFile,
+  rawInput: (name) => tl.getInput(name, false) ?? '',
+  agentCertificates: () => tl.getHttpCertConfiguration() ?? undefined,
+  proxyFor: (url) => {
+    const p = tl.getHttpProxyConfiguration(url);
+    return p?.proxyUrl ? { url: p.proxyUrl, username: p.proxyUsername || undefined, password: p.proxyPassword || undefined } : undefined;
+  },
 };
 
 /** Pipeline variables, through the agent. */

@@ -1,9 +1,17 @@
-// Reading one task input: text, boolean, number, PEM, and the shapes of paths and names. Problems
-// are collected, each naming the input and the fix, so that every bad input is told at once.
+// Reading one task input: boolean, number, PEM, and the shapes of paths and names. Problems are
+// collected, each naming the input and the fix, so that every bad input is told at once. The inputs
+// come through a source (the agent's, from pipeline/adapter.ts; plain maps in tests).
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
-import { inputPort, loc } from './adapter';
-import { readInputFile } from './inputFile';
+import type { InputPort } from '../auth/method';
+import { fileRefusal, MAX_PEM_FILE_BYTES, ReadFile } from '../core/inputFile';
+import type { Text } from '../core/text';
+
+/** Where inputs come from, the task's messages, and the bounded reader of the files inputs name. */
+export interface InputSource {
+  port: InputPort;
+  loc: Text;
+  readFile: ReadFile;
+}
 
 /** A mount or namespace path: names of letters, digits and - _ . separated by '/'. */
 const plainPathPattern = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -18,10 +26,8 @@ export function trimSlashes(s: string): string {
   return s.trim().replace(/^\/+|\/+$/g, '');
 }
 
-export const input = inputPort.input;
-
-export function booleanInput(name: string, fallback: boolean, problems: string[]): boolean {
-  const raw = input(name).toLowerCase();
+export function booleanInput({ port, loc }: InputSource, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = port.input(name).toLowerCase();
   if (!raw) return fallback;
   if (raw === 'true') return true;
   if (raw === 'false') return false;
@@ -29,8 +35,8 @@ export function booleanInput(name: string, fallback: boolean, problems: string[]
   return fallback;
 }
 
-export function numberInput(name: string, fallback: number, min: number, max: number, problems: string[]): number {
-  const raw = input(name);
+export function numberInput({ port, loc }: InputSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = port.input(name);
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     problems.push(loc('NumberInvalid', name, raw, min, max));
@@ -40,11 +46,11 @@ export function numberInput(name: string, fallback: number, min: number, max: nu
 }
 
 /** PEM text, or the path of a PEM file (a regular file of at most 1 MiB). `kind` checks what it must hold. Never echoes key material. */
-export function pemInput(name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
+export function pemInput({ loc, readFile }: InputSource, name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
   if (!raw) return undefined;
   let pem = raw;
   if (!raw.includes('-----BEGIN')) {
-    const file = readInputFile(raw, MAX_PEM_FILE_BYTES);
+    const file = readFile(raw, MAX_PEM_FILE_BYTES);
     if (!('text' in file)) {
       if (file.refused === 'missing') problems.push(loc('PemFileMissing', name, raw));
       else if (file.refused === 'unreadable') problems.push(loc('PemFileUnreadable', name, raw, file.code));

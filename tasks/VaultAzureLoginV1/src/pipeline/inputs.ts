@@ -1,12 +1,11 @@
 // The one place that reads task inputs, endpoints and agent settings; returns typed settings or
-// fails with every problem found, each naming the input and the fix.
-import * as tl from 'azure-pipelines-task-lib/task';
-import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
+// fails with every problem found, each naming the input and the fix. All of it comes through a
+// source: the agent's (pipeline/adapter.ts), or plain maps in tests.
 import { needsRole, readAuthInputs } from '../auth';
-import { inputPort, loc } from './adapter';
-import { readInputFile } from './inputFile';
+import { fileRefusal, MAX_PEM_FILE_BYTES } from '../core/inputFile';
+import type { Text } from '../core/text';
 import { clientPairMatches } from '../core/clientPair';
-import { booleanInput, input, isPlainPath, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
+import { booleanInput, InputSource, isPlainPath, numberInput, pemInput, rolePattern, trimSlashes } from './inputFields';
 import { isLoopback } from '../core/address';
 import { TaskError } from '../core/errors';
 import type { TaskConfig } from '../config';
@@ -14,12 +13,29 @@ import { CredentialKind, CredentialRequest, CredentialSpecError, parseCredential
 import { formatProblem, parseSecrets, SecretRequest, SecretSpecError } from '../core/secretSpec';
 import type { ProxyConfig, VaultSettings } from '../vault/settings';
 
+/** The agent's own certificate settings (Agent.CAInfo, Agent.ClientCert, Agent.ClientCertKey), as file paths. */
+export interface AgentCertificates {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  passphrase?: string;
+}
+
+/** Everything the step's configuration is read from. */
+export interface ConfigSource extends InputSource {
+  /** An input exactly as the agent gives it, not trimmed: the secrets and certificates inputs count lines. */
+  rawInput(name: string): string;
+  agentCertificates(): AgentCertificates | undefined;
+  /** The agent's proxy for `url`; undefined when none applies. */
+  proxyFor(url: string): ProxyConfig | undefined;
+}
+
 export interface Read<T> {
   value: T;
   warnings: string[];
 }
 
-export function parseAddress(raw: string, from: string, problems: string[]): string {
+export function parseAddress(loc: Text, raw: string, from: string, problems: string[]): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -51,8 +67,8 @@ export function parseAddress(raw: string, from: string, problems: string[]): str
   return `${url.origin}${path}`;
 }
 
-function agentFile(variable: string, path: string, problems: string[]): string | undefined {
-  const file = readInputFile(path, MAX_PEM_FILE_BYTES);
+function agentFile({ loc, readFile }: InputSource, variable: string, path: string, problems: string[]): string | undefined {
+  const file = readFile(path, MAX_PEM_FILE_BYTES);
   if ('text' in file) return file.text;
   if (file.refused === 'missing' || file.refused === 'unreadable') problems.push(loc('AgentFileUnreadable', variable, path, file.code));
   else problems.push(fileRefusal(loc('AgentSettingNamed', variable), path, MAX_PEM_FILE_BYTES, file, loc) ?? '');
@@ -60,7 +76,9 @@ function agentFile(variable: string, path: string, problems: string[]): string |
 }
 
 /** Address, namespaces, TLS, proxy and request limits: how to reach Vault (the main step saves it for the post-job step). */
-export function readVaultSettings(problems: string[], warnings: string[]): VaultSettings {
+export function readVaultSettings(src: ConfigSource, problems: string[], warnings: string[]): VaultSettings {
+  const { port, loc } = src;
+  const input = port.input;
   const connectionId = input('vaultConnection');
   const addressInput = input('vaultAddress');
   let address = '';
@@ -69,16 +87,16 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   if (connectionId && addressInput) {
     problems.push(loc('VaultTargetTwice'));
   } else if (connectionId) {
-    const url = tl.getEndpointUrl(connectionId, true);
-    if (!url) problems.push(loc('VaultConnectionNotFound', connectionId));
-    else address = parseAddress(url, loc('FromVaultConnection', connectionId), problems);
-    connectionNamespace = trimSlashes(tl.getEndpointDataParameter(connectionId, 'namespace', true) ?? '');
-    connectionCa = (tl.getEndpointDataParameter(connectionId, 'caCertificate', true) ?? '').trim();
+    const endpoint = port.endpoint(connectionId);
+    if (!endpoint.url) problems.push(loc('VaultConnectionNotFound', connectionId));
+    else address = parseAddress(loc, endpoint.url, loc('FromVaultConnection', connectionId), problems);
+    connectionNamespace = trimSlashes(endpoint.data('namespace'));
+    connectionCa = endpoint.data('caCertificate');
   } else if (addressInput) {
-    address = parseAddress(addressInput, "input 'vaultAddress'", problems);
+    address = parseAddress(loc, addressInput, "input 'vaultAddress'", problems);
   } else {
-    const fromVariable = (tl.getVariable('VAULT_ADDR') ?? '').trim();
-    if (fromVariable) address = parseAddress(fromVariable, 'variable VAULT_ADDR', problems);
+    const fromVariable = port.variable('VAULT_ADDR');
+    if (fromVariable) address = parseAddress(loc, fromVariable, 'variable VAULT_ADDR', problems);
     else problems.push(loc('VaultAddressMissing'));
   }
 
@@ -88,41 +106,37 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
   if (authNamespaceInput && !isPlainPath(authNamespaceInput)) problems.push(loc('NamespaceInvalid', 'authNamespace', authNamespaceInput));
   const authNamespace = authNamespaceInput || namespace;
 
-  const verify = !booleanInput('tlsSkipVerify', false, problems);
+  const verify = !booleanInput(src, 'tlsSkipVerify', false, problems);
   const ca: string[] = [];
-  const inputCa = pemInput('caCertificate', input('caCertificate'), 'certificate', problems);
+  const inputCa = pemInput(src, 'caCertificate', input('caCertificate'), 'certificate', problems);
   if (inputCa) ca.push(inputCa);
-  const endpointCa = pemInput(`caCertificate (${loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
+  const endpointCa = pemInput(src, `caCertificate (${loc('FromVaultConnection', connectionId)})`, connectionCa, 'certificate', problems);
   if (endpointCa) ca.push(endpointCa);
 
   const beforePair = problems.length;
-  let cert = pemInput('clientCertificate', input('clientCertificate'), 'certificate', problems);
-  let key = pemInput('clientKey', input('clientKey'), 'key', problems);
+  let cert = pemInput(src, 'clientCertificate', input('clientCertificate'), 'certificate', problems);
+  let key = pemInput(src, 'clientKey', input('clientKey'), 'key', problems);
   // Half a pair is a problem of its own only when neither half was refused already.
   if (Boolean(cert) !== Boolean(key) && problems.length === beforePair) problems.push(loc('ClientPairIncomplete'));
   let passphrase: string | undefined;
 
   // The agent's own certificate settings (Agent.CAInfo, Agent.ClientCert) apply as well.
-  const agentCerts = tl.getHttpCertConfiguration();
+  const agentCerts = src.agentCertificates();
   if (agentCerts?.caFile) {
-    const agentCa = agentFile('Agent.CAInfo', agentCerts.caFile, problems);
+    const agentCa = agentFile(src, 'Agent.CAInfo', agentCerts.caFile, problems);
     if (agentCa) ca.push(agentCa);
   }
   let pairNames: [string, string] = ['clientCertificate', 'clientKey'];
   if (!cert && agentCerts?.certFile && agentCerts.keyFile) {
-    cert = agentFile('Agent.ClientCert', agentCerts.certFile, problems);
-    key = agentFile('Agent.ClientCertKey', agentCerts.keyFile, problems);
+    cert = agentFile(src, 'Agent.ClientCert', agentCerts.certFile, problems);
+    key = agentFile(src, 'Agent.ClientCertKey', agentCerts.keyFile, problems);
     passphrase = agentCerts.passphrase || undefined;
     pairNames = ['Agent.ClientCert', 'Agent.ClientCertKey'];
   }
   // Checked here, before any request: the TLS context is built later, while the task waits for Azure.
   if (cert && key && !clientPairMatches(cert, key, passphrase)) problems.push(loc('ClientPairMismatch', ...pairNames));
 
-  let proxy: ProxyConfig | undefined;
-  if (address) {
-    const p = tl.getHttpProxyConfiguration(address);
-    if (p?.proxyUrl) proxy = { url: p.proxyUrl, username: p.proxyUsername || undefined, password: p.proxyPassword || undefined };
-  }
+  const proxy = address ? src.proxyFor(address) : undefined;
 
   if (!verify) warnings.push(loc('TlsSkipVerifyWarning', address || 'Vault'));
   if (address?.startsWith('http://') && !isLoopback(address)) warnings.push(loc('PlainHttpWarning', address));
@@ -133,9 +147,9 @@ export function readVaultSettings(problems: string[], warnings: string[]): Vault
     authNamespace: authNamespace || undefined,
     tls: { verify, ca, cert, key, passphrase },
     proxy,
-    timeoutSeconds: numberInput('timeoutSeconds', 30, 1, 600, problems),
-    retries: numberInput('retries', 2, 0, 10, problems),
-    concurrency: numberInput('concurrency', 64, 1, 128, problems),
+    timeoutSeconds: numberInput(src, 'timeoutSeconds', 30, 1, 600, problems),
+    retries: numberInput(src, 'retries', 2, 0, 10, problems),
+    concurrency: numberInput(src, 'concurrency', 64, 1, 128, problems),
   };
 }
 
@@ -147,9 +161,9 @@ function fail(problems: string[]): never {
  * runAsPreJob: whether the task's work belongs to its pre-job step (before the job's first step,
  * checkout included) rather than to its own step. Read alone, before anything else, by both.
  */
-export function readRunAsPreJob(): boolean {
+export function readRunAsPreJob(src: ConfigSource): boolean {
   const problems: string[] = [];
-  const preJob = booleanInput('runAsPreJob', false, problems);
+  const preJob = booleanInput(src, 'runAsPreJob', false, problems);
   if (problems.length) fail(problems);
   return preJob;
 }
@@ -159,10 +173,10 @@ export function readRunAsPreJob(): boolean {
  * expanded the inputs with the variables that existed when the job started and left a macro naming
  * none as written. Lines that are comments (`#`) are not looked at.
  */
-export function refuseUnexpandedMacros(names: string[]): void {
+export function refuseUnexpandedMacros({ port, loc }: ConfigSource, names: string[]): void {
   const problems: string[] = [];
   for (const name of names) {
-    const lines = input(name).split(/\r?\n/).filter((l) => !l.trim().startsWith('#'));
+    const lines = port.input(name).split(/\r?\n/).filter((l) => !l.trim().startsWith('#'));
     const macro = /\$\([\w.-]+\)/.exec(lines.join('\n'))?.[0];
     if (macro) problems.push(loc('PreJobUnexpandedMacro', name, macro));
   }
@@ -170,9 +184,9 @@ export function refuseUnexpandedMacros(names: string[]): void {
 }
 
 /** The requests of the `certificates` or `sshCertificates` input; each problem quotes its line. */
-function readCredentials(kind: CredentialKind, name: string, problems: string[]): CredentialRequest[] {
+function readCredentials({ rawInput, loc }: ConfigSource, kind: CredentialKind, name: string, problems: string[]): CredentialRequest[] {
   try {
-    return parseCredentials(kind, tl.getInput(name, false) ?? '', loc);
+    return parseCredentials(kind, rawInput(name), loc);
   } catch (err) {
     if (!(err instanceof CredentialSpecError)) throw err;
     problems.push([loc('CredentialsInvalid', name, err.problems.length), ...err.message.split('\n').map((l) => `  ${l}`)].join('\n'));
@@ -180,13 +194,15 @@ function readCredentials(kind: CredentialKind, name: string, problems: string[])
   }
 }
 
-export function readConfig(): Read<TaskConfig> {
+export function readConfig(src: ConfigSource): Read<TaskConfig> {
+  const { port, loc } = src;
+  const input = port.input;
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const vault = readVaultSettings(problems, warnings);
+  const vault = readVaultSettings(src, problems, warnings);
   const auth = readAuthInputs({
-    port: inputPort,
+    port,
     loc,
     problems,
     warnings,
@@ -196,7 +212,7 @@ export function readConfig(): Read<TaskConfig> {
     useClientPair: (cert, key) => {
       vault.tls = { ...vault.tls, cert, key, passphrase: undefined };
     },
-    readFile: readInputFile,
+    readFile: src.readFile,
   });
 
   // The mount defaults to the path `vault auth enable <method>` gives it: the method's name.
@@ -213,12 +229,12 @@ export function readConfig(): Read<TaskConfig> {
     if (!auth || needsRole(auth.method)) problems.push(loc('InputRequired', 'role', loc('RoleHint')));
   } else if (!rolePattern.test(role)) problems.push(loc('RoleInvalid', role));
 
-  const exportToken = booleanInput('exportToken', false, problems);
+  const exportToken = booleanInput(src, 'exportToken', false, problems);
   const before = problems.length;
-  const credentials = [...readCredentials('pki', 'certificates', problems), ...readCredentials('ssh', 'sshCertificates', problems)];
+  const credentials = [...readCredentials(src, 'pki', 'certificates', problems), ...readCredentials(src, 'ssh', 'sshCertificates', problems)];
   // Certificates asked for (even in lines with problems) are work enough without a secret.
   const wantsCredentials = credentials.length > 0 || problems.length > before;
-  const secretsText = tl.getInput('secrets', false) ?? '';
+  const secretsText = src.rawInput('secrets');
   let requests: SecretRequest[] = [];
   try {
     requests = parseSecrets(secretsText, loc);
@@ -232,9 +248,9 @@ export function readConfig(): Read<TaskConfig> {
     }
   }
 
-  const ignoreNotFound = booleanInput('ignoreNotFound', false, problems);
-  const isOutput = booleanInput('isOutput', false, problems);
-  const revokeToken = booleanInput('revokeToken', true, problems);
+  const ignoreNotFound = booleanInput(src, 'ignoreNotFound', false, problems);
+  const isOutput = booleanInput(src, 'isOutput', false, problems);
+  const revokeToken = booleanInput(src, 'revokeToken', true, problems);
   if (problems.length || !auth) fail(problems);
   const config: TaskConfig = { ...vault, auth, authMount, role, requests, credentials, ignoreNotFound, isOutput, exportToken, revokeToken };
   return { value: config, warnings };
