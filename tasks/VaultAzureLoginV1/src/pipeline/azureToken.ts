@@ -1,7 +1,7 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
 import * as https from 'node:https';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { loc } from './adapter';
+import { endpointAuthField, loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
 import { OidcTokenError } from '../auth/jwt';
 import { azdoOidcTokenSource } from './oidcToken';
@@ -38,7 +38,7 @@ function oidcRequestUri(): string | undefined {
 function openEntraConnection(connection: string, timeoutSeconds: number): Promise<void> | undefined {
   if (tl.getVariable('Agent.ProxyUrl')) return undefined;
   const authority = tl.getEndpointDataParameter(connection, 'activeDirectoryAuthority', true);
-  const tenant = tl.getEndpointAuthorizationParameter(connection, 'tenantid', true);
+  const tenant = endpointAuthField(connection, 'tenantid');
   if (!authority || !tenant) return undefined;
   let url: URL;
   try {
