@@ -118,17 +118,19 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     saved.push(leaseId);
     saveState(deps.state, { leaseIds: saved });
   };
+  // How reads and certificate requests reach Vault, and where each new lease is saved at once.
+  const engine = {
+    address: config.address,
+    concurrency: config.concurrency,
+    timeoutSeconds: config.timeoutSeconds,
+    loc,
+    policyPrefix: policyPrefix(config.namespace, config.authNamespace),
+    onLease,
+  };
   if (config.requests.length) {
     const distinctPaths = new Set(config.requests.map((r) => r.path)).size;
     log(loc('ReadingSecrets', distinctPaths));
-    const outcome = await readSecrets(vault, config.requests, {
-      address: config.address,
-      concurrency: config.concurrency,
-      timeoutSeconds: config.timeoutSeconds,
-      loc,
-      policyPrefix: policyPrefix(config.namespace, config.authNamespace),
-      onLease,
-    });
+    const outcome = await readSecrets(vault, config.requests, engine);
     leaseIds = outcome.leaseIds;
     deps.inOneWrite(() => maskAll(outcome.values, sink));
     const skipped = config.ignoreNotFound ? outcome.failures.filter((f) => f.notFound) : [];
@@ -150,14 +152,7 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
       if (r.unknownParams.length) log(loc('CredentialParamsUnknown', r.path, r.unknownParams.join(', ')));
     }
     log(loc('IssuingCredentials', config.credentials.length));
-    const issued = await issueCredentials(vault, config.credentials, {
-      address: config.address,
-      concurrency: config.concurrency,
-      timeoutSeconds: config.timeoutSeconds,
-      loc,
-      policyPrefix: policyPrefix(config.namespace, config.authNamespace),
-      onLease,
-    });
+    const issued = await issueCredentials(vault, config.credentials, engine);
     // The private keys are masked before anything about them is logged.
     deps.inOneWrite(() => maskAll(issued.values, sink));
     const failures = [...issued.failures];
