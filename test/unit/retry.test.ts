@@ -95,6 +95,8 @@ describe('retry policy', () => {
       ['a timeout after the request was written', new VaultNetworkError('ETIMEDOUT', 'p', 'x'), false],
       ["a gateway's 502", http(502), false],
       ['a permanent login error', http(500, 'oidc: token is expired (Token Expiry: x)'), false],
+      ['a login that crashed its auth plugin', http(500, 'rpc error: code = Unavailable desc = error reading from server: EOF'), false],
+      ['a login to a plugin shut down by such a crash', http(500, 'plugin is shut down'), false],
     ];
     for (const [name, err, retried] of cases) it(`${name}: ${retried ? 'retried' : 'sent once'}`, () => assert.equal(isRetryableLogin(err), retried));
   });

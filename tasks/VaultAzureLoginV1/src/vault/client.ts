@@ -2,7 +2,7 @@
 // (wraps node-vault; the HTTP underneath is ./transport, where TLS, proxy, protocol and redirects
 // are explicit).
 import type NodeVault from 'node-vault';
-import { PLUGIN_CRASHED, VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
+import { VaultBody, VaultHttpError, VaultNetworkError } from '../core/failures';
 import type { VaultTarget } from './settings';
 import type { RetryPolicy } from './retry';
 import { isRetryable, isRetryableLogin, isRetryableOnce, withRetry } from './retry';
@@ -152,15 +152,12 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     return opts.retry ? withRetry(what, attempt, opts.retry, retryable) : attempt();
   }
 
-  /** A login that crashed the auth plugin (a 500) crashes it again: it is sent once. */
-  const loginRetryable = (err: unknown) => isRetryableLogin(err) && !(err instanceof VaultHttpError && err.errors.some((e) => PLUGIN_CRASHED.test(e)));
-
   return {
     async login(mount, loginBody, spends = false) {
       const path = `auth/${mount}/login`;
       // A login creates a token, never retried after its answer was lost; one that may use up its
       // credential is retried only when Vault provably did not perform it.
-      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), spends ? isRetryableOnce : loginRetryable);
+      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), spends ? isRetryableOnce : isRetryableLogin);
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);

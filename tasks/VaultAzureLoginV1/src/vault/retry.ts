@@ -2,7 +2,7 @@
 // with linear jittered backoff; never the azure login's permanent 500s. Pure: sleep and random
 // arrive as parameters.
 import { isPermanentTlsFailure } from '../core/tlsFailures';
-import { ANSWER_TOO_LARGE, answerLost, notPerformed, VaultHttpError, VaultNetworkError } from '../core/failures';
+import { ANSWER_TOO_LARGE, answerLost, notPerformed, PLUGIN_CRASHED, VaultHttpError, VaultNetworkError } from '../core/failures';
 
 export interface RetryPolicy {
   retries: number;
@@ -68,11 +68,13 @@ export function isRetryableOnce(err: unknown): boolean {
 
 /**
  * For a login, which creates a token: never retried after its answer was lost (Vault may have
- * issued a token, which a retry would leave behind; see answerLost), else as any request: Vault's
- * own error answer means it issued none. A login that may spend its credential (an AppRole
- * secret_id with secret_id_num_uses) follows isRetryableOnce instead.
+ * issued a token, which a retry would leave behind; see answerLost), nor after it crashed its auth
+ * plugin (the same login crashes it again); else as any request: Vault's own error answer means it
+ * issued none. A login that may spend its credential (an AppRole secret_id with
+ * secret_id_num_uses) follows isRetryableOnce instead.
  */
 export function isRetryableLogin(err: unknown): boolean {
+  if (err instanceof VaultHttpError && err.errors.some((e) => PLUGIN_CRASHED.test(e))) return false;
   return !answerLost(err) && isRetryable(err);
 }
 
