@@ -7,7 +7,7 @@
 //   sshCertificates:  <mount>/sign/<role>  [key=value ... | {JSON}] [| PREFIX_]
 // Values are strings (quoted with "…" when they hold spaces), numbers, booleans, lists of strings
 // or numbers, or (SSH's critical_options and extensions) maps of strings; JSON for the last three.
-import { fileNameProblem, normalizeKeyName, SpecProblem, variableNameProblem } from './secretSpec';
+import { fileNameProblem, normalizeKeyName, SpecProblem, splitOutsideQuotes, variableNameProblem } from './secretSpec';
 import type { Text } from './text';
 
 export type CredentialKind = 'pki' | 'ssh';
@@ -106,29 +106,9 @@ export function parseCredentials(kind: CredentialKind, input: string, loc: Text)
   return requests;
 }
 
-/** Splits at `|` outside double quotes; JSON's strings are double-quoted too. */
-function splitPipes(entry: string): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < entry.length; i++) {
-    const c = entry[i];
-    if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === '|') {
-      parts.push(entry.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(entry.slice(start));
-  return parts;
-}
-
 function parseLine(kind: CredentialKind, line: number, entry: string, loc: Text): CredentialRequest | string {
   const { verb } = ENDPOINT[kind];
-  const parts = splitPipes(entry);
+  const parts = splitOutsideQuotes(entry, '|');
   if (parts.length > 2) return loc('CredentialTwoPipes');
   const head = parts[0].trim();
   const space = head.search(/\s/);

@@ -147,7 +147,7 @@ export function parseSecrets(input: string, loc: Text): SecretRequest[] {
     if (lineText.trim().startsWith('#')) {
       return;
     }
-    for (const raw of splitEntries(lineText)) {
+    for (const raw of splitOutsideQuotes(lineText, ';')) {
       const entry = raw.trim();
       if (entry.length === 0) {
         continue;
@@ -207,13 +207,17 @@ function duplicatePairs(names: string[]): Array<{ first: number; later: number }
   return pairs;
 }
 
-/** Splits a line at `;` outside double quotes (a backslash escapes the next character inside quotes). */
-function splitEntries(lineText: string): string[] {
+/**
+ * Splits text at `separator` outside double quotes (a backslash escapes the next character inside
+ * quotes): `;` between the entries of a secrets line, `|` in a certificates line, whose JSON
+ * strings are double-quoted too.
+ */
+export function splitOutsideQuotes(text: string, separator: string): string[] {
   const parts: string[] = [];
   let start = 0;
   let quoted = false;
-  for (let i = 0; i < lineText.length; i++) {
-    const c = lineText[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (quoted) {
       if (c === '\\') {
         i++;
@@ -222,12 +226,12 @@ function splitEntries(lineText: string): string[] {
       }
     } else if (c === '"') {
       quoted = true;
-    } else if (c === ';') {
-      parts.push(lineText.slice(start, i));
+    } else if (c === separator) {
+      parts.push(text.slice(start, i));
       start = i + 1;
     }
   }
-  parts.push(lineText.slice(start));
+  parts.push(text.slice(start));
   return parts;
 }
 
