@@ -19,7 +19,8 @@ note('preload', '');
 
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
-  const o = typeof args[0] === 'object' && args[0] !== null ? (Array.isArray(args[0]) ? args[0][0] : args[0]) : { port: args[0], host: args[1] };
+  const o =
+    typeof args[0] === 'object' && args[0] !== null ? (Array.isArray(args[0]) ? args[0][0] : args[0]) : { port: args[0], host: args[1] };
   const to = o?.path ? o.path : `${o?.host || 'localhost'}:${o?.port}`;
   if (!this.__probed) {
     this.__probed = true;
@@ -40,7 +41,9 @@ diagnostics.subscribe('undici:request:create', ({ request }) => {
   request.__probe = what;
   note('send', `${what} (fetch)`);
 });
-diagnostics.subscribe('undici:request:headers', ({ request, response }) => note('answer', `${response.statusCode} ${request.__probe} (fetch)`));
+diagnostics.subscribe('undici:request:headers', ({ request, response }) =>
+  note('answer', `${response.statusCode} ${request.__probe} (fetch)`),
+);
 
 const h2connect = http2.connect;
 http2.connect = function (authority, ...rest) {

@@ -32,7 +32,9 @@ const OPENBAO_PLAIN_PORT = 8303;
 const VAULT_TLS_PORT = 8400;
 const VAULT_PLAIN_PORT = 8401;
 const VAULT_ADDRESS = { tls: `https://${VAULT_HOST}:${VAULT_TLS_PORT}`, plain: `http://${VAULT_HOST}:${VAULT_PLAIN_PORT}` };
-const taskJson = JSON.parse(readFileSync(join(BUILT_TASK, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue: string }> };
+const taskJson = JSON.parse(readFileSync(join(BUILT_TASK, 'task.json'), 'utf8')) as {
+  inputs: Array<{ name: string; defaultValue: string }>;
+};
 /** The task's default `concurrency`. */
 const CONCURRENCY = Number(taskJson.inputs.find((i) => i.name === 'concurrency')?.defaultValue);
 /** HTTP/1.1 connections the task opens to Vault at most (vault/transport.ts MAX_HTTP1_CONNECTIONS). */
@@ -131,7 +133,9 @@ function taskOnce(world: World, r: Run): () => Promise<number> {
     const { ms, run } = await runTask(world, r);
     const published = publishedSecrets(run.stdout).size;
     if (run.code !== 0 || published !== r.n) {
-      throw new Error(`the task failed or published ${published} of ${r.n} (exit ${run.code}):\n${(run.stdout + run.stderr).split('\n').slice(-15).join('\n')}`);
+      throw new Error(
+        `the task failed or published ${published} of ${r.n} (exit ${run.code}):\n${(run.stdout + run.stderr).split('\n').slice(-15).join('\n')}`,
+      );
     }
     return ms;
   };
@@ -161,7 +165,8 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
 
 /** Why the whole manual flow (its `az` commands) is not timed. */
 function azSkipped(): string {
-  if (spawnSync('az', ['version'], { stdio: 'ignore' }).error) return 'az is not installed (Debian package azure-cli; CI does not install it)';
+  if (spawnSync('az', ['version'], { stdio: 'ignore' }).error)
+    return 'az is not installed (Debian package azure-cli; CI does not install it)';
   return 'az is installed, but the bench does not drive it against the emulated Entra ID';
 }
 
@@ -173,7 +178,13 @@ function azSkipped(): string {
 function baoFlowOnce(world: World, bao: OpenBao, n: number, home: string): () => Promise<number> {
   const env = { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: VAULT_ADDRESS.tls, BAO_CACERT: world.ca.certPath };
   return async () => {
-    const jwt = world.entra.mintAccessToken({ tenantId: TENANT_ID, objectId: world.ids.wif.objectId, appId: world.ids.wif.clientId, audience: DEFAULT_RESOURCE, appidacr: '2' }).token;
+    const jwt = world.entra.mintAccessToken({
+      tenantId: TENANT_ID,
+      objectId: world.ids.wif.objectId,
+      appId: world.ids.wif.clientId,
+      audience: DEFAULT_RESOURCE,
+      appidacr: '2',
+    }).token;
     const { ms } = await timed(async () => {
       const login = await run(bao.bin, ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${jwt}`], env);
       if (login.code !== 0) throw new Error(`bao write auth/${JWT_MOUNT}/login: ${login.stderr}`);
@@ -252,7 +263,6 @@ async function sizes(): Promise<Sizes> {
   return { vsix: await vsixSize(), entries, taskFolderBytes };
 }
 
-
 function countPaths(entries: Array<{ path: string; operation: string }>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of entries) {
@@ -296,7 +306,9 @@ async function main(): Promise<void> {
     const node24 = agentRuntimes()
       .filter((r) => r.installed && r.version.startsWith('24.'))
       .sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0];
-    const nodes: Array<{ name: string; binary?: string; variants: boolean[] }> = [{ name: process.version.slice(1), variants: [true, false] }];
+    const nodes: Array<{ name: string; binary?: string; variants: boolean[] }> = [
+      { name: process.version.slice(1), variants: [true, false] },
+    ];
     if (node24) nodes.push({ name: node24.version, binary: node24.binary, variants: [true] });
     else results.node24 = { skipped: 'no Node 24 installed (node scripts/runtimes.mjs install)' };
 
@@ -307,7 +319,10 @@ async function main(): Promise<void> {
     const empties = new Map<string, Stats>();
     for (const rtt of RTTS) {
       setRtt(rtt);
-      const series = [...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })), ...nodes.map((nd) => emptyOnce(world, nd.binary))];
+      const series = [
+        ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })),
+        ...nodes.map((nd) => emptyOnce(world, nd.binary)),
+      ];
       const got = await interleaved(RUNS, series);
       cells.forEach((c, i) => {
         measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]);
@@ -327,7 +342,19 @@ async function main(): Promise<void> {
         const limitMs = empty.median + limitRtts * rtt;
         const atZero = measured.get(`${c.node}/${c.tls}/0/${c.n}`)!;
         const chainRtts = rtt > 0 ? (task.median - atZero.median) / rtt : null;
-        latency.push({ node: c.node, tls: c.tls, rtt, n: c.n, taskMs: round(task.median), limitMs: round(limitMs), chainRtts: chainRtts === null ? null : Number(chainRtts.toFixed(1)), ratio: Number((task.median / limitMs).toFixed(2)), limitRtts, nodeStartMs: round(empty.median), task });
+        latency.push({
+          node: c.node,
+          tls: c.tls,
+          rtt,
+          n: c.n,
+          taskMs: round(task.median),
+          limitMs: round(limitMs),
+          chainRtts: chainRtts === null ? null : Number(chainRtts.toFixed(1)),
+          ratio: Number((task.median / limitMs).toFixed(2)),
+          limitRtts,
+          nodeStartMs: round(empty.median),
+          task,
+        });
       }
     }
     results.latency = latency;
@@ -375,17 +402,36 @@ async function main(): Promise<void> {
       if (main.run.code !== 0) throw new Error(`main step failed (exit ${main.run.code})`);
       const mainReqs = server.auditedRequests().slice(mark);
       mark += mainReqs.length;
-      const post = await runTask(world, { n, tls: true, entry: 'post.js', tempDir: main.run.tempDir, variables: taskVariablesFrom(main.run.stdout) });
+      const post = await runTask(world, {
+        n,
+        tls: true,
+        entry: 'post.js',
+        tempDir: main.run.tempDir,
+        variables: taskVariablesFrom(main.run.stdout),
+      });
       if (post.run.code !== 0) throw new Error(`post-job step failed (exit ${post.run.code})`);
       const postReqs = server.auditedRequests().slice(mark);
       const after = await held(server);
-      taskCost.push({ n, requests: mainReqs.length, postRequests: postReqs.length, byPath: countPaths(mainReqs), tokensLeft: after.tokens - before.tokens, leasesLeft: after.leases - before.leases });
+      taskCost.push({
+        n,
+        requests: mainReqs.length,
+        postRequests: postReqs.length,
+        byPath: countPaths(mainReqs),
+        tokensLeft: after.tokens - before.tokens,
+        leasesLeft: after.leases - before.leases,
+      });
       const manualBefore = await held(server);
       const m0 = server.auditedRequests().length;
       await baoFlowOnce(world, server, n, home)();
       const manualReqs = server.auditedRequests().slice(m0);
       const manualAfter = await held(server);
-      manualCost.push({ n, requests: manualReqs.length, byPath: countPaths(manualReqs), tokensLeft: manualAfter.tokens - manualBefore.tokens, leasesLeft: manualAfter.leases - manualBefore.leases });
+      manualCost.push({
+        n,
+        requests: manualReqs.length,
+        byPath: countPaths(manualReqs),
+        tokensLeft: manualAfter.tokens - manualBefore.tokens,
+        leasesLeft: manualAfter.leases - manualBefore.leases,
+      });
     }
     results.vaultCost = { task: taskCost, manual: manualCost };
 
@@ -415,27 +461,42 @@ async function main(): Promise<void> {
 /** The summary: what README's Performance table and bench/README.md quote. */
 // biome-ignore lint/suspicious/noExplicitAny: the results file's figures, read by path
 function report(r: Record<string, any>): void {
-  console.log(`\nVaultAzureLogin bench: ${r.runs} runs per figure, medians (min–max); limit = empty script + (${HANDSHAKE_RTTS} handshake + 1 Azure DevOps + 1 Entra + 1 login + ⌈N/C⌉) × RTT\n`);
+  console.log(
+    `\nVaultAzureLogin bench: ${r.runs} runs per figure, medians (min–max); limit = empty script + (${HANDSHAKE_RTTS} handshake + 1 Azure DevOps + 1 Entra + 1 login + ⌈N/C⌉) × RTT\n`,
+  );
   console.log('| Node | Vault | RTT | N | task | limit | task / limit | chain RTTs |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const l of r.latency) {
-    console.log(`| ${l.node} | ${l.tls ? 'TLS (h2)' : 'plain http'} | ${l.rtt} ms | ${l.n} | ${fmt(l.task)} | ${l.limitMs} ms | ${l.ratio.toFixed(2)}× | ${l.chainRtts ?? '–'} |`);
+    console.log(
+      `| ${l.node} | ${l.tls ? 'TLS (h2)' : 'plain http'} | ${l.rtt} ms | ${l.n} | ${fmt(l.task)} | ${l.limitMs} ms | ${l.ratio.toFixed(2)}× | ${l.chainRtts ?? '–'} |`,
+    );
   }
   console.log('\nTimeline, N = 1, TLS, RTT 60 ms (ms since the process started):');
   for (const e of r.timeline.events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
   console.log('\nManual flow (the bao CLI part; the az commands are not timed):');
-  for (const m of r.manual) console.log(`  RTT ${m.rtt} ms, N = ${m.n}: task ${fmt(m.task)}, bao part ${fmt(m.baoOnly)} (${m.baoOnlyRatio}×)${m.skipped ? `; ${m.skipped}` : ''}`);
+  for (const m of r.manual)
+    console.log(
+      `  RTT ${m.rtt} ms, N = ${m.n}: task ${fmt(m.task)}, bao part ${fmt(m.baoOnly)} (${m.baoOnlyRatio}×)${m.skipped ? `; ${m.skipped}` : ''}`,
+    );
   console.log('\nVault cost per job (audit log):');
-  for (const c of r.vaultCost.task) console.log(`  task N = ${c.n}: ${c.requests} requests (+${c.postRequests} post-job), tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}; ${JSON.stringify(c.byPath)}`);
-  for (const c of r.vaultCost.manual) console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
-  console.log(`\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`);
+  for (const c of r.vaultCost.task)
+    console.log(
+      `  task N = ${c.n}: ${c.requests} requests (+${c.postRequests} post-job), tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}; ${JSON.stringify(c.byPath)}`,
+    );
+  for (const c of r.vaultCost.manual)
+    console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
+  console.log(
+    `\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`,
+  );
   const s = r.sizes;
-  // biome-ignore lint/suspicious/noExplicitAny: the results file's entries
-  console.log(`VSIX ${s.vsix.bytes ? `${(s.vsix.bytes / 1024).toFixed(0)} KB` : s.vsix.source}; ${s.entries.map((e: any) => `${e.file} ${(e.bytes / 1024).toFixed(0)} KB (gzip ${(e.gzipBytes / 1024).toFixed(0)} KB)`).join(', ')}`);
+  console.log(
+    // biome-ignore lint/suspicious/noExplicitAny: the results file's entries
+    `VSIX ${s.vsix.bytes ? `${(s.vsix.bytes / 1024).toFixed(0)} KB` : s.vsix.source}; ${s.entries.map((e: any) => `${e.file} ${(e.bytes / 1024).toFixed(0)} KB (gzip ${(e.gzipBytes / 1024).toFixed(0)} KB)`).join(', ')}`,
+  );
   console.log(`(${r.seconds} s)`);
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

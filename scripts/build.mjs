@@ -26,7 +26,8 @@ const armRestCommon = {
     b.onLoad({ filter: /azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-common\.js$/ }, (args) => {
       let src = readFileSync(args.path, 'utf8');
       for (const [from, to] of armRestEdits) {
-        if (!src.includes(from)) throw new Error(`arm-rest's azure-arm-common.js no longer has ${from}; review the arm-rest-common bundle plugin`);
+        if (!src.includes(from))
+          throw new Error(`arm-rest's azure-arm-common.js no longer has ${from}; review the arm-rest-common bundle plugin`);
         src = src.replace(from, to);
       }
       return { contents: src, loader: 'js' };
@@ -48,9 +49,17 @@ const msalEsm = {
     b.onLoad({ filter: /.*/, namespace: 'msal-esm' }, () => {
       const arm = readFileSync(join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'azure-arm-common.js'), 'utf8');
       const called = new Set([...arm.matchAll(/\bmsal\.(\w+)/g)].map((m) => m[1]));
-      const types = ['AppTokenProviderParameters', 'AppTokenProviderResult', 'ClientCredentialRequest', 'Configuration', 'IAppTokenProvider', 'INetworkModule'];
+      const types = [
+        'AppTokenProviderParameters',
+        'AppTokenProviderResult',
+        'ClientCredentialRequest',
+        'Configuration',
+        'IAppTokenProvider',
+        'INetworkModule',
+      ];
       const unknown = [...called].filter((n) => !msalUsed.includes(n) && !types.includes(n));
-      if (unknown.length) throw new Error(`arm-rest now uses msal.${unknown.join(', msal.')}; add it to msalUsed in the msal-esm bundle plugin`);
+      if (unknown.length)
+        throw new Error(`arm-rest now uses msal.${unknown.join(', msal.')}; add it to msalUsed in the msal-esm bundle plugin`);
       const esm = JSON.stringify(join(nm, 'msalv3', 'dist', 'index.mjs'));
       return { contents: `export { ${msalUsed.join(', ')} } from ${esm};\n`, resolveDir: nm, loader: 'js' };
     });
@@ -99,7 +108,8 @@ const tunnelBuffer = {
     b.onLoad({ filter: /[\\/]tunnel[\\/]lib[\\/]tunnel\.js$/ }, (args) => {
       const src = readFileSync(args.path, 'utf8');
       const from = 'new Buffer(connectOptions.proxyAuth)';
-      if (!src.includes(from)) throw new Error('tunnel no longer calls new Buffer(connectOptions.proxyAuth); review the tunnel-buffer-from plugin');
+      if (!src.includes(from))
+        throw new Error('tunnel no longer calls new Buffer(connectOptions.proxyAuth); review the tunnel-buffer-from plugin');
       return { contents: src.replace(from, 'Buffer.from(connectOptions.proxyAuth)'), loader: 'js' };
     });
   },
@@ -179,7 +189,9 @@ export function taskVersion(version, taskFolder) {
   const [Major, Minor, Patch] = m.slice(1).map(Number);
   const folderMajor = /V(\d+)$/.exec(taskFolder)?.[1];
   if (folderMajor !== undefined && Number(folderMajor) !== Major) {
-    throw new Error(`package.json version ${version} has major ${Major}, but the task folder ${taskFolder} is major ${folderMajor}: add a ${taskFolder.replace(/V\d+$/, `V${Major}`)} folder for a new major version`);
+    throw new Error(
+      `package.json version ${version} has major ${Major}, but the task folder ${taskFolder} is major ${folderMajor}: add a ${taskFolder.replace(/V\d+$/, `V${Major}`)} folder for a new major version`,
+    );
   }
   return { Major, Minor, Patch };
 }

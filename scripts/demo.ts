@@ -33,7 +33,13 @@ async function step(world: World, title: string, inputs: Record<string, string>)
     for (const [name, value] of vars) console.log(`  ${name.padEnd(14)} = *** (${value.length} characters)`);
   }
   // When the job ends the agent runs the post-job step, with the task variables the step set.
-  const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: run.tempDir, variables: taskVariablesFrom(run.stdout) });
+  const post = await world.runTask({
+    connection: world.ids.wif,
+    inputs,
+    entry: 'post.js',
+    tempDir: run.tempDir,
+    variables: taskVariablesFrom(run.stdout),
+  });
   console.log('');
   show('Post-job: VaultAzureLogin', post.stdout + post.stderr);
 }
@@ -50,7 +56,10 @@ async function main(): Promise<void> {
       secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/api *       | API_',
     };
     await step(world, 'Run 1: as configured', inputs);
-    await step(world, "Run 2: the 'resource' input lacks the trailing slash of the mount's resource", { ...inputs, resource: 'https://management.azure.com' });
+    await step(world, "Run 2: the 'resource' input lacks the trailing slash of the mount's resource", {
+      ...inputs,
+      resource: 'https://management.azure.com',
+    });
   } finally {
     await world.stop();
   }

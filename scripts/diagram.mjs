@@ -42,7 +42,10 @@ function withChunk(png, chunk) {
 function main() {
   const dot = spawnSync('dot', [`-Gdpi=${DPI}`, '-Tpng', source], { maxBuffer: 64 * 1024 * 1024 });
   if (dot.error) {
-    const why = dot.error.code === 'ENOENT' ? 'Graphviz `dot` is not installed (Debian: apt-get install graphviz fonts-dejavu-core)' : dot.error.message;
+    const why =
+      dot.error.code === 'ENOENT'
+        ? 'Graphviz `dot` is not installed (Debian: apt-get install graphviz fonts-dejavu-core)'
+        : dot.error.message;
     process.stderr.write(`diagram: ${why}\n`);
     process.exit(1);
   }

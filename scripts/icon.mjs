@@ -37,11 +37,19 @@ const raw = Buffer.alloc((size * 4 + 1) * size);
 for (let y = 0; y < size; y++) {
   raw[y * (size * 4 + 1)] = 0;
   for (let x = 0; x < size; x++) {
-    let r = 0, g = 0, b = 0, a = 0;
+    let r = 0,
+      g = 0,
+      b = 0,
+      a = 0;
     for (let sy = 0; sy < ss; sy++) {
       for (let sx = 0; sx < ss; sx++) {
         const c = colourAt(x + (sx + 0.5) / ss, y + (sy + 0.5) / ss);
-        if (c) { r += c[0]; g += c[1]; b += c[2]; a += 1; }
+        if (c) {
+          r += c[0];
+          g += c[1];
+          b += c[2];
+          a += 1;
+        }
       }
     }
     const o = y * (size * 4 + 1) + 1 + x * 4;

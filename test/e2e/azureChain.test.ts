@@ -125,19 +125,40 @@ describe('Azure token chain through the real arm-rest code', function () {
 
   function connections(): AzureRmConnection[] {
     return [
-      { id: WIF_AZDO.connectionId, name: 'vault-wif', auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_AZDO.clientId } },
-      { id: WIF_ENTRA.connectionId, name: 'vault-wif-entra', auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_ENTRA.clientId } },
-      { id: WIF_MISMATCH.connectionId, name: 'vault-wif-renamed', auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_MISMATCH.clientId } },
+      {
+        id: WIF_AZDO.connectionId,
+        name: 'vault-wif',
+        auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_AZDO.clientId },
+      },
+      {
+        id: WIF_ENTRA.connectionId,
+        name: 'vault-wif-entra',
+        auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_ENTRA.clientId },
+      },
+      {
+        id: WIF_MISMATCH.connectionId,
+        name: 'vault-wif-renamed',
+        auth: { scheme: 'WorkloadIdentityFederation', tenantId: TENANT, clientId: WIF_MISMATCH.clientId },
+      },
       { id: SP_KEY.connectionId, auth: { scheme: 'ServicePrincipal', tenantId: TENANT, clientId: SP_KEY.clientId, secret: SP_SECRET } },
       {
         id: SP_CERT.connectionId,
-        auth: { scheme: 'ServicePrincipal', authenticationType: 'spnCertificate', tenantId: TENANT, clientId: SP_CERT.clientId, certificatePem: clientCert.combinedPem },
+        auth: {
+          scheme: 'ServicePrincipal',
+          authenticationType: 'spnCertificate',
+          tenantId: TENANT,
+          clientId: SP_CERT.clientId,
+          certificatePem: clientCert.combinedPem,
+        },
       },
       { id: MSI.connectionId, auth: { scheme: 'ManagedServiceIdentity', tenantId: TENANT } },
     ];
   }
 
-  async function runArmToken(connectionId: string, opts: { resource?: string; variables?: Record<string, string>; systemAccessToken?: string } = {}): Promise<RunResult> {
+  async function runArmToken(
+    connectionId: string,
+    opts: { resource?: string; variables?: Record<string, string>; systemAccessToken?: string } = {},
+  ): Promise<RunResult> {
     const tempDir = await mkdtemp(join(tmpdir(), 'val-agent-temp-'));
     tempDirs.push(tempDir);
     const env = agentEnv({
@@ -209,7 +230,11 @@ describe('Azure token chain through the real arm-rest code', function () {
 
   const mgmt = 'https://management.azure.com/';
   const oidcPath = `/${ORG}/${PROJECT.id}/_apis/distributedtask/hubs/build/plans/${PLAN_ID}/jobs/${JOB_ID}/oidctoken`;
-  const wifCalls = [`azdo OPTIONS dev.azure.com/${ORG}/_apis/distributedtask`, `azdo POST dev.azure.com${oidcPath}`, `entra POST login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`];
+  const wifCalls = [
+    `azdo OPTIONS dev.azure.com/${ORG}/_apis/distributedtask`,
+    `azdo POST dev.azure.com${oidcPath}`,
+    `entra POST login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
+  ];
 
   interface SuccessCase {
     title: string;
@@ -223,8 +248,21 @@ describe('Azure token chain through the real arm-rest code', function () {
   }
   const cases: SuccessCase[] = [
     { title: 'WorkloadIdentityFederation, Azure DevOps issuer (vstoken)', who: WIF_AZDO, aud: mgmt, appidacr: '2', calls: wifCalls },
-    { title: 'WorkloadIdentityFederation, Entra-issued assertion (/eid1/ subject)', who: WIF_ENTRA, aud: mgmt, appidacr: '2', calls: wifCalls },
-    { title: 'WorkloadIdentityFederation with a custom resource', who: WIF_AZDO, resource: 'api://vault-prod', aud: 'api://vault-prod', appidacr: '2', calls: wifCalls },
+    {
+      title: 'WorkloadIdentityFederation, Entra-issued assertion (/eid1/ subject)',
+      who: WIF_ENTRA,
+      aud: mgmt,
+      appidacr: '2',
+      calls: wifCalls,
+    },
+    {
+      title: 'WorkloadIdentityFederation with a custom resource',
+      who: WIF_AZDO,
+      resource: 'api://vault-prod',
+      aud: 'api://vault-prod',
+      appidacr: '2',
+      calls: wifCalls,
+    },
     {
       title: 'ServicePrincipal key, default non-MSAL v1 endpoint on environmentAuthorityUrl',
       who: SP_KEY,
@@ -333,11 +371,14 @@ describe('Azure token chain through the real arm-rest code', function () {
     assert.equal(tokenCall.form.scope, 'api://vault-prod/.default');
     assert.equal(tokenCall.form.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     assert.equal(tokenCall.assertion.payload.iss, `https://login.microsoftonline.com/${TENANT}/v2.0`);
-    assert.match(String(tokenCall.assertion.payload.sub), new RegExp(`^/eid1/c/pub/t/[\\w-]{22}/a/rISbSSETf0KqFyZ8ppdXmA/sc/${ORG_ID}/${WIF_ENTRA.connectionId}$`));
+    assert.match(
+      String(tokenCall.assertion.payload.sub),
+      new RegExp(`^/eid1/c/pub/t/[\\w-]{22}/a/rISbSSETf0KqFyZ8ppdXmA/sc/${ORG_ID}/${WIF_ENTRA.connectionId}$`),
+    );
     assert.equal(tokenCall.assertion.payload.aud, 'api://AzureADTokenExchange');
   });
 
-  it('prints the service principal key in debug lines (task-lib and arm-rest), so only the agent\'s masking hides it', async () => {
+  it("prints the service principal key in debug lines (task-lib and arm-rest), so only the agent's masking hides it", async () => {
     const result = await runArmToken(SP_KEY.connectionId);
     assert.equal(result.code, 0, result.stderr);
     const debugLines = result.stdout.split('\n').filter((l) => l.startsWith('##vso[task.debug]') && l.includes(SP_SECRET));
@@ -383,7 +424,8 @@ describe('Azure token chain through the real arm-rest code', function () {
 
     it('the namespace hosts file matches test/emulators/hosts.ts', () => {
       const hosts = parseHostsFile(readFileSync('/etc/hosts', 'utf8'));
-      for (const { ip, names } of NAMESPACE_HOSTS) for (const name of names) if (name !== 'localhost') assert.equal(hosts.get(name), ip, name);
+      for (const { ip, names } of NAMESPACE_HOSTS)
+        for (const name of names) if (name !== 'localhost') assert.equal(hosts.get(name), ip, name);
       assert.equal(hosts.get('dev.azure.com'), AZDO_IP);
       assert.equal(hosts.get('login.microsoftonline.com'), ENTRA_IP);
     });
@@ -392,11 +434,19 @@ describe('Azure token chain through the real arm-rest code', function () {
       const saved = azdo.oidcLifetimeSec;
       azdo.oidcLifetimeSec = -120;
       try {
-        const oidc = await httpsJson(`${azdo.url}${PROJECT.id}/_apis/distributedtask/hubs/build/plans/${PLAN_ID}/jobs/${JOB_ID}/oidctoken?serviceConnectionId=${WIF_AZDO.connectionId}`, ca.certPem, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${SYSTEM_ACCESS_TOKEN}`, Accept: 'application/json;api-version=7.2-preview.1', 'X-TFS-FedAuthRedirect': 'Suppress' },
-          body: '{}',
-        });
+        const oidc = await httpsJson(
+          `${azdo.url}${PROJECT.id}/_apis/distributedtask/hubs/build/plans/${PLAN_ID}/jobs/${JOB_ID}/oidctoken?serviceConnectionId=${WIF_AZDO.connectionId}`,
+          ca.certPem,
+          {
+            method: 'POST',
+            headers: {
+              Authorization: `Bearer ${SYSTEM_ACCESS_TOKEN}`,
+              Accept: 'application/json;api-version=7.2-preview.1',
+              'X-TFS-FedAuthRedirect': 'Suppress',
+            },
+            body: '{}',
+          },
+        );
         assert.equal(oidc.status, 200);
         const res = await post(tokenUrl(), {
           client_id: WIF_AZDO.clientId,
@@ -417,7 +467,17 @@ describe('Azure token chain through the real arm-rest code', function () {
     it('rejects a federated assertion signed by an unknown key', async () => {
       const rogue = newSigningKey(azdo.jwks().keys[0].kid);
       const now = Math.floor(Date.now() / 1000);
-      const forged = signJwt({ aud: 'api://AzureADTokenExchange', iss: azdo.oidcIssuer(WIF_AZDO.connectionId), sub: azdo.oidcSubject(WIF_AZDO.connectionId), iat: now, nbf: now, exp: now + 600 }, rogue);
+      const forged = signJwt(
+        {
+          aud: 'api://AzureADTokenExchange',
+          iss: azdo.oidcIssuer(WIF_AZDO.connectionId),
+          sub: azdo.oidcSubject(WIF_AZDO.connectionId),
+          iat: now,
+          nbf: now,
+          exp: now + 600,
+        },
+        rogue,
+      );
       const res = await post(tokenUrl(), {
         client_id: WIF_AZDO.clientId,
         grant_type: 'client_credentials',
@@ -429,11 +489,24 @@ describe('Azure token chain through the real arm-rest code', function () {
       assert.deepEqual(res.body.error_codes, [50013]);
     });
 
-    const errorCases: Array<{ title: string; url: () => string; form: () => Record<string, string>; status: number; error: string; code: number; text: RegExp }> = [
+    const errorCases: Array<{
+      title: string;
+      url: () => string;
+      form: () => Record<string, string>;
+      status: number;
+      error: string;
+      code: number;
+      text: RegExp;
+    }> = [
       {
         title: 'wrong client secret → AADSTS7000215',
         url: tokenUrl,
-        form: () => ({ client_id: SP_KEY.clientId, grant_type: 'client_credentials', scope: 'api://vault-prod/.default', client_secret: 'wrong' }),
+        form: () => ({
+          client_id: SP_KEY.clientId,
+          grant_type: 'client_credentials',
+          scope: 'api://vault-prod/.default',
+          client_secret: 'wrong',
+        }),
         status: 401,
         error: 'invalid_client',
         code: 7000215,
@@ -451,7 +524,12 @@ describe('Azure token chain through the real arm-rest code', function () {
       {
         title: 'unknown tenant → AADSTS90002',
         url: () => `https://login.microsoftonline.com/${randomUUID()}/oauth2/v2.0/token`,
-        form: () => ({ client_id: SP_KEY.clientId, grant_type: 'client_credentials', scope: 'api://vault-prod/.default', client_secret: SP_SECRET }),
+        form: () => ({
+          client_id: SP_KEY.clientId,
+          grant_type: 'client_credentials',
+          scope: 'api://vault-prod/.default',
+          client_secret: SP_SECRET,
+        }),
         status: 400,
         error: 'invalid_tenant',
         code: 90002,
@@ -484,10 +562,21 @@ describe('Azure token chain through the real arm-rest code', function () {
       assert.equal(config.status, 200);
       assert.equal(config.body.token_endpoint, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`);
       const keys = await httpsJson(config.body.jwks_uri, ca.certPem);
-      const minted = entra.mintAccessToken({ tenantId: TENANT, objectId: SP_KEY.objectId, appId: SP_KEY.clientId, audience: 'api://vault-prod' });
+      const minted = entra.mintAccessToken({
+        tenantId: TENANT,
+        objectId: SP_KEY.objectId,
+        appId: SP_KEY.clientId,
+        audience: 'api://vault-prod',
+      });
       const claims = verifyJwt(minted.token, keys.body, { issuer: `https://sts.windows.net/${TENANT}/`, audience: 'api://vault-prod' });
       assert.equal(claims.oid, SP_KEY.objectId);
-      const expired = entra.mintAccessToken({ tenantId: TENANT, objectId: SP_KEY.objectId, appId: SP_KEY.clientId, audience: 'x', lifetimeSec: -60 });
+      const expired = entra.mintAccessToken({
+        tenantId: TENANT,
+        objectId: SP_KEY.objectId,
+        appId: SP_KEY.clientId,
+        audience: 'x',
+        lifetimeSec: -60,
+      });
       assert.throws(() => verifyJwt(expired.token, entra.jwks()), /expired/);
       assert.equal(decodeJwt(minted.token).header.kid, entra.jwks().keys[0].kid);
     });

@@ -30,7 +30,11 @@ function entraDiscovery(ca: string, fetched: string[]): (tenant: string) => Prom
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(body) as { issuer: string }).issuer) : reject(new Error(`${res.statusCode} ${res.statusMessage}: ${body}`))));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve((JSON.parse(body) as { issuer: string }).issuer)
+            : reject(new Error(`${res.statusCode} ${res.statusMessage}: ${body}`)),
+        );
       }).on('error', (e) => reject(new Error(`Get "${url}": ${e.message}`)));
     });
 }
@@ -65,7 +69,14 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
     arm = new Arm();
     arm.addCredential(vaultApp);
     arm.grantReader(vaultApp.clientId, SUB);
-    const vm: ArmCompute = { kind: 'vm', subscriptionId: SUB, resourceGroup: RG, name: VM, location: 'westeurope', systemPrincipalId: world.ids.msi.objectId };
+    const vm: ArmCompute = {
+      kind: 'vm',
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      name: VM,
+      location: 'westeurope',
+      systemPrincipalId: world.ids.msi.objectId,
+    };
     arm.addCompute(vm);
     arm.addCompute({ ...vm, kind: 'vmss', name: VMSS.name });
   });
@@ -94,7 +105,14 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
   const lastAnswer = (m: string): string => [...world.vault.azureLogins].reverse().find((l) => l.mount === `${m}/`)?.refusal ?? '';
   const logins = (m: string) => world.vault.requests.filter((q) => q.path === `auth/${m}/login`).length;
   async function run(m: string, vm = false, extra: Record<string, string> = {}): Promise<TaskRun> {
-    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: m, role: 'r', retries: '2', secrets: 'secret/ci/production/db password | DB_PASSWORD', ...extra };
+    const inputs = {
+      vaultAddress: VAULT_ADDRESS,
+      authMount: m,
+      role: 'r',
+      retries: '2',
+      secrets: 'secret/ci/production/db password | DB_PASSWORD',
+      ...extra,
+    };
     return world.runTask({ connection: wif, inputs: vm ? { ...inputs, azureIdentity: 'agentVm', azureSubscription: '' } : inputs });
   }
   /** The failed run's error, checked: explained (not Vault's words passed on), no ARM or Entra body dumped. */
@@ -122,7 +140,10 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       title: 'a tenant typo: Entraâ€™s AADSTS90002 in the discovery failure',
       text: /^400 Bad Request: \{"error":"invalid_tenant".*AADSTS90002/,
       config: { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db48' },
-      says: () => ["Entra does not know the tenant '72f988bf-86f1-41af-91ab-2d7cd011db48'", `vault write auth/<m>/config tenant_id=${TENANT_ID}`],
+      says: () => [
+        "Entra does not know the tenant '72f988bf-86f1-41af-91ab-2d7cd011db48'",
+        `vault write auth/<m>/config tenant_id=${TENANT_ID}`,
+      ],
     },
     {
       title: 'a signature no key of Entraâ€™s verifies',
@@ -134,7 +155,11 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       title: 'the Vault serverâ€™s clock behind, inside go-oidcâ€™s leeway: token is not yet valid',
       text: /^token is not yet valid \(Token Not Before: .+\)$/,
       config: { clockOffsetMs: -120_000 },
-      says: () => ['Vault says the Entra token is not valid yet (token is not yet valid (Token Not Before:', "the Vault server's clock is behind", 'NTP'],
+      says: () => [
+        'Vault says the Entra token is not valid yet (token is not yet valid (Token Not Before:',
+        "the Vault server's clock is behind",
+        'NTP',
+      ],
     },
     {
       title: 'the Vault serverâ€™s clock behind by more than the leeway: go-oidcâ€™s nbf check',
@@ -146,25 +171,38 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       title: 'both bindings *',
       text: /^expected specific bound_group_ids or bound_service_principal_ids; both cannot be '\*'$/,
       role: { bound_service_principal_ids: ['*'], bound_group_ids: ['*'] },
-      says: (w) => ['bound_service_principal_ids=* and bound_group_ids=*', `vault write auth/<m>/role/r bound_service_principal_ids=${w.ids.wif.objectId} bound_group_ids=""`],
+      says: (w) => [
+        'bound_service_principal_ids=* and bound_group_ids=*',
+        `vault write auth/<m>/role/r bound_service_principal_ids=${w.ids.wif.objectId} bound_group_ids=""`,
+      ],
     },
     {
       title: 'a service principal not bound',
       text: /^service principal not authorized: /,
       role: { bound_service_principal_ids: [randomUUID()] },
-      says: (w) => [`The service principal with object id ${w.ids.wif.objectId} is not allowed by role 'r'`, `bound_service_principal_ids=${w.ids.wif.objectId}`],
+      says: (w) => [
+        `The service principal with object id ${w.ids.wif.objectId} is not allowed by role 'r'`,
+        `bound_service_principal_ids=${w.ids.wif.objectId}`,
+      ],
     },
     {
       title: 'a role bound by groups: an app token has no groups claim',
       text: /^groups not authorized: \[\]$/,
       role: { bound_group_ids: ['5b1c4e2a-0d3f-4a6b-8c9e-1f2a3b4c5d6e'] },
-      says: (w) => ['the token has no groups claim', `vault write auth/<m>/role/r bound_group_ids="" bound_service_principal_ids=${w.ids.wif.objectId}`],
+      says: (w) => [
+        'the token has no groups claim',
+        `vault write auth/<m>/role/r bound_group_ids="" bound_service_principal_ids=${w.ids.wif.objectId}`,
+      ],
     },
     {
       title: 'a role bound by subscription used with a service principal connection',
       text: /^subscription_id and resource_group_name are required$/,
       role: { bound_subscription_ids: [SUB] },
-      says: (w) => ['Those bindings are for managed identities of Azure VMs and scale sets', `service connection '${w.ids.wif.connectionId}' (WorkloadIdentityFederation)`, `bound_service_principal_ids=${w.ids.wif.objectId} bound_subscription_ids=""`],
+      says: (w) => [
+        'Those bindings are for managed identities of Azure VMs and scale sets',
+        `service connection '${w.ids.wif.connectionId}' (WorkloadIdentityFederation)`,
+        `bound_service_principal_ids=${w.ids.wif.objectId} bound_subscription_ids=""`,
+      ],
     },
     {
       title: 'the VMâ€™s subscription not bound',
@@ -200,7 +238,10 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       text: /^bound scale set defined but this vm isn't in a scale set$/,
       vm: true,
       role: { bound_scale_sets: ['vmss-agents'] },
-      says: () => [`this agent is VM '${VM}', in no scale set`, `vault write auth/<m>/role/r bound_scale_sets="" bound_resource_groups=${RG}`],
+      says: () => [
+        `this agent is VM '${VM}', in no scale set`,
+        `vault write auth/<m>/role/r bound_scale_sets="" bound_resource_groups=${RG}`,
+      ],
     },
     {
       title: 'the tokenâ€™s identity is not one of the VMâ€™s (object id and app id both unknown to ARM)',
@@ -208,7 +249,10 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       vm: true,
       role: { bound_resource_groups: [RG] },
       config: { arm: undefined },
-      says: (w) => [`The token's identity (object id ${w.ids.msi.objectId}, client id ${w.ids.msi.clientId}) is not a managed identity of the agent's vm_name '${VM}'`, "'managedIdentityClientId'"],
+      says: (w) => [
+        `The token's identity (object id ${w.ids.msi.objectId}, client id ${w.ids.msi.clientId}) is not a managed identity of the agent's vm_name '${VM}'`,
+        "'managedIdentityClientId'",
+      ],
     },
     {
       title: 'the mountâ€™s own ARM credential refused by Entra (AADSTS7000215)',
@@ -216,7 +260,12 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       vm: true,
       role: { bound_resource_groups: [RG] },
       config: { clientSecret: 'the-secret-id-not-its-value' },
-      says: () => ["Entra refused the mount's own credential (AADSTS7000215)", "This is the Vault admin's to fix", 'vault write auth/<m>/config client_id=<app id> client_secret=<secret value>', 'Reader role'],
+      says: () => [
+        "Entra refused the mount's own credential (AADSTS7000215)",
+        "This is the Vault admin's to fix",
+        'vault write auth/<m>/config client_id=<app id> client_secret=<secret value>',
+        'Reader role',
+      ],
     },
     {
       title: 'the mountâ€™s own ARM credential without Reader on the agentsâ€™ subscription (AuthorizationFailed)',
@@ -224,7 +273,11 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       vm: true,
       role: { bound_resource_groups: [RG] },
       config: { clientId: 'reader-less' },
-      says: () => ['(AuthorizationFailed)', "This is the Vault admin's to fix", `az role assignment create --assignee reader-less --role Reader --scope /subscriptions/${SUB}`],
+      says: () => [
+        '(AuthorizationFailed)',
+        "This is the Vault admin's to fix",
+        `az role assignment create --assignee reader-less --role Reader --scope /subscriptions/${SUB}`,
+      ],
     },
   ];
 
@@ -236,7 +289,14 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
         const other = new Arm();
         other.addCredential(vaultApp);
         other.grantReader(vaultApp.clientId, SUB);
-        other.addCompute({ kind: 'vm', subscriptionId: SUB, resourceGroup: RG, name: VM, location: 'westeurope', systemPrincipalId: randomUUID() });
+        other.addCompute({
+          kind: 'vm',
+          subscriptionId: SUB,
+          resourceGroup: RG,
+          name: VM,
+          location: 'westeurope',
+          systemPrincipalId: randomUUID(),
+        });
         config = { ...config, arm: other };
       }
       if (c.config?.clientId === 'reader-less') {
@@ -250,7 +310,8 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       // The emulator answered with the plugin's text: the one the explanation is for.
       assert.match(lastAnswer(m), c.text);
       const errors = explained(r);
-      for (const s of c.says(world)) assert.ok(errors.includes(s.replace(/<m>/g, m)), `${JSON.stringify(s.replace(/<m>/g, m))} in:\n${errors}`);
+      for (const s of c.says(world))
+        assert.ok(errors.includes(s.replace(/<m>/g, m)), `${JSON.stringify(s.replace(/<m>/g, m))} in:\n${errors}`);
     });
   }
 
@@ -264,7 +325,12 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
       [{ clockOffsetMs: -120_000 }, { bound_service_principal_ids: ['*'], bound_group_ids: ['*'] }, false, /^token is not yet valid/],
       [{}, { bound_service_principal_ids: ['someone-else'], bound_group_ids: ['g'] }, false, /^service principal not authorized: /],
       [{}, { bound_group_ids: ['g'], bound_subscription_ids: [SUB] }, false, /^groups not authorized: \[\]$/],
-      [{ clientSecret: 'wrong' }, { bound_subscription_ids: [OTHER_SUB] }, true, /^unable to retrieve virtual machine metadata: ClientSecretCredential/],
+      [
+        { clientSecret: 'wrong' },
+        { bound_subscription_ids: [OTHER_SUB] },
+        true,
+        /^unable to retrieve virtual machine metadata: ClientSecretCredential/,
+      ],
     ];
     for (const [config, role, vm, text] of combos) {
       const m = mount(config, role);
@@ -292,12 +358,23 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
   ];
   for (const [what, cause] of unreachable) {
     it(`Vault unable to reach Entra (${what}): retried, then the Vault admin's egress named`, async () => {
-      const m = mount({ discover: async (t) => Promise.reject(new Error(`Get "https://login.microsoftonline.com/${t}/.well-known/openid-configuration": ${cause}`)) }, { bound_service_principal_ids: [wif.objectId] });
+      const m = mount(
+        {
+          discover: async (t) =>
+            Promise.reject(new Error(`Get "https://login.microsoftonline.com/${t}/.well-known/openid-configuration": ${cause}`)),
+        },
+        { bound_service_principal_ids: [wif.objectId] },
+      );
       const r = await run(m);
       assert.equal(logins(m), 3, 'retried: the next attempt may get through');
       const errors = explained(r);
       assert.match(lastAnswer(m), /^Get "https:\/\/login\.microsoftonline\.com\/.+\/\.well-known\/openid-configuration": /);
-      assert.ok(errors.includes(`Vault could not read Entra's discovery document (${cause}): the Vault server cannot reach login.microsoftonline.com`), errors);
+      assert.ok(
+        errors.includes(
+          `Vault could not read Entra's discovery document (${cause}): the Vault server cannot reach login.microsoftonline.com`,
+        ),
+        errors,
+      );
       assert.ok(errors.includes('the Vault admin must let the Vault server reach https://login.microsoftonline.com on port 443'), errors);
     });
   }
@@ -305,17 +382,33 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
   it('Entra unreachable at the first login, reachable at the next: the retry logs in', async () => {
     let failures = 1;
     const real = entraDiscovery(world.ca.certPem, fetched);
-    const m = mount({ discover: async (t) => (failures-- > 0 ? Promise.reject(new Error(`Get "https://login.microsoftonline.com/${t}/.well-known/openid-configuration": EOF`)) : real(t)) }, { bound_service_principal_ids: [wif.objectId] });
+    const m = mount(
+      {
+        discover: async (t) =>
+          failures-- > 0
+            ? Promise.reject(new Error(`Get "https://login.microsoftonline.com/${t}/.well-known/openid-configuration": EOF`))
+            : real(t),
+      },
+      { bound_service_principal_ids: [wif.objectId] },
+    );
     checkRun(world, await run(m), true);
     assert.equal(logins(m), 2);
   });
 
   it("Entra's signing keys not fetched: retried (transient), then the Vault admin's egress named", async () => {
-    const m = mount({ jwks: () => Promise.reject(new Error('Get "https://login.microsoftonline.com/common/discovery/keys": EOF')) }, { bound_service_principal_ids: [wif.objectId] });
+    const m = mount(
+      { jwks: () => Promise.reject(new Error('Get "https://login.microsoftonline.com/common/discovery/keys": EOF')) },
+      { bound_service_principal_ids: [wif.objectId] },
+    );
     const r = await run(m);
     assert.equal(logins(m), 3);
     assert.match(lastAnswer(m), /^failed to verify signature: fetching keys oidc: get keys failed: /);
     const errors = explained(r);
-    assert.ok(errors.includes(`Vault could not fetch Entra's signing keys to check the token (Get "https://login.microsoftonline.com/common/discovery/keys": EOF), and the task retried it.`), errors);
+    assert.ok(
+      errors.includes(
+        `Vault could not fetch Entra's signing keys to check the token (Get "https://login.microsoftonline.com/common/discovery/keys": EOF), and the task retried it.`,
+      ),
+      errors,
+    );
   });
 });

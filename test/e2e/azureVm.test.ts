@@ -29,19 +29,43 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
     world = await startWorld();
     seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
     uami = { subscriptionId: SUB, resourceGroup: 'rg-identities', name: 'id-agents', clientId: randomUUID(), principalId: randomUUID() };
-    world.entra.addManagedIdentity({ tenantId: TENANT_ID, clientId: uami.clientId, objectId: uami.principalId, resourceId: identityResourceId(uami) });
+    world.entra.addManagedIdentity({
+      tenantId: TENANT_ID,
+      clientId: uami.clientId,
+      objectId: uami.principalId,
+      resourceId: identityResourceId(uami),
+    });
     arm = new Arm();
     arm.addCredential(vaultApp);
     arm.grantReader(vaultApp.clientId, SUB);
     // The agent VM has the world's system-assigned identity and the user-assigned one; so has the scale set.
-    const vm: ArmCompute = { kind: 'vm', subscriptionId: SUB, resourceGroup: RG, name: DEFAULT_INSTANCE.name, location: 'westeurope', systemPrincipalId: world.ids.msi.objectId, userAssigned: [uami] };
+    const vm: ArmCompute = {
+      kind: 'vm',
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      name: DEFAULT_INSTANCE.name,
+      location: 'westeurope',
+      systemPrincipalId: world.ids.msi.objectId,
+      userAssigned: [uami],
+    };
     arm.addCompute(vm);
     arm.addCompute({ ...vm, kind: 'vmss', resourceGroup: VMSS.resourceGroup, name: VMSS.name });
     // A flexible scale set's instance is a VM of its own in ARM, named <scale set>_<id>.
     arm.addCompute({ ...vm, resourceGroup: VMSS.resourceGroup, name: `${VMSS.name}_4f2a9c1e` });
-    world.vault.enableAzureAuth(MOUNT, { tenantId: TENANT_ID, resource: DEFAULT_RESOURCE, jwks: () => world.entra.jwks() as never, arm, clientId: vaultApp.clientId, clientSecret: vaultApp.secret });
+    world.vault.enableAzureAuth(MOUNT, {
+      tenantId: TENANT_ID,
+      resource: DEFAULT_RESOURCE,
+      jwks: () => world.entra.jwks() as never,
+      arm,
+      clientId: vaultApp.clientId,
+      clientSecret: vaultApp.secret,
+    });
     const policies = { token_policies: ['ci-read'], token_ttl: 900 };
-    world.vault.writeRole(MOUNT, 'by-rg', { bound_service_principal_ids: [], bound_resource_groups: [RG, VMSS.resourceGroup], ...policies });
+    world.vault.writeRole(MOUNT, 'by-rg', {
+      bound_service_principal_ids: [],
+      bound_resource_groups: [RG, VMSS.resourceGroup],
+      ...policies,
+    });
     world.vault.writeRole(MOUNT, 'by-sub', { bound_service_principal_ids: [], bound_subscription_ids: [SUB], ...policies });
     world.vault.writeRole(MOUNT, 'by-scale-set', { bound_service_principal_ids: [], bound_scale_sets: [VMSS.name], ...policies });
     world.vault.writeRole(MOUNT, 'by-location', { bound_service_principal_ids: [], bound_locations: ['westeurope'], ...policies });
@@ -53,8 +77,17 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
   after(async () => world?.stop());
 
   const secrets = 'secret/ci/production/db password | DB_PASSWORD';
-  const agentVm = { vaultAddress: VAULT_ADDRESS, authMount: MOUNT, authMethod: 'azure', azureIdentity: 'agentVm', azureSubscription: '', retries: '2', secrets };
-  const run = (inputs: Record<string, string>, override: Partial<RunOptions> = {}): Promise<TaskRun> => world.runTask({ connection: world.ids.wif, inputs, ...override });
+  const agentVm = {
+    vaultAddress: VAULT_ADDRESS,
+    authMount: MOUNT,
+    authMethod: 'azure',
+    azureIdentity: 'agentVm',
+    azureSubscription: '',
+    retries: '2',
+    secrets,
+  };
+  const run = (inputs: Record<string, string>, override: Partial<RunOptions> = {}): Promise<TaskRun> =>
+    world.runTask({ connection: world.ids.wif, inputs, ...override });
   const lastLogin = () => world.vault.azureLogins[world.vault.azureLogins.length - 1];
   const fieldsOf = (body: Record<string, unknown>) => Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'jwt'));
 
@@ -76,12 +109,24 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
           ['/metadata/instance', 'true'],
         ],
       );
-      assert.deepEqual(asked[0].query, { 'api-version': '2018-02-01', resource: DEFAULT_RESOURCE }, 'no client_id: the VM’s system-assigned identity');
+      assert.deepEqual(
+        asked[0].query,
+        { 'api-version': '2018-02-01', resource: DEFAULT_RESOURCE },
+        'no client_id: the VM’s system-assigned identity',
+      );
       assert.deepEqual(asked[1].query, { 'api-version': '2021-05-01' });
-      assert.ok(r.stdout.includes(`Agent VM (instance metadata): subscription_id=${SUB} resource_group_name=${RG} vm_name=${DEFAULT_INSTANCE.name} location=westeurope`), r.stdout);
+      assert.ok(
+        r.stdout.includes(
+          `Agent VM (instance metadata): subscription_id=${SUB} resource_group_name=${RG} vm_name=${DEFAULT_INSTANCE.name} location=westeurope`,
+        ),
+        r.stdout,
+      );
       assert.ok(r.stdout.includes(`oid=${world.ids.msi.objectId}`));
       // The plugin's lookup, with its own credential: the VM with its instance view.
-      assert.deepEqual(arm.requests.slice(armBefore), [`TOKEN ${vaultApp.clientId}`, `GET /subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${DEFAULT_INSTANCE.name}?$expand=instanceView&api-version=2022-11-01`]);
+      assert.deepEqual(arm.requests.slice(armBefore), [
+        `TOKEN ${vaultApp.clientId}`,
+        `GET /subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${DEFAULT_INSTANCE.name}?$expand=instanceView&api-version=2022-11-01`,
+      ]);
     });
   }
 
@@ -93,9 +138,16 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
         const armBefore = arm.requests.length;
         const r = await run({ ...agentVm, role });
         checkRun(world, r, true);
-        assert.deepEqual(fieldsOf(lastLogin().body), { role, subscription_id: SUB, resource_group_name: VMSS.resourceGroup, vmss_name: VMSS.name });
+        assert.deepEqual(fieldsOf(lastLogin().body), {
+          role,
+          subscription_id: SUB,
+          resource_group_name: VMSS.resourceGroup,
+          vmss_name: VMSS.name,
+        });
         assert.ok(r.stdout.includes(`resource_group_name=${VMSS.resourceGroup} vmss_name=${VMSS.name}`), r.stdout);
-        assert.deepEqual(arm.requests.slice(armBefore).slice(1), [`GET /subscriptions/${SUB}/resourceGroups/${VMSS.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${VMSS.name}?api-version=2022-11-01`]);
+        assert.deepEqual(arm.requests.slice(armBefore).slice(1), [
+          `GET /subscriptions/${SUB}/resourceGroups/${VMSS.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${VMSS.name}?api-version=2022-11-01`,
+        ]);
       }
     });
   }
@@ -114,15 +166,29 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
     const before = world.imds.requests.length;
     const r = await run({ vaultAddress: VAULT_ADDRESS, authMount: MOUNT, role: 'by-sub', secrets }, { connection: world.ids.msi });
     checkRun(world, r, true);
-    assert.deepEqual(fieldsOf(lastLogin().body), { role: 'by-sub', subscription_id: SUB, resource_group_name: RG, vm_name: DEFAULT_INSTANCE.name });
+    assert.deepEqual(fieldsOf(lastLogin().body), {
+      role: 'by-sub',
+      subscription_id: SUB,
+      resource_group_name: RG,
+      vm_name: DEFAULT_INSTANCE.name,
+    });
     assert.ok(!('client_id' in world.imds.requests[before].query));
     assert.match(r.stdout, new RegExp(`service connection '${world.ids.msi.connectionId}'`));
 
     // A managed identity connection for the user-assigned identity: its client id in the endpoint data.
     const id = randomUUID();
-    const endpoint = { id, url: 'https://management.azure.com/', scheme: 'ManagedServiceIdentity', parameters: { tenantid: TENANT_ID }, data: { msiclientId: uami.clientId } };
+    const endpoint = {
+      id,
+      url: 'https://management.azure.com/',
+      scheme: 'ManagedServiceIdentity',
+      parameters: { tenantid: TENANT_ID },
+      data: { msiclientId: uami.clientId },
+    };
     const next = world.imds.requests.length;
-    const u = await run({ vaultAddress: VAULT_ADDRESS, authMount: MOUNT, role: 'by-sub', secrets, azureSubscription: id }, { endpoints: [endpoint] });
+    const u = await run(
+      { vaultAddress: VAULT_ADDRESS, authMount: MOUNT, role: 'by-sub', secrets, azureSubscription: id },
+      { endpoints: [endpoint] },
+    );
     checkRun(world, u, true);
     assert.equal(world.imds.requests[next].query.client_id, uami.clientId);
     assert.ok(u.stdout.includes(`oid=${uami.principalId}`));
@@ -146,7 +212,13 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
 
   it('a bad azureIdentity and a client id that is no GUID are told together, before any request', async () => {
     const before = world.imds.requests.length;
-    const r = await run({ ...agentVm, role: 'by-rg', azureIdentity: 'vm', managedIdentityClientId: 'id-agents', azureSubscription: world.ids.wif.connectionId });
+    const r = await run({
+      ...agentVm,
+      role: 'by-rg',
+      azureIdentity: 'vm',
+      managedIdentityClientId: 'id-agents',
+      azureSubscription: world.ids.wif.connectionId,
+    });
     const { errors } = checkRun(world, r, false);
     assert.ok(errors.includes("Input 'azureIdentity' is 'vm': use connection"), errors);
     assert.ok(errors.includes("Input 'managedIdentityClientId' is 'id-agents': give the client id (a GUID)"), errors);
@@ -154,9 +226,22 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
   });
 
   it('a client id with a service principal connection is not used, and says so', async () => {
-    const r = await run({ vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets, managedIdentityClientId: uami.clientId });
+    const r = await run({
+      vaultAddress: VAULT_ADDRESS,
+      authMount: AUTH_MOUNT,
+      role: ROLE,
+      secrets,
+      managedIdentityClientId: uami.clientId,
+    });
     const { warnings } = checkRun(world, r, true);
-    assert.ok(warnings.some((w) => w.includes(`Input 'managedIdentityClientId' is not used: service connection '${world.ids.wif.connectionId}' has the WorkloadIdentityFederation scheme`)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) =>
+        w.includes(
+          `Input 'managedIdentityClientId' is not used: service connection '${world.ids.wif.connectionId}' has the WorkloadIdentityFederation scheme`,
+        ),
+      ),
+      warnings.join('\n'),
+    );
     assert.deepEqual(Object.keys(lastLogin().body).sort(), ['jwt', 'role']);
   });
 
@@ -164,7 +249,12 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
     world.imds.latencyMs = 60_000;
     const r = await run({ ...agentVm, role: 'by-rg', timeoutSeconds: '1', retries: '0' });
     const { errors } = checkRun(world, r, false);
-    assert.ok(errors.includes('The Azure Instance Metadata Service at 169.254.169.254 gave no answer within 1 s (1 attempt(s)): this agent is not an Azure VM, or its IMDS is blocked or overloaded.'), errors);
+    assert.ok(
+      errors.includes(
+        'The Azure Instance Metadata Service at 169.254.169.254 gave no answer within 1 s (1 attempt(s)): this agent is not an Azure VM, or its IMDS is blocked or overloaded.',
+      ),
+      errors,
+    );
   });
 
   // Last: it stops the IMDS emulator.
@@ -179,4 +269,3 @@ describe('e2e: azure login from an Azure VM or scale-set agent (managed identity
     assert.equal(world.vault.azureLogins.length, logins, 'Vault was never asked');
   });
 });
-

@@ -52,19 +52,27 @@ const EXPIRED_SA_TOKEN = `${jwtPart({ alg: 'RS256', kid: 'k' })}.${jwtPart({ sub
 const NOT_A_CERTIFICATE = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----';
 
 /** A HashiCorp Vault service connection as the agent passes it, instead of the input vaultAddress. */
-const vaultConnection = (scheme: string, parameters: Record<string, string> = {}): Pick<Override, 'endpoints'> & { inputs: Record<string, string> } => ({
+const vaultConnection = (
+  scheme: string,
+  parameters: Record<string, string> = {},
+): Pick<Override, 'endpoints'> & { inputs: Record<string, string> } => ({
   inputs: { vaultAddress: '', vaultConnection: 'VAULTCONN' },
   endpoints: [{ id: 'VAULTCONN', url: VAULT_ADDRESS, scheme, parameters, data: { namespace: '', caCertificate: '' } }],
 });
 const approleNeeds = (what: string, input: string, variable: string) =>
-  new RegExp(`The approle login method needs a ${what} and none was given\\. Set the input '${input}' from a secret variable \\(${input}: \\$\\(${variable}\\)\\), or choose in 'vaultConnection' a HashiCorp Vault service connection with AppRole authentication`);
+  new RegExp(
+    `The approle login method needs a ${what} and none was given\\. Set the input '${input}' from a secret variable \\(${input}: \\$\\(${variable}\\)\\), or choose in 'vaultConnection' a HashiCorp Vault service connection with AppRole authentication`,
+  );
 
 const cases: Case[] = [
   // Where Vault is
   [
     'no vaultAddress, no vaultConnection and no VAULT_ADDR',
     { inputs: { vaultAddress: '' } },
-    [/No Vault address/, /set 'vaultConnection'.*or 'vaultAddress' \(for example https:\/\/vault\.example\.com:8200\), or the VAULT_ADDR pipeline variable/],
+    [
+      /No Vault address/,
+      /set 'vaultConnection'.*or 'vaultAddress' \(for example https:\/\/vault\.example\.com:8200\), or the VAULT_ADDR pipeline variable/,
+    ],
   ],
   [
     'vaultAddress without a scheme',
@@ -76,7 +84,11 @@ const cases: Case[] = [
     { inputs: { vaultAddress: 'vault.example.com:8200' } },
     [/'vault\.example\.com:8200' \(from input 'vaultAddress'\)/, /Use the form https:\/\/vault\.example\.com:8200/],
   ],
-  ['vaultAddress with an ftp scheme', { inputs: { vaultAddress: 'ftp://x' } }, [/'ftp:\/\/x' \(from input 'vaultAddress'\)/, /http\(s\)/, /https:\/\/vault\.example\.com:8200/]],
+  [
+    'vaultAddress with an ftp scheme',
+    { inputs: { vaultAddress: 'ftp://x' } },
+    [/'ftp:\/\/x' \(from input 'vaultAddress'\)/, /http\(s\)/, /https:\/\/vault\.example\.com:8200/],
+  ],
   [
     'vaultAddress ending in the API path /v1',
     { inputs: { vaultAddress: 'https://x/v1' } },
@@ -85,12 +97,18 @@ const cases: Case[] = [
   [
     'vaultAddress with a query string',
     { inputs: { vaultAddress: 'https://vault.example.com:8200/?ns=admin' } },
-    [/'https:\/\/vault\.example\.com:8200\/\?ns=admin' \(from input 'vaultAddress'\) has a query/, /here https:\/\/vault\.example\.com:8200 \(set a namespace with 'vaultNamespace'\)/],
+    [
+      /'https:\/\/vault\.example\.com:8200\/\?ns=admin' \(from input 'vaultAddress'\) has a query/,
+      /here https:\/\/vault\.example\.com:8200 \(set a namespace with 'vaultNamespace'\)/,
+    ],
   ],
   [
     'vaultAddress with a user name and password, which the message does not repeat',
     { inputs: { vaultAddress: 'https://ci:hunter2-pass@vault.example.com:8200' } },
-    [/'https:\/\/vault\.example\.com:8200\/' \(from input 'vaultAddress'\) contains a user name or password/, /here https:\/\/vault\.example\.com:8200\./],
+    [
+      /'https:\/\/vault\.example\.com:8200\/' \(from input 'vaultAddress'\) contains a user name or password/,
+      /here https:\/\/vault\.example\.com:8200\./,
+    ],
     { absent: [/hunter2-pass/] },
   ],
   [
@@ -104,68 +122,162 @@ const cases: Case[] = [
     { inputs: { vaultAddress: '' }, variables: { VAULT_ADDR: 'vault:8200' } },
     [/'vault:8200' \(from variable VAULT_ADDR\)/, /Use the form https:\/\/vault\.example\.com:8200/],
   ],
-  ['both vaultConnection and vaultAddress', { inputs: { vaultConnection: 'vault-prod' } }, [/Set either 'vaultConnection' or 'vaultAddress', not both/]],
+  [
+    'both vaultConnection and vaultAddress',
+    { inputs: { vaultConnection: 'vault-prod' } },
+    [/Set either 'vaultConnection' or 'vaultAddress', not both/],
+  ],
   [
     'unknown vaultConnection',
     { inputs: { vaultAddress: '', vaultConnection: 'vault-typo' } },
     [/The Vault service connection 'vault-typo' is not available/, /Check the name in 'vaultConnection'/],
   ],
-  ['malformed vaultNamespace', { inputs: { vaultNamespace: 'admin team' } }, [/Input 'vaultNamespace' is 'admin team'/, /namespace path such as admin or admin\/team/]],
-  ['malformed authNamespace', { inputs: { authNamespace: 'admin/../root' } }, [/Input 'authNamespace' is 'admin\/\.\.\/root'/, /namespace path such as admin or admin\/team/, /none of them '\.' or '\.\.'/]],
+  [
+    'malformed vaultNamespace',
+    { inputs: { vaultNamespace: 'admin team' } },
+    [/Input 'vaultNamespace' is 'admin team'/, /namespace path such as admin or admin\/team/],
+  ],
+  [
+    'malformed authNamespace',
+    { inputs: { authNamespace: 'admin/../root' } },
+    [/Input 'authNamespace' is 'admin\/\.\.\/root'/, /namespace path such as admin or admin\/team/, /none of them '\.' or '\.\.'/],
+  ],
 
   // Auth mount, role, resource
-  ['authMount with the auth/ prefix', { inputs: { authMount: 'auth/ado' } }, [/Input 'authMount' is 'auth\/ado'/, /without 'auth\/', for example 'ado'/]],
-  ['authMount with a space', { inputs: { authMount: 'a b' } }, [/Input 'authMount' is 'a b'/, /names of letters, digits and - _ \. separated by \//, /for example 'azure' or 'ado'/]],
-  ['authMount with a .. segment', { inputs: { authMount: '../x' } }, [/Input 'authMount' is '\.\.\/x'/, /none of them '\.' or '\.\.'/, /for example 'azure' or 'ado'/]],
+  [
+    'authMount with the auth/ prefix',
+    { inputs: { authMount: 'auth/ado' } },
+    [/Input 'authMount' is 'auth\/ado'/, /without 'auth\/', for example 'ado'/],
+  ],
+  [
+    'authMount with a space',
+    { inputs: { authMount: 'a b' } },
+    [/Input 'authMount' is 'a b'/, /names of letters, digits and - _ \. separated by \//, /for example 'azure' or 'ado'/],
+  ],
+  [
+    'authMount with a .. segment',
+    { inputs: { authMount: '../x' } },
+    [/Input 'authMount' is '\.\.\/x'/, /none of them '\.' or '\.\.'/, /for example 'azure' or 'ado'/],
+  ],
   ['empty role', { inputs: { role: '' } }, [/Input 'role' is required/, /for example azure-devops-production/]],
-  ['role starting with -', { inputs: { role: '-x' } }, [/Input 'role' is '-x'/, /must start and end with a letter, digit or _/, /for example 'azure-devops-production'/]],
-  ['role with a space', { inputs: { role: 'a b' } }, [/Input 'role' is 'a b'/, /only letters, digits and - _ \./, /for example 'azure-devops-production'/]],
+  [
+    'role starting with -',
+    { inputs: { role: '-x' } },
+    [/Input 'role' is '-x'/, /must start and end with a letter, digit or _/, /for example 'azure-devops-production'/],
+  ],
+  [
+    'role with a space',
+    { inputs: { role: 'a b' } },
+    [/Input 'role' is 'a b'/, /only letters, digits and - _ \./, /for example 'azure-devops-production'/],
+  ],
   [
     'resource given as a scope',
     { inputs: { resource: 'api://vault-prod/.default' } },
     [/Input 'resource' is 'api:\/\/vault-prod\/\.default', which is a scope/, /without '\/\.default', for example 'api:\/\/vault-prod'/],
   ],
-  ['resource with spaces', { inputs: { resource: 'https://management.azure.com/ extra' } }, [/Input 'resource' is 'https:\/\/management\.azure\.com\/ extra'/, /audience configured as 'resource' on the Vault azure auth mount/]],
+  [
+    'resource with spaces',
+    { inputs: { resource: 'https://management.azure.com/ extra' } },
+    [/Input 'resource' is 'https:\/\/management\.azure\.com\/ extra'/, /audience configured as 'resource' on the Vault azure auth mount/],
+  ],
 
   // The Azure connection
   [
     'unknown azureSubscription connection',
     { inputs: { azureSubscription: 'sc-does-not-exist' } },
-    [/The service connection 'sc-does-not-exist' is not available/, /Check the name in 'azureSubscription'/, /Service connections > Security/],
+    [
+      /The service connection 'sc-does-not-exist' is not available/,
+      /Check the name in 'azureSubscription'/,
+      /Service connections > Security/,
+    ],
   ],
 
   // The jwt method: which token, and what the agent must give for one
-  ['jwt with an unknown jwtSource', { inputs: { authMethod: 'jwt', jwtSource: 'agent' } }, [/^Input 'jwtSource' is 'agent'\. Use pipeline \(the pipeline's own OIDC token\) or serviceConnection/]],
+  [
+    'jwt with an unknown jwtSource',
+    { inputs: { authMethod: 'jwt', jwtSource: 'agent' } },
+    [/^Input 'jwtSource' is 'agent'\. Use pipeline \(the pipeline's own OIDC token\) or serviceConnection/],
+  ],
   [
     'jwt from a service connection without azureSubscription',
     { inputs: { authMethod: 'jwt', jwtSource: 'serviceConnection', azureSubscription: '' } },
-    [/^Input 'azureSubscription' is required\. With jwtSource serviceConnection, name the Azure Resource Manager connection \(workload identity federation\)/],
+    [
+      /^Input 'azureSubscription' is required\. With jwtSource serviceConnection, name the Azure Resource Manager connection \(workload identity federation\)/,
+    ],
   ],
   [
     'jwt from a service principal connection, which has no OIDC token',
     (world) => ({ inputs: { authMethod: 'jwt', jwtSource: 'serviceConnection', azureSubscription: world.ids.spKey.connectionId } }),
-    [/The service connection '[0-9a-f-]{36}' uses the scheme ServicePrincipal, and Azure DevOps issues an OIDC token only for workload identity federation connections\. Convert the connection/],
+    [
+      /The service connection '[0-9a-f-]{36}' uses the scheme ServicePrincipal, and Azure DevOps issues an OIDC token only for workload identity federation connections\. Convert the connection/,
+    ],
   ],
   [
     'jwt where the agent sets no System.OidcRequestUri (Azure DevOps Server without OIDC)',
     { inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': '' } },
-    [/^Azure DevOps did not give this job the variable System\.OidcRequestUri, where a task asks for the job's OIDC tokens/, /Log in with another authMethod/],
+    [
+      /^Azure DevOps did not give this job the variable System\.OidcRequestUri, where a task asks for the job's OIDC tokens/,
+      /Log in with another authMethod/,
+    ],
   ],
-  ['jwt with a System.OidcRequestUri that is no URL', { inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': 'oidc' } }, [/^The pipeline variable System\.OidcRequestUri is 'oidc', which is not an http\(s\) URL/]],
+  [
+    'jwt with a System.OidcRequestUri that is no URL',
+    { inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': 'oidc' } },
+    [/^The pipeline variable System\.OidcRequestUri is 'oidc', which is not an http\(s\) URL/],
+  ],
 
   // The secrets input
-  ['secrets line without a selector', line2('secret/ci/production/api'), [atLine2('secret/ci/production/api'), /a selector must follow the path: a key name, "\*" for every key, or "\."/]],
-  ['secrets version that is not a number', line2('secret/ci/production/db@x password | X'), [atLine2('secret/ci/production/db@x password | X'), /whole number of 1 or more.*\(found "@x"\)/]],
-  ['secrets version 0', line2('secret/ci/production/db@0 password | X'), [atLine2('secret/ci/production/db@0 password | X'), /whole number of 1 or more.*\(found "@0"\)/]],
-  ['secrets key with an unterminated quote', line2('secret/ci/production/tls "key with spaces | X'), [/secrets line 2: /, /is never closed; end a quoted key with '"'/]],
-  ['secrets "." without a target', line2('secret/ci/production/api .'), [atLine2('secret/ci/production/api .'), /needs a variable name after "\|", such as "secret\/ci\/production\/api \. \| APP_SECRET_JSON"/]],
-  ['secrets entry with two |', line2('secret/ci/production/api token | A | B'), [atLine2('secret/ci/production/api token | A | B'), /only one "\|"; write one entry per line/]],
-  ['secrets "*" to a file', line2('secret/ci/production/api * | file:API'), [atLine2('secret/ci/production/api * | file:API'), /cannot go to one file; name a key, or use "\."/]],
-  ['secrets empty file: target', line2('secret/ci/production/tls key | file:'), [atLine2('secret/ci/production/tls key | file:'), /nothing follows "file:"; give the variable that will hold the file's path/]],
+  [
+    'secrets line without a selector',
+    line2('secret/ci/production/api'),
+    [atLine2('secret/ci/production/api'), /a selector must follow the path: a key name, "\*" for every key, or "\."/],
+  ],
+  [
+    'secrets version that is not a number',
+    line2('secret/ci/production/db@x password | X'),
+    [atLine2('secret/ci/production/db@x password | X'), /whole number of 1 or more.*\(found "@x"\)/],
+  ],
+  [
+    'secrets version 0',
+    line2('secret/ci/production/db@0 password | X'),
+    [atLine2('secret/ci/production/db@0 password | X'), /whole number of 1 or more.*\(found "@0"\)/],
+  ],
+  [
+    'secrets key with an unterminated quote',
+    line2('secret/ci/production/tls "key with spaces | X'),
+    [/secrets line 2: /, /is never closed; end a quoted key with '"'/],
+  ],
+  [
+    'secrets "." without a target',
+    line2('secret/ci/production/api .'),
+    [
+      atLine2('secret/ci/production/api .'),
+      /needs a variable name after "\|", such as "secret\/ci\/production\/api \. \| APP_SECRET_JSON"/,
+    ],
+  ],
+  [
+    'secrets entry with two |',
+    line2('secret/ci/production/api token | A | B'),
+    [atLine2('secret/ci/production/api token | A | B'), /only one "\|"; write one entry per line/],
+  ],
+  [
+    'secrets "*" to a file',
+    line2('secret/ci/production/api * | file:API'),
+    [atLine2('secret/ci/production/api * | file:API'), /cannot go to one file; name a key, or use "\."/],
+  ],
+  [
+    'secrets empty file: target',
+    line2('secret/ci/production/tls key | file:'),
+    [atLine2('secret/ci/production/tls key | file:'), /nothing follows "file:"; give the variable that will hold the file's path/],
+  ],
   [
     'secrets file: target ".."',
     line2('secret/ci/production/tls key | file:..'),
-    [atLine2('secret/ci/production/tls key | file:..'), /"file:\.\." names a folder, not a file/, /give the variable that will hold the file's path a name with a letter, digit or "_", such as "\| file:TLS_CERT"/],
+    [
+      atLine2('secret/ci/production/tls key | file:..'),
+      /"file:\.\." names a folder, not a file/,
+      /give the variable that will hold the file's path a name with a letter, digit or "_", such as "\| file:TLS_CERT"/,
+    ],
   ],
   [
     'secrets file: target "."',
@@ -175,43 +287,106 @@ const cases: Case[] = [
   [
     'secrets file: target NUL, a Windows device name, refused on every agent',
     line2('secret/ci/production/tls key | file:NUL'),
-    [atLine2('secret/ci/production/tls key | file:NUL'), /"file:NUL" names a file that Windows reserves for the device NUL/, /choose another variable name after "file:", such as "\| file:APP_NUL"/],
+    [
+      atLine2('secret/ci/production/tls key | file:NUL'),
+      /"file:NUL" names a file that Windows reserves for the device NUL/,
+      /choose another variable name after "file:", such as "\| file:APP_NUL"/,
+    ],
   ],
-  ['secrets nothing after |', line2('secret/ci/production/api token |'), [atLine2('secret/ci/production/api token |'), /nothing follows "\|"; give a variable name such as "\| DB_PASSWORD"/]],
-  ['secrets path naming only a mount', line2('secret password | X'), [atLine2('secret password | X'), /names only a mount; add the secret's path within it, such as secret\/app/]],
-  ['secrets path with a .. segment', line2('secret/ci/../other/team password | X'), [/secrets line 2: /, /has an empty, "\." or "\.\." segment/]],
-  ['secrets comment after ;', line2('secret/ci/production/api token | T; # note'), [/secrets line 2: "# note"/, /a comment must be on a line of its own/]],
-  ['secrets key with spaces not quoted', line2('secret/ci/production/tls key with spaces | X'), [/secrets line 2: /, /quote a key that contains spaces \("my key"\)/]],
+  [
+    'secrets nothing after |',
+    line2('secret/ci/production/api token |'),
+    [atLine2('secret/ci/production/api token |'), /nothing follows "\|"; give a variable name such as "\| DB_PASSWORD"/],
+  ],
+  [
+    'secrets path naming only a mount',
+    line2('secret password | X'),
+    [atLine2('secret password | X'), /names only a mount; add the secret's path within it, such as secret\/app/],
+  ],
+  [
+    'secrets path with a .. segment',
+    line2('secret/ci/../other/team password | X'),
+    [/secrets line 2: /, /has an empty, "\." or "\.\." segment/],
+  ],
+  [
+    'secrets comment after ;',
+    line2('secret/ci/production/api token | T; # note'),
+    [/secrets line 2: "# note"/, /a comment must be on a line of its own/],
+  ],
+  [
+    'secrets key with spaces not quoted',
+    line2('secret/ci/production/tls key with spaces | X'),
+    [/secrets line 2: /, /quote a key that contains spaces \("my key"\)/],
+  ],
   [
     'secrets duplicate variable name',
     line2('secret/ci/production/db@1 password | DB_PASSWORD'),
-    [atLine2('secret/ci/production/db@1 password | DB_PASSWORD'), /the variable "DB_PASSWORD" is already published by secrets line 1/, /rename one of them with "\| NAME"/],
+    [
+      atLine2('secret/ci/production/db@1 password | DB_PASSWORD'),
+      /the variable "DB_PASSWORD" is already published by secrets line 1/,
+      /rename one of them with "\| NAME"/,
+    ],
   ],
   [
     'secrets duplicate variable name differing only in case',
     line2('secret/ci/production/db@1 password | db_password'),
-    [atLine2('secret/ci/production/db@1 password | db_password'), /already published as "DB_PASSWORD" by secrets line 1: .*, and the two are one variable to the agent \(it ignores case/],
+    [
+      atLine2('secret/ci/production/db@1 password | db_password'),
+      /already published as "DB_PASSWORD" by secrets line 1: .*, and the two are one variable to the agent \(it ignores case/,
+    ],
   ],
   [
     'secrets duplicate derived name',
     { inputs: { secrets: 'secret/ci/production/db db-user\nsecret/ci/production/db@1 db_user' } },
     [atLine2('secret/ci/production/db@1 db_user'), /the variable "DB_USER" is already published by secrets line 1/],
   ],
-  ['secrets target with a reserved prefix', line2('secret/ci/production/api token | SECRET_X'), [atLine2('secret/ci/production/api token | SECRET_X'), /starts with "secret", and Azure DevOps hides variables/, /choose another name after "\|"/]],
+  [
+    'secrets target with a reserved prefix',
+    line2('secret/ci/production/api token | SECRET_X'),
+    [
+      atLine2('secret/ci/production/api token | SECRET_X'),
+      /starts with "secret", and Azure DevOps hides variables/,
+      /choose another name after "\|"/,
+    ],
+  ],
   [
     'secrets derived name with a reserved prefix',
     line2('secret/ci/production/db secret-key'),
-    [atLine2('secret/ci/production/db secret-key'), /would be published as the variable "SECRET_KEY"/, /name it explicitly after "\|", such as "\| APP_SECRET_KEY"/],
+    [
+      atLine2('secret/ci/production/db secret-key'),
+      /would be published as the variable "SECRET_KEY"/,
+      /name it explicitly after "\|", such as "\| APP_SECRET_KEY"/,
+    ],
   ],
-  ['secrets target endpoint.url', line2('secret/ci/production/api url | endpoint.url'), [atLine2('secret/ci/production/api url | endpoint.url'), /starts with "endpoint"/]],
-  ['secrets target with a -', line2('secret/ci/production/db password | DB-PASSWORD'), [atLine2('secret/ci/production/db password | DB-PASSWORD'), /contains "-"; only letters, digits, "_" and "\." are allowed/]],
-  ['secrets "*" prefix with a -', line2('secret/ci/production/api * | API-'), [atLine2('secret/ci/production/api * | API-'), /the variable-name prefix "API-" contains "-"/, /choose another prefix after "\|"/]],
+  [
+    'secrets target endpoint.url',
+    line2('secret/ci/production/api url | endpoint.url'),
+    [atLine2('secret/ci/production/api url | endpoint.url'), /starts with "endpoint"/],
+  ],
+  [
+    'secrets target with a -',
+    line2('secret/ci/production/db password | DB-PASSWORD'),
+    [atLine2('secret/ci/production/db password | DB-PASSWORD'), /contains "-"; only letters, digits, "_" and "\." are allowed/],
+  ],
+  [
+    'secrets "*" prefix with a -',
+    line2('secret/ci/production/api * | API-'),
+    [atLine2('secret/ci/production/api * | API-'), /the variable-name prefix "API-" contains "-"/, /choose another prefix after "\|"/],
+  ],
   [
     'empty secrets without exportToken',
     { inputs: { secrets: '' } },
-    [/The 'secrets' input has 1 problem\(s\)/, /no entries; add lines such as `secret\/ci\/db password \| DB_PASSWORD`/, /set 'exportToken: true'/],
+    [
+      /The 'secrets' input has 1 problem\(s\)/,
+      /no entries; add lines such as `secret\/ci\/db password \| DB_PASSWORD`/,
+      /set 'exportToken: true'/,
+    ],
   ],
-  ['secrets with only comments', { inputs: { secrets: '# nothing yet\n\n' } }, [/The 'secrets' input has 1 problem\(s\)/, /set 'exportToken: true'/]],
+  [
+    'secrets with only comments',
+    { inputs: { secrets: '# nothing yet\n\n' } },
+    [/The 'secrets' input has 1 problem\(s\)/, /set 'exportToken: true'/],
+  ],
   [
     '@version on a KV v1 mount, found after login',
     line2('kv1/app/legacy@2 token | X'),
@@ -224,8 +399,16 @@ const cases: Case[] = [
   ['non-numeric retries', { inputs: { retries: 'three' } }, [/Input 'retries' is 'three': use a whole number from 0 to 10/]],
   ['retries above the limit', { inputs: { retries: '11' } }, [/Input 'retries' is '11': use a whole number from 0 to 10/]],
   ['timeoutSeconds 0', { inputs: { timeoutSeconds: '0' } }, [/Input 'timeoutSeconds' is '0': use a whole number from 1 to 600/]],
-  ['fractional timeoutSeconds', { inputs: { timeoutSeconds: '1.5' } }, [/Input 'timeoutSeconds' is '1\.5': use a whole number from 1 to 600/]],
-  ['timeoutSeconds with a unit', { inputs: { timeoutSeconds: '30s' } }, [/Input 'timeoutSeconds' is '30s': use a whole number from 1 to 600/]],
+  [
+    'fractional timeoutSeconds',
+    { inputs: { timeoutSeconds: '1.5' } },
+    [/Input 'timeoutSeconds' is '1\.5': use a whole number from 1 to 600/],
+  ],
+  [
+    'timeoutSeconds with a unit',
+    { inputs: { timeoutSeconds: '30s' } },
+    [/Input 'timeoutSeconds' is '30s': use a whole number from 1 to 600/],
+  ],
   ['concurrency 0', { inputs: { concurrency: '0' } }, [/Input 'concurrency' is '0': use a whole number from 1 to 128/]],
   ['concurrency above the limit', { inputs: { concurrency: '129' } }, [/Input 'concurrency' is '129': use a whole number from 1 to 128/]],
   ['non-boolean ignoreNotFound', { inputs: { ignoreNotFound: 'yes' } }, [/Input 'ignoreNotFound' is 'yes': use true or false/]],
@@ -236,34 +419,78 @@ const cases: Case[] = [
   [
     'caCertificate naming a file that does not exist',
     { inputs: { caCertificate: '/nonexistent/ca.pem' } },
-    [/Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '\/nonexistent\/ca\.pem'/],
+    [
+      /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '\/nonexistent\/ca\.pem'/,
+    ],
   ],
-  ['caCertificate naming a folder', { inputs: { caCertificate: '/' } }, [/^Input 'caCertificate' names '\/', which is a directory, not a regular file\. .*Give the path of the file itself\.$/]],
-  ['caCertificate naming a named pipe, which would keep the step waiting', (world) => ({ inputs: { caCertificate: workingFifo(world, 'ca-pipe') } }), [/^Input 'caCertificate' names 'ca-pipe', which is a named pipe \(FIFO\), not a regular file/]],
-  ['clientCertificate naming /dev/zero, which never ends', (world) => ({ inputs: { clientCertificate: '/dev/zero', clientKey: world.clientCert.keyPem } }), [/^Input 'clientCertificate' names '\/dev\/zero', which is a character device, not a regular file/]],
+  [
+    'caCertificate naming a folder',
+    { inputs: { caCertificate: '/' } },
+    [/^Input 'caCertificate' names '\/', which is a directory, not a regular file\. .*Give the path of the file itself\.$/],
+  ],
+  [
+    'caCertificate naming a named pipe, which would keep the step waiting',
+    (world) => ({ inputs: { caCertificate: workingFifo(world, 'ca-pipe') } }),
+    [/^Input 'caCertificate' names 'ca-pipe', which is a named pipe \(FIFO\), not a regular file/],
+  ],
+  [
+    'clientCertificate naming /dev/zero, which never ends',
+    (world) => ({ inputs: { clientCertificate: '/dev/zero', clientKey: world.clientCert.keyPem } }),
+    [/^Input 'clientCertificate' names '\/dev\/zero', which is a character device, not a regular file/],
+  ],
   [
     'clientKey naming a 2 MiB file: refused with the cap, not read whole',
-    (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: workingFile(world, 'huge.key', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(2 * 1024 * 1024)}\n-----END PRIVATE KEY-----\n`) } }),
+    (world) => ({
+      inputs: {
+        clientCertificate: world.clientCert.certPem,
+        clientKey: workingFile(
+          world,
+          'huge.key',
+          `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(2 * 1024 * 1024)}\n-----END PRIVATE KEY-----\n`,
+        ),
+      },
+    }),
     [/^Input 'clientKey' names the file 'huge\.key', which is larger than 1024 KiB, the most the step reads for it/],
   ],
-  ['caCertificate PEM text that is not a certificate', { inputs: { caCertificate: NOT_A_CERTIFICATE } }, [/Input 'caCertificate' does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----/]],
-  ['clientCertificate without clientKey', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem } }), [/Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/]],
-  ['clientKey that is not a key', (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: 'not a key' } }), [/Input 'clientKey' is neither PEM text/]],
+  [
+    'caCertificate PEM text that is not a certificate',
+    { inputs: { caCertificate: NOT_A_CERTIFICATE } },
+    [/Input 'caCertificate' does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----/],
+  ],
+  [
+    'clientCertificate without clientKey',
+    (world) => ({ inputs: { clientCertificate: world.clientCert.certPem } }),
+    [/Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
+  ],
+  [
+    'clientKey that is not a key',
+    (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: 'not a key' } }),
+    [/Input 'clientKey' is neither PEM text/],
+  ],
   [
     'clientKey of another certificate',
     (world) => ({ inputs: { clientCertificate: world.clientCert.certPem, clientKey: world.ca.keyPem } }),
-    [/'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/, /Give the key issued with that certificate/],
+    [
+      /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/,
+      /Give the key issued with that certificate/,
+    ],
   ],
 
   // approle
-  ['approle with neither role_id nor secret_id', { inputs: { authMethod: 'approle' } }, [/^- /m, approleNeeds('role_id', 'approleRoleId', 'VAULT_ROLE_ID'), approleNeeds('secret_id', 'approleSecretId', 'VAULT_SECRET_ID')]],
+  [
+    'approle with neither role_id nor secret_id',
+    { inputs: { authMethod: 'approle' } },
+    [/^- /m, approleNeeds('role_id', 'approleRoleId', 'VAULT_ROLE_ID'), approleNeeds('secret_id', 'approleSecretId', 'VAULT_SECRET_ID')],
+  ],
   [
     'approle with a Vault connection whose authentication is not AppRole',
     () => {
       const c = vaultConnection('None');
       return { ...c, inputs: { ...c.inputs, authMethod: 'approle', approleRoleId: 'role-id-of-ci' } };
     },
-    [/needs a secret_id and none was given\. .* with AppRole authentication \(the Vault service connection 'VAULTCONN' has the authentication 'None'\)\.$/],
+    [
+      /needs a secret_id and none was given\. .* with AppRole authentication \(the Vault service connection 'VAULTCONN' has the authentication 'None'\)\.$/,
+    ],
   ],
   [
     'approle secret_id of two lines',
@@ -275,12 +502,23 @@ const cases: Case[] = [
   [
     'cert with no client certificate anywhere',
     { inputs: { authMethod: 'cert' } },
-    [/^The cert login method needs a client certificate and none was given\. Choose in 'vaultConnection' a HashiCorp Vault service connection with Certificate authentication, or set the inputs 'clientCertificate' and 'clientKey'/],
+    [
+      /^The cert login method needs a client certificate and none was given\. Choose in 'vaultConnection' a HashiCorp Vault service connection with Certificate authentication, or set the inputs 'clientCertificate' and 'clientKey'/,
+    ],
   ],
   [
     'cert with an http:// Vault address: refused before the login goes without the certificate',
-    (world) => ({ inputs: { authMethod: 'cert', vaultAddress: 'http://vault.example.com:8200', clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem } }),
-    [/^authMethod 'cert' logs in with a TLS client certificate, which only an https:\/\/ connection carries, and the Vault address http:\/\/vault\.example\.com:8200 \(input 'vaultAddress'\) is http:\/\/.*Give the https:\/\/ address of Vault's TLS listener there\.$/],
+    (world) => ({
+      inputs: {
+        authMethod: 'cert',
+        vaultAddress: 'http://vault.example.com:8200',
+        clientCertificate: world.clientCert.certPem,
+        clientKey: world.clientCert.keyPem,
+      },
+    }),
+    [
+      /^authMethod 'cert' logs in with a TLS client certificate, which only an https:\/\/ connection carries, and the Vault address http:\/\/vault\.example\.com:8200 \(input 'vaultAddress'\) is http:\/\/.*Give the https:\/\/ address of Vault's TLS listener there\.$/,
+    ],
   ],
   [
     'cert with a Vault connection whose Server URL is http://',
@@ -297,7 +535,9 @@ const cases: Case[] = [
       const c = vaultConnection('Certificate', { certificate: world.clientCert.certPem });
       return { ...c, inputs: { ...c.inputs, authMethod: 'cert' } };
     },
-    [/^The Certificate of the HashiCorp Vault service connection 'VAULTCONN' lacks its private key: paste into it the client certificate and its unencrypted private key, both in PEM/],
+    [
+      /^The Certificate of the HashiCorp Vault service connection 'VAULTCONN' lacks its private key: paste into it the client certificate and its unencrypted private key, both in PEM/,
+    ],
   ],
   [
     'cert with a Vault connection whose key is not the certificate’s',
@@ -311,28 +551,50 @@ const cases: Case[] = [
     'cert with both a Vault connection’s certificate and clientCertificate',
     (world) => {
       const c = vaultConnection('Certificate', { certificate: world.clientCert.combinedPem });
-      return { ...c, inputs: { ...c.inputs, authMethod: 'cert', clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem } };
+      return {
+        ...c,
+        inputs: { ...c.inputs, authMethod: 'cert', clientCertificate: world.clientCert.certPem, clientKey: world.clientCert.keyPem },
+      };
     },
-    [/^Both the HashiCorp Vault service connection 'VAULTCONN' \(Certificate authentication\) and the input 'clientCertificate' give a client certificate: keep one of them\.$/],
+    [
+      /^Both the HashiCorp Vault service connection 'VAULTCONN' \(Certificate authentication\) and the input 'clientCertificate' give a client certificate: keep one of them\.$/,
+    ],
   ],
 
   // kubernetes: the service account token file
   [
     'kubernetes with a token file that does not exist (no pod, or automountServiceAccountToken: false)',
     { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/nonexistent/serviceaccount/token' } },
-    [/^Input 'kubernetesTokenFile': no file at '\/nonexistent\/serviceaccount\/token'\. /, /Microsoft-hosted agent or a virtual machine has no such identity/, /automountServiceAccountToken: false on the pod or its service account: set it to true/, /projected serviceAccountToken volume: set 'kubernetesTokenFile' to its path/],
+    [
+      /^Input 'kubernetesTokenFile': no file at '\/nonexistent\/serviceaccount\/token'\. /,
+      /Microsoft-hosted agent or a virtual machine has no such identity/,
+      /automountServiceAccountToken: false on the pod or its service account: set it to true/,
+      /projected serviceAccountToken volume: set 'kubernetesTokenFile' to its path/,
+    ],
   ],
-  ['kubernetes with a folder as the token file', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/' } }, [/^Input 'kubernetesTokenFile' names '\/', which is a directory, not a regular file\./]],
+  [
+    'kubernetes with a folder as the token file',
+    { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/' } },
+    [/^Input 'kubernetesTokenFile' names '\/', which is a directory, not a regular file\./],
+  ],
   [
     'kubernetes with a named pipe as the token file, which would keep the step waiting',
     (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFifo(world, 'token-pipe') } }),
-    [/^Input 'kubernetesTokenFile' names 'token-pipe', which is a named pipe \(FIFO\), not a regular file\. The step reads only regular files/],
+    [
+      /^Input 'kubernetesTokenFile' names 'token-pipe', which is a named pipe \(FIFO\), not a regular file\. The step reads only regular files/,
+    ],
   ],
-  ['kubernetes with /dev/zero as the token file, which never ends', { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/dev/zero' } }, [/^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/]],
+  [
+    'kubernetes with /dev/zero as the token file, which never ends',
+    { inputs: { authMethod: 'kubernetes', kubernetesTokenFile: '/dev/zero' } },
+    [/^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/],
+  ],
   [
     'kubernetes with a token file larger than any token',
     (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'big-token', 'a'.repeat(64 * 1024 + 1)) } }),
-    [/^Input 'kubernetesTokenFile' names the file 'big-token', which is larger than 64 KiB, the most the step reads for it: it stopped reading there\./],
+    [
+      /^Input 'kubernetesTokenFile' names the file 'big-token', which is larger than 64 KiB, the most the step reads for it: it stopped reading there\./,
+    ],
   ],
   [
     'kubernetes with an empty token file, relative to the working directory',
@@ -340,7 +602,7 @@ const cases: Case[] = [
     [/^Input 'kubernetesTokenFile': the file 'empty-token' is empty\./],
   ],
   [
-    "kubernetes with the CA certificate beside the token instead of the token, whose content is not shown",
+    'kubernetes with the CA certificate beside the token instead of the token, whose content is not shown',
     (world) => ({ inputs: { authMethod: 'kubernetes', kubernetesTokenFile: workingFile(world, 'ca.crt', world.ca.certPem) } }),
     [/^Input 'kubernetesTokenFile': the file 'ca\.crt' does not hold a JWT .*not ca\.crt or namespace beside it\.$/],
     { absent: [/BEGIN CERTIFICATE/] },
@@ -355,7 +617,16 @@ const cases: Case[] = [
   // Everything at once
   [
     'several bad inputs, all listed in one message',
-    { inputs: { vaultAddress: 'ftp://x', authMount: 'a b', role: '-x', retries: 'many', concurrency: '0', secrets: `${GOOD_LINE}\nsecret/ci/production/api . ` } },
+    {
+      inputs: {
+        vaultAddress: 'ftp://x',
+        authMount: 'a b',
+        role: '-x',
+        retries: 'many',
+        concurrency: '0',
+        secrets: `${GOOD_LINE}\nsecret/ci/production/api . `,
+      },
+    },
     [
       /^- The Vault address 'ftp:\/\/x'/m,
       /^- Input 'authMount' is 'a b'/m,
@@ -366,9 +637,23 @@ const cases: Case[] = [
     ],
   ],
   // aws and gcp: found before the AWS SDK, the metadata server or Vault is asked anything
-  ['aws with an STS region that is no region', { inputs: { authMethod: 'aws', awsStsRegion: 'EU West' } }, [/^Input 'awsStsRegion' is 'EU West', which is not an AWS region: leave it empty for the global endpoint sts\.amazonaws\.com, or name a region such as us-east-1/]],
-  ['aws with a server ID that is no header value', { inputs: { authMethod: 'aws', awsServerIdHeader: 'vault\u00e9.example.com' } }, [/^Input 'awsServerIdHeader' is 'vault\u00e9\.example\.com', which is not a header value: use visible ASCII characters/]],
-  ['gcp with a service account that is neither default nor an email', { inputs: { authMethod: 'gcp', gcpServiceAccount: 'ci agent' } }, [/^Input 'gcpServiceAccount' is 'ci agent', which is not a service account: leave it empty \(or 'default'\)/]],
+  [
+    'aws with an STS region that is no region',
+    { inputs: { authMethod: 'aws', awsStsRegion: 'EU West' } },
+    [
+      /^Input 'awsStsRegion' is 'EU West', which is not an AWS region: leave it empty for the global endpoint sts\.amazonaws\.com, or name a region such as us-east-1/,
+    ],
+  ],
+  [
+    'aws with a server ID that is no header value',
+    { inputs: { authMethod: 'aws', awsServerIdHeader: 'vault\u00e9.example.com' } },
+    [/^Input 'awsServerIdHeader' is 'vault\u00e9\.example\.com', which is not a header value: use visible ASCII characters/],
+  ],
+  [
+    'gcp with a service account that is neither default nor an email',
+    { inputs: { authMethod: 'gcp', gcpServiceAccount: 'ci agent' } },
+    [/^Input 'gcpServiceAccount' is 'ci agent', which is not a service account: leave it empty \(or 'default'\)/],
+  ],
 ];
 
 describe('e2e: bad inputs fail with the input, the value and the fix, publishing nothing', function () {
@@ -383,13 +668,20 @@ describe('e2e: bad inputs fail with the input, the value and the fix, publishing
   const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: GOOD_LINE, retries: '0' };
 
   /** Requests each service has seen so far. */
-  const counts = () => ({ vault: world.vault.requests.length, entra: world.entra.requests.length, azdo: world.azdo.requests.length, imds: world.imds.requests.length });
+  const counts = () => ({
+    vault: world.vault.requests.length,
+    entra: world.entra.requests.length,
+    azdo: world.azdo.requests.length,
+    imds: world.imds.requests.length,
+  });
 
   /** The failed run's error text, after the checks every bad-input run must pass. */
   function failedErrors(run: TaskRun): string {
     const { errorList } = checkRun(world, run, false);
     assert.deepEqual(
-      vsoCommands(run.stdout).filter((c) => c.command === 'task.setvariable').map((c) => c.properties.variable),
+      vsoCommands(run.stdout)
+        .filter((c) => c.command === 'task.setvariable')
+        .map((c) => c.properties.variable),
       [],
       'no variable published',
     );
@@ -414,7 +706,10 @@ describe('e2e: bad inputs fail with the input, the value and the fix, publishing
       });
       const errors = failedErrors(run);
       for (const p of expected) assert.match(errors, p);
-      const shown = run.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug]')).join('\n');
+      const shown = run.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('##vso[task.debug]'))
+        .join('\n');
       for (const p of expect.absent ?? []) assert.doesNotMatch(shown, p);
       const after = counts();
       if (expect.afterLogin) {
@@ -428,6 +723,10 @@ describe('e2e: bad inputs fail with the input, the value and the fix, publishing
   it('a secrets input of only comments is no error when exportToken is on (the fix the message gives)', async () => {
     const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, exportToken: 'true', secrets: '# nothing yet\n' } });
     const complete = vsoCommands(run.stdout).filter((c) => c.command === 'task.complete');
-    assert.deepEqual(complete.map((c) => c.properties.result), ['Succeeded'], run.stdout + run.stderr);
+    assert.deepEqual(
+      complete.map((c) => c.properties.result),
+      ['Succeeded'],
+      run.stdout + run.stderr,
+    );
   });
 });

@@ -27,11 +27,36 @@ describe('e2e: fault injection', function () {
   const retryLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('Request '));
 
   const transient: Array<[string, Parameters<World['vault']['inject']>[0], string, RegExp]> = [
-    ['503 twice, then 200', { path: 'secret/data/ci/production/db', status: 503, body: { errors: ['Vault is sealed'] }, times: 2 }, 'secret/data/ci/production/db', /GET secret\/data\/ci\/production\/db failed on attempt 1 of 3 \(HTTP 503: Vault is sealed\); retrying in 1\.\d s/],
-    ['429 on login', { path: 'auth/ado/login', status: 429, body: { errors: ['rate limit quota exceeded'] } }, 'auth/ado/login', /POST auth\/ado\/login failed on attempt 1 of 3 \(HTTP 429: rate limit quota exceeded\)/],
-    ['412 on the mount lookup', { path: 'sys/internal/ui/mounts/secret/ci/production/db', status: 412, body: { errors: ['required index state not present'] } }, 'sys/internal/ui/mounts/secret/ci/production/db', /failed on attempt 1 of 3 \(HTTP 412/],
-    ['a reset stream', { path: 'secret/data/ci/production/db', reset: true }, 'secret/data/ci/production/db', /failed on attempt 1 of 3 \(ERR_HTTP2_STREAM_ERROR\)/],
-    ['a dropped connection', { path: 'secret/data/ci/production/db', drop: true }, 'secret/data/ci/production/db', /failed on attempt 1 of 3 \(\w+\)/],
+    [
+      '503 twice, then 200',
+      { path: 'secret/data/ci/production/db', status: 503, body: { errors: ['Vault is sealed'] }, times: 2 },
+      'secret/data/ci/production/db',
+      /GET secret\/data\/ci\/production\/db failed on attempt 1 of 3 \(HTTP 503: Vault is sealed\); retrying in 1\.\d s/,
+    ],
+    [
+      '429 on login',
+      { path: 'auth/ado/login', status: 429, body: { errors: ['rate limit quota exceeded'] } },
+      'auth/ado/login',
+      /POST auth\/ado\/login failed on attempt 1 of 3 \(HTTP 429: rate limit quota exceeded\)/,
+    ],
+    [
+      '412 on the mount lookup',
+      { path: 'sys/internal/ui/mounts/secret/ci/production/db', status: 412, body: { errors: ['required index state not present'] } },
+      'sys/internal/ui/mounts/secret/ci/production/db',
+      /failed on attempt 1 of 3 \(HTTP 412/,
+    ],
+    [
+      'a reset stream',
+      { path: 'secret/data/ci/production/db', reset: true },
+      'secret/data/ci/production/db',
+      /failed on attempt 1 of 3 \(ERR_HTTP2_STREAM_ERROR\)/,
+    ],
+    [
+      'a dropped connection',
+      { path: 'secret/data/ci/production/db', drop: true },
+      'secret/data/ci/production/db',
+      /failed on attempt 1 of 3 \(\w+\)/,
+    ],
   ];
   for (const [title, fault, path, logged] of transient) {
     it(`retries ${title} and succeeds`, async () => {
@@ -58,7 +83,10 @@ describe('e2e: fault injection', function () {
   it('times out a slow answer, and retries it', async () => {
     world.vault.inject({ path: 'secret/data/ci/production/db', delayMs: 2500, times: 1 });
     const failed = await world.runTask({ connection: world.ids.wif, inputs: inputs({ retries: '0', timeoutSeconds: '1' }) });
-    assert.match(checkRun(world, failed, false).errors, /Vault at https:\/\/vault.example.com:8200 did not answer within 1 seconds \(on secret\/data\/ci\/production\/db\)/);
+    assert.match(
+      checkRun(world, failed, false).errors,
+      /Vault at https:\/\/vault.example.com:8200 did not answer within 1 seconds \(on secret\/data\/ci\/production\/db\)/,
+    );
 
     world.vault.inject({ path: 'secret/data/ci/production/db', delayMs: 2500, times: 1 });
     const retried = await world.runTask({ connection: world.ids.wif, inputs: inputs({ retries: '1', timeoutSeconds: '1' }) });
@@ -92,7 +120,10 @@ describe('e2e: fault injection', function () {
     const since = world.entra.requests.length;
     const run = await world.runTask({ connection: world.ids.wif, inputs: inputs({ retries: '1' }) });
     assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-    const statuses = world.entra.requests.slice(since).filter((r) => /oauth2\/v2\.0\/token/.test(r.path)).map((r) => r.status);
+    const statuses = world.entra.requests
+      .slice(since)
+      .filter((r) => /oauth2\/v2\.0\/token/.test(r.path))
+      .map((r) => r.status);
     assert.deepEqual(statuses, [503, 200]);
     assert.match(retryLines(run.stdout).join('\n'), /Request for an Entra token failed on attempt 1 of 2 \(.*AADSTS90033/);
   });

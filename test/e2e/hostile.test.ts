@@ -12,7 +12,11 @@ import { forgedCommands, taskVariablesFrom, vsoCommands } from '../helpers/outpu
 
 /** Each way to smuggle a command into a line, with the escaped text the log must show instead. */
 const INJECTIONS: Array<{ form: string; text: string; shown: string }> = [
-  { form: 'line feed', text: 'a\n##vso[task.setvariable variable=EVIL]pwned\n', shown: 'a\\n##vso\\[task.setvariable variable=EVIL]pwned\\n' },
+  {
+    form: 'line feed',
+    text: 'a\n##vso[task.setvariable variable=EVIL]pwned\n',
+    shown: 'a\\n##vso\\[task.setvariable variable=EVIL]pwned\\n',
+  },
   { form: 'carriage return', text: 'b\r##vso[task.prependpath]/opt/evil-bin', shown: 'b\\r##vso\\[task.prependpath]/opt/evil-bin' },
   { form: 'forged error line', text: 'c\r##[error]the deployment failed', shown: 'c\\r##\\[error]the deployment failed' },
   { form: 'ANSI escape', text: 'd\u001b[2K\u001b[1Gclean', shown: 'd\\u001b[2K\\u001b[1Gclean' },
@@ -40,9 +44,16 @@ describe('e2e: hostile answers cannot command the agent', function () {
     const checked = checkRun(world, run, ok);
     assert.deepEqual(forgedCommands(run.stdout), []);
     const commands = vsoCommands(run.stdout);
-    assert.deepEqual(commands.filter((c) => !TASK_COMMANDS.has(c.command)).map((c) => c.command), []);
+    assert.deepEqual(
+      commands.filter((c) => !TASK_COMMANDS.has(c.command)).map((c) => c.command),
+      [],
+    );
     const set = commands.filter((c) => c.command === 'task.setvariable').map((c) => c.properties.variable);
-    assert.deepEqual(set.filter((v) => !allowed.includes(v)), [], 'no variable but those asked for');
+    assert.deepEqual(
+      set.filter((v) => !allowed.includes(v)),
+      [],
+      'no variable but those asked for',
+    );
     return checked;
   }
 
@@ -61,7 +72,11 @@ describe('e2e: hostile answers cannot command the agent', function () {
         world.vault.inject({ path: 'secret/data/ci/production/api', status: 400, body: { errors: [text] }, times: 1 });
         const run = await world.runTask({
           connection: world.ids.wif,
-          inputs: { ...base, retries: '1', secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/api token | API_TOKEN' },
+          inputs: {
+            ...base,
+            retries: '1',
+            secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/api token | API_TOKEN',
+          },
         });
         const { errors } = checkHostile(run, false);
         // The retry line folds white space (line breaks too) to single spaces, then escapes the rest.
@@ -76,9 +91,22 @@ describe('e2e: hostile answers cannot command the agent', function () {
           method: 'POST',
           path: `auth/${AUTH_MOUNT}/login`,
           status: 200,
-          body: { auth: { client_token: 'hvs.forged-by-a-hostile-vault', accessor: '', policies: ['default', text], token_policies: [text], lease_duration: 60, renewable: false, token_type: 'service' } },
+          body: {
+            auth: {
+              client_token: 'hvs.forged-by-a-hostile-vault',
+              accessor: '',
+              policies: ['default', text],
+              token_policies: [text],
+              lease_duration: 60,
+              renewable: false,
+              token_type: 'service',
+            },
+          },
         });
-        const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+        const run = await world.runTask({
+          connection: world.ids.wif,
+          inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+        });
         checkHostile(run, false);
         assert.ok(run.stdout.includes(`policies [default, ${shown}]`), run.stdout);
       });
@@ -88,20 +116,51 @@ describe('e2e: hostile answers cannot command the agent', function () {
         world.vault.inject({
           path: 'database/creds/ci',
           status: 200,
-          body: { request_id: 'r', lease_id: leaseId, lease_duration: 60, renewable: true, data: { username: 'v-hostile-user', password: 'v-hostile-password' } },
+          body: {
+            request_id: 'r',
+            lease_id: leaseId,
+            lease_duration: 60,
+            renewable: true,
+            data: { username: 'v-hostile-user', password: 'v-hostile-password' },
+          },
         });
         const inputs = { ...base, secrets: 'database/creds/ci * | PG_' };
         const main = await world.runTask({ connection: world.ids.wif, inputs });
         checkHostile(main, true, ['PG_USERNAME', 'PG_PASSWORD']);
-        const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+        const post = await world.runTask({
+          connection: world.ids.wif,
+          inputs,
+          entry: 'post.js',
+          tempDir: main.tempDir,
+          variables: taskVariablesFrom(main.stdout),
+        });
         checkHostile(post, true);
         assert.ok(post.stdout.includes(`database/creds/ci/${shown}`), post.stdout);
       });
 
       it('the claims of a token Entra hands out, in the claims line', async () => {
-        const forged = world.entra.mintAccessToken({ tenantId: TENANT_ID, objectId: `oid-${text}`, appId: world.ids.spKey.clientId, audience: DEFAULT_RESOURCE, extraClaims: { tid: `tid-${text}` } });
-        world.entra.failNext(200, 1, { match: /oauth2\/(v2\.0\/)?token/, body: { token_type: 'Bearer', expires_in: '3599', ext_expires_in: '3599', expires_on: String(Math.floor(Date.now() / 1000) + 3599), resource: DEFAULT_RESOURCE, access_token: forged.token } });
-        const claims = await world.runTask({ connection: world.ids.spKey, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+        const forged = world.entra.mintAccessToken({
+          tenantId: TENANT_ID,
+          objectId: `oid-${text}`,
+          appId: world.ids.spKey.clientId,
+          audience: DEFAULT_RESOURCE,
+          extraClaims: { tid: `tid-${text}` },
+        });
+        world.entra.failNext(200, 1, {
+          match: /oauth2\/(v2\.0\/)?token/,
+          body: {
+            token_type: 'Bearer',
+            expires_in: '3599',
+            ext_expires_in: '3599',
+            expires_on: String(Math.floor(Date.now() / 1000) + 3599),
+            resource: DEFAULT_RESOURCE,
+            access_token: forged.token,
+          },
+        });
+        const claims = await world.runTask({
+          connection: world.ids.spKey,
+          inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+        });
         checkHostile(claims, false);
         assert.ok(claims.stdout.includes(`oid=oid-${shown}`), claims.stdout);
       });
@@ -112,9 +171,16 @@ describe('e2e: hostile answers cannot command the agent', function () {
   it("Entra's error description, every form at once", async () => {
     world.entra.failNext(400, 20, {
       match: /oauth2\/(v2\.0\/)?token/,
-      body: { error: 'invalid_client', error_description: `AADSTS7000215: Invalid client secret provided. ${INJECTIONS.map((i) => i.text).join(' ')}`, error_codes: [7000215] },
+      body: {
+        error: 'invalid_client',
+        error_description: `AADSTS7000215: Invalid client secret provided. ${INJECTIONS.map((i) => i.text).join(' ')}`,
+        error_codes: [7000215],
+      },
     });
-    const refused = await world.runTask({ connection: world.ids.spKey, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const refused = await world.runTask({
+      connection: world.ids.spKey,
+      inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+    });
     const { errors } = checkHostile(refused, false);
     for (const { shown } of INJECTIONS) assert.ok(errors.includes(shown), errors);
   });

@@ -52,12 +52,20 @@ describe('e2e: limits on what one run asks of Vault', function () {
   const manySecrets = Array.from({ length: PATHS }, (_, i) => `secret/ci/many/p${i} value | MANY_${i}`).join('\n');
 
   /** The client token of the run's reads (each run logs in anew), to find its requests in flight. */
-  const tokenOfRun = (vault: VaultEmulator, since: number) => vault.requests.slice(since).find((r) => r.path.startsWith('secret/data/ci/many/'))?.token ?? '';
+  const tokenOfRun = (vault: VaultEmulator, since: number) =>
+    vault.requests.slice(since).find((r) => r.path.startsWith('secret/data/ci/many/'))?.token ?? '';
 
   describe(`${PATHS} paths with the default concurrency (64)`, () => {
     const cases: Array<{ title: string; vault: () => VaultEmulator; address: string; viaProxy?: boolean; http: string; most: number }> = [
       { title: 'a Vault that offers HTTP/1.1 only', vault: () => http1Vault, address: HTTP1_VAULT, http: '1.1', most: 8 },
-      { title: "Vault through the agent's proxy (HTTP/1.1 in CONNECT tunnels)", vault: () => world.vault, address: VAULT_ADDRESS, viaProxy: true, http: '1.1', most: 8 },
+      {
+        title: "Vault through the agent's proxy (HTTP/1.1 in CONNECT tunnels)",
+        vault: () => world.vault,
+        address: VAULT_ADDRESS,
+        viaProxy: true,
+        http: '1.1',
+        most: 8,
+      },
       { title: "Vault's own listener (HTTP/2)", vault: () => world.vault, address: VAULT_ADDRESS, http: '2.0', most: 1 },
     ];
     for (const c of cases) {
@@ -74,7 +82,11 @@ describe('e2e: limits on what one run asks of Vault', function () {
         vault.latencyMs = 20;
         let run: TaskRun;
         try {
-          run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: c.address, secrets: manySecrets } });
+          run = await world.runTask({
+            connection: world.ids.wif,
+            variables,
+            inputs: { ...base, vaultAddress: c.address, secrets: manySecrets },
+          });
         } finally {
           vault.latencyMs = 0;
         }
@@ -120,23 +132,43 @@ describe('e2e: limits on what one run asks of Vault', function () {
       const out = join(dir, `rss-${++measured}`);
       const reporter = `${out}.js`;
       const peak = `Number(/VmHWM:\\s*(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024`;
-      writeFileSync(reporter, `const fs = require('fs');\nprocess.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, String(${peak})));\n`);
+      writeFileSync(
+        reporter,
+        `const fs = require('fs');\nprocess.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, String(${peak})));\n`,
+      );
       const run = await world.runTask({ connection: world.ids.wif, nodeArgs: ['--require', reporter], inputs });
       return { run, maxRss: Number(readFileSync(out, 'utf8')) };
     }
 
     const cases: Array<{ title: string; vault: () => VaultEmulator; address: string; unsized: boolean }> = [
       { title: 'over HTTP/2, with its Content-Length', vault: () => world.vault, address: VAULT_ADDRESS, unsized: false },
-      { title: 'over HTTP/2, without Content-Length (counted as it arrives)', vault: () => world.vault, address: VAULT_ADDRESS, unsized: true },
+      {
+        title: 'over HTTP/2, without Content-Length (counted as it arrives)',
+        vault: () => world.vault,
+        address: VAULT_ADDRESS,
+        unsized: true,
+      },
       { title: 'over HTTP/1.1, with its Content-Length', vault: () => http1Vault, address: HTTP1_VAULT, unsized: false },
       { title: 'over HTTP/1.1, chunked (counted as it arrives)', vault: () => http1Vault, address: HTTP1_VAULT, unsized: true },
     ];
     it("from Azure DevOps, for the jwt method's OIDC token: says the answer was too large, not that Azure DevOps cannot be reached", async () => {
       world.azdo.failNext(200, 1, { match: /\/oidctoken$/, body: { oidcToken: 'a'.repeat(33 * MiB) } });
       const since = world.azdo.requests.length;
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: VAULT_ADDRESS, authMethod: 'jwt', jwtSource: 'pipeline', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: {
+          ...base,
+          vaultAddress: VAULT_ADDRESS,
+          authMethod: 'jwt',
+          jwtSource: 'pipeline',
+          secrets: 'secret/ci/production/db password | DB_PASSWORD',
+        },
+      });
       const { errors } = checkRun(world, run, false);
-      assert.match(errors, /^Azure DevOps' answer to the request for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+ is larger than 32 MiB, the most the task reads .*it was stopped there and not retried\./);
+      assert.match(
+        errors,
+        /^Azure DevOps' answer to the request for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+ is larger than 32 MiB, the most the task reads .*it was stopped there and not retried\./,
+      );
       assert.doesNotMatch(errors, /Cannot reach|check the agent's network/i);
       assert.equal(world.azdo.requests.slice(since).filter((r) => r.path.endsWith('/oidctoken')).length, 1, 'asked once');
     });
@@ -144,12 +176,22 @@ describe('e2e: limits on what one run asks of Vault', function () {
     for (const c of cases) {
       it(`${c.title}: fails naming the path and the limit, without a retry, publishing nothing, and is not read whole`, async () => {
         const vault = c.vault();
-        const inputs = { ...base, vaultAddress: c.address, secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/big value | BIG' };
+        const inputs = {
+          ...base,
+          vaultAddress: c.address,
+          secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/big value | BIG',
+        };
         // The same run without the big answer: what the task holds anyway.
         const { run: plain, maxRss: plainRss } = await runMeasured(inputs);
         checkRun(world, plain, true);
 
-        vault.inject({ path: 'secret/data/ci/big', status: 200, body: answer, headers: { 'Content-Type': 'application/json' }, unsized: c.unsized });
+        vault.inject({
+          path: 'secret/data/ci/big',
+          status: 200,
+          body: answer,
+          headers: { 'Content-Type': 'application/json' },
+          unsized: c.unsized,
+        });
         const since = vault.requests.length;
         const cutOffBefore = vault.cutOff.length;
         const { run, maxRss } = await runMeasured(inputs);
@@ -159,16 +201,25 @@ describe('e2e: limits on what one run asks of Vault', function () {
           ['secret/data/ci/big'],
           'Vault could not write the whole answer: the task stopped the stream or closed the connection',
         );
-        assert.equal(vault.requests.slice(since).filter((r) => r.path === 'secret/data/ci/big').length, 1, 'asked once: not retried (retries: 2 by default)');
+        assert.equal(
+          vault.requests.slice(since).filter((r) => r.path === 'secret/data/ci/big').length,
+          1,
+          'asked once: not retried (retries: 2 by default)',
+        );
         const { errors, vars } = checkRun(world, run, false);
         assert.match(
           errors,
-          new RegExp(`secret/ci/big value: The answer of Vault at ${c.address.replace(/\./g, '\\.')} for secret/data/ci/big is larger than 32 MiB, the most the task reads; it was stopped there and not retried\\.`),
+          new RegExp(
+            `secret/ci/big value: The answer of Vault at ${c.address.replace(/\./g, '\\.')} for secret/data/ci/big is larger than 32 MiB, the most the task reads; it was stopped there and not retried\\.`,
+          ),
         );
         assert.equal(vars.size, 0, 'nothing published, not even the secret that was read');
         assert.doesNotMatch(run.stdout, /retrying/i);
         // The old reading held the whole answer at least twice (the chunks, then one buffer and its text).
-        assert.ok(maxRss < plainRss + ANSWER_BYTES, `peak RSS ${(maxRss / MiB).toFixed(0)} MiB, ${(plainRss / MiB).toFixed(0)} MiB without the big answer`);
+        assert.ok(
+          maxRss < plainRss + ANSWER_BYTES,
+          `peak RSS ${(maxRss / MiB).toFixed(0)} MiB, ${(plainRss / MiB).toFixed(0)} MiB without the big answer`,
+        );
       });
     }
   });

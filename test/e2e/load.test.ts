@@ -23,7 +23,10 @@ describe('e2e: load', function () {
     const before = new Set(world.vault.issuedTokens());
     const since = world.vault.requests.length;
     const secrets = Array.from({ length: 1000 }, (_, i) => `secret/ci/load/p${i} value | V${i}`).join('\n');
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, concurrency: '8', secrets } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, concurrency: '8', secrets },
+    });
     const { vars } = checkRun(world, run, true);
     assert.equal(vars.size, 1000);
     assert.equal(vars.get('V999'), 'load-value-999');

@@ -49,7 +49,9 @@ describe('e2e: TLS settings and the agent proxy', function () {
     // Behind a load balancer that speaks HTTP/1.1 only, as some are.
     privateCaVault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
     // A self-signed client certificate is its own issuer: the listener trusts exactly it.
-    mutualTlsVault = new VaultEmulator({ tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true } });
+    mutualTlsVault = new VaultEmulator({
+      tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true },
+    });
     plainVault = new VaultEmulator();
     const frontEnd = await world.ca.issue([VAULT_HOST]);
     h2AdvertisedVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, h2Advertised: true });
@@ -69,7 +71,13 @@ describe('e2e: TLS settings and the agent proxy', function () {
     writeFileSync(file('agent-ca-bundle.pem'), world.ca.certPem + otherCa.certPem);
   });
   after(async () => {
-    await Promise.all([privateCaVault?.stop(), mutualTlsVault?.stop(), plainVault?.stop(), h2AdvertisedVault?.stop(), fourStreamsVault?.stop()]);
+    await Promise.all([
+      privateCaVault?.stop(),
+      mutualTlsVault?.stop(),
+      plainVault?.stop(),
+      h2AdvertisedVault?.stop(),
+      fourStreamsVault?.stop(),
+    ]);
     await otherCa?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
     await world?.stop();
@@ -79,7 +87,11 @@ describe('e2e: TLS settings and the agent proxy', function () {
   const base = { authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
 
   /** The lines of a PEM or other value long enough to be told apart (PEM armour lines are the same in every file). */
-  const distinctLines = (value: string) => value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 8 && !l.startsWith('-----'));
+  const distinctLines = (value: string) =>
+    value
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length >= 8 && !l.startsWith('-----'));
 
   /**
    * Result, no leak, no stack trace, nothing on stderr. The client key and the proxy password reach
@@ -100,7 +112,13 @@ describe('e2e: TLS settings and the agent proxy', function () {
   }
 
   /** Requests every emulator has seen, to prove an input error stops the task before the network. */
-  const requestCounts = () => [world.azdo.requests.length, world.entra.requests.length, world.vault.requests.length, privateCaVault.requests.length, mutualTlsVault.requests.length];
+  const requestCounts = () => [
+    world.azdo.requests.length,
+    world.entra.requests.length,
+    world.vault.requests.length,
+    privateCaVault.requests.length,
+    mutualTlsVault.requests.length,
+  ];
 
   /** The HTTP versions of the requests a Vault received since `before`. */
   const versions = (vault: VaultEmulator, before: number) => [...new Set(vault.requests.slice(before).map((r) => r.httpVersion))];
@@ -116,8 +134,15 @@ describe('e2e: TLS settings and the agent proxy', function () {
     it('reads every path over one HTTP/2 connection, the Vault listener offering h2', async () => {
       const before = world.vault.requests.length;
       const connectionsBefore = world.vault.connections;
-      const secrets = ['secret/ci/production/db password | DB_PASSWORD', 'secret/ci/production/api * | API_', 'kv1/app/legacy * | LEGACY_'].join('\n');
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: VAULT_ADDRESS, secrets, concurrency: '8' } });
+      const secrets = [
+        'secret/ci/production/db password | DB_PASSWORD',
+        'secret/ci/production/api * | API_',
+        'kv1/app/legacy * | LEGACY_',
+      ].join('\n');
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: VAULT_ADDRESS, secrets, concurrency: '8' },
+      });
       succeeds(run, world.vault, before);
       assert.ok(world.vault.requests.length - before >= 6, 'login, mount lookups and reads');
       assert.deepEqual(versions(world.vault, before), ['2.0']);
@@ -144,14 +169,20 @@ describe('e2e: TLS settings and the agent proxy', function () {
       assert.equal(entraToken.method, 'POST');
       // biome-ignore lint/complexity/useMathMinMax: hrtime bigints, which Math.min does not take
       const firstSent = oidcToken.at < discovery.at ? oidcToken.at : discovery.at;
-      assert.ok(connected < firstSent + 300_000_000n && connected < entraToken.at, 'the Vault connection opens before the first answer (300 ms after its request)');
+      assert.ok(
+        connected < firstSent + 300_000_000n && connected < entraToken.at,
+        'the Vault connection opens before the first answer (300 ms after its request)',
+      );
       assert.equal(world.vault.connectedAt.length - connectionsBefore, 1);
     });
 
     it('falls back to HTTP/1.1 kept-alive connections when the listener offers only that', async () => {
       const before = privateCaVault.requests.length;
       const connectionsBefore = privateCaVault.connections;
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, caCertificate: otherCa.certPem, concurrency: '2' } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, caCertificate: otherCa.certPem, concurrency: '2' },
+      });
       succeeds(run, privateCaVault, before);
       assert.deepEqual(versions(privateCaVault, before), ['1.1']);
       assert.match(run.stdout, /^Logged in to Vault: .*, over HTTP\/1\.1\.$/m, 'the log says which protocol');
@@ -162,7 +193,10 @@ describe('e2e: TLS settings and the agent proxy', function () {
     it('keeps within the streams a server allows at once, fewer than concurrency, with nothing refused', async () => {
       const before = fourStreamsVault.requests.length;
       const secrets = Array.from({ length: 12 }, (_, i) => `secret/ci/streams/p${i} value | STREAM_${i}`).join('\n');
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: FOUR_STREAMS_VAULT, secrets, concurrency: '16' } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: FOUR_STREAMS_VAULT, secrets, concurrency: '16' },
+      });
       const { vars } = check(run, true);
       assert.equal(vars.size, 12);
       assert.equal(vars.get('STREAM_11'), 'stream-value-11');
@@ -194,7 +228,11 @@ describe('e2e: TLS settings and the agent proxy', function () {
       it(`is trusted through ${title}`, async () => {
         const before = privateCaVault.requests.length;
         const { inputs, variables } = options();
-        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, ...inputs } });
+        const run = await world.runTask({
+          connection: world.ids.wif,
+          variables,
+          inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, ...inputs },
+        });
         const { warnings } = succeeds(run, privateCaVault, before);
         assert.deepEqual(warnings, [], 'no warning');
         assert.deepEqual(versions(privateCaVault, before), ['1.1'], 'HTTP/1.1, the only protocol this listener offers');
@@ -205,14 +243,20 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const before = privateCaVault.requests.length;
       const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT } });
       const { errors, vars } = check(run, false);
-      assert.match(errors, /The TLS certificate of https:\/\/vault\.example\.com:8210 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.match(
+        errors,
+        /The TLS certificate of https:\/\/vault\.example\.com:8210 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+      );
       assert.equal(vars.size, 0);
       assert.equal(privateCaVault.requests.length, before, 'no request reached the untrusted server');
     });
 
-    it("is used with tlsSkipVerify, which warns that verification is off", async () => {
+    it('is used with tlsSkipVerify, which warns that verification is off', async () => {
       const before = privateCaVault.requests.length;
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, tlsSkipVerify: 'true' } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: PRIVATE_CA_VAULT, tlsSkipVerify: 'true' },
+      });
       const { warnings } = succeeds(run, privateCaVault, before);
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0], /TLS verification is OFF for https:\/\/vault\.example\.com:8210 \('tlsSkipVerify'\)/);
@@ -221,15 +265,28 @@ describe('e2e: TLS settings and the agent proxy', function () {
 
   describe('mutual TLS', () => {
     const accepted: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>]> = [
-      ["inputs 'clientCertificate' and 'clientKey' as PEM text", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.keyPem } })],
-      ["inputs 'clientCertificate' and 'clientKey' as file paths", () => ({ inputs: { clientCertificate: file('client.crt'), clientKey: file('client.key') } })],
-      ['the agent settings Agent.ClientCert and Agent.ClientCertKey', () => ({ inputs: {}, variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('client.key') } })],
+      [
+        "inputs 'clientCertificate' and 'clientKey' as PEM text",
+        () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.keyPem } }),
+      ],
+      [
+        "inputs 'clientCertificate' and 'clientKey' as file paths",
+        () => ({ inputs: { clientCertificate: file('client.crt'), clientKey: file('client.key') } }),
+      ],
+      [
+        'the agent settings Agent.ClientCert and Agent.ClientCertKey',
+        () => ({ inputs: {}, variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('client.key') } }),
+      ],
     ];
     for (const [title, options] of accepted) {
       it(`presents the client certificate from ${title}`, async () => {
         const before = mutualTlsVault.requests.length;
         const { inputs, variables } = options();
-        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs } });
+        const run = await world.runTask({
+          connection: world.ids.wif,
+          variables,
+          inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs },
+        });
         const { warnings } = succeeds(run, mutualTlsVault, before);
         assert.deepEqual(warnings, []);
       });
@@ -263,15 +320,51 @@ describe('e2e: TLS settings and the agent proxy', function () {
 
   describe('certificate inputs that cannot be used stop the task before any request', () => {
     const bad: Array<[string, () => Pick<RunOptions, 'inputs' | 'variables'>, RegExp]> = [
-      ["'caCertificate' naming a file that does not exist", () => ({ inputs: { caCertificate: file('missing-ca.pem') } }), /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '.*missing-ca\.pem'/],
-      ["'caCertificate' as text that is not PEM", () => ({ inputs: { caCertificate: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA' } }), /Input 'caCertificate' is neither PEM text/],
-      ["'caCertificate' as broken PEM", () => ({ inputs: { caCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' } }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'caCertificate' naming a file that is not PEM", () => ({ inputs: { caCertificate: file('not-a-cert.pem') } }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'caCertificate' holding a private key", () => ({ inputs: { caCertificate: otherCa.keyPem } }), /Input 'caCertificate' does not hold a PEM certificate/],
-      ["'clientCertificate' without 'clientKey'", () => ({ inputs: { clientCertificate: clientCert.certPem } }), /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/],
-      ["'clientKey' without 'clientCertificate'", () => ({ inputs: { clientKey: file('client.key') } }), /Inputs 'clientCertificate' and 'clientKey' go together/],
-      ["'clientKey' holding a certificate", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.certPem } }), /Input 'clientKey' does not hold a PEM private key/],
-      ["'clientKey' of another certificate", () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: otherCa.keyPem } }), /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/],
+      [
+        "'caCertificate' naming a file that does not exist",
+        () => ({ inputs: { caCertificate: file('missing-ca.pem') } }),
+        /Input 'caCertificate' is neither PEM text \(starting with -----BEGIN\) nor the path of an existing file: no file at '.*missing-ca\.pem'/,
+      ],
+      [
+        "'caCertificate' as text that is not PEM",
+        () => ({ inputs: { caCertificate: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA' } }),
+        /Input 'caCertificate' is neither PEM text/,
+      ],
+      [
+        "'caCertificate' as broken PEM",
+        () => ({ inputs: { caCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' } }),
+        /Input 'caCertificate' does not hold a PEM certificate/,
+      ],
+      [
+        "'caCertificate' naming a file that is not PEM",
+        () => ({ inputs: { caCertificate: file('not-a-cert.pem') } }),
+        /Input 'caCertificate' does not hold a PEM certificate/,
+      ],
+      [
+        "'caCertificate' holding a private key",
+        () => ({ inputs: { caCertificate: otherCa.keyPem } }),
+        /Input 'caCertificate' does not hold a PEM certificate/,
+      ],
+      [
+        "'clientCertificate' without 'clientKey'",
+        () => ({ inputs: { clientCertificate: clientCert.certPem } }),
+        /Inputs 'clientCertificate' and 'clientKey' go together: set both for mutual TLS, or neither/,
+      ],
+      [
+        "'clientKey' without 'clientCertificate'",
+        () => ({ inputs: { clientKey: file('client.key') } }),
+        /Inputs 'clientCertificate' and 'clientKey' go together/,
+      ],
+      [
+        "'clientKey' holding a certificate",
+        () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: clientCert.certPem } }),
+        /Input 'clientKey' does not hold a PEM private key/,
+      ],
+      [
+        "'clientKey' of another certificate",
+        () => ({ inputs: { clientCertificate: clientCert.certPem, clientKey: otherCa.keyPem } }),
+        /'clientCertificate' and 'clientKey' do not belong together: the key is not the certificate's private key/,
+      ],
       [
         'Agent.ClientCert with an Agent.ClientCertKey of another certificate',
         () => ({ inputs: {}, variables: { 'Agent.ClientCert': file('client.crt'), 'Agent.ClientCertKey': file('other.key') } }),
@@ -282,7 +375,11 @@ describe('e2e: TLS settings and the agent proxy', function () {
       it(title, async () => {
         const before = requestCounts();
         const { inputs, variables } = options();
-        const run = await world.runTask({ connection: world.ids.wif, variables, inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs } });
+        const run = await world.runTask({
+          connection: world.ids.wif,
+          variables,
+          inputs: { ...base, vaultAddress: MUTUAL_TLS_VAULT, ...inputs },
+        });
         const { errors, vars } = check(run, false);
         assert.match(errors, pattern);
         assert.equal(vars.size, 0);
@@ -305,13 +402,20 @@ describe('e2e: TLS settings and the agent proxy', function () {
 
     // The agent hands its proxy password to tasks as a secret variable (env SECRET_<NAME>).
     // The agent passes the proxy password as a secret variable, the user name as a plain one.
-    const credentials = (password: string) => ({ variables: { 'Agent.ProxyUsername': PROXY_USER }, secretVariables: { 'Agent.ProxyPassword': password } });
+    const credentials = (password: string) => ({
+      variables: { 'Agent.ProxyUsername': PROXY_USER },
+      secretVariables: { 'Agent.ProxyPassword': password },
+    });
     const only = (targets: string[]) => `tunnels: ${targets.join(', ')}`;
 
     it('carries the Vault calls, the Entra token request (MSAL) and the OIDC request of workload identity federation', async () => {
       const { proxy, url } = await startProxy();
       const before = world.vault.requests.length;
-      const run = await world.runTask({ connection: world.ids.wif, variables: { 'Agent.ProxyUrl': url }, inputs: { ...base, vaultAddress: VAULT_ADDRESS } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        variables: { 'Agent.ProxyUrl': url },
+        inputs: { ...base, vaultAddress: VAULT_ADDRESS },
+      });
       succeeds(run, world.vault, before);
       const targets = proxy.tunnelTargets();
       assert.ok(targets.includes(`${VAULT_HOST}:8200`), only(targets));
@@ -357,7 +461,11 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const { proxy, url } = await startProxy();
       const before = plainVault.requests.length;
       const address = `http://${VAULT_HOST}:${PLAIN_PORT}`;
-      const run = await world.runTask({ connection: world.ids.wif, variables: { 'Agent.ProxyUrl': url }, inputs: { ...base, vaultAddress: address } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        variables: { 'Agent.ProxyUrl': url },
+        inputs: { ...base, vaultAddress: address },
+      });
       succeeds(run, plainVault, before);
       const forwarded = proxy.log.filter((r) => r.method !== 'CONNECT').map((r) => `${r.method} ${r.target}`);
       assert.ok(forwarded.includes(`POST ${address}/v1/auth/ado/login`), forwarded.join('\n'));
@@ -370,12 +478,19 @@ describe('e2e: TLS settings and the agent proxy', function () {
       const run = await world.runTask({
         connection: world.ids.wif,
         // Entra and Azure DevOps bypass the proxy, so that Vault is the one to meet the 407.
-        variables: { 'Agent.ProxyUrl': url, ...credentials('not-the-password').variables, 'Agent.ProxyBypassList': JSON.stringify(['login\\.microsoftonline\\.com', 'dev\\.azure\\.com']) },
+        variables: {
+          'Agent.ProxyUrl': url,
+          ...credentials('not-the-password').variables,
+          'Agent.ProxyBypassList': JSON.stringify(['login\\.microsoftonline\\.com', 'dev\\.azure\\.com']),
+        },
         secretVariables: credentials('not-the-password').secretVariables,
         inputs: { ...base, vaultAddress: VAULT_ADDRESS },
       });
       const { errors, vars } = check(run, false);
-      assert.match(errors, /^The agent's proxy refused the request to https:\/\/vault\.example\.com:8200 \(HTTP 407 Proxy Authentication Required\)\. Check the proxy user name and password/);
+      assert.match(
+        errors,
+        /^The agent's proxy refused the request to https:\/\/vault\.example\.com:8200 \(HTTP 407 Proxy Authentication Required\)\. Check the proxy user name and password/,
+      );
       assert.equal(vars.size, 0);
       assert.deepEqual(proxy.log, [{ method: 'CONNECT', target: `${VAULT_HOST}:8200`, user: PROXY_USER, authorized: false }]);
       assert.equal(world.vault.requests.length, before, 'nothing reached Vault');
@@ -385,27 +500,44 @@ describe('e2e: TLS settings and the agent proxy', function () {
   describe('plain http', () => {
     it('warns when a Vault address that is not loopback uses http://', async () => {
       const before = plainVault.requests.length;
-      const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_HOST}:${PLAIN_PORT}` } });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: `http://${VAULT_HOST}:${PLAIN_PORT}` },
+      });
       const { warnings } = succeeds(run, plainVault, before);
       assert.equal(warnings.length, 1, warnings.join('\n'));
-      assert.match(warnings[0], /http:\/\/vault\.example\.com:8212 uses plain http:\/\/: the Entra token, the Vault token and the secrets cross the network unencrypted/);
+      assert.match(
+        warnings[0],
+        /http:\/\/vault\.example\.com:8212 uses plain http:\/\/: the Entra token, the Vault token and the secrets cross the network unencrypted/,
+      );
     });
 
     it('opens the connections the reads will use at once while the token is on its way, and no more', async () => {
       const connectionsBefore = plainVault.connectedAt.length;
       const entraBefore = world.entra.requests.length;
-      const secrets = ['secret/ci/production/db password | DB_PASSWORD', 'secret/ci/production/api token | API_TOKEN', 'kv1/app/legacy token | LEGACY'].join('\n');
+      const secrets = [
+        'secret/ci/production/db password | DB_PASSWORD',
+        'secret/ci/production/api token | API_TOKEN',
+        'kv1/app/legacy token | LEGACY',
+      ].join('\n');
       world.setLatency(200);
       let run: TaskRun;
       try {
-        run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `http://${VAULT_IP}:${PLAIN_PORT}`, secrets, concurrency: '8' } });
+        run = await world.runTask({
+          connection: world.ids.wif,
+          inputs: { ...base, vaultAddress: `http://${VAULT_IP}:${PLAIN_PORT}`, secrets, concurrency: '8' },
+        });
       } finally {
         world.setLatency(0);
       }
       succeeds(run, plainVault, 0);
       const entraToken = world.entra.requests.slice(entraBefore).find((r) => r.method === 'POST')!;
       const opened = plainVault.connectedAt.slice(connectionsBefore);
-      assert.equal(opened.filter((at) => at < entraToken.at).length, 3, 'one per path read at once, opened before the Entra token was asked for');
+      assert.equal(
+        opened.filter((at) => at < entraToken.at).length,
+        3,
+        'one per path read at once, opened before the Entra token was asked for',
+      );
       assert.equal(opened.length, 3, 'and none later');
     });
 

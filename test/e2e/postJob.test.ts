@@ -42,7 +42,9 @@ describe('e2e: post-job step', function () {
     const otherTls = await world.ca.issue([VAULT_HOST]);
     otherVault = new VaultEmulator({ tls: { cert: otherTls.certPem, key: otherTls.keyPem } });
     const privateTls = await privateCa.issue([VAULT_HOST]);
-    privateVault = new VaultEmulator({ tls: { cert: privateTls.certPem, key: privateTls.keyPem, ca: clientCert.certPem, requestClientCert: true } });
+    privateVault = new VaultEmulator({
+      tls: { cert: privateTls.certPem, key: privateTls.keyPem, ca: clientCert.certPem, requestClientCert: true },
+    });
     const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
     seedVault(otherVault, seed);
     seedVault(privateVault, seed);
@@ -62,8 +64,18 @@ describe('e2e: post-job step', function () {
   });
 
   // One lease and one KV read, so the step revokes a lease and the token.
-  const base = { authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD' };
-  const privateTls = () => ({ vaultAddress: PRIVATE_VAULT, caCertificate: file('private-ca.crt'), clientCertificate: file('client.crt'), clientKey: file('client.key') });
+  const base = {
+    authMount: AUTH_MOUNT,
+    role: ROLE,
+    retries: '0',
+    secrets: 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD',
+  };
+  const privateTls = () => ({
+    vaultAddress: PRIVATE_VAULT,
+    caCertificate: file('private-ca.crt'),
+    clientCertificate: file('client.crt'),
+    clientKey: file('client.key'),
+  });
   const noLeak = () => ({ extraSecrets: [{ what: 'the client key', value: clientCert.keyPem }] });
 
   interface Case {
@@ -93,17 +105,33 @@ describe('e2e: post-job step', function () {
       name: 'the caCertificate, clientCertificate and clientKey files were deleted',
       vault: () => privateVault,
       main: () => ({ inputs: { ...base, ...privateTls() } }),
-      post: () => ({ inputs: { ...base, ...privateTls(), caCertificate: file('gone-ca.crt'), clientCertificate: file('gone.crt'), clientKey: file('gone.key') } }),
+      post: () => ({
+        inputs: {
+          ...base,
+          ...privateTls(),
+          caCertificate: file('gone-ca.crt'),
+          clientCertificate: file('gone.crt'),
+          clientKey: file('gone.key'),
+        },
+      }),
       also: (main) => {
-        const saved = vsoCommands(main.stdout).filter((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.VaultSecrets');
-        assert.deepEqual(saved.map((c) => c.properties.issecret), ['true'], 'the client key is saved as a secret task variable');
+        const saved = vsoCommands(main.stdout).filter(
+          (c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.VaultSecrets',
+        );
+        assert.deepEqual(
+          saved.map((c) => c.properties.issecret),
+          ['true'],
+          'the client key is saved as a secret task variable',
+        );
       },
     },
     {
       name: 'caCertificate names another CA and the client certificate inputs are empty',
       vault: () => privateVault,
       main: () => ({ inputs: { ...base, ...privateTls() } }),
-      post: () => ({ inputs: { ...base, vaultAddress: PRIVATE_VAULT, caCertificate: world.ca.certPem, clientCertificate: '', clientKey: '' } }),
+      post: () => ({
+        inputs: { ...base, vaultAddress: PRIVATE_VAULT, caCertificate: world.ca.certPem, clientCertificate: '', clientKey: '' },
+      }),
     },
     {
       name: "the agent's proxy setting is gone",
@@ -111,8 +139,14 @@ describe('e2e: post-job step', function () {
       main: () => ({ inputs: { ...base, vaultAddress: VAULT_ADDRESS }, variables: { 'Agent.ProxyUrl': proxyUrl } }),
       post: () => ({ inputs: { ...base, vaultAddress: VAULT_ADDRESS } }),
       also: (_main, _post, proxyLogBefore) => {
-        const tunnels = proxy.log.slice(proxyLogBefore).filter((r) => r.method === 'CONNECT').map((r) => r.target);
-        assert.ok(tunnels.includes(`${VAULT_HOST}:8200`), `the post-job step went through the proxy the main step used: ${tunnels.join(', ')}`);
+        const tunnels = proxy.log
+          .slice(proxyLogBefore)
+          .filter((r) => r.method === 'CONNECT')
+          .map((r) => r.target);
+        assert.ok(
+          tunnels.includes(`${VAULT_HOST}:8200`),
+          `the post-job step went through the proxy the main step used: ${tunnels.join(', ')}`,
+        );
       },
     },
   ];
@@ -166,7 +200,10 @@ describe('e2e: post-job step', function () {
     });
     const { warnings } = checkRun(world, post, true);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /^Could not revoke the Vault token or leases: the main step left no usable record of the Vault it logged in to/);
+    assert.match(
+      warnings[0],
+      /^Could not revoke the Vault token or leases: the main step left no usable record of the Vault it logged in to/,
+    );
     assert.equal(otherVault.requests.length, otherBefore, 'no fallback to VAULT_ADDR');
     assert.equal(world.vault.requests.length, vaultBefore, 'and no guess');
     assert.equal(world.vault.tokenInfo(token)?.revoked, false);
@@ -176,13 +213,33 @@ describe('e2e: post-job step', function () {
     // The lease comes at once; the other secret's answer would take a minute.
     world.vault.inject({ path: 'secret/data/ci/production/db', delayMs: 60_000 });
     const issued = new Set(world.vault.issuedTokens());
-    const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD' };
-    const main = await world.runTask({ connection: world.ids.wif, inputs, cancelWhen: (out) => out.includes('variable=VaultAzureLogin.Leases;') });
-    assert.equal(vsoCommands(main.stdout).filter((c) => c.command === 'task.complete').length, 0, 'the job was cancelled before the step ended');
+    const inputs = {
+      vaultAddress: VAULT_ADDRESS,
+      authMount: AUTH_MOUNT,
+      role: ROLE,
+      retries: '0',
+      secrets: 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD',
+    };
+    const main = await world.runTask({
+      connection: world.ids.wif,
+      inputs,
+      cancelWhen: (out) => out.includes('variable=VaultAzureLogin.Leases;'),
+    });
+    assert.equal(
+      vsoCommands(main.stdout).filter((c) => c.command === 'task.complete').length,
+      0,
+      'the job was cancelled before the step ended',
+    );
     const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
     const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
     assert.equal(leases.length, 1);
-    const post = await world.runTask({ connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+    const post = await world.runTask({
+      connection: world.ids.wif,
+      inputs,
+      entry: 'post.js',
+      tempDir: main.tempDir,
+      variables: taskVariablesFrom(main.stdout),
+    });
     checkRun(world, post, true);
     assert.equal(leases[0].revoked, true, 'the lease saved before the cancellation was revoked');
     assert.equal(world.vault.tokenInfo(token)?.revoked, true);
@@ -195,11 +252,21 @@ describe('e2e: post-job step', function () {
     const v = world.vault;
     v.mountDatabase('database', ['ci', 'ci2', 'ci3']);
     v.writePolicy('db-three', [{ path: 'database/creds/+', capabilities: ['read'] }]);
-    v.writeRole(AUTH_MOUNT, 'ci-three-leases', { bound_service_principal_ids: [world.ids.wif.objectId], token_policies: ['ci-read', 'db-three'], token_ttl: 900 });
+    v.writeRole(AUTH_MOUNT, 'ci-three-leases', {
+      bound_service_principal_ids: [world.ids.wif.objectId],
+      token_policies: ['ci-read', 'db-three'],
+      token_ttl: 900,
+    });
     const opts: RunOptions = {
       connection: world.ids.wif,
       // Default retries (2): the retry policy still applies within the deadline.
-      inputs: { authMount: AUTH_MOUNT, role: 'ci-three-leases', vaultAddress: VAULT_ADDRESS, timeoutSeconds: '2', secrets: 'database/creds/ci * | A_\ndatabase/creds/ci2 * | B_\ndatabase/creds/ci3 * | C_' },
+      inputs: {
+        authMount: AUTH_MOUNT,
+        role: 'ci-three-leases',
+        vaultAddress: VAULT_ADDRESS,
+        timeoutSeconds: '2',
+        secrets: 'database/creds/ci * | A_\ndatabase/creds/ci2 * | B_\ndatabase/creds/ci3 * | C_',
+      },
     };
     const issued = new Set(v.issuedTokens());
     const main = await world.runTask(opts);
@@ -220,7 +287,10 @@ describe('e2e: post-job step', function () {
     assert.equal(post.code, 0);
     const { warnings } = checkRun(world, post, true);
     assert.equal(warnings.length, 1, warnings.join('\n'));
-    assert.match(warnings[0], /^Stopped waiting for Vault after 4 s \(2 × timeoutSeconds\); the Vault token and these leases were not revoked: .*\. Each expires at the end of its TTL\.$/);
+    assert.match(
+      warnings[0],
+      /^Stopped waiting for Vault after 4 s \(2 × timeoutSeconds\); the Vault token and these leases were not revoked: .*\. Each expires at the end of its TTL\.$/,
+    );
     for (const id of leaseIds) assert.ok(warnings[0].includes(id), `the warning names ${id}`);
     const sent = v.requests.slice(since);
     const leaseRevokes = sent.filter((r) => r.path === 'sys/leases/revoke').length;

@@ -37,13 +37,17 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
   const secrets = 'database/creds/ci * | PG_\nsecret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/tls key | file:TLS_KEY';
   const vaultStep = (inputs: Record<string, string>): JobStep => ({
     name: 'vault',
-    task: { connection: world.ids.wif, inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets, ...inputs } },
+    task: {
+      connection: world.ids.wif,
+      inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets, ...inputs },
+    },
   });
   /** A script step that saves what it sees: the mapped secret, the file a public variable names, and the sources folder. */
   const seeing = (name: string, out: string, password = '$(DB_PASSWORD)'): JobStep => ({
     name,
     env: { PASSWORD: password, OUT: out },
-    script: 'mkdir -p "$OUT" && printf %s "$PASSWORD" > "$OUT/password" && ls -A . > "$OUT/sources" && if [ -n "$TLS_KEY" ]; then cp "$TLS_KEY" "$OUT/key"; fi',
+    script:
+      'mkdir -p "$OUT" && printf %s "$PASSWORD" > "$OUT/password" && ls -A . > "$OUT/sources" && if [ -n "$TLS_KEY" ]; then cp "$TLS_KEY" "$OUT/key"; fi',
   });
   const saw = (out: string, what: string) => (existsSync(join(out, what)) ? readFileSync(join(out, what), 'utf8') : undefined);
 
@@ -51,7 +55,11 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
   async function job(steps: JobStep[], workingDirectory?: string, variables?: Record<string, string>) {
     const requestsAfter = new Map<string, number>();
     const issuedBefore = new Set(world.vault.issuedTokens());
-    const run = await runAgentJob(world, steps, { workingDirectory, variables, afterStep: (s) => requestsAfter.set(s.title, world.vault.requests.length) });
+    const run = await runAgentJob(world, steps, {
+      workingDirectory,
+      variables,
+      afterStep: (s) => requestsAfter.set(s.title, world.vault.requests.length),
+    });
     jobs.push(run);
     const tokens = world.vault.issuedTokens().filter((t) => !issuedBefore.has(t));
     return { run, requestsAfter, tokens };
@@ -64,9 +72,18 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     const sources = join(dir, 'fresh-sources');
     mkdirSync(sources);
     const before = world.vault.requests.length;
-    const { run, requestsAfter, tokens } = await job([seeing('checkout', join(dir, 'a-checkout')), seeing('early', join(dir, 'a-early')), vaultStep({ runAsPreJob: 'true' })], sources);
+    const { run, requestsAfter, tokens } = await job(
+      [seeing('checkout', join(dir, 'a-checkout')), seeing('early', join(dir, 'a-early')), vaultStep({ runAsPreJob: 'true' })],
+      sources,
+    );
 
-    assert.deepEqual(titles(run), ['Pre-job: vault: Succeeded', 'checkout: Succeeded', 'early: Succeeded', 'vault: Skipped', 'Post-job: vault: Succeeded']);
+    assert.deepEqual(titles(run), [
+      'Pre-job: vault: Succeeded',
+      'checkout: Succeeded',
+      'early: Succeeded',
+      'vault: Skipped',
+      'Post-job: vault: Succeeded',
+    ]);
     for (const step of ['a-checkout', 'a-early']) {
       assert.equal(saw(join(dir, step), 'password'), SECRETS.dbPassword, `${step} read the secret its env: maps`);
       assert.equal(saw(join(dir, step), 'key'), SECRETS.pem, `${step} read the file TLS_KEY names`);
@@ -85,7 +102,11 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     checkRun(world, main, 'Skipped');
     assert.equal(requestsAfter.get('vault'), requestsAfter.get('early'), 'the task step sent no request');
     assert.deepEqual(renderPipelineLog(main.stdout).lines, [PRE_JOB_RAN], 'one line');
-    assert.deepEqual(vsoCommands(main.stdout).filter((c) => c.command !== 'task.debug' && c.command !== 'task.complete'), [], 'no variable, task variable or issue');
+    assert.deepEqual(
+      vsoCommands(main.stdout).filter((c) => c.command !== 'task.debug' && c.command !== 'task.complete'),
+      [],
+      'no variable, task variable or issue',
+    );
 
     const post = run.step('Post-job: vault').run!;
     checkRun(world, post, true);
@@ -100,16 +121,33 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
 
   it('off (the default): the pre-job step sends nothing and ends skipped; a step before the task does not see the secrets; the task step reads as before', async () => {
     const before = world.vault.requests.length;
-    const { run, requestsAfter, tokens } = await job([seeing('early', join(dir, 'b-early')), vaultStep({}), seeing('late', join(dir, 'b-late'))]);
-    assert.deepEqual(titles(run), ['Pre-job: vault: Skipped', 'early: Succeeded', 'vault: Succeeded', 'late: Succeeded', 'Post-job: vault: Succeeded']);
+    const { run, requestsAfter, tokens } = await job([
+      seeing('early', join(dir, 'b-early')),
+      vaultStep({}),
+      seeing('late', join(dir, 'b-late')),
+    ]);
+    assert.deepEqual(titles(run), [
+      'Pre-job: vault: Skipped',
+      'early: Succeeded',
+      'vault: Succeeded',
+      'late: Succeeded',
+      'Post-job: vault: Succeeded',
+    ]);
 
     const pre = run.step('Pre-job: vault').run!;
     checkRun(world, pre, 'Skipped');
     assert.equal(requestsAfter.get('Pre-job: vault'), before, 'the pre-job step sent no request');
     assert.deepEqual(renderPipelineLog(pre.stdout).lines, [PRE_JOB_OFF]);
-    assert.deepEqual(vsoCommands(pre.stdout).filter((c) => c.command !== 'task.debug' && c.command !== 'task.complete'), []);
+    assert.deepEqual(
+      vsoCommands(pre.stdout).filter((c) => c.command !== 'task.debug' && c.command !== 'task.complete'),
+      [],
+    );
 
-    assert.equal(saw(join(dir, 'b-early'), 'password'), '$(DB_PASSWORD)', 'before the task, the variable does not exist: the agent leaves the macro as written');
+    assert.equal(
+      saw(join(dir, 'b-early'), 'password'),
+      '$(DB_PASSWORD)',
+      'before the task, the variable does not exist: the agent leaves the macro as written',
+    );
     assert.equal(saw(join(dir, 'b-early'), 'key'), undefined);
     assert.equal(saw(join(dir, 'b-late'), 'password'), SECRETS.dbPassword);
     assert.equal(saw(join(dir, 'b-late'), 'key'), SECRETS.pem);
@@ -120,16 +158,25 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
   });
 
   it('publishes output variables from the pre-job step under the step name, for every step of the job', async () => {
-    const { run } = await job([seeing('early', join(dir, 'c-early'), '$(vault.DB_PASSWORD)'), vaultStep({ runAsPreJob: 'true', isOutput: 'true' })]);
+    const { run } = await job([
+      seeing('early', join(dir, 'c-early'), '$(vault.DB_PASSWORD)'),
+      vaultStep({ runAsPreJob: 'true', isOutput: 'true' }),
+    ]);
     assert.deepEqual(titles(run), ['Pre-job: vault: Succeeded', 'early: Succeeded', 'vault: Skipped', 'Post-job: vault: Succeeded']);
     const set = vsoCommands(run.step('Pre-job: vault').run!.stdout).filter((c) => c.command === 'task.setvariable');
     assert.deepEqual(set.map((c) => c.properties.variable).sort(), ['DB_PASSWORD', 'PG_PASSWORD', 'PG_USERNAME', 'TLS_KEY']);
-    assert.ok(set.every((c) => c.properties.isOutput === 'true'), 'each an output variable');
+    assert.ok(
+      set.every((c) => c.properties.isOutput === 'true'),
+      'each an output variable',
+    );
     assert.equal(saw(join(dir, 'c-early'), 'password'), SECRETS.dbPassword);
   });
 
   it('a failure in the pre-job step fails the job before its first step; the post-job step still revokes the token it got', async () => {
-    const { run, tokens } = await job([seeing('checkout', join(dir, 'd-checkout')), vaultStep({ runAsPreJob: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/missing k | M' })]);
+    const { run, tokens } = await job([
+      seeing('checkout', join(dir, 'd-checkout')),
+      vaultStep({ runAsPreJob: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/missing k | M' }),
+    ]);
     assert.deepEqual(titles(run), ['Pre-job: vault: Failed', 'checkout: NotRun', 'vault: NotRun', 'Post-job: vault: Succeeded']);
     const { errors, vars } = checkRun(world, run.step('Pre-job: vault').run!, false);
     assert.match(errors, /secret\/ci\/missing/);
@@ -146,7 +193,11 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     const inputs = { secrets: '$(DB_PATH) password | DB_PASSWORD' };
     const late = await job([setPath, vaultStep(inputs)]);
     assert.deepEqual(titles(late.run), ['Pre-job: vault: Skipped', 'choose: Succeeded', 'vault: Succeeded', 'Post-job: vault: Succeeded']);
-    assert.equal(checkRun(world, late.run.step('vault').run!, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword, 'in its own step, the task sees the variable');
+    assert.equal(
+      checkRun(world, late.run.step('vault').run!, true).vars.get('DB_PASSWORD'),
+      SECRETS.dbPassword,
+      'in its own step, the task sees the variable',
+    );
 
     const early = await job([setPath, vaultStep({ ...inputs, runAsPreJob: 'true' })]);
     assert.deepEqual(titles(early.run), ['Pre-job: vault: Failed', 'choose: NotRun', 'vault: NotRun', 'Post-job: vault: Succeeded']);
@@ -158,7 +209,14 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     assert.equal(early.tokens.length, 0, 'refused before any request');
 
     // A variable of the pipeline exists from the start; a macro in a comment line is not looked at.
-    const defined = await job([setPath, vaultStep({ runAsPreJob: 'true', secrets: '# was $(DB_PATH) password\nsecret/ci/$(ENVIRONMENT)/db password | DB_PASSWORD' })], undefined, { ENVIRONMENT: 'production' });
+    const defined = await job(
+      [
+        setPath,
+        vaultStep({ runAsPreJob: 'true', secrets: '# was $(DB_PATH) password\nsecret/ci/$(ENVIRONMENT)/db password | DB_PASSWORD' }),
+      ],
+      undefined,
+      { ENVIRONMENT: 'production' },
+    );
     assert.equal(checkRun(world, defined.run.step('Pre-job: vault').run!, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
   });
 

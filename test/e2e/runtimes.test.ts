@@ -21,7 +21,9 @@ const runtimesScript = join(REPO, 'scripts', 'runtimes.mjs');
 /** The versions to run under: VAL_RUNTIMES (comma-separated), else every one the script lists. */
 const versions = process.env.VAL_RUNTIMES
   ? process.env.VAL_RUNTIMES.split(',').filter(Boolean)
-  : (JSON.parse(execFileSync(process.execPath, [runtimesScript, 'list'], { encoding: 'utf8' })) as Array<{ version: string }>).map((r) => r.version);
+  : (JSON.parse(execFileSync(process.execPath, [runtimesScript, 'list'], { encoding: 'utf8' })) as Array<{ version: string }>).map(
+      (r) => r.version,
+    );
 
 describe('e2e: every Node an agent runs the task with', function () {
   this.timeout(120_000);
@@ -38,12 +40,24 @@ describe('e2e: every Node an agent runs the task with', function () {
     aws.instanceRole = 'azp-agent';
     aws.defineRole('azp-agent');
     enableAwsAuth(world.vault, 'aws', { iamServerIdHeaderValue: VAULT_HOST, ca: world.ca.certPem }, aws);
-    writeAwsRole(world.vault, 'aws', 'ci', { auth_type: 'iam', token_policies: ['ci-read'], token_ttl: 900, bound_iam_principal_arn: [`arn:aws:iam::${ACCOUNT_ID}:role/azp-agent`] });
+    writeAwsRole(world.vault, 'aws', 'ci', {
+      auth_type: 'iam',
+      token_policies: ['ci-read'],
+      token_ttl: 900,
+      bound_iam_principal_arn: [`arn:aws:iam::${ACCOUNT_ID}:role/azp-agent`],
+    });
     gce = createGce();
     world.imds.route('/computeMetadata/', gce.handle);
     enableGcpAuth(world.vault, 'gcp', gce);
     const { projectId, zone, serviceAccounts } = gce.instance;
-    writeGcpRole(world.vault, 'gcp', 'ci', { type: 'gce', bound_projects: [projectId], bound_zones: [zone], bound_service_accounts: [serviceAccounts[0]], token_policies: ['ci-read'], token_ttl: 900 });
+    writeGcpRole(world.vault, 'gcp', 'ci', {
+      type: 'gce',
+      bound_projects: [projectId],
+      bound_zones: [zone],
+      bound_service_accounts: [serviceAccounts[0]],
+      token_policies: ['ci-read'],
+      token_ttl: 900,
+    });
     dir = fs.mkdtempSync(join(tmpdir(), 'val-runtimes-'));
   });
   after(async () => {
@@ -76,14 +90,25 @@ describe('e2e: every Node an agent runs the task with', function () {
       ];
       for (const [scheme, who] of schemes) {
         it(`${scheme}: logs in and publishes, nothing on stderr`, async () => {
-          const run = await world.runTask({ node, connection: who(world), inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+          const run = await world.runTask({
+            node,
+            connection: who(world),
+            inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+          });
           assert.equal(run.code, 0);
           assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
         });
       }
 
       it('aws (credentials from IMDSv2, the request signed by the AWS SDK): logs in and publishes, nothing on stderr', async () => {
-        const inputs = { authMethod: 'aws', vaultAddress: VAULT_ADDRESS, role: 'ci', awsServerIdHeader: VAULT_HOST, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+        const inputs = {
+          authMethod: 'aws',
+          vaultAddress: VAULT_ADDRESS,
+          role: 'ci',
+          awsServerIdHeader: VAULT_HOST,
+          retries: '0',
+          secrets: 'secret/ci/production/db password | DB_PASSWORD',
+        };
         // No shared config or credentials files: the chain must reach the instance metadata.
         const variables = { AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_CONFIG_FILE: join(dir, 'none') };
         const run = await world.runTask({ node, connection: world.ids.wif, inputs, variables });
@@ -91,7 +116,13 @@ describe('e2e: every Node an agent runs the task with', function () {
       });
 
       it('gcp (the instance identity token from the metadata server): logs in and publishes, nothing on stderr', async () => {
-        const inputs = { authMethod: 'gcp', vaultAddress: VAULT_ADDRESS, role: 'ci', retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' };
+        const inputs = {
+          authMethod: 'gcp',
+          vaultAddress: VAULT_ADDRESS,
+          role: 'ci',
+          retries: '0',
+          secrets: 'secret/ci/production/db password | DB_PASSWORD',
+        };
         const run = await world.runTask({ node, connection: world.ids.wif, inputs });
         const extraSecrets = gce.issuedTokens.map((value) => ({ what: 'a GCE identity token', value }));
         assert.equal(checkRun(world, run, true, { extraSecrets }).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
@@ -109,7 +140,14 @@ describe('e2e: every Node an agent runs the task with', function () {
         const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
         assert.equal(leases.length, 1);
 
-        const post = await world.runTask({ node, connection: world.ids.wif, inputs, entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+        const post = await world.runTask({
+          node,
+          connection: world.ids.wif,
+          inputs,
+          entry: 'post.js',
+          tempDir: main.tempDir,
+          variables: taskVariablesFrom(main.stdout),
+        });
         assert.deepEqual(checkRun(world, post, true).warnings, []);
         assert.equal(leases[0].revoked, true, 'the lease was revoked');
         assert.equal(world.vault.tokenInfo(token)?.revoked, true, 'the token was revoked');
@@ -123,11 +161,20 @@ describe('e2e: every Node an agent runs the task with', function () {
           world,
           [
             { name: 'early', env: { PASSWORD: '$(DB_PASSWORD)', OUT: out }, script: 'printf %s "$PASSWORD" > "$OUT"' },
-            { name: 'vault', task: { connection: world.ids.wif, inputs: { ...base, runAsPreJob: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD' } } },
+            {
+              name: 'vault',
+              task: {
+                connection: world.ids.wif,
+                inputs: { ...base, runAsPreJob: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+              },
+            },
           ],
           { node },
         );
-        assert.deepEqual(job.steps.map((s) => `${s.title}: ${s.result}`), ['Pre-job: vault: Succeeded', 'early: Succeeded', 'vault: Skipped', 'Post-job: vault: Succeeded']);
+        assert.deepEqual(
+          job.steps.map((s) => `${s.title}: ${s.result}`),
+          ['Pre-job: vault: Succeeded', 'early: Succeeded', 'vault: Skipped', 'Post-job: vault: Succeeded'],
+        );
         assert.equal(checkRun(world, job.step('Pre-job: vault').run!, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
         assert.equal(fs.readFileSync(out, 'utf8'), SECRETS.dbPassword);
         checkRun(world, job.step('vault').run!, 'Skipped');
@@ -138,7 +185,11 @@ describe('e2e: every Node an agent runs the task with', function () {
       });
 
       it('a failure: a service principal no role binds fails with the cause and the fix, publishing nothing', async () => {
-        const run = await world.runTask({ node, connection: world.ids.unbound, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+        const run = await world.runTask({
+          node,
+          connection: world.ids.unbound,
+          inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+        });
         const { vars, errors } = checkRun(world, run, false);
         assert.equal(vars.size, 0);
         assert.match(errors, new RegExp(`service principal.*${world.ids.unbound.objectId}`, 's'));

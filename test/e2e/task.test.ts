@@ -15,7 +15,11 @@ describe('e2e: the bundled task through the whole chain', function () {
   before(async () => {
     world = await startWorld();
     // A second mount whose resource is a custom application id URI.
-    world.vault.enableAzureAuth('ado-custom', { tenantId: TENANT_ID, resource: 'api://vault-prod', jwks: () => world.entra.jwks() as never });
+    world.vault.enableAzureAuth('ado-custom', {
+      tenantId: TENANT_ID,
+      resource: 'api://vault-prod',
+      jwks: () => world.entra.jwks() as never,
+    });
     world.vault.writeRole('ado-custom', ROLE, {
       bound_service_principal_ids: [world.ids.wif.objectId, world.ids.msi.objectId],
       token_policies: ['ci-read'],
@@ -66,20 +70,40 @@ describe('e2e: the bundled task through the whole chain', function () {
 
     const m = masks(run.stdout);
     for (const line of SECRETS.pem.split('\n')) assert.ok(m.has(line), 'each PEM line is masked');
-    assert.ok(world.entra.issuedTokens.some((t) => m.has(t)), 'the Entra token is masked');
-    assert.ok(world.vault.issuedTokens().some((t) => m.has(t)), 'the Vault token is masked');
+    assert.ok(
+      world.entra.issuedTokens.some((t) => m.has(t)),
+      'the Entra token is masked',
+    );
+    assert.ok(
+      world.vault.issuedTokens().some((t) => m.has(t)),
+      'the Vault token is masked',
+    );
     const setvars = vsoCommands(run.stdout).filter((c) => c.command === 'task.setvariable');
-    assert.ok(setvars.every((c) => c.properties.issecret === 'true'), 'every variable is secret');
-    assert.ok(!setvars.some((c) => /SYSTEM_UNSAFEALLOWMULTILINESECRET/i.test(c.properties.variable)), 'the multi-line flag never becomes a variable');
+    assert.ok(
+      setvars.every((c) => c.properties.issecret === 'true'),
+      'every variable is secret',
+    );
+    assert.ok(
+      !setvars.some((c) => /SYSTEM_UNSAFEALLOWMULTILINESECRET/i.test(c.properties.variable)),
+      'the multi-line flag never becomes a variable',
+    );
 
-    assert.match(run.stdout, new RegExp(`Entra access token: aud=https://management.azure.com/ iss=https://sts.windows.net/${TENANT_ID}/ tid=${TENANT_ID} oid=${world.ids.wif.objectId} appid=${world.ids.wif.clientId}`));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `Entra access token: aud=https://management.azure.com/ iss=https://sts.windows.net/${TENANT_ID}/ tid=${TENANT_ID} oid=${world.ids.wif.objectId} appid=${world.ids.wif.clientId}`,
+      ),
+    );
     assert.match(run.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s, over HTTP\/2\./);
     assert.match(run.stdout, /secret\/ci\/production\/db password → DB_PASSWORD/);
     assert.match(run.stdout, /database\/creds\/ci username → PG_USERNAME/);
     const mine = world.vault.requests.slice(first);
     assert.equal(mine[0].path, 'auth/ado/login');
     assert.equal(mine[0].token, undefined, 'the login carries no token');
-    assert.ok(mine.every((r) => r.namespace === '' && r.token !== 'hvs.from-the-environment'), 'VAULT_* from the environment are ignored');
+    assert.ok(
+      mine.every((r) => r.namespace === '' && r.token !== 'hvs.from-the-environment'),
+      'VAULT_* from the environment are ignored',
+    );
     const lookups = mine.filter((r) => r.path.startsWith('sys/internal/ui/mounts/'));
     assert.equal(new Set(lookups.map((r) => r.path.split('/')[4])).size, lookups.length, 'one mount lookup per mount');
   });
@@ -92,7 +116,10 @@ describe('e2e: the bundled task through the whole chain', function () {
   ];
   for (const [title, who] of schemes) {
     it(`${title}: logs in and publishes`, async () => {
-      const run = await world.runTask({ connection: world.ids[who], inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+      const run = await world.runTask({
+        connection: world.ids[who],
+        inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+      });
       const { vars } = check(run, true);
       assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
       assert.match(run.stdout, new RegExp(`oid=${world.ids[who].objectId}`));
@@ -114,11 +141,16 @@ describe('e2e: the bundled task through the whole chain', function () {
 
   it('asks Azure DevOps for the OIDC token at System.OidcRequestUri alone, and opens the connection to Entra meanwhile', async () => {
     const before = { azdo: world.azdo.requests.length, entra: world.entra.requests.length };
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+    });
     check(run, true);
     // No location lookup (OPTIONS _apis/distributedtask) before it: the agent's variable names the URL.
     assert.deepEqual(
-      world.azdo.requests.slice(before.azdo).map((r) => `${r.method} ${r.path.replace(/^.*\/_apis\//, '_apis/').replace(/plans\/[^/]+\/jobs\/[^/]+/, 'plans/…/jobs/…')}`),
+      world.azdo.requests
+        .slice(before.azdo)
+        .map((r) => `${r.method} ${r.path.replace(/^.*\/_apis\//, '_apis/').replace(/plans\/[^/]+\/jobs\/[^/]+/, 'plans/…/jobs/…')}`),
       ['POST _apis/distributedtask/hubs/build/plans/…/jobs/…/oidctoken'],
     );
     // The tenant's discovery document opens the connection; arm-rest's exchange follows it.
@@ -131,7 +163,10 @@ describe('e2e: the bundled task through the whole chain', function () {
   it('gets the OIDC token when Azure DevOps fails it once: the step asks again, as for any request safe to repeat, and still ends', async () => {
     const before = world.azdo.requests.length;
     world.azdo.failNext(503, 1, { match: /oidctoken$/ });
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, retries: '1', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, retries: '1', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+    });
     const { vars } = check(run, true);
     assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
     const calls = world.azdo.requests.slice(before);
@@ -145,7 +180,10 @@ describe('e2e: the bundled task through the whole chain', function () {
   it('names Azure DevOps and its answer when it refuses the OIDC token, without a retry', async () => {
     const before = world.azdo.requests.length;
     world.azdo.failNext(403, 1, { match: /oidctoken$/ });
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, retries: '2', secrets: 'secret/ci/production/db password | DB_PASSWORD' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, retries: '2', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+    });
     const { errors, vars } = check(run, false);
     assert.equal(vars.size, 0);
     assert.match(errors, new RegExp(`OIDC token of service connection '${world.ids.wif.connectionId}' .*403`));
@@ -155,12 +193,18 @@ describe('e2e: the bundled task through the whole chain', function () {
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {
     const oid = world.ids.wif.objectId;
     seedVault(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, vaultNamespace: '/admin/team/', secrets: 'secret/ci/production/api token | API_TOKEN' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, vaultNamespace: '/admin/team/', secrets: 'secret/ci/production/api token | API_TOKEN' },
+    });
     const { vars } = check(run, true);
     assert.equal(vars.get('API_TOKEN'), SECRETS.apiToken);
     assert.match(run.stdout, /with role 'azure-devops-production' in namespace 'admin\/team'/);
     const fromRun = world.vault.requests.slice(-3);
-    assert.ok(fromRun.every((r) => r.namespace === 'admin/team'), 'every request carries X-Vault-Namespace');
+    assert.ok(
+      fromRun.every((r) => r.namespace === 'admin/team'),
+      'every request carries X-Vault-Namespace',
+    );
   });
 
   it('refuses a Vault whose certificate comes from a CA the agent does not trust', async () => {
@@ -176,7 +220,10 @@ describe('e2e: the bundled task through the whole chain', function () {
         inputs: { ...base, vaultAddress: 'https://vault.example.com:8202', secrets: 'secret/ci/production/db password' },
       });
       const { errors } = check(run, false);
-      assert.match(errors, /The TLS certificate of https:\/\/vault.example.com:8202 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.match(
+        errors,
+        /The TLS certificate of https:\/\/vault.example.com:8202 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+      );
       assert.equal(rogue.requests.length, 0, 'the token never reached the untrusted server');
     } finally {
       await rogue.stop();
@@ -194,27 +241,61 @@ describe('e2e: the bundled task through the whole chain', function () {
     [
       'audience differs from the mount resource',
       () => ({ connection: world.ids.wif, inputs: { ...base, authMount: 'ado-custom', secrets: 'secret/ci/production/db password' } }),
-      [/token has aud "https:\/\/management.azure.com\/" but auth\/ado-custom expects "api:\/\/vault-prod"/, /set the task input 'resource' to "api:\/\/vault-prod"/],
+      [
+        /token has aud "https:\/\/management.azure.com\/" but auth\/ado-custom expects "api:\/\/vault-prod"/,
+        /set the task input 'resource' to "api:\/\/vault-prod"/,
+      ],
     ],
     [
       'service principal not bound to the role',
       () => ({ connection: world.ids.unbound, inputs: { ...base, secrets: 'secret/ci/production/db password' } }),
-      [new RegExp(`object id ${'[0-9a-f-]{36}'} is not allowed by role '${ROLE}'`), /vault write auth\/ado\/role\/azure-devops-production bound_service_principal_ids=/],
+      [
+        new RegExp(`object id ${'[0-9a-f-]{36}'} is not allowed by role '${ROLE}'`),
+        /vault write auth\/ado\/role\/azure-devops-production bound_service_principal_ids=/,
+      ],
     ],
-    ['unknown role', () => ({ connection: world.ids.wif, inputs: { ...base, role: 'ci-typo', secrets: 'secret/ci/production/db password' } }), [/no role 'ci-typo' on the azure auth mount 'auth\/ado'/]],
-    ['auth mount that does not exist', () => ({ connection: world.ids.wif, inputs: { ...base, authMount: 'azure', secrets: 'secret/ci/production/db password' } }), [/No azure auth method answers at auth\/azure/]],
+    [
+      'unknown role',
+      () => ({ connection: world.ids.wif, inputs: { ...base, role: 'ci-typo', secrets: 'secret/ci/production/db password' } }),
+      [/no role 'ci-typo' on the azure auth mount 'auth\/ado'/],
+    ],
+    [
+      'auth mount that does not exist',
+      () => ({ connection: world.ids.wif, inputs: { ...base, authMount: 'azure', secrets: 'secret/ci/production/db password' } }),
+      [/No azure auth method answers at auth\/azure/],
+    ],
     [
       'policy without the path, a missing path, a missing key, @version on KV v1 — all listed together',
       () => ({
         connection: world.ids.wif,
-        inputs: { ...base, secrets: 'secret/ci/production/db password\nsecret/other/team password | OTHER\nsecret/ci/nothing k | N\nsecret/ci/production/db pin | PIN\nkv1/app/legacy@2 token | L' },
+        inputs: {
+          ...base,
+          secrets:
+            'secret/ci/production/db password\nsecret/other/team password | OTHER\nsecret/ci/nothing k | N\nsecret/ci/production/db pin | PIN\nkv1/app/legacy@2 token | L',
+        },
       }),
-      [/4 secret request\(s\) failed; no variables were published/, /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/, /no secret at secret\/ci\/nothing/, /key 'pin' not found at secret\/ci\/production\/db; its keys are: db-user, password/, /'@2' needs a KV version 2 mount/],
+      [
+        /4 secret request\(s\) failed; no variables were published/,
+        /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/,
+        /no secret at secret\/ci\/nothing/,
+        /key 'pin' not found at secret\/ci\/production\/db; its keys are: db-user, password/,
+        /'@2' needs a KV version 2 mount/,
+      ],
     ],
-    ['Vault not listening', () => ({ connection: world.ids.wif, inputs: { ...base, vaultAddress: 'https://vault.example.com:8201', secrets: 'secret/ci/production/db password' } }), [/Cannot reach Vault at https:\/\/vault.example.com:8201 \(ECONNREFUSED\)/]],
+    [
+      'Vault not listening',
+      () => ({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: 'https://vault.example.com:8201', secrets: 'secret/ci/production/db password' },
+      }),
+      [/Cannot reach Vault at https:\/\/vault.example.com:8201 \(ECONNREFUSED\)/],
+    ],
     [
       'Vault certificate issued for another host name',
-      () => ({ connection: world.ids.wif, inputs: { ...base, vaultAddress: `https://127.0.0.3:8200`, secrets: 'secret/ci/production/db password' } }),
+      () => ({
+        connection: world.ids.wif,
+        inputs: { ...base, vaultAddress: `https://127.0.0.3:8200`, secrets: 'secret/ci/production/db password' },
+      }),
       [/The TLS certificate of https:\/\/127.0.0.3:8200 does not cover this host name/],
     ],
     [
@@ -225,7 +306,11 @@ describe('e2e: the bundled task through the whole chain', function () {
       },
       [/Vault at https:\/\/vault.example.com:8200 is sealed/],
     ],
-    ['bad input never reaches the network', () => ({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | endpoint_url' } }), [/secrets line 1: .*starts with "endpoint"/]],
+    [
+      'bad input never reaches the network',
+      () => ({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | endpoint_url' } }),
+      [/secrets line 1: .*starts with "endpoint"/],
+    ],
   ];
   for (const [title, options, patterns] of failures) {
     it(`fails with the cause and the fix, publishing nothing: ${title}`, async () => {
@@ -258,7 +343,12 @@ describe('e2e: the bundled task through the whole chain', function () {
       assert.match(errors, /Could not get an Entra access token from service connection/);
       assert.match(errors, /AADSTS70021 means Entra found no federated credential/);
     } finally {
-      world.entra.addApp({ tenantId: TENANT_ID, clientId: world.ids.unbound.clientId, objectId: world.ids.unbound.objectId, federated: [world.azdo.federatedCredential(world.ids.unbound.connectionId)] });
+      world.entra.addApp({
+        tenantId: TENANT_ID,
+        clientId: world.ids.unbound.clientId,
+        objectId: world.ids.unbound.objectId,
+        federated: [world.azdo.federatedCredential(world.ids.unbound.connectionId)],
+      });
     }
   });
 });

@@ -21,7 +21,14 @@ describe('e2e: a token request that never gets an answer', function () {
   });
   after(async () => world?.stop());
 
-  const inputs = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: 'secret/ci/production/db password | DB_PASSWORD', timeoutSeconds: '2', retries: '1' };
+  const inputs = {
+    vaultAddress: VAULT_ADDRESS,
+    authMount: AUTH_MOUNT,
+    role: ROLE,
+    secrets: 'secret/ci/production/db password | DB_PASSWORD',
+    timeoutSeconds: '2',
+    retries: '1',
+  };
 
   const entraToken = (_w: World, who: Identity) => [
     new RegExp(`The token request for service connection '${who.connectionId}' got no answer within 2 seconds, 2 time\\(s\\)`),
@@ -29,7 +36,13 @@ describe('e2e: a token request that never gets an answer', function () {
   ];
   const silent: Array<[string, (w: World) => Identity, (w: World) => void, (w: World) => number, (w: World, who: Identity) => RegExp[]]> = [
     ['Entra (service principal)', (w) => w.ids.spKey, (w) => (w.entra.latencyMs = NEVER_MS), (w) => w.entra.requests.length, entraToken],
-    ['Azure DevOps, the OIDC token (workload identity federation)', (w) => w.ids.wif, (w) => (w.azdo.latencyMs = NEVER_MS), (w) => w.azdo.requests.length, entraToken],
+    [
+      'Azure DevOps, the OIDC token (workload identity federation)',
+      (w) => w.ids.wif,
+      (w) => (w.azdo.latencyMs = NEVER_MS),
+      (w) => w.azdo.requests.length,
+      entraToken,
+    ],
     [
       'IMDS (managed identity)',
       (w) => w.ids.msi,

@@ -19,13 +19,23 @@ describe('e2e: values, names and paths exactly as meant', function () {
 
   const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
   /** Requests the runs since `mark` made to the Vault emulator, as `METHOD /v1/path?query`. */
-  const vaultRequestsSince = (mark: number) => world.vault.requests.slice(mark).map((r) => `${r.method} /v1/${r.path}${r.query ? `?${r.query}` : ''}`);
+  const vaultRequestsSince = (mark: number) =>
+    world.vault.requests.slice(mark).map((r) => `${r.method} /v1/${r.path}${r.query ? `?${r.query}` : ''}`);
 
   it("publishes numbers as Vault's JSON has them and strings byte for byte, multi-line ones unchanged", async () => {
     const pretty = '{\n  "amount": 1.50,\n  "id": 12345678901234567890\n}';
     const raw = `{"request_id":"r1","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":{"big":12345678901234567890,"decimal":0.10,"exponent":1E+2,"pretty":${JSON.stringify(pretty)},"pem":${JSON.stringify(SECRETS.pem)},"nested":{"n":2.50,"s":"x"}},"metadata":{"version":1,"created_time":"2026-01-01T00:00:00Z","deletion_time":"","destroyed":false,"custom_metadata":null}},"wrap_info":null,"warnings":null,"auth":null}`;
-    world.vault.inject({ path: 'secret/data/ci/production/numbers', status: 200, body: raw, headers: { 'Content-Type': 'application/json' }, times: 2 });
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/numbers *\nsecret/ci/production/numbers . | ALL' } });
+    world.vault.inject({
+      path: 'secret/data/ci/production/numbers',
+      status: 200,
+      body: raw,
+      headers: { 'Content-Type': 'application/json' },
+      times: 2,
+    });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, secrets: 'secret/ci/production/numbers *\nsecret/ci/production/numbers . | ALL' },
+    });
     const { vars } = checkRun(world, run, true);
     assert.equal(vars.get('BIG'), '12345678901234567890');
     assert.equal(vars.get('DECIMAL'), '0.10');
@@ -45,11 +55,15 @@ describe('e2e: values, names and paths exactly as meant', function () {
   it('finds only keys the secret has: constructor, toString and __proto__ are missing keys, not values', async () => {
     const run = await world.runTask({
       connection: world.ids.wif,
-      inputs: { ...base, secrets: 'secret/ci/production/db constructor | C\nsecret/ci/production/db toString | T\nsecret/ci/production/db __proto__ | P' },
+      inputs: {
+        ...base,
+        secrets: 'secret/ci/production/db constructor | C\nsecret/ci/production/db toString | T\nsecret/ci/production/db __proto__ | P',
+      },
     });
     const { errors, vars } = checkRun(world, run, false);
     assert.equal(vars.size, 0);
-    for (const key of ['constructor', 'toString', '__proto__']) assert.match(errors, new RegExp(`key '${key}' not found at secret/ci/production/db; its keys are: db-user, password`));
+    for (const key of ['constructor', 'toString', '__proto__'])
+      assert.match(errors, new RegExp(`key '${key}' not found at secret/ci/production/db; its keys are: db-user, password`));
   });
 
   it('warns about a value of one or two characters, and registers no mask of white space alone', async () => {
@@ -87,12 +101,23 @@ describe('e2e: values, names and paths exactly as meant', function () {
     const mark = world.vault.requests.length;
     const run = await world.runTask({
       connection: world.ids.wif,
-      inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/db@1 password | OLD\nsecret/ci/production/odd+chars:ok~é key | ODD' },
+      inputs: {
+        ...base,
+        secrets:
+          'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/db@1 password | OLD\nsecret/ci/production/odd+chars:ok~é key | ODD',
+      },
     });
     const { vars } = checkRun(world, run, true);
     assert.equal(vars.get('ODD'), 'odd-path-value');
     const reads = vaultRequestsSince(mark).filter((r) => r.startsWith('GET /v1/secret/data/'));
-    assert.deepEqual(reads.sort(), ['GET /v1/secret/data/ci/production/db', 'GET /v1/secret/data/ci/production/db?version=1', 'GET /v1/secret/data/ci/production/odd+chars:ok~é'].sort());
+    assert.deepEqual(
+      reads.sort(),
+      [
+        'GET /v1/secret/data/ci/production/db',
+        'GET /v1/secret/data/ci/production/db?version=1',
+        'GET /v1/secret/data/ci/production/odd+chars:ok~é',
+      ].sort(),
+    );
   });
 
   const agentNames = ['Agent.TempDirectory', 'AGENT_TEMPDIRECTORY', 'System.AccessToken', 'build.sourcesdirectory', 'TASK_DISPLAYNAME'];
@@ -100,16 +125,23 @@ describe('e2e: values, names and paths exactly as meant', function () {
     const mark = world.vault.requests.length;
     const run = await world.runTask({
       connection: world.ids.wif,
-      inputs: { ...base, secrets: [...agentNames.map((n) => `secret/ci/production/db password | ${n}`), 'secret/ci/production/api * | SYSTEM_'].join('\n') },
+      inputs: {
+        ...base,
+        secrets: [...agentNames.map((n) => `secret/ci/production/db password | ${n}`), 'secret/ci/production/api * | SYSTEM_'].join('\n'),
+      },
     });
     const { errors } = checkRun(world, run, false);
-    for (const n of [...agentNames, 'SYSTEM_']) assert.match(errors, new RegExp(`"${n.replace('.', '\\.')}" is in the agent's own namespace`));
+    for (const n of [...agentNames, 'SYSTEM_'])
+      assert.match(errors, new RegExp(`"${n.replace('.', '\\.')}" is in the agent's own namespace`));
     assert.deepEqual(vaultRequestsSince(mark), []);
   });
 
-  it('refuses two targets that are one variable in a step\'s environment, before login', async () => {
+  it("refuses two targets that are one variable in a step's environment, before login", async () => {
     const mark = world.vault.requests.length;
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password | db.pw\nsecret/ci/production/api token | DB_PW' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...base, secrets: 'secret/ci/production/db password | db.pw\nsecret/ci/production/api token | DB_PW' },
+    });
     const { errors } = checkRun(world, run, false);
     assert.match(errors, /"DB_PW" is already published as "db.pw" by secrets line 1/);
     assert.deepEqual(vaultRequestsSince(mark), []);

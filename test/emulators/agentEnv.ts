@@ -114,7 +114,12 @@ function authParameters(auth: AzureRmAuth): Record<string, string> {
       return { tenantid: auth.tenantId };
     case 'ServicePrincipal':
       return auth.authenticationType === 'spnCertificate'
-        ? { serviceprincipalid: auth.clientId, tenantid: auth.tenantId, authenticationType: 'spnCertificate', servicePrincipalCertificate: auth.certificatePem }
+        ? {
+            serviceprincipalid: auth.clientId,
+            tenantid: auth.tenantId,
+            authenticationType: 'spnCertificate',
+            servicePrincipalCertificate: auth.certificatePem,
+          }
         : { serviceprincipalid: auth.clientId, tenantid: auth.tenantId, authenticationType: 'spnKey', serviceprincipalkey: auth.secret };
   }
 }

@@ -61,7 +61,9 @@ export interface JobOptions {
 export async function runAgentJob(world: World, steps: JobStep[], opts: JobOptions = {}): Promise<JobRun> {
   // Agent.TempDirectory: made empty by the agent before the job's first step, pre-job included.
   const tempDir = mkdtempSync(join(tmpdir(), 'val-agent-job-'));
-  const variables = new Map<string, { value: string; secret: boolean }>(Object.entries(opts.variables ?? {}).map(([k, value]) => [k, { value, secret: false }]));
+  const variables = new Map<string, { value: string; secret: boolean }>(
+    Object.entries(opts.variables ?? {}).map(([k, value]) => [k, { value, secret: false }]),
+  );
   const taskVariables = new Map<string, Record<string, string>>();
   const runs: StepRun[] = [];
   let failed = false;
@@ -92,7 +94,13 @@ export async function runAgentJob(world: World, steps: JobStep[], opts: JobOptio
       });
       taskVariables.set(step.name, { ...taskVariables.get(step.name), ...taskVariablesFrom(run.stdout) });
     } else {
-      run = await world.runScript({ script: step.script, env: expandAll(step.env), variables: publicVariables(), tempDir, workingDirectory: opts.workingDirectory });
+      run = await world.runScript({
+        script: step.script,
+        env: expandAll(step.env),
+        variables: publicVariables(),
+        tempDir,
+        workingDirectory: opts.workingDirectory,
+      });
     }
     for (const c of vsoCommands(run.stdout)) {
       if (c.command !== 'task.setvariable') continue;

@@ -69,7 +69,9 @@ export function identityResourceId(i: ArmUserIdentity): string {
 
 /** azcore's *ResponseError text: method, URL without its query, status, code and body. */
 function responseError(method: string, path: string, status: string, code: string, body: unknown): Error {
-  return new Error(`${method} ${ARM_HOST}${path}\n${RULE}\nRESPONSE ${status}\nERROR CODE: ${code}\n${RULE}\n${JSON.stringify(body, null, 2)}\n${RULE}\n`);
+  return new Error(
+    `${method} ${ARM_HOST}${path}\n${RULE}\nRESPONSE ${status}\nERROR CODE: ${code}\n${RULE}\n${JSON.stringify(body, null, 2)}\n${RULE}\n`,
+  );
 }
 
 export class Arm {
@@ -109,9 +111,26 @@ export class Arm {
         throw new Error('ManagedIdentityCredential: no default identity is assigned to this resource');
       }
       const cred = this.credentials.find((c) => eq(c.clientId, clientId) && eq(c.tenantId, tenantId));
-      if (!cred) return this.fail(tenantId, 'ClientSecretCredential', 400, 'Bad Request', 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      if (!cred)
+        return this.fail(
+          tenantId,
+          'ClientSecretCredential',
+          400,
+          'Bad Request',
+          'unauthorized_client',
+          700016,
+          `Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+        );
       if (cred.secret !== clientSecret) {
-        return this.fail(tenantId, 'ClientSecretCredential', 401, 'Unauthorized', 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+        return this.fail(
+          tenantId,
+          'ClientSecretCredential',
+          401,
+          'Unauthorized',
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+        );
       }
       return cred;
     };
@@ -132,10 +151,15 @@ export class Arm {
       this.requests.push(`GET ${scope}${query}`);
       const type = kind === 'vm' ? 'virtualMachines' : 'virtualMachineScaleSets';
       read(cred, subscriptionId, scope, `Microsoft.Compute/${type}/read`, scope);
-      const found = this.compute.find((c) => c.kind === kind && eq(c.subscriptionId, subscriptionId) && eq(c.resourceGroup, resourceGroup) && eq(c.name, name));
+      const found = this.compute.find(
+        (c) => c.kind === kind && eq(c.subscriptionId, subscriptionId) && eq(c.resourceGroup, resourceGroup) && eq(c.name, name),
+      );
       if (!found) {
         throw responseError('GET', scope, '404: 404 Not Found', 'ResourceNotFound', {
-          error: { code: 'ResourceNotFound', message: `The Resource 'Microsoft.Compute/${type}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix` },
+          error: {
+            code: 'ResourceNotFound',
+            message: `The Resource 'Microsoft.Compute/${type}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+          },
         });
       }
       const users = found.userAssigned ?? [];
@@ -145,7 +169,9 @@ export class Arm {
         identity: hasIdentity
           ? {
               principalId: found.systemPrincipalId,
-              userAssignedIdentities: Object.fromEntries(users.map((u) => [identityResourceId(u), { principalId: u.principalId, clientId: u.clientId }])),
+              userAssignedIdentities: Object.fromEntries(
+                users.map((u) => [identityResourceId(u), { principalId: u.principalId, clientId: u.clientId }]),
+              ),
             }
           : undefined,
       };
@@ -163,14 +189,28 @@ export class Arm {
         } catch {
           return [];
         }
-        return this.identities.filter((i) => eq(i.subscriptionId, subscriptionId) && eq(i.resourceGroup, resourceGroup)).map((i) => i.clientId);
+        return this.identities
+          .filter((i) => eq(i.subscriptionId, subscriptionId) && eq(i.resourceGroup, resourceGroup))
+          .map((i) => i.clientId);
       },
     };
   }
 
   /** azidentity's AuthenticationFailedError for an Entra refusal of the client-credentials grant. */
-  private fail(tenantId: string, credential: string, status: number, statusText: string, error: string, code: number, description: string): never {
-    const body = { error, error_description: `AADSTS${code}: ${description} Trace ID: 0c4c5a8e-6e0e-4a4b-9f3e-2b1d7c9e0a00 Correlation ID: 5d0f3c1a-2b4e-4c6d-8e9f-0a1b2c3d4e5f Timestamp: 2026-01-01 00:00:00Z`, error_codes: [code] };
+  private fail(
+    tenantId: string,
+    credential: string,
+    status: number,
+    statusText: string,
+    error: string,
+    code: number,
+    description: string,
+  ): never {
+    const body = {
+      error,
+      error_description: `AADSTS${code}: ${description} Trace ID: 0c4c5a8e-6e0e-4a4b-9f3e-2b1d7c9e0a00 Correlation ID: 5d0f3c1a-2b4e-4c6d-8e9f-0a1b2c3d4e5f Timestamp: 2026-01-01 00:00:00Z`,
+      error_codes: [code],
+    };
     throw new Error(
       `${credential}: authenticate failed:\nPOST https://login.microsoftonline.com/${tenantId}/oauth2/v2.0/token\n${RULE}\nRESPONSE ${status} ${statusText}\n${RULE}\n${JSON.stringify(body, null, 2)}\n${RULE}\nTo troubleshoot, visit https://aka.ms/azsdk/go/identity/troubleshoot#client-secret`,
     );

@@ -72,8 +72,14 @@ export function sigV4Signature(
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
   const canonicalHeaders = signedHeaders.map((h) => `${h}:${(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalPath = req.path.split('/').map((seg) => uriEncode(decodeURIComponent(seg))).join('/') || '/';
-  const canonicalRequest = [req.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaders.join(';'), sha256Hex(req.body)].join('\n');
+  const canonicalPath =
+    req.path
+      .split('/')
+      .map((seg) => uriEncode(decodeURIComponent(seg)))
+      .join('/') || '/';
+  const canonicalRequest = [req.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaders.join(';'), sha256Hex(req.body)].join(
+    '\n',
+  );
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
   const kDate = hmac(`AWS4${secretAccessKey}`, date);
   const kRegion = hmac(kDate, region);
@@ -158,7 +164,12 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
     const arn = `arn:aws:iam::${ACCOUNT_ID}:user/${name}`;
     let p = principals.get(arn);
     if (!p) principals.set(arn, (p = { arn, uniqueId: uniqueId('AIDA') }));
-    return addKey({ accessKeyId: uniqueId('AKIA').slice(0, 20), secretAccessKey: randomBytes(30).toString('base64').slice(0, 40), arn, userId: p.uniqueId });
+    return addKey({
+      accessKeyId: uniqueId('AKIA').slice(0, 20),
+      secretAccessKey: randomBytes(30).toString('base64').slice(0, 40),
+      arn,
+      userId: p.uniqueId,
+    });
   }
 
   function roleSession(roleName: string, session: string, ttlSeconds = 3600): AwsKey {
@@ -174,7 +185,11 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
   }
 
   /** Checks the SigV4 Authorization of a request as STS does; the key, or an STS error. */
-  function authenticate(req: { method: string; path: string; query: string; headers: Record<string, string>; body: string }, host: string, rec: StsRequest): AwsKey | { status: number; xml: string; code: string } {
+  function authenticate(
+    req: { method: string; path: string; query: string; headers: Record<string, string>; body: string },
+    host: string,
+    rec: StsRequest,
+  ): AwsKey | { status: number; xml: string; code: string } {
     const authz = req.headers.authorization ?? '';
     const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(authz);
     if (!m) return stsError(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
@@ -185,20 +200,28 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
     if (key.sessionToken && req.headers['x-amz-security-token'] !== key.sessionToken) {
       return stsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
     }
-    if (key.expiresAt !== undefined && key.expiresAt < Date.now()) return stsError(403, 'ExpiredToken', 'The security token included in the request is expired');
+    if (key.expiresAt !== undefined && key.expiresAt < Date.now())
+      return stsError(403, 'ExpiredToken', 'The security token included in the request is expired');
     const [, region, service, terminator] = scope.split('/');
-    if (service !== 'sts' || terminator !== 'aws4_request') return stsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to correct service: 'sts'. `);
-    if (region !== regionOfHost(host)) return stsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${region}'. `);
+    if (service !== 'sts' || terminator !== 'aws4_request')
+      return stsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to correct service: 'sts'. `);
+    if (region !== regionOfHost(host))
+      return stsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${region}'. `);
     const amzDate = req.headers['x-amz-date'] ?? '';
     const when = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
     if (!Number.isFinite(when) || Math.abs(Date.now() - when) > 15 * 60 * 1000) {
       return stsError(403, 'SignatureDoesNotMatch', `Signature expired: ${amzDate} is now earlier than the allowed time window.`);
     }
-    if (!rec.signedHeaders.includes('host')) return stsError(403, 'SignatureDoesNotMatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    if (!rec.signedHeaders.includes('host'))
+      return stsError(403, 'SignatureDoesNotMatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
     secrets.push({ what: 'the SigV4 signature of a login request (replayable until it expires)', value: signature });
     const expected = sigV4Signature(req, rec.signedHeaders, key.secretAccessKey, amzDate, scope);
     if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
-      return stsError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+      return stsError(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      );
     }
     return key;
   }
@@ -234,9 +257,17 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
           `  <ResponseMetadata>\n    <RequestId>${randomUUID()}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleWithWebIdentityResponse>\n`;
       }
     } else if (action !== 'GetCallerIdentity') {
-      ({ status, xml } = stsError(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`));
+      ({ status, xml } = stsError(
+        400,
+        'InvalidAction',
+        `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`,
+      ));
     } else {
-      const auth = authenticate({ method: req.method ?? 'GET', path: url.pathname, query: req.method === 'POST' ? url.search.slice(1) : '', headers, body }, host, rec);
+      const auth = authenticate(
+        { method: req.method ?? 'GET', path: url.pathname, query: req.method === 'POST' ? url.search.slice(1) : '', headers, body },
+        host,
+        rec,
+      );
       if ('status' in auth) ({ status, xml } = auth);
       else {
         status = 200;
@@ -299,7 +330,8 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
       return send(404, notFoundPage);
     });
   }
-  const notFoundPage = '<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>404 - Not Found</title></head><body><h1>404 - Not Found</h1></body></html>\n';
+  const notFoundPage =
+    '<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>404 - Not Found</title></head><body><h1>404 - Not Found</h1></body></html>\n';
 
   async function startContainerEndpoint(roleName: string): Promise<{ url: string; authToken: string }> {
     const authToken = randomBytes(24).toString('base64');
@@ -309,7 +341,13 @@ export async function startAws(options: AwsOptions): Promise<Aws> {
       const ok = req.headers.authorization === authToken;
       const k = ok ? roleSession(roleName, `eks-pod-${randomBytes(4).toString('hex')}`) : undefined;
       const text = k
-        ? JSON.stringify({ AccessKeyId: k.accessKeyId, SecretAccessKey: k.secretAccessKey, Token: k.sessionToken, AccountId: ACCOUNT_ID, Expiration: new Date(k.expiresAt as number).toISOString() })
+        ? JSON.stringify({
+            AccessKeyId: k.accessKeyId,
+            SecretAccessKey: k.secretAccessKey,
+            Token: k.sessionToken,
+            AccountId: ACCOUNT_ID,
+            Expiration: new Date(k.expiresAt as number).toISOString(),
+          })
         : JSON.stringify({ code: 'AccessDeniedException', message: 'Unauthorized' });
       res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
       res.end(text);

@@ -147,7 +147,11 @@ export function guidToBase64url(guid: string): string {
 }
 
 /** Body of an Azure DevOps (VSS) service error. */
-export function vssErrorBody(message: string, typeKey: string, typeName = `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`) {
+export function vssErrorBody(
+  message: string,
+  typeKey: string,
+  typeName = `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`,
+) {
   return { $id: '1', innerException: null, message, typeName, typeKey, errorCode: 0, eventId: 3000 };
 }
 
@@ -155,9 +159,36 @@ const ROUTE_TEMPLATE = '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{pla
 
 function locations(): { count: number; value: unknown[] } {
   const value = [
-    { id: OIDC_TOKEN_LOCATION_ID, area: 'distributedtask', resourceName: 'oidctoken', routeTemplate: ROUTE_TEMPLATE, resourceVersion: 1, minVersion: '7.1', maxVersion: '7.2', releasedVersion: '0.0' },
-    { id: '5cecd946-d704-471e-a45f-3b4064fcfaba', area: 'distributedtask', resourceName: 'plans', routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/{resource}/{planId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
-    { id: '46f5667d-263a-4684-91b1-dff7fdcf64e2', area: 'distributedtask', resourceName: 'logs', routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/{resource}/{logId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
+    {
+      id: OIDC_TOKEN_LOCATION_ID,
+      area: 'distributedtask',
+      resourceName: 'oidctoken',
+      routeTemplate: ROUTE_TEMPLATE,
+      resourceVersion: 1,
+      minVersion: '7.1',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
+    {
+      id: '5cecd946-d704-471e-a45f-3b4064fcfaba',
+      area: 'distributedtask',
+      resourceName: 'plans',
+      routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/{resource}/{planId}',
+      resourceVersion: 1,
+      minVersion: '2.0',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
+    {
+      id: '46f5667d-263a-4684-91b1-dff7fdcf64e2',
+      area: 'distributedtask',
+      resourceName: 'logs',
+      routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/{resource}/{logId}',
+      resourceVersion: 1,
+      minVersion: '2.0',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
   ];
   return { count: value.length, value };
 }
@@ -250,12 +281,28 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
   function mintOidc(c: ServiceConnection): string {
     const now = Math.floor(Date.now() / 1000);
     const lifetime = api.oidcLifetimeSec;
-    const common = { aud: TOKEN_EXCHANGE_AUDIENCE, iss: oidcIssuer(c.id), sub: oidcSubject(c.id), iat: now, nbf: lifetime > 0 ? now : now + lifetime - 60, exp: now + lifetime };
+    const common = {
+      aud: TOKEN_EXCHANGE_AUDIENCE,
+      iss: oidcIssuer(c.id),
+      sub: oidcSubject(c.id),
+      iat: now,
+      nbf: lifetime > 0 ? now : now + lifetime - 60,
+      exp: now + lifetime,
+    };
     let claims: JwtClaims;
     if (shapeOf(c) === 'entra') {
       let oid = azdoServicePrincipals.get(c.tenantId);
       if (!oid) azdoServicePrincipals.set(c.tenantId, (oid = randomUUID()));
-      claims = { ...common, azp: AZURE_DEVOPS_APP_ID, azpacr: '2', idtyp: 'app', oid, tid: c.tenantId, uti: Buffer.from(randomUUID()).toString('base64url').slice(0, 22), ver: '2.0' };
+      claims = {
+        ...common,
+        azp: AZURE_DEVOPS_APP_ID,
+        azpacr: '2',
+        idtyp: 'app',
+        oid,
+        tid: c.tenantId,
+        uti: Buffer.from(randomUUID()).toString('base64url').slice(0, 22),
+        ver: '2.0',
+      };
     } else {
       claims = { jti: randomUUID(), ...common };
     }
@@ -273,18 +320,45 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     const segs = rec.path.split('/').filter(Boolean).map(decodeURIComponent);
     if (rec.host === VSTOKEN_HOST) {
       const wellKnown = segs.slice(-2).join('/');
-      if (req.method === 'GET' && segs.length === 3 && segs[0] === options.organizationId && wellKnown === '.well-known/openid-configuration') return [200, discovery()];
+      if (
+        req.method === 'GET' &&
+        segs.length === 3 &&
+        segs[0] === options.organizationId &&
+        wellKnown === '.well-known/openid-configuration'
+      )
+        return [200, discovery()];
       if (req.method === 'GET' && segs.length === 2 && wellKnown === '.well-known/jwks') return [200, api.vstokenJwks()];
       return [404, ''];
     }
     if (segs[0]?.toLowerCase() !== org.toLowerCase()) {
-      return [404, vssErrorBody(`TF200016: The following project does not exist: ${segs[0] ?? ''}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`, 'ProjectDoesNotExistException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistException, Microsoft.TeamFoundation.Core.WebApi')];
+      return [
+        404,
+        vssErrorBody(
+          `TF200016: The following project does not exist: ${segs[0] ?? ''}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`,
+          'ProjectDoesNotExistException',
+          'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistException, Microsoft.TeamFoundation.Core.WebApi',
+        ),
+      ];
     }
     if (rec.auth !== 'bearer-ok') {
       if (req.headers['x-tfs-fedauthredirect'] !== 'Suppress') {
-        return [302, '', { Location: `https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=${encodeURIComponent(`https://${rec.host}${rec.path}`)}` }];
+        return [
+          302,
+          '',
+          {
+            Location: `https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=${encodeURIComponent(`https://${rec.host}${rec.path}`)}`,
+          },
+        ];
       }
-      return [401, vssErrorBody("TF400813: The user '' is not authorized to access this resource.", 'UnauthorizedRequestException', 'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server'), { 'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://dev.azure.com/"' }];
+      return [
+        401,
+        vssErrorBody(
+          "TF400813: The user '' is not authorized to access this resource.",
+          'UnauthorizedRequestException',
+          'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server',
+        ),
+        { 'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://dev.azure.com/"' },
+      ];
     }
     const rest = segs.slice(1);
     if (req.method === 'OPTIONS' && rest.length === 2 && rest[0] === '_apis' && rest[1].toLowerCase() === 'distributedtask') {
@@ -303,14 +377,35 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     ) {
       const version = apiVersion(req, rec.query);
       if (!version) {
-        return [400, vssErrorBody('No api-version was supplied for the "POST" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. \'?api-version=1.0\').', 'VssVersionNotSpecifiedException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, Microsoft.VisualStudio.Services.WebApi')];
+        return [
+          400,
+          vssErrorBody(
+            'No api-version was supplied for the "POST" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. \'?api-version=1.0\').',
+            'VssVersionNotSpecifiedException',
+            'Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, Microsoft.VisualStudio.Services.WebApi',
+          ),
+        ];
       }
       if (/^7\.[12]$/.test(version) === false && !/^7\.[12]-preview(\.1)?$/.test(version)) {
-        return [400, vssErrorBody(`The requested version "${version}" of the resource is under preview or is not supported by the oidctoken resource (supported: 7.1, 7.2-preview.1).`, 'VssInvalidPreviewVersionException', 'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi')];
+        return [
+          400,
+          vssErrorBody(
+            `The requested version "${version}" of the resource is under preview or is not supported by the oidctoken resource (supported: 7.1, 7.2-preview.1).`,
+            'VssInvalidPreviewVersionException',
+            'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi',
+          ),
+        ];
       }
       const project = rest[0];
       if (project.toLowerCase() !== options.project.id.toLowerCase() && project.toLowerCase() !== options.project.name.toLowerCase()) {
-        return [404, vssErrorBody(`VS800075: The project with id 'vstfs:///Classification/TeamProject/${project}' does not exist, or you do not have permission to access it.`, 'ProjectDoesNotExistWithNameException', 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException, Microsoft.TeamFoundation.Core.WebApi')];
+        return [
+          404,
+          vssErrorBody(
+            `VS800075: The project with id 'vstfs:///Classification/TeamProject/${project}' does not exist, or you do not have permission to access it.`,
+            'ProjectDoesNotExistWithNameException',
+            'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException, Microsoft.TeamFoundation.Core.WebApi',
+          ),
+        ];
       }
       const connectionId = rec.query.serviceConnectionId;
       if (!connectionId) return [200, { oidcToken: mintPipelineToken(rest[8]) }];
@@ -322,7 +417,14 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
       }
       return [200, { oidcToken: mintOidc(c) }];
     }
-    return [404, vssErrorBody(`The controller for path '${rec.path}' was not found or does not implement IController.`, 'HttpException', 'System.Web.HttpException, System.Web')];
+    return [
+      404,
+      vssErrorBody(
+        `The controller for path '${rec.path}' was not found or does not implement IController.`,
+        'HttpException',
+        'System.Web.HttpException, System.Web',
+      ),
+    ];
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -335,7 +437,14 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       accept: req.headers.accept,
-      auth: authz === `Bearer ${options.systemAccessToken}` ? 'bearer-ok' : authz.startsWith('Bearer ') ? 'bearer-wrong' : authz.startsWith('Basic ') ? 'basic' : 'none',
+      auth:
+        authz === `Bearer ${options.systemAccessToken}`
+          ? 'bearer-ok'
+          : authz.startsWith('Bearer ')
+            ? 'bearer-wrong'
+            : authz.startsWith('Basic ')
+              ? 'basic'
+              : 'none',
       status: 0,
       clientPort: req.socket.remotePort ?? 0,
     };
@@ -357,7 +466,7 @@ export async function startAzdo(options: AzdoOptions): Promise<Azdo> {
     const text = payload === '' ? '' : JSON.stringify(payload);
     res.writeHead(status, {
       ...(text ? { 'Content-Type': 'application/json; charset=utf-8; api-version=7.2-preview.1' } : {}),
-      'ActivityId': randomUUID(),
+      ActivityId: randomUUID(),
       'x-tfs-session': randomUUID(),
       'x-vss-e2eid': randomUUID(),
       'Content-Length': Buffer.byteLength(text),

@@ -154,7 +154,10 @@ function entraIso(seconds: number): string {
 }
 
 function entraTimestamp(date = new Date()): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function entraErrorBody(error: string, code: number, description: string, correlationId: string = randomUUID()) {
@@ -271,7 +274,12 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       const auds = ([] as unknown[]).concat(payload.aud ?? []);
       const allowed = tokenEndpointAudiences(tenantId);
       if (!auds.some((a) => typeof a === 'string' && allowed.has(a))) {
-        throw new EntraError(401, 'invalid_client', 50012, `Client assertion audience claim does not match Realm issuer. Audience: '${String(payload.aud)}'.`);
+        throw new EntraError(
+          401,
+          'invalid_client',
+          50012,
+          `Client assertion audience claim does not match Realm issuer. Audience: '${String(payload.aud)}'.`,
+        );
       }
       if (payload.sub !== app.clientId) {
         throw new EntraError(401, 'invalid_client', 50012, `Client assertion subject must be the client id '${app.clientId}'.`);
@@ -296,7 +304,12 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     checkTimeRange(payload);
     const keysOf = trusted.get(iss);
     if (!keysOf) {
-      throw new EntraError(400, 'invalid_client', 50166, `Request to External OIDC endpoint failed. Issuer '${iss}' has no reachable discovery document.`);
+      throw new EntraError(
+        400,
+        'invalid_client',
+        50166,
+        `Request to External OIDC endpoint failed. Issuer '${iss}' has no reachable discovery document.`,
+      );
     }
     try {
       verifyJwt(assertion, await keysOf(), { checkTime: false });
@@ -310,10 +323,12 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
   async function tokenRequest(version: 'v1' | 'v2', tenant: string, form: Record<string, string>): Promise<Record<string, unknown>> {
     const tenantId = registeredTenant(tenant);
     if (form.grant_type !== 'client_credentials') {
-      if (!form.grant_type) throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+      if (!form.grant_type)
+        throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
       throw new EntraError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${form.grant_type}'.`);
     }
-    if (!form.client_id) throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    if (!form.client_id)
+      throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     const app = apps.get(appKey(tenantId, form.client_id));
     if (!app) {
       throw new EntraError(
@@ -326,7 +341,8 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     let audience: string;
     if (version === 'v2') {
       const scopes = (form.scope ?? '').split(' ').filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
-      if (scopes.length === 0) throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+      if (scopes.length === 0)
+        throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
       if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
         throw new EntraError(
           400,
@@ -337,7 +353,8 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       }
       audience = scopes[0].slice(0, -'/.default'.length);
     } else {
-      if (!form.resource) throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'resource'.");
+      if (!form.resource)
+        throw new EntraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'resource'.");
       audience = form.resource;
     }
     let appidacr: '1' | '2';
@@ -353,11 +370,21 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
       appidacr = '1';
     } else if (form.client_assertion !== undefined) {
       if (form.client_assertion_type !== JWT_BEARER_ASSERTION_TYPE) {
-        throw new EntraError(400, 'invalid_request', 90014, "The required field 'client_assertion_type' is missing from the credential or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.");
+        throw new EntraError(
+          400,
+          'invalid_request',
+          90014,
+          "The required field 'client_assertion_type' is missing from the credential or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+        );
       }
       appidacr = await authenticateAssertion(app, form.client_assertion, tenantId);
     } else {
-      throw new EntraError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      throw new EntraError(
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      );
     }
     const minted = mintAccessToken({ tenantId, objectId: app.objectId, appId: app.clientId, audience, appidacr });
     if (version === 'v2') {
@@ -473,7 +500,14 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
         return [200, { keys: [...api.jwks().keys, ...published.flatMap((keys) => keys().keys)] }];
       }
     }
-    return [404, entraErrorBody('invalid_request', 900561, `The endpoint only accepts POST, OPTIONS requests. Received a ${req.method} request. (${rec.path})`)];
+    return [
+      404,
+      entraErrorBody(
+        'invalid_request',
+        900561,
+        `The endpoint only accepts POST, OPTIONS requests. Received a ${req.method} request. (${rec.path})`,
+      ),
+    ];
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -496,7 +530,8 @@ export async function startEntra(options: EntraOptions): Promise<Entra> {
     if (fault) {
       fault.remaining--;
       status = fault.status;
-      payload = fault.body ?? entraErrorBody('temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', correlationId);
+      payload =
+        fault.body ?? entraErrorBody('temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', correlationId);
       rec.error = 'injected';
     } else {
       try {

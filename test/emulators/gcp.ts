@@ -128,11 +128,21 @@ export function createGce(options: GceOptions = {}): Gce {
   function handle(req: IncomingMessage, res: ServerResponse, path: string): void {
     const url = new URL(req.url ?? '/', 'http://metadata.google.internal');
     const flavor = req.headers['metadata-flavor'];
-    const rec: GceRequest = { path, query: Object.fromEntries(url.searchParams), flavor: Array.isArray(flavor) ? flavor.join(',') : flavor, status: 0 };
+    const rec: GceRequest = {
+      path,
+      query: Object.fromEntries(url.searchParams),
+      flavor: Array.isArray(flavor) ? flavor.join(',') : flavor,
+      status: 0,
+    };
     requests.push(rec);
     const send = (status: number, text: string) => {
       rec.status = status;
-      res.writeHead(status, { 'Metadata-Flavor': 'Google', 'Content-Type': 'application/text', 'Content-Length': Buffer.byteLength(text), Server: 'Metadata Server for VM' });
+      res.writeHead(status, {
+        'Metadata-Flavor': 'Google',
+        'Content-Type': 'application/text',
+        'Content-Length': Buffer.byteLength(text),
+        Server: 'Metadata Server for VM',
+      });
       res.end(text);
     };
     req.resume();
@@ -150,7 +160,8 @@ export function createGce(options: GceOptions = {}): Gce {
       }
       const name = decodeURIComponent(m[1]);
       const email = name === 'default' ? instance.serviceAccounts[0] : name;
-      if (!instance.serviceAccounts.includes(email)) return send(404, `The requested URL ${path} was not found on this server (no service account ${name} on this instance).\n`);
+      if (!instance.serviceAccounts.includes(email))
+        return send(404, `The requested URL ${path} was not found on this server (no service account ${name} on this instance).\n`);
       const audience = url.searchParams.get('audience');
       if (!audience) return send(400, 'non-empty audience parameter required\n');
       send(200, identityToken(accounts.get(email) as GceServiceAccount, audience, url.searchParams.get('format') === 'full'));

@@ -35,7 +35,8 @@ interface ComputeName {
   location: string;
 }
 
-const tokenResource = (c: ComputeName, type: string, name: string) => `/subscriptions/${c.subscriptionId}/resourcegroups/${c.resourceGroup}/providers/Microsoft.Compute/${type}/${name}`;
+const tokenResource = (c: ComputeName, type: string, name: string) =>
+  `/subscriptions/${c.subscriptionId}/resourcegroups/${c.resourceGroup}/providers/Microsoft.Compute/${type}/${name}`;
 
 /** A standalone VM. */
 export function vmInstance(vm: ComputeName): AzureInstance {
@@ -60,13 +61,20 @@ export function scaleSetInstance(vmss: ComputeName, mode: 'uniform' | 'flexible'
     name,
     vmScaleSetName: vmss.name,
     location: vmss.location,
-    resourceId: mode === 'uniform' ? `${base}/virtualMachineScaleSets/${vmss.name}/virtualMachines/${instance}` : `${base}/virtualMachines/${name}`,
-    identityResource: mode === 'uniform' ? tokenResource(vmss, 'virtualMachineScaleSets', vmss.name) : tokenResource(vmss, 'virtualMachines', name),
+    resourceId:
+      mode === 'uniform' ? `${base}/virtualMachineScaleSets/${vmss.name}/virtualMachines/${instance}` : `${base}/virtualMachines/${name}`,
+    identityResource:
+      mode === 'uniform' ? tokenResource(vmss, 'virtualMachineScaleSets', vmss.name) : tokenResource(vmss, 'virtualMachines', name),
   };
 }
 
 /** The VM the emulator answers for unless a test names another. */
-export const DEFAULT_INSTANCE = vmInstance({ subscriptionId: '0b1f6471-1bf0-4dda-aec3-cb9272f09590', resourceGroup: 'rg-agents', name: 'vm-agent-01', location: 'westeurope' });
+export const DEFAULT_INSTANCE = vmInstance({
+  subscriptionId: '0b1f6471-1bf0-4dda-aec3-cb9272f09590',
+  resourceGroup: 'rg-agents',
+  name: 'vm-agent-01',
+  location: 'westeurope',
+});
 
 export interface ImdsOptions {
   entra: Entra;
@@ -115,7 +123,8 @@ function pickIdentity(all: ManagedIdentity[], query: Record<string, string>): Ma
   else {
     found = all.find((i) => i.systemAssigned);
     if (!found) {
-      if (all.length > 1) return 'Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request';
+      if (all.length > 1)
+        return 'Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request';
       found = all[0];
     }
   }
@@ -129,7 +138,14 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
   function instanceMetadata(req: IncomingMessage, rec: ImdsRequest): [number, unknown] {
     if (req.method !== 'GET') return [405, { error: `Bad request. The request method ${req.method} is not allowed.` }];
     if (rec.metadataHeader !== 'true') return [400, { error: 'Bad request. Required metadata header not specified' }];
-    if (!rec.query['api-version']) return [400, { error: 'Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds', newest_versions: ['2023-07-01', '2021-05-01'] }];
+    if (!rec.query['api-version'])
+      return [
+        400,
+        {
+          error: 'Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds',
+          newest_versions: ['2023-07-01', '2021-05-01'],
+        },
+      ];
     const i = api.instance;
     return [
       200,
@@ -163,7 +179,7 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
       return [400, { error: 'invalid_request', error_description: 'Required metadata header not specified' }];
     }
     if (!rec.query['api-version']) {
-      return [400, { error: 'invalid_request', error_description: 'Required query variable \'api-version\' is missing' }];
+      return [400, { error: 'invalid_request', error_description: "Required query variable 'api-version' is missing" }];
     }
     const resource = rec.query.resource;
     if (!resource) {
@@ -177,7 +193,9 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
       appId: identity.clientId,
       audience: resource,
       appidacr: '2',
-      extraClaims: identity.resourceId ? { xms_az_rid: api.instance.identityResource, xms_mirid: identity.resourceId } : { xms_mirid: api.instance.identityResource },
+      extraClaims: identity.resourceId
+        ? { xms_az_rid: api.instance.identityResource, xms_mirid: identity.resourceId }
+        : { xms_mirid: api.instance.identityResource },
     });
     return [
       200,
@@ -229,7 +247,11 @@ export async function startImds(options: ImdsOptions): Promise<Imds> {
       }
       rec.status = status;
       const text = JSON.stringify(payload);
-      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', Server: 'IMDS/150.870.65.1414', 'Content-Length': Buffer.byteLength(text) });
+      res.writeHead(status, {
+        'Content-Type': 'application/json; charset=utf-8',
+        Server: 'IMDS/150.870.65.1414',
+        'Content-Length': Buffer.byteLength(text),
+      });
       res.end(text);
     });
   }

@@ -52,7 +52,10 @@ export type JwtErrorCode =
   | 'wrong_audience';
 
 export class JwtError extends Error {
-  constructor(readonly code: JwtErrorCode, message: string) {
+  constructor(
+    readonly code: JwtErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'JwtError';
   }
@@ -73,11 +76,7 @@ function b64urlJson(value: unknown): string {
  * Signs `payload` with RS256. The header gets `typ`, `alg` and the key's `kid` (and `x5t`, as
  * Microsoft's issuers set both) unless `extraHeader` overrides them.
  */
-export function signJwt(
-  payload: JwtClaims,
-  key: Pick<SigningKey, 'privateKey'> & { kid?: string },
-  extraHeader: JwtHeader = {},
-): string {
+export function signJwt(payload: JwtClaims, key: Pick<SigningKey, 'privateKey'> & { kid?: string }, extraHeader: JwtHeader = {}): string {
   const header: JwtHeader = { typ: 'JWT', alg: 'RS256', ...(key.kid ? { kid: key.kid, x5t: key.kid } : {}), ...extraHeader };
   const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
   const signature = createSign('RSA-SHA256').update(signingInput).sign(key.privateKey);
@@ -130,7 +129,10 @@ function selectKey(header: JwtHeader, keys: VerificationKeys): KeyObject {
   const kid = header.kid ?? header.x5t;
   const jwk = kid === undefined && keys.keys.length === 1 ? keys.keys[0] : keys.keys.find((k) => k.kid === kid);
   if (!jwk) {
-    throw new JwtError('unknown_key', `no key with kid "${String(kid)}" in JWKS (kids: ${keys.keys.map((k) => k.kid).join(', ') || 'none'})`);
+    throw new JwtError(
+      'unknown_key',
+      `no key with kid "${String(kid)}" in JWKS (kids: ${keys.keys.map((k) => k.kid).join(', ') || 'none'})`,
+    );
   }
   return createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: 'jwk' });
 }
@@ -151,10 +153,16 @@ export function verifyJwt(token: string, keys: VerificationKeys, opts: VerifyOpt
   } else if (typeof claims.exp !== 'number') {
     if (opts.requireExp !== false) throw new JwtError('missing_exp', 'JWT has no numeric exp claim');
   } else if (now - skew >= claims.exp) {
-    throw new JwtError('expired', `JWT expired at ${new Date(claims.exp * 1000).toISOString()} (now ${new Date(now * 1000).toISOString()})`);
+    throw new JwtError(
+      'expired',
+      `JWT expired at ${new Date(claims.exp * 1000).toISOString()} (now ${new Date(now * 1000).toISOString()})`,
+    );
   }
   if (opts.checkTime !== false && typeof claims.nbf === 'number' && now + skew < claims.nbf) {
-    throw new JwtError('not_yet_valid', `JWT not valid before ${new Date(claims.nbf * 1000).toISOString()} (now ${new Date(now * 1000).toISOString()})`);
+    throw new JwtError(
+      'not_yet_valid',
+      `JWT not valid before ${new Date(claims.nbf * 1000).toISOString()} (now ${new Date(now * 1000).toISOString()})`,
+    );
   }
   if (opts.issuer !== undefined) {
     const allowed = ([] as string[]).concat(opts.issuer);

@@ -152,7 +152,12 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
       jti: randomUUID(),
       'kubernetes.io': {
         namespace,
-        ...(pod ? { node: { name: 'aks-agentpool-12345678-vmss000000', uid: 'b8d4c1f6-7f0e-4f3e-9d1e-0c3f5a2b7e41' }, pod: { name: pod.name, uid: pod.uid } } : {}),
+        ...(pod
+          ? {
+              node: { name: 'aks-agentpool-12345678-vmss000000', uid: 'b8d4c1f6-7f0e-4f3e-9d1e-0c3f5a2b7e41' },
+              pod: { name: pod.name, uid: pod.uid },
+            }
+          : {}),
         serviceaccount: { name: sa.name, uid: sa.uid },
         ...(pod ? { warnafter: now + 3600 } : {}),
       },
@@ -207,11 +212,16 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
     const tokenAudiences = legacy || claims.aud === undefined ? apiAudiences : ([] as string[]).concat(claims.aud);
     const wanted = requested?.length ? requested : apiAudiences;
     const audiences = tokenAudiences.filter((a) => wanted.includes(a));
-    if (audiences.length === 0) return { error: `token audiences ${goQuoted(tokenAudiences)} is invalid for the target audiences ${goQuoted(wanted)}` };
+    if (audiences.length === 0)
+      return { error: `token audiences ${goQuoted(tokenAudiences)} is invalid for the target audiences ${goQuoted(wanted)}` };
     const now = Math.floor(Date.now() / 1000);
     if (typeof claims.exp === 'number' && now >= claims.exp) return { error: 'service account token has expired' };
     if (typeof claims.nbf === 'number' && now < claims.nbf) return { error: 'service account token is not valid yet' };
-    const k8s = (claims['kubernetes.io'] ?? {}) as { namespace?: string; serviceaccount?: { name?: string; uid?: string }; pod?: { name?: string; uid?: string } };
+    const k8s = (claims['kubernetes.io'] ?? {}) as {
+      namespace?: string;
+      serviceaccount?: { name?: string; uid?: string };
+      pod?: { name?: string; uid?: string };
+    };
     const namespace = String(legacy ? claims['kubernetes.io/serviceaccount/namespace'] : k8s.namespace);
     const name = String(legacy ? claims['kubernetes.io/serviceaccount/service-account.name'] : k8s.serviceaccount?.name);
     const uid = String(legacy ? claims['kubernetes.io/serviceaccount/service-account.uid'] : k8s.serviceaccount?.uid);
@@ -252,7 +262,8 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
     if (path !== '/apis/authentication.k8s.io/v1/tokenreviews') {
       return send(res, 404, statusFailure(404, 'NotFound', 'the server could not find the requested resource', {}));
     }
-    if (req.method !== 'POST') return send(res, 405, statusFailure(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {}));
+    if (req.method !== 'POST')
+      return send(res, 405, statusFailure(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {}));
 
     // The API server's own authentication of the caller, then RBAC.
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -283,7 +294,15 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
     try {
       review = JSON.parse(text);
     } catch {
-      return send(res, 400, statusFailure(400, 'BadRequest', `the object provided is unrecognized (must be of type TokenReview): couldn't get version/kind; json parse error`));
+      return send(
+        res,
+        400,
+        statusFailure(
+          400,
+          'BadRequest',
+          `the object provided is unrecognized (must be of type TokenReview): couldn't get version/kind; json parse error`,
+        ),
+      );
     }
     const spec = review.spec ?? {};
     const requested = spec.audiences?.length ? spec.audiences : undefined;
@@ -297,7 +316,14 @@ export async function startKubernetes(opts: KubernetesOptions): Promise<Kubernet
     } else if (result.error) {
       status.error = `[invalid bearer token, ${result.error}]`;
     }
-    reviews.push({ reviewer, audiences: requested, status: 201, authenticated: Boolean(result.user), error: status.error as string | undefined, username: result.user?.username });
+    reviews.push({
+      reviewer,
+      audiences: requested,
+      status: 201,
+      authenticated: Boolean(result.user),
+      error: status.error as string | undefined,
+      username: result.user?.username,
+    });
     send(res, 201, { kind: 'TokenReview', apiVersion: API_VERSION, metadata: { creationTimestamp: null }, spec, status });
   }
 

@@ -30,7 +30,16 @@ function credentials(header: string | undefined): { user: string; password: stri
   return colon < 0 ? { user: text, password: '' } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-const hopByHop = new Set(['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const hopByHop = new Set([
+  'proxy-authorization',
+  'proxy-connection',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 export class ForwardProxy {
   readonly log: ProxyRecord[] = [];
@@ -75,7 +84,9 @@ export class ForwardProxy {
     client.on('error', () => client.destroy());
     const target = req.url ?? '';
     if (!this.admit('CONNECT', target, req.headers['proxy-authorization'])) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
       return;
     }
     const colon = target.lastIndexOf(':');
@@ -116,9 +127,19 @@ export class ForwardProxy {
     }
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !hopByHop.has(name)));
     const upstream = http.request(
-      { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 80, method: req.method, path: url.pathname + url.search, headers, agent: false },
+      {
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port || 80,
+        method: req.method,
+        path: url.pathname + url.search,
+        headers,
+        agent: false,
+      },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !hopByHop.has(name))) as http.OutgoingHttpHeaders);
+        res.writeHead(
+          answer.statusCode ?? 502,
+          Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !hopByHop.has(name))) as http.OutgoingHttpHeaders,
+        );
         answer.pipe(res);
       },
     );

@@ -32,7 +32,11 @@ export interface SeedOptions {
 export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
   const ns = opts.ns ?? '';
   if (ns) vault.createNamespace(ns);
-  vault.enableAzureAuth(AUTH_MOUNT, { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks }, ns);
+  vault.enableAzureAuth(
+    AUTH_MOUNT,
+    { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks },
+    ns,
+  );
   vault.writePolicy(
     'ci-read',
     [
@@ -43,7 +47,12 @@ export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
     ],
     ns,
   );
-  vault.writeRole(AUTH_MOUNT, ROLE, { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 }, ns);
+  vault.writeRole(
+    AUTH_MOUNT,
+    ROLE,
+    { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 },
+    ns,
+  );
 
   vault.mountKv('secret', 2, ns);
   vault.putSecret('secret/ci/production/db', { password: SECRETS.oldPassword, 'db-user': SECRETS.dbUser }, ns);

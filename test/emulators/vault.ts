@@ -255,7 +255,9 @@ function nowNs(): bigint {
 function rfc3339Nano(ns: bigint): string {
   const seconds = ns / 1_000_000_000n;
   const whole = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
-  const fraction = String(ns % 1_000_000_000n).padStart(9, '0').replace(/0+$/, '');
+  const fraction = String(ns % 1_000_000_000n)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
   return `${whole}${fraction ? `.${fraction}` : ''}Z`;
 }
 
@@ -320,7 +322,10 @@ class Acl {
   private readonly segment = new Map<string, Set<Capability>>();
 
   /** `rules` carry absolute paths (namespace path + policy path). */
-  constructor(readonly root: boolean, rules: PolicyRule[]) {
+  constructor(
+    readonly root: boolean,
+    rules: PolicyRule[],
+  ) {
     for (const rule of rules) this.add(rule);
   }
 
@@ -751,7 +756,10 @@ class NamespaceState {
   private readonly builtins: MountView[];
 
   /** `path` is '' for root, else e.g. `admin/`. */
-  constructor(readonly path: string, readonly id: string) {
+  constructor(
+    readonly path: string,
+    readonly id: string,
+  ) {
     this.builtins = BUILTIN_MOUNTS.map((m) => ({ ...m, options: null, accessor: accessorFor(m.type), uuid: randomUUID() }));
   }
 
@@ -915,7 +923,9 @@ class AzureJwtVerifier {
     }
     const alg = asString(header.alg);
     if (alg !== 'RS256') {
-      throw new LoginRejected(`oidc: malformed jwt: go-jose/go-jose: unexpected signature algorithm ${JSON.stringify(alg)}; expected ["RS256"]`);
+      throw new LoginRejected(
+        `oidc: malformed jwt: go-jose/go-jose: unexpected signature algorithm ${JSON.stringify(alg)}; expected ["RS256"]`,
+      );
     }
     let keys: JsonWebKeySet;
     try {
@@ -953,7 +963,8 @@ function verifyAzureRole(claims: AzureClaims, role: AzureRole, now: number): voi
   if (isWildcard(sps) && isWildcard(groups)) {
     throw new LoginRejected("expected specific bound_group_ids or bound_service_principal_ids; both cannot be '*'");
   }
-  if (!isWildcard(sps) && sps.length > 0 && !listHas(sps, claims.oid)) throw new LoginRejected(`service principal not authorized: ${claims.oid}`);
+  if (!isWildcard(sps) && sps.length > 0 && !listHas(sps, claims.oid))
+    throw new LoginRejected(`service principal not authorized: ${claims.oid}`);
   if (!isWildcard(groups) && groups.length > 0 && !claims.groups.some((g) => listHas(groups, g))) {
     throw new LoginRejected(`groups not authorized: [${claims.groups.join(' ')}]`);
   }
@@ -1005,7 +1016,8 @@ async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role:
     const flexible = verifyXmsClaims(claims, (v) => `/virtualMachines/${v}_`, 'vmss_name', f.vmssName);
     if (flexible) {
       const uniform = verifyXmsClaims(claims, (v) => `/virtualMachineScaleSets/${v}`, 'vmss_name', f.vmssName);
-      if (uniform) throw new LoginRejected(`failed to verify flexible vmss claim: ${flexible}\nfailed to verify uniform vmss claim: ${uniform}`);
+      if (uniform)
+        throw new LoginRejected(`failed to verify flexible vmss claim: ${flexible}\nfailed to verify uniform vmss claim: ${uniform}`);
     }
     if (!client) throw noArm();
     try {
@@ -1045,7 +1057,8 @@ async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role:
     if (!claims.appid) throw new LoginRejected('token object id does not match expected identities, and no app id was found');
     if (!client) throw noArm();
     const clientIds = new Set<string>();
-    for (const rg of [f.resourceGroup, ...rgs]) for (const id of await client.listIdentityClientIds(f.subscriptionId, rg)) clientIds.add(id);
+    for (const rg of [f.resourceGroup, ...rgs])
+      for (const id of await client.listIdentityClientIds(f.subscriptionId, rg)) clientIds.add(id);
     if (!clientIds.has(claims.appid)) throw new LoginRejected('neither token object id nor token app id match expected identities');
     wifMatch = true;
   }
@@ -1137,7 +1150,12 @@ const LARGE_BODY = 1024 * 1024;
  */
 async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<boolean> {
   const body = Buffer.from(reply.raw as string);
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...reply.headers };
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json',
+    'Content-Length': String(body.length),
+    ...reply.headers,
+  };
   if (reply.unsized) delete headers['Content-Length'];
   res.writeHead(reply.status, headers);
   let closed = false;
@@ -1232,7 +1250,9 @@ export class VaultEmulator {
     if (!tls) server = http.createServer(handler);
     else if (this.opts.h2Advertised) {
       const inner = http.createServer(handler);
-      server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (s) => inner.emit('connection', s));
+      server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (s) =>
+        inner.emit('connection', s),
+      );
     } else if (this.opts.http1Only) server = https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler);
     else {
       const settings = this.opts.maxConcurrentStreams ? { maxConcurrentStreams: this.opts.maxConcurrentStreams } : {};
@@ -1299,7 +1319,10 @@ export class VaultEmulator {
   }
 
   writePolicy(name: string, rules: PolicyRule[], ns = ''): void {
-    this.ns(ns).policies.set(name.toLowerCase(), rules.map((r) => ({ ...r })));
+    this.ns(ns).policies.set(
+      name.toLowerCase(),
+      rules.map((r) => ({ ...r })),
+    );
   }
 
   mountKv(path: string, version: 1 | 2, ns = '', opts: KvMountOptions = {}): void {
@@ -1474,7 +1497,9 @@ export class VaultEmulator {
 
     // The aws and gcp auth methods live in files of their own: each answers the logins of its mounts.
     for (const plugin of [await import('./vaultAws'), await import('./vaultGcp')]) {
-      const reply = await plugin.login(this, ctx, (mountPath, role, roleName, id) => this.issueLoginToken(ctx, mountPath, role, roleName, id));
+      const reply = await plugin.login(this, ctx, (mountPath, role, roleName, id) =>
+        this.issueLoginToken(ctx, mountPath, role, roleName, id),
+      );
       if (reply) return reply;
     }
     const login = ns.authMountFor(rel);
@@ -1559,8 +1584,10 @@ export class VaultEmulator {
       vmssName: asString(ctx.body.vmss_name),
       resourceId: asString(ctx.body.resource_id),
     };
-    if (fields.subscriptionId && !GUID.test(fields.subscriptionId)) return refuse(400, `invalid subscription id ${JSON.stringify(fields.subscriptionId)}`);
-    if (fields.resourceGroup && !RESOURCE_GROUP.test(fields.resourceGroup)) return refuse(400, `invalid resource group name ${JSON.stringify(fields.resourceGroup)}`);
+    if (fields.subscriptionId && !GUID.test(fields.subscriptionId))
+      return refuse(400, `invalid subscription id ${JSON.stringify(fields.subscriptionId)}`);
+    if (fields.resourceGroup && !RESOURCE_GROUP.test(fields.resourceGroup))
+      return refuse(400, `invalid resource group name ${JSON.stringify(fields.resourceGroup)}`);
     if (fields.vmssName && !AZURE_NAME.test(fields.vmssName)) return refuse(400, `invalid vmss_name ${JSON.stringify(fields.vmssName)}`);
     if (fields.vmName && !AZURE_NAME.test(fields.vmName)) return refuse(400, `invalid vm name ${JSON.stringify(fields.vmName)}`);
 
@@ -1583,7 +1610,11 @@ export class VaultEmulator {
       if (e instanceof LoginRejected) return refuse(500, e.message);
       throw e;
     }
-    const meta: Record<string, string> = { resource_group_name: fields.resourceGroup, role: roleName, subscription_id: fields.subscriptionId };
+    const meta: Record<string, string> = {
+      resource_group_name: fields.resourceGroup,
+      role: roleName,
+      subscription_id: fields.subscriptionId,
+    };
     if (fields.vmName) meta.vm_name = fields.vmName;
     if (fields.vmssName) meta.vmss_name = fields.vmssName;
     if (fields.resourceId) meta.resource_id = fields.resourceId;
@@ -1591,7 +1622,14 @@ export class VaultEmulator {
     return this.issueLoginToken(ctx, mountPath, role, roleName, claims.oid, meta);
   }
 
-  private issueLoginToken(ctx: RequestContext, mountPath: string, role: AzureRole, roleName: string, oid: string, loginMeta?: Record<string, string>): Reply {
+  private issueLoginToken(
+    ctx: RequestContext,
+    mountPath: string,
+    role: AzureRole,
+    roleName: string,
+    oid: string,
+    loginMeta?: Record<string, string>,
+  ): Reply {
     const type: TokenType = role.token_type === 'batch' ? 'batch' : 'service';
     const policies = sanitizePolicies(role.token_policies ?? []);
     if (policies.includes('root')) return errorReply(400, 'auth methods cannot create root tokens');
@@ -1634,7 +1672,10 @@ export class VaultEmulator {
     if (!path) return errorReply(400, 'path not set');
     if (!path.endsWith('/')) path += '/';
     path = path.replace(/^\//, '');
-    const denied = errorReply(403, `preflight capability check returned 403, please ensure client's policies grant access to path ${JSON.stringify(path)}`);
+    const denied = errorReply(
+      403,
+      `preflight capability check returned 403, please ensure client's policies grant access to path ${JSON.stringify(path)}`,
+    );
     const mount = ctx.ns.mountView(path);
     if (!mount) return denied;
     if (!ctx.token) return PERMISSION_DENIED();

@@ -53,7 +53,16 @@ interface Mount {
 const mounts = pluginMounts<Mount>('aws');
 
 export const IAM_SERVER_ID_HEADER = 'X-Vault-AWS-IAM-Server-ID';
-const DEFAULT_ALLOWED_STS_HEADERS = ['X-Amz-Algorithm', 'X-Amz-Content-Sha256', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Security-Token', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-User-Agent'];
+const DEFAULT_ALLOWED_STS_HEADERS = [
+  'X-Amz-Algorithm',
+  'X-Amz-Content-Sha256',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Security-Token',
+  'X-Amz-Signature',
+  'X-Amz-SignedHeaders',
+  'X-Amz-User-Agent',
+];
 
 export function enableAwsAuth(vault: VaultEmulator, mount: string, config: AwsAuthMountConfig, aws: Aws, ns = ''): void {
   mounts.enable(vault, mount, { config, aws, roles: new Map() }, ns);
@@ -128,7 +137,13 @@ function validateServerId(headers: Map<string, string[]>, required: string): str
 }
 
 /** submitCallerIdentityRequest: the request sent to the configured endpoint with the Host the client signed. */
-function forward(endpoint: string, url: URL, body: string, headers: Map<string, string[]>, ca: string): Promise<{ status: number; text: string }> {
+function forward(
+  endpoint: string,
+  url: URL,
+  body: string,
+  headers: Map<string, string[]>,
+  ca: string,
+): Promise<{ status: number; text: string }> {
   const target = new URL(url.pathname + url.search, endpoint);
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of headers) if (k !== 'Host' && k !== 'Content-Length') out[k] = v;
@@ -229,8 +244,14 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
     // The full ARN (with path) as iam:GetRole / iam:GetUser give it, for wildcard binds.
     const fullArn = m.aws.principal(entity.canonical)?.arn ?? entity.canonical;
     const byGlob = role.bound_iam_principal_arn.some((p) => p.endsWith('*') && globMatch(p, fullArn));
-    if (!byId && !byArn && !byGlob) return err(`IAM Principal ${JSON.stringify(arn)} does not belong to the role ${JSON.stringify(roleName)}`);
+    if (!byId && !byArn && !byGlob)
+      return err(`IAM Principal ${JSON.stringify(arn)} does not belong to the role ${JSON.stringify(roleName)}`);
   }
-  const azureShaped: AzureRole = { bound_service_principal_ids: [], token_policies: role.token_policies, token_ttl: role.token_ttl, token_type: role.token_type };
+  const azureShaped: AzureRole = {
+    bound_service_principal_ids: [],
+    token_policies: role.token_policies,
+    token_ttl: role.token_ttl,
+    token_type: role.token_type,
+  };
   return issue(mountPath, azureShaped, roleName, entity.canonical.split('/').pop() as string);
 }

@@ -53,7 +53,8 @@ export function setGcpCredential(vault: VaultEmulator, mount: string, computeAll
 
 export function writeGcpRole(vault: VaultEmulator, mount: string, name: string, role: GcpRole, ns = ''): void {
   const m = mounts.get(vault, mount, ns);
-  if (role.type === 'iam' && !(role.bound_service_accounts ?? []).length) throw new Error('IAM role must have at least one service account');
+  if (role.type === 'iam' && !(role.bound_service_accounts ?? []).length)
+    throw new Error('IAM role must have at least one service account');
   m.roles.set(name.toLowerCase(), { allow_gce_inference: true, ...role });
 }
 
@@ -87,7 +88,9 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const sub = String(unverified.sub ?? '');
   const keys = m.gce.jwks();
   if (!keys.keys.some((k) => k.kid === kid)) {
-    return err(`unable to get public key for signed JWT: unable to get public key ${JSON.stringify(kid)} for JWT subject ${JSON.stringify(sub)}: no Google OAuth2 provider key found for GCE role`);
+    return err(
+      `unable to get public key for signed JWT: unable to get public key ${JSON.stringify(kid)} for JWT subject ${JSON.stringify(sub)}: no Google OAuth2 provider key found for GCE role`,
+    );
   }
   let claims: Record<string, unknown>;
   try {
@@ -109,7 +112,12 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   if (role.type === 'gce' && !hasGce) return err('expected JWT to have claims with GCE metadata');
 
   const sa = m.gce.serviceAccount(String(claims.sub));
-  const azureShaped: AzureRole = { bound_service_principal_ids: [], token_policies: role.token_policies, token_ttl: role.token_ttl, token_type: role.token_type };
+  const azureShaped: AzureRole = {
+    bound_service_principal_ids: [],
+    token_policies: role.token_policies,
+    token_ttl: role.token_ttl,
+    token_type: role.token_type,
+  };
   if (role.type === 'iam') {
     // parseAndValidateJwt keeps GCE claims for gce roles only: here the allow_gce_inference check
     // never fires, and a VM's token (an hour) is held to max_jwt_exp like any service account JWT.
@@ -117,7 +125,8 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
     if (claims.exp > now + maxJwtExp) return err(`role requires that service account JWTs expire within ${maxJwtExp} seconds`);
     if (!sa) return err(`service account ${String(claims.sub)} not found`);
     const projects = role.bound_projects ?? [];
-    if (projects.length && !projects.includes(sa.projectId)) return err(`service account ${JSON.stringify(sa.email)} not in bound projects ${goPlain(projects)}`);
+    if (projects.length && !projects.includes(sa.projectId))
+      return err(`service account ${JSON.stringify(sa.email)} not in bound projects ${goPlain(projects)}`);
     const bound = role.bound_service_accounts ?? [];
     if (!(bound.length === 1 && bound[0] === '*') && !bound.includes(sa.email) && !bound.includes(sa.uniqueId)) {
       return err(`service account ${sa.email} (id: ${sa.uniqueId}) is not authorized for role`);
@@ -130,12 +139,18 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const instanceName = String(gce?.instance_name ?? '');
   const instanceId = String(gce?.instance_id ?? '');
   const projects = role.bound_projects ?? [];
-  if (projects.length && !projects.includes(projectId)) return err(`instance ${JSON.stringify(instanceId)} (project ${JSON.stringify(projectId)}) not in bound projects ${goPlain(projects)}`);
+  if (projects.length && !projects.includes(projectId))
+    return err(`instance ${JSON.stringify(instanceId)} (project ${JSON.stringify(projectId)}) not in bound projects ${goPlain(projects)}`);
   // GetVerifiedInstance (go-gcp-common gcputil): compute.instances.get with the plugin's own credential.
   const lookup = `error when attempting to find instance (project ${projectId}, zone: ${zone}, instance: ${instanceName}) :unable to find instance associated with token: `;
-  if (!m.computeAllowed) return err(`${lookup}googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/${projectId}/zones/${zone}/instances/${instanceName}', forbidden`);
+  if (!m.computeAllowed)
+    return err(
+      `${lookup}googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/${projectId}/zones/${zone}/instances/${instanceName}', forbidden`,
+    );
   if (!m.gce.instanceExists(projectId, zone, instanceName)) {
-    return err(`${lookup}googleapi: Error 404: The resource 'projects/${projectId}/zones/${zone}/instances/${instanceName}' was not found, notFound`);
+    return err(
+      `${lookup}googleapi: Error 404: The resource 'projects/${projectId}/zones/${zone}/instances/${instanceName}' was not found, notFound`,
+    );
   }
   // AuthorizeGCE: labels, then zones or regions, then service accounts.
   const labels = m.gce.instance.labels;
@@ -145,12 +160,18 @@ export async function login(vault: VaultEmulator, req: PluginRequest, issue: Iss
   const zones = role.bound_zones ?? [];
   const regions = role.bound_regions ?? [];
   if (zones.length && !zones.includes(zone)) return err(`instance not in bound zones ${goQuoted(zones)}`);
-  if (!zones.length && regions.length && !regions.includes(zone.replace(/-[a-z]$/, ''))) return err(`instance not in bound regions ${goQuoted(regions)}`);
+  if (!zones.length && regions.length && !regions.includes(zone.replace(/-[a-z]$/, '')))
+    return err(`instance not in bound regions ${goQuoted(regions)}`);
   const bound = role.bound_service_accounts ?? [];
   if (bound.length) {
-    if (!sa) return err(`could not find service account ${JSON.stringify(String(claims.sub))}: googleapi: Error 404: Not found; Gaia id not found for email ${String(claims.sub)}, notFound`);
+    if (!sa)
+      return err(
+        `could not find service account ${JSON.stringify(String(claims.sub))}: googleapi: Error 404: Not found; Gaia id not found for email ${String(claims.sub)}, notFound`,
+      );
     if (!bound.includes(sa.email) && !bound.includes(sa.uniqueId)) {
-      return err(`service account ${JSON.stringify(sa.uniqueId)} (${JSON.stringify(sa.email)}) is not in bound service accounts ${goQuoted(bound)}`);
+      return err(
+        `service account ${JSON.stringify(sa.uniqueId)} (${JSON.stringify(sa.email)}) is not in bound service accounts ${goQuoted(bound)}`,
+      );
     }
   }
   return issue(mountPath, azureShaped, roleName, instanceName);

@@ -139,14 +139,28 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const ca = await createCa();
   const clientCert = await selfSignedClientCert('vault-login-spn');
   const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]), host: options.listenHosts?.entra, publicHost: ENTRA_HOST });
-  const azdo = await startAzdo({ tls: await ca.issue([AZDO_HOST, VSTOKEN_HOST]), host: options.listenHosts?.azdo, publicHost: AZDO_HOST, organization: ORG, organizationId: ORG_ID, project: PROJECT, systemAccessToken });
+  const azdo = await startAzdo({
+    tls: await ca.issue([AZDO_HOST, VSTOKEN_HOST]),
+    host: options.listenHosts?.azdo,
+    publicHost: AZDO_HOST,
+    organization: ORG,
+    organizationId: ORG_ID,
+    project: PROJECT,
+    systemAccessToken,
+  });
   const imds = await startImds({ entra });
 
-  for (const who of [ids.wif, ids.unbound]) azdo.addServiceConnection({ id: who.connectionId, name: who.name, tenantId: TENANT_ID, issuerShape: 'azdo' });
+  for (const who of [ids.wif, ids.unbound])
+    azdo.addServiceConnection({ id: who.connectionId, name: who.name, tenantId: TENANT_ID, issuerShape: 'azdo' });
   azdo.addServiceConnection({ id: ids.wifEntra.connectionId, name: ids.wifEntra.name, tenantId: TENANT_ID, issuerShape: 'entra' });
   for (const who of [ids.wif, ids.wifEntra, ids.unbound]) {
     entra.trustIssuer(azdo.oidcIssuer(who.connectionId), () => azdo.jwks());
-    entra.addApp({ tenantId: TENANT_ID, clientId: who.clientId, objectId: who.objectId, federated: [azdo.federatedCredential(who.connectionId)] });
+    entra.addApp({
+      tenantId: TENANT_ID,
+      clientId: who.clientId,
+      objectId: who.objectId,
+      federated: [azdo.federatedCredential(who.connectionId)],
+    });
   }
   entra.addApp({ tenantId: TENANT_ID, clientId: ids.spKey.clientId, objectId: ids.spKey.objectId, secret: spSecret });
   entra.addApp({ tenantId: TENANT_ID, clientId: ids.spCert.clientId, objectId: ids.spCert.objectId, certificatePem: clientCert.certPem });
@@ -168,7 +182,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   cpSync(taskSource, taskDir, { recursive: true });
   const tempDirs: string[] = [taskRoot];
   // The agent passes every input of task.json, with its default unless the step sets it.
-  const taskInputs = (JSON.parse(readFileSync(join(taskDir, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue?: string }> }).inputs;
+  const taskInputs = (
+    JSON.parse(readFileSync(join(taskDir, 'task.json'), 'utf8')) as { inputs: Array<{ name: string; defaultValue?: string }> }
+  ).inputs;
   // System.DefaultWorkingDirectory (the sources folder), the task's working directory.
   const workingDirectory = join(taskRoot, 's');
   mkdirSync(workingDirectory);
@@ -179,11 +195,21 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       name: who.name,
       auth: { scheme: 'WorkloadIdentityFederation' as const, tenantId: TENANT_ID, clientId: who.clientId },
     })),
-    { id: ids.spKey.connectionId, name: ids.spKey.name, auth: { scheme: 'ServicePrincipal', tenantId: TENANT_ID, clientId: ids.spKey.clientId, secret: spSecret } },
+    {
+      id: ids.spKey.connectionId,
+      name: ids.spKey.name,
+      auth: { scheme: 'ServicePrincipal', tenantId: TENANT_ID, clientId: ids.spKey.clientId, secret: spSecret },
+    },
     {
       id: ids.spCert.connectionId,
       name: ids.spCert.name,
-      auth: { scheme: 'ServicePrincipal', authenticationType: 'spnCertificate', tenantId: TENANT_ID, clientId: ids.spCert.clientId, certificatePem: clientCert.combinedPem },
+      auth: {
+        scheme: 'ServicePrincipal',
+        authenticationType: 'spnCertificate',
+        tenantId: TENANT_ID,
+        clientId: ids.spCert.clientId,
+        certificatePem: clientCert.combinedPem,
+      },
     },
     { id: ids.msi.connectionId, name: ids.msi.name, auth: { scheme: 'ManagedServiceIdentity', tenantId: TENANT_ID } },
   ];
@@ -215,7 +241,12 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       inputs,
     });
     const entry = join(taskDir, opts.entry ?? 'main.js');
-    return spawnStep(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], { cwd: opts.workingDirectory ?? workingDirectory, env, tempDir, cancelWhen: opts.cancelWhen });
+    return spawnStep(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], {
+      cwd: opts.workingDirectory ?? workingDirectory,
+      env,
+      tempDir,
+      cancelWhen: opts.cancelWhen,
+    });
   }
 
   function runScript(opts: ScriptOptions): Promise<TaskRun> {
@@ -233,10 +264,18 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     });
     // System.AccessToken, like any secret, reaches a script only where its env: maps it.
     for (const name of Object.keys(env)) if (name.startsWith('ENDPOINT_')) delete env[name];
-    return spawnStep('/bin/sh', ['-c', opts.script], { cwd: opts.workingDirectory ?? workingDirectory, env: { ...env, ...opts.env }, tempDir: opts.tempDir });
+    return spawnStep('/bin/sh', ['-c', opts.script], {
+      cwd: opts.workingDirectory ?? workingDirectory,
+      env: { ...env, ...opts.env },
+      tempDir: opts.tempDir,
+    });
   }
 
-  function spawnStep(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; tempDir: string; cancelWhen?: (stdout: string) => boolean }): Promise<TaskRun> {
+  function spawnStep(
+    file: string,
+    args: string[],
+    opts: { cwd: string; env: Record<string, string>; tempDir: string; cancelWhen?: (stdout: string) => boolean },
+  ): Promise<TaskRun> {
     const { tempDir } = opts;
     return new Promise<TaskRun>((done, fail) => {
       const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });

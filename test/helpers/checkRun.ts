@@ -35,7 +35,12 @@ export function checkRun(world: World, run: TaskRun, ok: boolean | 'Skipped', op
   const agentMasked = opts.agentMasked ?? [];
   output.split(/\r?\n/).forEach((line, i) => {
     // Where the agent masks it: a debug line, or a command that hands it to the agent as a secret.
-    if (line.startsWith('##vso[task.debug]') || /^##vso\[task\.(setsecret|setvariable|settaskvariable)\b[^\]]*\bissecret=true\b/.test(line) || line.startsWith('##vso[task.setsecret]')) return;
+    if (
+      line.startsWith('##vso[task.debug]') ||
+      /^##vso\[task\.(setsecret|setvariable|settaskvariable)\b[^\]]*\bissecret=true\b/.test(line) ||
+      line.startsWith('##vso[task.setsecret]')
+    )
+      return;
     for (const piece of agentMasked) assert.ok(!line.includes(piece), `line ${i + 1} shows a secret variable outside a debug line`);
   });
   for (const piece of agentMasked) output = output.split(piece).join('***');

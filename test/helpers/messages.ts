@@ -5,8 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'node:util';
 
-const messages = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'VaultAzureLoginV1', 'task.json'), 'utf8')) as { messages: Record<string, string> })
-  .messages;
+const messages = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'VaultAzureLoginV1', 'task.json'), 'utf8')) as {
+    messages: Record<string, string>;
+  }
+).messages;
 
 export function loc(key: string, ...args: unknown[]): string {
   if (!Object.hasOwn(messages, key)) throw new Error(`task.json has no message ${key}`);

@@ -7,8 +7,20 @@ export interface VsoCommand {
 }
 
 // task-lib 5 writes '%' as '%AZP25' (older versions as '%25'); the agent turns both back last.
-const unescapeProperty = (s: string) => s.replace(/%3B/g, ';').replace(/%5D/g, ']').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%').replace(/%25/g, '%');
-const unescapeMessage = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%').replace(/%25/g, '%');
+const unescapeProperty = (s: string) =>
+  s
+    .replace(/%3B/g, ';')
+    .replace(/%5D/g, ']')
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%')
+    .replace(/%25/g, '%');
+const unescapeMessage = (s: string) =>
+  s
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%')
+    .replace(/%25/g, '%');
 
 export function vsoCommands(stdout: string): VsoCommand[] {
   const out: VsoCommand[] = [];
@@ -45,7 +57,11 @@ export function publishedSecrets(stdout: string): Map<string, string> {
 }
 
 export function masks(stdout: string): Set<string> {
-  return new Set(vsoCommands(stdout).filter((c) => c.command === 'task.setsecret').map((c) => c.message));
+  return new Set(
+    vsoCommands(stdout)
+      .filter((c) => c.command === 'task.setsecret')
+      .map((c) => c.message),
+  );
 }
 
 const carriers = /##vso\[task\.(setsecret|setvariable|settaskvariable)[^\]]*\]/;
@@ -60,10 +76,14 @@ export function findLeaks(stdout: string, secrets: Array<{ what: string; value: 
   for (const s of secrets) {
     if (!s.value) continue;
     needles.push(s);
-    const lines = s.value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 8);
-    if (lines.length > 1) lines.forEach((l, i) => {
-      needles.push({ what: `${s.what} (line ${i + 1})`, value: l });
-    });
+    const lines = s.value
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length >= 8);
+    if (lines.length > 1)
+      lines.forEach((l, i) => {
+        needles.push({ what: `${s.what} (line ${i + 1})`, value: l });
+      });
     const parts = s.value.split('.');
     if (parts.length === 3 && parts[2].length > 16) needles.push({ what: `${s.what} (signature)`, value: parts[2] });
   }
@@ -82,11 +102,14 @@ export function findLeaks(stdout: string, secrets: Array<{ what: string; value: 
 export function taskVariablesFrom(stdout: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const c of vsoCommands(stdout)) {
-    if (c.command === 'task.settaskvariable') env[`VSTS_TASKVARIABLE_${c.properties.variable.replace(/[. ]/g, '_').toUpperCase()}`] = c.message;
+    if (c.command === 'task.settaskvariable')
+      env[`VSTS_TASKVARIABLE_${c.properties.variable.replace(/[. ]/g, '_').toUpperCase()}`] = c.message;
   }
   return env;
 }
 
 export function warnings(stdout: string): string[] {
-  return vsoCommands(stdout).filter((c) => c.command === 'task.issue' && c.properties.type === 'warning').map((c) => c.message);
+  return vsoCommands(stdout)
+    .filter((c) => c.command === 'task.issue' && c.properties.type === 'warning')
+    .map((c) => c.message);
 }

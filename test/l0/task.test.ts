@@ -15,7 +15,13 @@ const taskJson = path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json')
 interface Result {
   tr: MockTestRunner;
   vars: Map<string, string>;
-  evidence: { disposed: number; jwts: string[]; vaultTokens: string[]; requests: string[]; post?: { tokenRevoked?: boolean; leaseRevoked?: boolean; fileLeft?: boolean } };
+  evidence: {
+    disposed: number;
+    jwts: string[];
+    vaultTokens: string[];
+    requests: string[];
+    post?: { tokenRevoked?: boolean; leaseRevoked?: boolean; fileLeft?: boolean };
+  };
 }
 
 // No retries unless a test is about them: each retry waits a second or more.
@@ -29,7 +35,9 @@ async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
     const tr = new MockTestRunner(runner, taskJson);
     tr.nodePath = process.execPath; // never download a Node for the handler
     await tr.runAsync();
-    const evidence = fs.existsSync(evidenceFile) ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8')) : { disposed: 0, jwts: [], vaultTokens: [], requests: [] };
+    const evidence = fs.existsSync(evidenceFile)
+      ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8'))
+      : { disposed: 0, jwts: [], vaultTokens: [], requests: [] };
     assert.equal(tr.stderr.includes('scenario setup failed'), false, tr.stderr);
     const leaks = findLeaks(tr.stdout, [
       ...Object.entries(SECRETS).map(([what, value]) => ({ what, value })),
@@ -77,7 +85,10 @@ describe('L0: VaultAzureLogin task', function () {
     const m = masks(tr.stdout);
     for (const line of SECRETS.pem.split('\n')) assert.ok(m.has(line), `PEM line masked: ${line.slice(0, 12)}`);
     assert.ok(m.has(evidence.jwts[0]), 'the Entra token is masked');
-    assert.ok(evidence.vaultTokens.every((t) => m.has(t)), 'the Vault token is masked');
+    assert.ok(
+      evidence.vaultTokens.every((t) => m.has(t)),
+      'the Vault token is masked',
+    );
     assert.match(tr.stdout, /secret\/ci\/production\/db password → DB_PASSWORD/);
     assert.match(tr.stdout, /Entra access token: aud=https:\/\/management.azure.com\/ iss=https:\/\/sts.windows.net\//);
     assert.match(tr.stdout, /Logged in to Vault: policies \[ci-read, default\], token type service, TTL 900s/);
@@ -95,36 +106,95 @@ describe('L0: VaultAzureLogin task', function () {
   });
 
   const failures: Array<[string, Omit<Scenario, 'evidenceFile'>, RegExp[]]> = [
-    ['no address anywhere', { inputs: { ...base, vaultAddress: '', secrets: 'secret/ci/production/db password' } }, [/No Vault address: set 'vaultConnection' .* or 'vaultAddress'/]],
-    ['unknown service connection', { unknownConnection: true, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/service connection 'sc-vault-prod' is not available/]],
+    [
+      'no address anywhere',
+      { inputs: { ...base, vaultAddress: '', secrets: 'secret/ci/production/db password' } },
+      [/No Vault address: set 'vaultConnection' .* or 'vaultAddress'/],
+    ],
+    [
+      'unknown service connection',
+      { unknownConnection: true, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      [/service connection 'sc-vault-prod' is not available/],
+    ],
     [
       'every input problem at once',
-      { inputs: { vaultAddress: 'ftp://vault', authMount: 'auth/ado', role: '', resource: 'api://vault/.default', secrets: 'secret/x@v k\nsecret/y' } },
-      [/'ftp:\/\/vault' \(from input 'vaultAddress'\) is not a valid/, /without 'auth\/'/, /Input 'role' is required/, /without '\/.default'/, /secrets line 1/, /secrets line 2/],
+      {
+        inputs: {
+          vaultAddress: 'ftp://vault',
+          authMount: 'auth/ado',
+          role: '',
+          resource: 'api://vault/.default',
+          secrets: 'secret/x@v k\nsecret/y',
+        },
+      },
+      [
+        /'ftp:\/\/vault' \(from input 'vaultAddress'\) is not a valid/,
+        /without 'auth\/'/,
+        /Input 'role' is required/,
+        /without '\/.default'/,
+        /secrets line 1/,
+        /secrets line 2/,
+      ],
     ],
-    ['unknown role', { inputs: { ...base, role: 'nope', secrets: 'secret/ci/production/db password' } }, [/no role 'nope' on the azure auth mount 'auth\/ado'/]],
+    [
+      'unknown role',
+      { inputs: { ...base, role: 'nope', secrets: 'secret/ci/production/db password' } },
+      [/no role 'nope' on the azure auth mount 'auth\/ado'/],
+    ],
     [
       'audience differs from the mount resource',
       { vault: { resource: 'https://management.azure.com' }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
-      [/token has aud "https:\/\/management.azure.com\/" but auth\/ado expects "https:\/\/management.azure.com"/, /set the task input 'resource' to "https:\/\/management.azure.com"/],
+      [
+        /token has aud "https:\/\/management.azure.com\/" but auth\/ado expects "https:\/\/management.azure.com"/,
+        /set the task input 'resource' to "https:\/\/management.azure.com"/,
+      ],
     ],
     [
       'service principal not bound',
       { vault: { boundOids: ['00000000-0000-0000-0000-000000000000'] }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
-      [/object id 4f8c1a7e-2b0d-4c53-9a61-0e9d7b3c5a12 is not allowed by role 'azure-devops-production'/, /bound_service_principal_ids=4f8c1a7e/],
+      [
+        /object id 4f8c1a7e-2b0d-4c53-9a61-0e9d7b3c5a12 is not allowed by role 'azure-devops-production'/,
+        /bound_service_principal_ids=4f8c1a7e/,
+      ],
     ],
-    ['wrong auth mount', { inputs: { ...base, authMount: 'azure', secrets: 'secret/ci/production/db password' } }, [/No azure auth method answers at auth\/azure/]],
+    [
+      'wrong auth mount',
+      { inputs: { ...base, authMount: 'azure', secrets: 'secret/ci/production/db password' } },
+      [/No azure auth method answers at auth\/azure/],
+    ],
     ['sealed Vault', { vault: { sealed: true }, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/is sealed/]],
-    ['Vault not reachable', { vault: { down: true }, inputs: { ...base, secrets: 'secret/ci/production/db password' } }, [/Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/]],
+    [
+      'Vault not reachable',
+      { vault: { down: true }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      [/Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/],
+    ],
     [
       'Entra refuses the federated credential',
-      { token: { error: 'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found for presented assertion.' }, inputs: { ...base, secrets: 'secret/ci/production/db password' } },
+      {
+        token: {
+          error:
+            'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found for presented assertion.',
+        },
+        inputs: { ...base, secrets: 'secret/ci/production/db password' },
+      },
       [/Could not get an Entra access token from service connection 'sc-vault-prod'/, /AADSTS70021 means/],
     ],
     [
       'one bad read fails the whole step and lists every failure',
-      { inputs: { ...base, secrets: 'secret/ci/production/db password\nsecret/ci/production/db nokey | X\nsecret/other/team password | OTHER\nsecret/ci/missing k | M\nkv1/app/legacy@2 token | L2' } },
-      [/4 secret request\(s\) failed; no variables were published/, /key 'nokey' not found/, /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/, /no secret at secret\/ci\/missing/, /'@2' needs a KV version 2 mount, but kv1\/ is KV version 1/],
+      {
+        inputs: {
+          ...base,
+          secrets:
+            'secret/ci/production/db password\nsecret/ci/production/db nokey | X\nsecret/other/team password | OTHER\nsecret/ci/missing k | M\nkv1/app/legacy@2 token | L2',
+        },
+      },
+      [
+        /4 secret request\(s\) failed; no variables were published/,
+        /key 'nokey' not found/,
+        /path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/,
+        /no secret at secret\/ci\/missing/,
+        /'@2' needs a KV version 2 mount, but kv1\/ is KV version 1/,
+      ],
     ],
   ];
   for (const [name, sc, patterns] of failures) {
@@ -160,7 +230,10 @@ describe('L0: VaultAzureLogin task', function () {
       const { tr, evidence } = await runTask({ inputs: { ...base, secrets: '' }, vault: { down: true }, post: {} });
       assert.ok(tr.succeeded, 'a post-job step never fails the job');
       assert.equal(evidence.post?.tokenRevoked, false);
-      assert.match(tr.warningIssues.join('\n'), /Could not revoke the Vault token: Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/);
+      assert.match(
+        tr.warningIssues.join('\n'),
+        /Could not revoke the Vault token: Cannot reach Vault at http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/,
+      );
     });
   });
 });

@@ -40,14 +40,24 @@ for (const variant of ['public', 'dev'] as const) {
     after(async () => world?.stop());
 
     it('sits in a folder with no node_modules in it or above it', () => {
-      for (const dir of ancestors(world.taskDir)) assert.ok(!existsSync(join(dir, 'node_modules')), `${join(dir, 'node_modules')} does not exist`);
-      assert.equal(readFileSync(join(world.taskDir, 'main.js'), 'utf8'), readFileSync(join(unpacked.dir, 'tasks', 'VaultAzureLoginV1', 'main.js'), 'utf8'));
+      for (const dir of ancestors(world.taskDir))
+        assert.ok(!existsSync(join(dir, 'node_modules')), `${join(dir, 'node_modules')} does not exist`);
+      assert.equal(
+        readFileSync(join(world.taskDir, 'main.js'), 'utf8'),
+        readFileSync(join(unpacked.dir, 'tasks', 'VaultAzureLoginV1', 'main.js'), 'utf8'),
+      );
     });
 
     it('logs in with workload identity federation and publishes secrets (vaultAddress)', async () => {
       const run = await world.runTask({
         connection: world.ids.wif,
-        inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+        inputs: {
+          vaultAddress: VAULT_ADDRESS,
+          authMount: AUTH_MOUNT,
+          role: ROLE,
+          retries: '0',
+          secrets: 'secret/ci/production/db password | DB_PASSWORD',
+        },
       });
       const vars = succeeded(world, run);
       assert.deepEqual([...vars.keys()], ['DB_PASSWORD']);
@@ -77,12 +87,21 @@ for (const variant of ['public', 'dev'] as const) {
         connection: world.ids.msi,
         withoutCa: true,
         variables,
-        inputs: { vaultConnection: id, authMount: AUTH_MOUNT, role: ROLE, retries: '0', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+        inputs: {
+          vaultConnection: id,
+          authMount: AUTH_MOUNT,
+          role: ROLE,
+          retries: '0',
+          secrets: 'secret/ci/production/db password | DB_PASSWORD',
+        },
       });
       const vars = succeeded(world, run);
       assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
       const requests = world.vault.requests.slice(first);
-      assert.ok(requests.some((r) => r.path === `auth/${AUTH_MOUNT}/login`), 'the task logged in');
+      assert.ok(
+        requests.some((r) => r.path === `auth/${AUTH_MOUNT}/login`),
+        'the task logged in',
+      );
       assert.deepEqual([...new Set(requests.map((r) => r.namespace))], ['admin'], 'every request in the connection’s namespace');
     });
   });

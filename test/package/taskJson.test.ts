@@ -39,7 +39,18 @@ interface TaskJson {
 }
 
 const UUID = /^[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$/;
-const CATEGORIES = ['Build', 'Utility', 'Test', 'Package', 'Deploy', 'Azure Repos', 'Azure Boards', 'Azure Pipelines', 'Azure Test Plans', 'Azure Artifacts'];
+const CATEGORIES = [
+  'Build',
+  'Utility',
+  'Test',
+  'Package',
+  'Deploy',
+  'Azure Repos',
+  'Azure Boards',
+  'Azure Pipelines',
+  'Azure Test Plans',
+  'Azure Artifacts',
+];
 /** Handlers the agent still runs, and the agent version each needs. */
 const HANDLERS: Record<string, string> = { Node20_1: '3.232.1', Node24: '4.265.1' };
 const EXECUTION_SECTIONS = ['execution', 'prejobexecution', 'postjobexecution'] as const;
@@ -59,14 +70,18 @@ const compareVersions = (a: string, b: string): number => {
  * = == != < > <= >=, or Contains/StartsWith/EndsWith and their Not forms, and a value of letters,
  * digits, dots and spaces.
  */
-function parseVisibleRule(rule: string): { joiner: '&&' | '||' | null; predicates: Array<{ input: string; op: string; value: string }> } | string {
+function parseVisibleRule(
+  rule: string,
+): { joiner: '&&' | '||' | null; predicates: Array<{ input: string; op: string; value: string }> } | string {
   if (rule.includes('&&') && rule.includes('||')) return 'mixes && and ||, which the editor cannot evaluate';
   const joiner = rule.includes('&&') ? '&&' : rule.includes('||') ? '||' : null;
   const predicates = [];
   for (const part of joiner ? rule.split(joiner) : [rule]) {
     const m =
       /^\s*([A-Za-z0-9]+)\s*(==|=|!=|<=|>=|<|>)\s*([A-Za-z0-9.]+(?: [A-Za-z0-9.]+)*)\s*$/.exec(part) ??
-      /^\s*([A-Za-z0-9]+)\s+(NotContains|NotStartsWith|NotEndsWith|Contains|StartsWith|EndsWith)\s+([A-Za-z0-9.]+(?: [A-Za-z0-9.]+)*)\s*$/.exec(part);
+      /^\s*([A-Za-z0-9]+)\s+(NotContains|NotStartsWith|NotEndsWith|Contains|StartsWith|EndsWith)\s+([A-Za-z0-9.]+(?: [A-Za-z0-9.]+)*)\s*$/.exec(
+        part,
+      );
     if (!m) return `'${part.trim()}' is not <input> <operator> <value> (the value: letters, digits, dots, spaces)`;
     predicates.push({ input: m[1], op: m[2], value: m[3] });
   }
@@ -160,8 +175,12 @@ describe('package: task.json rules', () => {
       it('id is a UUID, name has no spaces, friendlyName is at most 40 characters', () => {
         assert.match(task.id, UUID);
         assert.match(task.name, /^[A-Za-z0-9-]+$/);
-        assert.ok(task.friendlyName.length > 0 && task.friendlyName.length <= 40, `friendlyName '${task.friendlyName}' is ${task.friendlyName.length} characters`);
-        for (const field of ['description', 'helpMarkDown', 'author', 'instanceNameFormat'] as const) assert.ok(task[field]?.trim(), `${field} is set`);
+        assert.ok(
+          task.friendlyName.length > 0 && task.friendlyName.length <= 40,
+          `friendlyName '${task.friendlyName}' is ${task.friendlyName.length} characters`,
+        );
+        for (const field of ['description', 'helpMarkDown', 'author', 'instanceNameFormat'] as const)
+          assert.ok(task[field]?.trim(), `${field} is set`);
         assert.match(task.helpMarkDown, /\]\(https:\/\/[^)]+\)/, 'helpMarkDown links to the docs');
         assert.ok(CATEGORIES.includes(task.category), `category '${task.category}'`);
       });
@@ -175,7 +194,11 @@ describe('package: task.json rules', () => {
 
       it('inputs: unique names and aliases, a label and help each, in a real group', () => {
         const names = task.inputs.flatMap((i) => [i.name, ...(i.aliases ?? [])]);
-        assert.deepEqual(names.filter((n, i) => names.findIndex((m) => m.toLowerCase() === n.toLowerCase()) !== i), [], 'no name or alias twice (case-insensitive)');
+        assert.deepEqual(
+          names.filter((n, i) => names.findIndex((m) => m.toLowerCase() === n.toLowerCase()) !== i),
+          [],
+          'no name or alias twice (case-insensitive)',
+        );
         const groups = (task.groups ?? []).map((g) => g.name);
         assert.equal(new Set(groups).size, groups.length, 'group names are unique');
         for (const input of task.inputs) {
@@ -183,10 +206,16 @@ describe('package: task.json rules', () => {
           for (const alias of input.aliases ?? []) assert.match(alias, /^[A-Za-z][A-Za-z0-9_]*$/);
           assert.ok(input.label?.trim(), `${input.name} has a label`);
           assert.ok(input.helpMarkDown?.trim(), `${input.name} has helpMarkDown`);
-          if (input.groupName !== undefined) assert.ok(groups.includes(input.groupName), `${input.name} is in group '${input.groupName}', which task.json does not define`);
-          if (input.type === 'boolean' && input.defaultValue !== undefined) assert.match(String(input.defaultValue), /^(true|false)$/, `${input.name} default`);
+          if (input.groupName !== undefined)
+            assert.ok(groups.includes(input.groupName), `${input.name} is in group '${input.groupName}', which task.json does not define`);
+          if (input.type === 'boolean' && input.defaultValue !== undefined)
+            assert.match(String(input.defaultValue), /^(true|false)$/, `${input.name} default`);
         }
-        for (const g of groups) assert.ok(task.inputs.some((i) => i.groupName === g), `group '${g}' holds an input`);
+        for (const g of groups)
+          assert.ok(
+            task.inputs.some((i) => i.groupName === g),
+            `group '${g}' holds an input`,
+          );
       });
 
       it('visible rules parse as the editor parses them and name other inputs and their values', () => {
@@ -199,7 +228,8 @@ describe('package: task.json rules', () => {
             assert.ok(other, `${input.name}: visibleRule names '${p.input}', which is not an input`);
             assert.notEqual(p.input, input.name, `${input.name}: visibleRule names the input itself`);
             if (other!.type === 'boolean') assert.match(p.value, /^(true|false)$/, `${input.name}: ${p.input} is a boolean`);
-            if (other!.options) assert.ok(Object.keys(other!.options).includes(p.value), `${input.name}: '${p.value}' is one of ${p.input}'s options`);
+            if (other!.options)
+              assert.ok(Object.keys(other!.options).includes(p.value), `${input.name}: '${p.value}' is one of ${p.input}'s options`);
           }
         }
       });
@@ -213,19 +243,37 @@ describe('package: task.json rules', () => {
       // Microsoft's own tasks do, as long as every agent the minimum admits has a handler it runs.
       it('handlers: supported Node handlers, one the minimum agent runs in each section, the same target for each, a target file in the build for each', async () => {
         const built = await packaged('public');
-        const handlers = EXECUTION_SECTIONS.flatMap((s) => Object.entries(task[s] ?? {}).map(([handler, { target }]) => ({ section: s, handler, target })));
-        assert.ok(handlers.some((h) => h.section === 'execution'), 'an execution handler');
+        const handlers = EXECUTION_SECTIONS.flatMap((s) =>
+          Object.entries(task[s] ?? {}).map(([handler, { target }]) => ({ section: s, handler, target })),
+        );
+        assert.ok(
+          handlers.some((h) => h.section === 'execution'),
+          'an execution handler',
+        );
         for (const h of handlers) {
           assert.ok(HANDLERS[h.handler], `${h.section}.${h.handler} is a handler the agent supports (${Object.keys(HANDLERS).join(', ')})`);
-          assert.ok(existsSync(join(built.dir, 'tasks', folder, h.target)), `${h.section}.${h.handler} target ${h.target} is in the built task`);
-          assert.ok(existsSync(join(REPO, 'tasks', folder, 'src', h.target.replace(/\.js$/, '.ts'))), `${h.target} is built from src/${h.target.replace(/\.js$/, '.ts')}`);
+          assert.ok(
+            existsSync(join(built.dir, 'tasks', folder, h.target)),
+            `${h.section}.${h.handler} target ${h.target} is in the built task`,
+          );
+          assert.ok(
+            existsSync(join(REPO, 'tasks', folder, 'src', h.target.replace(/\.js$/, '.ts'))),
+            `${h.target} is built from src/${h.target.replace(/\.js$/, '.ts')}`,
+          );
         }
         for (const section of EXECUTION_SECTIONS) {
           const declared = handlers.filter((h) => h.section === section);
           if (declared.length === 0) continue;
           const runnable = declared.filter((h) => compareVersions(task.minimumAgentVersion, HANDLERS[h.handler]) >= 0);
-          assert.ok(runnable.length > 0, `${section}: minimumAgentVersion ${task.minimumAgentVersion} runs one of ${declared.map((h) => `${h.handler} (needs ${HANDLERS[h.handler]})`).join(', ')}`);
-          assert.deepEqual([...new Set(declared.map((h) => h.target))], [declared[0].target], `${section}: every handler runs the same file`);
+          assert.ok(
+            runnable.length > 0,
+            `${section}: minimumAgentVersion ${task.minimumAgentVersion} runs one of ${declared.map((h) => `${h.handler} (needs ${HANDLERS[h.handler]})`).join(', ')}`,
+          );
+          assert.deepEqual(
+            [...new Set(declared.map((h) => h.target))],
+            [declared[0].target],
+            `${section}: every handler runs the same file`,
+          );
         }
       });
 

@@ -41,7 +41,9 @@ function xmlAttributes(xml: string, tag: string): Record<string, string> | undef
 }
 const xmlText = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}\\b[^>]*>([^<]*)</${tag}>`).exec(xml)?.[1];
 const xmlAll = (xml: string, tag: string): Array<Record<string, string>> =>
-  [...xml.matchAll(new RegExp(`<${tag}\\b([^>]*)/?>`, 'g'))].map((m) => Object.fromEntries([...m[1].matchAll(/([\w:]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+  [...xml.matchAll(new RegExp(`<${tag}\\b([^>]*)/?>`, 'g'))].map((m) =>
+    Object.fromEntries([...m[1].matchAll(/([\w:]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+  );
 
 /**
  * [Content_Types].xml as a reader takes it: its <Default> and <Override> entries, sorted, and the
@@ -71,7 +73,10 @@ function endpointDataKeysReadBySource(): string[] {
   const keys = new Set<string>();
   for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
     // `endpoint` is the input port's view of the Vault connection (port.endpoint(connectionId)).
-    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/(?:\bendpoint\??\.data\(|getEndpointDataParameter\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g)) keys.add(m[1]);
+    for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(
+      /(?:\bendpoint\??\.data\(|getEndpointDataParameter\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g,
+    ))
+      keys.add(m[1]);
   }
   return [...keys].sort();
 }
@@ -82,7 +87,8 @@ function endpointAuthKeysReadBySource(): string[] {
   const keys = new Set<string>();
   // The login methods read the Vault connection through the input port (`endpoint` is
   // port.endpoint(vaultConnection) in auth/approle.ts and auth/cert.ts); the pipeline edge directly.
-  const reads = /(?:\bendpoint\??\.auth\(|(?:getEndpointAuthorizationParameter|endpointAuthField)\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g;
+  const reads =
+    /(?:\bendpoint\??\.auth\(|(?:getEndpointAuthorizationParameter|endpointAuthField)\((?:vaultConnection|connectionId)[^,]*,)\s*'([^']+)'/g;
   for (const dir of ['auth', 'pipeline']) {
     for (const file of readdirSync(join(srcDir, dir)).filter((f) => f.endsWith('.ts'))) {
       for (const m of readFileSync(join(srcDir, dir, file), 'utf8').matchAll(reads)) keys.add(m[1]);
@@ -108,7 +114,12 @@ describe('package: the VSIX', function () {
 
   it('identity: id vault-azure-login, the publisher and version of package.json', () => {
     assert.equal(pub.manifest.id, 'vault-azure-login');
-    assert.deepEqual(xmlAttributes(pub.vsixManifest, 'Identity'), { Language: 'en-US', Id: 'vault-azure-login', Publisher: pkg.publisher, Version: pkg.version });
+    assert.deepEqual(xmlAttributes(pub.vsixManifest, 'Identity'), {
+      Language: 'en-US',
+      Id: 'vault-azure-login',
+      Publisher: pkg.publisher,
+      Version: pkg.version,
+    });
     assert.ok(pub.vsix.endsWith(`${pkg.publisher}.vault-azure-login-${pkg.version}.vsix`), pub.vsix);
     // The publisher and the version are written only by the packaging script.
     const source = readJson<Record<string, unknown>>(join(REPO, 'vss-extension.json'));
@@ -134,7 +145,11 @@ describe('package: the VSIX', function () {
     assert.equal(readFileSync(join(pub.dir, 'overview.md'), 'utf8'), readFileSync(join(REPO, 'overview.md'), 'utf8'));
     for (const a of assets) assert.ok(existsSync(join(pub.dir, a.Path)), `asset ${a.Type} → ${a.Path} is in the VSIX`);
     const links = Object.fromEntries(xmlAll(xml, 'Property').map((p) => [p.Id, p.Value]));
-    for (const id of ['Microsoft.VisualStudio.Services.Links.GitHub', 'Microsoft.VisualStudio.Services.Links.Support', 'Microsoft.VisualStudio.Services.Links.Getstarted']) {
+    for (const id of [
+      'Microsoft.VisualStudio.Services.Links.GitHub',
+      'Microsoft.VisualStudio.Services.Links.Support',
+      'Microsoft.VisualStudio.Services.Links.Getstarted',
+    ]) {
       assert.match(links[id] ?? '', /^https:\/\//, `${id} is a link`);
     }
   });
@@ -151,12 +166,20 @@ describe('package: the VSIX', function () {
           assert.ok(pub.files.includes(`${c.properties.name}/${target}`), `${handler} target ${target} is in the VSIX`);
         }
       }
-      assert.equal(`${task.version.Major}.${task.version.Minor}.${task.version.Patch}`, pkg.version, 'the packaged task has the version of package.json');
+      assert.equal(
+        `${task.version.Major}.${task.version.Minor}.${task.version.Patch}`,
+        pkg.version,
+        'the packaged task has the version of package.json',
+      );
       assert.ok(!pub.files.some((f) => f.split('/').includes('node_modules')), 'no node_modules in the VSIX');
       // Nothing compiled or cached: the agent's own Node compiles the bundles (a V8 code cache made
       // by another Node build crashed the task). Only the task's files and the bundles' licence texts.
       const inFolder = pub.files.filter((f) => f.startsWith(`${c.properties.name}/`)).map((f) => f.slice(c.properties.name.length + 1));
-      assert.deepEqual(inFolder.filter((f) => !TASK_FILES.includes(f) && !/^\w+\.js\.LEGAL\.txt$/.test(f)), [], 'no other file in the task folder');
+      assert.deepEqual(
+        inFolder.filter((f) => !TASK_FILES.includes(f) && !/^\w+\.js\.LEGAL\.txt$/.test(f)),
+        [],
+        'no other file in the task folder',
+      );
     }
   });
 
@@ -169,7 +192,13 @@ describe('package: the VSIX', function () {
       displayName: string;
       icon?: string;
       url: { displayName: string; helpText: string; isVisible: string };
-      inputDescriptors: Array<{ id: string; name: string; inputMode: string; isConfidential: boolean; validation: { isRequired: boolean; dataType: string } }>;
+      inputDescriptors: Array<{
+        id: string;
+        name: string;
+        inputMode: string;
+        isConfidential: boolean;
+        validation: { isRequired: boolean; dataType: string };
+      }>;
       authenticationSchemes: Array<{ type: string; inputDescriptors?: Array<{ id: string; inputMode: string; isConfidential: boolean }> }>;
     };
     assert.equal(p.name, 'hashicorpvault');
@@ -210,7 +239,11 @@ describe('package: the VSIX', function () {
       for (const c of tasksOf(u.vsoManifest)) {
         for (const input of taskJsonOf(u, c).inputs) {
           const m = /^connectedService:(.+)$/.exec(input.type);
-          if (m) assert.ok([...own, ...BUILT_IN_ENDPOINT_TYPES].includes(m[1]), `${u.manifest.id}: input ${input.name} names endpoint type ${m[1]}`);
+          if (m)
+            assert.ok(
+              [...own, ...BUILT_IN_ENDPOINT_TYPES].includes(m[1]),
+              `${u.manifest.id}: input ${input.name} names endpoint type ${m[1]}`,
+            );
         }
       }
     }
@@ -225,8 +258,13 @@ describe('package: the VSIX', function () {
 
     const pubTasks = tasksOf(pub.vsoManifest);
     const devTasks = tasksOf(dev.vsoManifest);
-    assert.deepEqual(devTasks.map((c) => c.properties.name), pubTasks.map((c) => c.properties.name));
-    const typeRename = new Map(endpointTypesOf(dev.vsoManifest).map((c, i) => [c.properties.name, endpointTypesOf(pub.vsoManifest)[i].properties.name]));
+    assert.deepEqual(
+      devTasks.map((c) => c.properties.name),
+      pubTasks.map((c) => c.properties.name),
+    );
+    const typeRename = new Map(
+      endpointTypesOf(dev.vsoManifest).map((c, i) => [c.properties.name, endpointTypesOf(pub.vsoManifest)[i].properties.name]),
+    );
     for (const [i, c] of devTasks.entries()) {
       const a = taskJsonOf(pub, pubTasks[i]);
       const b = taskJsonOf(dev, c);
@@ -250,14 +288,24 @@ describe('package: the VSIX', function () {
       id: '',
       name: '',
       public: undefined,
-      contributions: m.contributions.map((c) => (c.type === ENDPOINT_TYPE ? { ...c, properties: { ...c.properties, name: '', displayName: '' } } : c)),
+      contributions: m.contributions.map((c) =>
+        c.type === ENDPOINT_TYPE ? { ...c, properties: { ...c.properties, name: '', displayName: '' } } : c,
+      ),
     });
     assert.deepEqual(blank(dev.manifest), blank(pub.manifest));
 
     // Every other file is byte for byte the same, and both declare the same content types.
     assert.deepEqual(dev.files, pub.files);
-    const differ = new Set([...pubTasks.map((c) => `${c.properties.name}/task.json`), 'extension.vsixmanifest', 'extension.vsomanifest', CONTENT_TYPES]);
-    const hash = (u: Unpacked, f: string) => createHash('sha256').update(readFileSync(join(u.dir, f))).digest('hex');
+    const differ = new Set([
+      ...pubTasks.map((c) => `${c.properties.name}/task.json`),
+      'extension.vsixmanifest',
+      'extension.vsomanifest',
+      CONTENT_TYPES,
+    ]);
+    const hash = (u: Unpacked, f: string) =>
+      createHash('sha256')
+        .update(readFileSync(join(u.dir, f)))
+        .digest('hex');
     for (const f of pub.files.filter((f) => !differ.has(f))) assert.equal(hash(dev, f), hash(pub, f), `${f} is the same in both variants`);
     assert.deepEqual(contentTypes(dev), contentTypes(pub), `${CONTENT_TYPES} has the same entries in both variants`);
   });

@@ -74,7 +74,9 @@ describe('server: approle login against OpenBao', function () {
       s.check(run, ok, {
         agentMasked: masked,
         // What the step masked itself, the unwrapped secret_id among them, shows nowhere else.
-        extraSecrets: [...masks(run.stdout)].filter((m) => !masked.includes(m)).map((value) => ({ what: 'a value the step masked', value })),
+        extraSecrets: [...masks(run.stdout)]
+          .filter((m) => !masked.includes(m))
+          .map((value) => ({ what: 'a value the step masked', value })),
       });
     return { run, checked };
   }
@@ -119,13 +121,19 @@ describe('server: approle login against OpenBao', function () {
     const { vars } = checked(true);
     assert.deepEqual(Object.fromEntries(vars), { DB_PASSWORD: SECRETS.dbPassword });
     assert.match(run.stdout, /^Logging in with an AppRole: role_id from input 'approleRoleId', secret_id from input 'approleSecretId'\.$/m);
-    assert.match(run.stdout, new RegExp(`^Logging in to ${OPENBAO_ADDRESS.replace(/\./g, '\\.')} at auth/${MOUNT}/login with role 'ci'\\.$`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(`^Logging in to ${OPENBAO_ADDRESS.replace(/\./g, '\\.')} at auth/${MOUNT}/login with role 'ci'\\.$`, 'm'),
+    );
     assert.match(run.stdout, /^Logged in to Vault: policies \[ci-read, default\], token type service, TTL 600s, over HTTP\/2\.$/m);
 
     const token = savedToken(run);
     assert.ok(token);
     assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 200);
-    const post = await s.run({ authMethod: 'approle' }, { entry: 'post.js', tempDir: run.tempDir, variables: taskVariablesFrom(run.stdout) });
+    const post = await s.run(
+      { authMethod: 'approle' },
+      { entry: 'post.js', tempDir: run.tempDir, variables: taskVariablesFrom(run.stdout) },
+    );
     s.check(post, true);
     assert.match(post.stdout, /Revoked the Vault token\./);
     const later = await s.bao.api('GET', 'auth/token/lookup-self', undefined, token);
@@ -139,7 +147,10 @@ describe('server: approle login against OpenBao', function () {
       { endpoints: [connection({ username: roleIds.ci, password: secret })], masked: [roleIds.ci, secret] },
     );
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-    assert.match(run.stdout, new RegExp(`role_id from Vault service connection '${CONNECTION}', secret_id from Vault service connection '${CONNECTION}'\\.`));
+    assert.match(
+      run.stdout,
+      new RegExp(`role_id from Vault service connection '${CONNECTION}', secret_id from Vault service connection '${CONNECTION}'\\.`),
+    );
   });
 
   it('unwraps a response-wrapped secret_id once, after checking it was made at the role’s secret-id path, and masks it', async () => {
@@ -148,20 +159,34 @@ describe('server: approle login against OpenBao', function () {
     // The role_id stays in the connection; the wrapping token comes for this run in a secret variable.
     const { run, checked } = await main(
       { vaultAddress: '', vaultConnection: CONNECTION, approleSecretId: token },
-      { endpoints: [connection({ username: roleIds.ci, password: 'not-used' })], secretVariables: { VAULT_SECRET_ID: token }, masked: [roleIds.ci, token] },
+      {
+        endpoints: [connection({ username: roleIds.ci, password: 'not-used' })],
+        secretVariables: { VAULT_SECRET_ID: token },
+        masked: [roleIds.ci, token],
+      },
     );
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-    assert.match(run.stdout, /secret_id from input 'approleSecretId' \(shaped like a response-wrapping token: the step asks Vault whether it is one, checks where it was made and unwraps it once\)\./);
     assert.match(
       run.stdout,
-      new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/secret-id on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\\.$`, 'm'),
+      /secret_id from input 'approleSecretId' \(shaped like a response-wrapping token: the step asks Vault whether it is one, checks where it was made and unwraps it once\)\./,
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/secret-id on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\\.$`,
+        'm',
+      ),
     );
     // The unwrapped secret_id was masked before the line about it.
     const secretMask = [...masks(run.stdout)].find((m) => /^[0-9a-f-]{36}$/.test(m));
     assert.ok(secretMask, 'the unwrapped secret_id is masked');
     assert.ok(run.stdout.indexOf(`##vso[task.setsecret]${secretMask}`) < run.stdout.indexOf('Unwrapped the secret_id'));
     const again = await s.bao.api('POST', 'sys/wrapping/lookup', { token }, '');
-    assert.deepEqual([again.status, again.body], [400, { errors: ['wrapping token is not valid or does not exist'] }], 'unwrapped: the token is spent');
+    assert.deepEqual(
+      [again.status, again.body],
+      [400, { errors: ['wrapping token is not valid or does not exist'] }],
+      'unwrapped: the token is spent',
+    );
   });
 
   it('refuses a wrapping token made at another path, naming it, and leaves it unwrapped', async () => {
@@ -199,7 +224,10 @@ describe('server: approle login against OpenBao', function () {
     const [inputs, job] = fromVariables(roleIds.ci, token);
     const { run, checked } = await main(inputs, job);
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-    assert.match(run.stdout, new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/custom-secret-id on `, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/${MOUNT}/role/ci/custom-secret-id on `, 'm'),
+    );
     assert.ok(run.stdout.includes(`##vso[task.setsecret]${custom}`), 'the unwrapped custom secret_id is masked');
   });
 
@@ -210,13 +238,24 @@ describe('server: approle login against OpenBao', function () {
     it(`logs in with a custom secret_id of ${shape}: one lookup says it is no wrapping token, then one login`, async () => {
       const made = await s.bao.api('POST', `auth/${MOUNT}/role/ci/custom-secret-id`, { secret_id: custom });
       assert.equal(made.status, 200, JSON.stringify(made.body));
-      const before = { lookups: audited('sys/wrapping/lookup'), unwraps: audited('sys/wrapping/unwrap'), logins: audited(`auth/${MOUNT}/login`) };
+      const before = {
+        lookups: audited('sys/wrapping/lookup'),
+        unwraps: audited('sys/wrapping/unwrap'),
+        logins: audited(`auth/${MOUNT}/login`),
+      };
       const [inputs, job] = fromVariables(roleIds.ci, custom);
       const { run, checked } = await main(inputs, job);
       assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-      assert.match(run.stdout, /^Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id\.$/m);
+      assert.match(
+        run.stdout,
+        /^Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id\.$/m,
+      );
       assert.deepEqual(
-        { lookups: audited('sys/wrapping/lookup') - before.lookups, unwraps: audited('sys/wrapping/unwrap') - before.unwraps, logins: audited(`auth/${MOUNT}/login`) - before.logins },
+        {
+          lookups: audited('sys/wrapping/lookup') - before.lookups,
+          unwraps: audited('sys/wrapping/unwrap') - before.unwraps,
+          logins: audited(`auth/${MOUNT}/login`) - before.logins,
+        },
         { lookups: 1, unwraps: 0, logins: 1 },
       );
     });
@@ -225,11 +264,19 @@ describe('server: approle login against OpenBao', function () {
   it('a spent wrapping token: one lookup, one login with the value, and both readings explained, never "stolen"', async () => {
     const token = await wrapped(['-f', `auth/${MOUNT}/role/ci/secret-id`]);
     assert.equal((await s.bao.api('POST', 'sys/wrapping/unwrap', {}, token)).status, 200, 'someone else unwrapped it first');
-    const before = { lookups: audited('sys/wrapping/lookup'), unwraps: audited('sys/wrapping/unwrap'), logins: audited(`auth/${MOUNT}/login`) };
+    const before = {
+      lookups: audited('sys/wrapping/lookup'),
+      unwraps: audited('sys/wrapping/unwrap'),
+      logins: audited(`auth/${MOUNT}/login`),
+    };
     const [inputs, job] = fromVariables(roleIds.ci, token);
     const { errors } = (await main(inputs, job)).checked(false);
     assert.deepEqual(
-      { lookups: audited('sys/wrapping/lookup') - before.lookups, unwraps: audited('sys/wrapping/unwrap') - before.unwraps, logins: audited(`auth/${MOUNT}/login`) - before.logins },
+      {
+        lookups: audited('sys/wrapping/lookup') - before.lookups,
+        unwraps: audited('sys/wrapping/unwrap') - before.unwraps,
+        logins: audited(`auth/${MOUNT}/login`) - before.logins,
+      },
       { lookups: 1, unwraps: 0, logins: 1 },
     );
     assert.doesNotMatch(errors, /stolen|intercept/i);
@@ -276,7 +323,12 @@ describe('server: approle login against OpenBao', function () {
     const { run, checked } = await main(inputs, job);
     const { errors } = checked(false);
     assert.match(run.stdout, /the secret_id's TTL: 1s, its uses: no limit\./);
-    assert.match(errors, new RegExp(`^Vault refused the AppRole login at auth/${MOUNT} \\(400 invalid role or secret ID\\): the unwrapped secret_id was made at \\S+ with a TTL of 1s, which ran out before the login`));
+    assert.match(
+      errors,
+      new RegExp(
+        `^Vault refused the AppRole login at auth/${MOUNT} \\(400 invalid role or secret ID\\): the unwrapped secret_id was made at \\S+ with a TTL of 1s, which ran out before the login`,
+      ),
+    );
     assert.match(errors, new RegExp(`vault write -wrap-ttl=1h auth/${MOUNT}/role/ci/secret-id ttl=2h$`));
     const [fixed, fixedJob] = fromVariables(roleIds.ci, await printedWrap(errors));
     const after = await main(fixed, fixedJob);
@@ -317,7 +369,10 @@ describe('server: approle login against OpenBao', function () {
     const { errors } = checked(false);
     assert.match(run.stdout, /^Logged in to Vault: policies \[ci-read, default\]/m);
     // OpenBao answers a bare "permission denied", as for a policy that allows nothing there.
-    assert.match(errors, /the token's policies allow nothing under the mount of secret\/ci\/production\/db \(403 on sys\/internal\/ui\/mounts\)/);
+    assert.match(
+      errors,
+      /the token's policies allow nothing under the mount of secret\/ci\/production\/db \(403 on sys\/internal\/ui\/mounts\)/,
+    );
   });
   describe('the approle setup of docs/approle.md, run as written', () => {
     const blocks = recipeBlocks(docsPage('approle.md'), 'approle-recipe');
@@ -368,7 +423,13 @@ describe('server: approle login against OpenBao', function () {
         { secretVariables: { VAULT_ROLE_ID: role_id, VAULT_SECRET_ID: wrappingToken }, masked: [role_id, wrappingToken] },
       );
       assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-      assert.match(run.stdout, new RegExp(`^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/approle/role/${inputs.role}/secret-id on \\S+ with a wrap TTL of 3600s; the secret_id's TTL: 7200s, its uses: 1\\.$`, 'm'));
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^Unwrapped the secret_id \\(masked\\) from a wrapping token made at auth/approle/role/${inputs.role}/secret-id on \\S+ with a wrap TTL of 3600s; the secret_id's TTL: 7200s, its uses: 1\\.$`,
+          'm',
+        ),
+      );
       assert.match(run.stdout, /^Logged in to Vault: policies \[ci-production, default\], token type service, TTL 600s, over HTTP\/2\.$/m);
     });
   });

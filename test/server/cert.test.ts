@@ -86,12 +86,19 @@ describe('server: cert login against OpenBao', function () {
   });
 
   /** The main step with the cert method; checked with the key as what the agent masks. */
-  async function main(inputs: Record<string, string>, pair: KeyPair, more: Partial<RunOptions> = {}): Promise<{ run: TaskRun; checked: (ok: boolean) => Checked }> {
+  async function main(
+    inputs: Record<string, string>,
+    pair: KeyPair,
+    more: Partial<RunOptions> = {},
+  ): Promise<{ run: TaskRun; checked: (ok: boolean) => Checked }> {
     const run = await s.run({ authMethod: 'cert', authMount: MOUNT, role: ROLE, secrets: SECRETS_LINE, ...inputs }, more);
     return { run, checked: (ok) => s.check(run, ok, { agentMasked: keyLines(pair) }) };
   }
 
-  const viaConnection = (pair: KeyPair, url?: string): [Record<string, string>, Partial<RunOptions>] => [{ vaultAddress: '', vaultConnection: CONNECTION }, { endpoints: [connection(pair, url)] }];
+  const viaConnection = (pair: KeyPair, url?: string): [Record<string, string>, Partial<RunOptions>] => [
+    { vaultAddress: '', vaultConnection: CONNECTION },
+    { endpoints: [connection(pair, url)] },
+  ];
 
   it('logs in with the certificate and key of a HashiCorp Vault service connection, reads and publishes; the post-job step revokes the token', async () => {
     const [inputs, more] = viaConnection(agent);
@@ -99,7 +106,10 @@ describe('server: cert login against OpenBao', function () {
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
     assert.match(
       run.stdout,
-      new RegExp(`^Logging in with the TLS client certificate from Vault service connection '${CONNECTION}': subject CN=${AGENT_CN.replace(/\./g, '\\.')}, issuer CN=VaultAzureLogin Test CA, valid until \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\.$`, 'm'),
+      new RegExp(
+        `^Logging in with the TLS client certificate from Vault service connection '${CONNECTION}': subject CN=${AGENT_CN.replace(/\./g, '\\.')}, issuer CN=VaultAzureLogin Test CA, valid until \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\.$`,
+        'm',
+      ),
     );
     assert.match(run.stdout, /^Logged in to Vault: policies \[ci-read, default\], token type service, TTL 600s, over HTTP\/2\.$/m);
 
@@ -113,10 +123,18 @@ describe('server: cert login against OpenBao', function () {
   });
 
   it("logs in with the inputs 'clientCertificate' and 'clientKey' and no role (OpenBao tries every certificate role)", async () => {
-    const { run, checked } = await main({ role: '', clientCertificate: agent.certPem, clientKey: agent.keyPem }, agent, { secretVariables: { VAULT_CLIENT_KEY: agent.keyPem } });
+    const { run, checked } = await main({ role: '', clientCertificate: agent.certPem, clientKey: agent.keyPem }, agent, {
+      secretVariables: { VAULT_CLIENT_KEY: agent.keyPem },
+    });
     assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-    assert.match(run.stdout, /^Logging in with the TLS client certificate from input 'clientCertificate': subject CN=ci-agent\.example\.com/m);
-    assert.match(run.stdout, /^Logging in to https:\/\/vault\.example\.com:8300 at auth\/cert-ci\/login \(no role named: the mount chooses\)\.$/m);
+    assert.match(
+      run.stdout,
+      /^Logging in with the TLS client certificate from input 'clientCertificate': subject CN=ci-agent\.example\.com/m,
+    );
+    assert.match(
+      run.stdout,
+      /^Logging in to https:\/\/vault\.example\.com:8300 at auth\/cert-ci\/login \(no role named: the mount chooses\)\.$/m,
+    );
   });
 
   it('explains a certificate from a CA the role does not trust, with the role and without; the printed fix works', async () => {
@@ -191,9 +209,17 @@ describe('server: cert login against OpenBao', function () {
       }
       // The agent passes the connection the input names by its id.
       const id = 'VAULTPRODAGENTS';
-      const { run, checked } = await main({ ...inputs, authMount: '', vaultConnection: id, vaultAddress: '' }, pair, { endpoints: [{ ...connection(pair), id }] });
+      const { run, checked } = await main({ ...inputs, authMount: '', vaultConnection: id, vaultAddress: '' }, pair, {
+        endpoints: [{ ...connection(pair), id }],
+      });
       assert.deepEqual(Object.fromEntries(checked(true).vars), { DB_PASSWORD: SECRETS.dbPassword });
-      assert.match(run.stdout, new RegExp(`^Logging in with the TLS client certificate from Vault service connection '${id}': subject CN=${commonName.replace(/\./g, '\\.')}, `, 'm'));
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^Logging in with the TLS client certificate from Vault service connection '${id}': subject CN=${commonName.replace(/\./g, '\\.')}, `,
+          'm',
+        ),
+      );
       assert.match(run.stdout, /^Logged in to Vault: policies \[ci-production, default\], token type service, TTL 600s, over HTTP\/2\.$/m);
     });
   });

@@ -36,13 +36,24 @@ describe('server: service connection secrets with System.Debug on', function () 
     assert.ok((await s.bao.api('POST', `auth/${APPROLE_MOUNT}/role/ci`, { token_policies: ['ci-read'], token_ttl: '10m' })).status < 300);
     roleId = (await s.bao.api('GET', `auth/${APPROLE_MOUNT}/role/ci/role-id`)).body.data.role_id;
     assert.ok((await s.bao.api('POST', `sys/auth/${CERT_MOUNT}`, { type: 'cert' })).status < 300);
-    const role = await s.bao.api('POST', `auth/${CERT_MOUNT}/certs/ci`, { certificate: s.world.ca.certPem, allowed_common_names: [AGENT_CN], token_policies: ['ci-read'], token_ttl: '10m' });
+    const role = await s.bao.api('POST', `auth/${CERT_MOUNT}/certs/ci`, {
+      certificate: s.world.ca.certPem,
+      allowed_common_names: [AGENT_CN],
+      token_policies: ['ci-read'],
+      token_ttl: '10m',
+    });
     assert.ok(role.status < 300, JSON.stringify(role.body));
     agent = await issueClientCert(s.world.ca, AGENT_CN);
   });
   after(async () => s?.stop());
 
-  const endpoint = (scheme: string, parameters: Record<string, string>): ServiceEndpoint => ({ id: CONNECTION, url: OPENBAO_ADDRESS, scheme, parameters, data: { namespace: '', caCertificate: '' } });
+  const endpoint = (scheme: string, parameters: Record<string, string>): ServiceEndpoint => ({
+    id: CONNECTION,
+    url: OPENBAO_ADDRESS,
+    scheme,
+    parameters,
+    data: { namespace: '', caCertificate: '' },
+  });
 
   it("AppRole connection: the secret_id shows in no line, a debug line's included", async () => {
     const secretId = (await s.bao.api('POST', `auth/${APPROLE_MOUNT}/role/ci/secret-id`, {})).body.data.secret_id as string;
@@ -65,7 +76,9 @@ describe('server: service connection secrets with System.Debug on', function () 
       { endpoints: [endpoint('Certificate', { certificate: pem })], variables: debugOn },
     );
     assert.match(run.stdout, /^##vso\[task\.debug\]/m, 'debug lines are on');
-    const { vars } = s.check(run, true, { extraSecrets: lines.map((value, i) => ({ what: `line ${i + 1} of the connection's private key`, value })) });
+    const { vars } = s.check(run, true, {
+      extraSecrets: lines.map((value, i) => ({ what: `line ${i + 1} of the connection's private key`, value })),
+    });
     assert.equal(vars.get('DB_PASSWORD'), SECRETS.dbPassword);
   });
 });

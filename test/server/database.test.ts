@@ -27,7 +27,9 @@ async function ok(what: string, answer: Promise<Answer>): Promise<Answer> {
 
 /** The lease ids the main step kept for its post-job step (a task variable holding a JSON list). */
 function savedLeases(run: TaskRun): string[] {
-  const saved = vsoCommands(run.stdout).filter((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Leases');
+  const saved = vsoCommands(run.stdout).filter(
+    (c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Leases',
+  );
   assert.ok(saved.length, 'the main step saved the leases');
   return JSON.parse(saved[saved.length - 1].message) as string[];
 }
@@ -84,7 +86,8 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
   const adminPassword = () => ({ what: "PostgreSQL's admin password", value: pg.adminPassword });
 
   /** The post-job step in the main step's Agent.TempDirectory with the task variables it set. */
-  const postJob = (main: TaskRun, inputs: Record<string, string>) => s.run(inputs, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+  const postJob = (main: TaskRun, inputs: Record<string, string>) =>
+    s.run(inputs, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
 
   async function leaseLookup(leaseId: string): Promise<Answer> {
     return s.bao.api('PUT', 'sys/leases/lookup', { lease_id: leaseId });
@@ -128,7 +131,11 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     assert.equal(lookup.body.data.path, 'database/creds/ci');
     assert.equal(lookup.body.data.renewable, true);
     assert.ok(lookup.body.data.ttl > 0 && lookup.body.data.ttl <= 3600);
-    assert.deepEqual((await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).body.data.keys, [leases[0].split('/').pop()], 'the only lease the engine handed out');
+    assert.deepEqual(
+      (await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).body.data.keys,
+      [leases[0].split('/').pop()],
+      'the only lease the engine handed out',
+    );
 
     const login = await pg.psql('select current_user', user, password);
     assert.equal(login.code, 0, login.stderr);
@@ -167,7 +174,10 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     const main = await s.run(inputs);
     const { vars, errors } = s.check(main, false, { extraSecrets: [adminPassword()] });
     assert.equal(vars.size, 0, 'nothing published');
-    assert.match(errors, /^1 secret request\(s\) failed; no variables were published:\n {2}secret\/ci\/production\/nope password: no secret at secret\/ci\/production\/nope/);
+    assert.match(
+      errors,
+      /^1 secret request\(s\) failed; no variables were published:\n {2}secret\/ci\/production\/nope password: no secret at secret\/ci\/production\/nope/,
+    );
     const [lease] = savedLeases(main);
     assert.match(lease, /^database\/creds\/ci\//);
     const lookup = await leaseLookup(lease);
@@ -196,7 +206,12 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
       errorList[0],
       /database\/creds\/admin username: permission denied: the Vault token's policies do not allow read on database\/creds\/admin\. Add to the role's policy: path "database\/creds\/admin" \{ capabilities = \["read"\] \}/,
     );
-    assert.equal(vsoCommands(main.stdout).filter((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Leases').length, 0, 'no lease saved');
+    assert.equal(
+      vsoCommands(main.stdout).filter((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Leases')
+        .length,
+      0,
+      'no lease saved',
+    );
     const token = savedToken(main)!;
     assert.equal((await s.bao.api('POST', 'auth/token/revoke', { token })).status, 204);
   });

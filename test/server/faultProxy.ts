@@ -32,7 +32,8 @@ export interface FaultProxy {
 }
 
 /** The HTML page a gateway such as nginx answers with when its upstream fails. */
-const BAD_GATEWAY = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
+const BAD_GATEWAY =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
 
 export async function startFaultProxy(ca: Ca, port: number, upstream: { port: number; caPem: string }): Promise<FaultProxy> {
   const { certPem, keyPem } = await ca.issue([VAULT_HOST]);
@@ -50,7 +51,16 @@ export async function startFaultProxy(ca: Ca, port: number, upstream: { port: nu
       const headers = { ...req.headers };
       delete headers.connection;
       const forward = request(
-        { host: VAULT_IP, servername: VAULT_HOST, port: upstream.port, method: req.method, path: req.url, headers, ca: upstream.caPem, agent: false },
+        {
+          host: VAULT_IP,
+          servername: VAULT_HOST,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers,
+          ca: upstream.caPem,
+          agent: false,
+        },
         (answer) => {
           const body: Buffer[] = [];
           answer.on('data', (c: Buffer) => body.push(c));

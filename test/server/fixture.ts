@@ -22,7 +22,8 @@ export interface ServerWorld {
 
 /** The Vault token the main step kept for its post-job step (a secret task variable). */
 export function savedToken(run: TaskRun): string | undefined {
-  return vsoCommands(run.stdout).find((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Token')?.message;
+  return vsoCommands(run.stdout).find((c) => c.command === 'task.settaskvariable' && c.properties.variable === 'VaultAzureLogin.Token')
+    ?.message;
 }
 
 export async function startServerWorld(options: OpenBaoOptions = {}): Promise<ServerWorld> {

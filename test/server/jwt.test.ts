@@ -39,9 +39,18 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     s.run({ authMethod: 'jwt', jwtSource: 'serviceConnection', authMount: 'jwt', role: 'connection', secrets, ...inputs }, more);
 
   const role = (mount: string, name: string, fields: Record<string, unknown>) =>
-    ok(`role ${mount}/${name}`, s.bao.api('POST', `auth/${mount}/role/${name}`, { token_policies: ['ci-read'], token_ttl: 900, ...fields }));
+    ok(
+      `role ${mount}/${name}`,
+      s.bao.api('POST', `auth/${mount}/role/${name}`, { token_policies: ['ci-read'], token_ttl: 900, ...fields }),
+    );
   const pipelineRole = (mount: string, name: string, fields: Record<string, unknown> = {}) =>
-    role(mount, name, { role_type: 'jwt', bound_audiences: [TOKEN_EXCHANGE_AUDIENCE], bound_claims: pipelineClaims, user_claim: 'sub', ...fields });
+    role(mount, name, {
+      role_type: 'jwt',
+      bound_audiences: [TOKEN_EXCHANGE_AUDIENCE],
+      bound_claims: pipelineClaims,
+      user_claim: 'sub',
+      ...fields,
+    });
   async function mount(path: string, config: Record<string, unknown>): Promise<void> {
     await ok(`enable ${path}`, s.bao.api('POST', `sys/auth/${path}`, { type: 'jwt' }));
     await ok(`config ${path}`, s.bao.api('POST', `auth/${path}/config`, { oidc_discovery_ca_pem: s.world.ca.certPem, ...config }));
@@ -54,7 +63,12 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     // The documented setup: discovery at the issuer, bound to it.
     await mount('jwt', { oidc_discovery_url: iss, bound_issuer: iss });
     await pipelineRole('jwt', 'deploy');
-    await role('jwt', 'connection', { role_type: 'jwt', bound_audiences: [TOKEN_EXCHANGE_AUDIENCE], bound_subject: s.world.azdo.oidcSubject(s.world.ids.wif.connectionId), user_claim: 'sub' });
+    await role('jwt', 'connection', {
+      role_type: 'jwt',
+      bound_audiences: [TOKEN_EXCHANGE_AUDIENCE],
+      bound_subject: s.world.azdo.oidcSubject(s.world.ids.wif.connectionId),
+      user_claim: 'sub',
+    });
     // Entra-issued connection assertions: Entra's v2 issuer of the connection's tenant.
     const entraV2 = `https://login.microsoftonline.com/${TENANT_ID}/v2.0`;
     await mount('jwt-sc-entra', { oidc_discovery_url: entraV2, bound_issuer: entraV2 });
@@ -87,7 +101,10 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     it("with the pipeline's own token, logging its claims, and reads the secret", async () => {
       const run = await pipeline();
       loggedIn(run);
-      assert.match(run.stdout, /^Requesting the pipeline's OIDC token from Azure DevOps \(https:\/\/dev\.azure\.com\/contoso\/[0-9a-f-]{36}\/_apis\/distributedtask\/hubs\/build\/plans\/[0-9a-f-]{36}\/jobs\/[0-9a-f-]{36}\/oidctoken\)\.$/m);
+      assert.match(
+        run.stdout,
+        /^Requesting the pipeline's OIDC token from Azure DevOps \(https:\/\/dev\.azure\.com\/contoso\/[0-9a-f-]{36}\/_apis\/distributedtask\/hubs\/build\/plans\/[0-9a-f-]{36}\/jobs\/[0-9a-f-]{36}\/oidctoken\)\.$/m,
+      );
       const r = s.world.azdo.pipelineRun;
       const claims = [
         `iss=${iss}`,
@@ -102,7 +119,10 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
         `rpo_ver=${r.version}`,
         `run_id=${r.runId}`,
       ].join(' ');
-      assert.ok(run.stdout.split('\n').includes(`Got the pipeline's OIDC token: ${claims} expires=${run.stdout.match(/expires=(\S+)/)?.[1]}`), run.stdout);
+      assert.ok(
+        run.stdout.split('\n').includes(`Got the pipeline's OIDC token: ${claims} expires=${run.stdout.match(/expires=(\S+)/)?.[1]}`),
+        run.stdout,
+      );
       // The request the task made: the agent's URI, the API version, no connection, the job's token.
       const req = s.world.azdo.requests.filter((q) => q.path.endsWith('/oidctoken')).pop()!;
       assert.deepEqual(req.query, { 'api-version': '7.1-preview.1' });
@@ -114,7 +134,13 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
       const run = await connection();
       loggedIn(run);
       const id = s.world.ids.wif.connectionId;
-      assert.match(run.stdout, new RegExp(`^Got the OIDC token of service connection '${id}': iss=${iss} sub=sc://contoso/Platform/sc-vault-prod aud=api://AzureADTokenExchange expires=\\S+$`, 'm'));
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^Got the OIDC token of service connection '${id}': iss=${iss} sub=sc://contoso/Platform/sc-vault-prod aud=api://AzureADTokenExchange expires=\\S+$`,
+          'm',
+        ),
+      );
       const req = s.world.azdo.requests.filter((q) => q.path.endsWith('/oidctoken')).pop()!;
       assert.deepEqual(req.query, { 'api-version': '7.1-preview.1', serviceConnectionId: id });
     });
@@ -122,16 +148,24 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     it('with the federated token of a service connection in the Entra-issued shape, at a mount trusting Entra v2', async () => {
       const run = await connection({ authMount: 'jwt-sc-entra' }, { connection: s.world.ids.wifEntra });
       loggedIn(run);
-      assert.match(run.stdout, new RegExp(`iss=https://login\\.microsoftonline\\.com/${TENANT_ID}/v2\\.0 sub=/eid1/c/pub/t/[\\w-]+/a/[\\w-]+/sc/[0-9a-f-]{36}/${s.world.ids.wifEntra.connectionId} aud=api://AzureADTokenExchange tid=${TENANT_ID} oid=`));
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `iss=https://login\\.microsoftonline\\.com/${TENANT_ID}/v2\\.0 sub=/eid1/c/pub/t/[\\w-]+/a/[\\w-]+/sc/[0-9a-f-]{36}/${s.world.ids.wifEntra.connectionId} aud=api://AzureADTokenExchange tid=${TENANT_ID} oid=`,
+        ),
+      );
     });
 
-    it("and the post-job step revokes the token: a later lookup with it is refused", async () => {
+    it('and the post-job step revokes the token: a later lookup with it is refused', async () => {
       const main = await pipeline();
       loggedIn(main);
       const token = savedToken(main);
       assert.ok(token);
       assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 200);
-      const post = await s.run({ authMethod: 'jwt', authMount: 'jwt', role: 'deploy', secrets }, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+      const post = await s.run(
+        { authMethod: 'jwt', authMount: 'jwt', role: 'deploy', secrets },
+        { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) },
+      );
       const p = s.check(post, true);
       assert.deepEqual(p.warnings, []);
       assert.match(post.stdout, /Revoked the Vault token\./);
@@ -149,7 +183,10 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
   it('refuses a run on another branch (rpo_ref), naming the claim and the branch', async () => {
     const run = await pipeline({}, { pipelineRun: { ref: 'refs/heads/feature/x' } });
     const error = refused(run);
-    assert.match(error, /^Vault refused the pipeline's OIDC token: its claim 'rpo_ref' is "refs\/heads\/feature\/x", which role 'deploy' on auth\/jwt does not accept \(bound_claims\)\./);
+    assert.match(
+      error,
+      /^Vault refused the pipeline's OIDC token: its claim 'rpo_ref' is "refs\/heads\/feature\/x", which role 'deploy' on auth\/jwt does not accept \(bound_claims\)\./,
+    );
     // The role is left as it is: the refusal is the binding at work.
   });
 
@@ -170,7 +207,9 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
   const misconfigurations: Misconfiguration[] = [
     {
       title: 'an audience the role does not list',
-      setup: async () => (await pipelineRole('jwt', 'aud-wrong', { bound_audiences: ['api://vault-prod'] }), { inputs: { role: 'aud-wrong' } }),
+      setup: async () => (
+        await pipelineRole('jwt', 'aud-wrong', { bound_audiences: ['api://vault-prod'] }), { inputs: { role: 'aud-wrong' } }
+      ),
       message: [
         /^The jwt mount refused the audience of the pipeline's OIDC token: the token has aud "api:\/\/AzureADTokenExchange", which is not in bound_audiences of role 'aud-wrong' on auth\/jwt\. Add it to the role \(list every audience the role accepts\): echo '\{"role_type":"jwt","bound_audiences":\["api:\/\/AzureADTokenExchange"\]\}' \| vault write auth\/jwt\/role\/aud-wrong -/,
         /Azure DevOps writes aud "api:\/\/AzureADTokenExchange" in every OIDC token it issues: the role must accept it\.$/,
@@ -179,19 +218,28 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     },
     {
       title: 'a claim bound to another value (def_id)',
-      setup: async () => (await pipelineRole('jwt', 'def-wrong', { bound_claims: { ...pipelineClaims, def_id: '7' } }), { inputs: { role: 'def-wrong' } }),
-      message: [/^Vault refused the pipeline's OIDC token: its claim 'def_id' is "42", which role 'def-wrong' on auth\/jwt does not accept \(bound_claims\)\./, /echo '\{"role_type":"jwt","bound_claims":\{"prj_id":"[0-9a-f-]{36}","def_id":"42","rpo_ref":"refs\/heads\/main"\}\}' \| vault write auth\/jwt\/role\/def-wrong -$/],
+      setup: async () => (
+        await pipelineRole('jwt', 'def-wrong', { bound_claims: { ...pipelineClaims, def_id: '7' } }), { inputs: { role: 'def-wrong' } }
+      ),
+      message: [
+        /^Vault refused the pipeline's OIDC token: its claim 'def_id' is "42", which role 'def-wrong' on auth\/jwt does not accept \(bound_claims\)\./,
+        /echo '\{"role_type":"jwt","bound_claims":\{"prj_id":"[0-9a-f-]{36}","def_id":"42","rpo_ref":"refs\/heads\/main"\}\}' \| vault write auth\/jwt\/role\/def-wrong -$/,
+      ],
       fix: () => ({}),
     },
     {
       title: 'a def_id bound as a JSON number, which never matches the string claim',
-      setup: async () => (await pipelineRole('jwt', 'def-number', { bound_claims: { ...pipelineClaims, def_id: 42 } }), { inputs: { role: 'def-number' } }),
+      setup: async () => (
+        await pipelineRole('jwt', 'def-number', { bound_claims: { ...pipelineClaims, def_id: 42 } }), { inputs: { role: 'def-number' } }
+      ),
       message: [/its claim 'def_id' is "42", which role 'def-number' on auth\/jwt does not accept \(bound_claims\)/],
       fix: () => ({}),
     },
     {
       title: 'a claim the pipeline token does not carry (oid, as a role made for Entra tokens binds)',
-      setup: async () => (await pipelineRole('jwt', 'oid-bound', { bound_claims: { oid: randomUUID() } }), { inputs: { role: 'oid-bound' } }),
+      setup: async () => (
+        await pipelineRole('jwt', 'oid-bound', { bound_claims: { oid: randomUUID() } }), { inputs: { role: 'oid-bound' } }
+      ),
       message: [
         /^Vault refused the pipeline's OIDC token: it has no claim 'oid', which role 'oid-bound' on auth\/jwt binds \(bound_claims\)\. The token carries: jti, sub, aud, org_id, prj_id, def_id, rpo_id, rpo_uri, rpo_ver, rpo_ref, run_id, iss\./,
       ],
@@ -209,19 +257,42 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     {
       title: 'a user_claim the token does not carry (oid)',
       setup: async () => (await pipelineRole('jwt', 'user-oid', { user_claim: 'oid' }), { inputs: { role: 'user-oid' } }),
-      message: [/^Role 'user-oid' on auth\/jwt names user_claim 'oid', which the pipeline's OIDC token does not carry \(it carries: jti, sub, aud, org_id/, /echo '\{"role_type":"jwt","user_claim":"sub"\}' \| vault write auth\/jwt\/role\/user-oid -$/],
+      message: [
+        /^Role 'user-oid' on auth\/jwt names user_claim 'oid', which the pipeline's OIDC token does not carry \(it carries: jti, sub, aud, org_id/,
+        /echo '\{"role_type":"jwt","user_claim":"sub"\}' \| vault write auth\/jwt\/role\/user-oid -$/,
+      ],
       fix: () => ({}),
     },
     {
       title: 'another bound_subject',
-      setup: async () => (await role('jwt', 'subject-wrong', { role_type: 'jwt', bound_audiences: [TOKEN_EXCHANGE_AUDIENCE], bound_subject: 'p://contoso/Platform/other', user_claim: 'sub' }), { inputs: { role: 'subject-wrong' } }),
-      message: [/^Vault refused the pipeline's OIDC token: its subject is "p:\/\/contoso\/Platform\/vault-deploy", which is not the bound_subject of role 'subject-wrong' on auth\/jwt\./, /echo '\{"role_type":"jwt","bound_subject":"p:\/\/contoso\/Platform\/vault-deploy"\}' \| vault write auth\/jwt\/role\/subject-wrong -$/],
+      setup: async () => (
+        await role('jwt', 'subject-wrong', {
+          role_type: 'jwt',
+          bound_audiences: [TOKEN_EXCHANGE_AUDIENCE],
+          bound_subject: 'p://contoso/Platform/other',
+          user_claim: 'sub',
+        }),
+        { inputs: { role: 'subject-wrong' } }
+      ),
+      message: [
+        /^Vault refused the pipeline's OIDC token: its subject is "p:\/\/contoso\/Platform\/vault-deploy", which is not the bound_subject of role 'subject-wrong' on auth\/jwt\./,
+        /echo '\{"role_type":"jwt","bound_subject":"p:\/\/contoso\/Platform\/vault-deploy"\}' \| vault write auth\/jwt\/role\/subject-wrong -$/,
+      ],
       fix: () => ({}),
     },
     {
       title: 'a role of type oidc (browser logins)',
-      setup: async () => (await role('jwt', 'browser', { allowed_redirect_uris: ['https://vault.example.com:8300/ui/vault/auth/jwt/oidc/callback'], bound_audiences: [TOKEN_EXCHANGE_AUDIENCE], user_claim: 'sub' }), { inputs: { role: 'browser' } }),
-      message: [/^Role 'browser' on auth\/jwt is an oidc role, for logins in a browser \(role with oidc role_type is not allowed\)\. The task logs in with a token, which needs role_type jwt: echo '\{"role_type":"jwt"\}' \| vault write auth\/jwt\/role\/browser -$/],
+      setup: async () => (
+        await role('jwt', 'browser', {
+          allowed_redirect_uris: ['https://vault.example.com:8300/ui/vault/auth/jwt/oidc/callback'],
+          bound_audiences: [TOKEN_EXCHANGE_AUDIENCE],
+          user_claim: 'sub',
+        }),
+        { inputs: { role: 'browser' } }
+      ),
+      message: [
+        /^Role 'browser' on auth\/jwt is an oidc role, for logins in a browser \(role with oidc role_type is not allowed\)\. The task logs in with a token, which needs role_type jwt: echo '\{"role_type":"jwt"\}' \| vault write auth\/jwt\/role\/browser -$/,
+      ],
       fix: () => ({}),
     },
     {
@@ -234,14 +305,16 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
       fix: () => ({ placeholders: { '<policy>': 'ci-read' } }),
     },
     {
-      title: "a bound_issuer of another organization",
+      title: 'a bound_issuer of another organization',
       setup: async () => {
         await mount('jwt-other-org', { oidc_discovery_url: iss, bound_issuer: `https://vstoken.dev.azure.com/${randomUUID()}` });
         await pipelineRole('jwt-other-org', 'deploy');
         return { inputs: { authMount: 'jwt-other-org' } };
       },
       message: () => [
-        new RegExp(`^Vault refused the pipeline's OIDC token: it was issued by "${iss}", which auth/jwt-other-org does not accept \\(its bound_issuer\\)\\.`),
+        new RegExp(
+          `^Vault refused the pipeline's OIDC token: it was issued by "${iss}", which auth/jwt-other-org does not accept \\(its bound_issuer\\)\\.`,
+        ),
         new RegExp(`vault write auth/jwt-other-org/config oidc_discovery_url='${iss}' bound_issuer='${iss}'$`),
       ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
@@ -254,7 +327,9 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
         return { inputs: { authMount: 'jwt-entra-keys' } };
       },
       message: () => [
-        new RegExp(`^Vault could not verify the signature of the pipeline's OIDC token \\(issuer "${iss}"\\): auth/jwt-entra-keys checks signatures with another issuer's keys`),
+        new RegExp(
+          `^Vault could not verify the signature of the pipeline's OIDC token \\(issuer "${iss}"\\): auth/jwt-entra-keys checks signatures with another issuer's keys`,
+        ),
         new RegExp(`vault write auth/jwt-entra-keys/config oidc_discovery_url='${iss}' bound_issuer='${iss}'$`),
       ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
@@ -263,10 +338,19 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
       title: "the Azure DevOps issuer's keys for an Entra-issued connection token",
       setup: async () => {
         await mount('jwt-sc-vstoken', { oidc_discovery_url: iss });
-        await role('jwt-sc-vstoken', 'connection', { role_type: 'jwt', bound_audiences: [TOKEN_EXCHANGE_AUDIENCE], bound_subject: s.world.azdo.oidcSubject(s.world.ids.wifEntra.connectionId), user_claim: 'sub' });
+        await role('jwt-sc-vstoken', 'connection', {
+          role_type: 'jwt',
+          bound_audiences: [TOKEN_EXCHANGE_AUDIENCE],
+          bound_subject: s.world.azdo.oidcSubject(s.world.ids.wifEntra.connectionId),
+          user_claim: 'sub',
+        });
         return { inputs: { authMount: 'jwt-sc-vstoken' }, more: { connection: s.world.ids.wifEntra }, kind: 'connection' };
       },
-      message: [new RegExp(`^Vault could not verify the signature of the OIDC token of service connection '[0-9a-f-]{36}' \\(issuer "https://login\\.microsoftonline\\.com/${TENANT_ID}/v2\\.0"\\)`)],
+      message: [
+        new RegExp(
+          `^Vault could not verify the signature of the OIDC token of service connection '[0-9a-f-]{36}' \\(issuer "https://login\\.microsoftonline\\.com/${TENANT_ID}/v2\\.0"\\)`,
+        ),
+      ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
     },
   ];
@@ -310,28 +394,43 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
     const oidcPath = /\/oidctoken$/;
 
     it('401: the job access token refused', async () => {
-      s.world.azdo.failNext(401, 1, { match: oidcPath, body: vssErrorBody("TF400813: The user '' is not authorized to access this resource.", 'UnauthorizedRequestException') });
+      s.world.azdo.failNext(401, 1, {
+        match: oidcPath,
+        body: vssErrorBody("TF400813: The user '' is not authorized to access this resource.", 'UnauthorizedRequestException'),
+      });
       const error = refused(await pipeline());
-      assert.match(error, /^Azure DevOps refused the job's access token when asked for the pipeline's OIDC token \(401 at https:\/\/dev\.azure\.com\/contoso\/[^ ]+\/oidctoken: TF400813: The user '' is not authorized to access this resource\.\)\. The token belongs to the job and ends with it: run the job again\./);
+      assert.match(
+        error,
+        /^Azure DevOps refused the job's access token when asked for the pipeline's OIDC token \(401 at https:\/\/dev\.azure\.com\/contoso\/[^ ]+\/oidctoken: TF400813: The user '' is not authorized to access this resource\.\)\. The token belongs to the job and ends with it: run the job again\./,
+      );
     });
 
     it('404 for the pipeline token: no OIDC tokens here', async () => {
       s.world.azdo.failNext(404, 1, { match: oidcPath, body: '' });
       const error = refused(await pipeline());
-      assert.match(error, /^Azure DevOps answered 404 when asked for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+\/oidctoken \(HTTP 404\): this Azure DevOps \(or Azure DevOps Server\) does not issue OIDC tokens to pipelines/);
+      assert.match(
+        error,
+        /^Azure DevOps answered 404 when asked for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+\/oidctoken \(HTTP 404\): this Azure DevOps \(or Azure DevOps Server\) does not issue OIDC tokens to pipelines/,
+      );
     });
 
     it('404 for a connection Azure DevOps does not know', async () => {
       s.world.azdo.failNext(404, 1, { match: oidcPath, body: '' });
       const error = refused(await connection());
-      assert.match(error, /^Azure DevOps knows no service connection '[0-9a-f-]{36}' for this job's OIDC token \(404 at https:\/\/dev\.azure\.com\/\S+\/oidctoken: HTTP 404\)/);
+      assert.match(
+        error,
+        /^Azure DevOps knows no service connection '[0-9a-f-]{36}' for this job's OIDC token \(404 at https:\/\/dev\.azure\.com\/\S+\/oidctoken: HTTP 404\)/,
+      );
     });
 
-    it('400 with Azure DevOps\' words (a connection the stage does not reference)', async () => {
+    it("400 with Azure DevOps' words (a connection the stage does not reference)", async () => {
       const text = `There is no explicit reference to service connection ${s.world.ids.wif.connectionId} from current stage __default.__default.__default.`;
       s.world.azdo.failNext(400, 1, { match: oidcPath, body: { count: text.length, value: text } });
       const error = refused(await connection());
-      assert.equal(error, `Azure DevOps refused the request for the OIDC token of service connection '${s.world.ids.wif.connectionId}' (HTTP 400 at ${error.match(/at (https:\S+oidctoken)/)?.[1]}): ${text}`);
+      assert.equal(
+        error,
+        `Azure DevOps refused the request for the OIDC token of service connection '${s.world.ids.wif.connectionId}' (HTTP 400 at ${error.match(/at (https:\S+oidctoken)/)?.[1]}): ${text}`,
+      );
     });
 
     it('a 503 is retried, and the next answer logs in', async () => {
@@ -345,7 +444,10 @@ describe('server: the jwt method with Azure DevOps OIDC tokens, against OpenBao'
       s.world.azdo.latencyMs = 3_000;
       try {
         const error = refused(await pipeline({ timeoutSeconds: '1' }));
-        assert.match(error, /^The request for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+\/oidctoken got no answer within 1 seconds, 1 time\(s\)\./);
+        assert.match(
+          error,
+          /^The request for the pipeline's OIDC token at https:\/\/dev\.azure\.com\/\S+\/oidctoken got no answer within 1 seconds, 1 time\(s\)\./,
+        );
       } finally {
         s.world.azdo.latencyMs = 0;
       }
@@ -367,7 +469,10 @@ describe("server: docs/jwt.md's setup (Azure DevOps' issuer), run as written aga
   before(async () => {
     s = await startServerWorld();
     // Step 2 of the page is the policy of the azure setup's step 3.
-    await ok('policy', s.bao.api('POST', 'sys/policies/acl/ci-production', { policy: 'path "secret/data/ci/production/*" { capabilities = ["read"] }' }));
+    await ok(
+      'policy',
+      s.bao.api('POST', 'sys/policies/acl/ci-production', { policy: 'path "secret/data/ci/production/*" { capabilities = ["read"] }' }),
+    );
   });
   after(async () => s?.stop());
 
@@ -431,8 +536,14 @@ describe("server: docs/jwt.md's setup (Azure DevOps' issuer), run as written aga
   });
 
   it('the connection role refuses another connection of the project', async () => {
-    const run = await s.run({ ...withPageAddress(yaml[1]), azureSubscription: s.world.ids.unbound.connectionId }, { connection: s.world.ids.unbound });
+    const run = await s.run(
+      { ...withPageAddress(yaml[1]), azureSubscription: s.world.ids.unbound.connectionId },
+      { connection: s.world.ids.unbound },
+    );
     const { errors } = s.check(run, false);
-    assert.match(errors, /its subject is "sc:\/\/contoso\/Platform\/sc-vault-unbound", which is not the bound_subject of role 'deploy-connection' on auth\/jwt/);
+    assert.match(
+      errors,
+      /its subject is "sc:\/\/contoso\/Platform\/sc-vault-unbound", which is not the bound_subject of role 'deploy-connection' on auth\/jwt/,
+    );
   });
 });

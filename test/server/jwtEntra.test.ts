@@ -23,7 +23,8 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
   let s: ServerWorld;
   let oid: string;
 
-  const run = (inputs: Record<string, string>, connection?: Identity) => s.run({ secrets, ...inputs }, connection ? ({ connection } as Partial<RunOptions>) : {});
+  const run = (inputs: Record<string, string>, connection?: Identity) =>
+    s.run({ secrets, ...inputs }, connection ? ({ connection } as Partial<RunOptions>) : {});
   /** A role as docs/azure.md's recipe writes it, bound to the WIF connection's service principal, with `fields` on top. */
   const entraRole = (mount: string, name: string, fields: Record<string, unknown> = {}) =>
     ok(
@@ -72,7 +73,9 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
   const cases: Case[] = [
     {
       title: 'the audience is not in bound_audiences (the resource without its trailing slash)',
-      setup: async () => (await entraRole('jwt-entra', 'aud-role'), { inputs: { role: 'aud-role', resource: 'https://management.azure.com' } }),
+      setup: async () => (
+        await entraRole('jwt-entra', 'aud-role'), { inputs: { role: 'aud-role', resource: 'https://management.azure.com' } }
+      ),
       message: () => [
         /^The jwt mount refused the audience of an Entra access token: the token has aud "https:\/\/management\.azure\.com", which is not in bound_audiences of role 'aud-role' on auth\/jwt-entra\. Add it to the role \(list every audience the role accepts\): echo '\{"role_type":"jwt","bound_audiences":\["https:\/\/management\.azure\.com"\]\}' \| vault write auth\/jwt-entra\/role\/aud-role - /,
         /Or set the task input 'resource' to an audience the role lists \(vault read -field=bound_audiences auth\/jwt-entra\/role\/aud-role\): Entra writes the requested resource in aud, character for character\.$/,
@@ -91,23 +94,35 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
     },
     {
       title: 'the tenant is not the bound tid',
-      setup: async () => (await entraRole('jwt-entra', 'tid-role', { bound_claims: { tid: randomUUID(), oid: [oid] } }), { inputs: { role: 'tid-role' } }),
-      message: () => [new RegExp(`^Vault refused an Entra access token: its claim 'tid' is "${TENANT_ID}", which role 'tid-role' on auth/jwt-entra does not accept`)],
+      setup: async () => (
+        await entraRole('jwt-entra', 'tid-role', { bound_claims: { tid: randomUUID(), oid: [oid] } }), { inputs: { role: 'tid-role' } }
+      ),
+      message: () => [
+        new RegExp(
+          `^Vault refused an Entra access token: its claim 'tid' is "${TENANT_ID}", which role 'tid-role' on auth/jwt-entra does not accept`,
+        ),
+      ],
       fix: () => ({}),
     },
     {
       title: 'a claim v1 tokens do not carry (azp, a v2 claim)',
-      setup: async () => (await entraRole('jwt-entra', 'azp-role', { bound_claims: { tid: TENANT_ID, azp: randomUUID() } }), { inputs: { role: 'azp-role' } }),
+      setup: async () => (
+        await entraRole('jwt-entra', 'azp-role', { bound_claims: { tid: TENANT_ID, azp: randomUUID() } }), { inputs: { role: 'azp-role' } }
+      ),
       message: () => [
         /^Vault refused an Entra access token: it has no claim 'azp', which role 'azp-role' on auth\/jwt-entra binds \(bound_claims\)\. The token carries: aud, iss, tid, oid, appid, sub\./,
-        new RegExp(`echo '\\{"role_type":"jwt","bound_claims":\\{"tid":"${TENANT_ID}","oid":"${oid}"\\}\\}' \\| vault write auth/jwt-entra/role/azp-role -$`),
+        new RegExp(
+          `echo '\\{"role_type":"jwt","bound_claims":\\{"tid":"${TENANT_ID}","oid":"${oid}"\\}\\}' \\| vault write auth/jwt-entra/role/azp-role -$`,
+        ),
       ],
       fix: () => ({}),
     },
     {
       title: 'a user_claim the token does not carry (email)',
       setup: async () => (await entraRole('jwt-entra', 'email-role', { user_claim: 'email' }), { inputs: { role: 'email-role' } }),
-      message: () => [/^Role 'email-role' on auth\/jwt-entra names user_claim 'email', which an Entra access token does not carry \(it carries: aud, iss, tid, oid, appid, sub\)\. Name a claim it carries: echo '\{"role_type":"jwt","user_claim":"oid"\}' \| vault write auth\/jwt-entra\/role\/email-role -$/],
+      message: () => [
+        /^Role 'email-role' on auth\/jwt-entra names user_claim 'email', which an Entra access token does not carry \(it carries: aud, iss, tid, oid, appid, sub\)\. Name a claim it carries: echo '\{"role_type":"jwt","user_claim":"oid"\}' \| vault write auth\/jwt-entra\/role\/email-role -$/,
+      ],
       fix: () => ({}),
     },
     {
@@ -128,7 +143,9 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
         return { inputs: { authMount: 'jwt-entra-issuer', role: 'r' } };
       },
       message: () => [
-        new RegExp(`^Vault refused an Entra access token: it was issued by "${STS}", which auth/jwt-entra-issuer does not accept \\(its bound_issuer\\)\\. If that issuer is the one to trust, configure the mount for it \\(this replaces the mount's whole config: add its other settings, such as oidc_discovery_ca_pem=@ca\\.pem\\): vault write auth/jwt-entra-issuer/config oidc_discovery_url='${STS}' bound_issuer='${STS}'$`),
+        new RegExp(
+          `^Vault refused an Entra access token: it was issued by "${STS}", which auth/jwt-entra-issuer does not accept \\(its bound_issuer\\)\\. If that issuer is the one to trust, configure the mount for it \\(this replaces the mount's whole config: add its other settings, such as oidc_discovery_ca_pem=@ca\\.pem\\): vault write auth/jwt-entra-issuer/config oidc_discovery_url='${STS}' bound_issuer='${STS}'$`,
+        ),
       ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
     },
@@ -140,7 +157,10 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
         await entraRole('jwt-entra-v2', 'r');
         return { inputs: { authMount: 'jwt-entra-v2', role: 'r' } };
       },
-      message: () => [new RegExp(`it was issued by "${STS}", which auth/jwt-entra-v2 does not accept \\(its bound_issuer\\)`), new RegExp(`vault write auth/jwt-entra-v2/config oidc_discovery_url='${STS}' bound_issuer='${STS}'$`)],
+      message: () => [
+        new RegExp(`it was issued by "${STS}", which auth/jwt-entra-v2 does not accept \\(its bound_issuer\\)`),
+        new RegExp(`vault write auth/jwt-entra-v2/config oidc_discovery_url='${STS}' bound_issuer='${STS}'$`),
+      ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
     },
     {
@@ -151,7 +171,9 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
         return { inputs: { authMount: 'jwt-entra-keys', role: 'r' } };
       },
       message: () => [
-        new RegExp(`^Vault could not verify the signature of an Entra access token \\(issuer "${STS}"\\): auth/jwt-entra-keys checks signatures with another issuer's keys \\(its oidc_discovery_url, jwks_url or jwt_validation_pubkeys\\)\\.`),
+        new RegExp(
+          `^Vault could not verify the signature of an Entra access token \\(issuer "${STS}"\\): auth/jwt-entra-keys checks signatures with another issuer's keys \\(its oidc_discovery_url, jwks_url or jwt_validation_pubkeys\\)\\.`,
+        ),
         new RegExp(`vault write auth/jwt-entra-keys/config oidc_discovery_url='${STS}' bound_issuer='${STS}'$`),
       ],
       fix: () => ({ append: `oidc_discovery_ca_pem=@${s.world.ca.certPath}` }),
@@ -192,7 +214,7 @@ describe('server: a jwt mount trusting Entra, each misconfiguration explained an
       const error = refused(await run({}));
       assert.equal(
         error,
-        'Vault says an Entra access token is expired (error validating token: invalid expiration time (exp) claim: token is expired). It was just issued: compare the clocks of the Vault server and the agent (NTP), or raise the role\'s clock_skew_leeway, and run again.',
+        "Vault says an Entra access token is expired (error validating token: invalid expiration time (exp) claim: token is expired). It was just issued: compare the clocks of the Vault server and the agent (NTP), or raise the role's clock_skew_leeway, and run again.",
       );
     } finally {
       s.world.entra.tokenLifetimeSec = 3599;

@@ -30,7 +30,11 @@ function printedWrite(message: string, fill: Record<string, string> = {}): strin
   assert.ok(m, `the message prints a vault write: ${message}`);
   let args = m[2].trim().split(' ');
   for (const [placeholder, value] of Object.entries(fill)) args = args.map((a) => a.split(placeholder).join(value));
-  assert.deepEqual(args.filter((a) => /<[^>]+>/.test(a)), [], 'no placeholder left');
+  assert.deepEqual(
+    args.filter((a) => /<[^>]+>/.test(a)),
+    [],
+    'no placeholder left',
+  );
   return ['write', m[1], ...args];
 }
 
@@ -50,10 +54,13 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
     return path;
   };
   /** The agent pod's projected token for Vault. */
-  const podToken = (namespace = 'azp', account = 'azp-agent', pod = 'azp-agent-0', audiences = [AUDIENCE]) => tokenFile(k8s.boundToken(namespace, account, { pod, audiences }));
+  const podToken = (namespace = 'azp', account = 'azp-agent', pod = 'azp-agent-0', audiences = [AUDIENCE]) =>
+    tokenFile(k8s.boundToken(namespace, account, { pod, audiences }));
 
-  const run = (inputs: Record<string, string>, more = {}) => s.run({ authMethod: 'kubernetes', authMount: 'kubernetes', role: ROLE, secrets: SECRETS_LINE, ...inputs }, more);
-  const check = (r: TaskRun, ok: boolean) => s.check(r, ok, { extraSecrets: [...k8s.issuedTokens, ...issued].map((value) => ({ what: 'a service account token', value })) });
+  const run = (inputs: Record<string, string>, more = {}) =>
+    s.run({ authMethod: 'kubernetes', authMount: 'kubernetes', role: ROLE, secrets: SECRETS_LINE, ...inputs }, more);
+  const check = (r: TaskRun, ok: boolean) =>
+    s.check(r, ok, { extraSecrets: [...k8s.issuedTokens, ...issued].map((value) => ({ what: 'a service account token', value })) });
   const bao = (args: string[]) => s.bao.cli(args);
   const ok = async (what: string, answer: Promise<{ status: number; body: unknown }>) => {
     const a = await answer;
@@ -63,7 +70,16 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
   /** Enables a kubernetes mount whose config reviews tokens with `config` on top of the working one. */
   async function mount(path: string, config: Record<string, unknown> | undefined, role: Record<string, unknown> = {}): Promise<void> {
     await ok(`enable ${path}`, s.bao.api('POST', `sys/auth/${path}`, { type: 'kubernetes' }));
-    if (config) await ok(`config ${path}`, s.bao.api('POST', `auth/${path}/config`, { kubernetes_host: k8s.url, kubernetes_ca_cert: s.world.ca.certPem, token_reviewer_jwt: reviewer, ...config }));
+    if (config)
+      await ok(
+        `config ${path}`,
+        s.bao.api('POST', `auth/${path}/config`, {
+          kubernetes_host: k8s.url,
+          kubernetes_ca_cert: s.world.ca.certPem,
+          token_reviewer_jwt: reviewer,
+          ...config,
+        }),
+      );
     await ok(
       `role ${path}`,
       s.bao.api('POST', `auth/${path}/role/${ROLE}`, {
@@ -111,11 +127,21 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       r.stdout,
       /^Kubernetes service account token: sub=system:serviceaccount:azp:azp-agent namespace=azp serviceaccount=azp-agent pod=azp-agent-0 aud=vault iss=https:\/\/kubernetes\.default\.svc\.cluster\.local expires=\d{4}-\d\d-\d\dT[\d:.]+Z$/m,
     );
-    assert.match(r.stdout, new RegExp(`^Logging in to ${OPENBAO_ADDRESS.replace(/\./g, '\\.')} at auth/kubernetes/login with role '${ROLE}'\\.$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^Logging in to ${OPENBAO_ADDRESS.replace(/\./g, '\\.')} at auth/kubernetes/login with role '${ROLE}'\\.$`, 'm'),
+    );
     assert.match(r.stdout, /^Logged in to Vault: policies \[ci-read, default\], token type service, TTL 600s/m);
     // OpenBao asked the API server as the reviewer, for the role's audience, and got the pod's service account.
     assert.deepEqual(k8s.reviews.slice(reviewsBefore), [
-      { reviewer: 'system:serviceaccount:vault:vault-auth', audiences: [AUDIENCE], status: 201, authenticated: true, error: undefined, username: 'system:serviceaccount:azp:azp-agent' },
+      {
+        reviewer: 'system:serviceaccount:vault:vault-auth',
+        audiences: [AUDIENCE],
+        status: 201,
+        authenticated: true,
+        error: undefined,
+        username: 'system:serviceaccount:azp:azp-agent',
+      },
     ]);
     const lookup = await s.bao.api('GET', 'auth/token/lookup-self', undefined, savedToken(r));
     assert.equal(lookup.status, 200);
@@ -146,7 +172,10 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       const r = await run({ authMount: 'k8s-names', kubernetesTokenFile: file });
       const { errors, vars } = check(r, false);
       assert.equal(vars.size, 0);
-      assert.match(errors, /^The service account 'deployer' \(namespace 'azp'\) is not one role 'azure-pipelines' on auth\/k8s-names allows \(service account name not authorized\)/);
+      assert.match(
+        errors,
+        /^The service account 'deployer' \(namespace 'azp'\) is not one role 'azure-pipelines' on auth\/k8s-names allows \(service account name not authorized\)/,
+      );
       const fix = printedWrite(errors);
       assert.deepEqual(fix, ['write', 'auth/k8s-names/role/azure-pipelines', 'bound_service_account_names=deployer']);
       const applied = await bao(fix);
@@ -161,7 +190,10 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       const file = podToken('build');
       const r = await run({ authMount: 'k8s-namespaces', kubernetesTokenFile: file });
       const { errors } = check(r, false);
-      assert.match(errors, /^The namespace 'build' of service account 'azp-agent' is not one role 'azure-pipelines' on auth\/k8s-namespaces allows \(namespace not authorized\)/);
+      assert.match(
+        errors,
+        /^The namespace 'build' of service account 'azp-agent' is not one role 'azure-pipelines' on auth\/k8s-namespaces allows \(namespace not authorized\)/,
+      );
       const fix = printedWrite(errors);
       assert.deepEqual(fix, ['write', 'auth/k8s-namespaces/role/azure-pipelines', 'bound_service_account_namespaces=build']);
       assert.equal((await bao(fix)).code, 0);
@@ -173,7 +205,10 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       const file = tokenFile(k8s.boundToken('azp', 'azp-agent', { pod: 'azp-agent-0' }));
       const r = await run({ authMount: 'k8s-audience', kubernetesTokenFile: file });
       const { errors } = check(r, false);
-      assert.match(errors, /^Role 'azure-pipelines' on auth\/k8s-audience expects another audience than the token's \(aud https:\/\/kubernetes\.default\.svc\.cluster\.local\): invalid audience \(aud\) claim/);
+      assert.match(
+        errors,
+        /^Role 'azure-pipelines' on auth\/k8s-audience expects another audience than the token's \(aud https:\/\/kubernetes\.default\.svc\.cluster\.local\): invalid audience \(aud\) claim/,
+      );
       assert.match(errors, /a projected serviceAccountToken volume with that audience, and its path in 'kubernetesTokenFile'/);
       // The first fix: a projected token for the role's audience.
       check(await run({ authMount: 'k8s-audience', kubernetesTokenFile: podToken() }), true);
@@ -200,7 +235,13 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       const file = podToken();
       // OpenBao's log at debug level, which the message points to.
       const monitor = spawn(s.bao.bin, ['monitor', '-log-level=debug'], {
-        env: { PATH: process.env.PATH ?? '', HOME: dir, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: s.world.ca.certPath, BAO_TOKEN: s.bao.rootToken },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: dir,
+          BAO_ADDR: OPENBAO_ADDRESS,
+          BAO_CACERT: s.world.ca.certPath,
+          BAO_TOKEN: s.bao.rootToken,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let log = '';
@@ -211,9 +252,18 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
           errors = check(await run({ authMount: 'k8s-weak', kubernetesTokenFile: file }), false).errors;
           await new Promise((done) => setTimeout(done, 100));
         }
-        assert.match(errors, /^Vault answered the login at auth\/k8s-weak with 403 permission denied: the Kubernetes API server did not confirm the token/);
-        assert.match(errors, /system:auth-delegator cluster role: kubectl create clusterrolebinding vault-tokenreview --clusterrole=system:auth-delegator --serviceaccount=<namespace>:<name>/);
-        assert.match(log, /login unauthorized: .*tokenreviews\.authentication\.k8s\.io is forbidden: User .{0,4}system:serviceaccount:vault:vault-weak.{0,4} cannot create resource/);
+        assert.match(
+          errors,
+          /^Vault answered the login at auth\/k8s-weak with 403 permission denied: the Kubernetes API server did not confirm the token/,
+        );
+        assert.match(
+          errors,
+          /system:auth-delegator cluster role: kubectl create clusterrolebinding vault-tokenreview --clusterrole=system:auth-delegator --serviceaccount=<namespace>:<name>/,
+        );
+        assert.match(
+          log,
+          /login unauthorized: .*tokenreviews\.authentication\.k8s\.io is forbidden: User .{0,4}system:serviceaccount:vault:vault-weak.{0,4} cannot create resource/,
+        );
       } finally {
         monitor.kill();
       }
@@ -244,7 +294,7 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
       await mount('k8s-self', { token_reviewer_jwt: undefined, disable_local_ca_jwt: true });
       const { errors } = check(await run({ authMount: 'k8s-self', kubernetesTokenFile: podToken() }), false);
       assert.match(errors, /with none, this job's own, azp:azp-agent, whose token must then be for the API server's audience/);
-      assert.equal(k8s.reviews.at(-1)?.status, 401, "the API server does not take a token for another audience as a bearer");
+      assert.equal(k8s.reviews.at(-1)?.status, 401, 'the API server does not take a token for another audience as a bearer');
       await ok('role takes the default audience', s.bao.api('POST', `auth/k8s-self/role/${ROLE}`, { audience: k8s.issuer }));
       const defaultToken = tokenFile(k8s.boundToken('azp', 'azp-agent', { pod: 'azp-agent-0' }));
       check(await run({ authMount: 'k8s-self', kubernetesTokenFile: defaultToken }), false);
@@ -272,13 +322,19 @@ describe('server: the kubernetes method against OpenBao and a Kubernetes API ser
 
     it('a mount that does not exist answers the same 403: the message names vault auth list first', async () => {
       const { errors } = check(await run({ authMount: 'k8s-typo', kubernetesTokenFile: podToken() }), false);
-      assert.match(errors, /^Vault answered the login at auth\/k8s-typo with 403 permission denied: .*or no kubernetes auth method is enabled at that path\. Check: 1\) 'vault auth list' shows a kubernetes method at k8s-typo\//);
+      assert.match(
+        errors,
+        /^Vault answered the login at auth\/k8s-typo with 403 permission denied: .*or no kubernetes auth method is enabled at that path\. Check: 1\) 'vault auth list' shows a kubernetes method at k8s-typo\//,
+      );
     });
 
     it('a mount with a role but never configured', async () => {
       await mount('k8s-bare', undefined);
       const { errors } = check(await run({ authMount: 'k8s-bare', kubernetesTokenFile: podToken() }), false);
-      assert.match(errors, /^The kubernetes auth method at auth\/k8s-bare is enabled but not configured \(could not load backend configuration\)\. .*vault write auth\/k8s-bare\/config kubernetes_host=/);
+      assert.match(
+        errors,
+        /^The kubernetes auth method at auth\/k8s-bare is enabled but not configured \(could not load backend configuration\)\. .*vault write auth\/k8s-bare\/config kubernetes_host=/,
+      );
     });
 
     it('no such role: the role the message prints logs in', async () => {
@@ -324,7 +380,9 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
   const blocks = recipeBlocks(page, 'kubernetes-recipe');
   const shell = blocks.filter((b) => b.lang === 'sh');
   const yaml = blocks.filter((b) => b.lang === 'yaml');
-  const [podManifests, reviewerManifests, pipeline] = [/kind: Deployment/, /kind: ClusterRoleBinding/, /- task: VaultAzureLogin@1/].map((re) => yaml.find((b) => re.test(b.text))?.text ?? '');
+  const [podManifests, reviewerManifests, pipeline] = [/kind: Deployment/, /kind: ClusterRoleBinding/, /- task: VaultAzureLogin@1/].map(
+    (re) => yaml.find((b) => re.test(b.text))?.text ?? '',
+  );
   const commands = shell.map((b) => `# docs/kubernetes.md line ${b.line}\n${b.text}`).join('\n');
   // The step's inputs: the lines under its `inputs:`, up to the next step.
   const stepInputs = /^ {2}inputs:\n((?: {4}.*\n)+)/m.exec(pipeline)?.[1] ?? '';
@@ -366,7 +424,10 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
     assert.equal(option(commands, 'bound_service_account_names'), account);
     assert.equal(option(commands, 'bound_service_account_namespaces'), namespace);
     assert.equal(option(commands, 'audience'), field(podManifests, 'audience'));
-    assert.equal(inputs.kubernetesTokenFile, `${field(podManifests, 'mountPath')}/${field(podManifests, 'path', podManifests.indexOf('serviceAccountToken'))}`);
+    assert.equal(
+      inputs.kubernetesTokenFile,
+      `${field(podManifests, 'mountPath')}/${field(podManifests, 'path', podManifests.indexOf('serviceAccountToken'))}`,
+    );
     assert.match(commands, /^vault auth enable kubernetes$/m, 'the default path, which authMount defaults to');
     assert.equal(inputs.authMount, undefined);
     assert.equal(inputs.authMethod, 'kubernetes');
@@ -394,7 +455,14 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
     const result = await new Promise<{ code: number | null; output: string }>((done, fail) => {
       const child = spawn('bash', ['-c', `set -euo pipefail\nset -x\nvault() { "$BAO_BIN" "$@"; }\n${script}`], {
         cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, BAO_BIN: bao.bin, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: world.ca.certPath, BAO_TOKEN: bao.rootToken },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: home,
+          BAO_BIN: bao.bin,
+          BAO_ADDR: OPENBAO_ADDRESS,
+          BAO_CACERT: world.ca.certPath,
+          BAO_TOKEN: bao.rootToken,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
@@ -425,12 +493,23 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
     const namespace = field(podManifests, 'namespace');
     const account = field(podManifests, 'name');
     k8s.createServiceAccount(namespace, account);
-    const pod = k8s.createPod(namespace, `${field(podManifests, 'name', podManifests.indexOf('kind: Deployment'))}-5f7c9d8b6-x2k4q`, account);
-    const token = k8s.boundToken(namespace, account, { pod: pod.name, audiences: [field(podManifests, 'audience')], expirationSeconds: Number(field(podManifests, 'expirationSeconds')) });
+    const pod = k8s.createPod(
+      namespace,
+      `${field(podManifests, 'name', podManifests.indexOf('kind: Deployment'))}-5f7c9d8b6-x2k4q`,
+      account,
+    );
+    const token = k8s.boundToken(namespace, account, {
+      pod: pod.name,
+      audiences: [field(podManifests, 'audience')],
+      expirationSeconds: Number(field(podManifests, 'expirationSeconds')),
+    });
     // The projected volume's file, where this test can write it.
     const file = join(home, 'token');
     writeFileSync(file, token);
-    const run = await world.runTask({ connection: world.ids.wif, inputs: { ...inputs, kubernetesTokenFile: file, vaultAddress: OPENBAO_ADDRESS, retries: '0' } });
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { ...inputs, kubernetesTokenFile: file, vaultAddress: OPENBAO_ADDRESS, retries: '0' },
+    });
     const issued = savedToken(run);
     const { vars, warnings } = checkRun(world, run, true, {
       extraSecrets: [
@@ -443,7 +522,13 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
     assert.deepEqual(warnings, []);
     assert.deepEqual(Object.fromEntries(vars), expected);
     // The log line the page shows.
-    assert.match(run.stdout, new RegExp(`^Kubernetes service account token: sub=system:serviceaccount:${namespace}:${account} namespace=${namespace} serviceaccount=${account} pod=${pod.name} aud=vault iss=\\S+ expires=\\S+$`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^Kubernetes service account token: sub=system:serviceaccount:${namespace}:${account} namespace=${namespace} serviceaccount=${account} pod=${pod.name} aud=vault iss=\\S+ expires=\\S+$`,
+        'm',
+      ),
+    );
     assert.match(run.stdout, /^Logged in to Vault: policies \[ci-production, default\], token type service, TTL 600s/m);
   });
 });

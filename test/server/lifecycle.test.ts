@@ -75,7 +75,10 @@ describe('server: the job lifecycle against OpenBao', function () {
     const post = await s.run({ secrets }, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
     const p = s.check(post, true);
     assert.equal(p.warnings.length, 1);
-    assert.match(p.warnings[0], /^Vault refused to revoke the Vault token \(403 permission denied\): it has expired or been revoked already/);
+    assert.match(
+      p.warnings[0],
+      /^Vault refused to revoke the Vault token \(403 permission denied\): it has expired or been revoked already/,
+    );
   });
 
   it('exports VAULT_ADDR and VAULT_TOKEN that the real bao CLI reads a secret with', async () => {
@@ -87,7 +90,13 @@ describe('server: the job lifecycle against OpenBao', function () {
     assert.equal(addr?.message, OPENBAO_ADDRESS);
     assert.equal(addr?.properties.issecret, 'false');
     // As a later script step would: the vault CLI's environment variables, which bao reads too.
-    const env = { PATH: process.env.PATH ?? '', HOME: main.tempDir, VAULT_ADDR: addr!.message, VAULT_TOKEN: token!, VAULT_CACERT: s.world.ca.certPath };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: main.tempDir,
+      VAULT_ADDR: addr!.message,
+      VAULT_TOKEN: token!,
+      VAULT_CACERT: s.world.ca.certPath,
+    };
     const got = await run(s.bao.bin, ['kv', 'get', '-field=password', 'secret/ci/production/db'], { env });
     assert.equal(got.stdout.trim(), SECRETS.dbPassword);
     const denied = await run(s.bao.bin, ['kv', 'get', 'secret/other/team'], { env }).then(
@@ -95,7 +104,10 @@ describe('server: the job lifecycle against OpenBao', function () {
       (e: { stderr: string }) => e.stderr,
     );
     assert.match(denied, /permission denied/);
-    const post = await s.run({ secrets: '', exportToken: 'true' }, { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) });
+    const post = await s.run(
+      { secrets: '', exportToken: 'true' },
+      { entry: 'post.js', tempDir: main.tempDir, variables: taskVariablesFrom(main.stdout) },
+    );
     s.check(post, true);
     assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 403, 'revoked when the job ends');
   });
@@ -129,7 +141,10 @@ describe('server: the job lifecycle against OpenBao', function () {
       const main = await s.run({ secrets, vaultAddress: OPENBAO_PRIVATE_CA_ADDRESS });
       const { errors, vars } = s.check(main, false);
       assert.equal(vars.size, 0);
-      assert.match(errors, /The TLS certificate of https:\/\/vault\.example\.com:8301 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.match(
+        errors,
+        /The TLS certificate of https:\/\/vault\.example\.com:8301 is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+      );
     });
   });
 
@@ -146,7 +161,10 @@ describe('server: the job lifecycle against OpenBao', function () {
       const main = await s.run({ secrets });
       const { errors, vars } = s.check(main, false);
       assert.equal(vars.size, 0);
-      assert.equal(errors, 'Vault at https://vault.example.com:8300 is sealed (503 Vault is sealed). Unseal it, or point the Vault address at an unsealed node.');
+      assert.equal(
+        errors,
+        'Vault at https://vault.example.com:8300 is sealed (503 Vault is sealed). Unseal it, or point the Vault address at an unsealed node.',
+      );
     });
 
     it('reads again once it is unsealed', async () => {

@@ -43,7 +43,8 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
     await s?.stop();
   });
 
-  const secretId = async (role: string): Promise<string> => (await s.bao.api('POST', `auth/${MOUNT}/role/${role}/secret-id`, {})).body.data.secret_id;
+  const secretId = async (role: string): Promise<string> =>
+    (await s.bao.api('POST', `auth/${MOUNT}/role/${role}/secret-id`, {})).body.data.secret_id;
   const wrapped = async (role: string): Promise<string> => {
     const r = await s.bao.cli(['write', '-wrap-ttl=300s', '-field=wrapping_token', '-f', `auth/${MOUNT}/role/${role}/secret-id`]);
     assert.equal(r.code, 0, r.stderr);
@@ -56,7 +57,17 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
   async function run(role: string, roleId: string, secret: string, address = proxy.address) {
     const masked = [roleId, secret];
     const r = await s.run(
-      { authMethod: 'approle', authMount: MOUNT, role, secrets: SECRETS_LINE, vaultAddress: address, retries: '2', timeoutSeconds: String(TIMEOUT_SECONDS), approleRoleId: roleId, approleSecretId: secret },
+      {
+        authMethod: 'approle',
+        authMount: MOUNT,
+        role,
+        secrets: SECRETS_LINE,
+        vaultAddress: address,
+        retries: '2',
+        timeoutSeconds: String(TIMEOUT_SECONDS),
+        approleRoleId: roleId,
+        approleSecretId: secret,
+      },
       { secretVariables: { VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secret } },
     );
     const check = (ok: boolean) =>
@@ -80,12 +91,21 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
       proxy.lose({ method: 'POST', path: UNWRAP, mode, lateMs: (TIMEOUT_SECONDS + 2) * 1000 });
       const { check } = await run('ci', roleIds.ci, token);
       const { errors, vars } = check(false);
-      assert.deepEqual(proxy.lost.at(-1)?.split(' '), ['POST', UNWRAP, mode, '200'], 'OpenBao performed the unwrap, and its answer was lost');
+      assert.deepEqual(
+        proxy.lost.at(-1)?.split(' '),
+        ['POST', UNWRAP, mode, '200'],
+        'OpenBao performed the unwrap, and its answer was lost',
+      );
       assert.equal(audited(UNWRAP) - before.unwraps, 1, 'OpenBao received exactly one unwrap');
       assert.equal(audited(LOGIN) - before.logins, 0, 'and no login');
       assert.equal(vars.size, 0);
       assert.doesNotMatch(errors, /stolen|intercept|something else unwrapped/i);
-      assert.match(errors, new RegExp(`^Vault at ${proxy.address.replace(/\./g, '\\.')} gave no answer to the unwrap of the wrapping token from input 'approleSecretId' `));
+      assert.match(
+        errors,
+        new RegExp(
+          `^Vault at ${proxy.address.replace(/\./g, '\\.')} gave no answer to the unwrap of the wrapping token from input 'approleSecretId' `,
+        ),
+      );
       assert.match(errors, cause);
       assert.match(errors, /this very request spent the wrapping token, and the secret_id it held reached no one/);
       assert.match(errors, new RegExp(`vault list auth/${MOUNT}/role/ci/secret-id\\)`));
@@ -112,8 +132,18 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
       assert.equal(audited(LOGIN) - before, 1, 'OpenBao received exactly one login');
       assert.doesNotMatch(errors, /stolen|role_id from input 'approleRoleId' is not|Compare the role_id/i);
       assert.match(errors, cause);
-      assert.match(errors, new RegExp(`The step does not send a login twice, as each one creates a token: if Vault performed this one, it issued a token that no one holds, which expires at its TTL \\(Vault's audit log shows whether ${LOGIN} arrived\\)\\.`));
-      assert.match(errors, new RegExp(`The secret_id from input 'approleSecretId' may have been used by this very request: .*vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci-once/secret-id`));
+      assert.match(
+        errors,
+        new RegExp(
+          `The step does not send a login twice, as each one creates a token: if Vault performed this one, it issued a token that no one holds, which expires at its TTL \\(Vault's audit log shows whether ${LOGIN} arrived\\)\\.`,
+        ),
+      );
+      assert.match(
+        errors,
+        new RegExp(
+          `The secret_id from input 'approleSecretId' may have been used by this very request: .*vault write -f -wrap-ttl=1h auth/${MOUNT}/role/ci-once/secret-id`,
+        ),
+      );
       // OpenBao did use the single-use secret_id up.
       const reuse = await s.bao.api('POST', LOGIN, { role_id: roleIds['ci-once'], secret_id: secret }, '');
       assert.equal(reuse.status, 400);
@@ -126,7 +156,11 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
     proxy.lose({ method: 'POST', path, mode: 'bad-gateway' });
     const r = await s.run({ vaultAddress: proxy.address, retries: '2', secrets: SECRETS_LINE });
     const { errors } = s.check(r, false);
-    assert.deepEqual(proxy.lost.at(-1)?.split(' '), ['POST', path, 'bad-gateway', '200'], 'OpenBao performed the login, and its answer was lost');
+    assert.deepEqual(
+      proxy.lost.at(-1)?.split(' '),
+      ['POST', path, 'bad-gateway', '200'],
+      'OpenBao performed the login, and its answer was lost',
+    );
     assert.equal(audited(path) - before, 1, 'OpenBao received exactly one login');
     assert.equal(
       errors,
@@ -138,7 +172,12 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
     // Nothing listens on the port: every attempt is refused before a byte is written, and each is retried.
     const refused = await run('ci', roleIds.ci, await secretId('ci'), 'https://vault.example.com:8319');
     const { errors } = refused.check(false);
-    assert.equal(refused.run.stdout.split('\n').filter((l) => /^Request POST auth\/approle-lost\/login failed on attempt \d of 3 \(ECONNREFUSED\)/.test(l)).length, 2);
+    assert.equal(
+      refused.run.stdout
+        .split('\n')
+        .filter((l) => /^Request POST auth\/approle-lost\/login failed on attempt \d of 3 \(ECONNREFUSED\)/.test(l)).length,
+      2,
+    );
     assert.match(errors, /Cannot reach Vault at https:\/\/vault\.example\.com:8319 \(ECONNREFUSED\)/);
 
     // A read whose answer is lost is read again.

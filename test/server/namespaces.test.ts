@@ -49,7 +49,10 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
     await ok('enable jwt', bao.api('POST', `${PARENT}/sys/auth/${JWT_MOUNT}`, { type: 'jwt' }));
     await ok(
       'jwt config',
-      bao.api('POST', `${PARENT}/auth/${JWT_MOUNT}/config`, { oidc_discovery_url: `https://sts.windows.net/${TENANT_ID}/`, oidc_discovery_ca_pem: s.world.ca.certPem }),
+      bao.api('POST', `${PARENT}/auth/${JWT_MOUNT}/config`, {
+        oidc_discovery_url: `https://sts.windows.net/${TENANT_ID}/`,
+        oidc_discovery_ca_pem: s.world.ca.certPem,
+      }),
     );
     await ok('policy', bao.api('POST', `${PARENT}/sys/policies/acl/ns-read`, { policy: NS_READ_POLICY }));
     await ok(
@@ -64,7 +67,8 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
         token_ttl: 900,
       }),
     );
-    for (const ns of [PARENT, `${PARENT}/${CHILD}`]) await ok(`mount secret in ${ns}`, bao.api('POST', `${ns}/sys/mounts/secret`, { type: 'kv', options: { version: '2' } }));
+    for (const ns of [PARENT, `${PARENT}/${CHILD}`])
+      await ok(`mount secret in ${ns}`, bao.api('POST', `${ns}/sys/mounts/secret`, { type: 'kv', options: { version: '2' } }));
     await putV2(PARENT, 'ci/production/db', { password: VALUES.parent });
     await putV2(`${PARENT}/${CHILD}`, 'ci/production/db', { password: VALUES.child });
     await putV2(`${PARENT}/${CHILD}`, 'other/team', { password: 'not-for-ci' });
@@ -75,10 +79,15 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
   const extraSecrets = Object.entries(VALUES).map(([ns, value]) => ({ what: `the ${ns} namespace's password`, value }));
 
   /** `bao token lookup` with the token, in a namespace (sent as X-Vault-Namespace). */
-  const lookupSelf = (token: string, namespace: string) => s.bao.cli(['token', 'lookup', '-format=json'], { BAO_TOKEN: token, BAO_NAMESPACE: namespace });
+  const lookupSelf = (token: string, namespace: string) =>
+    s.bao.cli(['token', 'lookup', '-format=json'], { BAO_TOKEN: token, BAO_NAMESPACE: namespace });
 
   const jobs: Array<[string, Record<string, string>, string]> = [
-    ["logs in in the parent namespace and reads in the child (authNamespace 'ci', vaultNamespace 'ci/team')", { authNamespace: PARENT, vaultNamespace: `${PARENT}/${CHILD}` }, VALUES.child],
+    [
+      "logs in in the parent namespace and reads in the child (authNamespace 'ci', vaultNamespace 'ci/team')",
+      { authNamespace: PARENT, vaultNamespace: `${PARENT}/${CHILD}` },
+      VALUES.child,
+    ],
     ["logs in and reads in the same namespace (vaultNamespace 'ci' alone)", { vaultNamespace: PARENT }, VALUES.parent],
   ];
   for (const [title, namespaces, expected] of jobs) {
@@ -89,7 +98,10 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
       assert.deepEqual(warnings, []);
       assert.deepEqual(Object.fromEntries(vars), { DB_PASSWORD: expected });
       assert.notEqual(expected, SECRETS.dbPassword, "not the root namespace's value at the same path");
-      assert.match(main.stdout, /^Logging in to https:\/\/vault\.example\.com:8300 at auth\/jwt-entra\/login with role 'azure-devops-production' in namespace 'ci'\.$/m);
+      assert.match(
+        main.stdout,
+        /^Logging in to https:\/\/vault\.example\.com:8300 at auth\/jwt-entra\/login with role 'azure-devops-production' in namespace 'ci'\.$/m,
+      );
       assert.match(main.stdout, /^Logged in to Vault: policies \[default, ns-read\], token type service, TTL 900s, over HTTP\/2\.$/m);
 
       const token = savedToken(main)!;
@@ -111,7 +123,8 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
 
   it("fails on a child path the parent namespace's policy does not grant; the rule that grants it names the child namespace", async () => {
     const inputs = { secrets: 'secret/other/team password | X', authNamespace: PARENT, vaultNamespace: `${PARENT}/${CHILD}` };
-    const setPolicy = (more: string) => ok('policy', s.bao.api('POST', `${PARENT}/sys/policies/acl/ns-read`, { policy: NS_READ_POLICY + more }));
+    const setPolicy = (more: string) =>
+      ok('policy', s.bao.api('POST', `${PARENT}/sys/policies/acl/ns-read`, { policy: NS_READ_POLICY + more }));
     const attempt = async (succeeds: boolean) => {
       const main = await s.run(inputs);
       const checked = s.check(main, succeeds, { extraSecrets });
@@ -122,7 +135,10 @@ describe('server: namespaces in OpenBao, logging in in one and reading in anothe
       const denied = await attempt(false);
       assert.equal(denied.vars.size, 0);
       assert.equal(denied.errorList.length, 1);
-      assert.match(denied.errorList[0], /^1 secret request\(s\) failed; no variables were published:\n {2}secret\/other\/team password: permission denied: the Vault token's policies do not allow read on secret\/data\/other\/team\./);
+      assert.match(
+        denied.errorList[0],
+        /^1 secret request\(s\) failed; no variables were published:\n {2}secret\/other\/team password: permission denied: the Vault token's policies do not allow read on secret\/data\/other\/team\./,
+      );
       // The token's policy lives in the parent namespace: the rule the message gives names the path
       // from there, and it is the one that works; the path as the child sees it grants the
       // parent's own secret/ instead.

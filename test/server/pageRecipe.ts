@@ -68,12 +68,26 @@ export function policyBlock(markdown: string): string {
 }
 
 /** Runs a shell script with bash in `cwd`; `vault` is the `bao` binary, logged in as root unless `env` says otherwise. */
-export function runShell(bao: OpenBao, caPath: string, script: string, cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; output: string }> {
+export function runShell(
+  bao: OpenBao,
+  caPath: string,
+  script: string,
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; output: string }> {
   const prelude = 'set -euo pipefail\nvault() { "$BAO_BIN" "$@"; }\n';
   return new Promise((done, fail) => {
     const child = spawn('bash', ['-c', prelude + script], {
       cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: cwd, BAO_BIN: bao.bin, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: caPath, BAO_TOKEN: bao.rootToken, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: cwd,
+        BAO_BIN: bao.bin,
+        BAO_ADDR: OPENBAO_ADDRESS,
+        BAO_CACERT: caPath,
+        BAO_TOKEN: bao.rootToken,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -46,7 +46,8 @@ export function postgresBinDir(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length) return join(root, versions[0], 'bin');
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'))) return dir;
+  for (const dir of (process.env.PATH ?? '').split(':'))
+    if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'))) return dir;
   throw new Error('PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): apt-get install postgresql');
 }
 
@@ -76,7 +77,17 @@ export async function startPostgres(): Promise<Postgres> {
   writeFileSync(pwfile, `${adminPassword}\n`, { mode: 0o600 });
 
   const [initCmd, initArgs] = unprivileged(join(bin, 'initdb'), [
-    '-D', data, '-U', POSTGRES_ADMIN, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '--no-locale', '-E', 'UTF8', '--no-sync',
+    '-D',
+    data,
+    '-U',
+    POSTGRES_ADMIN,
+    `--pwfile=${pwfile}`,
+    '--auth-host=scram-sha-256',
+    '--auth-local=scram-sha-256',
+    '--no-locale',
+    '-E',
+    'UTF8',
+    '--no-sync',
   ]);
   const init = await execute(initCmd, initArgs);
   rmSync(pwfile, { force: true });
@@ -86,7 +97,18 @@ export async function startPostgres(): Promise<Postgres> {
   }
 
   const [cmd, args] = unprivileged(join(bin, 'postgres'), [
-    '-D', data, '-c', `listen_addresses=${POSTGRES_HOST}`, '-c', `port=${POSTGRES_PORT}`, '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'log_min_messages=warning',
+    '-D',
+    data,
+    '-c',
+    `listen_addresses=${POSTGRES_HOST}`,
+    '-c',
+    `port=${POSTGRES_PORT}`,
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'fsync=off',
+    '-c',
+    'log_min_messages=warning',
   ]);
   let log = '';
   const server: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env() });
@@ -96,10 +118,31 @@ export async function startPostgres(): Promise<Postgres> {
   const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
 
   const psql = (sql: string, user = POSTGRES_ADMIN, password = adminPassword): Promise<Psql> =>
-    execute(join(bin, 'psql'), ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', POSTGRES_HOST, '-p', String(POSTGRES_PORT), '-U', user, '-d', 'postgres', '-c', sql], {
-      PGPASSWORD: password,
-      PGCONNECT_TIMEOUT: '5',
-    });
+    execute(
+      join(bin, 'psql'),
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        POSTGRES_HOST,
+        '-p',
+        String(POSTGRES_PORT),
+        '-U',
+        user,
+        '-d',
+        'postgres',
+        '-c',
+        sql,
+      ],
+      {
+        PGPASSWORD: password,
+        PGCONNECT_TIMEOUT: '5',
+      },
+    );
 
   const stop = async (): Promise<void> => {
     if (!exited) {

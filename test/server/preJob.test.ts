@@ -24,9 +24,16 @@ describe('server: runAsPreJob against OpenBao', function () {
       name: 'early',
       // VAULT_ADDR is a plain variable, in every later step's environment; the secrets are mapped.
       env: { PASSWORD: '$(DB_PASSWORD)', VAULT_TOKEN: '$(VAULT_TOKEN)', VAULT_CACERT: s.world.ca.certPath },
-      script: 'printf "mapped=%s\\n" "$PASSWORD" | sha256sum && HOME="$AGENT_TEMPDIRECTORY" "$BAO" kv get -field=password secret/ci/production/db | sha256sum',
+      script:
+        'printf "mapped=%s\\n" "$PASSWORD" | sha256sum && HOME="$AGENT_TEMPDIRECTORY" "$BAO" kv get -field=password secret/ci/production/db | sha256sum',
     };
-    const bao = { name: 'vault', task: { connection: s.world.ids.wif, inputs: { ...s.base, runAsPreJob: 'true', exportToken: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD' } } };
+    const bao = {
+      name: 'vault',
+      task: {
+        connection: s.world.ids.wif,
+        inputs: { ...s.base, runAsPreJob: 'true', exportToken: 'true', secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+      },
+    };
     let token: string | undefined;
     job = await runAgentJob(s.world, [{ ...early, env: { ...early.env, BAO: s.bao.bin } }, bao], {
       afterStep: (step) => {
@@ -48,7 +55,10 @@ describe('server: runAsPreJob against OpenBao', function () {
     const script = job.step('early').run!;
     assert.equal(script.stderr, '');
     assert.deepEqual(
-      script.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]),
+      script.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]),
       [sha(`mapped=${SECRETS.dbPassword}\n`), sha(SECRETS.dbPassword)],
       'the mapped secret, and the same secret read by bao with the exported token',
     );

@@ -43,7 +43,14 @@ export async function runPrintedFix(bao: OpenBao, caPath: string, message: strin
 export function runWithCli(bao: OpenBao, caPath: string, script: string): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
     const child = spawn('bash', ['-c', `set -euo pipefail\nvault() { "$BAO_BIN" "$@"; }\n${script}\n`], {
-      env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), BAO_BIN: bao.bin, BAO_ADDR: OPENBAO_ADDRESS, BAO_CACERT: caPath, BAO_TOKEN: bao.rootToken },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: tmpdir(),
+        BAO_BIN: bao.bin,
+        BAO_ADDR: OPENBAO_ADDRESS,
+        BAO_CACERT: caPath,
+        BAO_TOKEN: bao.rootToken,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';

@@ -67,9 +67,14 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
     assert.ok(shell.length >= 3, `shell blocks marked ${MARK}: ${shell.map((b) => b.line).join(', ')}`);
     assert.equal(yaml.length, 1, `one YAML block marked ${MARK}`);
     inputs = taskInputs(yaml[0].text);
-    for (const name of ['azureSubscription', 'vaultAddress', 'authMount', 'role', 'secrets']) assert.ok(inputs[name], `the YAML sets ${name}`);
+    for (const name of ['azureSubscription', 'vaultAddress', 'authMount', 'role', 'secrets'])
+      assert.ok(inputs[name], `the YAML sets ${name}`);
     const all = shell.map((b) => b.text).join('\n');
-    assert.match(all, new RegExp(`^vault auth enable -path=${inputs.authMount} jwt$`, 'm'), "the recipe enables a jwt mount at the YAML's authMount");
+    assert.match(
+      all,
+      new RegExp(`^vault auth enable -path=${inputs.authMount} jwt$`, 'm'),
+      "the recipe enables a jwt mount at the YAML's authMount",
+    );
     assert.match(all, new RegExp(`^vault write auth/${inputs.authMount}/role/${inputs.role} `, 'm'), "the recipe writes the YAML's role");
   });
 
@@ -96,7 +101,10 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
     // The page's example secret, in a KV version 2 mount as `vault kv get` names it.
     const mounted = await bao.api('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
     assert.ok(mounted.status < 300, JSON.stringify(mounted.body));
-    const requests = inputs.secrets.split(/[\n;]/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const requests = inputs.secrets
+      .split(/[\n;]/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     assert.ok(requests.length > 0);
     for (const request of requests) {
       const m = /^secret\/(\S+)\s+([\w-]+)\s*\|\s*([A-Za-z_]\w*)$/.exec(request);
@@ -123,7 +131,10 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
   });
 
   it('the role refuses another service principal of the same tenant (the oid binding)', async () => {
-    const run = await world.runTask({ connection: world.ids.unbound, inputs: { ...inputs, azureSubscription: world.ids.unbound.connectionId, vaultAddress: OPENBAO_ADDRESS, retries: '0' } });
+    const run = await world.runTask({
+      connection: world.ids.unbound,
+      inputs: { ...inputs, azureSubscription: world.ids.unbound.connectionId, vaultAddress: OPENBAO_ADDRESS, retries: '0' },
+    });
     const { vars, errors } = check(run, false);
     assert.equal(vars.size, 0);
     // Refused for its oid (the wording of the explanation is test/server/secrets.test.ts's concern).
@@ -133,7 +144,13 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
 
   it('the role refuses a token of another tenant for the bound oid (the issuer and tid bindings)', async () => {
     const mint = (tenantId: string) =>
-      world.entra.mintAccessToken({ tenantId, objectId: world.ids.wif.objectId, appId: world.ids.wif.clientId, audience: DEFAULT_RESOURCE, appidacr: '2' }).token;
+      world.entra.mintAccessToken({
+        tenantId,
+        objectId: world.ids.wif.objectId,
+        appId: world.ids.wif.clientId,
+        audience: DEFAULT_RESOURCE,
+        appidacr: '2',
+      }).token;
     const login = (jwt: string) => bao.api('POST', `auth/${inputs.authMount}/login`, { role: inputs.role, jwt }, '');
     const own = await login(mint(TENANT_ID));
     assert.equal(own.status, 200, `the tenant's own token logs in: ${JSON.stringify(own.body?.errors)}`);
@@ -146,7 +163,13 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
   it('the role refuses a token for another audience (bound_audiences)', async () => {
     const run = await world.runTask({
       connection: world.ids.wif,
-      inputs: { ...inputs, azureSubscription: world.ids.wif.connectionId, vaultAddress: OPENBAO_ADDRESS, retries: '0', resource: DEFAULT_RESOURCE.replace(/\/$/, '') },
+      inputs: {
+        ...inputs,
+        azureSubscription: world.ids.wif.connectionId,
+        vaultAddress: OPENBAO_ADDRESS,
+        retries: '0',
+        resource: DEFAULT_RESOURCE.replace(/\/$/, ''),
+      },
     });
     const { vars, errors } = check(run, false);
     assert.equal(vars.size, 0);

@@ -14,11 +14,23 @@ describe('server: the secrets syntax against OpenBao', function () {
 
   const reads: Array<[string, string, Record<string, string>]> = [
     ['a KV v2 key', 'secret/ci/production/db password | DB_PASSWORD', { DB_PASSWORD: SECRETS.dbPassword }],
-    ['every key with a prefix (*)', 'secret/ci/production/api * | API_', { API_TOKEN: SECRETS.apiToken, API_URL: SECRETS.apiUrl, API_PORT: '8443' }],
-    ['the whole secret as compact JSON (.)', 'secret/ci/production/api . | API_JSON', { API_JSON: JSON.stringify({ port: 8443, token: SECRETS.apiToken, url: SECRETS.apiUrl }) }],
+    [
+      'every key with a prefix (*)',
+      'secret/ci/production/api * | API_',
+      { API_TOKEN: SECRETS.apiToken, API_URL: SECRETS.apiUrl, API_PORT: '8443' },
+    ],
+    [
+      'the whole secret as compact JSON (.)',
+      'secret/ci/production/api . | API_JSON',
+      { API_JSON: JSON.stringify({ port: 8443, token: SECRETS.apiToken, url: SECRETS.apiUrl }) },
+    ],
     ['an older version (@1)', 'secret/ci/production/db@1 password | OLD', { OLD: SECRETS.oldPassword }],
     ['an explicit data/ path', 'secret/data/ci/production/db password | P', { P: SECRETS.dbPassword }],
-    ['a key with spaces and a multi-line value', 'secret/ci/production/tls "key with spaces" | SPACED\nsecret/ci/production/tls key | PEM', { SPACED: SECRETS.spaced, PEM: SECRETS.pem }],
+    [
+      'a key with spaces and a multi-line value',
+      'secret/ci/production/tls "key with spaces" | SPACED\nsecret/ci/production/tls key | PEM',
+      { SPACED: SECRETS.spaced, PEM: SECRETS.pem },
+    ],
     ['a KV v1 key', 'kv1/app/legacy token | LEGACY', { LEGACY: SECRETS.legacyToken }],
     ['the latest version when older ones are deleted and destroyed', 'secret/ci/production/rotated password | R', { R: ROTATED.v3 }],
   ];
@@ -34,13 +46,37 @@ describe('server: the secrets syntax against OpenBao', function () {
   }
 
   const failures: Array<[string, string, RegExp]> = [
-    ['a deleted version', 'secret/ci/production/rotated@2 password', /version 2 of secret\/ci\/production\/rotated was deleted at \d{4}-\d\d-\d\dT[\d:.]+Z; undelete it \(vault kv undelete -versions=2 secret\/ci\/production\/rotated\)/],
-    ['a destroyed version', 'secret/ci/production/rotated@1 password', /version 1 of secret\/ci\/production\/rotated is destroyed and cannot be read/],
-    ['a missing path', 'secret/ci/production/nope password', /no secret at secret\/ci\/production\/nope \(API path secret\/data\/ci\/production\/nope\)/],
-    ['a missing key', 'secret/ci/production/db nokey', /key 'nokey' not found at secret\/ci\/production\/db; its keys are: db-user, password/],
-    ['a path the policy denies, naming the exact ACL path', 'secret/other/team password', /permission denied: the Vault token's policies do not allow read on secret\/data\/other\/team\. Add to the role's policy: path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/],
+    [
+      'a deleted version',
+      'secret/ci/production/rotated@2 password',
+      /version 2 of secret\/ci\/production\/rotated was deleted at \d{4}-\d\d-\d\dT[\d:.]+Z; undelete it \(vault kv undelete -versions=2 secret\/ci\/production\/rotated\)/,
+    ],
+    [
+      'a destroyed version',
+      'secret/ci/production/rotated@1 password',
+      /version 1 of secret\/ci\/production\/rotated is destroyed and cannot be read/,
+    ],
+    [
+      'a missing path',
+      'secret/ci/production/nope password',
+      /no secret at secret\/ci\/production\/nope \(API path secret\/data\/ci\/production\/nope\)/,
+    ],
+    [
+      'a missing key',
+      'secret/ci/production/db nokey',
+      /key 'nokey' not found at secret\/ci\/production\/db; its keys are: db-user, password/,
+    ],
+    [
+      'a path the policy denies, naming the exact ACL path',
+      'secret/other/team password',
+      /permission denied: the Vault token's policies do not allow read on secret\/data\/other\/team\. Add to the role's policy: path "secret\/data\/other\/team" \{ capabilities = \["read"\] \}/,
+    ],
     ['a KV v1 path the policy denies', 'kv1/other password', /do not allow read on kv1\/other\./],
-    ['a mount the token cannot see', 'nomount/x key', /nomount\/x key: the token's policies allow nothing under the mount of nomount\/x \(403 on sys\/internal\/ui\/mounts\)/],
+    [
+      'a mount the token cannot see',
+      'nomount/x key',
+      /nomount\/x key: the token's policies allow nothing under the mount of nomount\/x \(403 on sys\/internal\/ui\/mounts\)/,
+    ],
   ];
   for (const [what, secrets, message] of failures) {
     it(`fails on ${what}, publishing nothing`, async () => {
@@ -54,7 +90,10 @@ describe('server: the secrets syntax against OpenBao', function () {
   }
 
   it('skips a missing path with ignoreNotFound, with a warning', async () => {
-    const run = await s.run({ secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/nope password | NOPE', ignoreNotFound: 'true' });
+    const run = await s.run({
+      secrets: 'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/nope password | NOPE',
+      ignoreNotFound: 'true',
+    });
     const { vars, warnings } = s.check(run, true);
     assert.deepEqual(Object.fromEntries(vars), { DB_PASSWORD: SECRETS.dbPassword });
     assert.deepEqual(warnings, [
@@ -66,6 +105,9 @@ describe('server: the secrets syntax against OpenBao', function () {
     // The config write fetched the discovery document; the logins above fetched the keys.
     const got = s.world.entra.requests.filter((r) => r.method === 'GET' && r.status === 200).map((r) => `${r.host}${r.path}`);
     assert.ok(got.includes(`sts.windows.net/${TENANT_ID}/.well-known/openid-configuration`), got.join('\n'));
-    assert.ok(got.some((r) => r.endsWith('/common/discovery/keys')), got.join('\n'));
+    assert.ok(
+      got.some((r) => r.endsWith('/common/discovery/keys')),
+      got.join('\n'),
+    );
   });
 });

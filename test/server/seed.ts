@@ -40,7 +40,10 @@ export async function seedOpenBao(bao: OpenBao, ca: Ca, boundOid: string): Promi
   await ok('enable jwt', bao.api('POST', `sys/auth/${JWT_MOUNT}`, { type: 'jwt' }));
   await ok(
     'jwt config',
-    bao.api('POST', `auth/${JWT_MOUNT}/config`, { oidc_discovery_url: `https://sts.windows.net/${TENANT_ID}/`, oidc_discovery_ca_pem: ca.certPem }),
+    bao.api('POST', `auth/${JWT_MOUNT}/config`, {
+      oidc_discovery_url: `https://sts.windows.net/${TENANT_ID}/`,
+      oidc_discovery_ca_pem: ca.certPem,
+    }),
   );
   await ok('policy', bao.api('POST', 'sys/policies/acl/ci-read', { policy: CI_READ_POLICY }));
   for (const [role, tokenType] of [

@@ -23,7 +23,12 @@ export interface Sshd {
    * Runs `command` on the server as `user` with the private key `keyFile` and, when given, the
    * certificate `certFile` (and no other key, agent or configuration).
    */
-  ssh(keyFile: string, certFile: string | undefined, command: string, user?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  ssh(
+    keyFile: string,
+    certFile: string | undefined,
+    command: string,
+    user?: string,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** What sshd logged (its -e output). */
   log(): string;
   stop(): Promise<void>;
@@ -100,24 +105,39 @@ export async function startSshd(caPublicKey: string, port = 2222): Promise<Sshd>
     stop,
     ssh(keyFile, certFile, command, user = SSH_USER) {
       const args = [
-        '-F', 'none',
-        '-o', 'BatchMode=yes',
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'IdentityAgent=none',
-        '-o', 'StrictHostKeyChecking=no',
-        '-o', 'UserKnownHostsFile=/dev/null',
-        '-o', 'LogLevel=ERROR',
-        '-o', 'ConnectTimeout=10',
-        '-i', keyFile,
+        '-F',
+        'none',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'IdentityAgent=none',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        'ConnectTimeout=10',
+        '-i',
+        keyFile,
         ...(certFile ? ['-o', `CertificateFile=${certFile}`] : []),
-        '-p', String(port),
+        '-p',
+        String(port),
         `${user}@127.0.0.1`,
         command,
       ];
       return new Promise((done) => {
-        execFile('ssh', args, { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', HOME: dir } }, (err, stdout, stderr) => {
-          done({ code: err ? (typeof err.code === 'number' ? err.code : 255) : 0, stdout, stderr });
-        });
+        execFile(
+          'ssh',
+          args,
+          { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', HOME: dir } },
+          (err, stdout, stderr) => {
+            done({ code: err ? (typeof err.code === 'number' ? err.code : 255) : 0, stdout, stderr });
+          },
+        );
       });
     },
   };

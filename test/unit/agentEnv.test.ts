@@ -37,7 +37,11 @@ describe('emulated agent environment', () => {
   });
 
   it('passes variables by env name and lists their names; secret ones only as SECRET_<NAME>, listed apart', () => {
-    const env = agentEnv({ ...base, variables: { 'Agent.ProxyUrl': 'http://proxy:3128', 'my var': 'x' }, secretVariables: { 'Agent.ProxyPassword': 'p@ss' } });
+    const env = agentEnv({
+      ...base,
+      variables: { 'Agent.ProxyUrl': 'http://proxy:3128', 'my var': 'x' },
+      secretVariables: { 'Agent.ProxyPassword': 'p@ss' },
+    });
     assert.equal(env.AGENT_PROXYURL, 'http://proxy:3128');
     assert.equal(env.MY_VAR, 'x');
     assert.equal(env.SECRET_AGENT_PROXYPASSWORD, 'p@ss');

@@ -6,7 +6,15 @@
 // failure and refusal is worded with its cause and fix. Vault's texts are OpenBao 2.7's answers
 // (test/server/approle.test.ts gets them from the real server) and Vault's own phrasing.
 import * as assert from 'node:assert/strict';
-import { ApproleAuthConfig, approleMethod, isRoleSecretIdPath, isWrappingToken, WrapContentError, WrapPathError, WrapRequestError } from '../../tasks/VaultAzureLoginV1/src/auth/approle';
+import {
+  ApproleAuthConfig,
+  approleMethod,
+  isRoleSecretIdPath,
+  isWrappingToken,
+  WrapContentError,
+  WrapPathError,
+  WrapRequestError,
+} from '../../tasks/VaultAzureLoginV1/src/auth/approle';
 import type { Proof, ProveContext } from '../../tasks/VaultAzureLoginV1/src/auth/method';
 import { DeadlineError } from '../../tasks/VaultAzureLoginV1/src/core/deadline';
 import { VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
@@ -57,13 +65,19 @@ function fakeVault(answers: Partial<Record<'lookup' | 'unwrap', () => Promise<Va
   return { ctx, calls, events };
 }
 
-const lookupAt = (path: string, creationTime = new Date().toISOString()) => async () => ({ data: { creation_path: path, creation_time: creationTime, creation_ttl: 300 } });
-const unwrapped = (data: Record<string, unknown> = { secret_id: SECRET_ID, secret_id_accessor: 'acc', secret_id_ttl: 0, secret_id_num_uses: 0 }) => async () => ({ data });
+const lookupAt =
+  (path: string, creationTime = new Date().toISOString()) =>
+  async () => ({ data: { creation_path: path, creation_time: creationTime, creation_ttl: 300 } });
+const unwrapped =
+  (data: Record<string, unknown> = { secret_id: SECRET_ID, secret_id_accessor: 'acc', secret_id_ttl: 0, secret_id_num_uses: 0 }) =>
+  async () => ({ data });
 
 describe('approle: the secret_id and its response wrapping', () => {
   it('tells a wrapping token from a secret_id by its shape', () => {
-    for (const token of [WRAPPING, 'hvs.CAESIJlU8C4kxS5ZMZTqiy1mHQ0eyOKT7QzQK', 'hvs.CAESIJlU8C4kxS5ZMZTqiy1mHQ0e.aBcD1']) assert.ok(isWrappingToken(token), token);
-    for (const other of [SECRET_ID, 'hvb.AAAAAQKZ3gUtU0s1yY0TJbwpA5', 's.short', 'my-custom-secret-id', ` ${WRAPPING}`]) assert.ok(!isWrappingToken(other), other);
+    for (const token of [WRAPPING, 'hvs.CAESIJlU8C4kxS5ZMZTqiy1mHQ0eyOKT7QzQK', 'hvs.CAESIJlU8C4kxS5ZMZTqiy1mHQ0e.aBcD1'])
+      assert.ok(isWrappingToken(token), token);
+    for (const other of [SECRET_ID, 'hvb.AAAAAQKZ3gUtU0s1yY0TJbwpA5', 's.short', 'my-custom-secret-id', ` ${WRAPPING}`])
+      assert.ok(!isWrappingToken(other), other);
   });
 
   it("accepts only the role's own secret-id and custom-secret-id paths (the role name in any case, the mount exactly)", () => {
@@ -71,7 +85,15 @@ describe('approle: the secret_id and its response wrapping', () => {
     assert.ok(isRoleSecretIdPath('auth/approle/role/CI/secret-id', 'approle', 'ci'));
     assert.ok(isRoleSecretIdPath('auth/approle/role/ci/custom-secret-id', 'approle', 'ci'));
     assert.ok(isRoleSecretIdPath('auth/approle/role/Ci/Custom-Secret-Id', 'approle', 'ci'));
-    for (const other of ['auth/approle/role/ci-other/secret-id', 'auth/approle/role/ci-other/custom-secret-id', 'auth/Approle/role/ci/secret-id', 'auth/approle/role/ci/secret-id-accessor/lookup', 'secret/data/ci', 'auth/approle/role/ci/secret-id/lookup', ''])
+    for (const other of [
+      'auth/approle/role/ci-other/secret-id',
+      'auth/approle/role/ci-other/custom-secret-id',
+      'auth/Approle/role/ci/secret-id',
+      'auth/approle/role/ci/secret-id-accessor/lookup',
+      'secret/data/ci',
+      'auth/approle/role/ci/secret-id/lookup',
+      '',
+    ])
       assert.ok(!isRoleSecretIdPath(other, 'approle', 'ci'), other);
   });
 
@@ -96,14 +118,20 @@ describe('approle: the secret_id and its response wrapping', () => {
     assert.deepEqual(proof.secrets, [SECRET_ID, WRAPPING]);
     assert.equal(proof.spends, true);
     assert.equal(proof.notes.length, 1);
-    assert.match(proof.notes[0], /^Unwrapped the secret_id \(masked\) from a wrapping token made at auth\/approle\/role\/ci\/secret-id on \S+ with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\.$/);
+    assert.match(
+      proof.notes[0],
+      /^Unwrapped the secret_id \(masked\) from a wrapping token made at auth\/approle\/role\/ci\/secret-id on \S+ with a wrap TTL of 300s; the secret_id's TTL: no limit, its uses: no limit\.$/,
+    );
     assert.ok(!proof.notes[0].includes(SECRET_ID));
   });
 
   it('unwraps once: a second attempt (after a deadline) reuses the first unwrap', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const { ctx, calls } = fakeVault({ lookup: lookupAt('auth/approle/role/ci/secret-id'), unwrap: async () => (await gate, unwrapped()()) });
+    const { ctx, calls } = fakeVault({
+      lookup: lookupAt('auth/approle/role/ci/secret-id'),
+      unwrap: async () => (await gate, unwrapped()()),
+    });
     const method = approleMethod(config(WRAPPING));
     const first = method.prove(ctx);
     await new Promise((r) => setImmediate(r));
@@ -135,7 +163,10 @@ describe('approle: the secret_id and its response wrapping', () => {
 
   it("unwraps a token made at the role's custom-secret-id path, whose secret_id may look like a token", async () => {
     const custom = 'hvs.CustomSecretIdThatLooksLikeAToken';
-    const { ctx } = fakeVault({ lookup: lookupAt('auth/approle/role/ci/custom-secret-id'), unwrap: unwrapped({ secret_id: custom, secret_id_accessor: 'acc', secret_id_ttl: 0, secret_id_num_uses: 0 }) });
+    const { ctx } = fakeVault({
+      lookup: lookupAt('auth/approle/role/ci/custom-secret-id'),
+      unwrap: unwrapped({ secret_id: custom, secret_id_accessor: 'acc', secret_id_ttl: 0, secret_id_num_uses: 0 }),
+    });
     const proof = await approleMethod(config(WRAPPING)).prove(ctx);
     assert.deepEqual(proof.body, { role_id: config(WRAPPING).roleId, secret_id: custom });
     assert.match(proof.notes[0], /made at auth\/approle\/role\/ci\/custom-secret-id /);
@@ -154,7 +185,9 @@ describe('approle: the secret_id and its response wrapping', () => {
     assert.deepEqual(proof.body, { role_id: config(custom).roleId, secret_id: custom });
     assert.deepEqual(proof.secrets, [custom]);
     assert.equal(proof.facts.notWrapped, 'yes');
-    assert.deepEqual(proof.notes, ["Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id."]);
+    assert.deepEqual(proof.notes, [
+      "Vault knows no response-wrapping token of the value from input 'approleSecretId': the step logs in with it as the secret_id.",
+    ]);
     // A second attempt (after a deadline) asks Vault nothing more.
     await method.prove(ctx);
     assert.deepEqual(
@@ -165,7 +198,9 @@ describe('approle: the secret_id and its response wrapping', () => {
 
   it('never unwraps a token made at another path', async () => {
     const { ctx, calls } = fakeVault({ lookup: lookupAt('secret/data/ci/production/db'), unwrap: unwrapped() });
-    const err = await approleMethod(config(WRAPPING)).prove(ctx).catch((e: unknown) => e);
+    const err = await approleMethod(config(WRAPPING))
+      .prove(ctx)
+      .catch((e: unknown) => e);
     assert.ok(err instanceof WrapPathError);
     assert.equal(err.found, 'secret/data/ci/production/db');
     assert.deepEqual(
@@ -209,18 +244,27 @@ describe('approle: failures before the login, in words', () => {
   });
 
   it('a token made at another path, naming it', () => {
-    assert.match(explain(new WrapPathError('secret/data/ci', 'auth/approle/role/ci/secret-id'))!, /made at 'secret\/data\/ci', not at this role's secret_id path auth\/approle\/role\/ci\/secret-id/);
+    assert.match(
+      explain(new WrapPathError('secret/data/ci', 'auth/approle/role/ci/secret-id'))!,
+      /made at 'secret\/data\/ci', not at this role's secret_id path auth\/approle\/role\/ci\/secret-id/,
+    );
   });
 
   it('network failures and other answers as for any Vault request; a deadline; errors not its own', () => {
-    assert.equal(explain(new WrapRequestError('lookup', new VaultNetworkError('ECONNREFUSED', 'sys/wrapping/lookup', 'connect ECONNREFUSED'), 'p')), loc('VaultUnreachable', 'https://vault.example.com:8200', 'ECONNREFUSED'));
+    assert.equal(
+      explain(new WrapRequestError('lookup', new VaultNetworkError('ECONNREFUSED', 'sys/wrapping/lookup', 'connect ECONNREFUSED'), 'p')),
+      loc('VaultUnreachable', 'https://vault.example.com:8200', 'ECONNREFUSED'),
+    );
     assert.equal(
       explain(new WrapRequestError('unwrap', new VaultHttpError(403, 'sys/wrapping/unwrap', ['permission denied'], undefined), 'p')),
       'Checking the wrapping token failed: sys/wrapping/unwrap at https://vault.example.com:8200 answered HTTP 403: permission denied',
     );
     assert.equal(explain(new DeadlineError(30_000)), loc('VaultTimeout', 'https://vault.example.com:8200', 30, 'sys/wrapping'));
     // A lookup that failed on the way is no lost answer: it spends nothing.
-    assert.equal(explain(new WrapRequestError('lookup', new VaultNetworkError('ECONNRESET', 'sys/wrapping/lookup', 'socket hang up'), 'p')), loc('VaultUnreachable', 'https://vault.example.com:8200', 'ECONNRESET'));
+    assert.equal(
+      explain(new WrapRequestError('lookup', new VaultNetworkError('ECONNRESET', 'sys/wrapping/lookup', 'socket hang up'), 'p')),
+      loc('VaultUnreachable', 'https://vault.example.com:8200', 'ECONNRESET'),
+    );
     assert.equal(explain(new Error('other')), undefined);
     assert.equal(method.isTransient(new Error('x')), false);
   });
@@ -235,7 +279,11 @@ describe('approle: an unwrap whose answer is lost', () => {
   ];
   for (const [what, cause, said] of lost) {
     it(`${what}: the token may be spent by this very request, never "stolen"`, () => {
-      const text = approleMethod(config(WRAPPING)).explainProofFailure(new WrapRequestError('unwrap', cause, path), { timeoutSeconds: 30, attempts: 3 }, loc);
+      const text = approleMethod(config(WRAPPING)).explainProofFailure(
+        new WrapRequestError('unwrap', cause, path),
+        { timeoutSeconds: 30, attempts: 3 },
+        loc,
+      );
       assert.equal(text, loc('ApproleUnwrapLost', 'https://vault.example.com:8200', "input 'approleSecretId'", said, path, path, path));
       assert.doesNotMatch(text!, /stolen/);
     });
@@ -247,11 +295,17 @@ describe('approle: an unwrap whose answer is lost', () => {
     void method.prove(ctx);
     await new Promise((r) => setImmediate(r));
     const text = method.explainProofFailure(new DeadlineError(30_000), { timeoutSeconds: 30, attempts: 3 }, loc);
-    assert.equal(text, loc('ApproleUnwrapLost', 'https://vault.example.com:8200', "input 'approleSecretId'", 'no answer within 30 s', path, path, path));
+    assert.equal(
+      text,
+      loc('ApproleUnwrapLost', 'https://vault.example.com:8200', "input 'approleSecretId'", 'no answer within 30 s', path, path, path),
+    );
   });
 
   it('a login whose answer is lost: the secret_id may be used up by it', () => {
-    assert.equal(approleMethod(config(SECRET_ID)).lostLoginNote!(target, loc), loc('ApproleLoginLost', "input 'approleSecretId'", path, path));
+    assert.equal(
+      approleMethod(config(SECRET_ID)).lostLoginNote!(target, loc),
+      loc('ApproleLoginLost', "input 'approleSecretId'", path, path),
+    );
   });
 });
 
@@ -270,16 +324,34 @@ describe('approle: refusals of the login, in words', () => {
   });
 
   it('with a secret_id just unwrapped, the role_id; with one past its TTL, the TTL', () => {
-    assert.match(explain(invalid, fresh)!, /so unused and within its TTL: the role_id from input 'approleRoleId' is not the one of role 'ci'.*vault read -field=role_id auth\/approle\/role\/ci\/role-id$/);
-    assert.match(explain(invalid, stale)!, /the unwrapped secret_id was made at 2026-01-01T00:00:00Z with a TTL of 60s, which ran out before the login/);
+    assert.match(
+      explain(invalid, fresh)!,
+      /so unused and within its TTL: the role_id from input 'approleRoleId' is not the one of role 'ci'.*vault read -field=role_id auth\/approle\/role\/ci\/role-id$/,
+    );
+    assert.match(
+      explain(invalid, stale)!,
+      /the unwrapped secret_id was made at 2026-01-01T00:00:00Z with a TTL of 60s, which ran out before the login/,
+    );
   });
 
   it('CIDR bindings of the role and of the secret_id, as OpenBao and Vault word them', () => {
-    for (const text of ['source address "10.1.2.3" unauthorized by CIDR restrictions on the role: %!w(<nil>)', 'source address "10.1.2.3" unauthorized by CIDR restrictions on the role']) {
-      assert.match(explain(refused(400, text), plain)!, /^Vault refused the AppRole login: the agent's address as Vault sees it, 10\.1\.2\.3, is outside the CIDR blocks that role auth\/approle\/role\/ci accepts secret_ids from \(secret_id_bound_cidrs\)\. .*secret_id_bound_cidrs=<blocks already there>,10\.1\.2\.3\/32$/);
+    for (const text of [
+      'source address "10.1.2.3" unauthorized by CIDR restrictions on the role: %!w(<nil>)',
+      'source address "10.1.2.3" unauthorized by CIDR restrictions on the role',
+    ]) {
+      assert.match(
+        explain(refused(400, text), plain)!,
+        /^Vault refused the AppRole login: the agent's address as Vault sees it, 10\.1\.2\.3, is outside the CIDR blocks that role auth\/approle\/role\/ci accepts secret_ids from \(secret_id_bound_cidrs\)\. .*secret_id_bound_cidrs=<blocks already there>,10\.1\.2\.3\/32$/,
+      );
     }
-    for (const text of ['source address "10.1.2.3" unauthorized through CIDR restrictions on the secret ID', 'source address "10.1.2.3" unauthorized by CIDR restrictions on the secret ID: <nil>']) {
-      assert.match(explain(refused(400, text), plain)!, /the secret_id from input 'approleSecretId' is bound to \(its cidr_list\)\. .*vault write -wrap-ttl=1h auth\/approle\/role\/ci\/secret-id cidr_list=10\.1\.2\.3\/32$/);
+    for (const text of [
+      'source address "10.1.2.3" unauthorized through CIDR restrictions on the secret ID',
+      'source address "10.1.2.3" unauthorized by CIDR restrictions on the secret ID: <nil>',
+    ]) {
+      assert.match(
+        explain(refused(400, text), plain)!,
+        /the secret_id from input 'approleSecretId' is bound to \(its cidr_list\)\. .*vault write -wrap-ttl=1h auth\/approle\/role\/ci\/secret-id cidr_list=10\.1\.2\.3\/32$/,
+      );
     }
   });
 
@@ -287,7 +359,15 @@ describe('approle: refusals of the login, in words', () => {
     const text = explain(invalid, { ...plain, facts: { notWrapped: 'yes' } });
     assert.equal(
       text,
-      loc('ApproleNotWrappedRefused', 'approle', 'invalid role or secret ID', "input 'approleSecretId'", "input 'approleRoleId'", 'auth/approle/role/ci/role-id', 'auth/approle/role/ci/secret-id'),
+      loc(
+        'ApproleNotWrappedRefused',
+        'approle',
+        'invalid role or secret ID',
+        "input 'approleSecretId'",
+        "input 'approleRoleId'",
+        'auth/approle/role/ci/role-id',
+        'auth/approle/role/ci/secret-id',
+      ),
     );
     assert.doesNotMatch(text!, /stolen/);
   });

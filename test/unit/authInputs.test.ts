@@ -79,11 +79,27 @@ describe('login methods: one descriptor each', () => {
 describe('azure inputs', () => {
   it('a workload identity federation connection, the default resource', () => {
     const r = read({ inputs: { azureSubscription: 'sc' }, endpoints: { sc: WIF } });
-    assert.deepEqual(r, { config: { method: 'azure', connection: 'sc', connectionScheme: 'WorkloadIdentityFederation', resource: 'https://management.azure.com/' }, problems: [], warnings: [] });
+    assert.deepEqual(r, {
+      config: {
+        method: 'azure',
+        connection: 'sc',
+        connectionScheme: 'WorkloadIdentityFederation',
+        resource: 'https://management.azure.com/',
+      },
+      problems: [],
+      warnings: [],
+    });
   });
 
   it('a connection without a scheme is a service principal', () => {
-    assert.equal((read({ inputs: { azureSubscription: 'sc' }, endpoints: { sc: { url: 'https://management.azure.com/' } } }).config as { connectionScheme: string }).connectionScheme, 'ServicePrincipal');
+    assert.equal(
+      (
+        read({ inputs: { azureSubscription: 'sc' }, endpoints: { sc: { url: 'https://management.azure.com/' } } }).config as {
+          connectionScheme: string;
+        }
+      ).connectionScheme,
+      'ServicePrincipal',
+    );
   });
 
   it('needs a connection, and one the job has', () => {
@@ -93,8 +109,12 @@ describe('azure inputs', () => {
 
   it('refuses a resource with a space and a scope given as resource', () => {
     const endpoints = { sc: WIF };
-    assert.deepEqual(read({ inputs: { azureSubscription: 'sc', resource: 'api://x y' }, endpoints }).problems, [loc('ResourceInvalid', 'api://x y')]);
-    assert.deepEqual(read({ inputs: { azureSubscription: 'sc', resource: 'api://vault/.default' }, endpoints }).problems, [loc('ResourceIsScope', 'api://vault/.default', 'api://vault')]);
+    assert.deepEqual(read({ inputs: { azureSubscription: 'sc', resource: 'api://x y' }, endpoints }).problems, [
+      loc('ResourceInvalid', 'api://x y'),
+    ]);
+    assert.deepEqual(read({ inputs: { azureSubscription: 'sc', resource: 'api://vault/.default' }, endpoints }).problems, [
+      loc('ResourceIsScope', 'api://vault/.default', 'api://vault'),
+    ]);
   });
 
   it("the agent VM's identity needs no connection and refuses one", () => {
@@ -105,19 +125,31 @@ describe('azure inputs', () => {
       resource: 'https://management.azure.com/',
       managedIdentity: { clientId: CLIENT_ID },
     });
-    assert.deepEqual(read({ inputs: { azureIdentity: 'agentVm', azureSubscription: 'sc' } }).problems, [loc('AzureIdentityWithConnection', 'sc')]);
+    assert.deepEqual(read({ inputs: { azureIdentity: 'agentVm', azureSubscription: 'sc' } }).problems, [
+      loc('AzureIdentityWithConnection', 'sc'),
+    ]);
   });
 
   it('refuses an unknown azureIdentity and a client id that is no GUID', () => {
-    assert.deepEqual(read({ inputs: { azureIdentity: 'vm', azureSubscription: 'sc' }, endpoints: { sc: WIF } }).problems, [loc('AzureIdentityInvalid', 'vm')]);
-    assert.deepEqual(read({ inputs: { azureIdentity: 'agentVm', managedIdentityClientId: 'my-identity' } }).problems, [loc('ManagedIdentityClientIdInvalid', 'my-identity')]);
+    assert.deepEqual(read({ inputs: { azureIdentity: 'vm', azureSubscription: 'sc' }, endpoints: { sc: WIF } }).problems, [
+      loc('AzureIdentityInvalid', 'vm'),
+    ]);
+    assert.deepEqual(read({ inputs: { azureIdentity: 'agentVm', managedIdentityClientId: 'my-identity' } }).problems, [
+      loc('ManagedIdentityClientIdInvalid', 'my-identity'),
+    ]);
   });
 
-  it("a managed identity connection names the user-assigned identity unless the input does", () => {
+  it('a managed identity connection names the user-assigned identity unless the input does', () => {
     const endpoints = { sc: { ...MSI, data: { msiclientId: ` ${CLIENT_ID} ` } } };
-    assert.deepEqual((read({ inputs: { azureSubscription: 'sc' }, endpoints }).config as { managedIdentity?: unknown }).managedIdentity, { clientId: CLIENT_ID });
+    assert.deepEqual((read({ inputs: { azureSubscription: 'sc' }, endpoints }).config as { managedIdentity?: unknown }).managedIdentity, {
+      clientId: CLIENT_ID,
+    });
     const other = '0f0e0d0c-0b0a-4909-8807-060504030201';
-    assert.deepEqual((read({ inputs: { azureSubscription: 'sc', managedIdentityClientId: other }, endpoints }).config as { managedIdentity?: unknown }).managedIdentity, { clientId: other });
+    assert.deepEqual(
+      (read({ inputs: { azureSubscription: 'sc', managedIdentityClientId: other }, endpoints }).config as { managedIdentity?: unknown })
+        .managedIdentity,
+      { clientId: other },
+    );
   });
 
   it('warns that a client id means nothing to a connection that is no managed identity', () => {
@@ -129,20 +161,37 @@ describe('azure inputs', () => {
 describe('jwt inputs', () => {
   it("the pipeline's token by default, with the agent's OIDC URI", () => {
     const r = read({ inputs: { authMethod: 'jwt' }, variables: OIDC, endpoints: JOB });
-    assert.deepEqual(r, { config: { method: 'jwt', source: 'pipeline', requestUri: OIDC['System.OidcRequestUri'], connection: '' }, problems: [], warnings: [] });
+    assert.deepEqual(r, {
+      config: { method: 'jwt', source: 'pipeline', requestUri: OIDC['System.OidcRequestUri'], connection: '' },
+      problems: [],
+      warnings: [],
+    });
   });
 
   it("a connection's token needs a workload identity federation connection", () => {
     const inputs = { authMethod: 'jwt', jwtSource: 'serviceconnection', azureSubscription: 'sc' };
-    assert.deepEqual(read({ inputs, variables: OIDC, endpoints: { ...JOB, sc: WIF } }).config, { method: 'jwt', source: 'serviceConnection', requestUri: OIDC['System.OidcRequestUri'], connection: 'sc' });
-    assert.deepEqual(read({ inputs, variables: OIDC, endpoints: { ...JOB, sc: { url: 'https://management.azure.com/' } } }).problems, [loc('JwtConnectionScheme', 'sc', 'ServicePrincipal')]);
-    assert.deepEqual(read({ inputs: { ...inputs, azureSubscription: '' }, variables: OIDC, endpoints: JOB }).problems, [loc('InputRequired', 'azureSubscription', loc('JwtConnectionHint'))]);
+    assert.deepEqual(read({ inputs, variables: OIDC, endpoints: { ...JOB, sc: WIF } }).config, {
+      method: 'jwt',
+      source: 'serviceConnection',
+      requestUri: OIDC['System.OidcRequestUri'],
+      connection: 'sc',
+    });
+    assert.deepEqual(read({ inputs, variables: OIDC, endpoints: { ...JOB, sc: { url: 'https://management.azure.com/' } } }).problems, [
+      loc('JwtConnectionScheme', 'sc', 'ServicePrincipal'),
+    ]);
+    assert.deepEqual(read({ inputs: { ...inputs, azureSubscription: '' }, variables: OIDC, endpoints: JOB }).problems, [
+      loc('InputRequired', 'azureSubscription', loc('JwtConnectionHint')),
+    ]);
   });
 
   it('names an unknown source, a missing or bad OIDC URI and a missing access token', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'jwt', jwtSource: 'file' }, variables: OIDC, endpoints: JOB }).problems, [loc('JwtSourceInvalid', 'file')]);
+    assert.deepEqual(read({ inputs: { authMethod: 'jwt', jwtSource: 'file' }, variables: OIDC, endpoints: JOB }).problems, [
+      loc('JwtSourceInvalid', 'file'),
+    ]);
     assert.deepEqual(read({ inputs: { authMethod: 'jwt' } }).problems, [loc('JwtOidcUriMissing'), loc('JwtAccessTokenMissing')]);
-    assert.deepEqual(read({ inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': 'ftp://x' }, endpoints: JOB }).problems, [loc('JwtOidcUriInvalid', 'ftp://x')]);
+    assert.deepEqual(read({ inputs: { authMethod: 'jwt' }, variables: { 'System.OidcRequestUri': 'ftp://x' }, endpoints: JOB }).problems, [
+      loc('JwtOidcUriInvalid', 'ftp://x'),
+    ]);
   });
 });
 
@@ -159,7 +208,10 @@ describe('approle inputs', () => {
       secretIdFrom: loc('FromVaultConnection', 'vault'),
       address: 'https://vault.example.com',
     });
-    const wrapped = read({ inputs: { authMethod: 'approle', vaultConnection: 'vault', approleSecretId: 'hvs.wrapped' }, endpoints: { vault: connection } });
+    const wrapped = read({
+      inputs: { authMethod: 'approle', vaultConnection: 'vault', approleSecretId: 'hvs.wrapped' },
+      endpoints: { vault: connection },
+    });
     assert.equal((wrapped.config as { secretId: string }).secretId, 'hvs.wrapped');
     assert.equal((wrapped.config as { secretIdFrom: string }).secretIdFrom, loc('FromInput', 'approleSecretId'));
   });
@@ -169,12 +221,19 @@ describe('approle inputs', () => {
       loc('ApproleMissing', 'role_id', 'approleRoleId', 'approleRoleId', 'VAULT_ROLE_ID', ''),
       loc('ApproleMissing', 'secret_id', 'approleSecretId', 'approleSecretId', 'VAULT_SECRET_ID', ''),
     ]);
-    const token = read({ inputs: { authMethod: 'approle', vaultConnection: 'vault', approleSecretId: 's' }, endpoints: { vault: { url: 'https://vault.example.com', scheme: 'Token' } } });
-    assert.deepEqual(token.problems, [loc('ApproleMissing', 'role_id', 'approleRoleId', 'approleRoleId', 'VAULT_ROLE_ID', loc('VaultConnectionScheme', 'vault', 'Token'))]);
+    const token = read({
+      inputs: { authMethod: 'approle', vaultConnection: 'vault', approleSecretId: 's' },
+      endpoints: { vault: { url: 'https://vault.example.com', scheme: 'Token' } },
+    });
+    assert.deepEqual(token.problems, [
+      loc('ApproleMissing', 'role_id', 'approleRoleId', 'approleRoleId', 'VAULT_ROLE_ID', loc('VaultConnectionScheme', 'vault', 'Token')),
+    ]);
   });
 
   it('refuses a value of several lines', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'approle', approleRoleId: 'a', approleSecretId: 'b\nc' } }).problems, [loc('ApproleMultiline', 'secret_id', loc('FromInput', 'approleSecretId'))]);
+    assert.deepEqual(read({ inputs: { authMethod: 'approle', approleRoleId: 'a', approleSecretId: 'b\nc' } }).problems, [
+      loc('ApproleMultiline', 'secret_id', loc('FromInput', 'approleSecretId')),
+    ]);
   });
 });
 
@@ -185,7 +244,9 @@ describe('cert inputs', () => {
     this.timeout(20000);
     [client, other] = await Promise.all([selfSignedClientCert('ci-agent'), selfSignedClientCert('someone-else')]);
   });
-  const certConnection = (pem: string) => ({ vault: { url: 'https://vault.example.com', scheme: 'Certificate', auth: { certificate: pem } } });
+  const certConnection = (pem: string) => ({
+    vault: { url: 'https://vault.example.com', scheme: 'Certificate', auth: { certificate: pem } },
+  });
 
   it("puts a certificate connection's pair in the TLS settings", () => {
     const r = read({ inputs: { authMethod: 'cert', vaultConnection: 'vault' }, endpoints: certConnection(client.combinedPem) });
@@ -195,43 +256,87 @@ describe('cert inputs', () => {
   });
 
   it('refuses a connection missing its key, a pair that does not match, and a second certificate in the inputs', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'cert', vaultConnection: 'vault' }, endpoints: certConnection(client.certPem) }).problems, [loc('CertConnectionIncomplete', 'vault', loc('CertPartKey'))]);
-    const mismatch = read({ inputs: { authMethod: 'cert', vaultConnection: 'vault' }, endpoints: certConnection(client.certPem + other.keyPem) });
+    assert.deepEqual(
+      read({ inputs: { authMethod: 'cert', vaultConnection: 'vault' }, endpoints: certConnection(client.certPem) }).problems,
+      [loc('CertConnectionIncomplete', 'vault', loc('CertPartKey'))],
+    );
+    const mismatch = read({
+      inputs: { authMethod: 'cert', vaultConnection: 'vault' },
+      endpoints: certConnection(client.certPem + other.keyPem),
+    });
     assert.deepEqual([mismatch.problems, mismatch.pair], [[loc('CertConnectionMismatch', 'vault')], undefined]);
-    assert.deepEqual(read({ inputs: { authMethod: 'cert', vaultConnection: 'vault', clientCertificate: 'client.pem' }, endpoints: certConnection(client.combinedPem) }).problems, [loc('CertTwoSources', 'vault')]);
+    assert.deepEqual(
+      read({
+        inputs: { authMethod: 'cert', vaultConnection: 'vault', clientCertificate: 'client.pem' },
+        endpoints: certConnection(client.combinedPem),
+      }).problems,
+      [loc('CertTwoSources', 'vault')],
+    );
   });
 
-  it('takes the TLS settings\' certificate otherwise, naming where it came from', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'cert', clientCertificate: 'client.pem' } }, { clientCertificate: client.certPem }).config, { method: 'cert', certificate: client.certPem, source: loc('FromInput', 'clientCertificate') });
-    assert.deepEqual(read({ inputs: { authMethod: 'cert' } }, { clientCertificate: client.certPem }).config, { method: 'cert', certificate: client.certPem, source: 'Agent.ClientCert' });
+  it("takes the TLS settings' certificate otherwise, naming where it came from", () => {
+    assert.deepEqual(
+      read({ inputs: { authMethod: 'cert', clientCertificate: 'client.pem' } }, { clientCertificate: client.certPem }).config,
+      { method: 'cert', certificate: client.certPem, source: loc('FromInput', 'clientCertificate') },
+    );
+    assert.deepEqual(read({ inputs: { authMethod: 'cert' } }, { clientCertificate: client.certPem }).config, {
+      method: 'cert',
+      certificate: client.certPem,
+      source: 'Agent.ClientCert',
+    });
   });
 
   it('needs a certificate, and https to carry it', () => {
     assert.deepEqual(read({ inputs: { authMethod: 'cert' } }).problems, [loc('CertMissing', '')]);
-    const plain = read({ inputs: { authMethod: 'cert', vaultAddress: 'http://vault:8200' } }, { vaultAddress: 'http://vault:8200', clientCertificate: client.certPem });
+    const plain = read(
+      { inputs: { authMethod: 'cert', vaultAddress: 'http://vault:8200' } },
+      { vaultAddress: 'http://vault:8200', clientCertificate: client.certPem },
+    );
     assert.deepEqual(plain.problems, [loc('CertNeedsHttps', 'http://vault:8200', loc('FromInput', 'vaultAddress'))]);
   });
 });
 
 describe('aws, gcp and kubernetes inputs', () => {
   it('aws: the server id header and the STS region, global meaning the global endpoint', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'aws', awsServerIdHeader: 'vault.example.com', awsStsRegion: 'Global' } }).config, { method: 'aws', serverId: 'vault.example.com', stsRegion: '' });
-    assert.deepEqual(read({ inputs: { authMethod: 'aws', awsServerIdHeader: 'a\tb', awsStsRegion: 'europe' } }).problems, [loc('AwsServerIdInvalid', 'a\tb'), loc('AwsRegionInvalid', 'europe')]);
+    assert.deepEqual(read({ inputs: { authMethod: 'aws', awsServerIdHeader: 'vault.example.com', awsStsRegion: 'Global' } }).config, {
+      method: 'aws',
+      serverId: 'vault.example.com',
+      stsRegion: '',
+    });
+    assert.deepEqual(read({ inputs: { authMethod: 'aws', awsServerIdHeader: 'a\tb', awsStsRegion: 'europe' } }).problems, [
+      loc('AwsServerIdInvalid', 'a\tb'),
+      loc('AwsRegionInvalid', 'europe'),
+    ]);
   });
 
-  it('gcp: the default service account, and the metadata host Google\'s libraries would use', () => {
-    assert.deepEqual(read({ inputs: { authMethod: 'gcp' } }).config, { method: 'gcp', serviceAccount: 'default', metadataHost: 'metadata.google.internal' });
-    assert.deepEqual(read({ inputs: { authMethod: 'gcp', gcpServiceAccount: 'ci@p.iam.gserviceaccount.com' }, variables: { GCE_METADATA_HOST: '127.0.0.1:8089' } }).config, {
+  it("gcp: the default service account, and the metadata host Google's libraries would use", () => {
+    assert.deepEqual(read({ inputs: { authMethod: 'gcp' } }).config, {
       method: 'gcp',
-      serviceAccount: 'ci@p.iam.gserviceaccount.com',
-      metadataHost: '127.0.0.1:8089',
+      serviceAccount: 'default',
+      metadataHost: 'metadata.google.internal',
     });
-    assert.deepEqual(read({ inputs: { authMethod: 'gcp', gcpServiceAccount: 'not an account' } }).problems, [loc('GcpServiceAccountInvalid', 'not an account')]);
+    assert.deepEqual(
+      read({
+        inputs: { authMethod: 'gcp', gcpServiceAccount: 'ci@p.iam.gserviceaccount.com' },
+        variables: { GCE_METADATA_HOST: '127.0.0.1:8089' },
+      }).config,
+      {
+        method: 'gcp',
+        serviceAccount: 'ci@p.iam.gserviceaccount.com',
+        metadataHost: '127.0.0.1:8089',
+      },
+    );
+    assert.deepEqual(read({ inputs: { authMethod: 'gcp', gcpServiceAccount: 'not an account' } }).problems, [
+      loc('GcpServiceAccountInvalid', 'not an account'),
+    ]);
   });
 
   it('kubernetes: the token file, checked through the reader it is given', () => {
     const seen: string[] = [];
-    const r = read({ inputs: { authMethod: 'kubernetes' } }, { readFile: (path, max) => (seen.push(`${path} ${max}`), { refused: 'missing', code: 'ENOENT' }) });
+    const r = read(
+      { inputs: { authMethod: 'kubernetes' } },
+      { readFile: (path, max) => (seen.push(`${path} ${max}`), { refused: 'missing', code: 'ENOENT' }) },
+    );
     assert.deepEqual(r.config, { method: 'kubernetes', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
     assert.deepEqual(seen, ['/var/run/secrets/kubernetes.io/serviceaccount/token 65536']);
     assert.equal(r.problems.length, 1);

@@ -2,7 +2,15 @@
 // the login body (signed by the SDK's signer, checked by the STS emulator's own SigV4 code), and
 // the aws plugin's refusals turned into the cause and the fix.
 import * as assert from 'node:assert/strict';
-import { AwsCredentialsError, awsMethod, AwsSdk, canonicalArn, explainNoCredentials, SourceTrail, stsEndpoint } from '../../tasks/VaultAzureLoginV1/src/auth/aws';
+import {
+  AwsCredentialsError,
+  awsMethod,
+  AwsSdk,
+  canonicalArn,
+  explainNoCredentials,
+  SourceTrail,
+  stsEndpoint,
+} from '../../tasks/VaultAzureLoginV1/src/auth/aws';
 import * as sdk from '../../tasks/VaultAzureLoginV1/src/auth/awsSdk';
 import { VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
 import { sigV4Signature } from '../emulators/aws';
@@ -15,7 +23,8 @@ const keys = { accessKeyId: 'ASIAEXAMPLE000000001', secretAccessKey: 'secret/key
 function fakeSdk(credentials: () => Promise<typeof keys>): AwsSdk {
   return {
     fromNodeProviderChain: () => credentials,
-    fromInstanceMetadata: () => () => Promise.reject(Object.assign(new Error('Error response received from instance metadata service'), { statusCode: 404 })),
+    fromInstanceMetadata: () => () =>
+      Promise.reject(Object.assign(new Error('Error response received from instance metadata service'), { statusCode: 404 })),
     SignatureV4: sdk.SignatureV4 as unknown as AwsSdk['SignatureV4'],
     Sha256: sdk.Sha256,
   };
@@ -55,28 +64,63 @@ describe('aws method', () => {
 
   it('builds the iam login body; STS (our emulator, not the SDK) accepts its signature, with the server ID signed', async () => {
     const method = awsMethod({ method: 'aws', serverId: 'vault.example.com', stsRegion: '' }, async () => fakeSdk(async () => keys));
-    const proof = await method.prove({ mount: 'aws', role: 'ci', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 5 });
+    const proof = await method.prove({
+      mount: 'aws',
+      role: 'ci',
+      loc,
+      log: () => undefined,
+      mask: () => undefined,
+      vault: { post: async () => ({}) },
+      timeoutSeconds: 5,
+    });
     const b64 = (v: unknown) => Buffer.from(String(v), 'base64').toString('utf8');
     assert.equal(proof.body.role, 'ci');
     assert.equal(proof.body.iam_http_request_method, 'POST');
     assert.equal(b64(proof.body.iam_request_url), 'https://sts.amazonaws.com/');
     assert.equal(b64(proof.body.iam_request_body), 'Action=GetCallerIdentity&Version=2011-06-15');
     const headers = JSON.parse(b64(proof.body.iam_request_headers)) as Record<string, string[]>;
-    assert.deepEqual(Object.keys(headers).sort(), ['Authorization', 'Content-Type', 'X-Amz-Date', 'X-Amz-Security-Token', 'X-Vault-Aws-Iam-Server-Id']);
+    assert.deepEqual(Object.keys(headers).sort(), [
+      'Authorization',
+      'Content-Type',
+      'X-Amz-Date',
+      'X-Amz-Security-Token',
+      'X-Vault-Aws-Iam-Server-Id',
+    ]);
     assert.deepEqual(headers['X-Vault-Aws-Iam-Server-Id'], ['vault.example.com']);
     const m = /Credential=([^/]+)\/([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)/.exec(headers.Authorization[0])!;
     assert.equal(m[1], keys.accessKeyId);
     assert.ok(m[3].split(';').includes('x-vault-aws-iam-server-id'), 'the server ID header is signed');
     const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v[0]]));
-    const expected = sigV4Signature({ method: 'POST', path: '/', query: '', headers: { ...lower, host: 'sts.amazonaws.com' }, body: 'Action=GetCallerIdentity&Version=2011-06-15' }, m[3].split(';'), keys.secretAccessKey, lower['x-amz-date'], m[2]);
+    const expected = sigV4Signature(
+      {
+        method: 'POST',
+        path: '/',
+        query: '',
+        headers: { ...lower, host: 'sts.amazonaws.com' },
+        body: 'Action=GetCallerIdentity&Version=2011-06-15',
+      },
+      m[3].split(';'),
+      keys.secretAccessKey,
+      lower['x-amz-date'],
+      m[2],
+    );
     assert.equal(m[4], expected);
-    for (const secret of [keys.secretAccessKey, keys.sessionToken, m[4], String(proof.body.iam_request_headers)]) assert.ok(proof.secrets.includes(secret), 'masked');
+    for (const secret of [keys.secretAccessKey, keys.sessionToken, m[4], String(proof.body.iam_request_headers)])
+      assert.ok(proof.secrets.includes(secret), 'masked');
     assert.doesNotMatch(proof.notes.join('\n'), /EXAMPLE/);
   });
 
   it('leaves the header out when no server ID is set', async () => {
     const method = awsMethod({ method: 'aws', serverId: '', stsRegion: 'eu-west-1' }, async () => fakeSdk(async () => keys));
-    const proof = await method.prove({ mount: 'aws', role: 'ci', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 5 });
+    const proof = await method.prove({
+      mount: 'aws',
+      role: 'ci',
+      loc,
+      log: () => undefined,
+      mask: () => undefined,
+      vault: { post: async () => ({}) },
+      timeoutSeconds: 5,
+    });
     const headers = JSON.parse(Buffer.from(String(proof.body.iam_request_headers), 'base64').toString('utf8')) as Record<string, string[]>;
     assert.equal(headers['X-Vault-Aws-Iam-Server-Id'], undefined);
     assert.match(headers.Authorization[0], /\/eu-west-1\/sts\/aws4_request/);
@@ -85,17 +129,29 @@ describe('aws method', () => {
   it('a chain that finds nothing names every source it tried; the last word of IMDS is asked for once more', async () => {
     const method = awsMethod({ method: 'aws', serverId: '', stsRegion: '' }, async () => ({
       ...fakeSdk(async () => keys),
-      fromNodeProviderChain: ({ logger }) => async () => {
-        logger.debug('@aws-sdk/credential-provider-node - defaultProvider::fromEnv');
-        logger.debug('@smithy/property-provider -> Unable to find environment variable credentials.');
-        logger.debug('@aws-sdk/credential-provider-node - remoteProvider::fromInstanceMetadata');
-        throw new Error('Could not load credentials from any providers');
-      },
+      fromNodeProviderChain:
+        ({ logger }) =>
+        async () => {
+          logger.debug('@aws-sdk/credential-provider-node - defaultProvider::fromEnv');
+          logger.debug('@smithy/property-provider -> Unable to find environment variable credentials.');
+          logger.debug('@aws-sdk/credential-provider-node - remoteProvider::fromInstanceMetadata');
+          throw new Error('Could not load credentials from any providers');
+        },
     }));
-    const err = await method.prove({ mount: 'aws', role: 'ci', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 5 }).then(
-      () => assert.fail('no credentials'),
-      (e: unknown) => e,
-    );
+    const err = await method
+      .prove({
+        mount: 'aws',
+        role: 'ci',
+        loc,
+        log: () => undefined,
+        mask: () => undefined,
+        vault: { post: async () => ({}) },
+        timeoutSeconds: 5,
+      })
+      .then(
+        () => assert.fail('no credentials'),
+        (e: unknown) => e,
+      );
     assert.ok(err instanceof AwsCredentialsError);
     assert.equal(
       explainNoCredentials(err, loc),
@@ -119,7 +175,10 @@ describe('aws method', () => {
         'AwsPrincipalNotBound|arn:aws:sts::123456789012:assumed-role/azp-agent/i-0abc|ci|aws|arn:aws:iam::123456789012:role/azp-agent|aws|ci|arn:aws:iam::123456789012:role/azp-agent',
       ],
       ['error validating X-Vault-AWS-IAM-Server-ID header: missing header "X-Vault-AWS-IAM-Server-ID"', 'AwsServerIdMissing|aws|aws'],
-      ['error validating X-Vault-AWS-IAM-Server-ID header: expected "vault.example.com" but got "vault.staging.example.com"', 'AwsServerIdMismatch|aws|vault.example.com|vault.staging.example.com|vault.example.com'],
+      [
+        'error validating X-Vault-AWS-IAM-Server-ID header: expected "vault.example.com" but got "vault.staging.example.com"',
+        'AwsServerIdMismatch|aws|vault.example.com|vault.staging.example.com|vault.example.com',
+      ],
       ["error validating X-Vault-AWS-IAM-Server-ID header: vault header wasn't signed", 'AwsServerIdUnsigned|aws'],
       ['entry for role ci not found', 'AwsRoleMissing|ci|aws||aws|aws|ci'],
       ['auth method iam not allowed for role ci', 'AwsRoleNotIam|ci|aws|aws'],
@@ -134,10 +193,15 @@ describe('aws method', () => {
     ];
     for (const [text, expected] of cases) it(text.slice(0, 70), () => assert.equal(explain(text), expected));
     it("tells STS's SignatureDoesNotMatch for a wrong secret key apart from the one for a region", () => {
-      const sts = (message: string) => `error making upstream request: received error code 403 from STS: <ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error></ErrorResponse>`;
-      const secretKey = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+      const sts = (message: string) =>
+        `error making upstream request: received error code 403 from STS: <ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error></ErrorResponse>`;
+      const secretKey =
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
       const fromEnv = { ...proof, facts: { source: 'the environment' } }; // the source's name, as the proof logged it
-      assert.equal(method.explainRefusal(refusal(sts(secretKey)), fromEnv, target, loc), `AwsStsRefused|aws|403|SignatureDoesNotMatch|${secretKey}|AwsStsSecretKeyHint|the environment`);
+      assert.equal(
+        method.explainRefusal(refusal(sts(secretKey)), fromEnv, target, loc),
+        `AwsStsRefused|aws|403|SignatureDoesNotMatch|${secretKey}|AwsStsSecretKeyHint|the environment`,
+      );
       assert.match(explain(sts("Credential should be scoped to a valid region, not 'eu-west-1'. ")) ?? '', /\|AwsStsRegionHint\|/);
     });
     it("explains the plugin's crash on a mount without config/client, in both of Vault's words for it", () => {

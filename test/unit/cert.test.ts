@@ -59,7 +59,10 @@ describe('cert: the certificate is the proof', () => {
   });
 
   it('describes the certificate and where it came from', () => {
-    assert.equal(method.describe(loc), "Logging in with the TLS client certificate from Vault service connection 'vault-prod': subject O=Contoso, CN=ci-agent.example.com, issuer CN=Unit Test CA, valid until 2126-11-05T14:13:29.000Z.");
+    assert.equal(
+      method.describe(loc),
+      "Logging in with the TLS client certificate from Vault service connection 'vault-prod': subject O=Contoso, CN=ci-agent.example.com, issuer CN=Unit Test CA, valid until 2126-11-05T14:13:29.000Z.",
+    );
   });
 });
 
@@ -72,13 +75,22 @@ describe('cert: refusals of the login, in words', () => {
   };
 
   it('no certificate received: the listener or a TLS-terminating proxy', async () => {
-    assert.match((await explain('no client certificate found'))!, /^Vault's cert auth mount auth\/cert got no client certificate \(400 no client certificate found\), although the step presented the one from Vault service connection 'vault-prod' to https:\/\/vault\.example\.com:8200\. /);
+    assert.match(
+      (await explain('no client certificate found'))!,
+      /^Vault's cert auth mount auth\/cert got no client certificate \(400 no client certificate found\), although the step presented the one from Vault service connection 'vault-prod' to https:\/\/vault\.example\.com:8200\. /,
+    );
   });
 
   it('a certificate no role trusts, with the role named and without', async () => {
     const error = 'invalid certificate or no client certificate supplied';
-    assert.match((await explain(error))!, /^The certificate role 'ci-agents' of auth\/cert does not exist or does not trust the client certificate \(400 invalid certificate or no client certificate supplied\): subject O=Contoso, CN=ci-agent\.example\.com, issued by CN=Unit Test CA\. .*vault write auth\/cert\/certs\/ci-agents certificate=@issuing-ca\.pem/);
-    assert.match((await explain(error, ''))!, /^No certificate role of auth\/cert trusts the client certificate .*vault write auth\/cert\/certs\/<role> certificate=@issuing-ca\.pem token_policies=<policy>$/);
+    assert.match(
+      (await explain(error))!,
+      /^The certificate role 'ci-agents' of auth\/cert does not exist or does not trust the client certificate \(400 invalid certificate or no client certificate supplied\): subject O=Contoso, CN=ci-agent\.example\.com, issued by CN=Unit Test CA\. .*vault write auth\/cert\/certs\/ci-agents certificate=@issuing-ca\.pem/,
+    );
+    assert.match(
+      (await explain(error, ''))!,
+      /^No certificate role of auth\/cert trusts the client certificate .*vault write auth\/cert\/certs\/<role> certificate=@issuing-ca\.pem token_policies=<policy>$/,
+    );
   });
 
   it("a name the role's constraints do not allow, with the names the certificate has", async () => {
@@ -89,8 +101,14 @@ describe('cert: refusals of the login, in words', () => {
   });
 
   it('an expired certificate, whatever the refusal', async () => {
-    for (const error of ['invalid certificate or no client certificate supplied', 'no chain matching all constraints could be found for this login certificate']) {
-      assert.match((await explain(error, 'ci-agents', true))!, /^The client certificate \(subject O=Contoso, CN=ci-agent\.example\.com\) expired on 2126-11-05T14:13:29\.000Z, and auth\/cert refused it/);
+    for (const error of [
+      'invalid certificate or no client certificate supplied',
+      'no chain matching all constraints could be found for this login certificate',
+    ]) {
+      assert.match(
+        (await explain(error, 'ci-agents', true))!,
+        /^The client certificate \(subject O=Contoso, CN=ci-agent\.example\.com\) expired on 2126-11-05T14:13:29\.000Z, and auth\/cert refused it/,
+      );
     }
   });
 

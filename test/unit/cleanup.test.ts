@@ -35,7 +35,16 @@ function manualTimers() {
 }
 
 function fakes() {
-  const vault = { login: sinon.stub(), mount: sinon.stub(), read: sinon.stub(), revokeSelf: sinon.stub().resolves(), revokeLease: sinon.stub().resolves(), warmUp: sinon.spy(), close: sinon.spy(), protocol: () => 'HTTP/2' };
+  const vault = {
+    login: sinon.stub(),
+    mount: sinon.stub(),
+    read: sinon.stub(),
+    revokeSelf: sinon.stub().resolves(),
+    revokeLease: sinon.stub().resolves(),
+    warmUp: sinon.spy(),
+    close: sinon.spy(),
+    protocol: () => 'HTTP/2',
+  };
   const timers = manualTimers();
   const deps: CleanupDeps = {
     createVault: sinon.stub().returns(vault),
@@ -74,7 +83,10 @@ describe('post-job clean-up', () => {
     sinon.assert.calledOnce(vault.revokeSelf);
     sinon.assert.calledWith(deps.removeFile as sinon.SinonStub, '/tmp/a/F');
     sinon.assert.notCalled(deps.warn as sinon.SinonSpy);
-    assert.ok(timers.timers.every((t) => t.cancelled), 'no timer keeps the step alive once the work is done');
+    assert.ok(
+      timers.timers.every((t) => t.cancelled),
+      'no timer keeps the step alive once the work is done',
+    );
   });
 
   it('reaches Vault exactly as the main step saved it, whatever else the step could read', async () => {
@@ -148,7 +160,10 @@ describe('post-job clean-up', () => {
     vault.revokeSelf.rejects(new VaultHttpError(403, 'auth/token/revoke-self', ['permission denied'], undefined));
     await cleanup(state({ token: 'hvs.t', tokenType: 'service' }), deps);
     assert.deepEqual(logged(deps.warn), [loc('TokenRevokeDenied')]);
-    assert.match(loc('TokenRevokeDenied'), /expired or been revoked already.*path "auth\/token\/revoke-self" \{ capabilities = \["update"\] \}/);
+    assert.match(
+      loc('TokenRevokeDenied'),
+      /expired or been revoked already.*path "auth\/token\/revoke-self" \{ capabilities = \["update"\] \}/,
+    );
   });
 
   describe('bounded by one deadline, 2 × timeoutSeconds', () => {
@@ -183,7 +198,10 @@ describe('post-job clean-up', () => {
       await done;
       sinon.assert.calledOnce(vault.revokeSelf);
       sinon.assert.notCalled(deps.warn as sinon.SinonSpy);
-      assert.match(logged(deps.log).join('\n'), /Leases still being revoked when the token was revoked go with it: database\/creds\/ci\/a, database\/creds\/ci\/b, database\/creds\/ci\/c\./);
+      assert.match(
+        logged(deps.log).join('\n'),
+        /Leases still being revoked when the token was revoked go with it: database\/creds\/ci\/a, database\/creds\/ci\/b, database\/creds\/ci\/c\./,
+      );
       assert.ok(timers.timers.every((t) => t.cancelled));
       sinon.assert.calledOnce(vault.close);
     });
@@ -194,7 +212,9 @@ describe('post-job clean-up', () => {
       vault.revokeLease.callsFake(hang);
       vault.revokeSelf.callsFake(hang);
       let ended = false;
-      const done = cleanup(state({ token: 'hvs.t', tokenType: 'service', leaseIds: leases, files: ['/f'] }), deps).then(() => (ended = true));
+      const done = cleanup(state({ token: 'hvs.t', tokenType: 'service', leaseIds: leases, files: ['/f'] }), deps).then(
+        () => (ended = true),
+      );
       await turns();
       timers.fire(30_000);
       await turns();
@@ -218,7 +238,9 @@ describe('post-job clean-up', () => {
       await turns();
       timers.fire(60_000);
       await done;
-      assert.deepEqual(logged(deps.warn), ['Stopped waiting for Vault after 60 s (2 × timeoutSeconds); the Vault token was not revoked. It expires at the end of its TTL.']);
+      assert.deepEqual(logged(deps.warn), [
+        'Stopped waiting for Vault after 60 s (2 × timeoutSeconds); the Vault token was not revoked. It expires at the end of its TTL.',
+      ]);
     });
 
     it('gives the leases the whole deadline when the token is kept, and names those left', async () => {
@@ -230,7 +252,9 @@ describe('post-job clean-up', () => {
       timers.fire(60_000);
       await done;
       sinon.assert.notCalled(vault.revokeSelf);
-      assert.deepEqual(logged(deps.warn), ['Stopped waiting for Vault after 60 s (2 × timeoutSeconds); these leases were not revoked: database/creds/ci/a. Each expires at the end of its TTL.']);
+      assert.deepEqual(logged(deps.warn), [
+        'Stopped waiting for Vault after 60 s (2 × timeoutSeconds); these leases were not revoked: database/creds/ci/a. Each expires at the end of its TTL.',
+      ]);
     });
 
     it('keeps waiting for the leases until the deadline when the token could not be revoked', async () => {
@@ -263,7 +287,7 @@ describe('post-job clean-up', () => {
       assert.deepEqual([logged(deps.log).length, logged(deps.warn).length], before);
     });
 
-    it("retries by the retry policy until the deadline, and starts no attempt after it", async () => {
+    it('retries by the retry policy until the deadline, and starts no attempt after it', async () => {
       const { vault, deps, timers } = fakes();
       vault.revokeLease.callsFake(hang);
       const done = cleanup(state({ token: 'hvs.t', tokenType: 'service', revokeToken: false, leaseIds: leases.slice(0, 1) }), deps);

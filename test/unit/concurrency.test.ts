@@ -5,19 +5,27 @@ const later = <T>(value: T): Promise<T> => new Promise((resolve) => setTimeout((
 
 describe('mapLimit', () => {
   it('keeps the order of the items, whatever order the calls end in', async () => {
-    const out = await mapLimit([30, 5, 20, 1, 10], 3, (ms, i) => new Promise<string>((resolve) => setTimeout(() => resolve(`${i}:${ms}`), ms)));
+    const out = await mapLimit(
+      [30, 5, 20, 1, 10],
+      3,
+      (ms, i) => new Promise<string>((resolve) => setTimeout(() => resolve(`${i}:${ms}`), ms)),
+    );
     assert.deepEqual(out, ['0:30', '1:5', '2:20', '3:1', '4:10']);
   });
 
   it('has at most `limit` calls in flight, and reaches it', async () => {
     let inFlight = 0;
     let most = 0;
-    await mapLimit(Array.from({ length: 40 }, (_, i) => i), 8, async (i) => {
-      inFlight += 1;
-      most = Math.max(most, inFlight);
-      await later(i);
-      inFlight -= 1;
-    });
+    await mapLimit(
+      Array.from({ length: 40 }, (_, i) => i),
+      8,
+      async (i) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await later(i);
+        inFlight -= 1;
+      },
+    );
     assert.equal(most, 8);
   });
 
@@ -28,12 +36,16 @@ describe('mapLimit', () => {
     const seenAtStart: boolean[] = [];
     let open = () => {};
     const allStarted = new Promise<void>((resolve) => (open = resolve));
-    await mapLimit(Array.from({ length: 6 }, (_, i) => i), 6, async (i) => {
-      seenAtStart.push(i === 0 || flushed[i - 1] === true);
-      setImmediate(() => (flushed[i] = true));
-      if (i === 5) open();
-      await allStarted; // none ends (and takes another item at once) before all have started
-    });
+    await mapLimit(
+      Array.from({ length: 6 }, (_, i) => i),
+      6,
+      async (i) => {
+        seenAtStart.push(i === 0 || flushed[i - 1] === true);
+        setImmediate(() => (flushed[i] = true));
+        if (i === 5) open();
+        await allStarted; // none ends (and takes another item at once) before all have started
+      },
+    );
     assert.deepEqual(seenAtStart, [true, true, true, true, true, true]);
   });
 

@@ -1,7 +1,13 @@
 // The certificates and sshCertificates inputs: what each line asks Vault for, which variables it
 // publishes, and every mistake caught before any request, quoting the line.
 import assert from 'node:assert/strict';
-import { CredentialKind, CredentialSpecError, durationSeconds, outputNames, parseCredentials } from '../../tasks/VaultAzureLoginV1/src/core/credentialSpec';
+import {
+  CredentialKind,
+  CredentialSpecError,
+  durationSeconds,
+  outputNames,
+  parseCredentials,
+} from '../../tasks/VaultAzureLoginV1/src/core/credentialSpec';
 import { loc } from '../helpers/messages';
 
 function problems(kind: CredentialKind, text: string): string[] {
@@ -16,7 +22,11 @@ function problems(kind: CredentialKind, text: string): string[] {
 
 describe('certificates input (PKI)', () => {
   it('reads mount, role, key=value parameters and a prefix; names the four variables', () => {
-    const [r] = parseCredentials('pki', 'pki_int/issue/web-server common_name=app.example.com alt_names=a.example.com,b.example.com ttl=1h | WEB_', loc);
+    const [r] = parseCredentials(
+      'pki',
+      'pki_int/issue/web-server common_name=app.example.com alt_names=a.example.com,b.example.com ttl=1h | WEB_',
+      loc,
+    );
     assert.equal(r.mount, 'pki_int');
     assert.equal(r.role, 'web-server');
     assert.equal(r.path, 'pki_int/issue/web-server');
@@ -27,9 +37,18 @@ describe('certificates input (PKI)', () => {
   });
 
   it('takes a JSON object with lists, numbers and booleans, a nested mount, and a file: prefix', () => {
-    const [r] = parseCredentials('pki', 'team/pki/issue/api {"common_name": "api.example.com", "ip_sans": ["10.0.0.1", "10.0.0.2"], "ttl": 3600, "exclude_cn_from_sans": true} | file:API_', loc);
+    const [r] = parseCredentials(
+      'pki',
+      'team/pki/issue/api {"common_name": "api.example.com", "ip_sans": ["10.0.0.1", "10.0.0.2"], "ttl": 3600, "exclude_cn_from_sans": true} | file:API_',
+      loc,
+    );
     assert.equal(r.mount, 'team/pki');
-    assert.deepEqual(r.params, { common_name: 'api.example.com', ip_sans: ['10.0.0.1', '10.0.0.2'], ttl: 3600, exclude_cn_from_sans: true });
+    assert.deepEqual(r.params, {
+      common_name: 'api.example.com',
+      ip_sans: ['10.0.0.1', '10.0.0.2'],
+      ttl: 3600,
+      exclude_cn_from_sans: true,
+    });
     assert.equal(r.toFile, true);
     assert.equal(r.prefix, 'API_');
   });
@@ -48,7 +67,11 @@ describe('certificates input (PKI)', () => {
 
   it('skips blank lines and comments; an empty input asks for nothing', () => {
     assert.deepEqual(parseCredentials('pki', '\n  # none\n', loc), []);
-    assert.equal(parseCredentials('pki', '# web\npki/issue/web common_name=a.example.com | A_\n\npki/issue/web common_name=b.example.com | B_', loc).length, 2);
+    assert.equal(
+      parseCredentials('pki', '# web\npki/issue/web common_name=a.example.com | A_\n\npki/issue/web common_name=b.example.com | B_', loc)
+        .length,
+      2,
+    );
   });
 
   const bad: Array<[string, string, RegExp]> = [
@@ -60,15 +83,35 @@ describe('certificates input (PKI)', () => {
     ['a null value', 'pki/issue/web {"common_name": null} | W_', /parameter 'common_name' has the value null: a value is a string/],
     ['a nested object', 'pki/issue/web {"x": {"y": {"z": 1}}} | W_', /parameter 'x' has the value \{"y":\{"z":1\}\}/],
     ['a word without =', 'pki/issue/web common_name app.example.com | W_', /"common_name" is not name=value/],
-    ['a parameter twice', 'pki/issue/web alt_names=a alt_names=b | W_', /parameter 'alt_names' is given twice; give it once \(a list as one comma-separated value/],
+    [
+      'a parameter twice',
+      'pki/issue/web alt_names=a alt_names=b | W_',
+      /parameter 'alt_names' is given twice; give it once \(a list as one comma-separated value/,
+    ],
     ['an upper-case name', 'pki/issue/web Common_Name=a | W_', /'Common_Name' is not a parameter name/],
     ['an open quote', 'pki/issue/web common_name="a | W_', /the value of 'common_name' is not quoted right/],
     ['a bad ttl', 'pki/issue/web common_name=a ttl=1 hour | W_', /"hour" is not name=value/],
-    ['a ttl that is no duration', 'pki/issue/web common_name=a ttl=soon | W_', /ttl 'soon' is not a duration: write seconds \(900\) or a number with a unit/],
-    ['DER format', 'pki/issue/web common_name=a format=der | W_', /parameter format 'der' is not supported: the task publishes PEM text; use pem/],
-    ['an unknown key format', 'pki/issue/web common_name=a private_key_format=pem | W_', /parameter private_key_format 'pem' is not supported: the task publishes PEM text; use der or pkcs8/],
+    [
+      'a ttl that is no duration',
+      'pki/issue/web common_name=a ttl=soon | W_',
+      /ttl 'soon' is not a duration: write seconds \(900\) or a number with a unit/,
+    ],
+    [
+      'DER format',
+      'pki/issue/web common_name=a format=der | W_',
+      /parameter format 'der' is not supported: the task publishes PEM text; use pem/,
+    ],
+    [
+      'an unknown key format',
+      'pki/issue/web common_name=a private_key_format=pem | W_',
+      /parameter private_key_format 'pem' is not supported: the task publishes PEM text; use der or pkcs8/,
+    ],
     ['two pipes', 'pki/issue/web common_name=a | W_ | X_', /only one "\|"/],
-    ['a role whose name makes no variable name, without a prefix', 'pki/issue/secret-web common_name=a', /without "\| PREFIX_" the variables start with SECRET_WEB_, which cannot be used: the variable name "SECRET_WEB_CERTIFICATE" starts with "secret"/],
+    [
+      'a role whose name makes no variable name, without a prefix',
+      'pki/issue/secret-web common_name=a',
+      /without "\| PREFIX_" the variables start with SECRET_WEB_, which cannot be used: the variable name "SECRET_WEB_CERTIFICATE" starts with "secret"/,
+    ],
     ['an empty prefix', 'pki/issue/web common_name=a |', /nothing follows "\|"/],
     ['a reserved prefix', 'pki/issue/web common_name=a | SECRET_', /the variable name "SECRET_CERTIFICATE" starts with "secret"/],
     ['a prefix with a space', 'pki/issue/web common_name=a | W_ X', /"W_ X" after "\|" is not one prefix/],
@@ -85,7 +128,10 @@ describe('certificates input (PKI)', () => {
 
   it('refuses two requests publishing the same variable, naming the first', () => {
     const [p] = problems('pki', 'pki/issue/web common_name=a | W_\npki/issue/api common_name=b | w_');
-    assert.match(p, /^certificates line 2: .*: the variable w_CERTIFICATE is published by line 1 \("pki\/issue\/web common_name=a \| W_"\) already/);
+    assert.match(
+      p,
+      /^certificates line 2: .*: the variable w_CERTIFICATE is published by line 1 \("pki\/issue\/web common_name=a \| W_"\) already/,
+    );
   });
 
   it('lists every bad line at once', () => {

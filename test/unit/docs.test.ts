@@ -28,13 +28,42 @@ const messageKeys = new Set(Object.keys(task.messages));
 const overview = read('overview.md');
 const readme = read('README.md');
 /** The documentation pages, by path from the repository root: overview.md and docs/*.md. */
-const pages = new Map<string, string>([['overview.md', overview], ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f): [string, string] => [`docs/${f}`, read('docs', f)])]);
+const pages = new Map<string, string>([
+  ['overview.md', overview],
+  ...readdirSync(join(REPO, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f): [string, string] => [`docs/${f}`, read('docs', f)]),
+]);
 const troubleshooting = read('docs', 'troubleshooting.md');
 /** Where the repository's files are published; overview.md links there, since the Marketplace shows no other file of the repository. */
 const REPO_URL = 'https://github.com/vault-azure-login/vault-azure-login/blob/main/';
 
 /** Source files whose messages end a run, warn, or tell the post-job outcome. */
-const SOURCES = ['core/errors.ts', 'pipeline/inputs.ts', 'vault/reader.ts', 'run.ts', 'cleanup.ts', 'post.ts', 'step.ts', 'core/secretSpec.ts', 'pipeline/azureToken.ts', 'pipeline/inputFields.ts', 'core/inputFile.ts', 'auth/index.ts', 'auth/azure.ts', 'auth/jwtRefusals.ts', 'auth/jwt.ts', 'auth/approle.ts', 'auth/cert.ts', 'auth/kubernetes.ts', 'auth/aws.ts', 'auth/gcp.ts', 'auth/azureRefusals.ts', 'core/credentialSpec.ts', 'vault/credentials.ts'];
+const SOURCES = [
+  'core/errors.ts',
+  'pipeline/inputs.ts',
+  'vault/reader.ts',
+  'run.ts',
+  'cleanup.ts',
+  'post.ts',
+  'step.ts',
+  'core/secretSpec.ts',
+  'pipeline/azureToken.ts',
+  'pipeline/inputFields.ts',
+  'core/inputFile.ts',
+  'auth/index.ts',
+  'auth/azure.ts',
+  'auth/jwtRefusals.ts',
+  'auth/jwt.ts',
+  'auth/approle.ts',
+  'auth/cert.ts',
+  'auth/kubernetes.ts',
+  'auth/aws.ts',
+  'auth/gcp.ts',
+  'auth/azureRefusals.ts',
+  'core/credentialSpec.ts',
+  'vault/credentials.ts',
+];
 
 /**
  * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
@@ -260,19 +289,36 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
   });
 
   it('every troubleshooting entry names a message of task.json, once', () => {
-    assert.deepEqual(markers.filter((m) => !messageKeys.has(m)), [], 'entries for messages task.json does not have');
-    assert.deepEqual(markers.filter((m, i) => markers.indexOf(m) !== i), [], 'messages with two entries');
+    assert.deepEqual(
+      markers.filter((m) => !messageKeys.has(m)),
+      [],
+      'entries for messages task.json does not have',
+    );
+    assert.deepEqual(
+      markers.filter((m, i) => markers.indexOf(m) !== i),
+      [],
+      'messages with two entries',
+    );
   });
 
   it('the list of messages needing no entry is current', () => {
-    assert.deepEqual([...NOT_TROUBLE].filter((k) => !messageKeys.has(k)), [], 'keys no longer in task.json');
-    assert.deepEqual([...NOT_TROUBLE].filter((k) => markers.includes(k)), [], 'keys both excluded and documented');
+    assert.deepEqual(
+      [...NOT_TROUBLE].filter((k) => !messageKeys.has(k)),
+      [],
+      'keys no longer in task.json',
+    );
+    assert.deepEqual(
+      [...NOT_TROUBLE].filter((k) => markers.includes(k)),
+      [],
+      'keys both excluded and documented',
+    );
   });
 
   it('every image a page shows exists, and overview.md shows only images in the package', () => {
     const manifest = JSON.parse(read('vss-extension.json')) as { files?: Array<{ path: string; addressable?: boolean }> };
     const addressable = (manifest.files ?? []).filter((f) => f.addressable).map((f) => normalize(f.path));
-    const imagesOf = (text: string) => [...text.matchAll(/!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1] ?? m[2]);
+    const imagesOf = (text: string) =>
+      [...text.matchAll(/!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1] ?? m[2]);
     assert.ok(imagesOf(overview).includes('images/flow.png'), 'overview.md shows the flow picture');
     for (const image of imagesOf(overview)) {
       assert.doesNotMatch(image, /^[a-z]+:/i, `${image}: the Marketplace shows only images that are in the package`);
@@ -281,20 +327,30 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
         `${image} is under a folder vss-extension.json packages as addressable (${addressable.join(', ')})`,
       );
     }
-    for (const [page, text] of pages) for (const image of imagesOf(text)) assert.ok(existsSync(join(REPO, dirname(page), image)), `${page}: ${image} exists`);
+    for (const [page, text] of pages)
+      for (const image of imagesOf(text)) assert.ok(existsSync(join(REPO, dirname(page), image)), `${page}: ${image} exists`);
   });
 
   it('images/flow.png is rendered from the current scripts/diagram.dot (node scripts/diagram.mjs)', () => {
-    const source = createHash('sha256').update(readFileSync(join(REPO, 'scripts', 'diagram.dot'))).digest('hex');
+    const source = createHash('sha256')
+      .update(readFileSync(join(REPO, 'scripts', 'diagram.dot')))
+      .digest('hex');
     const stamp = pngText(join(REPO, 'images', 'flow.png')).get('source-sha256');
     assert.equal(stamp, source, 'scripts/diagram.dot changed since images/flow.png was rendered: run node scripts/diagram.mjs');
   });
 
   describe('links', () => {
     /** The heading anchors of a markdown page, as GitHub makes them. */
-    const anchorsOf = (text: string) => new Set([...text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
+    const anchorsOf = (text: string) =>
+      new Set([...text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
     /** Every markdown link of a page outside code: its target. */
-    const linksOf = (text: string) => [...text.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '').matchAll(/(?<!!)\[[^\]]*\]\(\s*([^)\s]+)\s*\)/g)].map((m) => m[1]);
+    const linksOf = (text: string) =>
+      [
+        ...text
+          .replace(/^```[\s\S]*?^```/gm, '')
+          .replace(/`[^`\n]*`/g, '')
+          .matchAll(/(?<!!)\[[^\]]*\]\(\s*([^)\s]+)\s*\)/g),
+      ].map((m) => m[1]);
 
     it('the pages have links to check', () => {
       assert.ok(linksOf(overview).filter((l) => l.startsWith(REPO_URL + 'docs/')).length >= 10, 'overview.md links the docs pages');
@@ -306,12 +362,14 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
         for (const link of linksOf(text)) {
           let target: string;
           if (link.startsWith(REPO_URL)) target = link.slice(REPO_URL.length);
-          else if (/^[a-z]+:/i.test(link)) continue; // another site
+          else if (/^[a-z]+:/i.test(link))
+            continue; // another site
           else if (link.startsWith('#')) target = page + link;
           else target = normalize(join(dirname(page), link));
           const [file, anchor] = target.split('#');
           if (!existsSync(join(REPO, file))) broken.push(`${page}: ${link} (no file ${file})`);
-          else if (anchor !== undefined && !anchorsOf(read(file)).has(anchor)) broken.push(`${page}: ${link} (no heading #${anchor} in ${file})`);
+          else if (anchor !== undefined && !anchorsOf(read(file)).has(anchor))
+            broken.push(`${page}: ${link} (no heading #${anchor} in ${file})`);
         }
       }
       assert.deepEqual(broken, []);
@@ -324,8 +382,15 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
     });
 
     it('every docs page is linked from overview.md', () => {
-      const linked = new Set(linksOf(overview).filter((l) => l.startsWith(REPO_URL)).map((l) => l.slice(REPO_URL.length).split('#')[0]));
-      assert.deepEqual([...pages.keys()].filter((p) => p !== 'overview.md' && !linked.has(p)), []);
+      const linked = new Set(
+        linksOf(overview)
+          .filter((l) => l.startsWith(REPO_URL))
+          .map((l) => l.slice(REPO_URL.length).split('#')[0]),
+      );
+      assert.deepEqual(
+        [...pages.keys()].filter((p) => p !== 'overview.md' && !linked.has(p)),
+        [],
+      );
     });
   });
 
@@ -364,14 +429,23 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
           if (token.type === 'html') html.push(token.raw.trim());
         });
         const allowed = (raw: string) => page !== 'overview.md' && /^(<!--\s*test:[a-z-]+\s*-->|<a id="msg-[a-z0-9]+">|<\/a>)$/.test(raw);
-        assert.deepEqual(html.filter((raw) => !allowed(raw)), [], `${page}: raw HTML`);
+        assert.deepEqual(
+          html.filter((raw) => !allowed(raw)),
+          [],
+          `${page}: raw HTML`,
+        );
       }
     });
 
     it('every YAML example parses', () => {
       for (const [page, text] of [...pages, ['README.md', readme] as [string, string]]) {
         for (const m of text.matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)) {
-          for (const doc of parseAllDocuments(m[1])) assert.deepEqual(doc.errors.map((e) => e.message), [], `${page}: a YAML block does not parse:\n${m[1]}`);
+          for (const doc of parseAllDocuments(m[1]))
+            assert.deepEqual(
+              doc.errors.map((e) => e.message),
+              [],
+              `${page}: a YAML block does not parse:\n${m[1]}`,
+            );
         }
       }
     });
@@ -379,14 +453,34 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
 
   it('every input of task.json has a row in docs/inputs.md, and every row is an input', () => {
     const rows = [...read('docs', 'inputs.md').matchAll(/^\| `([A-Za-z]\w*)`/gm)].map((m) => m[1]);
-    assert.deepEqual(task.inputs.map((i) => i.name).filter((name) => !rows.includes(name)), [], 'inputs without a row');
-    assert.deepEqual(rows.filter((r) => !task.inputs.some((i) => i.name === r)), [], 'rows for inputs task.json does not have');
+    assert.deepEqual(
+      task.inputs.map((i) => i.name).filter((name) => !rows.includes(name)),
+      [],
+      'inputs without a row',
+    );
+    assert.deepEqual(
+      rows.filter((r) => !task.inputs.some((i) => i.name === r)),
+      [],
+      'rows for inputs task.json does not have',
+    );
   });
 
   describe('the YAML examples use the task as task.json defines it', () => {
     const inputs = new Map<string, TaskInput>();
     for (const input of task.inputs) for (const name of [input.name, ...(input.aliases ?? [])]) inputs.set(name, input);
-    const stepKeys = new Set(['task', 'name', 'displayName', 'inputs', 'condition', 'continueOnError', 'enabled', 'env', 'timeoutInMinutes', 'retryCountOnTaskFailure', 'target']);
+    const stepKeys = new Set([
+      'task',
+      'name',
+      'displayName',
+      'inputs',
+      'condition',
+      'continueOnError',
+      'enabled',
+      'env',
+      'timeoutInMinutes',
+      'retryCountOnTaskFailure',
+      'target',
+    ]);
     const steps = [...[...pages].flatMap(([page, text]) => taskSteps(text, page)), ...taskSteps(readme, 'README.md')];
 
     it('the documents have examples to check', () => {
@@ -403,7 +497,12 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
     });
 
     it('only keys a step can have', () => {
-      for (const step of steps) assert.deepEqual(step.stepKeys.filter((k) => !stepKeys.has(k)), [], step.where);
+      for (const step of steps)
+        assert.deepEqual(
+          step.stepKeys.filter((k) => !stepKeys.has(k)),
+          [],
+          step.where,
+        );
     });
 
     /** An input's value in a step: what the step sets, else its default (as the agent passes it). */
@@ -426,7 +525,10 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
         for (const input of required) {
           if (!visibleIn(step, input.visibleRule)) continue;
           const names = [input.name, ...(input.aliases ?? [])];
-          assert.ok(names.some((n) => step.inputs.get(n)), `${step.where}: sets ${input.name}`);
+          assert.ok(
+            names.some((n) => step.inputs.get(n)),
+            `${step.where}: sets ${input.name}`,
+          );
         }
       }
     });
@@ -436,7 +538,10 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
         for (const [name, value] of step.inputs) {
           if (inputs.get(name)?.type === 'boolean') assert.match(value, /^(true|false)$/, `${step.where}: ${name}: ${value}`);
         }
-        assert.ok(!(step.inputs.has('vaultAddress') && step.inputs.has('vaultConnection')), `${step.where}: vaultAddress or vaultConnection, not both`);
+        assert.ok(
+          !(step.inputs.has('vaultAddress') && step.inputs.has('vaultConnection')),
+          `${step.where}: vaultAddress or vaultConnection, not both`,
+        );
       }
     });
 
@@ -444,7 +549,11 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
       for (const step of steps) {
         for (const [name, value] of step.inputs) {
           const options = inputs.get(name)?.type.toLowerCase() === 'picklist' ? inputs.get(name)?.options : undefined;
-          if (options) assert.ok(Object.keys(options).includes(value), `${step.where}: ${name}: ${value} is not one of ${Object.keys(options).join(', ')}`);
+          if (options)
+            assert.ok(
+              Object.keys(options).includes(value),
+              `${step.where}: ${name}: ${value} is not one of ${Object.keys(options).join(', ')}`,
+            );
         }
       }
     });

@@ -23,7 +23,10 @@ interface Group {
   name: string;
   isExpanded?: boolean;
 }
-const task = JSON.parse(readFileSync(join(REPO, 'tasks', 'VaultAzureLoginV1', 'task.json'), 'utf8')) as { inputs: Input[]; groups: Group[] };
+const task = JSON.parse(readFileSync(join(REPO, 'tasks', 'VaultAzureLoginV1', 'task.json'), 'utf8')) as {
+  inputs: Input[];
+  groups: Group[];
+};
 const METHODS = Object.keys(task.inputs.find((i) => i.name === 'authMethod')?.options ?? {});
 
 /** The form's values: the defaults, with `set` on top. */
@@ -66,7 +69,8 @@ describe('the form (task.json inputs as the editor shows them)', () => {
   it('the default path (azure) shows at most 8 inputs before a collapsed group is opened', () => {
     const shown = shownAtFirst(valuesWith({}));
     assert.ok(shown.length <= 8, `${shown.length} inputs: ${shown.join(', ')}`);
-    for (const name of ['authMethod', 'azureSubscription', 'vaultAddress', 'authMount', 'role', 'secrets']) assert.ok(shown.includes(name), `${name} is shown`);
+    for (const name of ['authMethod', 'azureSubscription', 'vaultAddress', 'authMount', 'role', 'secrets'])
+      assert.ok(shown.includes(name), `${name} is shown`);
   });
 
   it('namespaces, the audience, timeouts and concurrency wait in a collapsed group', () => {
@@ -81,11 +85,26 @@ describe('the form (task.json inputs as the editor shows them)', () => {
       const shown = shownAtFirst(valuesWith({ authMethod: method }));
       const collapsed = new Set(task.groups.filter((g) => !g.isExpanded).map((g) => g.name));
       // A method's fine-tuning (the azure method's audience) may wait in a collapsed group; the rest is shown.
-      const own = task.inputs.filter((i) => i.visibleRule?.includes(`authMethod = ${method}`) && !collapsed.has(i.groupName ?? '')).map((i) => i.name);
+      const own = task.inputs
+        .filter((i) => i.visibleRule?.includes(`authMethod = ${method}`) && !collapsed.has(i.groupName ?? ''))
+        .map((i) => i.name);
       assert.ok(method === 'azure' || own.length > 0 || method === 'cert', 'the method has inputs of its own');
-      assert.deepEqual(own.filter((n) => !shown.includes(n)), [], 'own inputs hidden');
-      const others = task.inputs.filter((i) => /authMethod = \w+/.test(i.visibleRule ?? '') && !i.visibleRule?.includes(`authMethod = ${method}`) && !/ \|\| (?!authMethod)/.test(i.visibleRule ?? ''));
-      assert.deepEqual(others.map((i) => i.name).filter((n) => shown.includes(n)), [], "another method's inputs shown");
+      assert.deepEqual(
+        own.filter((n) => !shown.includes(n)),
+        [],
+        'own inputs hidden',
+      );
+      const others = task.inputs.filter(
+        (i) =>
+          /authMethod = \w+/.test(i.visibleRule ?? '') &&
+          !i.visibleRule?.includes(`authMethod = ${method}`) &&
+          !/ \|\| (?!authMethod)/.test(i.visibleRule ?? ''),
+      );
+      assert.deepEqual(
+        others.map((i) => i.name).filter((n) => shown.includes(n)),
+        [],
+        "another method's inputs shown",
+      );
       assert.ok(shown.length <= 9, `${shown.length} inputs: ${shown.join(', ')}`);
     });
 
@@ -97,8 +116,14 @@ describe('the form (task.json inputs as the editor shows them)', () => {
         assert.ok(visible(input, values), `${name} is shown`);
       }
       // A required input the method does not need must be hidden for it: the editor demands only what it shows.
-      const demanded = task.inputs.filter((i) => i.required && (i.defaultValue === undefined || i.defaultValue === '') && visible(i, values)).map((i) => i.name);
-      assert.deepEqual(demanded.filter((n) => !NEEDED[method].includes(n)), [], 'required but not needed');
+      const demanded = task.inputs
+        .filter((i) => i.required && (i.defaultValue === undefined || i.defaultValue === '') && visible(i, values))
+        .map((i) => i.name);
+      assert.deepEqual(
+        demanded.filter((n) => !NEEDED[method].includes(n)),
+        [],
+        'required but not needed',
+      );
     });
   }
 

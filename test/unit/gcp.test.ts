@@ -51,16 +51,30 @@ describe('gcp method', () => {
       assert.match(url, /service-accounts\/default\/identity\?audience=http%3A%2F%2Fvault%2Fci&format=full$/);
       return TOKEN;
     });
-    const proof = await method.prove({ mount: 'gcp', role: 'ci', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 5 });
+    const proof = await method.prove({
+      mount: 'gcp',
+      role: 'ci',
+      loc,
+      log: () => undefined,
+      mask: () => undefined,
+      vault: { post: async () => ({}) },
+      timeoutSeconds: 5,
+    });
     assert.deepEqual(proof.body, { role: 'ci', jwt: TOKEN });
     assert.deepEqual(proof.secrets, [TOKEN]);
-    assert.equal(proof.notes[0], `GcpTokenClaims|azp@prj.iam.gserviceaccount.com|1234567890|prj|europe-west1-b|agent-1|http://vault/ci|${new Date(1_900_000_000_000).toISOString()}`);
+    assert.equal(
+      proof.notes[0],
+      `GcpTokenClaims|azp@prj.iam.gserviceaccount.com|1234567890|prj|europe-west1-b|agent-1|http://vault/ci|${new Date(1_900_000_000_000).toISOString()}`,
+    );
   });
 
   it('explains a metadata server that cannot be reached, refuses, or does not answer in time', () => {
     const method = gcpMethod({ method: 'gcp', serviceAccount: 'x@y.iam.gserviceaccount.com', metadataHost: 'metadata.google.internal' });
     const ctx = { timeoutSeconds: 5, attempts: 3 };
-    assert.equal(method.explainProofFailure(new GcpMetadataError('u', 'ENOTFOUND', 0, 'getaddrinfo'), ctx, loc), 'GcpNotOnGce|metadata.google.internal|ENOTFOUND');
+    assert.equal(
+      method.explainProofFailure(new GcpMetadataError('u', 'ENOTFOUND', 0, 'getaddrinfo'), ctx, loc),
+      'GcpNotOnGce|metadata.google.internal|ENOTFOUND',
+    );
     assert.equal(
       method.explainProofFailure(new GcpMetadataError('u', '', 404, 'not found'), ctx, loc),
       'GcpMetadataRefused|metadata.google.internal|404|x@y.iam.gserviceaccount.com|not found|GcpServiceAccountHint|x@y.iam.gserviceaccount.com',
@@ -72,20 +86,39 @@ describe('gcp method', () => {
   describe("the gcp plugin's refusals (plugin/path_login.go, authorizer_gce.go), each with the fix", () => {
     const method = gcpMethod({ method: 'gcp', serviceAccount: 'default', metadataHost: 'metadata.google.internal' });
     const proof = { body: {}, secrets: [], notes: [], facts: { ...readGceClaims(TOKEN) } };
-    const explain = (text: string) => method.explainRefusal(new VaultHttpError(400, 'auth/gcp/login', [text], { errors: [text] }), proof, target, loc);
+    const explain = (text: string) =>
+      method.explainRefusal(new VaultHttpError(400, 'auth/gcp/login', [text], { errors: [text] }), proof, target, loc);
     const cases: Array<[string, string]> = [
       [
         'service account "1234567890" ("azp@prj.iam.gserviceaccount.com") is not in bound service accounts ["deployer@prj.iam.gserviceaccount.com" "other@prj.iam.gserviceaccount.com"]',
         'GcpNotBound|azp@prj.iam.gserviceaccount.com|1234567890|ci|gcp|deployer@prj.iam.gserviceaccount.com,other@prj.iam.gserviceaccount.com|gcp|ci|azp@prj.iam.gserviceaccount.com',
       ],
-      ['service account azp@prj.iam.gserviceaccount.com (id: 1234567890) is not authorized for role', 'GcpNotBound|azp@prj.iam.gserviceaccount.com|1234567890|ci|gcp|-|gcp|ci|azp@prj.iam.gserviceaccount.com'],
-      ['Got GCE token but IAM role "ci" does not allow GCE inference', 'GcpRoleIsIam|ci|gcp|gcp|prj|azp@prj.iam.gserviceaccount.com|gcp|ci'],
+      [
+        'service account azp@prj.iam.gserviceaccount.com (id: 1234567890) is not authorized for role',
+        'GcpNotBound|azp@prj.iam.gserviceaccount.com|1234567890|ci|gcp|-|gcp|ci|azp@prj.iam.gserviceaccount.com',
+      ],
+      [
+        'Got GCE token but IAM role "ci" does not allow GCE inference',
+        'GcpRoleIsIam|ci|gcp|gcp|prj|azp@prj.iam.gserviceaccount.com|gcp|ci',
+      ],
       ['instance "42" (project "prj") not in bound projects [other-prj]', 'GcpProjectNotBound|agent-1|prj|ci|gcp|other-prj|gcp|ci|prj'],
-      ['instance not in bound zones ["us-central1-a"]', 'GcpZoneNotBound|agent-1|europe-west1-b|ci|gcp|us-central1-a|gcp|ci|europe-west1-b'],
+      [
+        'instance not in bound zones ["us-central1-a"]',
+        'GcpZoneNotBound|agent-1|europe-west1-b|ci|gcp|us-central1-a|gcp|ci|europe-west1-b',
+      ],
       ['role "ci" not found', 'GcpRoleMissing|ci|gcp||gcp|gcp|ci|prj|azp@prj.iam.gserviceaccount.com'],
-      ['instance not in bound regions ["us-central1" "us-east1"]', 'GcpRegionNotBound|agent-1|europe-west1|europe-west1-b|ci|gcp|us-central1,us-east1|gcp|ci|europe-west1'],
-      ['instance missing bound label "team:platform"', 'GcpLabelNotBound|agent-1|team|platform|ci|gcp|agent-1|europe-west1-b|team|platform|gcp|ci'],
-      ['role requires that service account JWTs expire within 900 seconds', 'GcpIamRoleJwtExp|ci|gcp|900|gcp|ci|gcp|prj|azp@prj.iam.gserviceaccount.com'],
+      [
+        'instance not in bound regions ["us-central1" "us-east1"]',
+        'GcpRegionNotBound|agent-1|europe-west1|europe-west1-b|ci|gcp|us-central1,us-east1|gcp|ci|europe-west1',
+      ],
+      [
+        'instance missing bound label "team:platform"',
+        'GcpLabelNotBound|agent-1|team|platform|ci|gcp|agent-1|europe-west1-b|team|platform|gcp|ci',
+      ],
+      [
+        'role requires that service account JWTs expire within 900 seconds',
+        'GcpIamRoleJwtExp|ci|gcp|900|gcp|ci|gcp|prj|azp@prj.iam.gserviceaccount.com',
+      ],
       [
         "error when attempting to find instance (project prj, zone: europe-west1-b, instance: agent-1) :unable to find instance associated with token: googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/prj/zones/europe-west1-b/instances/agent-1', forbidden",
         "GcpPluginCredential|gcp|agent-1|prj|googleapi: Error 403: Required 'compute.instances.get' permission for 'projects/prj/zones/europe-west1-b/instances/agent-1', forbidden|prj|gcp",
@@ -96,8 +129,14 @@ describe('gcp method', () => {
       ],
     ];
     for (const [text, expected] of cases) it(text.slice(0, 70), () => assert.equal(explain(text), expected));
-    it('leaves any other answer to the shared explanation', () => assert.equal(explain("JWT is expired or does not have proper 'exp' claim"), undefined));
+    it('leaves any other answer to the shared explanation', () =>
+      assert.equal(explain("JWT is expired or does not have proper 'exp' claim"), undefined));
     it('leaves an instance that is gone (404) to the shared explanation', () =>
-      assert.equal(explain("error when attempting to find instance (project prj, zone: z, instance: i) :unable to find instance associated with token: googleapi: Error 404: The resource 'projects/prj/zones/z/instances/i' was not found, notFound"), undefined));
+      assert.equal(
+        explain(
+          "error when attempting to find instance (project prj, zone: z, instance: i) :unable to find instance associated with token: googleapi: Error 404: The resource 'projects/prj/zones/z/instances/i' was not found, notFound",
+        ),
+        undefined,
+      ));
   });
 });

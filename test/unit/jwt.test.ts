@@ -59,7 +59,9 @@ describe('jwt: the OIDC token and its claims', () => {
   });
 
   it("logs a connection's token with the claims it has", () => {
-    const claims = readOidcClaims(jwtOf({ jti: 'x', aud: ['api://AzureADTokenExchange'], iss: ISS, sub: 'sc://contoso/Platform/sc-vault-prod' }))!;
+    const claims = readOidcClaims(
+      jwtOf({ jti: 'x', aud: ['api://AzureADTokenExchange'], iss: ISS, sub: 'sc://contoso/Platform/sc-vault-prod' }),
+    )!;
     assert.equal(describeClaims(claims), `iss=${ISS} sub=sc://contoso/Platform/sc-vault-prod aud=api://AzureADTokenExchange expires=-`);
   });
 
@@ -76,25 +78,54 @@ describe('jwt: the OIDC token and its claims', () => {
     const config: JwtAuthConfig = { method: 'jwt', source: 'pipeline', requestUri: URI, connection: '' };
     const asked: unknown[] = [];
     const method = jwtMethod(config, async (req) => (asked.push(req), token));
-    const proof = await method.prove({ mount: 'jwt', role: 'deploy', loc, log: () => undefined, mask: () => undefined, vault: { post: async () => ({}) }, timeoutSeconds: 7 });
+    const proof = await method.prove({
+      mount: 'jwt',
+      role: 'deploy',
+      loc,
+      log: () => undefined,
+      mask: () => undefined,
+      vault: { post: async () => ({}) },
+      timeoutSeconds: 7,
+    });
     assert.deepEqual(asked, [{ requestUri: URI, serviceConnectionId: undefined, timeoutSeconds: 7 }]);
     assert.deepEqual(proof.body, { role: 'deploy', jwt: token });
     assert.deepEqual(proof.secrets, [token]);
-    assert.match(proof.notes[0], /^Got the pipeline's OIDC token: iss=https:\/\/vstoken\.dev\.azure\.com\/\S+ sub=p:\/\/contoso\/Platform\/vault-deploy /);
+    assert.match(
+      proof.notes[0],
+      /^Got the pipeline's OIDC token: iss=https:\/\/vstoken\.dev\.azure\.com\/\S+ sub=p:\/\/contoso\/Platform\/vault-deploy /,
+    );
     assert.ok(!proof.notes[0].includes(token));
     assert.equal(method.describe(loc), `Requesting the pipeline's OIDC token from Azure DevOps (${URI}).`);
   });
 
   it("asks for the connection's token by its id, and refuses an answer that is no JWT (masked first)", async () => {
-    const config: JwtAuthConfig = { method: 'jwt', source: 'serviceConnection', requestUri: URI, connection: 'c0ffee00-0000-0000-0000-000000000001' };
+    const config: JwtAuthConfig = {
+      method: 'jwt',
+      source: 'serviceConnection',
+      requestUri: URI,
+      connection: 'c0ffee00-0000-0000-0000-000000000001',
+    };
     const masked: string[] = [];
     const asked: Array<{ serviceConnectionId?: string }> = [];
     const method = jwtMethod(config, async (req) => (asked.push(req), 'not-a-jwt'));
-    const err = await method.prove({ mount: 'jwt', role: 'r', loc, log: () => undefined, mask: (v) => masked.push(v), vault: { post: async () => ({}) }, timeoutSeconds: 5 }).catch((e: unknown) => e);
+    const err = await method
+      .prove({
+        mount: 'jwt',
+        role: 'r',
+        loc,
+        log: () => undefined,
+        mask: (v) => masked.push(v),
+        vault: { post: async () => ({}) },
+        timeoutSeconds: 5,
+      })
+      .catch((e: unknown) => e);
     assert.equal(asked[0].serviceConnectionId, config.connection);
     assert.deepEqual(masked, ['not-a-jwt']);
     assert.ok(err instanceof OidcTokenError);
-    assert.equal(method.explainProofFailure(err, { timeoutSeconds: 5, attempts: 1 }, loc), `Azure DevOps answered the request for the OIDC token of service connection '${config.connection}' at ${URI} without a token: the oidcToken of the answer is not a JWT.`);
+    assert.equal(
+      method.explainProofFailure(err, { timeoutSeconds: 5, attempts: 1 }, loc),
+      `Azure DevOps answered the request for the OIDC token of service connection '${config.connection}' at ${URI} without a token: the oidcToken of the answer is not a JWT.`,
+    );
   });
 });
 
@@ -108,8 +139,18 @@ describe('jwt: the OIDC token request and its answers', () => {
 
   const failures: Array<[string, number, unknown, string]> = [
     ['a 200 without a token', 200, { other: 1 }, 'the answer holds no oidcToken'],
-    ['a VSS error', 401, { $id: '1', message: "TF400813: The user '' is not authorized to access this resource.", typeKey: 'UnauthorizedRequestException' }, "TF400813: The user '' is not authorized to access this resource."],
-    ['the {count, value} text form', 400, { count: 10, value: 'There is no explicit reference to service connection x' }, 'There is no explicit reference to service connection x'],
+    [
+      'a VSS error',
+      401,
+      { $id: '1', message: "TF400813: The user '' is not authorized to access this resource.", typeKey: 'UnauthorizedRequestException' },
+      "TF400813: The user '' is not authorized to access this resource.",
+    ],
+    [
+      'the {count, value} text form',
+      400,
+      { count: 10, value: 'There is no explicit reference to service connection x' },
+      'There is no explicit reference to service connection x',
+    ],
     ['plain text over lines', 500, 'Service\r\nUnavailable', 'Service Unavailable'],
     ['an empty body', 404, undefined, 'HTTP 404'],
   ];
@@ -117,7 +158,8 @@ describe('jwt: the OIDC token request and its answers', () => {
     it(`turns ${what} into an error with Azure DevOps' words`, () => {
       assert.throws(
         () => readOidcAnswer(status, body, URI),
-        (e: unknown) => e instanceof OidcTokenError && e.status === status && e.detail === detail && e.message === `HTTP ${status}: ${detail}`,
+        (e: unknown) =>
+          e instanceof OidcTokenError && e.status === status && e.detail === detail && e.message === `HTTP ${status}: ${detail}`,
       );
     });
   }
@@ -127,7 +169,18 @@ describe('jwt: the OIDC token request and its answers', () => {
   it('retries 429, 5xx and dropped connections, not other answers', () => {
     const e = (status?: number, code?: string) => new OidcTokenError(URI, 'd', status, code);
     assert.deepEqual(
-      [e(429), e(500), e(503), e(undefined, 'ECONNRESET'), e(undefined, 'ETIMEDOUT'), e(401), e(404), e(400), e(200), e(undefined, 'CERT_HAS_EXPIRED')].map(isTransientOidc),
+      [
+        e(429),
+        e(500),
+        e(503),
+        e(undefined, 'ECONNRESET'),
+        e(undefined, 'ETIMEDOUT'),
+        e(401),
+        e(404),
+        e(400),
+        e(200),
+        e(undefined, 'CERT_HAS_EXPIRED'),
+      ].map(isTransientOidc),
       [true, true, true, true, true, false, false, false, false, false],
     );
   });
@@ -136,11 +189,26 @@ describe('jwt: the OIDC token request and its answers', () => {
   const connection: JwtAuthConfig = { method: 'jwt', source: 'serviceConnection', requestUri: URI, connection: 'c1' };
   const explained: Array<[string, OidcTokenError, JwtAuthConfig, string]> = [
     ['401', new OidcTokenError(URI, 'TF400813', 401), pipeline, loc('JwtOidcUnauthorized', "the pipeline's OIDC token", URI, 'TF400813')],
-    ['404 for the pipeline token', new OidcTokenError(URI, 'HTTP 404', 404), pipeline, loc('JwtOidcNotFound', "the pipeline's OIDC token", URI, 'HTTP 404')],
+    [
+      '404 for the pipeline token',
+      new OidcTokenError(URI, 'HTTP 404', 404),
+      pipeline,
+      loc('JwtOidcNotFound', "the pipeline's OIDC token", URI, 'HTTP 404'),
+    ],
     ['404 for a connection', new OidcTokenError(URI, 'HTTP 404', 404), connection, loc('JwtOidcConnectionNotFound', 'c1', URI, 'HTTP 404')],
-    ['another 4xx', new OidcTokenError(URI, 'no reference', 400), connection, loc('JwtOidcRefused', "the OIDC token of service connection 'c1'", 400, URI, 'no reference')],
+    [
+      'another 4xx',
+      new OidcTokenError(URI, 'no reference', 400),
+      connection,
+      loc('JwtOidcRefused', "the OIDC token of service connection 'c1'", 400, URI, 'no reference'),
+    ],
     ['a 5xx', new OidcTokenError(URI, 'busy', 503), pipeline, loc('JwtOidcFailed', "the pipeline's OIDC token", 503, URI, 'busy')],
-    ['no answer', new OidcTokenError(URI, 'connect ECONNREFUSED 127.0.0.2:443', undefined, 'ECONNREFUSED'), pipeline, loc('JwtOidcUnreachable', "the pipeline's OIDC token", URI, 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.2:443')],
+    [
+      'no answer',
+      new OidcTokenError(URI, 'connect ECONNREFUSED 127.0.0.2:443', undefined, 'ECONNREFUSED'),
+      pipeline,
+      loc('JwtOidcUnreachable', "the pipeline's OIDC token", URI, 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.2:443'),
+    ],
   ];
   for (const [what, err, config, message] of explained) {
     it(`explains ${what}`, () => assert.equal(explainOidcFailure(err, config, loc), message));
@@ -150,25 +218,48 @@ describe('jwt: the OIDC token request and its answers', () => {
     const method = jwtMethod(pipeline, async () => '');
     const expected = loc('JwtOidcTimeout', "the pipeline's OIDC token", URI, 10, 3);
     assert.equal(method.explainProofFailure(new DeadlineError(10_000), { timeoutSeconds: 10, attempts: 3 }, loc), expected);
-    assert.equal(method.explainProofFailure(new OidcTokenError(URI, 'no answer within 10 s', undefined, 'ETIMEDOUT'), { timeoutSeconds: 10, attempts: 3 }, loc), expected);
+    assert.equal(
+      method.explainProofFailure(
+        new OidcTokenError(URI, 'no answer within 10 s', undefined, 'ETIMEDOUT'),
+        { timeoutSeconds: 10, attempts: 3 },
+        loc,
+      ),
+      expected,
+    );
     assert.equal(method.explainProofFailure(new Error('other'), { timeoutSeconds: 10, attempts: 3 }, loc), undefined);
   });
 });
 
 describe('jwt: refusals of the jwt plugin, in OpenBao 2.7 words', () => {
-  const entra: SentToken = { sent: 'an Entra access token', aud: 'https://management.azure.com/', iss: 'https://sts.windows.net/t1/', tid: 't1', oid: 'o1', appid: 'a1', sub: 'o1', expires: '2030-01-01T00:00:00.000Z' };
+  const entra: SentToken = {
+    sent: 'an Entra access token',
+    aud: 'https://management.azure.com/',
+    iss: 'https://sts.windows.net/t1/',
+    tid: 't1',
+    oid: 'o1',
+    appid: 'a1',
+    sub: 'o1',
+    expires: '2030-01-01T00:00:00.000Z',
+  };
 
   it('binds each kind of token by what identifies it', () => {
     assert.deepEqual(bindingFor(pipelineToken()), { claims: ['prj_id', 'def_id', 'rpo_ref'], subject: false, userClaim: 'sub' });
     assert.deepEqual(bindingFor({ sent: '', sub: 'sc://contoso/Platform/sc' }), { claims: [], subject: true, userClaim: 'sub' });
     // The Entra-issued assertion carries the oid of Azure DevOps' own service principal: not a binding.
-    assert.deepEqual(bindingFor({ sent: '', sub: '/eid1/c/pub/t/AbC/a/dEf/sc/org-1/conn-1', oid: 'azdo-sp' }), { claims: [], subject: true, userClaim: 'sub' });
+    assert.deepEqual(bindingFor({ sent: '', sub: '/eid1/c/pub/t/AbC/a/dEf/sc/org-1/conn-1', oid: 'azdo-sp' }), {
+      claims: [],
+      subject: true,
+      userClaim: 'sub',
+    });
     assert.deepEqual(bindingFor(entra), { claims: ['tid', 'oid'], subject: false, userClaim: 'oid' });
   });
 
   it('quotes for the shell so that a value with a quote stays one word', () => {
     assert.equal(shellQuote("refs/heads/it's"), `'refs/heads/it'\\''s'`);
-    assert.equal(roleWrite('jwt', 'r', { bound_subject: "a'b" }), `echo '{"role_type":"jwt","bound_subject":"a'\\''b"}' | vault write auth/jwt/role/r -`);
+    assert.equal(
+      roleWrite('jwt', 'r', { bound_subject: "a'b" }),
+      `echo '{"role_type":"jwt","bound_subject":"a'\\''b"}' | vault write auth/jwt/role/r -`,
+    );
   });
 
   const cases: Array<[string, string, SentToken, string | undefined]> = [
@@ -176,7 +267,15 @@ describe('jwt: refusals of the jwt plugin, in OpenBao 2.7 words', () => {
       'role not found',
       'role "deploy" could not be found',
       pipelineToken(),
-      loc('JwtRoleMissing', 'deploy', 'jwt', '', 'deploy', 'jwt', `echo '{"role_type":"jwt","bound_audiences":["api://AzureADTokenExchange"],"bound_claims":{"prj_id":"${PIPELINE.prj_id}","def_id":"42","rpo_ref":"refs/heads/main"},"user_claim":"sub","token_policies":["<policy>"],"token_ttl":"10m"}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtRoleMissing',
+        'deploy',
+        'jwt',
+        '',
+        'deploy',
+        'jwt',
+        `echo '{"role_type":"jwt","bound_audiences":["api://AzureADTokenExchange"],"bound_claims":{"prj_id":"${PIPELINE.prj_id}","def_id":"42","rpo_ref":"refs/heads/main"},"user_claim":"sub","token_policies":["<policy>"],"token_ttl":"10m"}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'audience of a pipeline token',
@@ -194,43 +293,94 @@ describe('jwt: refusals of the jwt plugin, in OpenBao 2.7 words', () => {
       'a claim bound to another value',
       'error validating claims: claim "rpo_ref" does not match any associated bound claim values',
       pipelineToken(),
-      loc('JwtClaimMismatch', "the pipeline's OIDC token", 'rpo_ref', '"refs/heads/main"', 'deploy', 'jwt', `echo '{"role_type":"jwt","bound_claims":{"prj_id":"${PIPELINE.prj_id}","def_id":"42","rpo_ref":"refs/heads/main"}}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtClaimMismatch',
+        "the pipeline's OIDC token",
+        'rpo_ref',
+        '"refs/heads/main"',
+        'deploy',
+        'jwt',
+        `echo '{"role_type":"jwt","bound_claims":{"prj_id":"${PIPELINE.prj_id}","def_id":"42","rpo_ref":"refs/heads/main"}}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'a bound claim the step did not read, kept in the fix',
       'error validating claims: claim "idtyp" does not match any associated bound claim values',
       entra,
-      loc('JwtClaimMismatch', 'an Entra access token', 'idtyp', loc('JwtClaimAbsent'), 'deploy', 'jwt', `echo '{"role_type":"jwt","bound_claims":{"tid":"t1","oid":"o1","idtyp":"<value>"}}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtClaimMismatch',
+        'an Entra access token',
+        'idtyp',
+        loc('JwtClaimAbsent'),
+        'deploy',
+        'jwt',
+        `echo '{"role_type":"jwt","bound_claims":{"tid":"t1","oid":"o1","idtyp":"<value>"}}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'a claim missing from the token',
       'error validating claims: claim "def_id" is missing',
       { sent: 'the OIDC token', aud: 'api://AzureADTokenExchange', iss: ISS, sub: 'sc://contoso/Platform/sc', jti: 'j' },
-      loc('JwtClaimMissing', 'the OIDC token', 'def_id', 'deploy', 'jwt', 'aud, iss, sub, jti', `echo '{"role_type":"jwt","bound_claims":{},"bound_subject":"sc://contoso/Platform/sc"}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtClaimMissing',
+        'the OIDC token',
+        'def_id',
+        'deploy',
+        'jwt',
+        'aud, iss, sub, jti',
+        `echo '{"role_type":"jwt","bound_claims":{},"bound_subject":"sc://contoso/Platform/sc"}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'a user_claim missing from the token',
       'claim "email" not found in token',
       entra,
-      loc('JwtUserClaimMissing', 'deploy', 'jwt', 'email', 'an Entra access token', 'aud, iss, tid, oid, appid, sub', `echo '{"role_type":"jwt","user_claim":"oid"}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtUserClaimMissing',
+        'deploy',
+        'jwt',
+        'email',
+        'an Entra access token',
+        'aud, iss, tid, oid, appid, sub',
+        `echo '{"role_type":"jwt","user_claim":"oid"}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'another subject',
       'error validating token: invalid subject (sub) claim',
       pipelineToken(),
-      loc('JwtSubject', "the pipeline's OIDC token", 'p://contoso/Platform/vault-deploy', 'deploy', 'jwt', `echo '{"role_type":"jwt","bound_subject":"p://contoso/Platform/vault-deploy"}' | vault write auth/jwt/role/deploy -`),
+      loc(
+        'JwtSubject',
+        "the pipeline's OIDC token",
+        'p://contoso/Platform/vault-deploy',
+        'deploy',
+        'jwt',
+        `echo '{"role_type":"jwt","bound_subject":"p://contoso/Platform/vault-deploy"}' | vault write auth/jwt/role/deploy -`,
+      ),
     ],
     [
       'another issuer',
       'error validating token: invalid issuer (iss) claim',
       pipelineToken(),
-      loc('JwtIssuer', "the pipeline's OIDC token", ISS, 'jwt', `vault write auth/jwt/config oidc_discovery_url='${ISS}' bound_issuer='${ISS}'`),
+      loc(
+        'JwtIssuer',
+        "the pipeline's OIDC token",
+        ISS,
+        'jwt',
+        `vault write auth/jwt/config oidc_discovery_url='${ISS}' bound_issuer='${ISS}'`,
+      ),
     ],
     [
       'a signature from other keys',
       'error validating token: error verifying token signature: failed to verify id token signature',
       pipelineToken(),
-      loc('JwtSignature', "the pipeline's OIDC token", ISS, 'jwt', `vault write auth/jwt/config oidc_discovery_url='${ISS}' bound_issuer='${ISS}'`),
+      loc(
+        'JwtSignature',
+        "the pipeline's OIDC token",
+        ISS,
+        'jwt',
+        `vault write auth/jwt/config oidc_discovery_url='${ISS}' bound_issuer='${ISS}'`,
+      ),
     ],
     [
       'an expired token',
@@ -238,7 +388,12 @@ describe('jwt: refusals of the jwt plugin, in OpenBao 2.7 words', () => {
       pipelineToken(),
       loc('JwtExpired', "the pipeline's OIDC token", 'error validating token: invalid expiration time (exp) claim: token is expired'),
     ],
-    ['an oidc role', 'role with oidc role_type is not allowed', pipelineToken(), loc('JwtRoleTypeOidc', 'deploy', 'jwt', `echo '{"role_type":"jwt"}' | vault write auth/jwt/role/deploy -`)],
+    [
+      'an oidc role',
+      'role with oidc role_type is not allowed',
+      pipelineToken(),
+      loc('JwtRoleTypeOidc', 'deploy', 'jwt', `echo '{"role_type":"jwt"}' | vault write auth/jwt/role/deploy -`),
+    ],
     ['anything else, left to the shared explanation', 'missing token', pipelineToken(), undefined],
   ];
   for (const [what, text, token, expected] of cases) {

@@ -95,7 +95,17 @@ describe('kubernetes: the service account token claims', () => {
   });
 
   it('refuses what is not a JWT', () => {
-    for (const text of ['', 'abc', 'a.b', 'a.b.c.d', `${part({ alg: 'RS256' })}.${part({ sub: 'x' })}.`, `${part({ alg: 'RS256' })}.${part([1])}.sig`, `${part({ alg: 'RS256' })}.bm90IGpzb24.sig`, `x+y.${part({})}.sig`, `${part('text')}.${part({})}.sig`]) {
+    for (const text of [
+      '',
+      'abc',
+      'a.b',
+      'a.b.c.d',
+      `${part({ alg: 'RS256' })}.${part({ sub: 'x' })}.`,
+      `${part({ alg: 'RS256' })}.${part([1])}.sig`,
+      `${part({ alg: 'RS256' })}.bm90IGpzb24.sig`,
+      `x+y.${part({})}.sig`,
+      `${part('text')}.${part({})}.sig`,
+    ]) {
       assert.equal(readServiceAccountClaims(text), undefined, text);
     }
   });
@@ -143,7 +153,10 @@ describe('kubernetes: the token file is checked before any request', () => {
     let asked = 0;
     const text = problem((_path, maxBytes) => ((asked = maxBytes), { refused: 'tooLarge' }));
     assert.equal(asked, 64 * 1024);
-    assert.equal(text, `Input 'kubernetesTokenFile' names the file '${path}', which is larger than 64 KiB, the most the step reads for it: it stopped reading there. Check that the path names the right file.`);
+    assert.equal(
+      text,
+      `Input 'kubernetesTokenFile' names the file '${path}', which is larger than 64 KiB, the most the step reads for it: it stopped reading there. Check that the path names the right file.`,
+    );
   });
 
   it('an expired token: a copy nothing renews', () => {
@@ -180,9 +193,15 @@ describe('kubernetes: the token file is checked before any request', () => {
       const problemAt = (name: string) => (at(name) as { problem: string }).problem;
       assert.match(problemAt('missing'), /no file at/);
       assert.match(problemAt('plain/token'), /no file at/);
-      assert.equal(problemAt('folder'), `Input 'kubernetesTokenFile' names '${join(dir, 'folder')}', which is a directory, not a regular file. The step reads only regular files (a link to one is followed): a pipe or a device could keep it waiting or never end. Give the path of the file itself.`);
+      assert.equal(
+        problemAt('folder'),
+        `Input 'kubernetesTokenFile' names '${join(dir, 'folder')}', which is a directory, not a regular file. The step reads only regular files (a link to one is followed): a pipe or a device could keep it waiting or never end. Give the path of the file itself.`,
+      );
       assert.match(problemAt('fifo'), /which is a named pipe \(FIFO\), not a regular file/);
-      assert.match(problemAt('/dev/zero'), /^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/);
+      assert.match(
+        problemAt('/dev/zero'),
+        /^Input 'kubernetesTokenFile' names '\/dev\/zero', which is a character device, not a regular file/,
+      );
       assert.match(problemAt('zero-link'), /zero-link', which is a character device/);
       assert.match(problemAt('big'), /larger than 64 KiB/);
       assert.ok('token' in at('token'));
@@ -222,7 +241,11 @@ describe('kubernetes: the proof', () => {
 
   it('reads the file at login: the token the kubelet renewed since the input check', async () => {
     let content = bound({ jti: 'old' });
-    const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, () => ({ text: content }), () => NOW);
+    const method = kubernetesMethod(
+      { method: 'kubernetes', tokenFile: '/t' },
+      () => ({ text: content }),
+      () => NOW,
+    );
     content = bound({ jti: 'renewed' });
     assert.equal((await method.prove(ctx([]))).body.jwt, content);
   });
@@ -235,14 +258,24 @@ describe('kubernetes: the proof', () => {
     );
     assert.ok(err instanceof KubernetesTokenError);
     assert.equal(method.isTransient(err), false);
-    assert.match(method.explainProofFailure(err, { timeoutSeconds: 30, attempts: 3 }, loc) ?? '', /^Input 'kubernetesTokenFile': no file at '\/t'/);
+    assert.match(
+      method.explainProofFailure(err, { timeoutSeconds: 30, attempts: 3 }, loc) ?? '',
+      /^Input 'kubernetesTokenFile': no file at '\/t'/,
+    );
     assert.equal(method.explainProofFailure(new Error('other'), { timeoutSeconds: 30, attempts: 3 }, loc), undefined);
   });
 });
 
 describe("kubernetes: Vault's refusals, as OpenBao words them, with the fix", () => {
   const method = kubernetesMethod({ method: 'kubernetes', tokenFile: '/t' }, readInputFile);
-  const facts = { sub: 'system:serviceaccount:azp:azp-agent', namespace: 'azp', serviceAccount: 'azp-agent', aud: 'https://kubernetes.default.svc.cluster.local,other', iss: 'x', expires: '2026-05-04T11:00:00.000Z' };
+  const facts = {
+    sub: 'system:serviceaccount:azp:azp-agent',
+    namespace: 'azp',
+    serviceAccount: 'azp-agent',
+    aud: 'https://kubernetes.default.svc.cluster.local,other',
+    iss: 'x',
+    expires: '2026-05-04T11:00:00.000Z',
+  };
   const proof = { body: {}, secrets: [], notes: [], facts };
   const target = { address: 'https://vault.example.com:8200', mount: 'k8s-prod', role: 'azure-pipelines', nsNote: '' };
   const http = (status: number, ...errors: string[]) => new VaultHttpError(status, 'auth/k8s-prod/login', errors, { errors });
@@ -272,26 +305,41 @@ describe("kubernetes: Vault's refusals, as OpenBao words them, with the fix", ()
 
   it("audience mismatch: a projected token for the role's audience, or the role's audience", () => {
     const text = explain(http(403, 'invalid audience (aud) claim: audience claim does not match any expected audience'));
-    assert.match(text, /^Role 'azure-pipelines' on auth\/k8s-prod expects another audience than the token's \(aud https:\/\/kubernetes\.default\.svc\.cluster\.local,other\)/);
+    assert.match(
+      text,
+      /^Role 'azure-pipelines' on auth\/k8s-prod expects another audience than the token's \(aud https:\/\/kubernetes\.default\.svc\.cluster\.local,other\)/,
+    );
     assert.match(text, /projected serviceAccountToken volume with that audience, and its path in 'kubernetesTokenFile'/);
     assert.match(text, /vault write auth\/k8s-prod\/role\/azure-pipelines audience=https:\/\/kubernetes\.default\.svc\.cluster\.local$/);
   });
 
-  it('expired by Vault\'s clock only: the clocks differ', () => {
-    assert.match(explain(http(403, 'invalid expiration time (exp) claim: token is expired')), /expires at 2026-05-04T11:00:00\.000Z .*clocks of Vault and the agent differ/);
+  it("expired by Vault's clock only: the clocks differ", () => {
+    assert.match(
+      explain(http(403, 'invalid expiration time (exp) claim: token is expired')),
+      /expires at 2026-05-04T11:00:00\.000Z .*clocks of Vault and the agent differ/,
+    );
   });
 
   it('a mount without config', () => {
-    assert.match(explain(http(500, 'could not load backend configuration')), /^The kubernetes auth method at auth\/k8s-prod is enabled but not configured.*vault write auth\/k8s-prod\/config kubernetes_host=/);
+    assert.match(
+      explain(http(500, 'could not load backend configuration')),
+      /^The kubernetes auth method at auth\/k8s-prod is enabled but not configured.*vault write auth\/k8s-prod\/config kubernetes_host=/,
+    );
   });
 
   it('a bare 403 permission denied: the TokenReview failed, or no mount there', () => {
     const text = explain(http(403, 'permission denied'));
-    assert.match(text, /^Vault answered the login at auth\/k8s-prod with 403 permission denied: the Kubernetes API server did not confirm the token/);
+    assert.match(
+      text,
+      /^Vault answered the login at auth\/k8s-prod with 403 permission denied: the Kubernetes API server did not confirm the token/,
+    );
     assert.match(text, /'vault auth list' shows a kubernetes method at k8s-prod\//);
     assert.match(text, /'vault read auth\/k8s-prod\/config' shows kubernetes_host/);
     assert.match(text, /this job's own, azp:azp-agent/);
-    assert.match(text, /kubectl create clusterrolebinding vault-tokenreview --clusterrole=system:auth-delegator --serviceaccount=<namespace>:<name>/);
+    assert.match(
+      text,
+      /kubectl create clusterrolebinding vault-tokenreview --clusterrole=system:auth-delegator --serviceaccount=<namespace>:<name>/,
+    );
   });
 
   it('leaves the rest to the shared explanations', () => {

@@ -29,7 +29,9 @@ function readModules(): Module[] {
   return files.map((file) => {
     const name = file.replace(/\\/g, '/').replace(/\.ts$/, '');
     const specs = specifiers(readFileSync(join(SRC, file), 'utf8'));
-    const local = specs.filter((s) => s.startsWith('.')).map((s) => resolve(relative(SRC, normalize(join(SRC, dirname(file), s))).replace(/\\/g, '/')));
+    const local = specs
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolve(relative(SRC, normalize(join(SRC, dirname(file), s))).replace(/\\/g, '/')));
     const packages = specs.filter((s) => !s.startsWith('.') && !s.startsWith('node:'));
     return { name, local, packages };
   });
@@ -68,7 +70,8 @@ describe('src layout: layers and imports', () => {
   });
 
   it('the import reader sees every import form the sources use', () => {
-    const text = "import { a } from './a';\nimport type { B } from '../b';\nconst { c } = await import('x/c');\nimport './d';\nrequire('e');";
+    const text =
+      "import { a } from './a';\nimport type { B } from '../b';\nconst { c } = await import('x/c');\nimport './d';\nrequire('e');";
     assert.deepEqual(specifiers(text), ['./a', '../b', 'x/c', './d', 'e']);
   });
 

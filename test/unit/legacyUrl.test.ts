@@ -47,10 +47,13 @@ describe('legacy-url shim (Node url.parse, resolve and format without DEP0169)',
   });
 
   it('throws as Node does on what Node refuses', () => {
-    assert.throws(() => url.parse('http://xn--/'), (e: Error & { code?: string }) => {
-      assert.throws(() => shim.parse('http://xn--/'), { name: e.name, code: e.code, message: e.message });
-      return true;
-    });
+    assert.throws(
+      () => url.parse('http://xn--/'),
+      (e: Error & { code?: string }) => {
+        assert.throws(() => shim.parse('http://xn--/'), { name: e.name, code: e.code, message: e.message });
+        return true;
+      },
+    );
     assert.throws(() => shim.parse(42 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 });

@@ -15,7 +15,25 @@ const commandsIn = (output: string): string[] => agentLines(output).filter((l) =
 /** Text as an attacker would send it: the characters that matter, often, and anything else. */
 const hostile = fc.string({
   unit: fc.oneof(
-    fc.constantFrom('\n', '\r', '\u001b', '\u2028', '\u202e', '\u0000', '\t', '#', '##vso[', '##VSO[', '##[', '[', ']', 'vso', ';', '%0A', '\\'),
+    fc.constantFrom(
+      '\n',
+      '\r',
+      '\u001b',
+      '\u2028',
+      '\u202e',
+      '\u0000',
+      '\t',
+      '#',
+      '##vso[',
+      '##VSO[',
+      '##[',
+      '[',
+      ']',
+      'vso',
+      ';',
+      '%0A',
+      '\\',
+    ),
     fc.string({ unit: 'grapheme', maxLength: 3 }),
     fc.string({ unit: 'binary', maxLength: 2 }),
   ),
@@ -45,7 +63,13 @@ describe('log text: what reaches the agent from outside', () => {
   }
 
   it('keeps text that needs nothing as it is, and Unicode letters and emoji too', () => {
-    for (const text of ['secret/ci/db password', 'policies [ci-read, default]', 'clé ünïcødé 日本 😀', 'a\\nb (already escaped)', '#1 [x]']) {
+    for (const text of [
+      'secret/ci/db password',
+      'policies [ci-read, default]',
+      'clé ünïcødé 日本 😀',
+      'a\\nb (already escaped)',
+      '#1 [x]',
+    ]) {
       assert.equal(escapeOutside(text), text);
       assert.equal(hasUnsafeCharacters(text), false);
     }

@@ -34,7 +34,20 @@ describe('OpenSSH key pair and certificate formats', () => {
     const pair = newSshKeyPair('k');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ca')]);
     writeFileSync(join(dir, 'user.pub'), `${pair.publicLine}\n`);
-    execFileSync('ssh-keygen', ['-q', '-s', join(dir, 'ca'), '-I', 'job 42', '-n', 'deploy,backup', '-z', '7', '-V', '20300101000000Z:20300101001500Z', join(dir, 'user.pub')]);
+    execFileSync('ssh-keygen', [
+      '-q',
+      '-s',
+      join(dir, 'ca'),
+      '-I',
+      'job 42',
+      '-n',
+      'deploy,backup',
+      '-z',
+      '7',
+      '-V',
+      '20300101000000Z:20300101001500Z',
+      join(dir, 'user.pub'),
+    ]);
     const cert = parseSshCertificate(readFileSync(join(dir, 'user-cert.pub'), 'utf8'));
     assert.ok(cert);
     assert.equal(cert.type, 'ssh-ed25519-cert-v01@openssh.com');

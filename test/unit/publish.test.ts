@@ -25,7 +25,10 @@ describe('masking and publishing', () => {
       sink,
       true,
     );
-    assert.deepEqual(sink.events, ['set CERT=/agent/tmp/VaultAzureLogin-1/CERT secret=false output', 'set K={\n "a": 1\n} secret=true output']);
+    assert.deepEqual(sink.events, [
+      'set CERT=/agent/tmp/VaultAzureLogin-1/CERT secret=false output',
+      'set K={\n "a": 1\n} secret=true output',
+    ]);
   });
 
   it('masks a value line by line exactly as read, file or variable, leaving out lines of JSON punctuation alone', () => {
@@ -50,7 +53,10 @@ describe('masking and publishing', () => {
 
   it('finds the values of one or two characters, which the log cannot usefully mask', () => {
     const v = (value: string) => ({ name: 'N', value, source: 's k' });
-    assert.deepEqual(tooShortToMask([v('a'), v('ab'), v('abc'), v(''), v('  '), v(' x '), v('é1'), v('😀')]).map((x) => x.value), ['a', 'ab', ' x ', 'é1', '😀']);
+    assert.deepEqual(
+      tooShortToMask([v('a'), v('ab'), v('abc'), v(''), v('  '), v(' x '), v('é1'), v('😀')]).map((x) => x.value),
+      ['a', 'ab', ' x ', 'é1', '😀'],
+    );
   });
 
   it('sets every value as a secret variable and allows multi-line only while setting it', () => {
@@ -68,7 +74,10 @@ describe('masking and publishing', () => {
     assert.deepEqual(sink.events, ['set A=x secret=true', 'set PEM=l1\nl2 secret=true', 'set B=y secret=true']);
     assert.deepEqual(sink.flagAtSet, ['false', 'true', 'false']);
     assert.equal(process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET, 'false', 'the flag is restored');
-    assert.deepEqual(published.map((p) => p.name), ['A', 'PEM', 'B']);
+    assert.deepEqual(
+      published.map((p) => p.name),
+      ['A', 'PEM', 'B'],
+    );
   });
 
   it('removes the multi-line flag again when it was not set before', () => {

@@ -10,7 +10,11 @@ describe('the test suite', function () {
 
   it('prints no ##vso command while its spec files load', () => {
     const repo = join(__dirname, '..', '..');
-    const r = spawnSync(process.execPath, [join(repo, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--dry-run', '--reporter', 'dot'], { cwd: repo, encoding: 'utf8', env: { ...process.env, VAL_RUNTIMES: '' } });
+    const r = spawnSync(process.execPath, [join(repo, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--dry-run', '--reporter', 'dot'], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, VAL_RUNTIMES: '' },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /passing/, 'the dry run listed the tests');
     const lines = `${r.stdout}\n${r.stderr}`.split(/\r\n|\r|\n/).filter((l) => l.includes('##vso[') || l.includes('##['));

@@ -5,7 +5,6 @@ import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec'
 import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
-
 /** Waits `n` turns of the event loop. */
 const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -55,7 +54,13 @@ const kv1: MountInfo = { path: 'kv1/', type: 'kv', kvVersion: 1 };
 const db: MountInfo = { path: 'database/', type: 'database' };
 const opts = { address: 'https://vault.example.com', concurrency: 8, timeoutSeconds: 30, loc };
 /** A KV version 2 answer as Vault sends it: with an empty lease_id, as on every KV read. */
-const v2 = (data: Record<string, unknown>) => ({ request_id: 'r', lease_id: '', renewable: false, lease_duration: 0, data: { data, metadata: { version: 1 } } });
+const v2 = (data: Record<string, unknown>) => ({
+  request_id: 'r',
+  lease_id: '',
+  renewable: false,
+  lease_duration: 0,
+  data: { data, metadata: { version: 1 } },
+});
 /** A KV version 1 answer as Vault sends it. */
 const v1 = (data: unknown) => ({ request_id: 'r', lease_id: '', renewable: false, lease_duration: 2764800, data });
 
@@ -64,9 +69,18 @@ describe('readSecrets', () => {
     const vault = new FakeVault([kv2], { 'secret/data/ci/db': v2({ password: 'p1', 'db-user': 'u1' }) });
     const out = await readSecrets(vault, parseSecrets('secret/ci/db password | DB_PASSWORD\nsecret/ci/db db-user', loc), opts);
     assert.deepEqual(out.failures, []);
-    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['DB_PASSWORD', 'p1'], ['DB_USER', 'u1']]);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['DB_PASSWORD', 'p1'],
+        ['DB_USER', 'u1'],
+      ],
+    );
     assert.equal(out.reads, 1, 'two keys of one path are one read');
-    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/ci/db']);
+    assert.deepEqual(
+      vault.calls.filter((c) => c.startsWith('mount')),
+      ['mount secret/ci/db'],
+    );
   });
 
   it('accepts an explicit data/ path on a v2 mount and passes @version as ?version=', async () => {
@@ -97,7 +111,10 @@ describe('readSecrets', () => {
   it('turns non-string values into JSON', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/n': v2({ port: 5432, on: true }) });
     const out = await readSecrets(vault, parseSecrets('secret/n *', loc), opts);
-    assert.deepEqual(out.values.map((v) => v.value), ['5432', 'true']);
+    assert.deepEqual(
+      out.values.map((v) => v.value),
+      ['5432', 'true'],
+    );
   });
 
   it("gives every value exactly as Vault's JSON has it: big and decimal numbers, nested JSON, strings", async () => {
@@ -107,10 +124,14 @@ describe('readSecrets', () => {
     ) as VaultBody;
     const vault = new FakeVault([kv2], { 'secret/data/n': body });
     const keys = await readSecrets(vault, parseSecrets('secret/n *', loc), opts);
-    assert.deepEqual(
-      Object.fromEntries(keys.values.map((v) => [v.name, v.value])),
-      { BIG: '12345678901234567890', DEC: '0.10', EXP: '1E+2', NESTED: '{"n":1.50,"s":"é"}', PEM: '-----BEGIN-----\nAAA\n-----END-----\n', JSON: '{\n  "a": 1.0\n}' },
-    );
+    assert.deepEqual(Object.fromEntries(keys.values.map((v) => [v.name, v.value])), {
+      BIG: '12345678901234567890',
+      DEC: '0.10',
+      EXP: '1E+2',
+      NESTED: '{"n":1.50,"s":"é"}',
+      PEM: '-----BEGIN-----\nAAA\n-----END-----\n',
+      JSON: '{\n  "a": 1.0\n}',
+    });
     const whole = await readSecrets(vault, parseSecrets('secret/n . | ALL', loc), opts);
     assert.equal(
       whole.values[0].value,
@@ -123,7 +144,14 @@ describe('readSecrets', () => {
       'secret/data/plain': v2({ a: 'x' }),
       'secret/data/odd': parseJson('{"data":{"data":{"__proto__":"p","constructor":"c"},"metadata":{"version":1}}}') as VaultBody,
     });
-    const missing = await readSecrets(vault, parseSecrets('secret/plain constructor | C\nsecret/plain toString | T\nsecret/plain __proto__ | P\nsecret/plain hasOwnProperty | H', loc), opts);
+    const missing = await readSecrets(
+      vault,
+      parseSecrets(
+        'secret/plain constructor | C\nsecret/plain toString | T\nsecret/plain __proto__ | P\nsecret/plain hasOwnProperty | H',
+        loc,
+      ),
+      opts,
+    );
     assert.deepEqual(missing.values, []);
     assert.deepEqual(
       missing.failures.map((f) => f.reason),
@@ -131,7 +159,13 @@ describe('readSecrets', () => {
     );
     const present = await readSecrets(vault, parseSecrets('secret/odd __proto__ | P\nsecret/odd constructor | C', loc), opts);
     assert.deepEqual(present.failures, []);
-    assert.deepEqual(present.values.map((v) => [v.name, v.value]), [['P', 'p'], ['C', 'c']]);
+    assert.deepEqual(
+      present.values.map((v) => [v.name, v.value]),
+      [
+        ['P', 'p'],
+        ['C', 'c'],
+      ],
+    );
   });
 
   it('hands each lease id on as soon as its answer arrives, before the other reads end', async () => {
@@ -149,7 +183,11 @@ describe('readSecrets', () => {
     assert.deepEqual(out.leaseIds, ['database/creds/ci/1']);
     assert.equal(seen.length, 1, 'KV answers, with their empty lease_id, hand on nothing');
     assert.equal(seen[0][0], 'database/creds/ci/1');
-    assert.deepEqual(seen[0][1].filter((c) => c.startsWith('read')), ['read database/creds/ci'], 'handed on before the next read began');
+    assert.deepEqual(
+      seen[0][1].filter((c) => c.startsWith('read')),
+      ['read database/creds/ci'],
+      'handed on before the next read began',
+    );
   });
 
   it('rejects @version on KV v1 and on other engines, naming the mount', async () => {
@@ -170,7 +208,11 @@ describe('readSecrets', () => {
     const out = await readSecrets(vault, parseSecrets('secret/a password\nsecret/missing k | M\nsecret/denied k | D', loc), opts);
     assert.equal(out.failures.length, 3);
     assert.match(out.failures[0].reason, /key 'password' not found at secret\/a; its keys are: user/);
-    assert.deepEqual(out.failures.map((f) => Boolean(f.notFound)), [true, true, false], 'missing key and path are "not found"; 403 is not');
+    assert.deepEqual(
+      out.failures.map((f) => Boolean(f.notFound)),
+      [true, true, false],
+      'missing key and path are "not found"; 403 is not',
+    );
     assert.match(out.failures[1].reason, /no secret at secret\/missing .*secret\/data\/missing/);
     assert.match(out.failures[2].reason, /path "secret\/data\/denied" \{ capabilities = \["read"\] \}/);
   });
@@ -183,15 +225,24 @@ describe('readSecrets', () => {
       'secret/data/x?version=1': new VaultHttpError(404, 'secret/data/x', [], destroyed),
     });
     const out = await readSecrets(vault, parseSecrets('secret/x@2 k | A\nsecret/x@1 k | B', loc), opts);
-    assert.match(out.failures[0].reason, /version 2 of secret\/x was deleted at 2026-01-01T00:00:00Z; undelete it \(vault kv undelete -versions=2 secret\/x\)/);
+    assert.match(
+      out.failures[0].reason,
+      /version 2 of secret\/x was deleted at 2026-01-01T00:00:00Z; undelete it \(vault kv undelete -versions=2 secret\/x\)/,
+    );
     assert.match(out.failures[1].reason, /version 1 of secret\/x is destroyed/);
   });
 
   it('reports names produced by * that are invalid or collide', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/a': v2({ 'secret-key': 'x', token: 'y' }), 'secret/data/b': v2({ token: 'z' }) });
     const out = await readSecrets(vault, parseSecrets('secret/a *\nsecret/b *', loc), opts);
-    assert.ok(out.failures.some((f) => /SECRET_KEY/.test(f.reason)), 'reserved prefix from a derived name');
-    assert.ok(out.failures.some((f) => /TOKEN/.test(f.reason) && f.source === 'variable names'), 'duplicate TOKEN');
+    assert.ok(
+      out.failures.some((f) => /SECRET_KEY/.test(f.reason)),
+      'reserved prefix from a derived name',
+    );
+    assert.ok(
+      out.failures.some((f) => /TOKEN/.test(f.reason) && f.source === 'variable names'),
+      'duplicate TOKEN',
+    );
   });
 
   it('looks up each mount once and keeps reads within the concurrency bound', async () => {
@@ -226,59 +277,121 @@ describe('describeRequest', () => {
     ['secret/ci/cfg@2 . | CFG', 'secret/ci/cfg@2 .'],
   ];
   for (const [entry, shown] of cases) {
-    it(`shows ${JSON.stringify(entry)} as ${JSON.stringify(shown)}`, () => assert.equal(describeRequest(parseSecrets(entry, loc)[0]), shown));
+    it(`shows ${JSON.stringify(entry)} as ${JSON.stringify(shown)}`, () =>
+      assert.equal(describeRequest(parseSecrets(entry, loc)[0]), shown));
   }
 });
 
 describe('readSecrets: finding mounts', () => {
   it('looks a first segment up once while its first lookup is still on its way', async () => {
-    const vault = new FakeVault([kv2], { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'secret/data/c': v2({ k: 'c' }) }, { mountTurns: 5 });
+    const vault = new FakeVault(
+      [kv2],
+      { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'secret/data/c': v2({ k: 'c' }) },
+      { mountTurns: 5 },
+    );
     const out = await readSecrets(vault, parseSecrets('secret/a k | A\nsecret/b k | B\nsecret/c k | C', loc), opts);
     assert.deepEqual(out.failures, []);
-    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['A', 'a'], ['B', 'b'], ['C', 'c']]);
-    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/a']);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['A', 'a'],
+        ['B', 'b'],
+        ['C', 'c'],
+      ],
+    );
+    assert.deepEqual(
+      vault.calls.filter((c) => c.startsWith('mount')),
+      ['mount secret/a'],
+    );
     assert.deepEqual(out.mounts, [kv2]);
   });
 
   it('looks a new first segment up once when the calls that reach it start together', async () => {
     // Both calls wait for the lookup of secret/, then take up kv/c and kv/d in the same turn.
     const kv: MountInfo = { path: 'kv/', type: 'kv', kvVersion: 2 };
-    const vault = new FakeVault([kv2, kv], { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'kv/data/c': v2({ k: 'c' }), 'kv/data/d': v2({ k: 'd' }) }, { mountTurns: 3 });
-    const out = await readSecrets(vault, parseSecrets('secret/a k | A\nsecret/b k | B\nkv/c k | C\nkv/d k | D', loc), { ...opts, concurrency: 2 });
+    const vault = new FakeVault(
+      [kv2, kv],
+      { 'secret/data/a': v2({ k: 'a' }), 'secret/data/b': v2({ k: 'b' }), 'kv/data/c': v2({ k: 'c' }), 'kv/data/d': v2({ k: 'd' }) },
+      { mountTurns: 3 },
+    );
+    const out = await readSecrets(vault, parseSecrets('secret/a k | A\nsecret/b k | B\nkv/c k | C\nkv/d k | D', loc), {
+      ...opts,
+      concurrency: 2,
+    });
     assert.deepEqual(out.failures, []);
-    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount secret/a', 'mount kv/c']);
+    assert.deepEqual(
+      vault.calls.filter((c) => c.startsWith('mount')),
+      ['mount secret/a', 'mount kv/c'],
+    );
     assert.deepEqual(out.mounts, [kv2, kv]);
   });
 
   it('finds each of several mounts under one first segment, and lists each once', async () => {
     const teamA: MountInfo = { path: 'teams/a/', type: 'kv', kvVersion: 2 };
     const teamB: MountInfo = { path: 'teams/b/', type: 'kv', kvVersion: 1 };
-    const vault = new FakeVault([teamA, teamB], { 'teams/a/data/x': v2({ k: 'x' }), 'teams/b/y': v1({ k: 'y' }), 'teams/b/z': v1({ k: 'z' }) }, { mountTurns: 5 });
+    const vault = new FakeVault(
+      [teamA, teamB],
+      { 'teams/a/data/x': v2({ k: 'x' }), 'teams/b/y': v1({ k: 'y' }), 'teams/b/z': v1({ k: 'z' }) },
+      { mountTurns: 5 },
+    );
     const out = await readSecrets(vault, parseSecrets('teams/a/x k | X\nteams/b/y k | Y\nteams/b/z k | Z', loc), opts);
     assert.deepEqual(out.failures, []);
-    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['X', 'x'], ['Y', 'y'], ['Z', 'z']]);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['X', 'x'],
+        ['Y', 'y'],
+        ['Z', 'z'],
+      ],
+    );
     assert.deepEqual(out.mounts, [teamA, teamB]);
   });
 
   it('fails every path of a segment whose lookup failed, with the cause, and no other path', async () => {
-    const vault = new FakeVault([kv2], { 'secret/data/a': v2({ k: 'a' }) }, { mountTurns: 3, mountFailures: { 'sso/': new VaultHttpError(403, 'sys/internal/ui/mounts/sso/app', ['permission denied'], undefined) } });
+    const vault = new FakeVault(
+      [kv2],
+      { 'secret/data/a': v2({ k: 'a' }) },
+      {
+        mountTurns: 3,
+        mountFailures: { 'sso/': new VaultHttpError(403, 'sys/internal/ui/mounts/sso/app', ['permission denied'], undefined) },
+      },
+    );
     const out = await readSecrets(vault, parseSecrets('sso/app k | S\nsso/web k | W\nsecret/a k | A', loc), opts);
     assert.deepEqual(out.failures, [
       { source: 'sso/app k', reason: loc('MountDenied', 'sso/app') },
       { source: 'sso/web k', reason: loc('MountDenied', 'sso/web') },
     ]);
-    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['A', 'a']]);
-    assert.deepEqual(vault.calls.filter((c) => c.startsWith('mount')), ['mount sso/app', 'mount secret/a']);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [['A', 'a']],
+    );
+    assert.deepEqual(
+      vault.calls.filter((c) => c.startsWith('mount')),
+      ['mount sso/app', 'mount secret/a'],
+    );
   });
 
   it('keeps looking up after a failed lookup of another mount under the same first segment', async () => {
     const teamA: MountInfo = { path: 'teams/a/', type: 'kv', kvVersion: 2 };
     const teamC: MountInfo = { path: 'teams/c/', type: 'kv', kvVersion: 2 };
     const denied = new VaultHttpError(403, 'sys/internal/ui/mounts/teams/b/y', ['permission denied'], undefined);
-    const vault = new FakeVault([teamA, teamC], { 'teams/a/data/x': v2({ k: 'x' }), 'teams/c/data/z': v2({ k: 'z' }) }, { mountFailures: { 'teams/b/': denied } });
-    const out = await readSecrets(vault, parseSecrets('teams/a/x k | X\nteams/b/y k | Y\nteams/c/z k | Z', loc), { ...opts, concurrency: 1 });
+    const vault = new FakeVault(
+      [teamA, teamC],
+      { 'teams/a/data/x': v2({ k: 'x' }), 'teams/c/data/z': v2({ k: 'z' }) },
+      { mountFailures: { 'teams/b/': denied } },
+    );
+    const out = await readSecrets(vault, parseSecrets('teams/a/x k | X\nteams/b/y k | Y\nteams/c/z k | Z', loc), {
+      ...opts,
+      concurrency: 1,
+    });
     assert.deepEqual(out.failures, [{ source: 'teams/b/y k', reason: loc('MountDenied', 'teams/b/y') }]);
-    assert.deepEqual(out.values.map((v) => [v.name, v.value]), [['X', 'x'], ['Z', 'z']]);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['X', 'x'],
+        ['Z', 'z'],
+      ],
+    );
     assert.deepEqual(out.mounts, [teamA, teamC]);
   });
 
@@ -290,8 +403,16 @@ describe('readSecrets: finding mounts', () => {
   });
 
   const lookupFailures: Array<[string, Error, string]> = [
-    ['no mount', new VaultHttpError(400, 'sys/internal/ui/mounts/nope/app', ['no mount'], undefined), loc('MountLookupFailed', 'nope/app', 400, 'no mount')],
-    ['a refused connection', new VaultNetworkError('ECONNREFUSED', 'sys/internal/ui/mounts/nope/app', 'connect ECONNREFUSED'), loc('VaultUnreachable', opts.address, 'ECONNREFUSED')],
+    [
+      'no mount',
+      new VaultHttpError(400, 'sys/internal/ui/mounts/nope/app', ['no mount'], undefined),
+      loc('MountLookupFailed', 'nope/app', 400, 'no mount'),
+    ],
+    [
+      'a refused connection',
+      new VaultNetworkError('ECONNREFUSED', 'sys/internal/ui/mounts/nope/app', 'connect ECONNREFUSED'),
+      loc('VaultUnreachable', opts.address, 'ECONNREFUSED'),
+    ],
   ];
   for (const [what, err, reason] of lookupFailures) {
     it(`explains a failed mount lookup: ${what}`, async () => {
@@ -361,7 +482,16 @@ describe('readSecrets: answers without the value asked for', () => {
   it('names the value of "*" whose derived name is invalid', async () => {
     const vault = new FakeVault([kv2], { 'secret/data/app': v2({ 'secret-key': 'x' }) });
     const out = await readSecrets(vault, parseSecrets('secret/app *', loc), opts);
-    assert.deepEqual(out.failures, [{ source: 'secret/app secret-key', reason: loc('DerivedNameInvalid', 'SECRET_KEY', loc('SpecNameInvalid', 'SECRET_KEY', loc('SpecNameReserved', 'secret', 'endpoint, input, secret, path, securefile'))) }]);
+    assert.deepEqual(out.failures, [
+      {
+        source: 'secret/app secret-key',
+        reason: loc(
+          'DerivedNameInvalid',
+          'SECRET_KEY',
+          loc('SpecNameInvalid', 'SECRET_KEY', loc('SpecNameReserved', 'secret', 'endpoint, input, secret, path, securefile')),
+        ),
+      },
+    ]);
   });
 
   it('adds the data/ hint only to a data/ path on a KV version 1 mount', async () => {
@@ -374,8 +504,16 @@ describe('readSecrets: answers without the value asked for', () => {
   });
 
   const readFailures: Array<[string, Error, string]> = [
-    ['a server error is not "not found"', new VaultHttpError(500, 'secret/data/x', ['internal error'], undefined), loc('ReadHttp', 500, 'internal error')],
-    ['a timeout is not "not found"', new VaultNetworkError('ETIMEDOUT', 'secret/data/x', 'timeout'), loc('VaultTimeout', opts.address, 30, 'secret/data/x')],
+    [
+      'a server error is not "not found"',
+      new VaultHttpError(500, 'secret/data/x', ['internal error'], undefined),
+      loc('ReadHttp', 500, 'internal error'),
+    ],
+    [
+      'a timeout is not "not found"',
+      new VaultNetworkError('ETIMEDOUT', 'secret/data/x', 'timeout'),
+      loc('VaultTimeout', opts.address, 30, 'secret/data/x'),
+    ],
   ];
   for (const [what, err, reason] of readFailures) {
     it(what, async () => {

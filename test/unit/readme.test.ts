@@ -38,7 +38,10 @@ describe('README.md', () => {
   });
 
   it('every path it names exists', () => {
-    assert.deepEqual(namedPaths().filter((p) => !existsSync(join(REPO, p))), []);
+    assert.deepEqual(
+      namedPaths().filter((p) => !existsSync(join(REPO, p))),
+      [],
+    );
   });
 
   it('opens with the two commands, the demo and the tests', () => {

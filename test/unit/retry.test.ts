@@ -1,6 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { isTransientEntra } from '../../tasks/VaultAzureLoginV1/src/auth/azure';
-import { backoffMs, describeFailure, isRetryable, isRetryableLogin, isRetryableOnce, withRetry } from '../../tasks/VaultAzureLoginV1/src/vault/retry';
+import {
+  backoffMs,
+  describeFailure,
+  isRetryable,
+  isRetryableLogin,
+  isRetryableOnce,
+  withRetry,
+} from '../../tasks/VaultAzureLoginV1/src/vault/retry';
 import { answerLost } from '../../tasks/VaultAzureLoginV1/src/core/failures';
 import { VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 
@@ -28,7 +35,11 @@ describe('retry policy', () => {
     ['login 500: signature', http(500, 'failed to verify signature: failed to verify id token signature'), false],
     ['login 500: mount never configured', http(500, 'tenant_id is required'), false],
     ['login 500: no resource on the mount', http(500, 'resource is required'), false],
-    ['login 500: tenant typo (AADSTS90002 in the discovery failure)', http(500, '400 Bad Request: {"error":"invalid_tenant","error_description":"AADSTS90002: Tenant \'x\' not found."}'), false],
+    [
+      'login 500: tenant typo (AADSTS90002 in the discovery failure)',
+      http(500, '400 Bad Request: {"error":"invalid_tenant","error_description":"AADSTS90002: Tenant \'x\' not found."}'),
+      false,
+    ],
     ['login 500: not yet valid', http(500, 'token is not yet valid (Token Not Before: 2026-01-01 00:00:00 +0000 UTC)'), false],
     ['login 500: groups', http(500, 'groups not authorized: []'), false],
     ['login 500: both *', http(500, "expected specific bound_group_ids or bound_service_principal_ids; both cannot be '*'"), false],
@@ -41,12 +52,41 @@ describe('retry policy', () => {
     ['login 500: object id, no app id', http(500, 'token object id does not match expected identities, and no app id was found'), false],
     ['login 500: neither object id nor app id', http(500, 'neither token object id nor token app id match expected identities'), false],
     ['login 500: token claims name another VM', http(500, 'xms_mirid token claim does not match vm_name vm-1'), false],
-    ['login 500: ARM credential refused', http(500, 'unable to retrieve virtual machine metadata: ClientSecretCredential: authenticate failed:\nAADSTS7000215: Invalid client secret provided.'), false],
-    ['login 500: ARM, no Reader', http(500, 'unable to retrieve virtual machine scale set metadata: GET https://management.azure.com/x\nERROR CODE: AuthorizationFailed'), false],
-    ['login 500: ARM unavailable', http(500, 'unable to retrieve virtual machine metadata: GET https://management.azure.com/x\nRESPONSE 503: 503 Service Unavailable'), true],
-    ['login 500: Vault cannot reach Entra (EOF)', http(500, 'Get "https://login.microsoftonline.com/t/.well-known/openid-configuration": EOF'), true],
+    [
+      'login 500: ARM credential refused',
+      http(
+        500,
+        'unable to retrieve virtual machine metadata: ClientSecretCredential: authenticate failed:\nAADSTS7000215: Invalid client secret provided.',
+      ),
+      false,
+    ],
+    [
+      'login 500: ARM, no Reader',
+      http(
+        500,
+        'unable to retrieve virtual machine scale set metadata: GET https://management.azure.com/x\nERROR CODE: AuthorizationFailed',
+      ),
+      false,
+    ],
+    [
+      'login 500: ARM unavailable',
+      http(500, 'unable to retrieve virtual machine metadata: GET https://management.azure.com/x\nRESPONSE 503: 503 Service Unavailable'),
+      true,
+    ],
+    [
+      'login 500: Vault cannot reach Entra (EOF)',
+      http(500, 'Get "https://login.microsoftonline.com/t/.well-known/openid-configuration": EOF'),
+      true,
+    ],
     ['login 500: Entra discovery unavailable', http(500, '503 Service Unavailable: {"error":"temporarily_unavailable"}'), true],
-    ['login 500: Entra keys not fetched', http(500, 'failed to verify signature: fetching keys oidc: get keys failed: Get "https://login.microsoftonline.com/common/discovery/keys": EOF'), true],
+    [
+      'login 500: Entra keys not fetched',
+      http(
+        500,
+        'failed to verify signature: fetching keys oidc: get keys failed: Get "https://login.microsoftonline.com/common/discovery/keys": EOF',
+      ),
+      true,
+    ],
     ['a plain Error', new Error('bug'), false],
   ];
   for (const [name, err, expected] of cases) {
@@ -87,7 +127,11 @@ describe('retry policy', () => {
 
   describe('a login that spends nothing but creates a token: never retried after a lost answer, else as any request', () => {
     const cases: Array<[string, unknown, boolean]> = [
-      ["Vault's own 500 (it issued no token), e.g. Vault unable to reach Entra", http(500, 'Get "https://login.microsoftonline.com/t/.well-known/openid-configuration": EOF'), true],
+      [
+        "Vault's own 500 (it issued no token), e.g. Vault unable to reach Entra",
+        http(500, 'Get "https://login.microsoftonline.com/t/.well-known/openid-configuration": EOF'),
+        true,
+      ],
       ['a sealed Vault', http(503, 'Vault is sealed'), true],
       ['a refused connection', new VaultNetworkError('ECONNREFUSED', 'p', 'x'), true],
       ['a reset before the request was written', new VaultNetworkError('ECONNRESET', 'p', 'x', false), true],
@@ -98,13 +142,23 @@ describe('retry policy', () => {
       ['a login that crashed its auth plugin', http(500, 'rpc error: code = Unavailable desc = error reading from server: EOF'), false],
       ['a login to a plugin shut down by such a crash', http(500, 'plugin is shut down'), false],
     ];
-    for (const [name, err, retried] of cases) it(`${name}: ${retried ? 'retried' : 'sent once'}`, () => assert.equal(isRetryableLogin(err), retried));
+    for (const [name, err, retried] of cases)
+      it(`${name}: ${retried ? 'retried' : 'sent once'}`, () => assert.equal(isRetryableLogin(err), retried));
   });
 
-  it('waits attempt × 1–1.5 s, as Vault\'s linear jitter backoff', () => {
-    assert.equal(backoffMs(1, () => 0), 1000);
-    assert.equal(backoffMs(1, () => 1), 1500);
-    assert.equal(backoffMs(2, () => 0.5), 2500);
+  it("waits attempt × 1–1.5 s, as Vault's linear jitter backoff", () => {
+    assert.equal(
+      backoffMs(1, () => 0),
+      1000,
+    );
+    assert.equal(
+      backoffMs(1, () => 1),
+      1500,
+    );
+    assert.equal(
+      backoffMs(2, () => 0.5),
+      2500,
+    );
   });
 
   it('retries up to the limit, reporting each attempt, cause and wait', async () => {
@@ -118,26 +172,58 @@ describe('retry policy', () => {
         if (calls < 3) throw http(503, 'Vault is sealed');
         return 'ok';
       },
-      { retries: 2, sleep: async (ms) => void waits.push(ms), random: () => 0, onRetry: (w, a, n, c, ms) => reports.push(`${w} ${a}/${n} ${c} ${ms}`) },
+      {
+        retries: 2,
+        sleep: async (ms) => void waits.push(ms),
+        random: () => 0,
+        onRetry: (w, a, n, c, ms) => reports.push(`${w} ${a}/${n} ${c} ${ms}`),
+      },
     );
     assert.equal(result, 'ok');
     assert.deepEqual(waits, [1000, 2000]);
-    assert.deepEqual(reports, ['GET secret/data/x 1/3 HTTP 503: Vault is sealed 1000', 'GET secret/data/x 2/3 HTTP 503: Vault is sealed 2000']);
+    assert.deepEqual(reports, [
+      'GET secret/data/x 1/3 HTTP 503: Vault is sealed 1000',
+      'GET secret/data/x 2/3 HTTP 503: Vault is sealed 2000',
+    ]);
   });
 
   it('reports a network failure by its code, and tries once when no retry is allowed', async () => {
     const reports: string[] = [];
     let calls = 0;
-    const policy = { retries: 1, sleep: async () => undefined, random: () => 0.5, onRetry: (w: string, a: number, n: number, c: string, ms: number) => reports.push(`${w} ${a}/${n} ${c} ${ms}`) };
-    await assert.rejects(withRetry('GET secret/data/x', async () => { calls++; throw new VaultNetworkError('ECONNRESET', 'secret/data/x', 'socket hang up'); }, policy), /socket hang up/);
+    const policy = {
+      retries: 1,
+      sleep: async () => undefined,
+      random: () => 0.5,
+      onRetry: (w: string, a: number, n: number, c: string, ms: number) => reports.push(`${w} ${a}/${n} ${c} ${ms}`),
+    };
+    await assert.rejects(
+      withRetry(
+        'GET secret/data/x',
+        async () => {
+          calls++;
+          throw new VaultNetworkError('ECONNRESET', 'secret/data/x', 'socket hang up');
+        },
+        policy,
+      ),
+      /socket hang up/,
+    );
     assert.deepEqual(reports, ['GET secret/data/x 1/2 ECONNRESET 1250']);
     assert.equal(calls, 2);
     calls = 0;
-    await assert.rejects(withRetry('x', async () => { calls++; throw http(503); }, { ...policy, retries: 0 }));
+    await assert.rejects(
+      withRetry(
+        'x',
+        async () => {
+          calls++;
+          throw http(503);
+        },
+        { ...policy, retries: 0 },
+      ),
+    );
     assert.equal(calls, 1);
   });
 
-  it('retries what the caller\'s rule says, whatever the error', async () => {
+  it("retries what the caller's rule says, whatever the error", async () => {
     const reports: string[] = [];
     let calls = 0;
     const result = await withRetry(
@@ -156,17 +242,40 @@ describe('retry policy', () => {
   it('gives up after the last attempt with the last error, and never retries a permanent one', async () => {
     let calls = 0;
     const policy = { retries: 2, sleep: async () => undefined, random: () => 0, onRetry: () => undefined };
-    await assert.rejects(withRetry('x', async () => { calls++; throw http(429); }, policy), (e: VaultHttpError) => e.status === 429);
+    await assert.rejects(
+      withRetry(
+        'x',
+        async () => {
+          calls++;
+          throw http(429);
+        },
+        policy,
+      ),
+      (e: VaultHttpError) => e.status === 429,
+    );
     assert.equal(calls, 3);
     calls = 0;
-    await assert.rejects(withRetry('x', async () => { calls++; throw http(500, 'service principal not authorized: o'); }, policy));
+    await assert.rejects(
+      withRetry(
+        'x',
+        async () => {
+          calls++;
+          throw http(500, 'service principal not authorized: o');
+        },
+        policy,
+      ),
+    );
     assert.equal(calls, 1);
   });
 });
 
 describe('a failure as the retry log shows it', () => {
   const cases: Array<[string, unknown, string]> = [
-    ['a Vault answer, its error on one line', http(500, '1 error occurred:\n\t* internal error\n\n'), 'HTTP 500: 1 error occurred: * internal error'],
+    [
+      'a Vault answer, its error on one line',
+      http(500, '1 error occurred:\n\t* internal error\n\n'),
+      'HTTP 500: 1 error occurred: * internal error',
+    ],
     ['a Vault answer with several errors', http(500, 'one', 'two'), 'HTTP 500: one; two'],
     ['a Vault answer without errors', http(502), 'HTTP 502'],
     ['a network failure: its code', new VaultNetworkError('ETIMEDOUT', 'p', 'timeout after 30 s'), 'ETIMEDOUT'],
@@ -190,11 +299,20 @@ describe('transient Entra failures', () => {
     ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: read ECONNRESET', true],
     ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: connect ETIMEDOUT 20.190.160.1:443', true],
     ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: connect ECONNREFUSED 20.190.160.1:443', true],
-    ['request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: getaddrinfo EAI_AGAIN login.microsoftonline.com', true],
+    [
+      'request to https://login.microsoftonline.com/t/oauth2/v2.0/token failed, reason: getaddrinfo EAI_AGAIN login.microsoftonline.com',
+      true,
+    ],
     ['Could not fetch access token for Azure. Status code: 400, status message: Bad Request', false],
     ['Could not fetch access token for Azure. Status code: 5xx, status message: x', false],
-    ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found', false],
-    ['Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS7000215: Invalid client secret provided.', false],
+    [
+      'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS70021: No matching federated identity record found',
+      false,
+    ],
+    [
+      'Could not fetch access token for Azure. Status code: invalid_client, status message: AADSTS7000215: Invalid client secret provided.',
+      false,
+    ],
     ['Could not fetch access token for AAD. Error: TF400813: The user is not authorized to access this resource.', false],
   ];
   for (const [detail, expected] of cases) {

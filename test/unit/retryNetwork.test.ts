@@ -8,7 +8,18 @@ import { VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/clien
 const net = (code: string) => new VaultNetworkError(code, 'secret/data/ci/db', code);
 
 describe('retry policy: network failures', () => {
-  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE', 'EPROTO', 'ERR_HTTP2_STREAM_ERROR', 'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR']) {
+  for (const code of [
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'ECONNABORTED',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'EPIPE',
+    'EPROTO',
+    'ERR_HTTP2_STREAM_ERROR',
+    'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR',
+  ]) {
     it(`retries ${code}`, () => assert.equal(isRetryable(net(code)), true));
   }
   for (const code of [

@@ -9,12 +9,17 @@ import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec'
 import { VaultApi, VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
 
+const jwt =
+  [{ alg: 'RS256' }, { aud: 'https://management.azure.com/', oid: 'oid-1', exp: 1_900_000_000 }]
+    .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
+    .join('.') + '.signature-part';
 
-const jwt = [{ alg: 'RS256' }, { aud: 'https://management.azure.com/', oid: 'oid-1', exp: 1_900_000_000 }]
-  .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
-  .join('.') + '.signature-part';
-
-const auth: AzureAuthConfig = { method: 'azure', connection: 'sc-1', connectionScheme: 'WorkloadIdentityFederation', resource: 'https://management.azure.com/' };
+const auth: AzureAuthConfig = {
+  method: 'azure',
+  connection: 'sc-1',
+  connectionScheme: 'WorkloadIdentityFederation',
+  resource: 'https://management.azure.com/',
+};
 
 const config = (secrets: string): TaskConfig => ({
   auth,
@@ -48,7 +53,14 @@ function fakes(vault: Partial<VaultApi>) {
       warmUp: sinon.spy(() => events.push('warm up')),
       close: sinon.spy(() => events.push('close')),
       protocol: () => 'HTTP/2',
-      login: sinon.stub().resolves({ token: 'hvs.vault-token', accessor: 'a', policies: ['default'], ttlSeconds: 60, tokenType: 'service', renewable: true }),
+      login: sinon.stub().resolves({
+        token: 'hvs.vault-token',
+        accessor: 'a',
+        policies: ['default'],
+        ttlSeconds: 60,
+        tokenType: 'service',
+        renewable: true,
+      }),
       mount: sinon.stub().resolves({ path: 'secret/', type: 'kv', kvVersion: 2 }),
       read: sinon.stub().resolves({ data: { data: { password: 'pw' } } }),
       ...vault,
@@ -122,7 +134,9 @@ describe('run (the flow with its collaborators faked)', () => {
   it('publishes nothing when one of several reads fails', async () => {
     const read = sinon.stub();
     read.withArgs('secret/data/ci/a').resolves({ data: { data: { k: 'va' } } });
-    read.withArgs('secret/data/ci/b').rejects(new VaultHttpError(403, 'secret/data/ci/b', ['1 error occurred:\n\t* permission denied\n\n'], undefined));
+    read
+      .withArgs('secret/data/ci/b')
+      .rejects(new VaultHttpError(403, 'secret/data/ci/b', ['1 error occurred:\n\t* permission denied\n\n'], undefined));
     const { deps } = fakes({ read });
     await assert.rejects(run(config('secret/ci/a k | A\nsecret/ci/b k | B'), deps), (err: Error) => {
       assert.ok(err instanceof TaskError);
@@ -136,7 +150,10 @@ describe('run (the flow with its collaborators faked)', () => {
 
   it('turns an arm-rest failure into a message naming the connection, never logs in, and lets go of the connection', async () => {
     const { deps } = fakes({});
-    deps.method = azureMethod(auth, sinon.stub().rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.')));
+    deps.method = azureMethod(
+      auth,
+      sinon.stub().rejects(new AzureTokenError('sc-1', 'AADSTS700024: Client assertion is not within its valid time range.')),
+    );
     await assert.rejects(run(config('secret/ci/db password'), deps), /service connection 'sc-1'.*\n.*AADSTS700024 means/);
     const vault = (deps.createVault as sinon.SinonStub).firstCall.returnValue as Record<string, sinon.SinonSpy>;
     sinon.assert.notCalled(vault.login);
@@ -147,7 +164,10 @@ describe('run (the flow with its collaborators faked)', () => {
     const { deps, events } = fakes({});
     await run(config('secret/ci/db password | DB_PASSWORD'), deps);
     const warm = events.indexOf('warm up');
-    assert.ok(warm > events.indexOf('token request sent') && warm < events.indexOf('token'), `warm-up while the token is awaited: ${events.join(' / ')}`);
+    assert.ok(
+      warm > events.indexOf('token request sent') && warm < events.indexOf('token'),
+      `warm-up while the token is awaited: ${events.join(' / ')}`,
+    );
     assert.deepEqual(events.slice(-2), ['warm-up cancelled', 'close'], 'closed after the variables are published');
   });
 });
@@ -163,6 +183,7 @@ describe('policyPrefix: where the reads lie below the login, as a policy of the 
     ['other', 'ci', ''],
   ];
   for (const [namespace, authNamespace, expected] of cases) {
-    it(`reads in ${namespace ?? 'the root'}, login in ${authNamespace ?? 'the root'}: '${expected}'`, () => assert.equal(policyPrefix(namespace, authNamespace), expected));
+    it(`reads in ${namespace ?? 'the root'}, login in ${authNamespace ?? 'the root'}: '${expected}'`, () =>
+      assert.equal(policyPrefix(namespace, authNamespace), expected));
   }
 });

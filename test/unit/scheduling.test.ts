@@ -24,7 +24,8 @@ describe('inOneWrite', () => {
   it('hands every line written inside to the stream in one write, in order, when it returns', () => {
     const { stream, writes } = recorder();
     const value = inOneWrite(() => {
-      for (const line of ['##vso[task.setsecret]a\n', '##vso[task.setvariable variable=A;issecret=true;]a\n', 'published A\n']) stream.write(line);
+      for (const line of ['##vso[task.setsecret]a\n', '##vso[task.setvariable variable=A;issecret=true;]a\n', 'published A\n'])
+        stream.write(line);
       assert.deepEqual(writes, [], 'nothing is written before the end');
       return 42;
     }, stream);

@@ -203,7 +203,7 @@ describe('parseSecrets', () => {
   it('records the 1-based line and the trimmed entry of each request', () => {
     const reqs = parseSecrets('# header\r\n\r\n  kv/a one ;  kv/b two | TWO  \nkv/c three', loc);
     assert.deepEqual(
-      reqs.map(r => [r.line, r.entry]),
+      reqs.map((r) => [r.line, r.entry]),
       [
         [3, 'kv/a one'],
         [3, 'kv/b two | TWO'],
@@ -220,7 +220,13 @@ describe('parseSecrets', () => {
 
   describe('rejects each kind of mistake, quoting the entry and its line', () => {
     const cases: Array<{ name: string; text: string; line: number; entry: string; says: RegExp }> = [
-      { name: 'a non-numeric version', text: 'secret/app@x password', line: 1, entry: 'secret/app@x password', says: /version after "@" must be a whole number.*secret\/app@3.*"@x"/ },
+      {
+        name: 'a non-numeric version',
+        text: 'secret/app@x password',
+        line: 1,
+        entry: 'secret/app@x password',
+        says: /version after "@" must be a whole number.*secret\/app@3.*"@x"/,
+      },
       { name: 'a zero version', text: 'secret/app@0 password', line: 1, entry: 'secret/app@0 password', says: /whole number of 1 or more/ },
       { name: 'a negative version', text: 'secret/app@-1 password', line: 1, entry: 'secret/app@-1 password', says: /whole number/ },
       { name: 'an empty version', text: 'secret/app@ password', line: 1, entry: 'secret/app@ password', says: /whole number/ },
@@ -229,55 +235,217 @@ describe('parseSecrets', () => {
       { name: 'a missing selector before "|"', text: 'kv/app | X', line: 1, entry: 'kv/app | X', says: /selector must follow the path/ },
       { name: 'nothing before "|"', text: '| X', line: 1, entry: '| X', says: /path and key are missing/ },
       { name: '"." without a target', text: 'kv/app .', line: 1, entry: 'kv/app .', says: /"\." .*needs a variable name after "\|"/ },
-      { name: 'a bad character in a target', text: 'kv/app password | DB-PASSWORD', line: 1, entry: 'kv/app password | DB-PASSWORD', says: /"DB-PASSWORD" contains "-"; only letters, digits, "_" and "\." are allowed/ },
+      {
+        name: 'a bad character in a target',
+        text: 'kv/app password | DB-PASSWORD',
+        line: 1,
+        entry: 'kv/app password | DB-PASSWORD',
+        says: /"DB-PASSWORD" contains "-"; only letters, digits, "_" and "\." are allowed/,
+      },
       { name: 'a bad character in a "." target', text: 'kv/app . | A$B', line: 1, entry: 'kv/app . | A$B', says: /contains "\$"/ },
-      { name: 'a bad character in a "*" prefix', text: 'kv/app * | API-', line: 1, entry: 'kv/app * | API-', says: /prefix "API-" contains "-"/ },
-      { name: 'a reserved prefix in a target', text: 'kv/app password | SECRET_PASSWORD', line: 1, entry: 'kv/app password | SECRET_PASSWORD', says: /"SECRET_PASSWORD" starts with "secret".*hides/ },
-      { name: 'a reserved prefix in any capitalization', text: 'kv/app token | Endpoint_Token', line: 1, entry: 'kv/app token | Endpoint_Token', says: /starts with "endpoint"/ },
-      { name: 'a reserved prefix in a "." target', text: 'kv/app . | input.json', line: 1, entry: 'kv/app . | input.json', says: /starts with "input"/ },
-      { name: 'a reserved prefix in a "*" prefix', text: 'kv/app * | path_', line: 1, entry: 'kv/app * | path_', says: /prefix "path_" starts with "path".*every variable from "\*" starts with it/ },
-      { name: 'a reserved prefix in a derived name', text: 'kv/app secret_key', line: 1, entry: 'kv/app secret_key', says: /key "secret_key" would be published as the variable "SECRET_KEY", which starts with "secret".*"\| APP_SECRET_KEY"/ },
-      { name: 'a derived name starting with "securefile"', text: 'kv/app secureFile-id', line: 1, entry: 'kv/app secureFile-id', says: /"SECUREFILE_ID", which starts with "securefile"/ },
+      {
+        name: 'a bad character in a "*" prefix',
+        text: 'kv/app * | API-',
+        line: 1,
+        entry: 'kv/app * | API-',
+        says: /prefix "API-" contains "-"/,
+      },
+      {
+        name: 'a reserved prefix in a target',
+        text: 'kv/app password | SECRET_PASSWORD',
+        line: 1,
+        entry: 'kv/app password | SECRET_PASSWORD',
+        says: /"SECRET_PASSWORD" starts with "secret".*hides/,
+      },
+      {
+        name: 'a reserved prefix in any capitalization',
+        text: 'kv/app token | Endpoint_Token',
+        line: 1,
+        entry: 'kv/app token | Endpoint_Token',
+        says: /starts with "endpoint"/,
+      },
+      {
+        name: 'a reserved prefix in a "." target',
+        text: 'kv/app . | input.json',
+        line: 1,
+        entry: 'kv/app . | input.json',
+        says: /starts with "input"/,
+      },
+      {
+        name: 'a reserved prefix in a "*" prefix',
+        text: 'kv/app * | path_',
+        line: 1,
+        entry: 'kv/app * | path_',
+        says: /prefix "path_" starts with "path".*every variable from "\*" starts with it/,
+      },
+      {
+        name: 'a reserved prefix in a derived name',
+        text: 'kv/app secret_key',
+        line: 1,
+        entry: 'kv/app secret_key',
+        says: /key "secret_key" would be published as the variable "SECRET_KEY", which starts with "secret".*"\| APP_SECRET_KEY"/,
+      },
+      {
+        name: 'a derived name starting with "securefile"',
+        text: 'kv/app secureFile-id',
+        line: 1,
+        entry: 'kv/app secureFile-id',
+        says: /"SECUREFILE_ID", which starts with "securefile"/,
+      },
       { name: 'an unterminated quote', text: 'kv/app "my key | X', line: 1, entry: 'kv/app "my key | X', says: /never closed/ },
-      { name: 'an unterminated quote swallowing ";"', text: 'kv/app "my key; kv/b x', line: 1, entry: 'kv/app "my key; kv/b x', says: /never closed/ },
+      {
+        name: 'an unterminated quote swallowing ";"',
+        text: 'kv/app "my key; kv/b x',
+        line: 1,
+        entry: 'kv/app "my key; kv/b x',
+        says: /never closed/,
+      },
       { name: 'an empty quoted key', text: 'kv/app ""', line: 1, entry: 'kv/app ""', says: /quoted key is empty/ },
-      { name: 'text glued to a closing quote', text: 'kv/app "my"key', line: 1, entry: 'kv/app "my"key', says: /follows the closing quote/ },
+      {
+        name: 'text glued to a closing quote',
+        text: 'kv/app "my"key',
+        line: 1,
+        entry: 'kv/app "my"key',
+        says: /follows the closing quote/,
+      },
       { name: 'a stray quote inside a word', text: 'kv/app my"key', line: 1, entry: 'kv/app my"key', says: /contains a quote/ },
       { name: 'a quoted path', text: '"kv/app" key', line: 1, entry: '"kv/app" key', says: /path must come first and cannot be quoted/ },
-      { name: 'a bare mount', text: 'secret password', line: 1, entry: 'secret password', says: /"secret" names only a mount.*secret\/app/ },
+      {
+        name: 'a bare mount',
+        text: 'secret password',
+        line: 1,
+        entry: 'secret password',
+        says: /"secret" names only a mount.*secret\/app/,
+      },
       { name: 'a bare mount with slashes', text: '/secret/ password', line: 1, entry: '/secret/ password', says: /names only a mount/ },
       { name: 'an empty path', text: '/ password', line: 1, entry: '/ password', says: /path is empty/ },
-      { name: 'an empty path segment', text: 'kv//app password', line: 1, entry: 'kv//app password', says: /empty, "\." or "\.\." segment/ },
+      {
+        name: 'an empty path segment',
+        text: 'kv//app password',
+        line: 1,
+        entry: 'kv//app password',
+        says: /empty, "\." or "\.\." segment/,
+      },
       { name: 'a ".." path segment', text: 'kv/../sys/app password', line: 1, entry: 'kv/../sys/app password', says: /"\.\." segment/ },
-      ...['secret/%2e%2e/database/creds/ci', 'secret/.%2e/database/creds/ci', 'secret/%2E./x', 'secret/a%2Fb', 'secret/50%off', 'secret\\ci\\db', 'secret/ci\\..\\x', 'secret/a\u0000b', 'secret/a\u007fb'].map((path) => ({
+      ...[
+        'secret/%2e%2e/database/creds/ci',
+        'secret/.%2e/database/creds/ci',
+        'secret/%2E./x',
+        'secret/a%2Fb',
+        'secret/50%off',
+        'secret\\ci\\db',
+        'secret/ci\\..\\x',
+        'secret/a\u0000b',
+        'secret/a\u007fb',
+      ].map((path) => ({
         name: `a path a URL or Vault would rewrite: ${JSON.stringify(path)}`,
         text: `${path} password | X`,
         line: 1,
         entry: `${path} password | X`,
-        says: new RegExp(`^the path "${path.replace(/[\\.*+?^${}()|[\]]/g, '\\$&')}" contains "[\\\\%\\u0000\\u007f]", which a URL or Vault would turn into another path`),
+        says: new RegExp(
+          `^the path "${path.replace(/[\\.*+?^${}()|[\]]/g, '\\$&')}" contains "[\\\\%\\u0000\\u007f]", which a URL or Vault would turn into another path`,
+        ),
       })),
-      ...['Agent.TempDirectory', 'AGENT_TEMPDIRECTORY', 'system.accesstoken', 'System_Foo', 'Build.SourcesDirectory', 'RELEASE_X', 'pipeline.workspace', 'Environment.Name', 'TASK_DISPLAYNAME'].map((name) => ({
+      ...[
+        'Agent.TempDirectory',
+        'AGENT_TEMPDIRECTORY',
+        'system.accesstoken',
+        'System_Foo',
+        'Build.SourcesDirectory',
+        'RELEASE_X',
+        'pipeline.workspace',
+        'Environment.Name',
+        'TASK_DISPLAYNAME',
+      ].map((name) => ({
         name: `a target in the agent's own namespace: ${name}`,
         text: `secret/ci/db password | ${name}`,
         line: 1,
         entry: `secret/ci/db password | ${name}`,
-        says: new RegExp(`^the variable name "${name}" is in the agent's own namespace (Agent|System|Build|Release|Pipeline|Environment|Task) `),
+        says: new RegExp(
+          `^the variable name "${name}" is in the agent's own namespace (Agent|System|Build|Release|Pipeline|Environment|Task) `,
+        ),
       })),
-      { name: 'a * prefix in the agent\'s own namespace', text: 'secret/ci/api * | SYSTEM_', line: 1, entry: 'secret/ci/api * | SYSTEM_', says: /"SYSTEM_" is in the agent's own namespace System/ },
-      { name: 'two targets that are one variable in a step\'s environment', text: 'secret/a k | db.pw\nsecret/b k | DB_PW', line: 2, entry: 'secret/b k | DB_PW', says: /"DB_PW" is already published as "db.pw" by secrets line 1/ },
+      {
+        name: "a * prefix in the agent's own namespace",
+        text: 'secret/ci/api * | SYSTEM_',
+        line: 1,
+        entry: 'secret/ci/api * | SYSTEM_',
+        says: /"SYSTEM_" is in the agent's own namespace System/,
+      },
+      {
+        name: "two targets that are one variable in a step's environment",
+        text: 'secret/a k | db.pw\nsecret/b k | DB_PW',
+        line: 2,
+        entry: 'secret/b k | DB_PW',
+        says: /"DB_PW" is already published as "db.pw" by secrets line 1/,
+      },
       { name: 'a "?" in the path', text: 'kv/app?x=1 password', line: 1, entry: 'kv/app?x=1 password', says: /contains "\?"/ },
       { name: 'a comment after ";"', text: 'kv/app one; # note', line: 1, entry: '# note', says: /comment must be on a line of its own/ },
       { name: 'an empty target', text: 'kv/app password | ', line: 1, entry: 'kv/app password |', says: /nothing follows "\|"/ },
-      { name: 'an empty "*" prefix', text: 'kv/app * |', line: 1, entry: 'kv/app * |', says: /nothing follows "\|"; give a variable-name prefix/ },
-      { name: 'too many tokens (unquoted key with spaces)', text: 'kv/app key with spaces', line: 1, entry: 'kv/app key with spaces', says: /"with spaces" follows the selector; quote a key that contains spaces/ },
-      { name: 'too many tokens after "|"', text: 'kv/app password | DB PASSWORD', line: 1, entry: 'kv/app password | DB PASSWORD', says: /"DB PASSWORD" after "\|" is not one variable name/ },
-      { name: 'a quoted target', text: 'kv/app password | "X"', line: 1, entry: 'kv/app password | "X"', says: /after "\|" is not one variable name/ },
+      {
+        name: 'an empty "*" prefix',
+        text: 'kv/app * |',
+        line: 1,
+        entry: 'kv/app * |',
+        says: /nothing follows "\|"; give a variable-name prefix/,
+      },
+      {
+        name: 'too many tokens (unquoted key with spaces)',
+        text: 'kv/app key with spaces',
+        line: 1,
+        entry: 'kv/app key with spaces',
+        says: /"with spaces" follows the selector; quote a key that contains spaces/,
+      },
+      {
+        name: 'too many tokens after "|"',
+        text: 'kv/app password | DB PASSWORD',
+        line: 1,
+        entry: 'kv/app password | DB PASSWORD',
+        says: /"DB PASSWORD" after "\|" is not one variable name/,
+      },
+      {
+        name: 'a quoted target',
+        text: 'kv/app password | "X"',
+        line: 1,
+        entry: 'kv/app password | "X"',
+        says: /after "\|" is not one variable name/,
+      },
       { name: 'two "|"', text: 'kv/app password | A | B', line: 1, entry: 'kv/app password | A | B', says: /only one "\|"/ },
-      { name: 'a duplicate target', text: 'kv/a one | X\nkv/b two | X', line: 2, entry: 'kv/b two | X', says: /variable "X" is already published by secrets line 1: "kv\/a one \| X"; each variable name may be used only once/ },
-      { name: 'a duplicate derived name', text: 'kv/a password\nkv/b password', line: 2, entry: 'kv/b password', says: /"PASSWORD" is already published by secrets line 1: "kv\/a password"/ },
-      { name: 'a derived name clashing with a target', text: 'kv/a db-password\nkv/b pw | DB_PASSWORD', line: 2, entry: 'kv/b pw | DB_PASSWORD', says: /"DB_PASSWORD" is already published by secrets line 1/ },
-      { name: 'a duplicate name differing only in case', text: 'kv/a one | Token; kv/b two | TOKEN', line: 1, entry: 'kv/b two | TOKEN', says: /"TOKEN" is already published as "Token" by secrets line 1: "kv\/a one \| Token", and the two are one variable to the agent \(it ignores case/ },
-      { name: 'a "." target clashing with a key name', text: 'kv/a . | CFG\nkv/b cfg', line: 2, entry: 'kv/b cfg', says: /"CFG" is already published by secrets line 1: "kv\/a \. \| CFG"/ },
+      {
+        name: 'a duplicate target',
+        text: 'kv/a one | X\nkv/b two | X',
+        line: 2,
+        entry: 'kv/b two | X',
+        says: /variable "X" is already published by secrets line 1: "kv\/a one \| X"; each variable name may be used only once/,
+      },
+      {
+        name: 'a duplicate derived name',
+        text: 'kv/a password\nkv/b password',
+        line: 2,
+        entry: 'kv/b password',
+        says: /"PASSWORD" is already published by secrets line 1: "kv\/a password"/,
+      },
+      {
+        name: 'a derived name clashing with a target',
+        text: 'kv/a db-password\nkv/b pw | DB_PASSWORD',
+        line: 2,
+        entry: 'kv/b pw | DB_PASSWORD',
+        says: /"DB_PASSWORD" is already published by secrets line 1/,
+      },
+      {
+        name: 'a duplicate name differing only in case',
+        text: 'kv/a one | Token; kv/b two | TOKEN',
+        line: 1,
+        entry: 'kv/b two | TOKEN',
+        says: /"TOKEN" is already published as "Token" by secrets line 1: "kv\/a one \| Token", and the two are one variable to the agent \(it ignores case/,
+      },
+      {
+        name: 'a "." target clashing with a key name',
+        text: 'kv/a . | CFG\nkv/b cfg',
+        line: 2,
+        entry: 'kv/b cfg',
+        says: /"CFG" is already published by secrets line 1: "kv\/a \. \| CFG"/,
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {
@@ -298,12 +466,24 @@ describe('parseSecrets', () => {
       { name: 'words after the selector, before "|"', text: 'kv/app key with | X', message: loc('SpecExtraWordsBeforePipe', 'with') },
       { name: 'no name after "|"', text: 'kv/app password |', message: loc('SpecNameMissing') },
       { name: 'no prefix after "|" of "*"', text: 'kv/app * |', message: loc('SpecPrefixMissing') },
-      { name: 'an unclosed quote, quoted from where it opens', text: 'kv/app "my key | X', message: loc('SpecQuoteNotClosed', '"my key | X') },
+      {
+        name: 'an unclosed quote, quoted from where it opens',
+        text: 'kv/app "my key | X',
+        message: loc('SpecQuoteNotClosed', '"my key | X'),
+      },
       { name: 'a comment after ";" without a space', text: 'kv/app x; #note', entry: '#note', message: loc('SpecCommentAfterSemicolon') },
       { name: 'a "#" at the end of a path', text: 'kv/app# x', message: loc('SpecPathBadChar', 'kv/app#', '#') },
       { name: 'a "." path segment', text: 'kv/./app x', message: loc('SpecPathBadSegment', 'kv/./app') },
-      ...['+1', '1e3', '0x1', '1x', 'x1'].map((v) => ({ name: `the version "${v}"`, text: `secret/app@${v} x`, message: loc('SpecVersionNotNumber', v) })),
-      { name: 'a target with "file:" inside it, which is no file target', text: 'kv/app k | profile:X', message: loc('SpecTargetInvalid', 'profile:X', loc('SpecNameBadChars', '":"')) },
+      ...['+1', '1e3', '0x1', '1x', 'x1'].map((v) => ({
+        name: `the version "${v}"`,
+        text: `secret/app@${v} x`,
+        message: loc('SpecVersionNotNumber', v),
+      })),
+      {
+        name: 'a target with "file:" inside it, which is no file target',
+        text: 'kv/app k | profile:X',
+        message: loc('SpecTargetInvalid', 'profile:X', loc('SpecNameBadChars', '":"')),
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {
@@ -345,7 +525,7 @@ describe('parseSecrets', () => {
     ].join('\r\n');
     const err = parseError(text);
     assert.deepEqual(
-      err.problems.map(p => [p.line, p.entry]),
+      err.problems.map((p) => [p.line, p.entry]),
       [
         [2, 'secret/app@x password'],
         [4, 'kv/app .'],
@@ -370,7 +550,7 @@ describe('parseSecrets', () => {
   it('reports each later repeat of a name against its first use', () => {
     const err = parseError('kv/a x | N\nkv/b y | N\nkv/c z | n');
     assert.deepEqual(
-      err.problems.map(p => p.line),
+      err.problems.map((p) => p.line),
       [2, 3],
     );
     for (const p of err.problems) assert.match(p.message, /by secrets line 1: "kv\/a x \| N"/);
@@ -457,33 +637,43 @@ describe('variableNameFor', () => {
   }
 
   it('needs the key read for a "*" request', () => {
-    assert.throws(() => variableNameFor(requests()[4], undefined, loc), { message: 'secrets line 5: "kv/a *": a key read from the secret is needed to name a "*" variable' });
+    assert.throws(() => variableNameFor(requests()[4], undefined, loc), {
+      message: 'secrets line 5: "kv/a *": a key read from the secret is needed to name a "*" variable',
+    });
   });
 
   it('needs a target for a "." request', () => {
     const unnamed: SecretRequest = { line: 2, entry: 'kv/a .', path: 'kv/a', selector: { kind: 'json' } };
-    assert.throws(() => variableNameFor(unnamed, undefined, loc), { message: 'secrets line 2: "kv/a .": "." needs a variable name after "|"' });
+    assert.throws(() => variableNameFor(unnamed, undefined, loc), {
+      message: 'secrets line 2: "kv/a .": "." needs a variable name after "|"',
+    });
   });
 });
 
 describe('findDuplicateNames', () => {
   it('returns nothing when every name is distinct', () => {
     assert.deepEqual(
-      findDuplicateNames([
-        { name: 'A', source: 'one' },
-        { name: 'B', source: 'two' },
-      ], loc),
+      findDuplicateNames(
+        [
+          { name: 'A', source: 'one' },
+          { name: 'B', source: 'two' },
+        ],
+        loc,
+      ),
       [],
     );
   });
 
   it('quotes both sources of an exact repeat', () => {
     assert.deepEqual(
-      findDuplicateNames([
-        { name: 'API_TOKEN', source: 'key "token" of secrets line 1: "kv/a * | API_"' },
-        { name: 'X', source: 'elsewhere' },
-        { name: 'API_TOKEN', source: 'secrets line 2: "kv/b t | API_TOKEN"' },
-      ], loc),
+      findDuplicateNames(
+        [
+          { name: 'API_TOKEN', source: 'key "token" of secrets line 1: "kv/a * | API_"' },
+          { name: 'X', source: 'elsewhere' },
+          { name: 'API_TOKEN', source: 'secrets line 2: "kv/b t | API_TOKEN"' },
+        ],
+        loc,
+      ),
       [
         'the variable "API_TOKEN" from secrets line 2: "kv/b t | API_TOKEN" is already published by ' +
           'key "token" of secrets line 1: "kv/a * | API_"; each variable name may be used only once, so rename one of them with "| NAME"',
@@ -492,27 +682,42 @@ describe('findDuplicateNames', () => {
   });
 
   it('treats names differing only in case as the same variable', () => {
-    const [msg, ...rest] = findDuplicateNames([
-      { name: 'token', source: 'first' },
-      { name: 'TOKEN', source: 'second' },
-    ], loc);
+    const [msg, ...rest] = findDuplicateNames(
+      [
+        { name: 'token', source: 'first' },
+        { name: 'TOKEN', source: 'second' },
+      ],
+      loc,
+    );
     assert.equal(rest.length, 0);
-    assert.match(msg, /"TOKEN" from second is already published as "token" by first, and the two are one variable to the agent \(it ignores case/);
+    assert.match(
+      msg,
+      /"TOKEN" from second is already published as "token" by first, and the two are one variable to the agent \(it ignores case/,
+    );
   });
 
   it('treats names that meet in a step\'s environment ("." as "_") as the same variable', () => {
-    const msgs = findDuplicateNames([
-      { name: 'db.pw', source: 'first' },
-      { name: 'DB_PW', source: 'second' },
-      { name: 'Db.Pw', source: 'third' },
-      { name: 'DBPW', source: 'fourth' },
-    ], loc);
-    assert.deepEqual(msgs.map((m) => /from (\w+)/.exec(m)![1]), ['second', 'third']);
+    const msgs = findDuplicateNames(
+      [
+        { name: 'db.pw', source: 'first' },
+        { name: 'DB_PW', source: 'second' },
+        { name: 'Db.Pw', source: 'third' },
+        { name: 'DBPW', source: 'fourth' },
+      ],
+      loc,
+    );
+    assert.deepEqual(
+      msgs.map((m) => /from (\w+)/.exec(m)![1]),
+      ['second', 'third'],
+    );
     assert.match(msgs[0], /"DB_PW" from second is already published as "db.pw" by first/);
   });
 
   it('reports every later repeat against the first use', () => {
-    const msgs = findDuplicateNames(['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })), loc);
+    const msgs = findDuplicateNames(
+      ['N', 'n', 'M', 'N'].map((name, i) => ({ name, source: `s${i}` })),
+      loc,
+    );
     assert.equal(msgs.length, 2);
     assert.match(msgs[0], /from s1 .* by s0, and the two are one variable/);
     assert.match(msgs[1], /from s3 is already published by s0;/);
@@ -537,11 +742,14 @@ describe('file: targets', () => {
   ];
   for (const [text, message] of bad) {
     it(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parseSecrets(text, loc), (err: Error) => {
-        assert.match(err.message, message);
-        assert.match(err.message, /secrets line 1/);
-        return true;
-      });
+      assert.throws(
+        () => parseSecrets(text, loc),
+        (err: Error) => {
+          assert.match(err.message, message);
+          assert.match(err.message, /secrets line 1/);
+          return true;
+        },
+      );
     });
   }
 
@@ -595,7 +803,11 @@ describe('file: targets', () => {
         text: `secret/ci/tls key | file:${name}`,
         want: dotsMessage(`secret/ci/tls key | file:${name}`, name),
       })),
-      ...[['a.', 'a'], ['KEY.pem.', 'KEY.pem'], ['x..', 'x']].map(([name, windows]) => ({
+      ...[
+        ['a.', 'a'],
+        ['KEY.pem.', 'KEY.pem'],
+        ['x..', 'x'],
+      ].map(([name, windows]) => ({
         name: `the name "${name}", which Windows shortens to "${windows}"`,
         text: `secret/ci/tls key | file:${name}`,
         want:

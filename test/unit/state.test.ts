@@ -12,7 +12,11 @@ function memoryStore() {
   const vars = new Map<string, { value: string; secret: boolean }>();
   const store: StateStore = { set: (n, value, secret) => vars.set(n, { value, secret }), get: (n) => vars.get(n)?.value };
   const secretNames = () => [...vars].filter(([, v]) => v.secret).map(([n]) => n);
-  const plainText = () => [...vars].filter(([, v]) => !v.secret).map(([n, v]) => `${n}=${v.value}`).join('\n');
+  const plainText = () =>
+    [...vars]
+      .filter(([, v]) => !v.secret)
+      .map(([n, v]) => `${n}=${v.value}`)
+      .join('\n');
   return { vars, store, secretNames, plainText };
 }
 
@@ -35,7 +39,8 @@ function leaves(fields: object, prefix: string[] = []): Array<{ path: string[]; 
     field.fields ? leaves(field.fields, [...prefix, name]) : [{ path: [...prefix, name], secret: field.secret === true }],
   );
 }
-const at = (value: unknown, path: string[]): unknown => path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
+const at = (value: unknown, path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
 
 describe('job state', () => {
   it('keeps every field of the Vault settings: each set in the sample, each back as it was, the secret ones in no plain variable', () => {
@@ -74,7 +79,15 @@ describe('job state', () => {
     const { store, secretNames } = memoryStore();
     saveState(store, { token: 'hvs.t', vault: { address: 'https://v', tls: { verify: true, ca: [] }, timeoutSeconds: 30, retries: 2 } });
     assert.deepEqual(secretNames(), ['VaultAzureLogin.Token']);
-    assert.deepEqual(loadState(store).vault, { address: 'https://v', namespace: undefined, authNamespace: undefined, tls: { verify: true, ca: [], cert: undefined, key: undefined, passphrase: undefined }, proxy: undefined, timeoutSeconds: 30, retries: 2 });
+    assert.deepEqual(loadState(store).vault, {
+      address: 'https://v',
+      namespace: undefined,
+      authNamespace: undefined,
+      tls: { verify: true, ca: [], cert: undefined, key: undefined, passphrase: undefined },
+      proxy: undefined,
+      timeoutSeconds: 30,
+      retries: 2,
+    });
   });
 
   it('keeps "no proxy" and a proxy without credentials apart', () => {
@@ -103,7 +116,10 @@ describe('job state', () => {
       assert.ok(value.length <= 30_000, `${name} is ${value.length} characters`);
     }
     assert.ok(vars.has('VaultAzureLogin.Vault.2') && vars.has('VaultAzureLogin.VaultSecrets.2'), 'split');
-    assert.ok([...vars].filter(([n]) => n.startsWith('VaultAzureLogin.VaultSecrets.')).every(([, v]) => v.secret), 'every part of a secret is secret');
+    assert.ok(
+      [...vars].filter(([n]) => n.startsWith('VaultAzureLogin.VaultSecrets.')).every(([, v]) => v.secret),
+      'every part of a secret is secret',
+    );
     assert.deepEqual(loadState(store).vault, big);
   });
 
@@ -114,8 +130,19 @@ describe('job state', () => {
 
     const damaged: Array<[string, (v: Map<string, { value: string; secret: boolean }>) => void]> = [
       ['not JSON', (v) => v.set('VaultAzureLogin.Vault', { value: '{"address":', secret: false })],
-      ['not http(s)', (v) => v.set('VaultAzureLogin.Vault', { value: v.get('VaultAzureLogin.Vault')!.value.replace('https://', 'file://'), secret: false })],
-      ['timeout out of range', (v) => v.set('VaultAzureLogin.Vault', { value: v.get('VaultAzureLogin.Vault')!.value.replace('"timeoutSeconds":7', '"timeoutSeconds":0'), secret: false })],
+      [
+        'not http(s)',
+        (v) =>
+          v.set('VaultAzureLogin.Vault', { value: v.get('VaultAzureLogin.Vault')!.value.replace('https://', 'file://'), secret: false }),
+      ],
+      [
+        'timeout out of range',
+        (v) =>
+          v.set('VaultAzureLogin.Vault', {
+            value: v.get('VaultAzureLogin.Vault')!.value.replace('"timeoutSeconds":7', '"timeoutSeconds":0'),
+            secret: false,
+          }),
+      ],
       ['secret part missing', (v) => v.delete('VaultAzureLogin.VaultSecrets')],
       ['a part missing', (v) => v.set('VaultAzureLogin.Vault', { value: 'parts:2', secret: false })],
     ];
@@ -133,7 +160,12 @@ describe('job state', () => {
     const config: TaskConfig = {
       ...full,
       concurrency: 8,
-      auth: { method: 'azure', connection: 'sc-1', connectionScheme: 'WorkloadIdentityFederation', resource: 'https://management.azure.com/' },
+      auth: {
+        method: 'azure',
+        connection: 'sc-1',
+        connectionScheme: 'WorkloadIdentityFederation',
+        resource: 'https://management.azure.com/',
+      },
       authMount: 'ado',
       role: 'ci',
       requests: parseSecrets('database/creds/ci * | PG_', loc),
@@ -171,12 +203,23 @@ describe('job state', () => {
       inOneWrite: (fn) => fn(),
       loc,
     });
-    assert.match(events[0], /VaultAzureLogin\.Vault\b.*VaultAzureLogin\.Token\b/, 'the Vault, then the token, both before the first request after the login');
+    assert.match(
+      events[0],
+      /VaultAzureLogin\.Vault\b.*VaultAzureLogin\.Token\b/,
+      'the Vault, then the token, both before the first request after the login',
+    );
     assert.deepEqual(loadState(store).vault, full);
   });
 
   it('reads an empty or damaged state as nothing to do', () => {
     const store: StateStore = { set: () => undefined, get: (n) => (n.endsWith('Leases') ? 'not json' : undefined) };
-    assert.deepEqual(loadState(store), { token: undefined, tokenType: undefined, revokeToken: true, vault: undefined, leaseIds: [], files: [] });
+    assert.deepEqual(loadState(store), {
+      token: undefined,
+      tokenType: undefined,
+      revokeToken: true,
+      vault: undefined,
+      leaseIds: [],
+      files: [],
+    });
   });
 });

@@ -8,7 +8,15 @@ const jwtOf = (payload: unknown) => `${header}.${part(payload)}.sig`;
 describe('readClaims', () => {
   it('returns only the non-secret claims, expiry as ISO time', () => {
     const claims = readClaims(
-      jwtOf({ aud: 'https://management.azure.com/', iss: 'https://sts.windows.net/t/', tid: 't', oid: 'o', appid: 'a', exp: 1_800_000_000, xms_secret: 'no' }),
+      jwtOf({
+        aud: 'https://management.azure.com/',
+        iss: 'https://sts.windows.net/t/',
+        tid: 't',
+        oid: 'o',
+        appid: 'a',
+        exp: 1_800_000_000,
+        xms_secret: 'no',
+      }),
     );
     assert.deepEqual(claims, {
       aud: 'https://management.azure.com/',
@@ -21,10 +29,18 @@ describe('readClaims', () => {
   });
 
   const cases: Array<[string, unknown, object]> = [
-    ['uses azp when a v2 token has no appid, and joins an audience list', { aud: ['x', 'y'], azp: 'client' }, { aud: 'x,y', appid: 'client' }],
+    [
+      'uses azp when a v2 token has no appid, and joins an audience list',
+      { aud: ['x', 'y'], azp: 'client' },
+      { aud: 'x,y', appid: 'client' },
+    ],
     ['keeps appid when a token has both appid and azp', { appid: 'app', azp: 'client' }, { appid: 'app' }],
     ['has no application id when the token has neither', { aud: 'x' }, { aud: 'x' }],
-    ['leaves out claims that are neither text nor a list, and an expiry that is not a number', { oid: 42, tid: null, azp: 7, exp: '1800000000' }, {}],
+    [
+      'leaves out claims that are neither text nor a list, and an expiry that is not a number',
+      { oid: 42, tid: null, azp: 7, exp: '1800000000' },
+      {},
+    ],
   ];
   for (const [what, payload, claims] of cases) {
     it(what, () => assert.deepEqual(readClaims(jwtOf(payload)), claims));
@@ -46,7 +62,12 @@ describe('readClaims', () => {
 
 describe('jwtPayload, the one JWT decoder', () => {
   it('gives the payload object of a compact JWT, claims of every type kept', () => {
-    assert.deepEqual(jwtPayload(jwtOf({ sub: 's', exp: 1800000000, aud: ['a', 'b'], nested: { x: 1 } })), { sub: 's', exp: 1800000000, aud: ['a', 'b'], nested: { x: 1 } });
+    assert.deepEqual(jwtPayload(jwtOf({ sub: 's', exp: 1800000000, aud: ['a', 'b'], nested: { x: 1 } })), {
+      sub: 's',
+      exp: 1800000000,
+      aud: ['a', 'b'],
+      nested: { x: 1 },
+    });
   });
 
   const refused: Array<[string, string]> = [

@@ -5,7 +5,13 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import type * as Tls from 'node:tls';
 import * as sinon from 'sinon';
-import { ANSWER_TOO_LARGE, createTransport, MAX_ANSWER_BYTES, MAX_HTTP1_CONNECTIONS, TransportError } from '../../tasks/VaultAzureLoginV1/src/vault/transport';
+import {
+  ANSWER_TOO_LARGE,
+  createTransport,
+  MAX_ANSWER_BYTES,
+  MAX_HTTP1_CONNECTIONS,
+  TransportError,
+} from '../../tasks/VaultAzureLoginV1/src/vault/transport';
 import { Ca, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy } from '../emulators/proxy';
 import { drainedOrClosed } from '../emulators/serve';
@@ -23,7 +29,10 @@ describe('transport: the TLS context', () => {
     const transport = createTransport('https://127.0.0.1:1', { tls: { verify: true, ca: [ca.certPem] }, timeoutMs: 5000 });
     assert.equal(build.callCount, 0, 'not built with the transport (the step is busy with the token request then)');
     for (let i = 0; i < 2; i++) {
-      await assert.rejects(transport.send({ method: 'GET', url: new URL('https://127.0.0.1:1/v1/sys/health'), headers: {} }), (err: unknown) => err instanceof TransportError && err.code === 'ECONNREFUSED');
+      await assert.rejects(
+        transport.send({ method: 'GET', url: new URL('https://127.0.0.1:1/v1/sys/health'), headers: {} }),
+        (err: unknown) => err instanceof TransportError && err.code === 'ECONNREFUSED',
+      );
     }
     assert.equal(build.callCount, 1, 'one context for both connection attempts');
     const options = build.firstCall.args[0] as Tls.SecureContextOptions;
@@ -44,12 +53,24 @@ interface TestServer {
   close(): Promise<void>;
 }
 
-type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void | Promise<void>;
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void | Promise<void>;
 
 /** `clientCa`: require a client certificate issued by it (mutual TLS); `dnsNames`: the certificate names these, not 127.0.0.1. */
-async function startServer(kind: ServerKind, ca: Ca, handle: Handler, { clientCa, dnsNames }: { clientCa?: string; dnsNames?: string[] } = {}): Promise<TestServer> {
+async function startServer(
+  kind: ServerKind,
+  ca: Ca,
+  handle: Handler,
+  { clientCa, dnsNames }: { clientCa?: string; dnsNames?: string[] } = {},
+): Promise<TestServer> {
   const leaf = dnsNames ? await ca.issue(dnsNames) : await ca.issue([], ['127.0.0.1']);
-  const tlsOptions = { cert: leaf.certPem, key: leaf.keyPem, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}) };
+  const tlsOptions = {
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
   const state = { connections: 0, maxInFlight: 0, inFlight: 0 };
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     state.inFlight += 1;
@@ -169,7 +190,10 @@ describe('transport: an answer larger than MAX_ANSWER_BYTES', function () {
         const exact = await transport.send(get(server.address, '/v1/exact'));
         assert.equal((exact.body as string).length, MAX_ANSWER_BYTES);
         size = MAX_ANSWER_BYTES + 1;
-        await assert.rejects(transport.send(get(server.address, '/v1/over')), (err: unknown) => err instanceof TransportError && err.code === ANSWER_TOO_LARGE);
+        await assert.rejects(
+          transport.send(get(server.address, '/v1/over')),
+          (err: unknown) => err instanceof TransportError && err.code === ANSWER_TOO_LARGE,
+        );
         const next = await transport.send(get(server.address, '/v1/small'));
         assert.equal(next.status, 200);
         assert.equal(next.protocol, kind === 'h2' ? 'h2' : 'http/1.1');
@@ -208,9 +232,15 @@ describe('transport: connections per run', function () {
     it(`${title}: 64 requests in flight use ${most === 1 ? 'one connection' : `at most ${most} connections`}, every one answered`, async () => {
       const server = await startServer(kind, ca, slowAnswer);
       const proxyUrl = viaProxy ? await (proxy = new ForwardProxy()).start(0, '127.0.0.1') : undefined;
-      const transport = createTransport(server.address, { tls: { verify: true, ca: [ca.certPem] }, proxy: proxyUrl ? { url: proxyUrl } : undefined, timeoutMs: 10_000 });
+      const transport = createTransport(server.address, {
+        tls: { verify: true, ca: [ca.certPem] },
+        proxy: proxyUrl ? { url: proxyUrl } : undefined,
+        timeoutMs: 10_000,
+      });
       try {
-        const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => transport.send(get(server.address, `/v1/secret/data/p${i}`))));
+        const answers = await Promise.all(
+          Array.from({ length: 64 }, (_, i) => transport.send(get(server.address, `/v1/secret/data/p${i}`))),
+        );
         assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
         assert.ok(server.connections <= most, `${server.connections} connections`);
         assert.equal(server.maxInFlight, kind === 'h2' ? 64 : most, 'as many in flight as connections allow');
@@ -226,7 +256,11 @@ describe('transport: connections per run', function () {
     const client = await selfSignedClientCert('pipeline-agent');
     const server = await startServer('http/1.1', ca, slowAnswer, { clientCa: client.certPem });
     const proxyUrl = await (proxy = new ForwardProxy()).start(0, '127.0.0.1');
-    const transport = createTransport(server.address, { tls: { verify: true, ca: [ca.certPem], cert: client.certPem, key: client.keyPem }, proxy: { url: proxyUrl }, timeoutMs: 10_000 });
+    const transport = createTransport(server.address, {
+      tls: { verify: true, ca: [ca.certPem], cert: client.certPem, key: client.keyPem },
+      proxy: { url: proxyUrl },
+      timeoutMs: 10_000,
+    });
     try {
       assert.equal((await transport.send(get(server.address, '/v1/p'))).status, 200);
       assert.equal(proxy.tunnelTargets().length, 1);
@@ -239,9 +273,16 @@ describe('transport: connections per run', function () {
   it("the agent's proxy: a certificate that does not name Vault's address is refused inside the tunnel", async () => {
     const server = await startServer('http/1.1', ca, slowAnswer, { dnsNames: ['vault.other.example'] });
     const proxyUrl = await (proxy = new ForwardProxy()).start(0, '127.0.0.1');
-    const transport = createTransport(server.address, { tls: { verify: true, ca: [ca.certPem] }, proxy: { url: proxyUrl }, timeoutMs: 10_000 });
+    const transport = createTransport(server.address, {
+      tls: { verify: true, ca: [ca.certPem] },
+      proxy: { url: proxyUrl },
+      timeoutMs: 10_000,
+    });
     try {
-      await assert.rejects(transport.send(get(server.address, '/v1/p')), (err: unknown) => err instanceof TransportError && err.code === 'ERR_TLS_CERT_ALTNAME_INVALID' && /127\.0\.0\.1/.test(err.message));
+      await assert.rejects(
+        transport.send(get(server.address, '/v1/p')),
+        (err: unknown) => err instanceof TransportError && err.code === 'ERR_TLS_CERT_ALTNAME_INVALID' && /127\.0\.0\.1/.test(err.message),
+      );
     } finally {
       transport.close();
       await server.close();
@@ -334,7 +375,11 @@ describe('transport: whether a failed request may have reached the server', func
     const proxyUrl = await proxy.start(0, '127.0.0.1');
     try {
       for (const viaProxy of [false, true]) {
-        const transport = createTransport(address, { tls: { verify: true, ca: [ca.certPem] }, proxy: viaProxy ? { url: proxyUrl } : undefined, timeoutMs: 300 });
+        const transport = createTransport(address, {
+          tls: { verify: true, ca: [ca.certPem] },
+          proxy: viaProxy ? { url: proxyUrl } : undefined,
+          timeoutMs: 300,
+        });
         const err = await failure(transport.send(post(address)));
         assert.deepEqual([err.code, err.sent], ['ETIMEDOUT', false], viaProxy ? 'through the proxy' : 'directly');
         transport.close();

@@ -61,8 +61,7 @@ function call(base: string, method: string, path: string, opts: CallOptions = {}
   });
 }
 
-const b64url = (value: unknown): string =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 function signJwt(claims: Json, key: KeyObject, header: Json = { alg: 'RS256', kid: 'k1', typ: 'JWT' }): string {
   const input = `${b64url(header)}.${b64url(claims)}`;
@@ -103,7 +102,12 @@ const CI_POLICY: PolicyRule[] = [
 function seed(vault: VaultEmulator, ns = ''): void {
   vault.enableAzureAuth('azure', { tenantId: TENANT, resource: RESOURCE, jwks: () => JWKS }, ns);
   vault.writeRole('azure', 'ci', { bound_service_principal_ids: [OID.toUpperCase()], token_policies: ['ci-read'] }, ns);
-  vault.writeRole('azure', 'ci-batch', { bound_service_principal_ids: [OID], token_policies: ['ci-read'], token_type: 'batch', token_ttl: 600 }, ns);
+  vault.writeRole(
+    'azure',
+    'ci-batch',
+    { bound_service_principal_ids: [OID], token_policies: ['ci-read'], token_type: 'batch', token_ttl: 600 },
+    ns,
+  );
   vault.writePolicy('ci-read', CI_POLICY, ns);
   vault.mountKv('secret', 2, ns);
   vault.mountKv('kv1', 1, ns);
@@ -333,7 +337,10 @@ describe('VaultEmulator', () => {
     });
 
     it('looks up a service token and a batch token', async () => {
-      for (const [role, type, maxTtl] of [['ci', 'service', 3600], ['ci-batch', 'batch', 600]] as const) {
+      for (const [role, type, maxTtl] of [
+        ['ci', 'service', 3600],
+        ['ci-batch', 'batch', 600],
+      ] as const) {
         const issued = (await login(role, goodJwt())).json.auth;
         const res = await call(base, 'GET', '/v1/auth/token/lookup-self', { token: issued.client_token });
         assert.equal(res.status, 200, res.text);
@@ -405,13 +412,23 @@ describe('VaultEmulator', () => {
       },
       {
         name: 'the more specific glob wins over a broader deny',
-        policies: [[{ path: 'secret/data/*', capabilities: ['deny'] }, { path: 'secret/data/a/*', capabilities: ['read'] }]],
+        policies: [
+          [
+            { path: 'secret/data/*', capabilities: ['deny'] },
+            { path: 'secret/data/a/*', capabilities: ['read'] },
+          ],
+        ],
         allowed: ['a/b'],
         denied: ['b/a'],
       },
       {
         name: 'an exact deny beats a glob grant',
-        policies: [[{ path: 'secret/data/a/*', capabilities: ['read'] }, { path: 'secret/data/a/b', capabilities: ['deny'] }]],
+        policies: [
+          [
+            { path: 'secret/data/a/*', capabilities: ['read'] },
+            { path: 'secret/data/a/b', capabilities: ['deny'] },
+          ],
+        ],
         allowed: ['a/c'],
         denied: ['a/b'],
       },
@@ -423,7 +440,12 @@ describe('VaultEmulator', () => {
       },
       {
         name: 'a later wildcard position outranks an earlier glob',
-        policies: [[{ path: 'secret/*', capabilities: ['deny'] }, { path: 'secret/data/+/b', capabilities: ['read'] }]],
+        policies: [
+          [
+            { path: 'secret/*', capabilities: ['deny'] },
+            { path: 'secret/data/+/b', capabilities: ['read'] },
+          ],
+        ],
         allowed: ['a/b', 'c/b'],
         denied: ['a/c'],
       },
@@ -582,7 +604,10 @@ describe('VaultEmulator', () => {
       vault.putSecret('secret/ci/nested', { zeta: 1, alpha: { y: true, b: null }, list: [{ k2: 'x', k1: 'y' }] });
       const res = await call(base, 'GET', '/v1/secret/data/ci/nested', { token: await loginToken() });
       assert.equal(res.status, 200, res.text);
-      assert.match(res.text, /"data":\{"data":\{"alpha":\{"b":null,"y":true\},"list":\[\{"k1":"y","k2":"x"\}\],"zeta":1\},"metadata":\{"created_time":/);
+      assert.match(
+        res.text,
+        /"data":\{"data":\{"alpha":\{"b":null,"y":true\},"list":\[\{"k1":"y","k2":"x"\}\],"zeta":1\},"metadata":\{"created_time":/,
+      );
     });
 
     it("writes KV v2 times as Go's RFC3339Nano, finer than milliseconds", async () => {
@@ -593,7 +618,10 @@ describe('VaultEmulator', () => {
       const times = [res.json.data.created_time, res.json.data.updated_time, res.json.data.versions['5'].deletion_time];
       for (const v of Object.values(res.json.data.versions) as Json[]) times.push(v.created_time);
       for (const t of times) assert.match(t, GO_TIME);
-      assert.ok(times.some((t) => /\.\d{4,9}Z$/.test(t)), times.join(' '));
+      assert.ok(
+        times.some((t) => /\.\d{4,9}Z$/.test(t)),
+        times.join(' '),
+      );
     });
 
     it('answers 404 {"errors":[]} for a missing path or version', async () => {
@@ -647,7 +675,10 @@ describe('VaultEmulator', () => {
       // oldest_version stays 0 until a write drops a version (KeyMetadata.AddVersion).
       const root = vault.issueToken(['root']);
       const meta = await call(base, 'GET', '/v1/secret/metadata/ci/db', { token: root });
-      assert.deepEqual([meta.json.data.current_version, meta.json.data.oldest_version, Object.keys(meta.json.data.versions).length], [11, 2, 10]);
+      assert.deepEqual(
+        [meta.json.data.current_version, meta.json.data.oldest_version, Object.keys(meta.json.data.versions).length],
+        [11, 2, 10],
+      );
       vault.putSecret('secret/ci/few', { a: 1 });
       assert.equal((await call(base, 'GET', '/v1/secret/metadata/ci/few', { token: root })).json.data.oldest_version, 0);
     });
@@ -834,7 +865,10 @@ describe('VaultEmulator', () => {
       await call(base, 'GET', '/v1/secret/data/ci/db?version=1', { token, ns: '/team/' });
       await call(base, 'GET', '/v1/sys/health', { headers: { Authorization: `Bearer ${token}` } });
       const [first, second] = vault.requests;
-      assert.deepEqual({ ...first, at: 0 }, { method: 'GET', path: 'secret/data/ci/db', query: 'version=1', namespace: 'team', token, at: 0, httpVersion: '1.1' });
+      assert.deepEqual(
+        { ...first, at: 0 },
+        { method: 'GET', path: 'secret/data/ci/db', query: 'version=1', namespace: 'team', token, at: 0, httpVersion: '1.1' },
+      );
       assert.equal(second.token, token);
       assert.equal(second.namespace, '');
       assert.ok(first.at <= second.at);
@@ -850,8 +884,23 @@ describe('VaultEmulator', () => {
       dir = mkdtempSync(join(tmpdir(), 'vault-emulator-'));
       execFileSync(
         'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1',
-          '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-days',
+          '1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
         { stdio: 'ignore' },
       );
       cert = readFileSync(join(dir, 'cert.pem'), 'utf8');

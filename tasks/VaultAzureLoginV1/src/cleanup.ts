@@ -91,7 +91,11 @@ async function revoke(target: SavedVault, token: string, leaseIds: string[], rev
   };
   const vault = deps.createVault(clientOptionsFor(target, retry, token));
   // A cause goes inside a sentence of its own: without its closing full stop.
-  const cause = (err: unknown) => (err instanceof VaultNetworkError ? explainNetwork(err, target.address, target.timeoutSeconds, loc) : describeFailure(err)).replace(/\.$/, '');
+  const cause = (err: unknown) =>
+    (err instanceof VaultNetworkError ? explainNetwork(err, target.address, target.timeoutSeconds, loc) : describeFailure(err)).replace(
+      /\.$/,
+      '',
+    );
 
   const unsettled = new Set(leaseIds);
   let tokenSettled = !revokeToken;

@@ -82,7 +82,15 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     // The libraries a proof relies on set no time limit on their requests (the Azure library to
     // Azure DevOps, Entra or IMDS): each attempt gets timeoutSeconds, and one that runs out is
     // retried as a transient failure.
-    const ctx = { mount: config.authMount, role: config.role, loc, log, mask: (v: string) => sink.setSecret(v), vault, timeoutSeconds: config.timeoutSeconds };
+    const ctx = {
+      mount: config.authMount,
+      role: config.role,
+      loc,
+      log,
+      mask: (v: string) => sink.setSecret(v),
+      vault,
+      timeoutSeconds: config.timeoutSeconds,
+    };
     const attempt = () => withDeadline(method.prove(ctx), config.timeoutSeconds * 1000);
     const transient = (err: unknown) => err instanceof DeadlineError || method.isTransient(err);
     proof = await withRetry(method.what(loc), attempt, deps.retry, transient);
@@ -96,14 +104,20 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
 
   const nsNote = config.authNamespace ? loc('InNamespace', config.authNamespace) : '';
   // A certificate login may name no role: Vault then tries each certificate role of the mount.
-  log(config.role ? loc('LoggingIn', config.address, config.authMount, config.role, nsNote) : loc('LoggingInNoRole', config.address, config.authMount, nsNote));
+  log(
+    config.role
+      ? loc('LoggingIn', config.address, config.authMount, config.role, nsNote)
+      : loc('LoggingInNoRole', config.address, config.authMount, nsNote),
+  );
   let login: Awaited<ReturnType<VaultApi['login']>>;
   try {
     login = await vault.login(config.authMount, proof.body, proof.spends);
   } catch (err) {
     const target = { address: config.address, mount: config.authMount, role: config.role, nsNote };
     const ctx = { ...target, namespace: config.authNamespace, method: method.name, lostNote: method.lostLoginNote?.(target, loc) };
-    throw new TaskError(explainLogin(err, ctx, config.timeoutSeconds, deps.loc, (refusal) => method.explainRefusal(refusal, proof, target, loc)));
+    throw new TaskError(
+      explainLogin(err, ctx, config.timeoutSeconds, deps.loc, (refusal) => method.explainRefusal(refusal, proof, target, loc)),
+    );
   }
   sink.setSecret(login.token);
   // With the token, the Vault it came from as this step reached it: the post-job step uses that
@@ -156,7 +170,10 @@ async function runWith(vault: VaultApi, config: TaskConfig, deps: Deps): Promise
     // The private keys are masked before anything about them is logged.
     deps.inOneWrite(() => maskAll(issued.values, sink));
     const failures = [...issued.failures];
-    for (const message of findDuplicateNames([...values, ...issued.values].map((v) => ({ name: v.name, source: v.source })), loc)) {
+    for (const message of findDuplicateNames(
+      [...values, ...issued.values].map((v) => ({ name: v.name, source: v.source })),
+      loc,
+    )) {
       failures.push({ source: loc('VariableNames'), reason: message });
     }
     for (const note of issued.notes) log(note);

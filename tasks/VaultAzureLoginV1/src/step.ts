@@ -1,7 +1,22 @@
 // The task's work, shared by its two entries: the main step and the pre-job step (runAsPreJob).
 // Whichever's turn runAsPreJob says it is builds the real dependencies, runs and maps errors to the
 // result; the other logs one line and ends skipped, without a request.
-import { agentTempDirectory, configSource, debug, fail, loadMessages, loc, log, retryPolicy, skip, succeed, taskInputNames, taskState, variableSink, warn } from './pipeline/adapter';
+import {
+  agentTempDirectory,
+  configSource,
+  debug,
+  fail,
+  loadMessages,
+  loc,
+  log,
+  retryPolicy,
+  skip,
+  succeed,
+  taskInputNames,
+  taskState,
+  variableSink,
+  warn,
+} from './pipeline/adapter';
 import { createAuthMethod } from './auth';
 import { armRestTokenSource } from './pipeline/azureToken';
 import { azdoOidcTokenSource } from './pipeline/oidcToken';

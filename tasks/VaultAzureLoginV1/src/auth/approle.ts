@@ -191,7 +191,9 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
         body: { role_id: config.roleId, secret_id: u.secretId },
         secrets: [u.secretId, config.secretId],
         spends: true,
-        notes: [ctx.loc('ApproleUnwrapped', u.creationPath, u.creationTime || '?', u.wrapTtl || '?', ttl ? `${ttl}s` : noLimit, uses || noLimit)],
+        notes: [
+          ctx.loc('ApproleUnwrapped', u.creationPath, u.creationTime || '?', u.wrapTtl || '?', ttl ? `${ttl}s` : noLimit, uses || noLimit),
+        ],
         facts: {
           wrapped: 'yes',
           creationPath: u.creationPath,
@@ -206,23 +208,42 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
     isTransient: () => false,
     explainProofFailure(err, ctx, loc) {
       if (err instanceof WrapPathError) return loc('ApproleWrapPath', config.secretIdFrom, err.found || '?', err.expected, err.expected);
-      if (err instanceof WrapContentError) return loc('ApproleWrapNoSecretId', config.secretIdFrom, err.keys.join(', ') || '-', err.expected);
+      if (err instanceof WrapContentError)
+        return loc('ApproleWrapNoSecretId', config.secretIdFrom, err.keys.join(', ') || '-', err.expected);
       // The unwrap was sent and no answer came in time: it may have been performed.
       if (err instanceof DeadlineError && unwrapping && unwrapPath) {
-        return loc('ApproleUnwrapLost', config.address, config.secretIdFrom, `no answer within ${ctx.timeoutSeconds} s`, unwrapPath, unwrapPath, unwrapPath);
+        return loc(
+          'ApproleUnwrapLost',
+          config.address,
+          config.secretIdFrom,
+          `no answer within ${ctx.timeoutSeconds} s`,
+          unwrapPath,
+          unwrapPath,
+          unwrapPath,
+        );
       }
       if (err instanceof DeadlineError) return loc('VaultTimeout', config.address, ctx.timeoutSeconds, 'sys/wrapping');
       if (!(err instanceof WrapRequestError)) return undefined;
       const cause = err.cause;
       if (err.stage === 'unwrap' && answerLost(cause)) {
-        return loc('ApproleUnwrapLost', config.address, config.secretIdFrom, lostCause(cause, ctx.timeoutSeconds), err.expected, err.expected, err.expected);
+        return loc(
+          'ApproleUnwrapLost',
+          config.address,
+          config.secretIdFrom,
+          lostCause(cause, ctx.timeoutSeconds),
+          err.expected,
+          err.expected,
+          err.expected,
+        );
       }
       if (cause instanceof VaultNetworkError) return explainNetwork(cause, config.address, ctx.timeoutSeconds, loc);
-      if (!(cause instanceof VaultHttpError)) return loc('ApproleWrapFailed', `sys/wrapping/${err.stage}`, config.address, '-', err.message);
+      if (!(cause instanceof VaultHttpError))
+        return loc('ApproleWrapFailed', `sys/wrapping/${err.stage}`, config.address, '-', err.message);
       const said = cause.errors.join('; ') || `HTTP ${cause.status}`;
       // Only here, after a lookup that found the wrapping token unspent, does a refusal mean that
       // something else unwrapped it: the unwrap is sent once, so it cannot be this step's own.
-      if (err.stage === 'unwrap' && cause.status === 400 && NO_WRAPPING_TOKEN.test(said)) return loc('ApproleWrapTaken', config.secretIdFrom, said, err.expected, err.expected);
+      if (err.stage === 'unwrap' && cause.status === 400 && NO_WRAPPING_TOKEN.test(said))
+        return loc('ApproleWrapTaken', config.secretIdFrom, said, err.expected, err.expected);
       return loc('ApproleWrapFailed', `sys/wrapping/${err.stage}`, config.address, cause.status, said);
     },
     lostLoginNote(target, loc) {
@@ -236,14 +257,41 @@ export function approleMethod(config: ApproleAuthConfig): AuthMethod {
       if (cidr) {
         const ip = cidr[1];
         const role = `auth/${target.mount}/role/${target.role}`;
-        return cidr[2] === 'role' ? loc('ApproleCidrRole', ip, role, role, role, ip) : loc('ApproleCidrSecretId', ip, config.secretIdFrom, path, ip);
+        return cidr[2] === 'role'
+          ? loc('ApproleCidrRole', ip, role, role, role, ip)
+          : loc('ApproleCidrSecretId', ip, config.secretIdFrom, path, ip);
       }
       if (!INVALID.test(said)) return undefined;
       const { wrapped: wasWrapped, expired, creationTime, ttl, notWrapped } = proof.facts;
       if (expired) return loc('ApproleSecretIdExpired', target.mount, said, creationTime, ttl, path);
-      if (notWrapped) return loc('ApproleNotWrappedRefused', target.mount, said, config.secretIdFrom, config.roleIdFrom, `auth/${target.mount}/role/${target.role}/role-id`, path);
-      if (wasWrapped) return loc('ApproleRoleIdWrong', target.mount, said, config.roleIdFrom, target.role, `auth/${target.mount}/role/${target.role}/role-id`);
-      return loc('ApproleInvalid', target.mount, said, config.roleIdFrom, `auth/${target.mount}/role/${target.role}/role-id`, config.secretIdFrom, path);
+      if (notWrapped)
+        return loc(
+          'ApproleNotWrappedRefused',
+          target.mount,
+          said,
+          config.secretIdFrom,
+          config.roleIdFrom,
+          `auth/${target.mount}/role/${target.role}/role-id`,
+          path,
+        );
+      if (wasWrapped)
+        return loc(
+          'ApproleRoleIdWrong',
+          target.mount,
+          said,
+          config.roleIdFrom,
+          target.role,
+          `auth/${target.mount}/role/${target.role}/role-id`,
+        );
+      return loc(
+        'ApproleInvalid',
+        target.mount,
+        said,
+        config.roleIdFrom,
+        `auth/${target.mount}/role/${target.role}/role-id`,
+        config.secretIdFrom,
+        path,
+      );
     },
   };
 }
@@ -273,7 +321,16 @@ export function readApproleInputs({ port, loc, problems, vaultAddress, vaultConn
     const own = port.input(inputName);
     if (own) return { value: own, from: loc('FromInput', inputName) };
     if (stored[key]) return { value: stored[key], from: loc('FromVaultConnection', vaultConnection) };
-    problems.push(loc('ApproleMissing', what, inputName, inputName, variable, vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : ''));
+    problems.push(
+      loc(
+        'ApproleMissing',
+        what,
+        inputName,
+        inputName,
+        variable,
+        vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : '',
+      ),
+    );
     return { value: '', from: '' };
   };
   const roleId = pick('approleRoleId', 'username', 'role_id', 'VAULT_ROLE_ID');
@@ -284,7 +341,14 @@ export function readApproleInputs({ port, loc, problems, vaultAddress, vaultConn
   ] as const) {
     if (/[\r\n]/.test(v.value)) problems.push(loc('ApproleMultiline', name, v.from));
   }
-  return { method: 'approle', roleId: roleId.value, secretId: secretId.value, roleIdFrom: roleId.from, secretIdFrom: secretId.from, address: vaultAddress };
+  return {
+    method: 'approle',
+    roleId: roleId.value,
+    secretId: secretId.value,
+    roleIdFrom: roleId.from,
+    secretIdFrom: secretId.from,
+    address: vaultAddress,
+  };
 }
 
 export const approle: AuthMethodDescriptor<ApproleAuthConfig> = {

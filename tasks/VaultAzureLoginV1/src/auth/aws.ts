@@ -90,7 +90,13 @@ export class AwsCredentialsError extends Error {
 export interface AwsSdk {
   fromNodeProviderChain(init: { logger: SourceTrail['logger'] }): () => Promise<AwsCredentials>;
   fromInstanceMetadata(init: { logger: SourceTrail['logger'] }): () => Promise<AwsCredentials>;
-  SignatureV4: new (init: { service: string; region: string; credentials: AwsCredentials; sha256: unknown; applyChecksum: boolean }) => {
+  SignatureV4: new (init: {
+    service: string;
+    region: string;
+    credentials: AwsCredentials;
+    sha256: unknown;
+    applyChecksum: boolean;
+  }) => {
     sign(request: SignableRequest): Promise<SignableRequest>;
   };
   Sha256: unknown;
@@ -131,7 +137,10 @@ export function canonicalHeaderKey(name: string): string {
 }
 
 /** The login body Vault's iam login takes, from a signed request (headers as Vault's CLI sends them: name → [value]). */
-export function iamLoginBody(role: string, signed: { hostname: string; path: string; headers: Record<string, string>; body: string }): Record<string, string> {
+export function iamLoginBody(
+  role: string,
+  signed: { hostname: string; path: string; headers: Record<string, string>; body: string },
+): Record<string, string> {
   const headers: Record<string, string[]> = {};
   for (const [name, value] of Object.entries(signed.headers)) {
     // Vault takes the host from the URL, as Go's client sends it.
@@ -181,7 +190,8 @@ const quoted = /"([^"]*)"/g;
 
 /** What STS's SignatureDoesNotMatch means, by its message: the region signed for, or the secret key. */
 function signatureHint(message: string, sts: { host: string; region: string }, mount: string, source: string, loc: Text): string {
-  if (/Credential should be scoped to a valid region/.test(message)) return loc('AwsStsRegionHint', sts.host, sts.region, mount, sts.host, sts.region);
+  if (/Credential should be scoped to a valid region/.test(message))
+    return loc('AwsStsRegionHint', sts.host, sts.region, mount, sts.host, sts.region);
   if (/Check your AWS Secret Access Key/.test(message)) return loc('AwsStsSecretKeyHint', source);
   return loc('AwsStsCredentialsHint');
 }
@@ -197,7 +207,8 @@ function explainAwsPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget
   let m: RegExpExecArray | null;
   // openbao-plugins auth/aws reads config/client's fields without checking that it was written:
   // on a mount where it never was, every iam login crashes the plugin.
-  if (err.status === 500 && err.errors.some((e) => PLUGIN_CRASHED.test(e))) return loc('AwsPluginCrashed', mount, text, mount, sts.region, mount);
+  if (err.status === 500 && err.errors.some((e) => PLUGIN_CRASHED.test(e)))
+    return loc('AwsPluginCrashed', mount, text, mount, sts.region, mount);
   if ((m = /^IAM Principal "([^"]*)" does not belong to the role/.exec(text))) {
     const arn = m[1];
     return loc('AwsPrincipalNotBound', arn, role, mount, canonicalArn(arn), mount, role, canonicalArn(arn));
@@ -224,7 +235,8 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
   const sts = stsEndpoint(config.stsRegion);
   return {
     name: 'aws',
-    describe: (loc) => loc('AwsSigning', sts.host, sts.region, config.serverId ? loc('AwsWithServerId', config.serverId) : loc('AwsWithoutServerId')),
+    describe: (loc) =>
+      loc('AwsSigning', sts.host, sts.region, config.serverId ? loc('AwsWithServerId', config.serverId) : loc('AwsWithoutServerId')),
     what: (loc) => loc('AwsCredentialsRequest'),
     async prove({ role, loc }): Promise<Proof> {
       const sdk = await load();
@@ -241,15 +253,29 @@ export function awsMethod(config: AwsAuthConfig, load: () => Promise<AwsSdk> = l
       const signer = new sdk.SignatureV4({ service: 'sts', region: sts.region, credentials, sha256: sdk.Sha256, applyChecksum: false });
       const headers: Record<string, string> = { host: sts.host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
       if (config.serverId) headers[IAM_SERVER_ID_HEADER.toLowerCase()] = config.serverId;
-      const signed = await signer.sign({ method: 'POST', protocol: 'https:', hostname: sts.host, path: '/', query: {}, headers, body: GET_CALLER_IDENTITY });
+      const signed = await signer.sign({
+        method: 'POST',
+        protocol: 'https:',
+        hostname: sts.host,
+        path: '/',
+        query: {},
+        headers,
+        body: GET_CALLER_IDENTITY,
+      });
       const body = iamLoginBody(role, signed);
       // The signed request logs in as this principal until it expires (15 minutes): it is a secret.
       const signature = /Signature=([0-9a-f]+)/.exec(signed.headers.authorization ?? '')?.[1];
-      const secrets = [credentials.secretAccessKey, credentials.sessionToken, signature, body.iam_request_headers].filter((s): s is string => !!s);
+      const secrets = [credentials.secretAccessKey, credentials.sessionToken, signature, body.iam_request_headers].filter(
+        (s): s is string => !!s,
+      );
       const source = trail.current();
       const sourceName = source ? loc(source[1]) : undefined;
       // Session credentials (ASIA… with a session token) expire, though not every source says when.
-      const expires = credentials.expiration ? credentials.expiration.toISOString() : credentials.sessionToken ? loc('AwsSessionNoExpiry') : loc('AwsNoExpiry');
+      const expires = credentials.expiration
+        ? credentials.expiration.toISOString()
+        : credentials.sessionToken
+          ? loc('AwsSessionNoExpiry')
+          : loc('AwsNoExpiry');
       return {
         body,
         secrets,

@@ -36,7 +36,9 @@ export interface AzureAuthConfig {
  * arm-rest's own retries cannot get past one; a new attempt builds a new client.
  */
 export function isTransientEntra(detail: string): boolean {
-  return /AADSTS90033|temporarily_unavailable|service_unavailable|server_error|Status code: 5\d\d|ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(detail);
+  return /AADSTS90033|temporarily_unavailable|service_unavailable|server_error|Status code: 5\d\d|ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(
+    detail,
+  );
 }
 
 const entraCodes: Array<[RegExp, string]> = [
@@ -82,7 +84,12 @@ function explainAzurePlugin(err: VaultHttpError, proof: Proof, target: LoginTarg
 }
 
 /** The login body's instance fields, as Vault's Go client reads them: vmss_name on a scale-set instance (its vm_name is no VM ARM knows), else vm_name. */
-function instanceFields(vm: { subscriptionId: string; resourceGroupName: string; name: string; vmScaleSetName: string }): Record<string, string> {
+function instanceFields(vm: {
+  subscriptionId: string;
+  resourceGroupName: string;
+  name: string;
+  vmScaleSetName: string;
+}): Record<string, string> {
   const fields: Record<string, string> = { subscription_id: vm.subscriptionId, resource_group_name: vm.resourceGroupName };
   if (vm.vmScaleSetName) fields.vmss_name = vm.vmScaleSetName;
   else fields.vm_name = vm.name;
@@ -92,7 +99,19 @@ function instanceFields(vm: { subscriptionId: string; resourceGroupName: string;
 export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource, imds: Imds = defaultImds): AuthMethod {
   const mi = config.managedIdentity;
   const claimsNote = (loc: Text, claims: ReturnType<typeof readClaims>) =>
-    claims ? [loc('TokenClaims', claims.aud ?? '-', claims.iss ?? '-', claims.tid ?? '-', claims.oid ?? '-', claims.appid ?? '-', claims.expires ?? '-')] : [];
+    claims
+      ? [
+          loc(
+            'TokenClaims',
+            claims.aud ?? '-',
+            claims.iss ?? '-',
+            claims.tid ?? '-',
+            claims.oid ?? '-',
+            claims.appid ?? '-',
+            claims.expires ?? '-',
+          ),
+        ]
+      : [];
   return {
     name: 'azure',
     describe(loc) {
@@ -110,20 +129,35 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
         const fields = instanceFields(vm);
         const [nameField, name] = vm.vmScaleSetName ? ['vmss_name', vm.vmScaleSetName] : ['vm_name', vm.name];
         // Not secret, and what a refusal is about: logged as sent.
-        const notes = [...claimsNote(loc, claims), loc('AzureVmValues', vm.subscriptionId, vm.resourceGroupName, nameField, name, vm.location || '-')];
+        const notes = [
+          ...claimsNote(loc, claims),
+          loc('AzureVmValues', vm.subscriptionId, vm.resourceGroupName, nameField, name, vm.location || '-'),
+        ];
         const facts = { ...claims, ...fields, location: vm.location, instance: vm.name, identity: 'vm' };
         return { body: { role, jwt: token, ...fields }, secrets: [token], notes, facts };
       }
       const { token } = await getToken(config.connection, config.resource, timeoutSeconds);
       const claims = readClaims(token);
-      return { body: { role, jwt: token }, secrets: [token], notes: claimsNote(loc, claims), facts: { ...claims, connection: config.connection, scheme: config.connectionScheme } };
+      return {
+        body: { role, jwt: token },
+        secrets: [token],
+        notes: claimsNote(loc, claims),
+        facts: { ...claims, connection: config.connection, scheme: config.connectionScheme },
+      };
     },
-    isTransient: (err) => (err instanceof AzureTokenError && isTransientEntra(err.detail)) || (err instanceof OidcTokenError && isTransientOidc(err)) || isTransientImds(err),
+    isTransient: (err) =>
+      (err instanceof AzureTokenError && isTransientEntra(err.detail)) ||
+      (err instanceof OidcTokenError && isTransientOidc(err)) ||
+      isTransientImds(err),
     explainProofFailure(err, ctx, loc) {
       if (err instanceof AzureTokenError) return explainAzureToken(err.connection, err.detail, loc);
       // The connection's federated assertion, asked of Azure DevOps at System.OidcRequestUri.
       if (err instanceof OidcTokenError && err.code !== 'ETIMEDOUT') {
-        return explainOidcFailure(err, { method: 'jwt', source: 'serviceConnection', requestUri: err.url, connection: config.connection }, loc);
+        return explainOidcFailure(
+          err,
+          { method: 'jwt', source: 'serviceConnection', requestUri: err.url, connection: config.connection },
+          loc,
+        );
       }
       if (err instanceof ImdsError && err.code !== 'ESOCKETTIMEDOUT') {
         if (isNoImds(err)) return loc('AzureNotOnVm', IMDS_HOST, err.code);
@@ -132,7 +166,9 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
         return loc('AzureImdsRefused', IMDS_HOST, what, err.code || `HTTP ${err.status}`, err.detail || '-', hint);
       }
       if (err instanceof DeadlineError || (err instanceof ImdsError && err.code === 'ESOCKETTIMEDOUT') || err instanceof OidcTokenError) {
-        return mi ? loc('AzureImdsTimeout', IMDS_HOST, ctx.timeoutSeconds, ctx.attempts) : loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);
+        return mi
+          ? loc('AzureImdsTimeout', IMDS_HOST, ctx.timeoutSeconds, ctx.attempts)
+          : loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);
       }
       return undefined;
     },

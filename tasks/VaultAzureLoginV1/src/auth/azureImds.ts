@@ -47,32 +47,39 @@ export interface Imds {
 
 function getJson(what: 'token' | 'instance', path: string, timeoutSeconds: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const fail = (code: string, status: number, detail: string) => reject(new ImdsError(what, code, status, detail.replace(/\s+/g, ' ').trim().slice(0, 300)));
-    const req = http.get({ host: IMDS_HOST, port: 80, path, headers: { Metadata: 'true' }, timeout: timeoutSeconds * 1000, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= MAX_ANSWER) chunks.push(c);
-      });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: Record<string, unknown> | undefined;
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-        } catch {
-          // not JSON: told below
-        }
-        if (res.statusCode !== 200) {
-          const described = body ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ') : text;
-          fail('', res.statusCode ?? 0, described || '-');
-        } else if (!body) fail('', 200, 'the answer is not a JSON object');
-        else resolve(body);
-      });
-      res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR', 0, err.message));
-    });
-    const connect = setTimeout(() => req.destroy(Object.assign(new Error('no connection'), { code: 'ETIMEDOUT' })), Math.min(CONNECT_MS, timeoutSeconds * 1000));
+    const fail = (code: string, status: number, detail: string) =>
+      reject(new ImdsError(what, code, status, detail.replace(/\s+/g, ' ').trim().slice(0, 300)));
+    const req = http.get(
+      { host: IMDS_HOST, port: 80, path, headers: { Metadata: 'true' }, timeout: timeoutSeconds * 1000, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_ANSWER) chunks.push(c);
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: Record<string, unknown> | undefined;
+          try {
+            const parsed: unknown = JSON.parse(text);
+            if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+          } catch {
+            // not JSON: told below
+          }
+          if (res.statusCode !== 200) {
+            const described = body ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ') : text;
+            fail('', res.statusCode ?? 0, described || '-');
+          } else if (!body) fail('', 200, 'the answer is not a JSON object');
+          else resolve(body);
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR', 0, err.message));
+      },
+    );
+    const connect = setTimeout(
+      () => req.destroy(Object.assign(new Error('no connection'), { code: 'ETIMEDOUT' })),
+      Math.min(CONNECT_MS, timeoutSeconds * 1000),
+    );
     req.on('socket', (socket) => socket.once('connect', () => clearTimeout(connect)));
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ESOCKETTIMEDOUT' })));
     req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR', 0, err.message));
@@ -94,8 +101,15 @@ export const imds: Imds = {
   async instance(timeoutSeconds) {
     const body = await getJson('instance', `/metadata/instance?api-version=${INSTANCE_API}`, timeoutSeconds);
     const c = (body.compute ?? {}) as Record<string, unknown>;
-    const instance = { subscriptionId: text(c.subscriptionId), resourceGroupName: text(c.resourceGroupName), name: text(c.name), vmScaleSetName: text(c.vmScaleSetName), location: text(c.location) };
-    if (!instance.subscriptionId || !instance.resourceGroupName || !instance.name) throw new ImdsError('instance', '', 200, 'compute.subscriptionId, resourceGroupName or name is missing');
+    const instance = {
+      subscriptionId: text(c.subscriptionId),
+      resourceGroupName: text(c.resourceGroupName),
+      name: text(c.name),
+      vmScaleSetName: text(c.vmScaleSetName),
+      location: text(c.location),
+    };
+    if (!instance.subscriptionId || !instance.resourceGroupName || !instance.name)
+      throw new ImdsError('instance', '', 200, 'compute.subscriptionId, resourceGroupName or name is missing');
     return instance;
   },
 };

@@ -49,7 +49,12 @@ export function explainAzureVault(err: VaultHttpError, proof: Proof, target: Log
       location: ['location', f.location],
       'scale set': ['vmss_name', f.vmss_name],
     }[notBound[1] as 'subscription']!;
-    const binding = { subscription: 'bound_subscription_ids', 'resource group': 'bound_resource_groups', location: 'bound_locations', 'scale set': 'bound_scale_sets' }[notBound[1] as 'subscription'];
+    const binding = {
+      subscription: 'bound_subscription_ids',
+      'resource group': 'bound_resource_groups',
+      location: 'bound_locations',
+      'scale set': 'bound_scale_sets',
+    }[notBound[1] as 'subscription'];
     return loc('AzureVmNotBound', role, mount, field, value ?? '?', binding, mount, role, mount, role, binding, value ?? '<value>');
   }
   if (/^bound scale set defined but this vm isn't in a scale set$/.test(text)) {
@@ -59,7 +64,8 @@ export function explainAzureVault(err: VaultHttpError, proof: Proof, target: Log
   if (arm) {
     const detail = arm[1];
     const aadsts = /AADSTS\d+/.exec(detail)?.[0];
-    if (aadsts || /ManagedIdentityCredential/.test(detail)) return loc('AzureArmCredential', nameField, name, aadsts ?? oneLine(detail, 120), mount, mount);
+    if (aadsts || /ManagedIdentityCredential/.test(detail))
+      return loc('AzureArmCredential', nameField, name, aadsts ?? oneLine(detail, 120), mount, mount);
     if (/AuthorizationFailed/.test(detail)) {
       const client = /The client '([^']*)'/.exec(detail)?.[1] ?? '<client_id of the mount>';
       const sub = f.subscription_id ?? '<subscription>';
@@ -68,7 +74,9 @@ export function explainAzureVault(err: VaultHttpError, proof: Proof, target: Log
     const code = /ERROR CODE: (\S+)/.exec(detail)?.[1] ?? oneLine(detail, 120);
     return loc('AzureArmLookupFailed', nameField, name, code, mount, f.subscription_id ?? '?', f.resource_group_name ?? '?');
   }
-  if (/^token object id does not match expected identities|^neither token object id nor token app id match expected identities$/.test(text)) {
+  if (
+    /^token object id does not match expected identities|^neither token object id nor token app id match expected identities$/.test(text)
+  ) {
     return loc('AzureIdentityNotOnVm', oid, f.appid ?? '-', nameField, name);
   }
   if (/client did not return identity information$/.test(text)) return loc('AzureVmNoIdentity', nameField, name);

@@ -59,7 +59,15 @@ export function certMethod(config: CertAuthConfig): AuthMethod {
         body: role ? { name: role } : {},
         secrets: [],
         notes: [],
-        facts: facts ? { subject: facts.subject, issuer: facts.issuer, commonName: facts.commonName, notAfter: facts.notAfter, expired: facts.expired ? 'yes' : undefined } : {},
+        facts: facts
+          ? {
+              subject: facts.subject,
+              issuer: facts.issuer,
+              commonName: facts.commonName,
+              notAfter: facts.notAfter,
+              expired: facts.expired ? 'yes' : undefined,
+            }
+          : {},
       };
     },
     isTransient: () => false,
@@ -70,7 +78,8 @@ export function certMethod(config: CertAuthConfig): AuthMethod {
       const role = target.role || '<role>';
       const certs = `auth/${target.mount}/certs/${role}`;
       if (/no client certificate found/.test(said)) return loc('CertNotReceived', target.mount, said, config.source, target.address);
-      if (f.expired && /invalid certificate|no chain matching/.test(said)) return loc('CertExpired', f.subject ?? '-', f.notAfter ?? '-', target.mount, said, config.source);
+      if (f.expired && /invalid certificate|no chain matching/.test(said))
+        return loc('CertExpired', f.subject ?? '-', f.notAfter ?? '-', target.mount, said, config.source);
       if (/invalid certificate or no client certificate supplied/.test(said)) {
         return target.role
           ? loc('CertUntrustedRole', target.role, target.mount, said, f.subject ?? '-', f.issuer ?? '-', certs, target.mount)
@@ -102,7 +111,11 @@ export function readCertInputs(ctx: ReadContext): CertAuthConfig {
   const { port, loc, problems, vaultAddress, vaultConnection } = ctx;
   // Over plain http no TLS carries the certificate: the login would go without it.
   if (vaultAddress.startsWith('http://')) {
-    const from = vaultConnection ? loc('FromVaultConnection', vaultConnection) : port.input('vaultAddress') ? loc('FromInput', 'vaultAddress') : 'variable VAULT_ADDR';
+    const from = vaultConnection
+      ? loc('FromVaultConnection', vaultConnection)
+      : port.input('vaultAddress')
+        ? loc('FromInput', 'vaultAddress')
+        : 'variable VAULT_ADDR';
     problems.push(loc('CertNeedsHttps', vaultAddress, from));
   }
   const endpoint = vaultConnection ? port.endpoint(vaultConnection) : undefined;
@@ -128,7 +141,8 @@ export function readCertInputs(ctx: ReadContext): CertAuthConfig {
     return { method: 'cert', certificate: ctx.clientCertificate, source };
   }
   // A clientCertificate that could not be read has its own problem already.
-  if (!port.input('clientCertificate') && !port.input('clientKey')) problems.push(loc('CertMissing', vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : ''));
+  if (!port.input('clientCertificate') && !port.input('clientKey'))
+    problems.push(loc('CertMissing', vaultConnection ? loc('VaultConnectionScheme', vaultConnection, scheme || 'None') : ''));
   return { method: 'cert', certificate: '', source: '' };
 }
 

@@ -131,8 +131,10 @@ function explainGcpPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget
   if (/^instance "[^"]*" \(project "[^"]*"\) not in bound projects/.test(text)) {
     return loc('GcpProjectNotBound', instance, project, role, mount, goList(text) || '-', mount, role, project);
   }
-  if (/^instance not in bound zones/.test(text)) return loc('GcpZoneNotBound', instance, zone, role, mount, goList(text) || '-', mount, role, zone);
-  if (/^instance not in bound regions/.test(text)) return loc('GcpRegionNotBound', instance, regionOf(zone), zone, role, mount, goList(text) || '-', mount, role, regionOf(zone));
+  if (/^instance not in bound zones/.test(text))
+    return loc('GcpZoneNotBound', instance, zone, role, mount, goList(text) || '-', mount, role, zone);
+  if (/^instance not in bound regions/.test(text))
+    return loc('GcpRegionNotBound', instance, regionOf(zone), zone, role, mount, goList(text) || '-', mount, role, regionOf(zone));
   let m: RegExpExecArray | null;
   if ((m = /^instance missing bound label "([^":]*):(.*)"$/.exec(text))) {
     const [, key, value] = m;
@@ -144,7 +146,12 @@ function explainGcpPlugin(err: VaultHttpError, proof: Proof, target: LoginTarget
     return loc('GcpIamRoleJwtExp', role, mount, m[1], mount, role, mount, project, email);
   }
   // The instance lookup (compute.instances.get) with the plugin's own Google credential, refused.
-  if ((m = /^error when attempting to find instance \(.*\) :unable to find instance associated with token: (googleapi: Error 40[13]\b.*|.*oauth2: .*)$/s.exec(text))) {
+  if (
+    (m =
+      /^error when attempting to find instance \(.*\) :unable to find instance associated with token: (googleapi: Error 40[13]\b.*|.*oauth2: .*)$/s.exec(
+        text,
+      ))
+  ) {
     return loc('GcpPluginCredential', mount, instance, project, m[1].replace(/\s+/g, ' '), project, mount);
   }
   return undefined;
@@ -158,7 +165,18 @@ export function gcpMethod(config: GcpAuthConfig, fetchToken: typeof fetchIdentit
     async prove({ role, loc, timeoutSeconds }): Promise<Proof> {
       const jwt = await fetchToken(identityUrl(config.metadataHost, config.serviceAccount, role), timeoutSeconds);
       const c = readGceClaims(jwt);
-      const notes = [loc('GcpTokenClaims', c.email ?? '-', c.sub ?? '-', c.project ?? '-', c.zone ?? '-', c.instance ?? '-', c.aud ?? '-', c.expires ?? '-')];
+      const notes = [
+        loc(
+          'GcpTokenClaims',
+          c.email ?? '-',
+          c.sub ?? '-',
+          c.project ?? '-',
+          c.zone ?? '-',
+          c.instance ?? '-',
+          c.aud ?? '-',
+          c.expires ?? '-',
+        ),
+      ];
       return { body: { role, jwt }, secrets: [jwt], notes, facts: { ...c } };
     },
     isTransient: isTransientMetadata,

@@ -14,7 +14,9 @@ export type { AuthMethod, AuthMethodName, Endpoint, InputPort, Proof, ReadContex
 export type { AuthSources } from './tokenSource';
 
 /** Every method by its name, in the order a message lists them: leaving one out does not compile. */
-export const AUTH_METHODS = { azure, approle, cert, aws, gcp, kubernetes, jwt } satisfies { [N in AuthMethodName]: AuthMethodDescriptor<{ method: N }> };
+export const AUTH_METHODS = { azure, approle, cert, aws, gcp, kubernetes, jwt } satisfies {
+  [N in AuthMethodName]: AuthMethodDescriptor<{ method: N }>;
+};
 
 /** Each method's settings, told apart by `method`. */
 export type AuthConfig = ReturnType<(typeof AUTH_METHODS)[AuthMethodName]['readInputs']>;

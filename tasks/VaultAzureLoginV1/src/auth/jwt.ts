@@ -75,7 +75,21 @@ export function readOidcAnswer(status: number, body: unknown, url: string): stri
 }
 
 /** The claims logged and used in explanations, in the order the log shows them; none is secret. */
-export const LOGGED_CLAIMS = ['iss', 'sub', 'aud', 'org_id', 'prj_id', 'def_id', 'rpo_id', 'rpo_uri', 'rpo_ref', 'rpo_ver', 'run_id', 'tid', 'oid'] as const;
+export const LOGGED_CLAIMS = [
+  'iss',
+  'sub',
+  'aud',
+  'org_id',
+  'prj_id',
+  'def_id',
+  'rpo_id',
+  'rpo_uri',
+  'rpo_ref',
+  'rpo_ver',
+  'run_id',
+  'tid',
+  'oid',
+] as const;
 
 /** The payload's string claims (arrays joined with ','), and `expires` from exp; undefined when it is no JWT. */
 export function readOidcClaims(jwt: string): Record<string, string> | undefined {
@@ -111,7 +125,9 @@ export function explainOidcFailure(err: OidcTokenError, config: JwtAuthConfig, l
   if (err.status === 200) return loc('JwtOidcNoToken', what, err.url, err.detail);
   if (err.status === 401) return loc('JwtOidcUnauthorized', what, err.url, err.detail);
   if (err.status === 404) {
-    return config.source === 'pipeline' ? loc('JwtOidcNotFound', what, err.url, err.detail) : loc('JwtOidcConnectionNotFound', config.connection, err.url, err.detail);
+    return config.source === 'pipeline'
+      ? loc('JwtOidcNotFound', what, err.url, err.detail)
+      : loc('JwtOidcConnectionNotFound', config.connection, err.url, err.detail);
   }
   if (err.status >= 400 && err.status < 500) return loc('JwtOidcRefused', what, err.status, err.url, err.detail);
   return loc('JwtOidcFailed', what, err.status, err.url, err.detail);
@@ -122,16 +138,28 @@ export function jwtMethod(config: JwtAuthConfig, getToken: OidcTokenSource): Aut
   const sent = (loc: Text) => (pipeline ? loc('TokenDescribedPipeline') : loc('TokenDescribedConnection', config.connection));
   return {
     name: 'jwt',
-    describe: (loc) => (pipeline ? loc('JwtTokenRequestedPipeline', config.requestUri) : loc('JwtTokenRequestedConnection', config.connection, config.requestUri)),
+    describe: (loc) =>
+      pipeline
+        ? loc('JwtTokenRequestedPipeline', config.requestUri)
+        : loc('JwtTokenRequestedConnection', config.connection, config.requestUri),
     what: (loc) => loc('JwtOidcRequest'),
     async prove({ loc, role, mask, timeoutSeconds }) {
-      const token = await getToken({ requestUri: config.requestUri, serviceConnectionId: pipeline ? undefined : config.connection, timeoutSeconds });
+      const token = await getToken({
+        requestUri: config.requestUri,
+        serviceConnectionId: pipeline ? undefined : config.connection,
+        timeoutSeconds,
+      });
       const claims = readOidcClaims(token);
       if (!claims) {
         mask(token);
         throw new OidcTokenError(config.requestUri, loc('JwtOidcNotJwt'), 200);
       }
-      return { body: { role, jwt: token }, secrets: [token], notes: [loc('JwtTokenClaims', sent(loc), describeClaims(claims))], facts: claims };
+      return {
+        body: { role, jwt: token },
+        secrets: [token],
+        notes: [loc('JwtTokenClaims', sent(loc), describeClaims(claims))],
+        facts: claims,
+      };
     },
     isTransient: (err) => err instanceof OidcTokenError && isTransientOidc(err),
     explainProofFailure(err, ctx, loc) {

@@ -117,13 +117,22 @@ export function explainJwtRefusal(err: VaultHttpError, token: SentToken, target:
   if (/invalid audience \(aud\) claim/.test(text)) {
     const aud = token.aud ?? '<audience>';
     const fix = loc('JwtAudience', token.sent, token.aud ?? '?', role, mount, roleWrite(mount, role, { bound_audiences: [aud] }));
-    const hint = aud === TOKEN_EXCHANGE_AUDIENCE ? loc('JwtAudienceFixed', TOKEN_EXCHANGE_AUDIENCE) : loc('JwtAudienceResource', mount, role);
+    const hint =
+      aud === TOKEN_EXCHANGE_AUDIENCE ? loc('JwtAudienceFixed', TOKEN_EXCHANGE_AUDIENCE) : loc('JwtAudienceResource', mount, role);
     return `${fix} ${hint}`;
   }
   if (/^error validating claims: claim "[^"]+" does not match/.test(text)) {
     const seen = token[claim];
     const value = seen === undefined ? loc('JwtClaimAbsent') : `"${seen}"`;
-    return loc('JwtClaimMismatch', token.sent, claim, value, role, mount, roleWrite(mount, role, { bound_claims: boundClaims(token, claim) }));
+    return loc(
+      'JwtClaimMismatch',
+      token.sent,
+      claim,
+      value,
+      role,
+      mount,
+      roleWrite(mount, role, { bound_claims: boundClaims(token, claim) }),
+    );
   }
   if (/^error validating claims: claim "[^"]+" is missing/.test(text)) {
     return loc('JwtClaimMissing', token.sent, claim, role, mount, claimNames(token), roleWrite(mount, role, identityFields(token)));
@@ -133,7 +142,14 @@ export function explainJwtRefusal(err: VaultHttpError, token: SentToken, target:
     return loc('JwtUserClaimMissing', role, mount, claim, token.sent, claimNames(token), roleWrite(mount, role, { user_claim: userClaim }));
   }
   if (/invalid subject \(sub\) claim/.test(text)) {
-    return loc('JwtSubject', token.sent, token.sub ?? '?', role, mount, roleWrite(mount, role, { bound_subject: token.sub ?? '<subject>' }));
+    return loc(
+      'JwtSubject',
+      token.sent,
+      token.sub ?? '?',
+      role,
+      mount,
+      roleWrite(mount, role, { bound_subject: token.sub ?? '<subject>' }),
+    );
   }
   if (/invalid issuer \(iss\) claim/.test(text)) {
     return loc('JwtIssuer', token.sent, token.iss ?? '?', mount, configWrite(mount, token.iss ?? '<issuer>'));

@@ -33,7 +33,8 @@ export interface ServiceAccountClaims {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** The claims of a service account token, read without verifying it; undefined when the text is not a JWT. */
 export function readServiceAccountClaims(jwt: string): ServiceAccountClaims | undefined {
@@ -106,7 +107,8 @@ export function explainKubernetesRefusal(err: VaultHttpError, facts: Facts, targ
   const aud = facts.aud || '-';
   const firstAud = facts.aud?.split(',')[0] || '<audience>';
   if (/^invalid role name/.test(text)) return loc('KubernetesRoleMissing', role, mount, nsNote, mount, role, sa, ns, firstAud);
-  if (/^service account name not authorized/.test(text)) return loc('KubernetesNameNotBound', sa, ns, role, mount, mount, role, sa, mount, role);
+  if (/^service account name not authorized/.test(text))
+    return loc('KubernetesNameNotBound', sa, ns, role, mount, mount, role, sa, mount, role);
   if (/^namespace not authorized/.test(text)) return loc('KubernetesNamespaceNotBound', ns, sa, role, mount, mount, role, ns, mount, role);
   if (/invalid audience \(aud\) claim/.test(text)) return loc('KubernetesAudience', role, mount, aud, mount, role, mount, role, firstAud);
   if (/invalid expiration time \(exp\) claim|token is expired/.test(text)) return loc('KubernetesExpired', facts.expires ?? '?', text);
@@ -129,9 +131,25 @@ export function kubernetesMethod(config: KubernetesAuthConfig, read: ReadFile, n
       const { token, claims } = file;
       mask(token);
       const notes = [
-        loc('KubernetesClaims', claims.sub ?? '-', claims.namespace ?? '-', claims.serviceAccount ?? '-', claims.pod ?? '-', claims.aud.join(',') || '-', claims.iss ?? '-', claims.expires ?? '-'),
+        loc(
+          'KubernetesClaims',
+          claims.sub ?? '-',
+          claims.namespace ?? '-',
+          claims.serviceAccount ?? '-',
+          claims.pod ?? '-',
+          claims.aud.join(',') || '-',
+          claims.iss ?? '-',
+          claims.expires ?? '-',
+        ),
       ];
-      const facts = { sub: claims.sub, namespace: claims.namespace, serviceAccount: claims.serviceAccount, aud: claims.aud.join(','), iss: claims.iss, expires: claims.expires };
+      const facts = {
+        sub: claims.sub,
+        namespace: claims.namespace,
+        serviceAccount: claims.serviceAccount,
+        aud: claims.aud.join(','),
+        iss: claims.iss,
+        expires: claims.expires,
+      };
       return { body: { role, jwt: token }, secrets: [token], notes, facts };
     },
     isTransient: () => false,

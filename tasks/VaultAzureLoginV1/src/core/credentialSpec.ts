@@ -43,8 +43,21 @@ export function outputNames(req: Pick<CredentialRequest, 'kind' | 'prefix'>): st
 
 /** Parameters of `POST <pki>/issue/<role>` as Vault documents them. */
 const PKI_PARAMS = new Set([
-  'common_name', 'alt_names', 'ip_sans', 'uri_sans', 'other_sans', 'ttl', 'not_after', 'format', 'private_key_format',
-  'exclude_cn_from_sans', 'remove_roots_from_chain', 'user_ids', 'issuer_ref', 'cert_metadata', 'not_before_duration',
+  'common_name',
+  'alt_names',
+  'ip_sans',
+  'uri_sans',
+  'other_sans',
+  'ttl',
+  'not_after',
+  'format',
+  'private_key_format',
+  'exclude_cn_from_sans',
+  'remove_roots_from_chain',
+  'user_ids',
+  'issuer_ref',
+  'cert_metadata',
+  'not_before_duration',
 ]);
 /** Parameters of `POST <ssh>/sign/<role>`; `public_key` is the task's own. */
 const SSH_PARAMS = new Set(['ttl', 'valid_principals', 'cert_type', 'key_id', 'critical_options', 'extensions']);
@@ -55,7 +68,11 @@ const ENDPOINT: Record<CredentialKind, { verb: string; input: string }> = {
 };
 
 export class CredentialSpecError extends Error {
-  constructor(readonly input: string, readonly problems: SpecProblem[], loc: Text) {
+  constructor(
+    readonly input: string,
+    readonly problems: SpecProblem[],
+    loc: Text,
+  ) {
     super(problems.map((p) => loc('CredentialLineProblem', input, p.line, p.entry, p.message)).join('\n'));
     this.name = 'CredentialSpecError';
   }
@@ -67,7 +84,7 @@ const paramName = /^[a-z][a-z0-9_]*$/;
 /** A Vault duration: seconds as a number, or a Go duration such as `90s`, `15m`, `1h30m`, `2d` accepted by Vault. */
 const duration = /^(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+)$/;
 
-const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** A `ttl` as Vault reads it, in seconds: a number of seconds, or a duration such as `1h30m`; undefined when neither. */
 export function durationSeconds(value: ParamValue): number | undefined {
@@ -102,7 +119,12 @@ export function parseCredentials(kind: CredentialKind, input: string, loc: Text)
       seen.set(name.toUpperCase(), r);
     }
   }
-  if (problems.length) throw new CredentialSpecError(ENDPOINT[kind].input, problems.sort((a, b) => a.line - b.line), loc);
+  if (problems.length)
+    throw new CredentialSpecError(
+      ENDPOINT[kind].input,
+      problems.sort((a, b) => a.line - b.line),
+      loc,
+    );
   return requests;
 }
 
@@ -140,7 +162,18 @@ function parseLine(kind: CredentialKind, line: number, entry: string, loc: Text)
   }
   if (/\s/.test(target)) return loc('CredentialTargetNotOne', target);
   const prefix = target || `${normalizeKeyName(role)}_`;
-  const request: CredentialRequest = { kind, line, entry, mount, role, path: `${mount}/${verb}/${role}`, params, unknownParams: Object.keys(params).filter((n) => !(kind === 'pki' ? PKI_PARAMS : SSH_PARAMS).has(n)), prefix, toFile };
+  const request: CredentialRequest = {
+    kind,
+    line,
+    entry,
+    mount,
+    role,
+    path: `${mount}/${verb}/${role}`,
+    params,
+    unknownParams: Object.keys(params).filter((n) => !(kind === 'pki' ? PKI_PARAMS : SSH_PARAMS).has(n)),
+    prefix,
+    toFile,
+  };
   for (const name of outputNames(request)) {
     const bad = variableNameProblem(name, loc) ?? (toFile ? fileNameProblem(name, loc) : undefined);
     if (bad) return target ? bad : loc('CredentialDefaultPrefix', prefix, bad);
@@ -225,11 +258,13 @@ function checkParams(kind: CredentialKind, params: Record<string, ParamValue>, l
     if (format !== undefined && format !== 'pem') return loc('CredentialParamValue', 'format', format, 'pem');
     const keyFormat = text('private_key_format');
     // With format=pem both give PEM text: der a PKCS#1 or SEC 1 key, pkcs8 a PKCS#8 one.
-    if (keyFormat !== undefined && keyFormat !== 'pkcs8' && keyFormat !== 'der') return loc('CredentialParamValue', 'private_key_format', keyFormat, 'der or pkcs8');
+    if (keyFormat !== undefined && keyFormat !== 'pkcs8' && keyFormat !== 'der')
+      return loc('CredentialParamValue', 'private_key_format', keyFormat, 'der or pkcs8');
   } else {
     if (params.public_key !== undefined) return loc('SshPublicKeyOwn');
     const certType = text('cert_type');
-    if (certType !== undefined && certType !== 'user' && certType !== 'host') return loc('CredentialParamValue', 'cert_type', certType, 'user, host');
+    if (certType !== undefined && certType !== 'user' && certType !== 'host')
+      return loc('CredentialParamValue', 'cert_type', certType, 'user, host');
   }
   return undefined;
 }

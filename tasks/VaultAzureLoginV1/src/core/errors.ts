@@ -26,14 +26,16 @@ export function explainNetwork(err: VaultNetworkError, address: string, timeoutS
   if (err.code === CLIENT_CERTIFICATE_REQUIRED) return loc('VaultTlsClientCertRequired', address);
   if (CLIENT_CERTIFICATE_REFUSED.test(err.code)) return loc('VaultTlsClientCertRefused', address, opensslReason(err.message));
   if (/alert handshake failure/.test(err.message)) return loc('VaultTlsHandshakeFailure', address);
-  if (err.code === 'EPROTO' || /wrong version number|SSL routines/i.test(err.message)) return loc('VaultTlsProtocol', address, opensslReason(err.message));
+  if (err.code === 'EPROTO' || /wrong version number|SSL routines/i.test(err.message))
+    return loc('VaultTlsProtocol', address, opensslReason(err.message));
   return loc('VaultUnreachable', address, err.code);
 }
 
 /** What came instead of the answer to a request that may have been performed (see answerLost). */
 export function lostCause(err: unknown, timeoutSeconds: number): string {
   if (err instanceof VaultHttpError) return `HTTP ${err.status}${err.errors.length ? ` ${err.errors.join('; ')}` : ''}`;
-  if (err instanceof VaultNetworkError && (err.code === 'ETIMEDOUT' || err.code === 'ECONNABORTED')) return `no answer within ${timeoutSeconds} s`;
+  if (err instanceof VaultNetworkError && (err.code === 'ETIMEDOUT' || err.code === 'ECONNABORTED'))
+    return `no answer within ${timeoutSeconds} s`;
   return err instanceof VaultNetworkError ? err.code : String(err);
 }
 
@@ -63,11 +65,18 @@ export interface LoginContext {
  * A failed login: what fails the same way for every method (network, TLS, a sealed Vault, a
  * redirect, no such mount), else the method's own explanation of the refusal, else Vault's words.
  */
-export function explainLogin(err: unknown, ctx: LoginContext, timeoutSeconds: number, loc: Text, refusal?: (err: VaultHttpError) => string | undefined): string {
+export function explainLogin(
+  err: unknown,
+  ctx: LoginContext,
+  timeoutSeconds: number,
+  loc: Text,
+  refusal?: (err: VaultHttpError) => string | undefined,
+): string {
   // The login was sent once (see isRetryableOnce): when its answer is lost, Vault may have issued a token.
   if (answerLost(err)) {
     const issued = loc('LoginMayHaveIssued', ctx.mount, ctx.lostNote ?? '');
-    if (err instanceof VaultNetworkError && err.code === 'ECONNRESET') return `${loc('VaultLoginReset', ctx.address, err.message)} ${issued}`;
+    if (err instanceof VaultNetworkError && err.code === 'ECONNRESET')
+      return `${loc('VaultLoginReset', ctx.address, err.message)} ${issued}`;
     return loc('LoginAnswerLost', ctx.address, ctx.mount, lostCause(err, timeoutSeconds), issued);
   }
   // The login is the first request: a Vault that requires mutual TLS drops a connection whose
@@ -162,10 +171,14 @@ export function explainIssue(err: unknown, ctx: IssueContext, timeoutSeconds: nu
   // Vault's pki says "unknown role: <name>" (400), its ssh engine "Unknown role: <name>" or
   // "unknown role: <name>"; a mount of another engine, or none, has no route for the path.
   if (/unknown role/i.test(text)) {
-    const create = ctx.kind === 'pki' ? `vault write ${ctx.mount}/roles/${ctx.role} allowed_domains=example.com allow_subdomains=true max_ttl=72h` : `vault write ${ctx.mount}/roles/${ctx.role} key_type=ca allow_user_certificates=true allowed_users=deploy default_user=deploy ttl=30m`;
+    const create =
+      ctx.kind === 'pki'
+        ? `vault write ${ctx.mount}/roles/${ctx.role} allowed_domains=example.com allow_subdomains=true max_ttl=72h`
+        : `vault write ${ctx.mount}/roles/${ctx.role} key_type=ca allow_user_certificates=true allowed_users=deploy default_user=deploy ttl=30m`;
     return loc('CredentialUnknownRole', ctx.role, ctx.mount, create);
   }
-  if (err.status === 404 || /no handler for route|unsupported path/.test(text)) return loc('CredentialNoEngine', ctx.path, text || `HTTP ${err.status}`, ctx.kind, ctx.mount, ctx.mount, ctx.kind);
+  if (err.status === 404 || /no handler for route|unsupported path/.test(text))
+    return loc('CredentialNoEngine', ctx.path, text || `HTTP ${err.status}`, ctx.kind, ctx.mount, ctx.mount, ctx.kind);
   if (err.status === 400) return loc('CredentialRefused', ctx.path, text || 'no error text', ctx.mount, ctx.role);
   return loc('CredentialHttp', ctx.path, err.status, text || 'no error text');
 }

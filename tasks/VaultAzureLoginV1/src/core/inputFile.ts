@@ -4,7 +4,10 @@
 import type { Text } from './text';
 
 /** Why a file was not read: not there, not readable, not a regular file, or above the cap. */
-export type FileRefusal = { refused: 'missing' | 'unreadable'; code: string } | { refused: 'notFile'; kind: string } | { refused: 'tooLarge' };
+export type FileRefusal =
+  | { refused: 'missing' | 'unreadable'; code: string }
+  | { refused: 'notFile'; kind: string }
+  | { refused: 'tooLarge' };
 
 export type FileRead = { text: string } | FileRefusal;
 

@@ -31,11 +31,26 @@ export function ed25519PublicLine(publicKey: Buffer): string {
  * passphrase, and this file has none).
  */
 export function ed25519PrivateFile(seed: Buffer, publicKey: Buffer, checkInt: number, comment: string): string {
-  let secret = Buffer.concat([u32(checkInt), u32(checkInt), str(ED25519), str(publicKey), str(Buffer.concat([seed, publicKey])), str(comment)]);
+  let secret = Buffer.concat([
+    u32(checkInt),
+    u32(checkInt),
+    str(ED25519),
+    str(publicKey),
+    str(Buffer.concat([seed, publicKey])),
+    str(comment),
+  ]);
   const padding: number[] = [];
   for (let i = 1; (secret.length + padding.length) % 8 !== 0; i++) padding.push(i);
   secret = Buffer.concat([secret, Buffer.from(padding)]);
-  const body = Buffer.concat([Buffer.from('openssh-key-v1\0', 'binary'), str('none'), str('none'), str(''), u32(1), str(publicBlob(publicKey)), str(secret)]);
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0', 'binary'),
+    str('none'),
+    str('none'),
+    str(''),
+    u32(1),
+    str(publicBlob(publicKey)),
+    str(secret),
+  ]);
   const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
   return ['-----BEGIN OPENSSH PRIVATE KEY-----', ...lines, '-----END OPENSSH PRIVATE KEY-----', ''].join('\n');
 }

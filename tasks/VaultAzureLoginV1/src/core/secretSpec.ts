@@ -86,15 +86,17 @@ function nameReason(name: string, loc: Text): string | undefined {
   }
   const bad = Array.from(new Set(Array.from(name.replace(/[A-Za-z0-9_.]/g, ''))));
   if (bad.length > 0) {
-    const shown = bad.map(c => (/\s/.test(c) ? loc('SpecNameSpace') : `"${c}"`)).join(', ');
+    const shown = bad.map((c) => (/\s/.test(c) ? loc('SpecNameSpace') : `"${c}"`)).join(', ');
     return loc('SpecNameBadChars', shown);
   }
   const lower = name.toLowerCase();
-  const reserved = RESERVED_PREFIXES.find(p => lower.startsWith(p));
+  const reserved = RESERVED_PREFIXES.find((p) => lower.startsWith(p));
   if (reserved !== undefined) {
     return loc('SpecNameReserved', reserved, RESERVED_PREFIXES.join(', '));
   }
-  const predefined = PREDEFINED_NAMESPACES.find(ns => lower.startsWith(`${ns.toLowerCase()}.`) || lower.startsWith(`${ns.toLowerCase()}_`));
+  const predefined = PREDEFINED_NAMESPACES.find(
+    (ns) => lower.startsWith(`${ns.toLowerCase()}.`) || lower.startsWith(`${ns.toLowerCase()}_`),
+  );
   if (predefined !== undefined) {
     return loc('SpecNamePredefined', predefined, PREDEFINED_NAMESPACES.join(', '));
   }
@@ -127,7 +129,7 @@ export function variableNameFor(req: SecretRequest, key: string | undefined, loc
  * does). Each later use gets one message quoting its source and the first one's.
  */
 export function findDuplicateNames(names: Array<{ name: string; source: string }>, loc: Text): string[] {
-  return duplicatePairs(names.map(n => n.name)).map(({ first, later }) => {
+  return duplicatePairs(names.map((n) => n.name)).map(({ first, later }) => {
     const [a, b] = [names[first], names[later]];
     return b.name === a.name
       ? loc('SpecDuplicateRead', b.name, b.source, a.source)
@@ -167,8 +169,8 @@ export function parseSecrets(input: string, loc: Text): SecretRequest[] {
   }
 
   // Names known before any read: key and `.` entries. `*` names are checked after reading.
-  const named = requests.filter(r => r.selector.kind !== 'all');
-  for (const { first, later } of duplicatePairs(named.map(r => variableNameFor(r, undefined, loc)))) {
+  const named = requests.filter((r) => r.selector.kind !== 'all');
+  for (const { first, later } of duplicatePairs(named.map((r) => variableNameFor(r, undefined, loc)))) {
     const a = named[first];
     const b = named[later];
     const name = variableNameFor(b, undefined, loc);
@@ -299,12 +301,12 @@ function parseEntry(line: number, entry: string, loc: Text): SecretRequest | str
     return tokens;
   }
 
-  const pipes = tokens.filter(t => t.kind === 'pipe').length;
+  const pipes = tokens.filter((t) => t.kind === 'pipe').length;
   if (pipes > 1) {
     return loc('SpecTwoPipes');
   }
   // At most one "|" is left: what comes before and after it are words and quoted keys only.
-  const pipeAt = tokens.findIndex(t => t.kind === 'pipe');
+  const pipeAt = tokens.findIndex((t) => t.kind === 'pipe');
   const parts = tokens.filter((t): t is Part => t.kind !== 'pipe');
   const before = pipeAt === -1 ? parts : parts.slice(0, pipeAt);
   const after = pipeAt === -1 ? undefined : parts.slice(pipeAt);
@@ -326,7 +328,10 @@ function parseEntry(line: number, entry: string, loc: Text): SecretRequest | str
     return loc('SpecSelectorMissing');
   }
   if (before.length > 2) {
-    const extra = before.slice(2).map(t => t.text).join(' ');
+    const extra = before
+      .slice(2)
+      .map((t) => t.text)
+      .join(' ');
     return after === undefined ? loc('SpecExtraWords', extra) : loc('SpecExtraWordsBeforePipe', extra);
   }
 
@@ -351,7 +356,7 @@ function parseEntry(line: number, entry: string, loc: Text): SecretRequest | str
       return loc(selector.kind === 'all' ? 'SpecPrefixMissing' : 'SpecNameMissing');
     }
     if (after.length > 1 || after[0].kind !== 'word') {
-      return loc('SpecTargetNotOneName', after.map(t => t.text).join(' '));
+      return loc('SpecTargetNotOneName', after.map((t) => t.text).join(' '));
     }
     target = after[0].text;
   }
@@ -468,7 +473,7 @@ function parsePath(written: string, loc: Text): { path: string; version?: number
   if (path.length === 0) {
     return loc('SpecPathEmpty');
   }
-  const badChar = ['?', '#'].find(c => path.includes(c));
+  const badChar = ['?', '#'].find((c) => path.includes(c));
   if (badChar !== undefined) {
     return loc('SpecPathBadChar', path, badChar);
   }
@@ -480,7 +485,7 @@ function parsePath(written: string, loc: Text): { path: string; version?: number
     return loc('SpecPathRewritten', path, rewritten[0]);
   }
   const segments = path.split('/');
-  if (segments.some(s => s.length === 0 || s === '.' || s === '..')) {
+  if (segments.some((s) => s.length === 0 || s === '.' || s === '..')) {
     return loc('SpecPathBadSegment', path);
   }
   if (segments.length < 2) {

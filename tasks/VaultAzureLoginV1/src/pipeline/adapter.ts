@@ -13,7 +13,8 @@ import { VariableSink } from './publish';
 import { StateStore } from './state';
 
 /** The task's task.json: beside the bundle in a package; one folder up when run from source. */
-const taskJsonIn = (dir: string): string | undefined => [path.join(dir, 'task.json'), path.join(dir, '..', 'task.json')].find((p) => fs.existsSync(p));
+const taskJsonIn = (dir: string): string | undefined =>
+  [path.join(dir, 'task.json'), path.join(dir, '..', 'task.json')].find((p) => fs.existsSync(p));
 
 export function loadMessages(dir: string): void {
   const taskJson = taskJsonIn(dir);

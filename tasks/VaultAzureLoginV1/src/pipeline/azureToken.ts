@@ -17,7 +17,6 @@ function describe(err: unknown): string {
   }
 }
 
-
 /** System.OidcRequestUri when it is an https URL: where the agent says a job's OIDC tokens are asked for. */
 function oidcRequestUri(): string | undefined {
   const uri = tl.getVariable('System.OidcRequestUri');

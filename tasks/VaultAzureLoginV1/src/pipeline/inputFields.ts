@@ -35,7 +35,14 @@ export function booleanInput({ port, loc }: InputSource, name: string, fallback:
   return fallback;
 }
 
-export function numberInput({ port, loc }: InputSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+export function numberInput(
+  { port, loc }: InputSource,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
   const raw = port.input(name);
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -46,7 +53,14 @@ export function numberInput({ port, loc }: InputSource, name: string, fallback: 
 }
 
 /** PEM text, or the path of a PEM file (a regular file of at most 1 MiB). `kind` checks what it must hold. Never echoes key material. */
-export function pemInput({ loc, readFile }: InputSource, name: string, raw: string, kind: 'certificate' | 'key', problems: string[], passphrase?: string): string | undefined {
+export function pemInput(
+  { loc, readFile }: InputSource,
+  name: string,
+  raw: string,
+  kind: 'certificate' | 'key',
+  problems: string[],
+  passphrase?: string,
+): string | undefined {
   if (!raw) return undefined;
   let pem = raw;
   if (!raw.includes('-----BEGIN')) {

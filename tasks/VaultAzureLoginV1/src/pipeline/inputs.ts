@@ -176,7 +176,10 @@ export function readRunAsPreJob(src: ConfigSource): boolean {
 export function refuseUnexpandedMacros({ port, loc }: ConfigSource, names: string[]): void {
   const problems: string[] = [];
   for (const name of names) {
-    const lines = port.input(name).split(/\r?\n/).filter((l) => !l.trim().startsWith('#'));
+    const lines = port
+      .input(name)
+      .split(/\r?\n/)
+      .filter((l) => !l.trim().startsWith('#'));
     const macro = /\$\([\w.-]+\)/.exec(lines.join('\n'))?.[0];
     if (macro) problems.push(loc('PreJobUnexpandedMacro', name, macro));
   }
@@ -231,7 +234,10 @@ export function readConfig(src: ConfigSource): Read<TaskConfig> {
 
   const exportToken = booleanInput(src, 'exportToken', false, problems);
   const before = problems.length;
-  const credentials = [...readCredentials(src, 'pki', 'certificates', problems), ...readCredentials(src, 'ssh', 'sshCertificates', problems)];
+  const credentials = [
+    ...readCredentials(src, 'pki', 'certificates', problems),
+    ...readCredentials(src, 'ssh', 'sshCertificates', problems),
+  ];
   // Certificates asked for (even in lines with problems) are work enough without a secret.
   const wantsCredentials = credentials.length > 0 || problems.length > before;
   const secretsText = src.rawInput('secrets');
@@ -244,7 +250,9 @@ export function readConfig(src: ConfigSource): Read<TaskConfig> {
     const noEntries = err.problems.every((p) => p.line === 0);
     if (!(noEntries && (exportToken || wantsCredentials))) {
       const hint = noEntries ? `\n  ${loc('SecretsOrExport')}` : '';
-      problems.push([loc('SecretsInvalid', err.problems.length), ...err.problems.map((p) => `  ${formatProblem(p, loc)}`)].join('\n') + hint);
+      problems.push(
+        [loc('SecretsInvalid', err.problems.length), ...err.problems.map((p) => `  ${formatProblem(p, loc)}`)].join('\n') + hint,
+      );
     }
   }
 

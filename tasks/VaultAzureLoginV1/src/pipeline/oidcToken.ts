@@ -37,13 +37,26 @@ export const azdoOidcTokenSource: OidcTokenSource = async ({ requestUri, service
   const cert = readOptional(certs?.certFile);
   const key = cert ? readOptional(certs?.keyFile) : undefined;
   const transport = createTransport(url.origin, {
-    tls: { verify: true, ca: ca ? [ca] : [], cert: key ? cert : undefined, key, passphrase: key ? certs?.passphrase || undefined : undefined },
-    proxy: proxy?.proxyUrl ? { url: proxy.proxyUrl, username: proxy.proxyUsername || undefined, password: proxy.proxyPassword || undefined } : undefined,
+    tls: {
+      verify: true,
+      ca: ca ? [ca] : [],
+      cert: key ? cert : undefined,
+      key,
+      passphrase: key ? certs?.passphrase || undefined : undefined,
+    },
+    proxy: proxy?.proxyUrl
+      ? { url: proxy.proxyUrl, username: proxy.proxyUsername || undefined, password: proxy.proxyPassword || undefined }
+      : undefined,
     timeoutMs: timeoutSeconds * 1000,
   });
   try {
     // X-TFS-FedAuthRedirect: without it a refused token gets a 302 to the sign-in page, not a 401.
-    const res = await transport.send({ method: 'POST', url, headers: { authorization: `Bearer ${accessToken}`, 'x-tfs-fedauthredirect': 'Suppress' }, json: {} });
+    const res = await transport.send({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${accessToken}`, 'x-tfs-fedauthredirect': 'Suppress' },
+      json: {},
+    });
     return readOidcAnswer(res.status, res.body, shown);
   } catch (err) {
     if (err instanceof TransportError) throw new OidcTokenError(shown, err.message, undefined, err.code);

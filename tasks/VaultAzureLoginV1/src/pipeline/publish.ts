@@ -26,7 +26,14 @@ const structureOnly = /^[\s{}[\],:"]*$/;
  */
 export function maskPiecesOf(value: string): string[] {
   if (!/[\r\n]/.test(value)) return value.trim() ? [value] : [];
-  return [...new Set(value.split(/\r?\n|\r/).map((l) => l.trim()).filter((l) => l && !structureOnly.test(l)))];
+  return [
+    ...new Set(
+      value
+        .split(/\r?\n|\r/)
+        .map((l) => l.trim())
+        .filter((l) => l && !structureOnly.test(l)),
+    ),
+  ];
 }
 
 /** Masks every value read, in the form it will be published: exactly as read. */

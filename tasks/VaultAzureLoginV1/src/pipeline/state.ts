@@ -89,7 +89,10 @@ type Fields<T> = { [K in keyof T]-?: NonNullable<T[K]> extends string | number |
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const optionalString: Check = (v) => v === undefined || isString(v);
-const whole = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const whole =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 
 /**
  * How each setting of the saved Vault is kept. Secret: the client key and its passphrase, the proxy

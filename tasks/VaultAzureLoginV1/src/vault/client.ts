@@ -56,7 +56,6 @@ export interface MountInfo {
   kvVersion?: 1 | 2;
 }
 
-
 export interface VaultApi {
   /**
    * `POST auth/<mount>/login` with the body a login method made; `spends` when the login may use
@@ -157,7 +156,12 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
       const path = `auth/${mount}/login`;
       // A login creates a token, never retried after its answer was lost; one that may use up its
       // credential is retried only when Vault provably did not perform it.
-      const body = await call(`POST ${path}`, path, () => node().write(path, loginBody, { ...authNs }), spends ? isRetryableOnce : isRetryableLogin);
+      const body = await call(
+        `POST ${path}`,
+        path,
+        () => node().write(path, loginBody, { ...authNs }),
+        spends ? isRetryableOnce : isRetryableLogin,
+      );
       const auth = body?.auth;
       if (!auth || typeof auth.client_token !== 'string') {
         throw new VaultHttpError(200, path, ['the login response has no auth.client_token'], undefined);
@@ -175,7 +179,12 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
     },
     async post(path, body, withToken, once = false) {
       const headers = { ...authNs.headers, ...(withToken ? { 'X-Vault-Token': withToken } : {}) };
-      return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, headers }), once ? isRetryableOnce : isRetryable);
+      return call(
+        `POST ${path}`,
+        path,
+        () => node().request({ path: `/${path}`, method: 'POST', json: body, headers }),
+        once ? isRetryableOnce : isRetryable,
+      );
     },
     async mount(path) {
       const lookup = `sys/internal/ui/mounts/${path}`;

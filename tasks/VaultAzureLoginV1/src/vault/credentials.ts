@@ -82,10 +82,15 @@ function pkiValues(req: CredentialRequest, body: VaultBody, loc: Text, nowMs: nu
   const expires = Number.isFinite(expiration) && expiration > 0 ? new Date(expiration * 1000).toISOString().replace(/\.000Z$/, 'Z') : '?';
   const leaseId = text(body?.lease_id);
   const serial = escapeOutside(String(data.serial_number ?? '?'));
-  const note = leaseId ? loc('CertificateIssuedLease', req.path, serial, expires, escapeOutside(leaseId)) : loc('CertificateIssued', req.path, serial, expires);
+  const note = leaseId
+    ? loc('CertificateIssuedLease', req.path, serial, expires, escapeOutside(leaseId))
+    : loc('CertificateIssued', req.path, serial, expires);
   // A slack of two minutes: the time the request took, and Vault's clock against the agent's.
   const asked = req.params.ttl === undefined ? undefined : durationSeconds(req.params.ttl);
-  const warning = asked !== undefined && Number.isFinite(expiration) && expiration * 1000 < nowMs + (asked - 120) * 1000 ? loc('CertificateTtlShortened', req.path, String(req.params.ttl), expires) : undefined;
+  const warning =
+    asked !== undefined && Number.isFinite(expiration) && expiration * 1000 < nowMs + (asked - 120) * 1000
+      ? loc('CertificateTtlShortened', req.path, String(req.params.ttl), expires)
+      : undefined;
   return { values, note, warning, leaseId };
 }
 
@@ -101,12 +106,28 @@ function sshValues(req: CredentialRequest, body: VaultBody, pair: SshKeyPair, lo
     { name: certName, value: withNewline(signed.trim()), source: req.path, toFile: true },
   ];
   const principals = cert.principals.length ? cert.principals.map(escapeOutside).join(', ') : loc('SshAnyPrincipal');
-  const note = loc('SshCertificateSigned', req.path, escapeOutside(cert.keyId), cert.certType, principals, cert.serial, sshTime(cert.validAfter), sshTime(cert.validBefore));
+  const note = loc(
+    'SshCertificateSigned',
+    req.path,
+    escapeOutside(cert.keyId),
+    cert.certType,
+    principals,
+    cert.serial,
+    sshTime(cert.validAfter),
+    sshTime(cert.validBefore),
+  );
   return { values, note, leaseId: text(body?.lease_id) };
 }
 
 function issueContext(req: CredentialRequest, opts: IssueOptions): IssueContext {
-  return { address: opts.address, kind: req.kind, mount: req.mount, role: req.role, path: req.path, policyPath: `${opts.policyPrefix ?? ''}${req.path}` };
+  return {
+    address: opts.address,
+    kind: req.kind,
+    mount: req.mount,
+    role: req.role,
+    path: req.path,
+    policyPath: `${opts.policyPrefix ?? ''}${req.path}`,
+  };
 }
 
 /**
@@ -114,7 +135,12 @@ function issueContext(req: CredentialRequest, opts: IssueOptions): IssueContext 
  * `<mount>/issue/<role>` of a KV mount would store the parameters as a secret there: the engine
  * is checked first, once per mount.
  */
-async function engineProblem(vault: Pick<VaultApi, 'mount'>, req: CredentialRequest, lookups: Map<string, Promise<MountInfo>>, opts: IssueOptions): Promise<string | undefined> {
+async function engineProblem(
+  vault: Pick<VaultApi, 'mount'>,
+  req: CredentialRequest,
+  lookups: Map<string, Promise<MountInfo>>,
+  opts: IssueOptions,
+): Promise<string | undefined> {
   let lookup = lookups.get(req.mount);
   if (!lookup) lookups.set(req.mount, (lookup = vault.mount(req.path)));
   let mount: MountInfo;
@@ -122,7 +148,8 @@ async function engineProblem(vault: Pick<VaultApi, 'mount'>, req: CredentialRequ
     mount = await lookup;
   } catch (err) {
     // A token with no capability under the mount may not look it up: the rule it lacks is update on the path.
-    if (err instanceof VaultHttpError && err.status === 403) return explainIssue(err, issueContext(req, opts), opts.timeoutSeconds, opts.loc);
+    if (err instanceof VaultHttpError && err.status === 403)
+      return explainIssue(err, issueContext(req, opts), opts.timeoutSeconds, opts.loc);
     return explainMount(err, req.path, opts.address, opts.timeoutSeconds, opts.loc);
   }
   if (mount.type === req.kind && mount.path === `${req.mount}/`) return undefined;
@@ -130,7 +157,11 @@ async function engineProblem(vault: Pick<VaultApi, 'mount'>, req: CredentialRequ
 }
 
 /** Sends every request once, bounded in parallel; the values come back in the requests' order. */
-export async function issueCredentials(vault: Pick<VaultApi, 'mount' | 'write'>, requests: CredentialRequest[], opts: IssueOptions): Promise<IssueOutcome> {
+export async function issueCredentials(
+  vault: Pick<VaultApi, 'mount' | 'write'>,
+  requests: CredentialRequest[],
+  opts: IssueOptions,
+): Promise<IssueOutcome> {
   const makePair = opts.newKeyPair ?? newSshKeyPair;
   const leaseIds: string[] = [];
   const lookups = new Map<string, Promise<MountInfo>>();

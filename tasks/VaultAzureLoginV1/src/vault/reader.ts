@@ -186,7 +186,9 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     try {
       return planFor(request, await resolver.resolve(request.path), opts.loc);
     } catch (err) {
-      return { failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds, opts.loc) } };
+      return {
+        failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds, opts.loc) },
+      };
     }
   });
 
@@ -219,7 +221,10 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
         version: plan.request.version,
         withoutData: plan.withoutData,
       };
-      answers.set(plan.apiPath, { error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc), notFound: err instanceof VaultHttpError && err.status === 404 });
+      answers.set(plan.apiPath, {
+        error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc),
+        notFound: err instanceof VaultHttpError && err.status === 404,
+      });
     }
   });
 
@@ -241,7 +246,10 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     failures.push(...out.failures);
   }
 
-  for (const message of findDuplicateNames(values.map((v) => ({ name: v.name, source: v.source })), opts.loc)) {
+  for (const message of findDuplicateNames(
+    values.map((v) => ({ name: v.name, source: v.source })),
+    opts.loc,
+  )) {
     failures.push({ source: opts.loc('VariableNames'), reason: message });
   }
 

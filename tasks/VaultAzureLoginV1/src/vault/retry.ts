@@ -84,12 +84,18 @@ export function backoffMs(attempt: number, random: () => number): number {
 }
 
 export function describeFailure(err: unknown): string {
-  if (err instanceof VaultHttpError) return `HTTP ${err.status}${err.errors.length ? `: ${err.errors.join('; ').replace(/\s+/g, ' ').trim()}` : ''}`;
+  if (err instanceof VaultHttpError)
+    return `HTTP ${err.status}${err.errors.length ? `: ${err.errors.join('; ').replace(/\s+/g, ' ').trim()}` : ''}`;
   if (err instanceof VaultNetworkError) return err.code;
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy, retryable: (err: unknown) => boolean = isRetryable): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  policy: RetryPolicy,
+  retryable: (err: unknown) => boolean = isRetryable,
+): Promise<T> {
   const attempts = policy.retries + 1;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -139,7 +139,10 @@ function answerBody(req: HttpRequest) {
   const chunks: Buffer[] = [];
   let size = 0;
   const tooLarge = () =>
-    new TransportError(ANSWER_TOO_LARGE, `the answer to ${req.method} ${req.url.pathname} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
+    new TransportError(
+      ANSWER_TOO_LARGE,
+      `the answer to ${req.method} ${req.url.pathname} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`,
+    );
   return {
     declared(contentLength: string | string[] | undefined): TransportError | undefined {
       return Number(Array.isArray(contentLength) ? contentLength[0] : contentLength) > MAX_ANSWER_BYTES ? tooLarge() : undefined;
@@ -208,7 +211,10 @@ class ReusingAgent extends https.Agent {
     super(options);
   }
 
-  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     return this.spare() ?? super.createConnection(options, callback);
   }
 }
@@ -243,7 +249,10 @@ class PreconnectingAgent extends http.Agent {
     }
   }
 
-  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const socket = this.opened.shift();
     if (!socket) return super.createConnection(options, callback);
     socket.off('error', this.ignore);
@@ -478,7 +487,9 @@ class Http2Origin {
         opened.on('close', () => {
           clearTimeout(timer);
           forget();
-          reject(asTransportError(this.causes.get(opened) ?? new TransportError('ECONNRESET', 'the connection closed before HTTP/2 began')));
+          reject(
+            asTransportError(this.causes.get(opened) ?? new TransportError('ECONNRESET', 'the connection closed before HTTP/2 began')),
+          );
         });
         opened.on('goaway', (code: number) => {
           this.noteFailure(opened, code);
