@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { parse as parseJson } from 'lossless-json';
-import { describeRequest, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/vault/reader';
+import { describeRequest, readCreates, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/vault/reader';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
 import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
@@ -20,6 +20,8 @@ interface FakeOptions {
 /** A hand-made Vault: mounts by path prefix, answers by API path (an absent path is a 404), and a log of calls. */
 class FakeVault implements SecretSource {
   readonly calls: string[] = [];
+  /** The API paths read with `once` (never sent again after they may have reached Vault). */
+  readonly once: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
   constructor(
@@ -36,8 +38,9 @@ class FakeVault implements SecretSource {
     if (!m) throw new VaultHttpError(400, `sys/internal/ui/mounts/${p}`, ['no mount'], undefined);
     return m;
   }
-  async read(apiPath: string): Promise<VaultBody> {
+  async read(apiPath: string, once = false): Promise<VaultBody> {
     this.calls.push(`read ${apiPath}`);
+    if (once) this.once.push(apiPath);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((r) => setImmediate(r));
@@ -100,6 +103,28 @@ describe('readSecrets', () => {
     assert.deepEqual(out.values.map((v) => v.name).sort(), ['DB_PASSWORD', 'DB_USERNAME', 'TOKEN']);
     assert.deepEqual(out.leaseIds, ['database/creds/ci/abc'], 'the empty lease_id of a KV answer is no lease');
     assert.deepEqual(out.mounts, [kv1, db]);
+    assert.deepEqual(vault.once, ['database/creds/ci'], 'the database read creates a user: sent once; the KV read keeps its retries');
+  });
+
+  it('sends once every read of an engine that may create what it returns, and retries only reads of stored data', () => {
+    for (const type of ['kv', 'generic', 'cubbyhole', 'system', 'identity']) assert.equal(readCreates({ path: 'm/', type }), false, type);
+    for (const type of ['database', 'aws', 'azure', 'gcp', 'consul', 'rabbitmq', 'ldap', 'totp', 'some-plugin', ''])
+      assert.equal(readCreates({ path: 'm/', type }), true, type);
+  });
+
+  it('explains a lost answer to a read that creates: not read again, the lease to revoke; a lost KV answer is only unreachable', async () => {
+    const vault = new FakeVault([kv2, db], {
+      'database/creds/ci': new VaultNetworkError('ECONNRESET', 'database/creds/ci', 'socket hang up'),
+      'secret/data/app': new VaultNetworkError('ECONNRESET', 'secret/data/app', 'socket hang up'),
+    });
+    const out = await readSecrets(vault, parseSecrets('database/creds/ci password | DB_PASS\nsecret/app token', loc), opts);
+    assert.deepEqual(
+      out.failures.map((f) => f.reason),
+      [
+        loc('ReadAnswerLost', opts.address, 'database/creds/ci', 'ECONNRESET', 'database/creds/ci'),
+        loc('VaultUnreachable', opts.address, 'ECONNRESET'),
+      ],
+    );
   });
 
   it('publishes the whole secret as compact JSON with "."', async () => {

@@ -107,9 +107,12 @@ export interface ReadContext {
   version?: number;
   /** A path with data/ on a KV version 1 mount: the suggestion without it. */
   withoutData?: string;
+  /** The read creates what it returns (a dynamic secret and its lease), so it was sent once. */
+  creates?: boolean;
 }
 
 export function explainRead(err: unknown, ctx: ReadContext, timeoutSeconds: number, loc: Text): string {
+  if (ctx.creates && answerLost(err)) return loc('ReadAnswerLost', ctx.address, ctx.aclPath, lostCause(err, timeoutSeconds), ctx.aclPath);
   if (err instanceof VaultNetworkError) return explainNetwork(err, ctx.address, timeoutSeconds, loc);
   if (!(err instanceof VaultHttpError)) return String((err as Error)?.message ?? err);
   const common = explainCommon(err, ctx.address, loc);

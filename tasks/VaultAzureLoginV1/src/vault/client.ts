@@ -69,7 +69,12 @@ export interface VaultApi {
    */
   post(path: string, body: Record<string, unknown>, token: string, once?: boolean): Promise<VaultBody>;
   mount(path: string): Promise<MountInfo>;
-  read(apiPath: string): Promise<VaultBody>;
+  /**
+   * `GET <apiPath>` with the login's token in the read namespace; `once` for a read that creates
+   * something (a dynamic secret engine's credential and its lease): never sent again after it may
+   * have reached Vault.
+   */
+  read(apiPath: string, once?: boolean): Promise<VaultBody>;
   /**
    * `POST <path>` with the login's token in the read namespace, for a request that creates
    * something (a certificate): never sent again after it may have reached Vault.
@@ -198,9 +203,9 @@ export function createVaultClient(opts: VaultClientOptions): VaultApi {
         kvVersion: type === 'kv' || type === 'generic' ? (String(version) === '2' ? 2 : 1) : undefined,
       };
     },
-    async read(apiPath) {
+    async read(apiPath, once = false) {
       const path = apiPath.split('?')[0];
-      return call(`GET ${path}`, path, () => node().read(apiPath, { ...readNs }));
+      return call(`GET ${path}`, path, () => node().read(apiPath, { ...readNs }), once ? isRetryableOnce : isRetryable);
     },
     async write(path, body) {
       return call(`POST ${path}`, path, () => node().request({ path: `/${path}`, method: 'POST', json: body, ...readNs }), isRetryableOnce);

@@ -65,6 +65,17 @@ interface Plan {
 
 type Planned = { plan: Plan } | { failure: ReadFailure };
 
+/**
+ * Engines whose reads only return what is stored. A read from any other engine may create what it
+ * returns (database/creds/<role> makes a database user and its lease, aws/creds an IAM key): it is
+ * sent once, as a login is.
+ */
+const STORED_ONLY = new Set(['kv', 'generic', 'cubbyhole', 'system', 'identity']);
+
+export function readCreates(mount: MountInfo): boolean {
+  return !STORED_ONLY.has(mount.type);
+}
+
 export function describeRequest(r: SecretRequest): string {
   const selector = r.selector.kind === 'key' ? r.selector.key : r.selector.kind === 'all' ? '*' : '.';
   return `${r.path}${r.version ? `@${r.version}` : ''} ${selector}`;
@@ -205,7 +216,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   const leaseIds = new Set<string>();
   await mapLimit(distinct, opts.concurrency, async (plan) => {
     try {
-      const body = await vault.read(plan.apiPath);
+      const body = await vault.read(plan.apiPath, readCreates(plan.mount));
       const leaseId = body?.lease_id;
       if (typeof leaseId === 'string' && leaseId && !leaseIds.has(leaseId)) {
         leaseIds.add(leaseId);
@@ -220,6 +231,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
         policyPath: `${opts.policyPrefix ?? ''}${plan.aclPath}`,
         version: plan.request.version,
         withoutData: plan.withoutData,
+        creates: readCreates(plan.mount),
       };
       answers.set(plan.apiPath, {
         error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc),
