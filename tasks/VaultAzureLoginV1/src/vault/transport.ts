@@ -5,9 +5,10 @@
 // proxy applies, requests go over at most MAX_HTTP1_CONNECTIONS kept-alive HTTP/1.1 connections
 // instead, the rest waiting their turn.
 //
-// No answer is read beyond MAX_ANSWER_BYTES. Nothing here follows a redirect (the token would
-// travel with it) or reads proxy settings from the environment: the agent's proxy arrives as an
-// argument.
+// The bounds are ../net/http's, as for every outside request: each HTTP/1.1 request is sent there,
+// and each HTTP/2 stream counts its answer and keeps its time the same way. No answer is read
+// beyond MAX_ANSWER_BYTES. Nothing here follows a redirect (the token would travel with it) or
+// reads proxy settings from the environment: the agent's proxy arrives as an argument.
 import * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import * as https from 'node:https';
@@ -17,19 +18,21 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { parse as parseJson } from 'lossless-json';
-import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
+import {
+  ANSWER_TOO_LARGE,
+  answerBody,
+  asTransportError,
+  type HttpRequest,
+  MAX_ANSWER_BYTES,
+  parseBody,
+  send as sendHttp1,
+  TransportError,
+  timeoutError,
+} from '../net/http';
 import type { ProxyConfig, TlsConfig } from './settings';
 
-export { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES };
-
-export interface HttpRequest {
-  method: string;
-  url: URL;
-  headers: Record<string, string>;
-  /** Sent as JSON. */
-  json?: unknown;
-}
+export type { HttpRequest };
+export { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES, TransportError };
 
 export interface HttpResponse {
   status: number;
@@ -52,22 +55,6 @@ export interface TransportOptions {
  */
 export const MAX_HTTP1_CONNECTIONS = 8;
 
-/** No HTTP answer; `code` is Node's (ECONNREFUSED, CERT_HAS_EXPIRED, ETIMEDOUT, ...) or ANSWER_TOO_LARGE. */
-export class TransportError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /**
-     * Whether any of the request may have reached the server: false only when the connection (TCP,
-     * DNS, proxy tunnel, TLS handshake) failed before the request could be written on it.
-     */
-    readonly sent = true,
-  ) {
-    super(message);
-    this.name = 'TransportError';
-  }
-}
-
 export interface Transport {
   /**
    * Starts connecting (TLS handshake, protocol choice) ahead of the first request; to a plain
@@ -89,72 +76,6 @@ function proxyUrl(proxy: ProxyConfig): string {
     url.password = encodeURIComponent(proxy.password ?? '');
   }
   return url.toString();
-}
-
-/**
- * Vault's JSON, every number kept as the text Vault sent (a LosslessNumber): a secret such as
- * 12345678901234567890 or 0.10 must reach the pipeline as Vault holds it, which JSON.parse cannot
- * give. Objects are plain, `__proto__` an own key like any other.
- */
-function parseBody(text: string): unknown {
-  if (!text) return undefined;
-  try {
-    return parseJson(text);
-  } catch {
-    return text;
-  }
-}
-
-function asTransportError(err: unknown, sent = true): TransportError {
-  if (err instanceof TransportError && err.sent === sent) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new TransportError(typeof e?.code === 'string' ? e.code : 'EUNKNOWN', e?.message ?? String(err), sent);
-}
-
-/**
- * Whether a request on `socket` can have been written yet: once it is connected, and over TLS once
- * the handshake is done (before, Node holds the request back). A kept-alive connection is ready.
- */
-function onceWritable(socket: Duplex, ready: () => void): void {
-  if (socket instanceof tls.TLSSocket) {
-    // "Before a handshake has completed, this value is always null" (Node's documentation).
-    if (socket.alpnProtocol !== null) ready();
-    else socket.once('secureConnect', ready);
-    return;
-  }
-  const plain = socket as Duplex & { connecting?: boolean };
-  if (!plain.connecting) ready();
-  else plain.once('connect', ready);
-}
-
-const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
-
-/**
- * An answer's body as it arrives, counted chunk by chunk whatever Content-Length says (it may be
- * missing or wrong): `add` returns an error once the body passes MAX_ANSWER_BYTES, and the caller
- * stops the request then. A Content-Length above the limit (`declared`) fails at once, before any
- * byte is read.
- */
-function answerBody(req: HttpRequest) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const tooLarge = () =>
-    new TransportError(
-      ANSWER_TOO_LARGE,
-      `the answer to ${req.method} ${req.url.pathname} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`,
-    );
-  return {
-    declared(contentLength: string | string[] | undefined): TransportError | undefined {
-      return Number(Array.isArray(contentLength) ? contentLength[0] : contentLength) > MAX_ANSWER_BYTES ? tooLarge() : undefined;
-    },
-    add(chunk: Buffer): TransportError | undefined {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) return tooLarge();
-      chunks.push(chunk);
-      return undefined;
-    },
-    parsed: (): unknown => parseBody(Buffer.concat(chunks).toString('utf8')),
-  };
 }
 
 /** Runs at most `max` calls at once; the others wait, in order, for one to end. */
@@ -283,7 +204,6 @@ function http1(origin: URL, opts: TransportOptions, secure: tls.ConnectionOption
   } else {
     agent = new ReusingAgent({ ...pool, ...secure }, spare);
   }
-  const client = secure === undefined ? http : https;
   // The TLS settings go with each request too: for the TLS connection to Vault inside the tunnel
   // HttpsProxyAgent takes only these (its own options are for the connection to the proxy), and
   // it leaves out the host, so that Vault's name is checked here (an IP address would be checked
@@ -293,51 +213,14 @@ function http1(origin: URL, opts: TransportOptions, secure: tls.ConnectionOption
       ? { ...secure, checkServerIdentity: (_host, cert) => tls.checkServerIdentity(url.hostname.replace(/^\[|\]$/g, ''), cert) }
       : secure;
   const inTurn = limiter(MAX_HTTP1_CONNECTIONS);
-  const sendNow = (req: HttpRequest): Promise<HttpResponse> =>
-    new Promise((resolve, reject) => {
-      const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
-      const headers: Record<string, string | number> = { accept: 'application/json', ...req.headers };
-      if (payload !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(payload);
-      }
-      const request = client.request(req.url, { method: req.method, headers, agent, ...tlsFor(req.url) });
-      const timer = setTimeout(() => request.destroy(timeoutError(opts.timeoutMs)), opts.timeoutMs);
-      let settled = false;
-      // Until its connection is ready nothing of the request has gone out: a failure then (refused,
-      // DNS, the proxy's tunnel, the TLS handshake, the time running out) leaves the server untouched.
-      let sent = false;
-      request.on('socket', (socket) => onceWritable(socket, () => (sent = true)));
-      const fail = (err: unknown) => {
-        clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        reject(asTransportError(err, sent));
-      };
-      request.on('error', fail);
-      request.on('response', (res) => {
-        const body = answerBody(req);
-        // Stopped: the connection goes with the request, so the rest of the body is never read.
-        const stop = (err: TransportError) => {
-          fail(err);
-          request.destroy();
-        };
-        res.on('error', fail);
-        const declared = body.declared(res.headers['content-length']);
-        if (declared) return stop(declared);
-        res.on('data', (c: Buffer) => {
-          const tooLarge = settled ? undefined : body.add(c);
-          if (tooLarge) stop(tooLarge);
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          resolve({ status: res.statusCode ?? 0, body: body.parsed(), protocol: 'http/1.1' });
-        });
-      });
-      request.end(payload);
-    });
+  const sendNow = async (req: HttpRequest): Promise<HttpResponse> => {
+    const answer = await sendHttp1(
+      { ...req, headers: { accept: 'application/json', ...req.headers } },
+      { timeoutMs: opts.timeoutMs },
+      { agent, tls: tlsFor(req.url) },
+    );
+    return { status: answer.status, body: parseBody(answer.text), protocol: 'http/1.1' };
+  };
   return {
     send: (req: HttpRequest) => inTurn(() => sendNow(req)),
     /** Opens up to `count` connections ahead of the requests, where the agent can (plain http, no proxy). */
@@ -558,7 +441,7 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
     stream.on('response', (h) => {
       status = Number(h[':status']);
       origin.noteAnswer(session);
-      const declared = settled ? undefined : body.declared(h['content-length']);
+      const declared = settled ? undefined : body.declared(status, h['content-length']);
       if (declared) stop(declared);
     });
     stream.on('data', (c: Buffer) => {
@@ -574,7 +457,7 @@ function sendHttp2(origin: Http2Origin, session: http2.ClientHttp2Session, req: 
       if (settled) return;
       if (!status) return fail(new TransportError('ECONNRESET', 'the connection closed before an answer'));
       settled = true;
-      resolve({ status, body: body.parsed(), protocol: 'h2' });
+      resolve({ status, body: parseBody(body.text()), protocol: 'h2' });
     });
     // Closed with neither an answer nor an error: the connection went away under the stream.
     stream.on('close', () => {
