@@ -1,7 +1,17 @@
-// The gcp method's pure parts: the metadata URL, the token's claims, what is worth another attempt,
-// and the gcp plugin's refusals turned into the cause and the fix.
+// The gcp method: the metadata URL, the request to a metadata server on loopback (through the one
+// outside HTTP client), the token's claims, what is worth another attempt, and the gcp plugin's
+// refusals turned into the cause and the fix.
 import * as assert from 'node:assert/strict';
-import { GcpMetadataError, gcpMethod, identityUrl, isTransientMetadata, readGceClaims } from '../../tasks/VaultAzureLoginV1/src/auth/gcp';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  fetchIdentityToken,
+  GcpMetadataError,
+  gcpMethod,
+  identityUrl,
+  isTransientMetadata,
+  readGceClaims,
+} from '../../tasks/VaultAzureLoginV1/src/auth/gcp';
 import { DeadlineError } from '../../tasks/VaultAzureLoginV1/src/core/deadline';
 import { VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
 
@@ -44,6 +54,74 @@ describe('gcp method', () => {
     assert.equal(isTransientMetadata(new GcpMetadataError('u', 'ENOTFOUND', 0, '')), false);
     assert.equal(isTransientMetadata(new GcpMetadataError('u', '', 404, '')), false);
     assert.equal(isTransientMetadata(new Error('x')), false);
+  });
+
+  describe('the request to the metadata server, over the one outside HTTP client', () => {
+    let server: http.Server | undefined;
+    let answer: (res: http.ServerResponse) => void = () => undefined;
+    const seen: Array<{ path: string; flavor: string | undefined }> = [];
+    let host = '';
+    before(async () => {
+      server = http.createServer((req, res) => {
+        seen.push({ path: req.url ?? '', flavor: req.headers['metadata-flavor'] as string | undefined });
+        answer(res);
+      });
+      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+      host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+    beforeEach(() => (seen.length = 0));
+
+    const method = () => gcpMethod({ method: 'gcp', serviceAccount: 'default', metadataHost: host });
+    const ctx = { timeoutSeconds: 5, attempts: 1 };
+    const fetchFailure = async (timeoutSeconds = 2): Promise<GcpMetadataError> => {
+      const err = await fetchIdentityToken(identityUrl(host, 'default', 'ci'), timeoutSeconds).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof GcpMetadataError, String(err));
+      return err;
+    };
+
+    it('asks with Metadata-Flavor: Google and returns the token', async () => {
+      answer = (res) => res.end(`${TOKEN}\n`);
+      assert.equal(await fetchIdentityToken(identityUrl(host, 'default', 'ci'), 2), TOKEN);
+      const path = '/computeMetadata/v1/instance/service-accounts/default/identity?audience=http%3A%2F%2Fvault%2Fci&format=full';
+      assert.deepEqual(seen, [{ path, flavor: 'Google' }]);
+    });
+
+    it('a redirect is not followed: refused as an answer of the metadata server, as before', async () => {
+      answer = (res) => {
+        res.writeHead(302, { location: `http://${host}/elsewhere` });
+        res.end('moved');
+      };
+      const err = await fetchFailure();
+      assert.deepEqual([err.code, err.status, err.detail], ['', 302, 'moved']);
+      assert.equal(seen.length, 1, 'one request, not one to the Location');
+      assert.equal(isTransientMetadata(err), false);
+      assert.equal(method().explainProofFailure(err, ctx, loc), `GcpMetadataRefused|${host}|302|default|moved|`);
+    });
+
+    it('an answer larger than 64 KiB is not a token: the same refusal as before, not retried', async () => {
+      answer = (res) => res.end(Buffer.alloc(64 * 1024 + 1, 'a'));
+      const err = await fetchFailure();
+      assert.deepEqual([err.code, err.status, err.detail], ['', 200, 'the answer is not a JWT']);
+      assert.equal(isTransientMetadata(err), false);
+      assert.equal(method().explainProofFailure(err, ctx, loc), `GcpMetadataRefused|${host}|200|default|the answer is not a JWT|`);
+    });
+
+    it('a garbled answer is not a token', async () => {
+      answer = (res) => res.end('<html>captive portal</html>');
+      const err = await fetchFailure();
+      assert.deepEqual([err.status, err.detail], [200, 'the answer is not a JWT']);
+    });
+
+    it('no answer within the time: ETIMEDOUT, worth another attempt', async () => {
+      answer = () => undefined;
+      const err = await fetchFailure(0.3);
+      assert.equal(err.code, 'ETIMEDOUT');
+      assert.equal(isTransientMetadata(err), true);
+    });
   });
 
   it('logs in with {role, jwt}, the token masked and its claims logged', async () => {

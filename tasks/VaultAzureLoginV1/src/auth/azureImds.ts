@@ -1,7 +1,7 @@
 // The Azure Instance Metadata Service of the VM the agent runs on: a managed identity's Entra
 // access token and the VM's own values (subscription, resource group, name, scale set), read as
 // Vault's Go client api/auth/azure reads them: plain HTTP to 169.254.169.254, `Metadata: true`, no proxy.
-import * as http from 'node:http';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send } from '../net/http';
 
 export const IMDS_HOST = '169.254.169.254';
 const TOKEN_API = '2018-02-01';
@@ -13,7 +13,7 @@ const INSTANCE_API = '2021-05-01';
  * timeoutSeconds, three times, would tell nothing more.
  */
 const CONNECT_MS = 5000;
-const MAX_ANSWER = 64 * 1024;
+const NOT_AN_OBJECT = 'the answer is not a JSON object';
 
 /** IMDS could not be asked (`code` set) or did not give what was asked (`status`). */
 export class ImdsError extends Error {
@@ -45,61 +45,52 @@ export interface Imds {
   instance(timeoutSeconds: number): Promise<AzureInstance>;
 }
 
-function getJson(what: 'token' | 'instance', path: string, timeoutSeconds: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const fail = (code: string, status: number, detail: string) =>
-      reject(new ImdsError(what, code, status, detail.replace(/\s+/g, ' ').trim().slice(0, 300)));
-    const req = http.get(
-      { host: IMDS_HOST, port: 80, path, headers: { Metadata: 'true' }, timeout: timeoutSeconds * 1000, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size <= MAX_ANSWER) chunks.push(c);
-        });
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: Record<string, unknown> | undefined;
-          try {
-            const parsed: unknown = JSON.parse(text);
-            if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-          } catch {
-            // not JSON: told below
-          }
-          if (res.statusCode !== 200) {
-            const described = body ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ') : text;
-            fail('', res.statusCode ?? 0, described || '-');
-          } else if (!body) fail('', 200, 'the answer is not a JSON object');
-          else resolve(body);
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR', 0, err.message));
-      },
+async function getJson(origin: string, what: 'token' | 'instance', path: string, timeoutSeconds: number): Promise<Record<string, unknown>> {
+  const fail = (code: string, status: number, detail: string) =>
+    new ImdsError(what, code, status, detail.replace(/\s+/g, ' ').trim().slice(0, 300));
+  let answer: Answer;
+  try {
+    answer = await send(
+      { method: 'GET', url: new URL(path, origin), headers: { Metadata: 'true' } },
+      { timeoutMs: timeoutSeconds * 1000, maxBytes: MAX_METADATA_BYTES, connectTimeoutMs: Math.min(CONNECT_MS, timeoutSeconds * 1000) },
+      { agent: false },
     );
-    const connect = setTimeout(
-      () => req.destroy(Object.assign(new Error('no connection'), { code: 'ETIMEDOUT' })),
-      Math.min(CONNECT_MS, timeoutSeconds * 1000),
-    );
-    req.on('socket', (socket) => socket.once('connect', () => clearTimeout(connect)));
-    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ESOCKETTIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR', 0, err.message));
-    req.on('close', () => clearTimeout(connect));
-  });
+  } catch (err) {
+    const e = asTransportError(err);
+    // An answer larger than the VM's values or a token is neither.
+    if (e.code === ANSWER_TOO_LARGE) throw fail('', e.status ?? 0, e.status === 200 ? NOT_AN_OBJECT : e.message);
+    // Out of time once connected: IMDS is there, and slow (worth another attempt); before, there is none.
+    throw fail(e.code === 'ETIMEDOUT' && e.sent ? 'ESOCKETTIMEDOUT' : e.code, 0, e.message);
+  }
+  let body: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(answer.text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON: told below
+  }
+  if (answer.status !== 200) {
+    const described = body ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ') : answer.text;
+    throw fail('', answer.status, described || '-');
+  }
+  if (!body) throw fail('', 200, NOT_AN_OBJECT);
+  return body;
 }
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-export const imds: Imds = {
+/** IMDS at `origin` (http://169.254.169.254 on a VM). */
+export const imdsAt = (origin: string): Imds => ({
   async token(resource, clientId, timeoutSeconds) {
     const query = new URLSearchParams({ 'api-version': TOKEN_API, resource });
     if (clientId) query.set('client_id', clientId);
-    const body = await getJson('token', `/metadata/identity/oauth2/token?${query}`, timeoutSeconds);
+    const body = await getJson(origin, 'token', `/metadata/identity/oauth2/token?${query}`, timeoutSeconds);
     const token = text(body.access_token);
     if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new ImdsError('token', '', 200, 'the answer holds no access token');
     return token;
   },
   async instance(timeoutSeconds) {
-    const body = await getJson('instance', `/metadata/instance?api-version=${INSTANCE_API}`, timeoutSeconds);
+    const body = await getJson(origin, 'instance', `/metadata/instance?api-version=${INSTANCE_API}`, timeoutSeconds);
     const c = (body.compute ?? {}) as Record<string, unknown>;
     const instance = {
       subscriptionId: text(c.subscriptionId),
@@ -112,7 +103,9 @@ export const imds: Imds = {
       throw new ImdsError('instance', '', 200, 'compute.subscriptionId, resourceGroupName or name is missing');
     return instance;
   },
-};
+});
+
+export const imds = imdsAt(`http://${IMDS_HOST}`);
 
 /** No IMDS at all: no connection could be made. */
 export function isNoImds(err: unknown): boolean {

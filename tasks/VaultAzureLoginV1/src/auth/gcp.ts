@@ -2,11 +2,11 @@
 // the VM it runs on for the instance identity token of a service account (audience
 // http://vault/<role>, format=full: Google signs it with the instance's project, zone and name)
 // and sends it as `{role, jwt}`; Vault checks Google's signature, the instance and the role's bindings.
-import * as http from 'node:http';
 import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
 import { jwtPayload } from '../core/tokenClaims';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send } from '../net/http';
 import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 
 export interface GcpAuthConfig {
@@ -18,6 +18,7 @@ export interface GcpAuthConfig {
 }
 
 export const METADATA_HOST = 'metadata.google.internal';
+const NOT_A_JWT = 'the answer is not a JWT';
 
 /** The audience Vault's gcp method expects: it must end in vault/<role> (vault-plugin-auth-gcp path_login.go). */
 export function vaultAudience(role: string): string {
@@ -44,26 +45,23 @@ export class GcpMetadataError extends Error {
 }
 
 /** One GET to the metadata server, as Google's libraries make it (Metadata-Flavor: Google, no proxy). */
-export function fetchIdentityToken(url: string, timeoutSeconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { 'Metadata-Flavor': 'Google' }, timeout: timeoutSeconds * 1000 }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= 64 * 1024) chunks.push(c);
-      });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8').trim();
-        if (res.statusCode !== 200) reject(new GcpMetadataError(url, '', res.statusCode ?? 0, text.replace(/\s+/g, ' ').slice(0, 300)));
-        else if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(text)) reject(new GcpMetadataError(url, '', 200, 'the answer is not a JWT'));
-        else resolve(text);
-      });
-      res.on('error', (err: NodeJS.ErrnoException) => reject(new GcpMetadataError(url, err.code ?? 'ERR', 0, err.message)));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new GcpMetadataError(url, err.code ?? 'ERR', 0, err.message)));
-  });
+export async function fetchIdentityToken(url: string, timeoutSeconds: number): Promise<string> {
+  let answer: Answer;
+  try {
+    answer = await send(
+      { method: 'GET', url: new URL(url), headers: { 'Metadata-Flavor': 'Google' } },
+      { timeoutMs: timeoutSeconds * 1000, maxBytes: MAX_METADATA_BYTES },
+    );
+  } catch (err) {
+    const e = asTransportError(err);
+    // An answer larger than any token is no token.
+    if (e.code === ANSWER_TOO_LARGE) throw new GcpMetadataError(url, '', e.status ?? 0, e.status === 200 ? NOT_A_JWT : e.message);
+    throw new GcpMetadataError(url, e.code, 0, e.message);
+  }
+  const text = answer.text.trim();
+  if (answer.status !== 200) throw new GcpMetadataError(url, '', answer.status, text.replace(/\s+/g, ' ').slice(0, 300));
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(text)) throw new GcpMetadataError(url, '', 200, NOT_A_JWT);
+  return text;
 }
 
 export interface GceClaims {

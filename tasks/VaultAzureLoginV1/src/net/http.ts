@@ -17,6 +17,9 @@ import { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES } from '../core/failures';
 
 export { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES };
 
+/** The most a metadata server's answer may hold (the Azure and Google Cloud ones): one token or the VM's values, a few KiB. */
+export const MAX_METADATA_BYTES = 64 * 1024;
+
 export interface HttpRequest {
   method: string;
   url: URL;
