@@ -1,9 +1,9 @@
 // AzureRM service connection → Entra access token for one resource (audience), via arm-rest.
-import * as https from 'node:https';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { endpointAuthField, loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
 import { OidcTokenError } from '../auth/jwt';
+import { send } from '../net/http';
 import { azdoOidcTokenSource } from './oidcToken';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
@@ -46,16 +46,11 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
     return undefined;
   }
   if (url.protocol !== 'https:') return undefined;
-  return new Promise<void>((settle) => {
-    const req = https.get(url, (res) => {
-      res.resume();
-      res.on('end', () => settle());
-      res.on('error', () => settle());
-    });
-    req.setTimeout(timeoutSeconds * 1000, () => req.destroy());
-    req.on('error', () => settle());
-    req.on('close', () => settle());
-  });
+  // On Node's global agent, the one MSAL's requests take.
+  return send({ method: 'GET', url, headers: {} }, { timeoutMs: timeoutSeconds * 1000 }).then(
+    () => undefined,
+    () => undefined,
+  );
 }
 
 /**
