@@ -3,6 +3,7 @@
 // answer once connected is worth another attempt, no connection means no IMDS).
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ImdsError, imdsAt, isNoImds, isTransientImds } from '../../tasks/VaultAzureLoginV1/src/auth/azureImds';
 
@@ -75,7 +76,7 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
     assert.deepEqual([err.status, err.detail], [400, 'invalid_request: Identity not found']);
   });
 
-  it('no answer within the time once connected: ESOCKETTIMEDOUT, worth another attempt; no connection at all: no IMDS', async () => {
+  it('no answer within the time once connected: ESOCKETTIMEDOUT, worth another attempt; no connection, refused or not made in time: no IMDS', async () => {
     answer = () => undefined;
     const late = await tokenFailure(0.3);
     assert.equal(late.code, 'ESOCKETTIMEDOUT');
@@ -83,6 +84,20 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
     const refused = await tokenFailure(2, 'http://127.0.0.1:1');
     assert.equal(refused.code, 'ECONNREFUSED');
     assert.deepEqual([isTransientImds(refused), isNoImds(refused)], [false, true]);
+    // A connection never made within the time: a TLS handshake that never ends stands in for it
+    // (a plain http one on loopback is made at once).
+    const silent = net.createServer(() => undefined);
+    const held = new Set<net.Socket>();
+    silent.on('connection', (s: net.Socket) => held.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const none = await tokenFailure(0.3, `https://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+      assert.equal(none.code, 'ETIMEDOUT');
+      assert.deepEqual([isTransientImds(none), isNoImds(none)], [false, true]);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("reads the VM's values from the instance metadata", async () => {

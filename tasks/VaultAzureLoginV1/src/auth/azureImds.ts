@@ -1,7 +1,7 @@
 // The Azure Instance Metadata Service of the VM the agent runs on: a managed identity's Entra
 // access token and the VM's own values (subscription, resource group, name, scale set), read as
 // Vault's Go client api/auth/azure reads them: plain HTTP to 169.254.169.254, `Metadata: true`, no proxy.
-import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send } from '../net/http';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send, TransportError } from '../net/http';
 
 export const IMDS_HOST = '169.254.169.254';
 const TOKEN_API = '2018-02-01';
@@ -56,7 +56,7 @@ async function getJson(origin: string, what: 'token' | 'instance', path: string,
       { agent: false },
     );
   } catch (err) {
-    const e = asTransportError(err);
+    const e = err instanceof TransportError ? err : asTransportError(err);
     // An answer larger than the VM's values or a token is neither.
     if (e.code === ANSWER_TOO_LARGE) throw fail('', e.status ?? 0, e.status === 200 ? NOT_AN_OBJECT : e.message);
     // Out of time once connected: IMDS is there, and slow (worth another attempt); before, there is none.

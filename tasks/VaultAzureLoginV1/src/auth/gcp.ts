@@ -6,7 +6,7 @@ import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
 import { jwtPayload } from '../core/tokenClaims';
-import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send } from '../net/http';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send, TransportError } from '../net/http';
 import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 
 export interface GcpAuthConfig {
@@ -53,7 +53,7 @@ export async function fetchIdentityToken(url: string, timeoutSeconds: number): P
       { timeoutMs: timeoutSeconds * 1000, maxBytes: MAX_METADATA_BYTES },
     );
   } catch (err) {
-    const e = asTransportError(err);
+    const e = err instanceof TransportError ? err : asTransportError(err);
     // An answer larger than any token is no token.
     if (e.code === ANSWER_TOO_LARGE) throw new GcpMetadataError(url, '', e.status ?? 0, e.status === 200 ? NOT_A_JWT : e.message);
     throw new GcpMetadataError(url, e.code, 0, e.message);
