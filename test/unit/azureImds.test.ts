@@ -2,28 +2,23 @@
 // and how each bound and failure reads as before (a redirect or an oversized answer is refused, no
 // answer once connected is worth another attempt, no connection means no IMDS).
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type * as http from 'node:http';
 import { ImdsError, imdsAt, isNoImds, isTransientImds } from '../../tasks/VaultAzureLoginV1/src/auth/azureImds';
+import { LoopbackServer, serveHttp, silentTls } from '../helpers/loopback';
 
 const TOKEN = 'eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJhcGk6Ly92YXVsdCJ9.c2ln';
 
 describe('IMDS: the requests, over the one outside HTTP client', () => {
-  let server: http.Server | undefined;
+  let server: LoopbackServer | undefined;
   let answer: (res: http.ServerResponse) => void = () => undefined;
-  const seen: Array<{ path: string; metadata: string | undefined }> = [];
   let origin = '';
   before(async () => {
-    server = http.createServer((req, res) => {
-      seen.push({ path: req.url ?? '', metadata: req.headers.metadata as string | undefined });
-      answer(res);
-    });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveHttp((res) => answer(res));
+    origin = server.origin;
   });
-  after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-  beforeEach(() => (seen.length = 0));
+  after(() => server?.close());
+  beforeEach(() => server && (server.seen.length = 0));
+  const seen = () => server?.seen.map((r) => ({ path: r.path, metadata: r.headers.metadata }));
 
   const tokenFailure = async (timeoutSeconds = 2, at = origin): Promise<ImdsError> => {
     const err = await imdsAt(at)
@@ -39,7 +34,7 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
   it("asks for the managed identity's token with Metadata: true and reads access_token", async () => {
     answer = (res) => res.end(JSON.stringify({ access_token: TOKEN, token_type: 'Bearer' }));
     assert.equal(await imdsAt(origin).token('api://vault', '0f0e0d0c-0b0a-4909-8807-060504030201', 2), TOKEN);
-    assert.deepEqual(seen, [
+    assert.deepEqual(seen(), [
       {
         path: '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api%3A%2F%2Fvault&client_id=0f0e0d0c-0b0a-4909-8807-060504030201',
         metadata: 'true',
@@ -54,7 +49,7 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
     };
     const err = await tokenFailure();
     assert.deepEqual([err.what, err.code, err.status, err.detail], ['token', '', 307, '-']);
-    assert.equal(seen.length, 1, 'one request, not one to the Location');
+    assert.equal(seen()?.length, 1, 'one request, not one to the Location');
     assert.equal(isTransientImds(err), false);
   });
 
@@ -86,17 +81,13 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
     assert.deepEqual([isTransientImds(refused), isNoImds(refused)], [false, true]);
     // A connection never made within the time: a TLS handshake that never ends stands in for it
     // (a plain http one on loopback is made at once).
-    const silent = net.createServer(() => undefined);
-    const held = new Set<net.Socket>();
-    silent.on('connection', (s: net.Socket) => held.add(s));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silent = await silentTls();
     try {
-      const none = await tokenFailure(0.3, `https://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+      const none = await tokenFailure(0.3, silent.origin);
       assert.equal(none.code, 'ETIMEDOUT');
       assert.deepEqual([isTransientImds(none), isNoImds(none)], [false, true]);
     } finally {
-      for (const s of held) s.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await silent.close();
     }
   });
 
@@ -104,6 +95,6 @@ describe('IMDS: the requests, over the one outside HTTP client', () => {
     const compute = { subscriptionId: 's', resourceGroupName: 'rg', name: 'vm', vmScaleSetName: '', location: 'westeurope' };
     answer = (res) => res.end(JSON.stringify({ compute }));
     assert.deepEqual(await imdsAt(origin).instance(2), compute);
-    assert.deepEqual(seen, [{ path: '/metadata/instance?api-version=2021-05-01', metadata: 'true' }]);
+    assert.deepEqual(seen(), [{ path: '/metadata/instance?api-version=2021-05-01', metadata: 'true' }]);
   });
 });

@@ -2,8 +2,7 @@
 // outside HTTP client), the token's claims, what is worth another attempt, and the gcp plugin's
 // refusals turned into the cause and the fix.
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type * as http from 'node:http';
 import {
   fetchIdentityToken,
   GcpMetadataError,
@@ -14,6 +13,7 @@ import {
 } from '../../tasks/VaultAzureLoginV1/src/auth/gcp';
 import { DeadlineError } from '../../tasks/VaultAzureLoginV1/src/core/deadline';
 import { VaultHttpError } from '../../tasks/VaultAzureLoginV1/src/core/failures';
+import { LoopbackServer, serveHttp } from '../helpers/loopback';
 
 const loc = (key: string, ...args: unknown[]) => [key, ...args].join('|');
 const target = { address: 'https://vault.example.com:8200', mount: 'gcp', role: 'ci', nsNote: '' };
@@ -57,20 +57,16 @@ describe('gcp method', () => {
   });
 
   describe('the request to the metadata server, over the one outside HTTP client', () => {
-    let server: http.Server | undefined;
+    let server: LoopbackServer | undefined;
     let answer: (res: http.ServerResponse) => void = () => undefined;
-    const seen: Array<{ path: string; flavor: string | undefined }> = [];
     let host = '';
     before(async () => {
-      server = http.createServer((req, res) => {
-        seen.push({ path: req.url ?? '', flavor: req.headers['metadata-flavor'] as string | undefined });
-        answer(res);
-      });
-      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-      host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      server = await serveHttp((res) => answer(res));
+      host = new URL(server.origin).host;
     });
-    after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-    beforeEach(() => (seen.length = 0));
+    after(() => server?.close());
+    beforeEach(() => server && (server.seen.length = 0));
+    const seen = () => server?.seen.map((r) => ({ path: r.path, flavor: r.headers['metadata-flavor'] }));
 
     const method = () => gcpMethod({ method: 'gcp', serviceAccount: 'default', metadataHost: host });
     const ctx = { timeoutSeconds: 5, attempts: 1 };
@@ -87,7 +83,7 @@ describe('gcp method', () => {
       answer = (res) => res.end(`${TOKEN}\n`);
       assert.equal(await fetchIdentityToken(identityUrl(host, 'default', 'ci'), 2), TOKEN);
       const path = '/computeMetadata/v1/instance/service-accounts/default/identity?audience=http%3A%2F%2Fvault%2Fci&format=full';
-      assert.deepEqual(seen, [{ path, flavor: 'Google' }]);
+      assert.deepEqual(seen(), [{ path, flavor: 'Google' }]);
     });
 
     it('a redirect is not followed: refused as an answer of the metadata server, as before', async () => {
@@ -97,7 +93,7 @@ describe('gcp method', () => {
       };
       const err = await fetchFailure();
       assert.deepEqual([err.code, err.status, err.detail], ['', 302, 'moved']);
-      assert.equal(seen.length, 1, 'one request, not one to the Location');
+      assert.equal(seen()?.length, 1, 'one request, not one to the Location');
       assert.equal(isTransientMetadata(err), false);
       assert.equal(method().explainProofFailure(err, ctx, loc), `GcpMetadataRefused|${host}|302|default|moved|`);
     });
