@@ -159,13 +159,13 @@ export function azureMethod(config: AzureAuthConfig, getToken: AzureTokenSource,
           loc,
         );
       }
-      if (err instanceof ImdsError && err.code !== 'ESOCKETTIMEDOUT') {
+      if (err instanceof ImdsError) {
         if (isNoImds(err)) return loc('AzureNotOnVm', IMDS_HOST, err.code);
         const what = loc(err.what === 'token' ? 'AzureImdsToken' : 'AzureImdsInstance');
         const hint = err.what === 'token' && err.status === 400 ? ` ${loc('AzureImdsIdentityHint')}` : '';
         return loc('AzureImdsRefused', IMDS_HOST, what, err.code || `HTTP ${err.status}`, err.detail || '-', hint);
       }
-      if (err instanceof DeadlineError || (err instanceof ImdsError && err.code === 'ESOCKETTIMEDOUT') || err instanceof OidcTokenError) {
+      if (err instanceof DeadlineError || err instanceof OidcTokenError) {
         return mi
           ? loc('AzureImdsTimeout', IMDS_HOST, ctx.timeoutSeconds, ctx.attempts)
           : loc('TokenTimeout', config.connection, ctx.timeoutSeconds, ctx.attempts);

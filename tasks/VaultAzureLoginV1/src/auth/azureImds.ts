@@ -1,7 +1,8 @@
 // The Azure Instance Metadata Service of the VM the agent runs on: a managed identity's Entra
 // access token and the VM's own values (subscription, resource group, name, scale set), read as
 // Vault's Go client api/auth/azure reads them: plain HTTP to 169.254.169.254, `Metadata: true`, no proxy.
-import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send, TransportError } from '../net/http';
+import { DeadlineError } from '../core/deadline';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, RequestTimeout, send, TransportError } from '../net/http';
 
 export const IMDS_HOST = '169.254.169.254';
 const TOKEN_API = '2018-02-01';
@@ -59,8 +60,10 @@ async function getJson(origin: string, what: 'token' | 'instance', path: string,
     const e = err instanceof TransportError ? err : asTransportError(err);
     // An answer larger than the VM's values or a token is neither.
     if (e.code === ANSWER_TOO_LARGE) throw fail('', e.status ?? 0, e.status === 200 ? NOT_AN_OBJECT : e.message);
-    // Out of time once connected: IMDS is there, and slow (worth another attempt); before, there is none.
-    throw fail(e.code === 'ETIMEDOUT' && e.sent ? 'ESOCKETTIMEDOUT' : e.code, 0, e.message);
+    // Out of time once connected: IMDS is there, and slow; the attempt's deadline, which the step
+    // explains and retries. Not connected in time: there is no IMDS (ETIMEDOUT).
+    if (e instanceof RequestTimeout && e.sent) throw new DeadlineError(timeoutSeconds * 1000);
+    throw fail(e.code, 0, e.message);
   }
   let body: Record<string, unknown> | undefined;
   try {
@@ -115,6 +118,6 @@ export function isNoImds(err: unknown): boolean {
 /** Worth another attempt: IMDS throttling (429), a server error, or an answer cut off. */
 export function isTransientImds(err: unknown): boolean {
   if (!(err instanceof ImdsError) || isNoImds(err)) return false;
-  if (err.code) return /ECONNRESET|EPIPE|ESOCKETTIMEDOUT/.test(err.code);
+  if (err.code) return /ECONNRESET|EPIPE/.test(err.code);
   return err.status === 429 || err.status >= 500;
 }

@@ -6,7 +6,7 @@ import { DeadlineError } from '../core/deadline';
 import type { VaultHttpError } from '../core/failures';
 import type { Text } from '../core/text';
 import { jwtPayload } from '../core/tokenClaims';
-import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, send, TransportError } from '../net/http';
+import { ANSWER_TOO_LARGE, Answer, asTransportError, MAX_METADATA_BYTES, RequestTimeout, send, TransportError } from '../net/http';
 import type { AuthMethod, AuthMethodDescriptor, LoginTarget, Proof, ReadContext } from './method';
 
 export interface GcpAuthConfig {
@@ -54,6 +54,8 @@ export async function fetchIdentityToken(url: string, timeoutSeconds: number): P
     );
   } catch (err) {
     const e = err instanceof TransportError ? err : asTransportError(err);
+    // Out of time: the attempt's deadline, which the step explains and retries.
+    if (e instanceof RequestTimeout) throw new DeadlineError(timeoutSeconds * 1000);
     // An answer larger than any token is no token.
     if (e.code === ANSWER_TOO_LARGE) throw new GcpMetadataError(url, '', e.status ?? 0, e.status === 200 ? NOT_A_JWT : e.message);
     throw new GcpMetadataError(url, e.code, 0, e.message);

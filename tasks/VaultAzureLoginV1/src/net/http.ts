@@ -78,7 +78,10 @@ export function asTransportError(err: unknown, sent = true): TransportError {
   );
 }
 
-export const timeoutError = (ms: number) => new TransportError('ETIMEDOUT', `no answer within ${ms / 1000} s`);
+/** The request's own time (or its time to connect) ran out: not a timeout the system reported. */
+export class RequestTimeout extends TransportError {}
+
+export const timeoutError = (ms: number, sent = true) => new RequestTimeout('ETIMEDOUT', `no answer within ${ms / 1000} s`, sent);
 
 /**
  * Vault's JSON, every number kept as the text Vault sent (a LosslessNumber): a secret such as
@@ -159,13 +162,13 @@ export function send(req: HttpRequest, bounds: Bounds, route: Route = {}): Promi
     }
     const client = req.url.protocol === 'https:' ? https : http;
     const request = client.request(req.url, { method: req.method, headers, agent: route.agent, ...route.tls });
-    const timer = setTimeout(() => request.destroy(timeoutError(bounds.timeoutMs)), bounds.timeoutMs);
+    const timer = setTimeout(() => request.destroy(timeoutError(bounds.timeoutMs, sent)), bounds.timeoutMs);
     const connectMs = bounds.connectTimeoutMs;
     const connectTimer =
       connectMs === undefined
         ? undefined
         : setTimeout(
-            () => request.destroy(new TransportError('ETIMEDOUT', `no connection within ${connectMs / 1000} s`, false)),
+            () => request.destroy(new RequestTimeout('ETIMEDOUT', `no connection within ${connectMs / 1000} s`, false)),
             connectMs,
           );
     const stopTimers = () => {
