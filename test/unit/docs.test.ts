@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { marked } from 'marked';
 import { parseAllDocuments } from 'yaml';
+import { NO_ENTRY, TROUBLESHOOTING_URL } from '../../tasks/VaultAzureLoginV1/src/core/troubleshooting';
 
 const REPO = join(__dirname, '..', '..');
 const TASK_DIR = join(REPO, 'tasks', 'VaultAzureLoginV1');
@@ -64,120 +65,6 @@ const SOURCES = [
   'core/credentialSpec.ts',
   'vault/credentials.ts',
 ];
-
-/**
- * Messages that need no troubleshooting entry: progress lines of a run that works, and fragments
- * that only ever appear inside another message (which has the entry).
- */
-const NOT_TROUBLE = new Set([
-  // progress lines of the main step
-  'TokenRequested',
-  'TokenClaims',
-  'LoggingIn',
-  'LoggingInNoRole',
-  'LoggedIn',
-  'ReadingSecrets',
-  'ReadSummary',
-  'Published',
-  'PublishedPlain',
-  'PublishedSetting',
-  'PublishedCount',
-  // progress lines of the post-job step
-  'LeaseRevoked',
-  'TokenRevoked',
-  'FileRemoved',
-  // fragments of other messages
-  'AsOutput', // "Published N variable(s) as output variables"
-  'AtVersion', // inside ReadNotFound
-  'InNamespace', // inside LoggingIn, LoginRoleMissing, LoginMountMissing
-  'FromVaultConnection', // inside the VaultAddress* messages
-  'InputNamed', // who names a refused file, inside InputFileNotRegular and InputFileTooLarge
-  'AgentSettingNamed',
-  'ConnectionHint', // inside InputRequired
-  'RoleHint', // inside InputRequired
-  'SecretsOrExport', // inside SecretsInvalid
-  'EntraTokenRequest', // inside Retrying
-  'TokenEmpty', // inside TokenFailed
-  'SpecLineProblem', // "secrets line N: "…": <problem>", inside SecretsInvalid
-  'SpecLine', // "secrets line N: "…"", inside SpecDuplicate and SpecDuplicateCase
-  'CredentialLineProblem', // "certificates line N: "…": <problem>", inside CredentialsInvalid
-  'CredentialLeasesRevokedLater', // inside CredentialsFailed
-  'SshAnyPrincipal', // inside SshCertificateSigned
-  'IssuingCredentials', // progress: how many certificates are asked for
-  'CertificateIssued', // progress: serial and expiry of a certificate issued
-  'CertificateIssuedLease',
-  'SshCertificateSigned', // progress: key id, principals, serial and validity of an SSH certificate
-  'SpecNameInvalid', // inside DerivedNameInvalid
-  'SpecNameEmpty', // the reasons a variable name is refused, inside SpecNameInvalid,
-  'SpecNameBadChars', //   SpecTargetInvalid, SpecPrefixInvalid and SpecDerivedNameInvalid
-  'SpecNameReserved',
-  'SpecNameSpace', // "a space", inside SpecNameBadChars
-  'TokenDescribedEntra', // how a jwt refusal names the token sent, inside the Jwt* messages
-  'AzureVmTokenRequested', // progress: the azure method's managed identity token from IMDS
-  'AzureVmValues', // progress: the VM's values the login sends
-  'AzureVmIdentityDefault', // inside AzureVmTokenRequested
-  'AzureVmIdentityUser',
-  'AzureVmFromConnection',
-  'AzureImdsRequest', // inside Retrying
-  'AzureImdsToken', // inside AzureImdsRefused
-  'AzureImdsInstance',
-  'AzureImdsIdentityHint',
-  'AzureGroupsSeen', // inside AzureGroupsNotBound
-  'AzureGroupsNone',
-  'JwtClaimAbsent', // "absent from the token", inside JwtClaimMismatch
-  // approle and cert: progress lines, and fragments of their messages
-  'ApproleDescribe',
-  'ApproleUnwrapped',
-  'CertDescribe',
-  'ApproleWrappedNote', // inside ApproleDescribe
-  'ApproleNoLimit', // inside ApproleUnwrapped
-  'ApproleUnwrapStep', // inside Retrying
-  'ApproleNotWrapped', // progress: a token-shaped value Vault knows no wrapping token of, used as the secret_id
-  'ApproleLoginLost', // inside LoginMayHaveIssued
-  'LoginMayHaveIssued', // inside LoginAnswerLost and VaultLoginReset
-  'CertStep', // inside Retrying
-  'FromInput', // "input 'approleSecretId'", where a value came from
-  'VaultConnectionScheme', // inside ApproleMissing and CertMissing
-  'CertPartKey', // inside CertConnectionIncomplete
-  'CertPartCertificate',
-  'KubernetesTokenReading', // progress: where the kubernetes method reads the token
-  'KubernetesClaims', // progress: the token's non-secret claims
-  'KubernetesTokenRequest', // inside Retrying
-  'JwtTokenRequestedPipeline', // progress: where the jwt method asks for the token
-  'JwtTokenRequestedConnection',
-  'JwtTokenClaims', // progress: the OIDC token's non-secret claims
-  'JwtOidcRequest', // inside Retrying
-  'JwtOidcNotJwt', // inside JwtOidcNoToken
-  'JwtAudienceFixed', // hints after JwtAudience
-  'JwtAudienceResource',
-  'JwtConnectionHint', // inside InputRequired
-  'TokenDescribedPipeline', // how a jwt refusal names the token sent, inside the Jwt* messages
-  'TokenDescribedConnection',
-  'AwsSigning', // progress: what the aws method signs, for which STS endpoint
-  'AwsSigned', // progress: where the credentials came from
-  'AwsWithServerId', // inside AwsSigning
-  'AwsWithoutServerId',
-  'AwsNoExpiry', // inside AwsSigned
-  'AwsSessionNoExpiry',
-  'AwsCredentialsRequest', // inside Retrying
-  'AwsSourceTried', // the lines of AwsNoCredentials: each source the chain tried, by name
-  'AwsSourceNothing',
-  'AwsNoCredentialsFix',
-  'AwsSourceEnv',
-  'AwsSourceSso',
-  'AwsSourceIni',
-  'AwsSourceProcess',
-  'AwsSourceWebIdentity',
-  'AwsSourceContainer',
-  'AwsSourceImds',
-  'AwsStsRegionHint', // hints inside AwsStsRefused
-  'AwsStsCredentialsHint',
-  'AwsStsSecretKeyHint',
-  'GcpTokenRequested', // progress: which service account's token the gcp method asks for
-  'GcpTokenClaims', // progress: the token's non-secret claims
-  'GcpTokenRequest', // inside Retrying
-  'GcpServiceAccountHint', // inside GcpMetadataRefused
-]);
 
 /**
  * Message keys a source file can print: every string literal in it that names a message. This
@@ -284,8 +171,12 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
 
   it('every failure and warning the task can print has a troubleshooting entry <a id="msg-<key>"></a>', () => {
     const documented = new Set(markers);
-    const missing = [...emitted].filter(([key]) => !NOT_TROUBLE.has(key) && !documented.has(key)).map(([key, file]) => `${key} (${file})`);
+    const missing = [...emitted].filter(([key]) => !NO_ENTRY.has(key) && !documented.has(key)).map(([key, file]) => `${key} (${file})`);
     assert.deepEqual(missing, [], 'add an entry starting <a id="msg-<key in lower case>"></a> to docs/troubleshooting.md');
+  });
+
+  it('a failure links the troubleshooting page where the docs publish it', () => {
+    assert.equal(TROUBLESHOOTING_URL, `${REPO_URL}docs/troubleshooting.md`);
   });
 
   it('every troubleshooting entry names a message of task.json, once', () => {
@@ -303,12 +194,12 @@ describe('docs: overview.md, docs/ and README.md match the task', () => {
 
   it('the list of messages needing no entry is current', () => {
     assert.deepEqual(
-      [...NOT_TROUBLE].filter((k) => !messageKeys.has(k)),
+      [...NO_ENTRY].filter((k) => !messageKeys.has(k)),
       [],
       'keys no longer in task.json',
     );
     assert.deepEqual(
-      [...NOT_TROUBLE].filter((k) => markers.includes(k)),
+      [...NO_ENTRY].filter((k) => markers.includes(k)),
       [],
       'keys both excluded and documented',
     );

@@ -8,6 +8,7 @@ import type { InputPort } from '../auth/method';
 import type { ConfigSource } from './inputs';
 import { readInputFile } from './inputFile';
 import { escapingArguments, safeForLog } from '../core/logText';
+import { failureKeys, Printed, troubleshootingLink } from '../core/troubleshooting';
 import { RetryPolicy } from '../vault/retry';
 import { VariableSink } from './publish';
 import { StateStore } from './state';
@@ -33,15 +34,31 @@ export function taskInputNames(dir: string): string[] {
  * Entra, the network, the inputs) and is escaped where it is placed: it cannot break a line or
  * start an agent command.
  */
-export const loc = escapingArguments((key: string, ...args: unknown[]): string => tl.loc(key, ...args));
+export const loc = escapingArguments((key: string, ...args: unknown[]): string => remember(key, tl.loc(key, ...args)));
+
+/** The messages printed or built so far (the most recent ones), for the links a failure gets. */
+const printed = new Map<string, Printed>();
+const PRINTED_KEPT = 1000;
+function remember(key: string, text: string): string {
+  printed.delete(text);
+  printed.set(text, { key, text });
+  if (printed.size > PRINTED_KEPT) printed.delete(printed.keys().next().value as string);
+  return text;
+}
 /**
  * Every line the task prints passes here or through warn: whatever a message was built from, no
  * control character but our own line breaks and no agent command sequence reaches the agent.
  */
 export const log = (line: string): void => console.log(safeForLog(line));
 export const warn = (line: string): void => tl.warning(safeForLog(line));
-/** The step's failure, as the one error line and the result. */
-export const fail = (message: string): void => tl.setResult(tl.TaskResult.Failed, safeForLog(message));
+/**
+ * The step's failure, as the one error line and the result, after a line linking the
+ * troubleshooting entry of each message it is made of.
+ */
+export const fail = (message: string): void => {
+  for (const key of failureKeys(message, printed.values())) log(loc('SeeTroubleshooting', troubleshootingLink(key)));
+  tl.setResult(tl.TaskResult.Failed, safeForLog(message));
+};
 export const succeed = (): void => tl.setResult(tl.TaskResult.Succeeded, '');
 /** The step did nothing, by the task's configuration: shown as skipped, not counted against the job. */
 export const skip = (message: string): void => tl.setResult(tl.TaskResult.Skipped, safeForLog(message));
