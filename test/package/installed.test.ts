@@ -42,10 +42,13 @@ for (const variant of ['public', 'dev'] as const) {
     it('sits in a folder with no node_modules in it or above it', () => {
       for (const dir of ancestors(world.taskDir))
         assert.ok(!existsSync(join(dir, 'node_modules')), `${join(dir, 'node_modules')} does not exist`);
-      assert.equal(
-        readFileSync(join(world.taskDir, 'main.js'), 'utf8'),
-        readFileSync(join(unpacked.dir, 'tasks', 'VaultAzureLoginV1', 'main.js'), 'utf8'),
-      );
+      for (const file of ['main.js', 'step.js']) {
+        assert.equal(
+          readFileSync(join(world.taskDir, file), 'utf8'),
+          readFileSync(join(unpacked.dir, 'tasks', 'VaultAzureLoginV1', file), 'utf8'),
+          file,
+        );
+      }
     });
 
     it('logs in with workload identity federation and publishes secrets (vaultAddress)', async () => {

@@ -27,8 +27,11 @@ const TASK = 'ms.vss-distributed-task.task';
 const ENDPOINT_TYPE = 'ms.vss-endpoint.service-endpoint-type';
 /** Endpoint types Azure DevOps itself defines, which tasks may name without contributing them. */
 const BUILT_IN_ENDPOINT_TYPES = ['AzureRM'];
-/** What the built task holds: task.json, its entry files (the bundles) and the resources they read. */
-const TASK_FILES = ['task.json', 'main.js', 'prejob.js', 'post.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
+/**
+ * What the built task holds: task.json, its entry files, the task's work they load (step.js) and
+ * the modules loaded on demand (awsSdk.js), and the resources the bundles read.
+ */
+const TASK_FILES = ['task.json', 'main.js', 'prejob.js', 'post.js', 'step.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
 const CONTENT_TYPES = '[Content_Types].xml';
 
 const pkg = readJson<{ version: string; publisher: string }>(join(REPO, 'package.json'));

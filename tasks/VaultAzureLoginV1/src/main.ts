@@ -1,6 +1,12 @@
 // Entry of the main step (execution): the task's work, unless runAsPreJob gave it to the pre-job step.
-import { taskStep } from './step';
+// A small file: it opens the step's first connections, then loads the task (step.js), whose
+// loading they overlap.
+import { openEarlyConnections } from './pipeline/startup';
+import type * as Step from './step';
 
-export const main = (): Promise<void> => taskStep('main');
+export const main = (): Promise<void> => (require('./step') as typeof Step).taskStep('main');
 
-if (require.main === module) void main();
+if (require.main === module) {
+  openEarlyConnections(process.env, 'main');
+  void main();
+}

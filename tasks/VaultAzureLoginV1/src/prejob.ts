@@ -1,7 +1,12 @@
 // Entry of the pre-job step (prejobexecution), which the agent runs before the job's first step,
-// checkout included: the task's work when runAsPreJob is true, else nothing.
-import { taskStep } from './step';
+// checkout included: the task's work when runAsPreJob is true, else nothing. Like main.js, it opens
+// the first connections before it loads the task (step.js).
+import { openEarlyConnections } from './pipeline/startup';
+import type * as Step from './step';
 
-export const prejob = (): Promise<void> => taskStep('prejob');
+export const prejob = (): Promise<void> => (require('./step') as typeof Step).taskStep('prejob');
 
-if (require.main === module) void prejob();
+if (require.main === module) {
+  openEarlyConnections(process.env, 'prejob');
+  void prejob();
+}

@@ -29,6 +29,7 @@ import {
   TransportError,
   timeoutError,
 } from '../net/http';
+import { takeSocket } from './early';
 import type { ProxyConfig, TlsConfig } from './settings';
 
 export type { HttpRequest };
@@ -158,16 +159,21 @@ class PreconnectingAgent extends http.Agent {
   /** Opens connections until `count` wait unused; idle, they neither keep the step alive nor fail it. */
   preconnect(count: number): void {
     const host = this.origin.hostname.replace(/^\[|\]$/g, '');
+    const early = this.opened.length < count ? takeSocket(this.origin.href, 'tcp') : undefined;
+    if (early) this.keep(early.socket);
     while (this.opened.length < count) {
-      const socket = net.connect({ host, port: Number(this.origin.port || 80) });
-      socket.unref();
-      socket.on('error', this.ignore);
-      socket.once('close', () => {
-        const i = this.opened.indexOf(socket);
-        if (i >= 0) this.opened.splice(i, 1);
-      });
-      this.opened.push(socket);
+      this.keep(net.connect({ host, port: Number(this.origin.port || 80) }));
     }
+  }
+
+  private keep(socket: net.Socket): void {
+    socket.unref();
+    socket.on('error', this.ignore);
+    socket.once('close', () => {
+      const i = this.opened.indexOf(socket);
+      if (i >= 0) this.opened.splice(i, 1);
+    });
+    this.opened.push(socket);
   }
 
   override createConnection(
@@ -331,13 +337,22 @@ class Http2Origin {
   private open(): Promise<http2.ClientHttp2Session | null> {
     const attempt = new Promise<http2.ClientHttp2Session | null>((resolve, reject) => {
       const host = this.origin.hostname.replace(/^\[|\]$/g, '');
-      const socket = tls.connect({
-        ...this.secure(),
-        host,
-        port: Number(this.origin.port || 443),
-        servername: isIP(host) ? undefined : host,
-        ALPNProtocols: ['h2', 'http/1.1'],
-      });
+      const secure = this.secure();
+      // A connection the start-up entry opened: its TLS connection when the server is checked
+      // against Node's own trust alone (as that one was), else its TCP connection to do TLS on.
+      const ownTrust = secure.rejectUnauthorized === true && secure.secureContext === undefined;
+      const early = ownTrust ? takeSocket(this.origin.href, 'tls') : undefined;
+      const tcp = early ? undefined : takeSocket(this.origin.href, 'tcp');
+      const socket =
+        early?.socket ??
+        tls.connect({
+          ...secure,
+          socket: tcp?.socket,
+          host,
+          port: Number(this.origin.port || 443),
+          servername: isIP(host) ? undefined : host,
+          ALPNProtocols: ['h2', 'http/1.1'],
+        });
       const timer = setTimeout(() => socket.destroy(timeoutError(this.timeoutMs)), this.timeoutMs);
       let session: http2.ClientHttp2Session | undefined;
       const onError = (err: Error) => {
@@ -352,7 +367,7 @@ class Http2Origin {
         reject(asTransportError(err));
       };
       socket.on('error', onError);
-      socket.once('secureConnect', () => {
+      const onSecure = () => {
         if (socket.alpnProtocol !== 'h2') {
           clearTimeout(timer);
           socket.off('error', onError);
@@ -393,7 +408,9 @@ class Http2Origin {
           if (this.closed) opened.close();
           resolve(opened);
         });
-      });
+      };
+      if (early?.secure) onSecure();
+      else socket.once('secureConnect', onSecure);
     });
     // A failed connection is not kept: the next request (or its retry) connects again.
     attempt.catch(() => {

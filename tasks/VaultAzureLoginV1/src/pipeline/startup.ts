@@ -1,0 +1,171 @@
+// What the start-up entry does before the task's bundle loads (tens of milliseconds of parsing and
+// compiling): it reads from the agent's environment which hosts the step will talk to first and
+// opens the connections to them, so that their handshakes overlap the loading. The clients adopt
+// them (vault/early.ts; Node's https global agent, which MSAL sends with, through a hook here).
+// Only connections, no request: the inputs are not checked yet. Nothing when the agent has a proxy
+// (the requests then go through it). Reads process.env directly, as the agent sets it (task-lib's
+// naming), because task-lib is part of what loads later.
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { type EarlyKind, offerSocket, takeSocket } from '../vault/early';
+
+export interface EarlyPlan {
+  /** Connections to open: the origin and whether TLS is done early or left to the client. */
+  sockets: Array<{ origin: string; kind: EarlyKind }>;
+  /** Entra ID (the connection's authority), for MSAL's first request on Node's https global agent. */
+  entra?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** An input as task-lib's getInput reads it. */
+const input = (env: Env, name: string) => (env[`INPUT_${name.toUpperCase()}`] ?? '').trim();
+/** A variable as task-lib's getVariable reads it. */
+const variable = (env: Env, name: string) => (env[name.replace(/\./g, '_').replace(/ /g, '_').toUpperCase()] ?? '').trim();
+
+function origin(address: string, protocols: string[]): URL | undefined {
+  try {
+    const url = new URL(address);
+    return protocols.includes(url.protocol) && url.hostname ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The connections worth opening at start for `stage`, from the agent's environment alone. Nothing
+ * when the stage will not do the work (runAsPreJob), when the agent has a proxy, or for what the
+ * environment does not name exactly (a bad value is the step's to report). TLS is done early only
+ * where the client would check the server against Node's own trust alone; elsewhere only TCP.
+ */
+export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
+  const plan: EarlyPlan = { sockets: [] };
+  if (variable(env, 'Agent.ProxyUrl')) return plan;
+  if ((input(env, 'runAsPreJob').toLowerCase() === 'true') !== (stage === 'prejob')) return plan;
+  const agentTls = Boolean(variable(env, 'Agent.CAInfo') || variable(env, 'Agent.ClientCert'));
+
+  // Vault: the address input, else VAULT_ADDR (a Vault service connection may carry a CA: TCP only).
+  const vaultConnection = input(env, 'vaultConnection');
+  const address = vaultConnection
+    ? (env[`ENDPOINT_URL_${vaultConnection}`] ?? '')
+    : input(env, 'vaultAddress') || variable(env, 'VAULT_ADDR');
+  const vault = origin(address, ['https:', 'http:']);
+  if (vault) {
+    const customTls =
+      Boolean(vaultConnection) ||
+      agentTls ||
+      input(env, 'tlsSkipVerify').toLowerCase() === 'true' ||
+      ['caCertificate', 'clientCertificate', 'clientKey'].some((name) => input(env, name));
+    plan.sockets.push({ origin: vault.origin, kind: vault.protocol === 'https:' && !customTls ? 'tls' : 'tcp' });
+  }
+
+  // Azure DevOps' OIDC token endpoint, and Entra ID for the exchange of a federated assertion.
+  const method = input(env, 'authMethod') || 'azure';
+  const connection = input(env, 'azureSubscription');
+  const federated = method === 'azure' && Boolean(connection) && env[`ENDPOINT_AUTH_SCHEME_${connection}`] === 'WorkloadIdentityFederation';
+  if (federated || method === 'jwt') {
+    const azdo = origin(variable(env, 'System.OidcRequestUri'), ['https:']);
+    if (azdo && azdo.origin !== vault?.origin) plan.sockets.push({ origin: azdo.origin, kind: agentTls ? 'tcp' : 'tls' });
+  }
+  if (federated) {
+    const authority = origin(env[`ENDPOINT_DATA_${connection}_ACTIVEDIRECTORYAUTHORITY`] ?? '', ['https:']);
+    if (authority) plan.entra = authority.origin;
+  }
+  return plan;
+}
+
+/** Opens what `earlyPlan` names; never throws, never fails the step. */
+export function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): void {
+  try {
+    const plan = earlyPlan(env, stage);
+    for (const { origin: o, kind } of plan.sockets) {
+      const url = new URL(o);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      // The same offer as the client's own connection (vault/transport.ts): h2 or HTTP/1.1.
+      const socket =
+        kind === 'tls'
+          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['h2', 'http/1.1'] })
+          : net.connect({ host, port });
+      offerSocket(o, kind, socket);
+    }
+    if (plan.entra) {
+      const url = new URL(plan.entra);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const socket = tls.connect({ host, port: Number(url.port || 443), servername: net.isIP(host) ? undefined : host });
+      offerSocket(plan.entra, 'https', socket);
+      adoptOnGlobalAgent(url);
+    }
+  } catch {
+    // Opening early is an optimisation: the clients connect as usual.
+  }
+}
+
+/**
+ * Request options that change how the server is checked, what the client presents or where it
+ * connects: a connection asked for with any of them is not the early one (made with Node's defaults).
+ */
+const CONNECTION_OPTIONS = [
+  'ALPNProtocols',
+  'ca',
+  'cert',
+  'checkServerIdentity',
+  'ciphers',
+  'clientCertEngine',
+  'crl',
+  'dhparam',
+  'ecdhCurve',
+  'family',
+  'honorCipherOrder',
+  'key',
+  'localAddress',
+  'lookup',
+  'maxVersion',
+  'minVersion',
+  'passphrase',
+  'pfx',
+  'privateKeyEngine',
+  'privateKeyIdentifier',
+  'pskCallback',
+  'secureContext',
+  'secureOptions',
+  'secureProtocol',
+  'session',
+  'sigalgs',
+  'socketPath',
+];
+
+/** Whether Node's https global agent asks, with `options`, for the connection opened early to `url`. */
+export function isEarlyConnection(options: Record<string, unknown>, url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return (
+    options.host === host &&
+    Number(options.port || 443) === Number(url.port || 443) &&
+    options.rejectUnauthorized !== false &&
+    (options.servername === undefined || options.servername === host) &&
+    CONNECTION_OPTIONS.every((name) => options[name] === undefined)
+  );
+}
+
+/**
+ * Node's https global agent takes the early connection to `url` as its first connection there,
+ * when a request asks for one with Node's defaults (MSAL's token request does, unless a proxy is
+ * set); then the hook is gone.
+ */
+function adoptOnGlobalAgent(url: URL): void {
+  type Create = (...args: unknown[]) => unknown;
+  const agent = https.globalAgent as unknown as { createConnection: Create };
+  const own = agent.createConnection;
+  agent.createConnection = function (this: unknown, ...args: unknown[]) {
+    const options = args[0];
+    if (options && typeof options === 'object' && isEarlyConnection(options as Record<string, unknown>, url)) {
+      agent.createConnection = own;
+      const early = takeSocket(url.origin, 'https');
+      const timeout = (options as { timeout?: unknown }).timeout;
+      if (early && typeof timeout === 'number') early.socket.setTimeout(timeout);
+      if (early) return early.socket;
+    }
+    return own.apply(this, args);
+  };
+}

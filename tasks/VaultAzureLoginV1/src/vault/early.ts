@@ -1,0 +1,76 @@
+// Connections the start-up entry opened before the main bundle loaded (pipeline/startup.ts), handed
+// to whichever client asks for their origin first. The entry and the bundle are separate files, so
+// the hand-over goes through one process-wide slot rather than a module's own variables.
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+
+/**
+ * `tls`: a TLS connection that offered h2 and http/1.1 (vault/transport.ts's offer) and checks the
+ * server against Node's own trust (no custom CA, no client certificate, verification on); `https`:
+ * the same without ALPN, as Node's https module connects; `tcp`: a TCP connection on which the
+ * client does its own TLS, or plain http.
+ */
+export type EarlyKind = 'tls' | 'https' | 'tcp';
+
+interface EarlySocket {
+  kind: EarlyKind;
+  socket: net.Socket;
+  /** TLS: the handshake is done. */
+  secure: boolean;
+}
+
+interface Early {
+  sockets: Map<string, EarlySocket>;
+}
+
+const SLOT = Symbol.for('vault-azure-login.early-connections');
+
+function early(): Early {
+  const g = globalThis as { [SLOT]?: Early };
+  g[SLOT] ??= { sockets: new Map() };
+  return g[SLOT];
+}
+
+const key = (origin: string, kind: EarlyKind) => `${kind} ${new URL(origin).origin}`;
+
+/**
+ * Keeps `socket` for the first client of `origin` that asks for a connection of this kind. Until
+ * then it neither keeps the process alive nor fails it.
+ */
+export function offerSocket(origin: string, kind: EarlyKind, socket: net.Socket): void {
+  const entry: EarlySocket = { kind, socket, secure: false };
+  const ignore = () => undefined;
+  socket.on('error', ignore);
+  socket.unref();
+  if (kind !== 'tcp') socket.once('secureConnect', () => (entry.secure = true));
+  early().sockets.set(key(origin, kind), entry);
+}
+
+/**
+ * The connection opened early to `origin`, once, if it is still usable; else undefined and the
+ * client connects as usual (an early connection that failed is not the client's failure: its own
+ * attempt reports what happens).
+ */
+export function takeSocket(origin: string, kind: 'tls' | 'https'): { socket: tls.TLSSocket; secure: boolean } | undefined;
+export function takeSocket(origin: string, kind: 'tcp'): { socket: net.Socket } | undefined;
+export function takeSocket(origin: string, kind: EarlyKind): { socket: net.Socket; secure?: boolean } | undefined {
+  const sockets = early().sockets;
+  const k = key(origin, kind);
+  const entry = sockets.get(k);
+  if (!entry) return undefined;
+  sockets.delete(k);
+  const { socket } = entry;
+  if (socket.destroyed || socket.readyState === 'closed' || (!socket.connecting && !socket.writable)) {
+    socket.destroy();
+    return undefined;
+  }
+  socket.ref();
+  return { socket, secure: entry.secure };
+}
+
+/** Lets go of every connection nobody took (tests, and a step that ends before using them). */
+export function dropEarly(): void {
+  const e = early();
+  for (const { socket } of e.sockets.values()) socket.destroy();
+  e.sockets.clear();
+}

@@ -1,0 +1,151 @@
+// The start-up entry's reading of the agent's environment: which connections it opens before the
+// task loads, and which connection requests Node's https global agent gives the early one.
+import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { earlyPlan, isEarlyConnection } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
+import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
+
+const WIF = 'c0ffee00-1111-2222-3333-444455556666';
+
+/** An agent's environment for a workload identity federation connection and a Vault address. */
+function agent(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    INPUT_VAULTADDRESS: 'https://vault.example.com:8200',
+    INPUT_AZURESUBSCRIPTION: WIF,
+    [`ENDPOINT_AUTH_SCHEME_${WIF}`]: 'WorkloadIdentityFederation',
+    [`ENDPOINT_AUTH_${WIF}`]: JSON.stringify({
+      scheme: 'WorkloadIdentityFederation',
+      parameters: { tenantid: 't', serviceprincipalid: 'c' },
+    }),
+    [`ENDPOINT_DATA_${WIF}_ACTIVEDIRECTORYAUTHORITY`]: 'https://login.microsoftonline.com/',
+    SYSTEM_OIDCREQUESTURI: 'https://dev.azure.com/contoso/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken',
+    ...extra,
+  };
+}
+
+describe('start-up entry: the connections opened before the task loads', () => {
+  it('workload identity federation: Vault and Azure DevOps over TLS, Entra ID for the global agent', () => {
+    assert.deepEqual(earlyPlan(agent(), 'main'), {
+      sockets: [
+        { origin: 'https://vault.example.com:8200', kind: 'tls' },
+        { origin: 'https://dev.azure.com', kind: 'tls' },
+      ],
+      entra: 'https://login.microsoftonline.com',
+    });
+  });
+
+  it('nothing when the agent has a proxy', () => {
+    assert.deepEqual(earlyPlan(agent({ AGENT_PROXYURL: 'http://proxy.example.com:3128' }), 'main'), { sockets: [] });
+  });
+
+  it('nothing in the stage that runAsPreJob does not give the work', () => {
+    assert.deepEqual(earlyPlan(agent({ INPUT_RUNASPREJOB: 'true' }), 'main'), { sockets: [] });
+    assert.deepEqual(earlyPlan(agent(), 'prejob'), { sockets: [] });
+    assert.equal(earlyPlan(agent({ INPUT_RUNASPREJOB: 'True' }), 'prejob').sockets.length, 2);
+  });
+
+  it('only TCP to Vault when its TLS is not Node’s own trust: a CA, a client certificate, skipped verification, the agent’s CA', () => {
+    for (const extra of [
+      { INPUT_CACERTIFICATE: '-----BEGIN CERTIFICATE-----' },
+      { INPUT_CLIENTCERTIFICATE: '/agent/client.pem' },
+      { INPUT_TLSSKIPVERIFY: 'true' },
+      { AGENT_CAINFO: '/agent/ca.pem' },
+      { AGENT_CLIENTCERT: '/agent/client.pem' },
+    ]) {
+      const vault = earlyPlan(agent(extra), 'main').sockets[0];
+      assert.deepEqual(vault, { origin: 'https://vault.example.com:8200', kind: 'tcp' }, JSON.stringify(extra));
+    }
+    // The agent's own certificate settings apply to Azure DevOps as well.
+    assert.equal(earlyPlan(agent({ AGENT_CAINFO: '/agent/ca.pem' }), 'main').sockets[1].kind, 'tcp');
+  });
+
+  it('Vault from VAULT_ADDR or a Vault service connection (TCP only: it may carry a CA); plain http over TCP', () => {
+    assert.deepEqual(earlyPlan(agent({ INPUT_VAULTADDRESS: '', VAULT_ADDR: 'http://vault.internal:8200' }), 'main').sockets[0], {
+      origin: 'http://vault.internal:8200',
+      kind: 'tcp',
+    });
+    const viaConnection = agent({ INPUT_VAULTADDRESS: '', INPUT_VAULTCONNECTION: 'vc', ENDPOINT_URL_vc: 'https://vault.corp:8200/' });
+    assert.deepEqual(earlyPlan(viaConnection, 'main').sockets[0], { origin: 'https://vault.corp:8200', kind: 'tcp' });
+  });
+
+  it('nothing for what the environment does not name exactly: a bad address, a scheme other than federation, no OIDC URI', () => {
+    assert.deepEqual(
+      earlyPlan(agent({ INPUT_VAULTADDRESS: 'vault.example.com:8200' }), 'main').sockets.map((s) => s.origin),
+      ['https://dev.azure.com'],
+    );
+    const key = earlyPlan(agent({ [`ENDPOINT_AUTH_SCHEME_${WIF}`]: 'ServicePrincipal' }), 'main');
+    assert.deepEqual(key, { sockets: [{ origin: 'https://vault.example.com:8200', kind: 'tls' }] });
+    const noUri = earlyPlan(agent({ SYSTEM_OIDCREQUESTURI: undefined }), 'main');
+    assert.deepEqual(
+      noUri.sockets.map((s) => s.origin),
+      ['https://vault.example.com:8200'],
+    );
+    assert.equal(noUri.entra, 'https://login.microsoftonline.com');
+    assert.equal(earlyPlan(agent({ SYSTEM_OIDCREQUESTURI: 'http://dev.azure.com/x' }), 'main').sockets.length, 1);
+  });
+
+  it('the jwt method: Azure DevOps for the pipeline token, no Entra ID; other methods: Vault alone', () => {
+    const jwt = earlyPlan(agent({ INPUT_AUTHMETHOD: 'jwt', INPUT_AZURESUBSCRIPTION: '' }), 'main');
+    assert.deepEqual(jwt, {
+      sockets: [
+        { origin: 'https://vault.example.com:8200', kind: 'tls' },
+        { origin: 'https://dev.azure.com', kind: 'tls' },
+      ],
+    });
+    assert.deepEqual(earlyPlan(agent({ INPUT_AUTHMETHOD: 'approle' }), 'main'), {
+      sockets: [{ origin: 'https://vault.example.com:8200', kind: 'tls' }],
+    });
+  });
+});
+
+describe('start-up entry: which request of the https global agent takes the early Entra connection', () => {
+  const entra = new URL('https://login.microsoftonline.com');
+  const asked = { host: 'login.microsoftonline.com', port: 443, servername: 'login.microsoftonline.com', path: '/t/oauth2/v2.0/token' };
+
+  it('a request with Node’s defaults to the same host and port', () => {
+    assert.equal(isEarlyConnection(asked, entra), true);
+    assert.equal(isEarlyConnection({ ...asked, port: undefined }, entra), true);
+  });
+
+  it('not another host or port, nor one with TLS settings of its own', () => {
+    assert.equal(isEarlyConnection({ ...asked, host: 'login.windows.net' }, entra), false);
+    assert.equal(isEarlyConnection({ ...asked, port: 8443 }, entra), false);
+    assert.equal(isEarlyConnection({ ...asked, servername: 'other.example.com' }, entra), false);
+    for (const option of ['ca', 'cert', 'key', 'pfx', 'secureContext', 'checkServerIdentity', 'ALPNProtocols', 'lookup', 'localAddress']) {
+      assert.equal(isEarlyConnection({ ...asked, [option]: 'x' }, entra), false, option);
+    }
+    assert.equal(isEarlyConnection({ ...asked, rejectUnauthorized: false }, entra), false);
+  });
+});
+
+describe('early connections: handed over once, and only while usable', () => {
+  afterEach(() => dropEarly());
+
+  it('the first client of the origin and kind takes it; the next connects on its own', async () => {
+    const server = net.createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const origin = `http://127.0.0.1:${port}`;
+      offerSocket(origin, 'tcp', net.connect({ host: '127.0.0.1', port }));
+      assert.equal(takeSocket(origin, 'tls'), undefined, 'another kind');
+      const taken = takeSocket(`${origin}/v1/sys/health`, 'tcp');
+      assert.ok(taken, 'taken by its origin');
+      assert.equal(takeSocket(origin, 'tcp'), undefined, 'only once');
+      taken.socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a connection that failed is not handed over', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((r) => server.close(() => r()));
+    const socket = net.connect({ host: '127.0.0.1', port });
+    offerSocket(`http://127.0.0.1:${port}`, 'tcp', socket);
+    await new Promise((r) => socket.once('close', r));
+    assert.equal(takeSocket(`http://127.0.0.1:${port}`, 'tcp'), undefined);
+  });
+});
