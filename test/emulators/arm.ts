@@ -6,6 +6,10 @@
 // azcore give (openbao-plugins auth/azure azure.go, path_login.go verifyResource; armcompute
 // VirtualMachinesClient.Get with $expand=instanceView, VirtualMachineScaleSetsClient.Get, armmsi
 // UserAssignedIdentitiesClient.NewListByResourceGroupPager). In process: the Vault emulator calls it.
+// Over HTTPS (startArmServer), what `az login` asks of it: subscriptions and tenants.
+import type { ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import { closeServer, guarded, listen } from './serve';
 
 export const ARM_HOST = 'https://management.azure.com';
 const COMPUTE_API = '2022-11-01';
@@ -215,4 +219,122 @@ export class Arm {
       `${credential}: authenticate failed:\nPOST https://login.microsoftonline.com/${tenantId}/oauth2/v2.0/token\n${RULE}\nRESPONSE ${status} ${statusText}\n${RULE}\n${JSON.stringify(body, null, 2)}\n${RULE}\nTo troubleshoot, visit https://aka.ms/azsdk/go/identity/troubleshoot#client-secret`,
     );
   }
+}
+
+/** A subscription as ARM lists it, and the service principals (object ids) with a role on it. */
+export interface ArmSubscription {
+  subscriptionId: string;
+  tenantId: string;
+  displayName: string;
+  principals: string[];
+}
+
+export interface ArmServerOptions {
+  tls: { certPem: string; keyPem: string };
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+  /** Listen port; 0 picks a free one. */
+  port: number;
+  /** The URL clients use (the resource manager endpoint of their cloud); default https://<host>:<port>/. */
+  publicUrl?: string;
+  /** Checks an Entra access token's signature and time; returns its claims or throws. */
+  verifyToken: (token: string) => Record<string, unknown>;
+  subscriptions?: ArmSubscription[];
+}
+
+export interface ArmServer {
+  url: string;
+  /** Every request, as `GET <path>?<query>`. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/** The audiences ARM accepts in an access token (its InvalidAuthenticationTokenAudience message lists them). */
+const ARM_AUDIENCES = [
+  'https://management.core.windows.net/',
+  'https://management.core.windows.net',
+  'https://management.azure.com/',
+  'https://management.azure.com',
+];
+
+/**
+ * Azure Resource Manager over HTTPS for what `az login` asks of it: the subscriptions the caller
+ * has a role on (GET /subscriptions, Microsoft's REST reference "Subscriptions - List") and the
+ * tenants (GET /tenants, "Tenants - List"), authorised with an Entra access token for ARM; errors
+ * in ARM's `{"error": {"code", "message"}}` shape.
+ */
+export async function startArmServer(options: ArmServerOptions): Promise<ArmServer> {
+  const requests: string[] = [];
+  const host = options.host ?? '127.0.0.1';
+  const fail = (res: ServerResponse, status: number, code: string, message: string) => {
+    const text = JSON.stringify({ error: { code, message } });
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const server = createServer(
+    { cert: options.tls.certPem, key: options.tls.keyPem },
+    guarded('arm', async (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://placeholder');
+      requests.push(`${req.method} ${url.pathname}${url.search}`);
+      const auth = String(req.headers.authorization ?? '');
+      if (!auth) return fail(res, 401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+      const bearer = /^Bearer (.+)$/i.exec(auth)?.[1];
+      let claims: Record<string, unknown>;
+      try {
+        if (!bearer) throw new Error('not a bearer token');
+        claims = options.verifyToken(bearer);
+      } catch {
+        return fail(res, 401, 'InvalidAuthenticationToken', 'The access token is invalid.');
+      }
+      const aud = String(claims.aud ?? '');
+      if (!ARM_AUDIENCES.includes(aud)) {
+        return fail(
+          res,
+          401,
+          'InvalidAuthenticationTokenAudience',
+          `The access token has been obtained for wrong audience or resource '${aud}'. It should exactly match with one of the allowed audiences ${ARM_AUDIENCES.map((a) => `'${a}'`).join(',')}.`,
+        );
+      }
+      if (!url.searchParams.get('api-version')) {
+        return fail(
+          res,
+          400,
+          'MissingApiVersionParameter',
+          'The api-version query parameter (?api-version=) is required for all requests.',
+        );
+      }
+      const tid = String(claims.tid ?? '');
+      const oid = String(claims.oid ?? '');
+      let body: unknown;
+      if (req.method === 'GET' && url.pathname === '/subscriptions') {
+        const value = (options.subscriptions ?? [])
+          .filter((s) => eq(s.tenantId, tid) && s.principals.some((p) => eq(p, oid)))
+          .map((s) => ({
+            id: `/subscriptions/${s.subscriptionId}`,
+            authorizationSource: 'RoleBased',
+            managedByTenants: [],
+            subscriptionId: s.subscriptionId,
+            tenantId: s.tenantId,
+            displayName: s.displayName,
+            state: 'Enabled',
+            subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'PayAsYouGo_2014-09-01', spendingLimit: 'Off' },
+          }));
+        body = { value, count: { type: 'Total', value: value.length } };
+      } else if (req.method === 'GET' && url.pathname === '/tenants') {
+        body = { value: [{ id: `/tenants/${tid}`, tenantId: tid, tenantCategory: 'Home' }] };
+      } else {
+        return fail(
+          res,
+          404,
+          'InvalidResourceType',
+          `The resource type '${url.pathname.split('/')[1] ?? ''}' could not be found in the namespace 'Microsoft.Resources'.`,
+        );
+      }
+      const text = JSON.stringify(body);
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    }),
+  );
+  const port = await listen(server, options.port, host);
+  return { url: options.publicUrl ?? `https://${host}:${port}/`, requests, close: () => closeServer(server) };
 }
