@@ -6,7 +6,4 @@ import type * as Step from './step';
 
 export const main = (): Promise<void> => (require('./step') as typeof Step).taskStep('main');
 
-if (require.main === module) {
-  openEarlyConnections(process.env, 'main');
-  void main();
-}
+if (require.main === module) void openEarlyConnections(process.env, 'main').then(main);

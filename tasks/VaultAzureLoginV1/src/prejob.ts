@@ -6,7 +6,4 @@ import type * as Step from './step';
 
 export const prejob = (): Promise<void> => (require('./step') as typeof Step).taskStep('prejob');
 
-if (require.main === module) {
-  openEarlyConnections(process.env, 'prejob');
-  void prejob();
-}
+if (require.main === module) void openEarlyConnections(process.env, 'prejob').then(prejob);

@@ -75,8 +75,31 @@ export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
   return plan;
 }
 
-/** Opens what `earlyPlan` names; never throws, never fails the step. */
-export function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): void {
+/**
+ * How long the entry waits, at most, for the host names to resolve before it loads the task: the
+ * answer of a lookup (and so the TCP connection's start) is handled on the main thread, which
+ * loading holds for tens of milliseconds. From the hosts file or a resolver's cache it takes a
+ * millisecond or two.
+ */
+export const LOOKUP_WAIT_MS = 20;
+
+/**
+ * Resolves once `socket` has started connecting (its name resolved and the connection begun; an
+ * IP address begins on the next tick) or has failed.
+ */
+function begun(socket: net.Socket, host: string): Promise<void> {
+  if (net.isIP(host)) return Promise.resolve();
+  return new Promise((resolve) => {
+    for (const event of ['lookup', 'connect', 'error', 'close']) socket.once(event, () => resolve());
+  });
+}
+
+/**
+ * Opens what `earlyPlan` names and resolves once every connection has begun (at most
+ * LOOKUP_WAIT_MS); never rejects, never fails the step.
+ */
+export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): Promise<void> {
+  const started: Array<Promise<void>> = [];
   try {
     const plan = earlyPlan(env, stage);
     for (const { origin: o, kind } of plan.sockets) {
@@ -89,17 +112,23 @@ export function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): void {
           ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['h2', 'http/1.1'] })
           : net.connect({ host, port });
       offerSocket(o, kind, socket);
+      started.push(begun(socket, host));
     }
     if (plan.entra) {
       const url = new URL(plan.entra);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const socket = tls.connect({ host, port: Number(url.port || 443), servername: net.isIP(host) ? undefined : host });
       offerSocket(plan.entra, 'https', socket);
+      started.push(begun(socket, host));
       adoptOnGlobalAgent(url);
     }
   } catch {
     // Opening early is an optimisation: the clients connect as usual.
   }
+  if (!started.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(started), new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOKUP_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 /**
