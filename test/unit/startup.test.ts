@@ -2,7 +2,7 @@
 // task loads, and which connection requests Node's https global agent gives the early one.
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { earlyPlan, isEarlyConnection } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
+import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
 const WIF = 'c0ffee00-1111-2222-3333-444455556666';
@@ -147,5 +147,30 @@ describe('early connections: handed over once, and only while usable', () => {
     offerSocket(`http://127.0.0.1:${port}`, 'tcp', socket);
     await new Promise((r) => socket.once('close', r));
     assert.equal(takeSocket(`http://127.0.0.1:${port}`, 'tcp'), undefined);
+  });
+});
+
+describe('start-up entry: opening', () => {
+  afterEach(() => dropEarly());
+
+  it('resolves once the connections have begun, and offers each to its client', async () => {
+    const server = net.createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      for (const host of ['127.0.0.1', 'localhost']) {
+        await openEarlyConnections({ INPUT_VAULTADDRESS: `http://${host}:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
+        const taken = takeSocket(`http://${host}:${port}`, 'tcp');
+        assert.ok(taken, host);
+        taken.socket.destroy();
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('opens nothing and resolves at once when the environment names nothing', async () => {
+    await openEarlyConnections({}, 'main');
+    assert.equal(takeSocket('https://vault.example.com', 'tls'), undefined);
   });
 });
