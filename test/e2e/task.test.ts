@@ -153,10 +153,11 @@ describe('e2e: the bundled task through the whole chain', function () {
         .map((r) => `${r.method} ${r.path.replace(/^.*\/_apis\//, '_apis/').replace(/plans\/[^/]+\/jobs\/[^/]+/, 'plans/…/jobs/…')}`),
       ['POST _apis/distributedtask/hubs/build/plans/…/jobs/…/oidctoken'],
     );
-    // The tenant's discovery document opens the connection; arm-rest's exchange follows it.
+    // The start-up entry opened the connection (test/e2e/startup.test.ts): arm-rest's exchange is
+    // its first request, with no discovery request to open it.
     assert.deepEqual(
       world.entra.requests.slice(before.entra).map((r) => `${r.method} ${r.path}`),
-      [`GET /${TENANT_ID}/v2.0/.well-known/openid-configuration`, `POST /${TENANT_ID}/oauth2/v2.0/token`],
+      [`POST /${TENANT_ID}/oauth2/v2.0/token`],
     );
   });
 

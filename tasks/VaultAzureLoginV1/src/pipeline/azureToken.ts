@@ -4,6 +4,7 @@ import { endpointAuthField, loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
 import { OidcTokenError } from '../auth/jwt';
 import { send } from '../net/http';
+import { hasSocket } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
@@ -46,6 +47,8 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
     return undefined;
   }
   if (url.protocol !== 'https:') return undefined;
+  // The start-up entry opened it already, for the global agent's first request there: MSAL's.
+  if (hasSocket(url.origin, 'https')) return undefined;
   // On Node's global agent, the one MSAL's requests take.
   return send({ method: 'GET', url, headers: {} }, { timeoutMs: timeoutSeconds * 1000 }).then(
     () => undefined,

@@ -68,6 +68,15 @@ export function takeSocket(origin: string, kind: EarlyKind): { socket: net.Socke
   return { socket, secure: entry.secure };
 }
 
+/** Whether a connection of this kind to `origin` was opened early and nobody has taken it yet. */
+export function hasSocket(origin: string, kind: EarlyKind): boolean {
+  try {
+    return early().sockets.has(key(origin, kind));
+  } catch {
+    return false;
+  }
+}
+
 /** Lets go of every connection nobody took (tests, and a step that ends before using them). */
 export function dropEarly(): void {
   const e = early();
