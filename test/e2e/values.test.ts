@@ -4,21 +4,22 @@
 // would turn into another.
 import * as assert from 'node:assert/strict';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { masks, vsoCommands } from '../helpers/output';
 
 describe('e2e: values, names and paths exactly as meant', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
   });
   afterEach(() => world.vault.clearFaults());
   after(async () => world?.stop());
 
   const base = { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, retries: '0' };
-  /** Requests the runs since `mark` made to the Vault emulator, as `METHOD /v1/path?query`. */
+  /** Requests the runs since `mark` made to Vault, as `METHOD /v1/path?query`. */
   const vaultRequestsSince = (mark: number) =>
     world.vault.requests.slice(mark).map((r) => `${r.method} /v1/${r.path}${r.query ? `?${r.query}` : ''}`);
 
@@ -67,7 +68,7 @@ describe('e2e: values, names and paths exactly as meant', function () {
   });
 
   it('warns about a value of one or two characters, and registers no mask of white space alone', async () => {
-    world.vault.putSecret('secret/ci/production/short', { pin: 'Ω~', blank: '   ', fine: 'long-enough-value' });
+    await world.vault.putSecret('secret/ci/production/short', { pin: 'Ω~', blank: '   ', fine: 'long-enough-value' });
     const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/short *' } });
     const { vars, warnings } = checkRun(world, run, true);
     assert.equal(vars.get('PIN'), 'Ω~');
@@ -92,12 +93,12 @@ describe('e2e: values, names and paths exactly as meant', function () {
       const { errors } = checkRun(world, run, false);
       assert.ok(errors.includes(`the path "${path}" contains "${shown}", which a URL or Vault would turn into another path`), errors);
       assert.deepEqual(vaultRequestsSince(mark), []);
-      assert.equal([...world.vault.leases.values()].length, 0, 'no lease was issued');
+      assert.equal(world.vault.leases().length, 0, 'no lease was issued');
     });
   }
 
   it('requests exactly the path it checked and logged', async () => {
-    world.vault.putSecret('secret/ci/production/odd+chars:ok~é', { key: 'odd-path-value' });
+    await world.vault.putSecret('secret/ci/production/odd+chars:ok~é', { key: 'odd-path-value' });
     const mark = world.vault.requests.length;
     const run = await world.runTask({
       connection: world.ids.wif,

@@ -1,6 +1,9 @@
 // What the Vault emulator hands an auth plugin kept outside vault.ts (aws, gcp), and the mounts of
 // one such plugin per emulator: enabled, looked up by path and namespace, and found for a login.
-import type { AzureRole, VaultEmulator } from './vault';
+import type { AzureRole } from './vault';
+
+/** What the mounts belong to: the Vault emulator, or the front of real OpenBao. */
+type Owner = object;
 
 /** What vault.ts passes of a request (its RequestContext). */
 export interface PluginRequest {
@@ -10,21 +13,21 @@ export interface PluginRequest {
   body: Record<string, unknown>;
 }
 export type PluginReply = { status: number; body?: unknown };
-export type IssueToken = (mountPath: string, role: AzureRole, roleName: string, principal: string) => PluginReply;
+export type IssueToken = (mountPath: string, role: AzureRole, roleName: string, principal: string) => PluginReply | Promise<PluginReply>;
 
 /** The request a plugin's login route makes of a mount, as Vault answers it. */
 export type LoginTarget<M> = { mount: M; mountPath: string } | { reply: PluginReply };
 
 export interface PluginMounts<M> {
-  enable(vault: VaultEmulator, mount: string, value: M, ns?: string): void;
+  enable(vault: Owner, mount: string, value: M, ns?: string): void;
   /** The mount at auth/<mount> in namespace `ns`; throws when this plugin has none there. */
-  get(vault: VaultEmulator, mount: string, ns?: string): M;
+  get(vault: Owner, mount: string, ns?: string): M;
   /** The mount a request to auth/<mount>/login is for (405 for another operation); undefined when it is not one of these mounts' logins. */
-  forLogin(vault: VaultEmulator, req: PluginRequest): LoginTarget<M> | undefined;
+  forLogin(vault: Owner, req: PluginRequest): LoginTarget<M> | undefined;
 }
 
 export function pluginMounts<M>(kind: string): PluginMounts<M> {
-  const all = new WeakMap<VaultEmulator, Map<string, M>>();
+  const all = new WeakMap<Owner, Map<string, M>>();
   const key = (ns: string, mount: string) => `${ns}${mount.replace(/^\/+|\/+$/g, '')}/`;
   return {
     enable(vault, mount, value, ns = '') {

@@ -1,6 +1,7 @@
 // The Vault contents most tests, the L0 runs and the demo share: an azure auth mount as in
 // HashiCorp's guide, a least-privilege policy, KV v1 and v2 mounts and a database engine.
-import { AzureAuthConfig, VaultEmulator } from './vault';
+import type { VaultFront } from '../server/vaultFront';
+import { AzureAuthConfig, PolicyRule, VaultEmulator } from './vault';
 
 export const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const AUTH_MOUNT = 'ado';
@@ -29,6 +30,14 @@ export interface SeedOptions {
   ns?: string;
 }
 
+/** The least-privilege policy of the role the task logs in with. */
+const CI_READ: PolicyRule[] = [
+  { path: 'secret/data/ci/*', capabilities: ['read'] },
+  { path: 'kv1/app/*', capabilities: ['read'] },
+  { path: 'database/creds/ci', capabilities: ['read'] },
+  { path: 'sys/leases/revoke', capabilities: ['update'] },
+];
+
 export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
   const ns = opts.ns ?? '';
   if (ns) vault.createNamespace(ns);
@@ -37,16 +46,7 @@ export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
     { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks },
     ns,
   );
-  vault.writePolicy(
-    'ci-read',
-    [
-      { path: 'secret/data/ci/*', capabilities: ['read'] },
-      { path: 'kv1/app/*', capabilities: ['read'] },
-      { path: 'database/creds/ci', capabilities: ['read'] },
-      { path: 'sys/leases/revoke', capabilities: ['update'] },
-    ],
-    ns,
-  );
+  vault.writePolicy('ci-read', CI_READ, ns);
   vault.writeRole(
     AUTH_MOUNT,
     ROLE,
@@ -65,4 +65,30 @@ export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
   vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
 
   vault.mountDatabase('database', ['ci'], ns);
+}
+
+/** The same contents in the front's namespace of real OpenBao (the azure mount is the front's own). */
+export async function seedFront(vault: VaultFront, opts: SeedOptions): Promise<void> {
+  const ns = opts.ns ?? '';
+  if (ns) await vault.createNamespace(ns);
+  vault.enableAzureAuth(
+    AUTH_MOUNT,
+    { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks },
+    ns,
+  );
+  await vault.writePolicy('ci-read', CI_READ, ns);
+  vault.writeRole(
+    AUTH_MOUNT,
+    ROLE,
+    { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 },
+    ns,
+  );
+  await vault.mountKv('secret', 2, ns);
+  await vault.putSecret('secret/ci/production/db', { password: SECRETS.oldPassword, 'db-user': SECRETS.dbUser }, ns);
+  await vault.putSecret('secret/ci/production/db', { password: SECRETS.dbPassword, 'db-user': SECRETS.dbUser }, ns);
+  await vault.putSecret('secret/ci/production/api', { token: SECRETS.apiToken, url: SECRETS.apiUrl, port: 8443 }, ns);
+  await vault.putSecret('secret/ci/production/tls', { key: SECRETS.pem, 'key with spaces': SECRETS.spaced }, ns);
+  await vault.putSecret('secret/other/team', { password: 'not-for-ci' }, ns);
+  await vault.mountKv('kv1', 1, ns);
+  await vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
 }

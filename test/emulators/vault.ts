@@ -158,7 +158,7 @@ const DEFAULT_POLICY: PolicyRule[] = [
 // Small helpers: replies, errors, randomness, time
 // ---------------------------------------------------------------------------------------------
 
-interface Reply {
+export interface Reply {
   status: number;
   /** JSON-encoded with a trailing newline, as Go's json.Encoder writes it. */
   body?: unknown;
@@ -277,14 +277,14 @@ function sortedKeys(value: unknown): unknown {
 const goQuotedList = (items: string[]): string => `[${items.map((s) => JSON.stringify(s)).join(' ')}]`;
 
 /** A namespace path as Vault canonicalises it: no leading slash, one trailing slash ('' = root). */
-function canonicalNamespace(ns: string | undefined): string {
+export function canonicalNamespace(ns: string | undefined): string {
   const trimmed = (ns ?? '').replace(/^\/+|\/+$/g, '');
   return trimmed ? `${trimmed}/` : '';
 }
 
 const mountKey = (path: string): string => `${path.replace(/^\/+|\/+$/g, '')}/`;
 
-function asString(value: unknown): string {
+export function asString(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return '';
@@ -459,7 +459,7 @@ interface NewToken {
 }
 
 /** Token policies as Vault stores them: sorted, unique, plus `default` unless root. */
-function sanitizePolicies(policies: string[]): string[] {
+export function sanitizePolicies(policies: string[]): string[] {
   const set = new Set(policies.map((p) => p.trim().toLowerCase()).filter(Boolean));
   if (set.has('root')) return ['root'];
   set.add('default');
@@ -811,10 +811,10 @@ function longestPrefix(prefixes: string[], path: string): string | undefined {
 // Azure login: go-oidc v3 IDTokenVerifier + the plugin's own claim checks
 // ---------------------------------------------------------------------------------------------
 
-class LoginRejected extends Error {}
+export class LoginRejected extends Error {}
 
 /** The claims the plugin reads after go-oidc's checks (path_login.go additionalClaims). */
-interface AzureClaims {
+export interface AzureClaims {
   oid: string;
   appid: string;
   groups: string[];
@@ -846,7 +846,7 @@ function claimTime(value: unknown): number | null {
 const audienceOf = (aud: unknown): string[] =>
   typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
 
-class AzureJwtVerifier {
+export class AzureJwtVerifier {
   constructor(
     private readonly config: AzureAuthConfig,
     private readonly issuer: string,
@@ -954,7 +954,7 @@ const listHas = (list: string[], value: string): boolean => list.some((v) => v.t
 const isWildcard = (list: string[] | undefined): boolean => list?.length === 1 && list[0] === '*';
 
 /** path_login.go verifyRole: the plugin's own, stricter nbf check (no leeway), then the role's principal and group bindings. */
-function verifyAzureRole(claims: AzureClaims, role: AzureRole, now: number): void {
+export function verifyAzureRole(claims: AzureClaims, role: AzureRole, now: number): void {
   if (claims.nbf !== null && claims.nbf > now) {
     throw new LoginRejected(`token is not yet valid (Token Not Before: ${goTime(claims.nbf)})`);
   }
@@ -971,7 +971,7 @@ function verifyAzureRole(claims: AzureClaims, role: AzureRole, now: number): voi
 }
 
 /** The login's instance fields (subscription_id, resource_group_name, vm_name, vmss_name, resource_id). */
-interface InstanceFields {
+export interface InstanceFields {
   subscriptionId: string;
   resourceGroup: string;
   vmName: string;
@@ -997,7 +997,7 @@ function verifyXmsClaims(claims: AzureClaims, pattern: (v: string) => string, ke
  * hashicorp/vault-plugin-auth-azure#186 and #203): the instance named in the login, looked up in
  * ARM with the mount's own credential, must carry the token's identity and satisfy the role.
  */
-async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role: AzureRole, config: AzureAuthConfig): Promise<void> {
+export async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role: AzureRole, config: AzureAuthConfig): Promise<void> {
   const subs = role.bound_subscription_ids ?? [];
   const rgs = role.bound_resource_groups ?? [];
   const locations = role.bound_locations ?? [];
@@ -1071,15 +1071,15 @@ async function verifyAzureResource(f: InstanceFields, claims: AzureClaims, role:
 }
 
 /** azure.go getAzureSettings, the parts a login reads: the tenant and the resource, each required. */
-function azureSettingsError(config: AzureAuthConfig): string | undefined {
+export function azureSettingsError(config: AzureAuthConfig): string | undefined {
   if (!config.tenantId) return 'tenant_id is required';
   if (!config.resource) return 'resource is required';
   return undefined;
 }
 
-const GUID = /^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$/;
-const AZURE_NAME = /^[a-zA-Z]$|^[a-zA-Z][a-zA-Z0-9.\-_]*[a-zA-Z0-9_]$/;
-const RESOURCE_GROUP = /^[-_.()\p{L}\p{N}]*[-_()\p{L}\p{N}]$/u;
+export const GUID = /^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$/;
+export const AZURE_NAME = /^[a-zA-Z]$|^[a-zA-Z][a-zA-Z0-9.\-_]*[a-zA-Z0-9_]$/;
+export const RESOURCE_GROUP = /^[-_.()\p{L}\p{N}]*[-_()\p{L}\p{N}]$/u;
 
 // ---------------------------------------------------------------------------------------------
 // Request context
@@ -1114,7 +1114,7 @@ function operationFor(method: string, query: URLSearchParams): Operation | undef
   }
 }
 
-function tokenFrom(headers: http.IncomingHttpHeaders): string | undefined {
+export function tokenFrom(headers: http.IncomingHttpHeaders): string | undefined {
   const vaultToken = headers['x-vault-token'];
   if (typeof vaultToken === 'string' && vaultToken) return vaultToken;
   const authz = headers.authorization;
@@ -1122,7 +1122,7 @@ function tokenFrom(headers: http.IncomingHttpHeaders): string | undefined {
   return undefined;
 }
 
-function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void {
+export function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void {
   if (reply.status === 204) {
     res.writeHead(204, { 'Cache-Control': 'no-store' });
     res.end();
@@ -1141,14 +1141,14 @@ function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void
 }
 
 /** Bodies above this are written a piece at a time. */
-const LARGE_BODY = 1024 * 1024;
+export const LARGE_BODY = 1024 * 1024;
 
 /**
  * Writes a large raw body 1 MiB at a time, each piece once the client has taken the one before
  * (flow control over HTTP/2, the socket's buffer over HTTP/1.1), as Go's server writes through a
  * bounded buffer; false when the client stopped the answer before its end was written.
  */
-async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<boolean> {
+export async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<boolean> {
   const body = Buffer.from(reply.raw as string);
   const headers: Record<string, string> = {
     'Cache-Control': 'no-store',
@@ -1169,7 +1169,7 @@ async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<
   return true;
 }
 
-function faultReply(fault: Fault): Reply {
+export function faultReply(fault: Fault): Reply {
   const status = fault.status as number;
   if (typeof fault.body === 'string') {
     return { status, raw: fault.body, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...fault.headers }, unsized: fault.unsized };
@@ -1827,7 +1827,7 @@ export class VaultEmulator {
   }
 }
 
-function safeDecode(path: string): string {
+export function safeDecode(path: string): string {
   try {
     return decodeURIComponent(path);
   } catch {

@@ -9,7 +9,7 @@
 import { request as httpsRequest } from 'node:https';
 import type { Aws } from './aws';
 import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
-import type { AzureRole, VaultEmulator } from './vault';
+import type { AzureRole } from './vault';
 
 export interface AwsAuthMountConfig {
   /**
@@ -64,12 +64,12 @@ const DEFAULT_ALLOWED_STS_HEADERS = [
   'X-Amz-User-Agent',
 ];
 
-export function enableAwsAuth(vault: VaultEmulator, mount: string, config: AwsAuthMountConfig, aws: Aws, ns = ''): void {
+export function enableAwsAuth(vault: object, mount: string, config: AwsAuthMountConfig, aws: Aws, ns = ''): void {
   mounts.enable(vault, mount, { config, aws, roles: new Map() }, ns);
 }
 
 /** auth/<mount>/role/<name>: bound ARNs without a wildcard are resolved to unique ids (iam:GetRole) unless resolve_aws_unique_ids=false. */
-export function writeAwsRole(vault: VaultEmulator, mount: string, name: string, role: AwsRole, ns = ''): void {
+export function writeAwsRole(vault: object, mount: string, name: string, role: AwsRole, ns = ''): void {
   const m = mounts.get(vault, mount, ns);
   const resolve = role.resolve_aws_unique_ids ?? true;
   const boundIds: string[] = [];
@@ -84,7 +84,7 @@ export function writeAwsRole(vault: VaultEmulator, mount: string, name: string, 
   m.roles.set(name.toLowerCase(), { ...role, resolve_aws_unique_ids: resolve, boundIds });
 }
 
-export function setAwsConfig(vault: VaultEmulator, mount: string, config: Partial<AwsAuthMountConfig>, ns = ''): void {
+export function setAwsConfig(vault: object, mount: string, config: Partial<AwsAuthMountConfig>, ns = ''): void {
   const m = mounts.get(vault, mount, ns);
   Object.assign(m.config, { clientConfigWritten: true, ...config });
 }
@@ -175,7 +175,7 @@ function canonicalArn(arn: string): { canonical: string; account: string } | str
 const globMatch = (pattern: string, value: string) => (pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value);
 
 /** POST auth/<mount>/login of an aws mount enabled here; undefined for any other request. */
-export async function login(vault: VaultEmulator, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
+export async function login(vault: object, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
   const target = mounts.forLogin(vault, req);
   if (!target || 'reply' in target) return target?.reply;
   const { mount: m, mountPath } = target;

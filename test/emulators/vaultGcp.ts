@@ -9,7 +9,7 @@
 // and %+v renderings of lists.
 import { decodeJwt, JwtError, verifyJwt } from './jwt';
 import type { Gce } from './gcp';
-import type { AzureRole, VaultEmulator } from './vault';
+import type { AzureRole } from './vault';
 import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
 
 export interface GcpRole {
@@ -42,16 +42,16 @@ interface Mount {
 
 const mounts = pluginMounts<Mount>('gcp');
 
-export function enableGcpAuth(vault: VaultEmulator, mount: string, gce: Gce, ns = ''): void {
+export function enableGcpAuth(vault: object, mount: string, gce: Gce, ns = ''): void {
   mounts.enable(vault, mount, { gce, roles: new Map(), computeAllowed: true }, ns);
 }
 
 /** The mount's own Google credential: one with compute.instances.get (the default), or one without it. */
-export function setGcpCredential(vault: VaultEmulator, mount: string, computeAllowed: boolean, ns = ''): void {
+export function setGcpCredential(vault: object, mount: string, computeAllowed: boolean, ns = ''): void {
   mounts.get(vault, mount, ns).computeAllowed = computeAllowed;
 }
 
-export function writeGcpRole(vault: VaultEmulator, mount: string, name: string, role: GcpRole, ns = ''): void {
+export function writeGcpRole(vault: object, mount: string, name: string, role: GcpRole, ns = ''): void {
   const m = mounts.get(vault, mount, ns);
   if (role.type === 'iam' && !(role.bound_service_accounts ?? []).length)
     throw new Error('IAM role must have at least one service account');
@@ -65,7 +65,7 @@ const goQuoted = (list: string[]) => `[${list.map((s) => JSON.stringify(s)).join
 const goPlain = (list: string[]) => `[${list.join(' ')}]`;
 
 /** POST auth/<mount>/login of a gcp mount enabled here; undefined for any other request. */
-export async function login(vault: VaultEmulator, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
+export async function login(vault: object, req: PluginRequest, issue: IssueToken): Promise<PluginReply | undefined> {
   const target = mounts.forLogin(vault, req);
   if (!target || 'reply' in target) return target?.reply;
   const { mount: m, mountPath } = target;

@@ -13,8 +13,10 @@ import { Entra, startEntra } from './entra';
 import { AZDO_HOST, ENTRA_CERT_NAMES, ENTRA_HOST, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
 import { Imds, startImds } from './imds';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
-import { seedVault, SECRETS, TENANT_ID } from './seed';
+import { seedFront, seedVault, SECRETS, TENANT_ID } from './seed';
 import { VaultEmulator } from './vault';
+import { sharedOpenBao } from '../server/openbao';
+import { VaultFront } from '../server/vaultFront';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const BUILT_TASK = join(REPO, 'dist', 'tasks', 'VaultAzureLoginV1');
@@ -92,12 +94,15 @@ export interface WorldOptions {
   listenHosts?: { entra?: string; azdo?: string };
 }
 
-export interface World {
+/** A world's Vault: the emulator, or the front of the run's real OpenBao. */
+export type WorldVault = VaultEmulator | VaultFront;
+
+export interface World<V extends WorldVault = VaultEmulator> {
   ca: Ca;
   entra: Entra;
   azdo: Azdo;
   imds: Imds;
-  vault: VaultEmulator;
+  vault: V;
   systemAccessToken: string;
   spSecret: string;
   clientCert: ClientCert;
@@ -118,7 +123,32 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(options: WorldOptions = {}): Promise<World> {
+export function startWorld(options: WorldOptions = {}): Promise<World<VaultEmulator>> {
+  return buildWorld(options, async (tls, seed) => {
+    const vault = new VaultEmulator({ tls });
+    seedVault(vault, seed);
+    await vault.start(VAULT_PORT, VAULT_IP);
+    return vault;
+  });
+}
+
+/**
+ * The world with the run's real OpenBao as its Vault: a front at vault.example.com:8200 that works
+ * in a namespace of its own (test/server/vaultFront.ts), seeded as the emulator is.
+ */
+export function startBaoWorld(options: WorldOptions = {}): Promise<World<VaultFront>> {
+  return buildWorld(options, async (tls, seed) => {
+    const vault = new VaultFront(await sharedOpenBao(), { tls });
+    await vault.start(VAULT_PORT, VAULT_IP);
+    await seedFront(vault, seed);
+    return vault;
+  });
+}
+
+async function buildWorld<V extends WorldVault>(
+  options: WorldOptions,
+  startVault: (tls: { cert: string; key: string }, seed: Parameters<typeof seedVault>[1]) => Promise<V>,
+): Promise<World<V>> {
   if (process.env.VAL_NETNS !== '1') {
     throw new Error('The e2e tests and the demo run inside the private network namespace: node scripts/netns.mjs <command>');
   }
@@ -169,12 +199,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   entra.publishKeys(() => azdo.entraJwks());
 
   const vaultTls = await ca.issue([VAULT_HOST]);
-  const vault = new VaultEmulator({ tls: { cert: vaultTls.certPem, key: vaultTls.keyPem } });
-  seedVault(vault, {
-    jwks: () => entra.jwks() as unknown as { keys: Array<Record<string, unknown>> },
-    boundOids: [ids.wif, ids.wifEntra, ids.spKey, ids.spCert, ids.msi].map((i) => i.objectId),
-  });
-  await vault.start(VAULT_PORT, VAULT_IP);
+  const vault = await startVault(
+    { cert: vaultTls.certPem, key: vaultTls.keyPem },
+    {
+      jwks: () => entra.jwks() as unknown as { keys: Array<Record<string, unknown>> },
+      boundOids: [ids.wif, ids.wifEntra, ids.spKey, ids.spCert, ids.msi].map((i) => i.objectId),
+    },
+  );
 
   // The task runs from a copy of the bundle in a folder with no node_modules above it.
   const taskRoot = mkdtempSync(join(tmpdir(), 'val-task-'));

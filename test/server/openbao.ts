@@ -17,8 +17,6 @@ import { REPO } from '../emulators/world';
 export const OPENBAO_PORT = 8300;
 /** Port of the listener whose certificate comes from a CA of its own. */
 export const OPENBAO_PRIVATE_CA_PORT = 8301;
-/** Raft's cluster port (one node: nothing connects to it). */
-const OPENBAO_CLUSTER_PORT = 8302;
 export const OPENBAO_ADDRESS = `https://${VAULT_HOST}:${OPENBAO_PORT}`;
 export const OPENBAO_PRIVATE_CA_ADDRESS = `https://${VAULT_HOST}:${OPENBAO_PRIVATE_CA_PORT}`;
 
@@ -32,6 +30,9 @@ export interface Answer {
 export interface OpenBao {
   /** The `bao` binary. */
   bin: string;
+  /** The first listener's port and the CA that signed its certificate. */
+  port: number;
+  ca: Ca;
   rootToken: string;
   unsealKey: string;
   /** The CA of the second listener. */
@@ -48,6 +49,8 @@ export interface OpenBao {
   auditedRequests(): Array<{ path: string; operation: string }>;
   /** Runs the `bao` CLI against the first listener with the given environment on top. */
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Lets the test process end while the server runs (it is killed when the process exits). */
+  detach(): void;
   stop(): Promise<void>;
 }
 
@@ -101,10 +104,15 @@ export interface OpenBaoOptions {
   audit?: boolean;
   /** A third listener at vault.example.com:`plainPort` without TLS, as a Vault that serves plain http. */
   plainPort?: number;
+  /** The first of three consecutive ports (TLS, private-CA TLS, cluster); default OPENBAO_PORT. */
+  port?: number;
 }
 
 export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promise<OpenBao> {
   const bin = baoBinary();
+  const port = options.port ?? OPENBAO_PORT;
+  const [privatePort, clusterPort] = [port + 1, port + 2];
+  const address = `https://${VAULT_HOST}:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'val-openbao-'));
   mkdirSync(join(dir, 'data'));
   const privateCa = await createCa('OpenBao Private Test CA');
@@ -122,12 +130,12 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
     [
       // OpenBao has no file storage backend; a one-node Raft cluster in the temporary folder.
       `storage "raft" {\n  path = "${join(dir, 'data')}"\n  node_id = "bao-test"\n}`,
-      `cluster_addr = "https://${VAULT_IP}:${OPENBAO_CLUSTER_PORT}"`,
-      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PORT}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
+      `cluster_addr = "https://${VAULT_IP}:${clusterPort}"`,
+      `listener "tcp" {\n  address = "${VAULT_IP}:${port}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
       // This listener asks for no client certificate, as one behind a TLS-terminating proxy gets none.
-      `listener "tcp" {\n  address = "${VAULT_IP}:${OPENBAO_PRIVATE_CA_PORT}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n  tls_disable_client_certs = true\n}`,
+      `listener "tcp" {\n  address = "${VAULT_IP}:${privatePort}"\n  tls_cert_file = "${files.privateCert}"\n  tls_key_file = "${files.privateKey}"\n  tls_disable_client_certs = true\n}`,
       ...(options.plainPort ? [`listener "tcp" {\n  address = "${VAULT_IP}:${options.plainPort}"\n  tls_disable = true\n}`] : []),
-      `api_addr = "${OPENBAO_ADDRESS}"`,
+      `api_addr = "${address}"`,
       ...(options.audit ? [`audit "file" "test-audit" {\n  options {\n    file_path = "${auditLog}"\n  }\n}`] : []),
       'log_level = "warn"',
       '',
@@ -142,12 +150,19 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
   server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   let exited = false;
   const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
+  // Whatever ends the test process, the server and its folder go with it.
+  const atExit = () => {
+    if (!exited) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', atExit);
 
   const api = (method: string, path: string, body?: unknown, token?: string): Promise<Answer> =>
-    vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? rootToken);
+    vaultRequest(port, ca.certPem, method, path, body, token ?? rootToken);
 
   let rootToken = '';
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', atExit);
     if (!exited) {
       server.kill('SIGTERM');
       const killer = setTimeout(() => server.kill('SIGKILL'), 5_000);
@@ -189,7 +204,7 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
           env: {
             PATH: process.env.PATH ?? '',
             HOME: dir,
-            BAO_ADDR: OPENBAO_ADDRESS,
+            BAO_ADDR: address,
             BAO_CACERT: ca.certPath,
             BAO_TOKEN: rootToken,
             ...env,
@@ -210,9 +225,33 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
         .filter((entry) => entry.type === 'request')
         .map((entry) => ({ path: String(entry.request?.path ?? ''), operation: String(entry.request?.operation ?? '') }));
     };
-    return { bin, rootToken, unsealKey, privateCa, api, unseal, auditedRequests, cli, stop };
+    const detach = () => {
+      server.unref();
+      for (const s of [server.stdout, server.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    };
+    return { bin, port, ca, rootToken, unsealKey, privateCa, api, unseal, auditedRequests, cli, detach, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** The shared instance's first port: clear of OPENBAO_PORT's three, which the instances of single files use. */
+const SHARED_PORT = 8310;
+let shared: Promise<OpenBao> | undefined;
+
+/**
+ * The one OpenBao of a test run, started at the first call, with a CA of its own, and ended with the
+ * test process (it does not keep the process alive). Each user works in a namespace of its own
+ * (see test/server/vaultFront.ts), so nothing one test file writes is visible to another.
+ */
+export function sharedOpenBao(): Promise<OpenBao> {
+  shared ??= (async () => {
+    const ca = await createCa('OpenBao Shared Test CA');
+    process.once('exit', () => rmSync(ca.dir, { recursive: true, force: true }));
+    const bao = await startOpenBao(ca, { port: SHARED_PORT });
+    bao.detach();
+    return bao;
+  })();
+  return shared;
 }

@@ -1,0 +1,555 @@
+// The e2e tests' Vault: a front at https://vault.example.com:8200 (TLS from the world's CA, h2 and
+// HTTP/1.1 as Vault's listener) in front of the run's one real OpenBao (sharedOpenBao). Each front
+// works in a namespace of its own in OpenBao: it puts every request into that namespace (the
+// client's X-Vault-Namespace under it), so a test sees OpenBao as a whole server of its own. What
+// the front adds is what no real server does on request: it records every request, injects faults
+// (an answer of its own, hostile ones included, a delay, a reset stream, a dropped connection, or an
+// answer OpenBao gave and the front then loses), and answers the logins of the azure, aws and gcp
+// auth mounts registered with it — plugins OpenBao does not ship — by the plugins' own checks
+// (test/emulators/vaultAzure.ts, vaultAws.ts, vaultGcp.ts), granting a real OpenBao token
+// (auth/token/create with the role's policies, ttl, type and metadata) on success. Tokens, leases,
+// KV, policies, namespaces and every error are OpenBao's.
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
+import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import { PluginReply } from '../emulators/pluginMounts';
+import { delay, readBody } from '../emulators/serve';
+import {
+  AzureAuthConfig,
+  AzureRole,
+  canonicalNamespace,
+  Fault as EmulatorFault,
+  faultReply,
+  LARGE_BODY,
+  PolicyRule,
+  Reply,
+  RequestRecord,
+  safeDecode,
+  sanitizePolicies,
+  tokenFrom,
+  TokenType,
+  writeLargeReply,
+  writeReply,
+} from '../emulators/vault';
+import * as azure from '../emulators/vaultAzure';
+import type { Answer, OpenBao } from './openbao';
+
+export type { RequestRecord };
+
+/** How a front loses an answer OpenBao gave: the connection reset, a gateway's 502, or the answer held back `lateMs`. */
+export type LossMode = 'reset' | 'bad-gateway' | 'late';
+
+export interface Fault extends EmulatorFault {
+  /** Send the request to OpenBao, which performs it, then lose its answer this way. */
+  lose?: LossMode;
+  /** For `lose: 'late'`: how long the answer is held back (default 10 s). */
+  lateMs?: number;
+}
+
+export interface TokenInfo {
+  revoked: boolean;
+  type: TokenType;
+  policies: string[];
+  /** The namespace the token lives in, as the front's client sees it ('' = its root). */
+  ns: string;
+}
+
+export interface FrontOptions {
+  tls?: { cert: string; key: string; ca?: string; requestClientCert?: boolean };
+  latencyMs?: number;
+  /** Serve HTTP/1.1 only over TLS (as behind a load balancer that does); Vault's own TLS listener offers h2 too. */
+  http1Only?: boolean;
+  /** Offer h2 in ALPN but speak HTTP/1.1 on every connection (a misconfigured front end). */
+  h2Advertised?: boolean;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (Vault's Go server: 250). */
+  maxConcurrentStreams?: number;
+}
+
+/** The HTML page a gateway such as nginx answers with when its upstream fails. */
+const BAD_GATEWAY =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
+
+/** Paths OpenBao serves in its root namespace only: sent there, whatever the front's namespace. */
+const ROOT_ONLY = new Set(['sys/health', 'sys/seal-status', 'sys/leader']);
+/** Headers a proxy does not pass on (hop-by-hop, or set again for the upstream). */
+const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'x-vault-namespace']);
+
+let frontCount = 0;
+
+export class VaultFront {
+  /** Every request, in arrival order. */
+  readonly requests: RequestRecord[] = [];
+  /** Highest number of requests in flight at once. */
+  maxInFlight = 0;
+  /** TCP connections accepted so far. */
+  connections = 0;
+  /** When each connection was accepted (process.hrtime.bigint()). */
+  readonly connectedAt: bigint[] = [];
+  /** Requests with a large answer that the client stopped before the front had written it all. */
+  readonly cutOff: RequestRecord[] = [];
+  /** Highest number of requests in flight at once per client token ('' = no token): one task run each. */
+  readonly maxInFlightByToken = new Map<string, number>();
+  /** The answers lost so far: "<method> <path> <mode> <OpenBao's status>". */
+  readonly lost: string[] = [];
+  /** Delay added before answering each request; can be changed at run time. */
+  latencyMs: number;
+  /** This front's namespace in OpenBao (no trailing slash). */
+  readonly namespace: string;
+
+  private inFlight = 0;
+  private readonly inFlightByToken = new Map<string, number>();
+  private faults: Array<{ fault: Fault; remaining: number }> = [];
+  private server?: http.Server | https.Server | http2.Http2SecureServer | TlsServer;
+  private readonly sockets = new Set<Socket>();
+  /** Tokens seen issued, with what their answer said of them (a revoked token can no longer be looked up). */
+  private readonly tokens = new Map<string, { type: TokenType; policies: string[] }>();
+  private readonly leaseIds = new Set<string>();
+  private readonly agent: https.Agent;
+  private readonly held = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly bao: OpenBao,
+    private readonly opts: FrontOptions = {},
+    namespace?: string,
+  ) {
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.namespace = namespace ?? `e2e-${process.pid}-${++frontCount}`;
+    this.agent = new https.Agent({ keepAlive: true, ca: bao.ca.certPem, servername: VAULT_HOST });
+  }
+
+  /** Creates the front's namespace in OpenBao and starts listening. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    await this.ok('namespace', this.bao.api('POST', `sys/namespaces/${this.namespace}`, {}));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      this.serve(req, res).catch((err: unknown) => {
+        if (!res.headersSent) writeReply(res, { status: 500, body: { errors: [String(err)] } }, false);
+        else res.destroy();
+      });
+    };
+    const tls = this.opts.tls;
+    const mutual = tls?.requestClientCert ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {};
+    let server: http.Server | https.Server | http2.Http2SecureServer | TlsServer;
+    if (!tls) server = http.createServer(handler);
+    else if (this.opts.h2Advertised) {
+      const inner = http.createServer(handler);
+      server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (s) =>
+        inner.emit('connection', s),
+      );
+    } else if (this.opts.http1Only) server = https.createServer({ cert: tls.cert, key: tls.key, ...mutual }, handler);
+    else {
+      const settings = this.opts.maxConcurrentStreams ? { maxConcurrentStreams: this.opts.maxConcurrentStreams } : {};
+      server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings, ...mutual }, handler as never);
+    }
+    server.on('connection', (socket: Socket) => {
+      this.connections += 1;
+      this.connectedAt.push(process.hrtime.bigint());
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const { port: actual } = server.address() as AddressInfo;
+        const shownHost = host.includes(':') ? `[${host}]` : host;
+        resolve(`${tls ? 'https' : 'http'}://${shownHost}:${actual}`);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.held) clearTimeout(t);
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of this.sockets) socket.destroy();
+      await closed;
+    }
+    this.agent.destroy();
+  }
+
+  // --- faults -----------------------------------------------------------------------------------
+
+  inject(fault: Fault): void {
+    this.faults.push({ fault, remaining: fault.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  // --- the plugins' mounts (what OpenBao does not ship) --------------------------------------------
+
+  enableAzureAuth(mount: string, config: AzureAuthConfig, ns = ''): void {
+    azure.enableAzureAuth(this, mount, config, canonicalNamespace(ns));
+  }
+
+  writeAzureConfig(mount: string, config: AzureAuthConfig, ns = ''): void {
+    azure.writeAzureConfig(this, mount, config, canonicalNamespace(ns));
+  }
+
+  writeRole(mount: string, name: string, role: AzureRole, ns = ''): void {
+    azure.writeAzureRole(this, mount, name, role, canonicalNamespace(ns));
+  }
+
+  /** Every azure login that named a jwt and an existing role: its mount path, its body as sent, and the refusal's text. */
+  get azureLogins(): azure.AzureLogin[] {
+    return azure.azureLogins(this);
+  }
+
+  // --- OpenBao, as its administrator -----------------------------------------------------------------
+
+  /** An HTTP API call to OpenBao with its root token, in namespace `ns` of this front's. */
+  api(method: string, path: string, body?: unknown, ns = ''): Promise<Answer> {
+    return this.bao.api(method, `${this.namespace}/${canonicalNamespace(ns)}${path}`, body);
+  }
+
+  private async ok(what: string, answer: Promise<Answer>): Promise<Answer> {
+    const a = await answer;
+    if (a.status >= 300) throw new Error(`${what}: ${a.status} ${JSON.stringify(a.body)}`);
+    return a;
+  }
+
+  async createNamespace(ns: string): Promise<void> {
+    const parts = canonicalNamespace(ns).split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      const a = await this.api('POST', `sys/namespaces/${parts[i]}`, {}, parent);
+      if (a.status >= 300 && !JSON.stringify(a.body).includes('already exists')) throw new Error(`namespace ${ns}: ${a.status}`);
+    }
+  }
+
+  async writePolicy(name: string, rules: PolicyRule[], ns = ''): Promise<void> {
+    const policy = rules.map((r) => `path "${r.path}" { capabilities = ${JSON.stringify(r.capabilities)} }`).join('\n');
+    await this.ok(`policy ${name}`, this.api('POST', `sys/policies/acl/${name}`, { policy }, ns));
+  }
+
+  async mountKv(path: string, version: 1 | 2, ns = '', options?: Record<string, string>): Promise<void> {
+    await this.ok(
+      `mount ${path}`,
+      this.api('POST', `sys/mounts/${path}`, { type: 'kv', options: options ?? { version: String(version) } }, ns),
+    );
+  }
+
+  /** Writes a KV secret (v1 or v2, as the mount is) and answers its version (0 for v1). */
+  async putSecret(path: string, data: Record<string, unknown>, ns = ''): Promise<number> {
+    const [mount, ...rest] = path.replace(/^\/+/, '').split('/');
+    const info = await this.ok(`mount of ${path}`, this.api('GET', `sys/mounts/${mount}`, undefined, ns));
+    if (info.body.data?.options?.version !== '2') {
+      await this.ok(`write ${path}`, this.api('POST', path, data, ns));
+      return 0;
+    }
+    // A new KV v2 mount upgrades its storage first and refuses writes until then.
+    for (let i = 0; ; i++) {
+      const a = await this.api('POST', `${mount}/data/${rest.join('/')}`, { data }, ns);
+      if (a.status < 300) return a.body.data.version as number;
+      if (i > 50) throw new Error(`write ${path}: ${a.status} ${JSON.stringify(a.body)}`);
+      await delay(100);
+    }
+  }
+
+  async deleteVersion(path: string, version: number, ns = ''): Promise<void> {
+    const [mount, ...rest] = path.split('/');
+    await this.ok(`delete ${path}`, this.api('POST', `${mount}/delete/${rest.join('/')}`, { versions: [version] }, ns));
+  }
+
+  async destroyVersion(path: string, version: number, ns = ''): Promise<void> {
+    const [mount, ...rest] = path.split('/');
+    await this.ok(`destroy ${path}`, this.api('PUT', `${mount}/destroy/${rest.join('/')}`, { versions: [version] }, ns));
+  }
+
+  /** A token made with the root token (auth/token/create) in namespace `ns`. */
+  async issueToken(policies: string[], opts: { type?: TokenType; ttl?: number; ns?: string } = {}): Promise<string> {
+    const a = await this.ok(
+      'token',
+      this.api(
+        'POST',
+        'auth/token/create',
+        { policies, type: opts.type ?? 'service', no_parent: true, ...(opts.ttl ? { ttl: `${opts.ttl}s` } : {}) },
+        opts.ns,
+      ),
+    );
+    this.notice({ status: 200, body: a.body });
+    return a.body.auth.client_token;
+  }
+
+  /** Every token the front saw OpenBao issue or issued itself (for leak checks). */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
+  /** Every lease id the front saw in an answer. */
+  leases(): string[] {
+    return [...this.leaseIds];
+  }
+
+  /** The token as OpenBao's token store knows it; `revoked` once it no longer does. */
+  async tokenInfo(token: string): Promise<TokenInfo | undefined> {
+    const seen = this.tokens.get(token);
+    if (!seen) return undefined;
+    // A token names its namespace: OpenBao finds it from the root namespace.
+    const a = await this.bao.api('POST', 'auth/token/lookup', { token });
+    if (a.status !== 200) return { revoked: true, type: seen.type, policies: seen.policies, ns: '' };
+    const d = a.body.data;
+    const ns = String(d.namespace_path ?? '')
+      .replace(new RegExp(`^${this.namespace}/?`), '')
+      .replace(/\/$/, '');
+    return { revoked: false, type: d.type, policies: d.policies, ns };
+  }
+
+  /** Whether OpenBao still holds the lease. */
+  async leaseRevoked(leaseId: string): Promise<boolean> {
+    const a = await this.bao.api('PUT', 'sys/leases/lookup', { lease_id: leaseId });
+    return a.status !== 200;
+  }
+
+  async seal(): Promise<void> {
+    await this.ok('seal', this.bao.api('PUT', 'sys/seal', {}));
+  }
+
+  async unseal(): Promise<void> {
+    await this.bao.unseal();
+  }
+
+  // --- HTTP ----------------------------------------------------------------------------------------
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://vault.invalid');
+    const apiPath = url.pathname.startsWith('/v1/') ? safeDecode(url.pathname.slice('/v1/'.length)) : undefined;
+    const token = tokenFrom(req.headers);
+    const client = token ?? '';
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const mine = (this.inFlightByToken.get(client) ?? 0) + 1;
+    this.inFlightByToken.set(client, mine);
+    this.maxInFlightByToken.set(client, Math.max(this.maxInFlightByToken.get(client) ?? 0, mine));
+    // A request stops counting the moment its answer is written; 'close' covers those that end without one.
+    let done = false;
+    const settle = () => {
+      if (done) return;
+      done = true;
+      this.inFlight -= 1;
+      this.inFlightByToken.set(client, (this.inFlightByToken.get(client) ?? 1) - 1);
+    };
+    res.on('close', settle);
+    const nsHeader = req.headers['x-vault-namespace'];
+    const record: RequestRecord = {
+      method,
+      path: apiPath ?? url.pathname,
+      query: url.search.replace(/^\?/, ''),
+      namespace: typeof nsHeader === 'string' ? nsHeader.replace(/^\/+|\/+$/g, '') : '',
+      ...(token ? { token } : {}),
+      at: Date.now(),
+      httpVersion: req.httpVersion,
+    };
+    this.requests.push(record);
+    const bodyText = await readBody(req);
+    const fault = this.takeFault(method, apiPath ?? url.pathname);
+    const wait = this.latencyMs + (fault?.delayMs ?? 0);
+    if (wait > 0) await delay(wait);
+    if (fault?.drop) {
+      settle();
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.reset) return this.reset(req, settle);
+    let reply: Reply;
+    if (fault?.status !== undefined) reply = faultReply(fault);
+    else if (apiPath === undefined) reply = { status: 404, body: { errors: [] } };
+    else reply = await this.dispatch(method, apiPath, url.search, req.headers, bodyText);
+    this.notice(reply);
+    if (fault?.lose) {
+      this.lost.push(`${method} ${apiPath} ${fault.lose} ${reply.status}`);
+      if (fault.lose === 'reset') return this.reset(req, settle, true);
+      if (fault.lose === 'bad-gateway') reply = { status: 502, raw: BAD_GATEWAY, headers: { 'Content-Type': 'text/html' } };
+      else {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => (this.held.delete(timer), resolve()), fault.lateMs ?? 10_000);
+          this.held.add(timer);
+        });
+        if (res.destroyed) return;
+      }
+    }
+    settle();
+    if (reply.raw && reply.raw.length > LARGE_BODY && method !== 'HEAD') {
+      if (!(await writeLargeReply(res, reply))) this.cutOff.push(record);
+      return;
+    }
+    writeReply(res, reply, method === 'HEAD');
+  }
+
+  /** Over HTTP/2 the stream is reset (RST_STREAM); over HTTP/1.1 the connection is dropped, or with `rst` reset (RST). */
+  private reset(req: http.IncomingMessage, settle: () => void, rst = false): void {
+    settle();
+    const stream = (req as unknown as { stream?: http2.ServerHttp2Stream }).stream;
+    if (stream) return void stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    if (!rst) return void req.socket.destroy();
+    // A TLS socket cannot send a reset itself: the TCP connection under it, found by the client's port.
+    const tcp = [...this.sockets].find((s) => s.remotePort === req.socket.remotePort);
+    if (tcp) tcp.resetAndDestroy();
+    else req.socket.destroy();
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const index = this.faults.findIndex(
+      ({ fault }) =>
+        (!fault.method || fault.method.toUpperCase() === method) &&
+        (typeof fault.path === 'string' ? fault.path === path : fault.path.test(path)),
+    );
+    if (index < 0) return undefined;
+    const slot = this.faults[index];
+    slot.remaining -= 1;
+    if (slot.remaining <= 0) this.faults.splice(index, 1);
+    return slot.fault;
+  }
+
+  /** Keeps the tokens and lease ids of an answer, for the leak scan and the tests' checks. */
+  private notice(reply: Reply): void {
+    let body = reply.body as Record<string, unknown> | undefined;
+    if (body === undefined && reply.raw) {
+      try {
+        body = JSON.parse(reply.raw);
+      } catch {
+        return;
+      }
+    }
+    if (!body || typeof body !== 'object') return;
+    const auth = body.auth as { client_token?: string; token_type?: TokenType; policies?: string[] } | null | undefined;
+    if (auth?.client_token) this.tokens.set(auth.client_token, { type: auth.token_type ?? 'service', policies: auth.policies ?? [] });
+    const wrap = body.wrap_info as { token?: string } | null | undefined;
+    if (wrap?.token) this.tokens.set(wrap.token, { type: 'service', policies: ['response-wrapping'] });
+    if (typeof body.lease_id === 'string' && body.lease_id) this.leaseIds.add(body.lease_id);
+  }
+
+  private async dispatch(
+    method: string,
+    path: string,
+    search: string,
+    headers: http.IncomingHttpHeaders,
+    bodyText: string,
+  ): Promise<Reply> {
+    const header = headers['x-vault-namespace'];
+    const clientNs = canonicalNamespace(typeof header === 'string' ? header : '');
+    if (method === 'POST' || method === 'PUT') {
+      const plugin = await this.pluginLogin(`${clientNs}${path}`, bodyText);
+      if (plugin) return { status: plugin.status, body: plugin.body };
+    }
+    const rootOnly = ROOT_ONLY.has(path);
+    const forwarded: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || name.startsWith(':') || DROPPED_HEADERS.has(name)) continue;
+      forwarded[name] = value;
+    }
+    if (!rootOnly) forwarded['x-vault-namespace'] = `${this.namespace}/${clientNs}`;
+    const body = Buffer.from(bodyText);
+    if (body.length) forwarded['content-length'] = String(body.length);
+    return new Promise<Reply>((resolve) => {
+      const upstream = https.request(
+        {
+          host: VAULT_IP,
+          servername: VAULT_HOST,
+          port: this.bao.port,
+          method,
+          path: `/v1/${encodeURI(path)}${search}`,
+          headers: forwarded,
+          agent: this.agent,
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            const type = answer.headers['content-type'];
+            const status = answer.statusCode ?? 502;
+            if (status === 204) return resolve({ status });
+            resolve({ status, raw: Buffer.concat(chunks).toString('utf8'), headers: type ? { 'Content-Type': type } : {} });
+          });
+        },
+      );
+      upstream.on('error', () => resolve({ status: 502, raw: BAD_GATEWAY, headers: { 'Content-Type': 'text/html' } }));
+      upstream.end(body);
+    });
+  }
+
+  /** The login of a plugin mount registered with the front, by the plugin's checks; undefined for any other request. */
+  private async pluginLogin(full: string, bodyText: string): Promise<PluginReply | undefined> {
+    if (!full.endsWith('/login')) return undefined;
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(bodyText || '{}');
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    // Every split of the path into a namespace and `auth/<mount>/login` that a registered mount may own.
+    for (let at = full.indexOf('auth/'); at >= 0; at = full.indexOf('auth/', at + 1)) {
+      if (at > 0 && full[at - 1] !== '/') continue;
+      const nsPath = full.slice(0, at);
+      const req = { op: 'update', rel: full.slice(at), ns: { path: nsPath }, body };
+      const issue = (mountPath: string, role: AzureRole, roleName: string, principal: string, meta?: Record<string, string>) =>
+        this.grant(nsPath, mountPath, role, roleName, principal, meta);
+      const reply =
+        (await azure.login(this, req, issue)) ??
+        (await (await import('../emulators/vaultAws')).login(this, req, issue)) ??
+        (await (await import('../emulators/vaultGcp')).login(this, req, issue));
+      if (reply) return reply;
+    }
+    return undefined;
+  }
+
+  /** A successful plugin login: a real OpenBao token with the role's settings, answered in the plugin's shape. */
+  private async grant(
+    nsPath: string,
+    mountPath: string,
+    role: AzureRole,
+    roleName: string,
+    principal: string,
+    loginMeta?: Record<string, string>,
+  ): Promise<PluginReply> {
+    const type: TokenType = role.token_type === 'batch' ? 'batch' : 'service';
+    const policies = sanitizePolicies(role.token_policies ?? []);
+    if (policies.includes('root')) return { status: 400, body: { errors: ['auth methods cannot create root tokens'] } };
+    const meta = loginMeta ?? { resource_group_name: '', role: roleName, subscription_id: '' };
+    const ttl = role.token_ttl ?? 3600;
+    const created = await this.api(
+      'POST',
+      'auth/token/create',
+      {
+        policies,
+        meta,
+        type,
+        ttl: `${ttl}s`,
+        no_parent: true,
+        display_name: `${mountPath.replace(/\/$/, '').replace(/\//g, '-')}-${principal}`,
+      },
+      nsPath,
+    );
+    if (created.status !== 200) return { status: created.status, body: created.body };
+    return {
+      status: 200,
+      body: {
+        request_id: randomUUID(),
+        lease_id: '',
+        renewable: false,
+        lease_duration: 0,
+        data: null,
+        wrap_info: null,
+        warnings: null,
+        auth: { ...created.body.auth, metadata: meta },
+        mount_type: '',
+      },
+    };
+  }
+}
+
+/** Starts a front on vault.example.com:`port` in a fresh namespace of `bao`. */
+export async function startVaultFront(bao: OpenBao, port: number, opts: FrontOptions = {}, host = VAULT_IP): Promise<VaultFront> {
+  const front = new VaultFront(bao, opts);
+  await front.start(port, host);
+  return front;
+}
