@@ -4,14 +4,15 @@
 import * as assert from 'node:assert/strict';
 import { checkRun } from '../helpers/checkRun';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 
 describe('e2e: fault injection', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
   });
   after(async () => world?.stop());
   afterEach(() => world.vault.clearFaults());
@@ -26,7 +27,7 @@ describe('e2e: fault injection', function () {
   const count = (path: string, since: number) => world.vault.requests.slice(since).filter((r) => r.path === path).length;
   const retryLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('Request '));
 
-  const transient: Array<[string, Parameters<World['vault']['inject']>[0], string, RegExp]> = [
+  const transient: Array<[string, Parameters<World<VaultFront>['vault']['inject']>[0], string, RegExp]> = [
     [
       '503 twice, then 200',
       { path: 'secret/data/ci/production/db', status: 503, body: { errors: ['Vault is sealed'] }, times: 2 },
@@ -103,13 +104,13 @@ describe('e2e: fault injection', function () {
   });
 
   it('reports a sealed Vault after its retries', async () => {
-    world.vault.seal();
+    await world.vault.seal();
     try {
       const run = await world.runTask({ connection: world.ids.wif, inputs: inputs({ retries: '1' }) });
       assert.match(checkRun(world, run, false).errors, /is sealed/);
       assert.equal(retryLines(run.stdout).length, 1);
     } finally {
-      world.vault.unseal();
+      await world.vault.unseal();
     }
   });
 

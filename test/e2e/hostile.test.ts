@@ -6,7 +6,8 @@
 import * as assert from 'node:assert/strict';
 import { escapeOutside } from '../../tasks/VaultAzureLoginV1/src/core/logText';
 import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, TENANT_ID } from '../emulators/seed';
-import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { forgedCommands, taskVariablesFrom, vsoCommands } from '../helpers/output';
 
@@ -27,9 +28,9 @@ const TASK_COMMANDS = new Set(['task.debug', 'task.setsecret', 'task.setvariable
 
 describe('e2e: hostile answers cannot command the agent', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
   });
   afterEach(() => {
     world.vault.clearFaults();
@@ -60,7 +61,7 @@ describe('e2e: hostile answers cannot command the agent', function () {
   for (const { form, text, shown } of INJECTIONS) {
     describe(form, () => {
       it('a key name read with * is refused, named escaped, and nothing is published', async () => {
-        world.vault.putSecret('secret/ci/hostile/keys', { [text]: 'value-of-the-odd-key', good: 'value-of-the-good-key' });
+        await world.vault.putSecret('secret/ci/hostile/keys', { [text]: 'value-of-the-odd-key', good: 'value-of-the-good-key' });
         const run = await world.runTask({ connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/hostile/keys * | APP_' } });
         const { errors, vars } = checkHostile(run, false);
         assert.equal(vars.size, 0);

@@ -101,6 +101,7 @@ export class VaultFront {
   readonly namespace: string;
 
   private inFlight = 0;
+  private sealed = false;
   private readonly inFlightByToken = new Map<string, number>();
   private faults: Array<{ fault: Fault; remaining: number }> = [];
   private server?: http.Server | https.Server | http2.Http2SecureServer | TlsServer;
@@ -308,12 +309,15 @@ export class VaultFront {
     return a.status !== 200;
   }
 
+  /** Seals the run's OpenBao (every front's); a sealed server answers every request, logins included, 503. */
   async seal(): Promise<void> {
     await this.ok('seal', this.bao.api('PUT', 'sys/seal', {}));
+    this.sealed = true;
   }
 
   async unseal(): Promise<void> {
     await this.bao.unseal();
+    this.sealed = false;
   }
 
   // --- HTTP ----------------------------------------------------------------------------------------
@@ -436,7 +440,7 @@ export class VaultFront {
   ): Promise<Reply> {
     const header = headers['x-vault-namespace'];
     const clientNs = canonicalNamespace(typeof header === 'string' ? header : '');
-    if (method === 'POST' || method === 'PUT') {
+    if ((method === 'POST' || method === 'PUT') && !this.sealed) {
       const plugin = await this.pluginLogin(`${clientNs}${path}`, bodyText);
       if (plugin) return { status: plugin.status, body: plugin.body };
     }
