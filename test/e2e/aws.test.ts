@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNT_ID, Aws, startAws } from '../emulators/aws';
 import { AWS_STS_HOSTS, VAULT_HOST } from '../emulators/hosts';
-import { SECRETS, seedVault } from '../emulators/seed';
+import { SECRETS, seedFront } from '../emulators/seed';
 import { AwsRole, enableAwsAuth, setAwsConfig, writeAwsRole } from '../emulators/vaultAws';
-import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { lookupSelf } from '../helpers/lookupSelf';
 import { taskVariablesFrom } from '../helpers/output';
@@ -29,13 +30,13 @@ const ciRole = (): AwsRole => ({
 
 describe('e2e: aws login (iam method)', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let aws: Aws;
   let dir: string;
 
   before(async () => {
-    world = await startWorld();
-    seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
+    world = await startBaoWorld();
+    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
     aws = await startAws({ tls: await world.ca.issue([...AWS_STS_HOSTS]) });
     world.imds.route('/latest/', aws.handleImds);
     aws.instanceRole = INSTANCE_ROLE;

@@ -9,9 +9,10 @@ import { get } from 'node:https';
 import { Arm, ArmCompute } from '../emulators/arm';
 import { AzureInstance, DEFAULT_INSTANCE, scaleSetInstance } from '../emulators/imds';
 import { newSigningKey } from '../emulators/jwt';
-import { DEFAULT_RESOURCE, seedVault, TENANT_ID } from '../emulators/seed';
+import { DEFAULT_RESOURCE, seedFront, TENANT_ID } from '../emulators/seed';
 import type { AzureAuthConfig, AzureRole } from '../emulators/vault';
-import { Identity, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { Identity, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 
 const SUB = DEFAULT_INSTANCE.subscriptionId;
@@ -50,12 +51,12 @@ interface Case {
   /** The compute resource IMDS answers for (default the VM). */
   instance?: AzureInstance;
   /** Substrings of the explanation: the cause, the values, the fix. */
-  says: (w: World) => string[];
+  says: (w: World<VaultFront>) => string[];
 }
 
 describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€™s order and texts)', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let arm: Arm;
   let wif: Identity;
   const fetched: string[] = [];
@@ -63,9 +64,9 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
   let n = 0;
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     wif = world.ids.wif;
-    seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [wif.objectId] });
+    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [wif.objectId] });
     arm = new Arm();
     arm.addCredential(vaultApp);
     arm.grantReader(vaultApp.clientId, SUB);

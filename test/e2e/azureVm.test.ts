@@ -9,8 +9,9 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Arm, ArmCompute, ArmUserIdentity, identityResourceId } from '../emulators/arm';
 import { DEFAULT_INSTANCE, scaleSetInstance } from '../emulators/imds';
-import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
-import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, SECRETS, seedFront, TENANT_ID } from '../emulators/seed';
+import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 
 const MOUNT = 'azure-vm';
@@ -20,14 +21,14 @@ const VMSS = { subscriptionId: SUB, resourceGroup: 'rg-pool', name: 'vmss-agents
 
 describe('e2e: azure login from an Azure VM or scale-set agent (managed identity, IMDS)', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let arm: Arm;
   let uami: ArmUserIdentity;
   const vaultApp = { tenantId: TENANT_ID, clientId: randomUUID(), objectId: randomUUID(), secret: `vault-arm-${randomUUID()}` };
 
   before(async () => {
-    world = await startWorld();
-    seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
+    world = await startBaoWorld();
+    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
     uami = { subscriptionId: SUB, resourceGroup: 'rg-identities', name: 'id-agents', clientId: randomUUID(), principalId: randomUUID() };
     world.entra.addManagedIdentity({
       tenantId: TENANT_ID,

@@ -230,11 +230,15 @@ export class VaultFront {
     await this.ok(`policy ${name}`, this.api('POST', `sys/policies/acl/${name}`, { policy }, ns));
   }
 
+  /** Mounts a KV engine at `path` (nothing when one is there already, as seeding twice leaves it). */
   async mountKv(path: string, version: 1 | 2, ns = '', options?: Record<string, string>): Promise<void> {
-    await this.ok(
-      `mount ${path}`,
-      this.api('POST', `sys/mounts/${path}`, { type: 'kv', options: options ?? { version: String(version) } }, ns),
-    );
+    await this.mount(path, 'kv', ns, options ?? { version: String(version) });
+  }
+
+  async mount(path: string, type: string, ns = '', options?: Record<string, string>): Promise<void> {
+    const a = await this.api('POST', `sys/mounts/${path}`, { type, ...(options ? { options } : {}) }, ns);
+    if (a.status >= 300 && !JSON.stringify(a.body).includes('path is already in use'))
+      throw new Error(`mount ${path}: ${a.status} ${JSON.stringify(a.body)}`);
   }
 
   /** Writes a KV secret (v1 or v2, as the mount is) and answers its version (0 for v1). */
