@@ -2,18 +2,18 @@
 // whole chain (Azure DevOps OIDC → Entra → Vault over TLS), checked by the ##vso commands it prints.
 import * as assert from 'node:assert/strict';
 import { createCa } from '../emulators/pki';
-import { AUTH_MOUNT, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
-import { VaultEmulator } from '../emulators/vault';
-import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, ROLE, SECRETS, seedFront, TENANT_ID } from '../emulators/seed';
+import { startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { masks, vsoCommands } from '../helpers/output';
 
 describe('e2e: the bundled task through the whole chain', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     // A second mount whose resource is a custom application id URI.
     world.vault.enableAzureAuth('ado-custom', {
       tenantId: TENANT_ID,
@@ -193,7 +193,7 @@ describe('e2e: the bundled task through the whole chain', function () {
 
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {
     const oid = world.ids.wif.objectId;
-    seedVault(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
+    await seedFront(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
     const run = await world.runTask({
       connection: world.ids.wif,
       inputs: { ...base, vaultNamespace: '/admin/team/', secrets: 'secret/ci/production/api token | API_TOKEN' },
@@ -211,7 +211,7 @@ describe('e2e: the bundled task through the whole chain', function () {
   it('refuses a Vault whose certificate comes from a CA the agent does not trust', async () => {
     const otherCa = await createCa('Some Other CA');
     const tls = await otherCa.issue(['vault.example.com']);
-    const rogue = new VaultEmulator({ tls: { cert: tls.certPem, key: tls.keyPem } });
+    const rogue = new VaultFront(world.vault.bao, { tls: { cert: tls.certPem, key: tls.keyPem } });
     await rogue.start(8202, '127.0.0.3');
     try {
       const run = await world.runTask({
@@ -238,7 +238,8 @@ describe('e2e: the bundled task through the whole chain', function () {
     assert.ok(!run.tempFiles.includes('spnCert.pem'), `temp files: ${run.tempFiles.join(', ')}`);
   });
 
-  const failures: Array<[string, () => Parameters<World['runTask']>[0], RegExp[]]> = [
+  type Options = Parameters<World<VaultFront>['runTask']>[0];
+  const failures: Array<[string, () => Options | Promise<Options>, RegExp[]]> = [
     [
       'audience differs from the mount resource',
       () => ({ connection: world.ids.wif, inputs: { ...base, authMount: 'ado-custom', secrets: 'secret/ci/production/db password' } }),
@@ -301,8 +302,8 @@ describe('e2e: the bundled task through the whole chain', function () {
     ],
     [
       'sealed Vault',
-      () => {
-        world.vault.seal();
+      async () => {
+        await world.vault.seal();
         return { connection: world.ids.wif, inputs: { ...base, secrets: 'secret/ci/production/db password' } };
       },
       [/Vault at https:\/\/vault.example.com:8200 is sealed/],
@@ -318,9 +319,9 @@ describe('e2e: the bundled task through the whole chain', function () {
       const before = world.vault.requests.length;
       let run: TaskRun;
       try {
-        run = await world.runTask(options());
+        run = await world.runTask(await options());
       } finally {
-        world.vault.unseal();
+        await world.vault.unseal();
       }
       const { vars, errors } = check(run, false);
       for (const p of patterns) assert.match(errors, p);

@@ -91,5 +91,5 @@ export async function seedFront(vault: VaultFront, opts: SeedOptions): Promise<v
   await vault.putSecret('secret/other/team', { password: 'not-for-ci' }, ns);
   await vault.mountKv('kv1', 1, ns);
   await vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
-  await vault.mount('database', 'database', ns);
+  await vault.mountDatabase('database', ['ci'], ns);
 }

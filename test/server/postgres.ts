@@ -34,6 +34,8 @@ export interface Postgres {
   psql(sql: string, user?: string, password?: string): Promise<Psql>;
   /** Whether a role of that name exists (asked as the admin). */
   roleExists(name: string): Promise<boolean>;
+  /** Lets the test process end while the server runs (it is killed when the process exits). */
+  detach(): void;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ function execute(command: string, args: string[], more: NodeJS.ProcessEnv = {}):
   });
 }
 
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(port = POSTGRES_PORT): Promise<Postgres> {
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'val-postgres-'));
   const data = join(dir, 'data');
@@ -102,7 +104,7 @@ export async function startPostgres(): Promise<Postgres> {
     '-c',
     `listen_addresses=${POSTGRES_HOST}`,
     '-c',
-    `port=${POSTGRES_PORT}`,
+    `port=${port}`,
     '-c',
     'unix_socket_directories=',
     '-c',
@@ -116,28 +118,17 @@ export async function startPostgres(): Promise<Postgres> {
   server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   let exited = false;
   const exit = new Promise<void>((done) => server.on('exit', () => ((exited = true), done())));
+  // Whatever ends the test process, the server and its folder go with it.
+  const atExit = () => {
+    if (!exited) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', atExit);
 
   const psql = (sql: string, user = POSTGRES_ADMIN, password = adminPassword): Promise<Psql> =>
     execute(
       join(bin, 'psql'),
-      [
-        '-X',
-        '-A',
-        '-t',
-        '-q',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-h',
-        POSTGRES_HOST,
-        '-p',
-        String(POSTGRES_PORT),
-        '-U',
-        user,
-        '-d',
-        'postgres',
-        '-c',
-        sql,
-      ],
+      ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', POSTGRES_HOST, '-p', String(port), '-U', user, '-d', 'postgres', '-c', sql],
       {
         PGPASSWORD: password,
         PGCONNECT_TIMEOUT: '5',
@@ -145,6 +136,7 @@ export async function startPostgres(): Promise<Postgres> {
     );
 
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', atExit);
     if (!exited) {
       server.kill('SIGINT'); // fast shutdown: ends the sessions OpenBao holds open
       const killer = setTimeout(() => server.kill('SIGKILL'), 10_000);
@@ -169,7 +161,7 @@ export async function startPostgres(): Promise<Postgres> {
 
   return {
     host: POSTGRES_HOST,
-    port: POSTGRES_PORT,
+    port,
     adminUser: POSTGRES_ADMIN,
     adminPassword,
     psql,
@@ -179,6 +171,18 @@ export async function startPostgres(): Promise<Postgres> {
       if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
       return r.stdout.trim() === '1';
     },
+    detach() {
+      server.unref();
+      for (const s of [server.stdout, server.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    },
     stop,
   };
+}
+
+let shared: Promise<Postgres> | undefined;
+
+/** The one PostgreSQL of a test run (the e2e tests' database secrets engine), started at the first call and ended with the process. */
+export function sharedPostgres(): Promise<Postgres> {
+  shared ??= startPostgres(POSTGRES_PORT + 1).then((pg) => (pg.detach(), pg));
+  return shared;
 }

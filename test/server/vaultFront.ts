@@ -37,6 +37,7 @@ import {
 } from '../emulators/vault';
 import * as azure from '../emulators/vaultAzure';
 import type { Answer, OpenBao } from './openbao';
+import { sharedPostgres } from './postgres';
 
 export type { RequestRecord };
 
@@ -101,6 +102,7 @@ export class VaultFront {
   readonly namespace: string;
 
   private inFlight = 0;
+  private started = false;
   private sealed = false;
   private readonly inFlightByToken = new Map<string, number>();
   private faults: Array<{ fault: Fault; remaining: number }> = [];
@@ -108,7 +110,8 @@ export class VaultFront {
   private readonly sockets = new Set<Socket>();
   /** Tokens seen issued, with what their answer said of them (a revoked token can no longer be looked up). */
   private readonly tokens = new Map<string, { type: TokenType; policies: string[] }>();
-  private readonly leaseIds = new Set<string>();
+  /** Lease ids seen in answers, with the token of the request that got each. */
+  private readonly leaseIds = new Map<string, string>();
   private readonly agent: https.Agent;
   private readonly held = new Set<NodeJS.Timeout>();
 
@@ -122,9 +125,10 @@ export class VaultFront {
     this.agent = new https.Agent({ keepAlive: true, ca: bao.ca.certPem, servername: VAULT_HOST });
   }
 
-  /** Creates the front's namespace in OpenBao and starts listening. */
+  /** Creates the front's namespace in OpenBao (at the first start) and starts listening. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    await this.ok('namespace', this.bao.api('POST', `sys/namespaces/${this.namespace}`, {}));
+    if (!this.started) await this.ok('namespace', this.bao.api('POST', `sys/namespaces/${this.namespace}`, {}));
+    this.started = true;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.serve(req, res).catch((err: unknown) => {
         if (!res.headersSent) writeReply(res, { status: 500, body: { errors: [String(err)] } }, false);
@@ -241,6 +245,46 @@ export class VaultFront {
       throw new Error(`mount ${path}: ${a.status} ${JSON.stringify(a.body)}`);
   }
 
+  /**
+   * A database secrets engine at `path` over the run's PostgreSQL (sharedPostgres), with a role per
+   * name that creates a login role for each lease and drops it when the lease is revoked.
+   */
+  async mountDatabase(path: string, roles: string[], ns = ''): Promise<void> {
+    const pg = await sharedPostgres();
+    await this.mount(path, 'database', ns);
+    await this.ok(
+      'database connection',
+      this.api(
+        'POST',
+        `${path}/config/postgres`,
+        {
+          plugin_name: 'postgresql-database-plugin',
+          connection_url: `postgresql://{{username}}:{{password}}@${pg.host}:${pg.port}/postgres?sslmode=disable`,
+          username: pg.adminUser,
+          password: pg.adminPassword,
+          allowed_roles: ['*'],
+        },
+        ns,
+      ),
+    );
+    for (const role of roles)
+      await this.ok(
+        `database role ${role}`,
+        this.api(
+          'POST',
+          `${path}/roles/${role}`,
+          {
+            db_name: 'postgres',
+            creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
+            revocation_statements: ['DROP ROLE IF EXISTS "{{name}}";'],
+            default_ttl: '1h',
+            max_ttl: '2h',
+          },
+          ns,
+        ),
+      );
+  }
+
   /** Writes a KV secret (v1 or v2, as the mount is) and answers its version (0 for v1). */
   async putSecret(path: string, data: Record<string, unknown>, ns = ''): Promise<number> {
     const [mount, ...rest] = path.replace(/^\/+/, '').split('/');
@@ -288,9 +332,9 @@ export class VaultFront {
     return [...this.tokens.keys()];
   }
 
-  /** Every lease id the front saw in an answer. */
-  leases(): string[] {
-    return [...this.leaseIds];
+  /** Every lease id the front saw in an answer (to a request with `token`, when given). */
+  leases(token?: string): string[] {
+    return [...this.leaseIds].filter(([, t]) => token === undefined || t === token).map(([id]) => id);
   }
 
   /** The token as OpenBao's token store knows it; `revoked` once it no longer does. */
@@ -320,7 +364,7 @@ export class VaultFront {
   }
 
   async unseal(): Promise<void> {
-    await this.bao.unseal();
+    if (this.sealed) await this.bao.unseal();
     this.sealed = false;
   }
 
@@ -371,7 +415,7 @@ export class VaultFront {
     if (fault?.status !== undefined) reply = faultReply(fault);
     else if (apiPath === undefined) reply = { status: 404, body: { errors: [] } };
     else reply = await this.dispatch(method, apiPath, url.search, req.headers, bodyText);
-    this.notice(reply);
+    this.notice(reply, token);
     if (fault?.lose) {
       this.lost.push(`${method} ${apiPath} ${fault.lose} ${reply.status}`);
       if (fault.lose === 'reset') return this.reset(req, settle, true);
@@ -418,7 +462,7 @@ export class VaultFront {
   }
 
   /** Keeps the tokens and lease ids of an answer, for the leak scan and the tests' checks. */
-  private notice(reply: Reply): void {
+  private notice(reply: Reply, token = ''): void {
     let body = reply.body as Record<string, unknown> | undefined;
     if (body === undefined && reply.raw) {
       try {
@@ -432,7 +476,7 @@ export class VaultFront {
     if (auth?.client_token) this.tokens.set(auth.client_token, { type: auth.token_type ?? 'service', policies: auth.policies ?? [] });
     const wrap = body.wrap_info as { token?: string } | null | undefined;
     if (wrap?.token) this.tokens.set(wrap.token, { type: 'service', policies: ['response-wrapping'] });
-    if (typeof body.lease_id === 'string' && body.lease_id) this.leaseIds.add(body.lease_id);
+    if (typeof body.lease_id === 'string' && body.lease_id) this.leaseIds.set(body.lease_id, token);
   }
 
   private async dispatch(
