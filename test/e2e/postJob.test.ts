@@ -7,12 +7,12 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import { VAULT_HOST } from '../emulators/hosts';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy } from '../emulators/proxy';
-import { AUTH_MOUNT, ROLE, seedVault } from '../emulators/seed';
-import { VaultEmulator } from '../emulators/vault';
-import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, ROLE } from '../emulators/seed';
+import { RunOptions, startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 
@@ -24,9 +24,9 @@ const PROXY_IP = '127.0.0.6';
 
 describe('e2e: post-job step', function () {
   this.timeout(120_000);
-  let world: World;
-  let otherVault: VaultEmulator;
-  let privateVault: VaultEmulator;
+  let world: World<VaultFront>;
+  let otherVault: VaultFront;
+  let privateVault: VaultFront;
   let privateCa: Ca;
   let clientCert: ClientCert;
   let proxy: ForwardProxy;
@@ -35,21 +35,16 @@ describe('e2e: post-job step', function () {
   const file = (name: string) => join(dir, name);
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-postjob-'));
     privateCa = await createCa('Private Vault CA');
     clientCert = await selfSignedClientCert('pipeline-agent');
     const otherTls = await world.ca.issue([VAULT_HOST]);
-    otherVault = new VaultEmulator({ tls: { cert: otherTls.certPem, key: otherTls.keyPem } });
+    otherVault = await startOtherVault(world, Number(new URL(OTHER_VAULT).port), { tls: { cert: otherTls.certPem, key: otherTls.keyPem } });
     const privateTls = await privateCa.issue([VAULT_HOST]);
-    privateVault = new VaultEmulator({
+    privateVault = await startOtherVault(world, Number(new URL(PRIVATE_VAULT).port), {
       tls: { cert: privateTls.certPem, key: privateTls.keyPem, ca: clientCert.certPem, requestClientCert: true },
     });
-    const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
-    seedVault(otherVault, seed);
-    seedVault(privateVault, seed);
-    await otherVault.start(Number(new URL(OTHER_VAULT).port), VAULT_IP);
-    await privateVault.start(Number(new URL(PRIVATE_VAULT).port), VAULT_IP);
     writeFileSync(file('private-ca.crt'), privateCa.certPem);
     writeFileSync(file('client.crt'), clientCert.certPem);
     writeFileSync(file('client.key'), clientCert.keyPem);
@@ -81,7 +76,7 @@ describe('e2e: post-job step', function () {
   interface Case {
     name: string;
     /** The Vault the main step logs in to. */
-    vault: () => VaultEmulator;
+    vault: () => VaultFront;
     main: () => Pick<RunOptions, 'inputs' | 'variables'>;
     /** What a later step changed: the inputs and variables the post-job step is started with. */
     post: () => Pick<RunOptions, 'inputs' | 'variables'>;
@@ -158,7 +153,7 @@ describe('e2e: post-job step', function () {
       const main = await world.runTask({ connection: world.ids.wif, ...c.main() });
       checkRun(world, main, true, noLeak());
       const token = vault.issuedTokens().find((t) => !issued.has(t))!;
-      const leases = [...vault.leases.values()].filter((l) => l.token === token);
+      const leases = vault.leases(token);
       assert.equal(leases.length, 1);
       const otherBefore = otherVault.requests.length;
       const proxyLogBefore = proxy.log.length;
@@ -173,8 +168,8 @@ describe('e2e: post-job step', function () {
       });
       const { warnings } = checkRun(world, post, true, noLeak());
       assert.equal(otherVault.requests.length, otherBefore, 'the other Vault received no request');
-      assert.equal(vault.tokenInfo(token)?.revoked, true, 'the token was revoked');
-      assert.equal(leases[0].revoked, true, 'the lease was revoked');
+      assert.equal((await vault.tokenInfo(token))?.revoked, true, 'the token was revoked');
+      assert.equal(await vault.leaseRevoked(leases[0]), true, 'the lease was revoked');
       assert.deepEqual(warnings, []);
       assert.match(post.stdout, /Revoked the Vault token\./);
       c.also?.(main, post, proxyLogBefore);
@@ -206,7 +201,7 @@ describe('e2e: post-job step', function () {
     );
     assert.equal(otherVault.requests.length, otherBefore, 'no fallback to VAULT_ADDR');
     assert.equal(world.vault.requests.length, vaultBefore, 'and no guess');
-    assert.equal(world.vault.tokenInfo(token)?.revoked, false);
+    assert.equal((await world.vault.tokenInfo(token))?.revoked, false);
   });
 
   it('revokes the lease of a job cancelled while its other reads were still on their way', async () => {
@@ -231,7 +226,7 @@ describe('e2e: post-job step', function () {
       'the job was cancelled before the step ended',
     );
     const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
-    const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
+    const leases = world.vault.leases(token);
     assert.equal(leases.length, 1);
     const post = await world.runTask({
       connection: world.ids.wif,
@@ -241,8 +236,8 @@ describe('e2e: post-job step', function () {
       variables: taskVariablesFrom(main.stdout),
     });
     checkRun(world, post, true);
-    assert.equal(leases[0].revoked, true, 'the lease saved before the cancellation was revoked');
-    assert.equal(world.vault.tokenInfo(token)?.revoked, true);
+    assert.equal(await world.vault.leaseRevoked(leases[0]), true, 'the lease saved before the cancellation was revoked');
+    assert.equal((await world.vault.tokenInfo(token))?.revoked, true);
     world.vault.clearFaults();
   });
 
@@ -250,8 +245,8 @@ describe('e2e: post-job step', function () {
     // Far less than the Vault's delay below, and than revoking one item after another with retries.
     this.timeout(20_000);
     const v = world.vault;
-    v.mountDatabase('database', ['ci', 'ci2', 'ci3']);
-    v.writePolicy('db-three', [{ path: 'database/creds/+', capabilities: ['read'] }]);
+    await v.mountDatabase('database', ['ci', 'ci2', 'ci3']);
+    await v.writePolicy('db-three', [{ path: 'database/creds/+', capabilities: ['read'] }]);
     v.writeRole(AUTH_MOUNT, 'ci-three-leases', {
       bound_service_principal_ids: [world.ids.wif.objectId],
       token_policies: ['ci-read', 'db-three'],
@@ -272,7 +267,7 @@ describe('e2e: post-job step', function () {
     const main = await world.runTask(opts);
     checkRun(world, main, true);
     const token = v.issuedTokens().find((t) => !issued.has(t))!;
-    const leaseIds = [...v.leases].filter(([, l]) => l.token === token).map(([id]) => id);
+    const leaseIds = v.leases(token);
     assert.equal(leaseIds.length, 3);
 
     const since = v.requests.length;
@@ -297,6 +292,6 @@ describe('e2e: post-job step', function () {
     const tokenRevokes = sent.filter((r) => r.path === 'auth/token/revoke-self').length;
     assert.ok(leaseRevokes >= 3 && leaseRevokes <= 9, `every lease tried, none more than 3 times (retries: 2): ${leaseRevokes}`);
     assert.ok(tokenRevokes >= 1 && tokenRevokes <= 3, `the token tried, no more than 3 times: ${tokenRevokes}`);
-    assert.equal(v.tokenInfo(token)?.revoked, false);
+    assert.equal((await v.tokenInfo(token))?.revoked, false);
   });
 });

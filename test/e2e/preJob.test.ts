@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobRun, JobStep, runAgentJob } from '../emulators/agentJob';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { vsoCommands } from '../helpers/output';
 import { renderPipelineLog } from '../helpers/pipelineLog';
@@ -20,12 +21,12 @@ const PRE_JOB_OFF = 'runAsPreJob is false: this task reads its secrets in its ow
 
 describe('e2e: runAsPreJob, the job in the agent order', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let dir: string;
   const jobs: JobRun[] = [];
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-prejob-'));
   });
   after(async () => {
@@ -111,10 +112,10 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     const post = run.step('Post-job: vault').run!;
     checkRun(world, post, true);
     assert.equal(tokens.length, 1);
-    assert.equal(world.vault.tokenInfo(tokens[0])?.revoked, true, 'the token of the pre-job step was revoked');
-    const leases = [...world.vault.leases.values()].filter((l) => l.token === tokens[0]);
+    assert.equal((await world.vault.tokenInfo(tokens[0]))?.revoked, true, 'the token of the pre-job step was revoked');
+    const leases = world.vault.leases(tokens[0]);
     assert.equal(leases.length, 1);
-    assert.equal(leases[0].revoked, true, 'its lease too');
+    assert.equal(await world.vault.leaseRevoked(leases[0]), true, 'its lease too');
     assert.equal(existsSync(keyFile), false, 'and the secret file removed');
     assert.match(post.stdout, /Revoked the Vault token\./);
   });
@@ -154,7 +155,7 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     checkRun(world, run.step('vault').run!, true);
     checkRun(world, run.step('Post-job: vault').run!, true);
     assert.equal(tokens.length, 1);
-    assert.equal(world.vault.tokenInfo(tokens[0])?.revoked, true);
+    assert.equal((await world.vault.tokenInfo(tokens[0]))?.revoked, true);
   });
 
   it('publishes output variables from the pre-job step under the step name, for every step of the job', async () => {
@@ -185,7 +186,7 @@ describe('e2e: runAsPreJob, the job in the agent order', function () {
     assert.equal(saw(join(dir, 'd-checkout'), 'password'), undefined, 'checkout did not run');
     checkRun(world, run.step('Post-job: vault').run!, true);
     assert.equal(tokens.length, 1);
-    assert.equal(world.vault.tokenInfo(tokens[0])?.revoked, true);
+    assert.equal((await world.vault.tokenInfo(tokens[0]))?.revoked, true);
   });
 
   it('sees the inputs as they were at the start of the job: a variable an earlier step sets is not there yet', async () => {

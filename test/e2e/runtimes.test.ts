@@ -13,7 +13,8 @@ import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
 import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
 import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
 import { runAgentJob } from '../emulators/agentJob';
-import { Identity, REPO, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import { Identity, REPO, startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 
@@ -27,12 +28,12 @@ const versions = process.env.VAL_RUNTIMES
 
 describe('e2e: every Node an agent runs the task with', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let aws: Aws;
   let gce: Gce;
   let dir: string;
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     // The methods whose libraries or requests differ from the azure chain's: aws (the AWS SDK's
     // chain and signing, a bundle of its own) and gcp, each against its emulator.
     aws = await startAws({ tls: await world.ca.issue([...AWS_STS_HOSTS]) });
@@ -81,7 +82,7 @@ describe('e2e: every Node an agent runs the task with', function () {
         assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(), `v${version}`);
       });
 
-      const schemes: Array<[string, (w: World) => Identity]> = [
+      const schemes: Array<[string, (w: World<VaultFront>) => Identity]> = [
         ['workload identity federation (Azure DevOps issuer)', (w) => w.ids.wif],
         ['workload identity federation (Entra-issued assertion)', (w) => w.ids.wifEntra],
         ['service principal with a secret', (w) => w.ids.spKey],
@@ -137,7 +138,7 @@ describe('e2e: every Node an agent runs the task with', function () {
         const file = vsoCommands(main.stdout).find((c) => c.command === 'task.setvariable' && c.properties.variable === 'TLS_KEY')!.message;
         assert.equal(fs.readFileSync(file, 'utf8'), SECRETS.pem);
         const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
-        const leases = [...world.vault.leases.values()].filter((l) => l.token === token);
+        const leases = world.vault.leases(token);
         assert.equal(leases.length, 1);
 
         const post = await world.runTask({
@@ -149,8 +150,8 @@ describe('e2e: every Node an agent runs the task with', function () {
           variables: taskVariablesFrom(main.stdout),
         });
         assert.deepEqual(checkRun(world, post, true).warnings, []);
-        assert.equal(leases[0].revoked, true, 'the lease was revoked');
-        assert.equal(world.vault.tokenInfo(token)?.revoked, true, 'the token was revoked');
+        assert.equal(await world.vault.leaseRevoked(leases[0]), true, 'the lease was revoked');
+        assert.equal((await world.vault.tokenInfo(token))?.revoked, true, 'the token was revoked');
         assert.equal(fs.existsSync(file), false, 'the file was removed');
       });
 
@@ -180,7 +181,7 @@ describe('e2e: every Node an agent runs the task with', function () {
         checkRun(world, job.step('vault').run!, 'Skipped');
         checkRun(world, job.step('Post-job: vault').run!, true);
         const token = world.vault.issuedTokens().find((t) => !issued.has(t))!;
-        assert.equal(world.vault.tokenInfo(token)?.revoked, true);
+        assert.equal((await world.vault.tokenInfo(token))?.revoked, true);
         fs.rmSync(job.tempDir, { recursive: true, force: true });
       });
 

@@ -13,10 +13,10 @@ import { Entra, startEntra } from './entra';
 import { AZDO_HOST, ENTRA_CERT_NAMES, ENTRA_HOST, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
 import { Imds, startImds } from './imds';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
-import { seedFront, seedVault, SECRETS, TENANT_ID } from './seed';
+import { SeedOptions, seedFront, seedVault, SECRETS, TENANT_ID } from './seed';
 import { VaultEmulator } from './vault';
 import { sharedOpenBao } from '../server/openbao';
-import { VaultFront } from '../server/vaultFront';
+import { FrontOptions, VaultFront } from '../server/vaultFront';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const BUILT_TASK = join(REPO, 'dist', 'tasks', 'VaultAzureLoginV1');
@@ -143,6 +143,22 @@ export function startBaoWorld(options: WorldOptions = {}): Promise<World<VaultFr
     await seedFront(vault, seed);
     return vault;
   });
+}
+
+/**
+ * Another Vault at vault.example.com:`port` on the run's OpenBao: a front in a namespace of its own,
+ * seeded as the world's (the role binding the WIF connection unless `seed` says otherwise).
+ */
+export async function startOtherVault(
+  world: World<VaultFront>,
+  port: number,
+  opts: FrontOptions,
+  seed: Partial<SeedOptions> = {},
+): Promise<VaultFront> {
+  const vault = new VaultFront(world.vault.bao, opts);
+  await vault.start(port, VAULT_IP);
+  await seedFront(vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId], ...seed });
+  return vault;
 }
 
 async function buildWorld<V extends WorldVault>(
