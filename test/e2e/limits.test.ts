@@ -4,11 +4,11 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import { VAULT_HOST } from '../emulators/hosts';
 import { ForwardProxy } from '../emulators/proxy';
-import { AUTH_MOUNT, ROLE, seedVault } from '../emulators/seed';
-import { VaultEmulator } from '../emulators/vault';
-import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, ROLE } from '../emulators/seed';
+import { startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 
 /** A Vault behind a load balancer that speaks HTTP/1.1 only. */
@@ -19,22 +19,23 @@ const MiB = 1024 * 1024;
 
 describe('e2e: limits on what one run asks of Vault', function () {
   this.timeout(180_000);
-  let world: World;
-  let http1Vault: VaultEmulator;
+  let world: World<VaultFront>;
+  let http1Vault: VaultFront;
   let proxy: ForwardProxy | undefined;
   let dir: string;
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-limits-'));
     const leaf = await world.ca.issue([VAULT_HOST]);
-    http1Vault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
-    seedVault(http1Vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
+    http1Vault = await startOtherVault(world, Number(new URL(HTTP1_VAULT).port), {
+      tls: { cert: leaf.certPem, key: leaf.keyPem },
+      http1Only: true,
+    });
     for (const vault of [world.vault, http1Vault]) {
-      for (let i = 0; i < PATHS; i++) vault.putSecret(`secret/ci/many/p${i}`, { value: `many-value-${i}` });
-      vault.putSecret('secret/ci/big', { value: 'small in the store' });
+      await Promise.all(Array.from({ length: PATHS }, (_, i) => vault.putSecret(`secret/ci/many/p${i}`, { value: `many-value-${i}` })));
+      await vault.putSecret('secret/ci/big', { value: 'small in the store' });
     }
-    await http1Vault.start(Number(new URL(HTTP1_VAULT).port), VAULT_IP);
   });
   afterEach(async () => {
     world.vault.clearFaults();
@@ -52,11 +53,11 @@ describe('e2e: limits on what one run asks of Vault', function () {
   const manySecrets = Array.from({ length: PATHS }, (_, i) => `secret/ci/many/p${i} value | MANY_${i}`).join('\n');
 
   /** The client token of the run's reads (each run logs in anew), to find its requests in flight. */
-  const tokenOfRun = (vault: VaultEmulator, since: number) =>
+  const tokenOfRun = (vault: VaultFront, since: number) =>
     vault.requests.slice(since).find((r) => r.path.startsWith('secret/data/ci/many/'))?.token ?? '';
 
   describe(`${PATHS} paths with the default concurrency (64)`, () => {
-    const cases: Array<{ title: string; vault: () => VaultEmulator; address: string; viaProxy?: boolean; http: string; most: number }> = [
+    const cases: Array<{ title: string; vault: () => VaultFront; address: string; viaProxy?: boolean; http: string; most: number }> = [
       { title: 'a Vault that offers HTTP/1.1 only', vault: () => http1Vault, address: HTTP1_VAULT, http: '1.1', most: 8 },
       {
         title: "Vault through the agent's proxy (HTTP/1.1 in CONNECT tunnels)",
@@ -140,7 +141,7 @@ describe('e2e: limits on what one run asks of Vault', function () {
       return { run, maxRss: Number(readFileSync(out, 'utf8')) };
     }
 
-    const cases: Array<{ title: string; vault: () => VaultEmulator; address: string; unsized: boolean }> = [
+    const cases: Array<{ title: string; vault: () => VaultFront; address: string; unsized: boolean }> = [
       { title: 'over HTTP/2, with its Content-Length', vault: () => world.vault, address: VAULT_ADDRESS, unsized: false },
       {
         title: 'over HTTP/2, without Content-Length (counted as it arrives)',

@@ -10,9 +10,9 @@ import { isLoopback } from '../../tasks/VaultAzureLoginV1/src/core/address';
 import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy, ProxyOptions } from '../emulators/proxy';
-import { AUTH_MOUNT, ROLE, SECRETS, seedVault } from '../emulators/seed';
-import { VaultEmulator } from '../emulators/vault';
-import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
+import { RunOptions, startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import type { VaultFront } from '../server/vaultFront';
 import { Checked, checkRun } from '../helpers/checkRun';
 
 /** Vaults of this file, beside the world's own at https://vault.example.com:8200. */
@@ -28,42 +28,46 @@ const PROXY_PASSWORD = 'pr0xy p@ss:5b1f/9e7c';
 
 describe('e2e: TLS settings and the agent proxy', function () {
   this.timeout(120_000);
-  let world: World;
+  let world: World<VaultFront>;
   let otherCa: Ca;
   let clientCert: ClientCert;
-  let privateCaVault: VaultEmulator;
-  let mutualTlsVault: VaultEmulator;
-  let plainVault: VaultEmulator;
-  let h2AdvertisedVault: VaultEmulator;
-  let fourStreamsVault: VaultEmulator;
+  let privateCaVault: VaultFront;
+  let mutualTlsVault: VaultFront;
+  let plainVault: VaultFront;
+  let h2AdvertisedVault: VaultFront;
+  let fourStreamsVault: VaultFront;
   let dir: string;
   const file = (name: string) => join(dir, name);
 
   before(async () => {
-    world = await startWorld();
+    world = await startBaoWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-network-'));
     otherCa = await createCa('Private Vault CA');
     clientCert = await selfSignedClientCert('pipeline-agent');
     const leaf = await otherCa.issue([VAULT_HOST]);
     const fromWorldCa = await world.ca.issue([VAULT_HOST]);
+    const port = (address: string) => Number(new URL(address).port);
     // Behind a load balancer that speaks HTTP/1.1 only, as some are.
-    privateCaVault = new VaultEmulator({ tls: { cert: leaf.certPem, key: leaf.keyPem }, http1Only: true });
+    privateCaVault = await startOtherVault(world, port(PRIVATE_CA_VAULT), {
+      tls: { cert: leaf.certPem, key: leaf.keyPem },
+      http1Only: true,
+    });
     // A self-signed client certificate is its own issuer: the listener trusts exactly it.
-    mutualTlsVault = new VaultEmulator({
+    mutualTlsVault = await startOtherVault(world, port(MUTUAL_TLS_VAULT), {
       tls: { cert: fromWorldCa.certPem, key: fromWorldCa.keyPem, ca: clientCert.certPem, requestClientCert: true },
     });
-    plainVault = new VaultEmulator();
+    plainVault = await startOtherVault(world, PLAIN_PORT, {});
     const frontEnd = await world.ca.issue([VAULT_HOST]);
-    h2AdvertisedVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, h2Advertised: true });
-    fourStreamsVault = new VaultEmulator({ tls: { cert: frontEnd.certPem, key: frontEnd.keyPem }, maxConcurrentStreams: 4, latencyMs: 30 });
-    const seed = { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] };
-    for (const v of [privateCaVault, mutualTlsVault, plainVault, h2AdvertisedVault, fourStreamsVault]) seedVault(v, seed);
-    for (let i = 0; i < 12; i++) fourStreamsVault.putSecret(`secret/ci/streams/p${i}`, { value: `stream-value-${i}` });
-    await h2AdvertisedVault.start(Number(new URL(H2_ADVERTISED_VAULT).port), VAULT_IP);
-    await fourStreamsVault.start(Number(new URL(FOUR_STREAMS_VAULT).port), VAULT_IP);
-    await privateCaVault.start(Number(new URL(PRIVATE_CA_VAULT).port), VAULT_IP);
-    await mutualTlsVault.start(Number(new URL(MUTUAL_TLS_VAULT).port), VAULT_IP);
-    await plainVault.start(PLAIN_PORT, VAULT_IP);
+    h2AdvertisedVault = await startOtherVault(world, port(H2_ADVERTISED_VAULT), {
+      tls: { cert: frontEnd.certPem, key: frontEnd.keyPem },
+      h2Advertised: true,
+    });
+    fourStreamsVault = await startOtherVault(world, port(FOUR_STREAMS_VAULT), {
+      tls: { cert: frontEnd.certPem, key: frontEnd.keyPem },
+      maxConcurrentStreams: 4,
+      latencyMs: 30,
+    });
+    for (let i = 0; i < 12; i++) await fourStreamsVault.putSecret(`secret/ci/streams/p${i}`, { value: `stream-value-${i}` });
     writeFileSync(file('client.crt'), clientCert.certPem);
     writeFileSync(file('client.key'), clientCert.keyPem);
     writeFileSync(file('other.key'), otherCa.keyPem);
@@ -121,9 +125,9 @@ describe('e2e: TLS settings and the agent proxy', function () {
   ];
 
   /** The HTTP versions of the requests a Vault received since `before`. */
-  const versions = (vault: VaultEmulator, before: number) => [...new Set(vault.requests.slice(before).map((r) => r.httpVersion))];
+  const versions = (vault: VaultFront, before: number) => [...new Set(vault.requests.slice(before).map((r) => r.httpVersion))];
 
-  function succeeds(run: TaskRun, vault: VaultEmulator, vaultRequestsBefore: number): Checked {
+  function succeeds(run: TaskRun, vault: VaultFront, vaultRequestsBefore: number): Checked {
     const checked = check(run, true);
     assert.equal(checked.vars.get('DB_PASSWORD'), SECRETS.dbPassword);
     assert.ok(vault.requests.length > vaultRequestsBefore, 'the run read from the Vault under test');
