@@ -69,20 +69,30 @@ export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
 
 /** The same contents in the front's namespace of real OpenBao (the azure mount is the front's own). */
 export async function seedFront(vault: VaultFront, opts: SeedOptions): Promise<void> {
+  seedAzureMount(vault, opts);
+  await seedVaultContents(vault, opts.ns);
+}
+
+/** The front's own part: the azure mount (a plugin OpenBao does not ship) and its role. */
+export function seedAzureMount(vault: VaultFront, opts: SeedOptions): void {
   const ns = opts.ns ?? '';
-  if (ns) await vault.createNamespace(ns);
   vault.enableAzureAuth(
     AUTH_MOUNT,
     { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks },
     ns,
   );
-  await vault.writePolicy('ci-read', CI_READ, ns);
   vault.writeRole(
     AUTH_MOUNT,
     ROLE,
     { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 },
     ns,
   );
+}
+
+/** OpenBao's part, in the front's namespace: the policy, the KV mounts and their secrets, the database engine. */
+export async function seedVaultContents(vault: VaultFront, ns = ''): Promise<void> {
+  if (ns) await vault.createNamespace(ns);
+  await vault.writePolicy('ci-read', CI_READ, ns);
   await vault.mountKv('secret', 2, ns);
   await vault.putSecret('secret/ci/production/db', { password: SECRETS.oldPassword, 'db-user': SECRETS.dbUser }, ns);
   await vault.putSecret('secret/ci/production/db', { password: SECRETS.dbPassword, 'db-user': SECRETS.dbUser }, ns);

@@ -1,13 +1,17 @@
-// L0: the task source under MockTestRunner, arm-rest replaced by a signed test token, against a
-// Vault emulator on loopback inside the task's own process.
+// L0: the task source under MockTestRunner, arm-rest replaced by a signed test token, against the
+// run's real OpenBao behind a front on loopback (a namespace of its own per run, seeded as the
+// scenario says), whose azure mount checks the token with this file's test key.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
-import { SECRETS } from '../emulators/seed';
+import { newSigningKey } from '../emulators/jwt';
+import { SECRETS, seedVaultContents } from '../emulators/seed';
 import { findLeaks, masks, publishedSecrets } from '../helpers/output';
-import type { Scenario } from './fixtures/scenario';
+import { sharedOpenBao } from '../server/openbao';
+import { VaultFront } from '../server/vaultFront';
+import type { Scenario, Setup } from './fixtures/scenario';
 
 const runner = path.join(__dirname, 'fixtures', 'run-task.js');
 const taskJson = path.join(__dirname, '../../tasks/VaultAzureLoginV1/task.json');
@@ -30,14 +34,43 @@ const base = { vaultAddress: '$VAULT', authMount: 'ado', role: 'azure-devops-pro
 async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'l0-'));
   const evidenceFile = path.join(dir, 'evidence.json');
-  process.env.L0_SCENARIO = JSON.stringify({ ...sc, evidenceFile });
+  const key = newSigningKey();
+  const bao = await sharedOpenBao();
+  // MockTestRunner blocks this process while the run lasts: the front listens in the run's own
+  // process (./fixtures/scenario.ts); this one fills the namespace in OpenBao and reads it after.
+  const vault = new VaultFront(bao);
+  await vault.create();
+  const setup: Setup = {
+    bao: { port: bao.port, caPem: bao.ca.certPem, rootToken: bao.rootToken },
+    namespace: vault.namespace,
+    key: { kid: key.kid, pem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
+  };
   try {
+    await seedVaultContents(vault);
+    if (sc.post) {
+      setup.token = await vault.issueToken(['ci-read'], { type: sc.post.tokenType ?? 'service' });
+      if (sc.post.lease)
+        setup.leaseId = (await bao.api('GET', `${vault.namespace}/database/creds/ci`, undefined, setup.token)).body.lease_id;
+    }
+    if (sc.vault?.sealed) await vault.seal();
+    process.env.L0_SCENARIO = JSON.stringify({ ...sc, evidenceFile });
+    process.env.L0_SETUP = JSON.stringify(setup);
     const tr = new MockTestRunner(runner, taskJson);
     tr.nodePath = process.execPath; // never download a Node for the handler
-    await tr.runAsync();
-    const evidence = fs.existsSync(evidenceFile)
+    try {
+      await tr.runAsync();
+    } finally {
+      await vault.unseal();
+    }
+    const evidence: Result['evidence'] = fs.existsSync(evidenceFile)
       ? JSON.parse(fs.readFileSync(evidenceFile, 'utf8'))
       : { disposed: 0, jwts: [], vaultTokens: [], requests: [] };
+    if (sc.post)
+      evidence.post = {
+        tokenRevoked: await vault.tokenRevoked(setup.token as string),
+        leaseRevoked: setup.leaseId ? await vault.leaseRevoked(setup.leaseId) : undefined,
+        fileLeft: evidence.post?.fileLeft,
+      };
     assert.equal(tr.stderr.includes('scenario setup failed'), false, tr.stderr);
     const leaks = findLeaks(tr.stdout, [
       ...Object.entries(SECRETS).map(([what, value]) => ({ what, value })),
@@ -49,6 +82,7 @@ async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
     return { tr, vars: publishedSecrets(tr.stdout), evidence };
   } finally {
     delete process.env.L0_SCENARIO;
+    delete process.env.L0_SETUP;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

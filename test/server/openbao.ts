@@ -255,3 +255,21 @@ export function sharedOpenBao(): Promise<OpenBao> {
   })();
   return shared;
 }
+
+/** What a process needs to reach an OpenBao another process started: its port, CA and root token. */
+export interface OpenBaoLink {
+  port: number;
+  caPem: string;
+  rootToken: string;
+}
+
+/** The HTTP API of an OpenBao started by another process (the L0 runs reach the test process's one). */
+export function linkedOpenBao(link: OpenBaoLink): Pick<OpenBao, 'port' | 'rootToken' | 'api' | 'unseal'> & { ca: { certPem: string } } {
+  return {
+    port: link.port,
+    rootToken: link.rootToken,
+    ca: { certPem: link.caPem },
+    api: (method, path, body, token) => vaultRequest(link.port, link.caPem, method, path, body, token ?? link.rootToken),
+    unseal: () => Promise.reject(new Error('unseal from the process that started OpenBao')),
+  };
+}

@@ -59,6 +59,9 @@ export interface TokenInfo {
   ns: string;
 }
 
+/** The OpenBao a front sends requests to: the run's, or one another process started (linkedOpenBao). */
+export type Upstream = Pick<OpenBao, 'port' | 'api' | 'unseal'> & { ca: { certPem: string } };
+
 export interface FrontOptions {
   tls?: { cert: string; key: string; ca?: string; requestClientCert?: boolean };
   latencyMs?: number;
@@ -102,7 +105,7 @@ export class VaultFront {
   readonly namespace: string;
 
   private inFlight = 0;
-  private started = false;
+  private created: boolean;
   private sealed = false;
   private readonly inFlightByToken = new Map<string, number>();
   private faults: Array<{ fault: Fault; remaining: number }> = [];
@@ -116,19 +119,29 @@ export class VaultFront {
   private readonly held = new Set<NodeJS.Timeout>();
 
   constructor(
-    readonly bao: OpenBao,
+    readonly bao: Upstream,
     private readonly opts: FrontOptions = {},
     namespace?: string,
   ) {
     this.latencyMs = opts.latencyMs ?? 0;
+    // A namespace given is one that exists already (another process's front made it).
+    this.created = namespace !== undefined;
     this.namespace = namespace ?? `e2e-${process.pid}-${++frontCount}`;
     this.agent = new https.Agent({ keepAlive: true, ca: bao.ca.certPem, servername: VAULT_HOST });
   }
 
-  /** Creates the front's namespace in OpenBao (at the first start) and starts listening. */
+  /** Creates the front's namespace in OpenBao, unless it is there already. */
+  async create(): Promise<void> {
+    if (this.created) return;
+    const a = await this.bao.api('POST', `sys/namespaces/${this.namespace}`, {});
+    if (a.status >= 300 && !JSON.stringify(a.body).includes('already exists'))
+      throw new Error(`namespace: ${a.status} ${JSON.stringify(a.body)}`);
+    this.created = true;
+  }
+
+  /** Creates the front's namespace in OpenBao (unless it is there) and starts listening. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    if (!this.started) await this.ok('namespace', this.bao.api('POST', `sys/namespaces/${this.namespace}`, {}));
-    this.started = true;
+    await this.create();
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.serve(req, res).catch((err: unknown) => {
         if (!res.headersSent) writeReply(res, { status: 500, body: { errors: [String(err)] } }, false);
@@ -351,7 +364,12 @@ export class VaultFront {
     return { revoked: false, type: d.type, policies: d.policies, ns };
   }
 
-  /** Whether OpenBao still holds the lease. */
+  /** Whether OpenBao no longer knows the token (revoked, or expired). */
+  async tokenRevoked(token: string): Promise<boolean> {
+    return (await this.bao.api('POST', 'auth/token/lookup', { token })).status !== 200;
+  }
+
+  /** Whether OpenBao no longer holds the lease. */
   async leaseRevoked(leaseId: string): Promise<boolean> {
     const a = await this.bao.api('PUT', 'sys/leases/lookup', { lease_id: leaseId });
     return a.status !== 200;
@@ -600,7 +618,7 @@ export class VaultFront {
 }
 
 /** Starts a front on vault.example.com:`port` in a fresh namespace of `bao`. */
-export async function startVaultFront(bao: OpenBao, port: number, opts: FrontOptions = {}, host = VAULT_IP): Promise<VaultFront> {
+export async function startVaultFront(bao: Upstream, port: number, opts: FrontOptions = {}, host = VAULT_IP): Promise<VaultFront> {
   const front = new VaultFront(bao, opts);
   await front.start(port, host);
   return front;
