@@ -1,6 +1,6 @@
 // The aws login method through the bundled task: credentials from EC2 instance metadata (IMDSv2),
 // environment variables, a web identity token file and a container credentials endpoint, a signed
-// sts:GetCallerIdentity that the Vault emulator's aws side forwards to the STS emulator (which
+// sts:GetCallerIdentity that the aws login check in front of OpenBao forwards to the STS emulator (which
 // checks the signature), the post-job revocation, and the misconfigurations users meet most, each
 // answered with the cause and a command that fixes it.
 import * as assert from 'node:assert/strict';
@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNT_ID, Aws, startAws } from '../emulators/aws';
 import { AWS_STS_HOSTS, VAULT_HOST } from '../emulators/hosts';
-import { SECRETS, seedFront } from '../emulators/seed';
+import { SECRETS, seedVault } from '../emulators/seed';
 import { AwsRole, enableAwsAuth, setAwsConfig, writeAwsRole } from '../emulators/vaultAws';
-import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { lookupSelf } from '../helpers/lookupSelf';
 import { taskVariablesFrom } from '../helpers/output';
@@ -30,13 +29,13 @@ const ciRole = (): AwsRole => ({
 
 describe('e2e: aws login (iam method)', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let aws: Aws;
   let dir: string;
 
   before(async () => {
-    world = await startBaoWorld();
-    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
+    world = await startWorld();
+    await seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
     aws = await startAws({ tls: await world.ca.issue([...AWS_STS_HOSTS]) });
     world.imds.route('/latest/', aws.handleImds);
     aws.instanceRole = INSTANCE_ROLE;

@@ -1,7 +1,7 @@
 // Every refusal of Vault's azure auth plugin, as its source words it and in its order, through the
 // bundled task: a refusal that never changes is sent once (retries: 2 notwithstanding) and told
 // with its cause and a fix to paste; Vault unable to reach Entra or its signing keys is retried,
-// then told as the Vault admin's to fix. The Vault emulator fetches the discovery document from the
+// then told as the Vault admin's to fix. The azure login check in front of OpenBao fetches the discovery document from the
 // Entra emulator over TLS, as the plugin does at its first login after the config is written.
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -9,10 +9,9 @@ import { get } from 'node:https';
 import { Arm, ArmCompute } from '../emulators/arm';
 import { AzureInstance, DEFAULT_INSTANCE, scaleSetInstance } from '../emulators/imds';
 import { newSigningKey } from '../emulators/jwt';
-import { DEFAULT_RESOURCE, seedFront, TENANT_ID } from '../emulators/seed';
-import type { AzureAuthConfig, AzureRole } from '../emulators/vault';
-import { Identity, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { DEFAULT_RESOURCE, seedVault, TENANT_ID } from '../emulators/seed';
+import type { AzureAuthConfig, AzureRole } from '../emulators/vaultAzure';
+import { Identity, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 
 const SUB = DEFAULT_INSTANCE.subscriptionId;
@@ -51,12 +50,12 @@ interface Case {
   /** The compute resource IMDS answers for (default the VM). */
   instance?: AzureInstance;
   /** Substrings of the explanation: the cause, the values, the fix. */
-  says: (w: World<VaultFront>) => string[];
+  says: (w: World) => string[];
 }
 
 describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€™s order and texts)', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let arm: Arm;
   let wif: Identity;
   const fetched: string[] = [];
@@ -64,9 +63,9 @@ describe('e2e: azure plugin refusals, each sent once and explained (the pluginâ€
   let n = 0;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
     wif = world.ids.wif;
-    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [wif.objectId] });
+    await seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [wif.objectId] });
     arm = new Arm();
     arm.addCredential(vaultApp);
     arm.grantReader(vaultApp.clientId, SUB);

@@ -1,7 +1,7 @@
 // The azure method from agents on Azure VMs and scale sets, by their managed identity: the bundled
 // task reads the token and the instance metadata from the IMDS emulator and sends what Vault's Go
 // client sends (subscription_id, resource_group_name, and vmss_name on a scale-set instance or
-// vm_name otherwise); the Vault emulator's azure side checks them against ARM (arm.ts) with the
+// vm_name otherwise); the azure login check in front of OpenBao checks them against ARM (arm.ts) with the
 // mount's own credential, as the plugin does, for roles bound by resource group, subscription,
 // location and scale set. A service connection's login keeps its {role, jwt} body, and an agent
 // with no IMDS fails at once, naming it.
@@ -9,9 +9,8 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Arm, ArmCompute, ArmUserIdentity, identityResourceId } from '../emulators/arm';
 import { DEFAULT_INSTANCE, scaleSetInstance } from '../emulators/imds';
-import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, SECRETS, seedFront, TENANT_ID } from '../emulators/seed';
-import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { AUTH_MOUNT, DEFAULT_RESOURCE, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
+import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 
 const MOUNT = 'azure-vm';
@@ -21,14 +20,14 @@ const VMSS = { subscriptionId: SUB, resourceGroup: 'rg-pool', name: 'vmss-agents
 
 describe('e2e: azure login from an Azure VM or scale-set agent (managed identity, IMDS)', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let arm: Arm;
   let uami: ArmUserIdentity;
   const vaultApp = { tenantId: TENANT_ID, clientId: randomUUID(), objectId: randomUUID(), secret: `vault-arm-${randomUUID()}` };
 
   before(async () => {
-    world = await startBaoWorld();
-    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
+    world = await startWorld();
+    await seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
     uami = { subscriptionId: SUB, resourceGroup: 'rg-identities', name: 'id-agents', clientId: randomUUID(), principalId: randomUUID() };
     world.entra.addManagedIdentity({
       tenantId: TENANT_ID,

@@ -7,8 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServiceEndpoint } from '../emulators/agentEnv';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
-import { startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { vsoCommands } from '../helpers/output';
 
@@ -26,7 +25,7 @@ interface Expect {
   absent?: RegExp[];
 }
 
-type Case = [title: string, override: Override | ((world: World<VaultFront>) => Override), expected: RegExp[], expect?: Expect];
+type Case = [title: string, override: Override | ((world: World) => Override), expected: RegExp[], expect?: Expect];
 
 const GOOD_LINE = 'secret/ci/production/db password | DB_PASSWORD';
 /** A `secrets` input whose line 2 is `line`. */
@@ -36,12 +35,12 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const atLine2 = (entry: string) => new RegExp(`secrets line 2: "${escapeRegExp(entry)}"`);
 
 /** A file in the job's working directory, where a relative kubernetesTokenFile starts: its relative name. */
-const workingFile = (world: World<VaultFront>, name: string, content: string): string => {
+const workingFile = (world: World, name: string, content: string): string => {
   writeFileSync(join(dirname(world.taskDir), 's', name), content);
   return name;
 };
 /** A named pipe in the job's working directory that nothing writes to: a read of it waits for ever. */
-const workingFifo = (world: World<VaultFront>, name: string): string => {
+const workingFifo = (world: World, name: string): string => {
   const path = join(dirname(world.taskDir), 's', name);
   if (!existsSync(path)) execFileSync('mkfifo', [path]);
   return name;
@@ -659,10 +658,10 @@ const cases: Case[] = [
 
 describe('e2e: bad inputs fail with the input, the value and the fix, publishing nothing', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
   });
   after(async () => world?.stop());
 

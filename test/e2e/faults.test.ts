@@ -4,15 +4,14 @@
 import * as assert from 'node:assert/strict';
 import { checkRun } from '../helpers/checkRun';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 
 describe('e2e: fault injection', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
   });
   after(async () => world?.stop());
   afterEach(() => world.vault.clearFaults());
@@ -27,7 +26,7 @@ describe('e2e: fault injection', function () {
   const count = (path: string, since: number) => world.vault.requests.slice(since).filter((r) => r.path === path).length;
   const retryLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('Request '));
 
-  const transient: Array<[string, Parameters<World<VaultFront>['vault']['inject']>[0], string, RegExp]> = [
+  const transient: Array<[string, Parameters<World['vault']['inject']>[0], string, RegExp]> = [
     [
       '503 twice, then 200',
       { path: 'secret/data/ci/production/db', status: 503, body: { errors: ['Vault is sealed'] }, times: 2 },

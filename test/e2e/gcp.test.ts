@@ -5,23 +5,22 @@
 // with the cause and a command that fixes it.
 import * as assert from 'node:assert/strict';
 import { createGce, Gce } from '../emulators/gcp';
-import { SECRETS, seedFront } from '../emulators/seed';
+import { SECRETS, seedVault } from '../emulators/seed';
 import { enableGcpAuth, setGcpCredential, writeGcpRole } from '../emulators/vaultGcp';
-import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { lookupSelf } from '../helpers/lookupSelf';
 import { taskVariablesFrom } from '../helpers/output';
 
 describe('e2e: gcp login (gce method)', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let gce: Gce;
   let defaultSa: string;
 
   before(async () => {
-    world = await startBaoWorld();
-    await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
+    world = await startWorld();
+    await seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [] });
     gce = createGce();
     world.imds.route('/computeMetadata/', gce.handle);
     defaultSa = gce.instance.serviceAccounts[0];

@@ -6,18 +6,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
-import { AUTH_MOUNT, ROLE, SECRETS, seedFront, TENANT_ID } from '../emulators/seed';
+import { AUTH_MOUNT, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
 import { VAULT_IP } from '../emulators/hosts';
-import { RunOptions, startBaoWorld, TaskRun, VAULT_ADDRESS, VAULT_PORT, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { RunOptions, startWorld, TaskRun, VAULT_ADDRESS, VAULT_PORT, World } from '../emulators/world';
 
 describe('e2e: job lifecycle', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
 
   before(async () => {
-    world = await startBaoWorld();
-    await seedFront(world.vault, { ns: 'admin', jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
+    world = await startWorld({ database: true });
+    await seedVault(world.vault, { ns: 'admin', jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId] });
     world.vault.writeRole(AUTH_MOUNT, 'ci-batch', {
       bound_service_principal_ids: [world.ids.wif.objectId],
       token_policies: ['ci-read'],

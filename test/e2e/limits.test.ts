@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { VAULT_HOST } from '../emulators/hosts';
 import { ForwardProxy } from '../emulators/proxy';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
-import { startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { startWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 
@@ -19,13 +19,13 @@ const MiB = 1024 * 1024;
 
 describe('e2e: limits on what one run asks of Vault', function () {
   this.timeout(180_000);
-  let world: World<VaultFront>;
+  let world: World;
   let http1Vault: VaultFront;
   let proxy: ForwardProxy | undefined;
   let dir: string;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-limits-'));
     const leaf = await world.ca.issue([VAULT_HOST]);
     http1Vault = await startOtherVault(world, Number(new URL(HTTP1_VAULT).port), {

@@ -3,15 +3,14 @@
 import * as assert from 'node:assert/strict';
 import { checkRun } from '../helpers/checkRun';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
-import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 
 describe('e2e: load', function () {
   this.timeout(300_000);
-  let world: World<VaultFront>;
+  let world: World;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
     for (let i = 0; i < 1000; i += 50)
       await Promise.all(
         Array.from({ length: 50 }, (_, j) => world.vault.putSecret(`secret/ci/load/p${i + j}`, { value: `load-value-${i + j}` })),

@@ -11,7 +11,7 @@ import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy, ProxyOptions } from '../emulators/proxy';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { RunOptions, startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { RunOptions, startWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import type { VaultFront } from '../server/vaultFront';
 import { Checked, checkRun } from '../helpers/checkRun';
 
@@ -28,7 +28,7 @@ const PROXY_PASSWORD = 'pr0xy p@ss:5b1f/9e7c';
 
 describe('e2e: TLS settings and the agent proxy', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let otherCa: Ca;
   let clientCert: ClientCert;
   let privateCaVault: VaultFront;
@@ -40,7 +40,7 @@ describe('e2e: TLS settings and the agent proxy', function () {
   const file = (name: string) => join(dir, name);
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
     dir = mkdtempSync(join(tmpdir(), 'val-network-'));
     otherCa = await createCa('Private Vault CA');
     clientCert = await selfSignedClientCert('pipeline-agent');

@@ -11,7 +11,7 @@ import { VAULT_HOST } from '../emulators/hosts';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from '../emulators/pki';
 import { ForwardProxy } from '../emulators/proxy';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
-import { RunOptions, startBaoWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { RunOptions, startWorld, startOtherVault, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import type { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
@@ -24,7 +24,7 @@ const PROXY_IP = '127.0.0.6';
 
 describe('e2e: post-job step', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let otherVault: VaultFront;
   let privateVault: VaultFront;
   let privateCa: Ca;
@@ -35,16 +35,26 @@ describe('e2e: post-job step', function () {
   const file = (name: string) => join(dir, name);
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld({ database: true });
     dir = mkdtempSync(join(tmpdir(), 'val-postjob-'));
     privateCa = await createCa('Private Vault CA');
     clientCert = await selfSignedClientCert('pipeline-agent');
     const otherTls = await world.ca.issue([VAULT_HOST]);
-    otherVault = await startOtherVault(world, Number(new URL(OTHER_VAULT).port), { tls: { cert: otherTls.certPem, key: otherTls.keyPem } });
+    otherVault = await startOtherVault(
+      world,
+      Number(new URL(OTHER_VAULT).port),
+      { tls: { cert: otherTls.certPem, key: otherTls.keyPem } },
+      { database: true },
+    );
     const privateTls = await privateCa.issue([VAULT_HOST]);
-    privateVault = await startOtherVault(world, Number(new URL(PRIVATE_VAULT).port), {
-      tls: { cert: privateTls.certPem, key: privateTls.keyPem, ca: clientCert.certPem, requestClientCert: true },
-    });
+    privateVault = await startOtherVault(
+      world,
+      Number(new URL(PRIVATE_VAULT).port),
+      {
+        tls: { cert: privateTls.certPem, key: privateTls.keyPem, ca: clientCert.certPem, requestClientCert: true },
+      },
+      { database: true },
+    );
     writeFileSync(file('private-ca.crt'), privateCa.certPem);
     writeFileSync(file('client.crt'), clientCert.certPem);
     writeFileSync(file('client.key'), clientCert.keyPem);

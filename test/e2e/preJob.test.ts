@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobRun, JobStep, runAgentJob } from '../emulators/agentJob';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { vsoCommands } from '../helpers/output';
 import { renderPipelineLog } from '../helpers/pipelineLog';
@@ -21,12 +20,12 @@ const PRE_JOB_OFF = 'runAsPreJob is false: this task reads its secrets in its ow
 
 describe('e2e: runAsPreJob, the job in the agent order', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let dir: string;
   const jobs: JobRun[] = [];
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld({ database: true });
     dir = mkdtempSync(join(tmpdir(), 'val-prejob-'));
   });
   after(async () => {

@@ -13,8 +13,7 @@ import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
 import { enableAwsAuth, writeAwsRole } from '../emulators/vaultAws';
 import { enableGcpAuth, writeGcpRole } from '../emulators/vaultGcp';
 import { runAgentJob } from '../emulators/agentJob';
-import { Identity, REPO, startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { Identity, REPO, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 
@@ -28,12 +27,12 @@ const versions = process.env.VAL_RUNTIMES
 
 describe('e2e: every Node an agent runs the task with', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   let aws: Aws;
   let gce: Gce;
   let dir: string;
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld({ database: true });
     // The methods whose libraries or requests differ from the azure chain's: aws (the AWS SDK's
     // chain and signing, a bundle of its own) and gcp, each against its emulator.
     aws = await startAws({ tls: await world.ca.issue([...AWS_STS_HOSTS]) });
@@ -82,7 +81,7 @@ describe('e2e: every Node an agent runs the task with', function () {
         assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(), `v${version}`);
       });
 
-      const schemes: Array<[string, (w: World<VaultFront>) => Identity]> = [
+      const schemes: Array<[string, (w: World) => Identity]> = [
         ['workload identity federation (Azure DevOps issuer)', (w) => w.ids.wif],
         ['workload identity federation (Entra-issued assertion)', (w) => w.ids.wifEntra],
         ['service principal with a secret', (w) => w.ids.spKey],

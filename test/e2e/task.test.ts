@@ -2,18 +2,18 @@
 // whole chain (Azure DevOps OIDC → Entra → Vault over TLS), checked by the ##vso commands it prints.
 import * as assert from 'node:assert/strict';
 import { createCa } from '../emulators/pki';
-import { AUTH_MOUNT, ROLE, SECRETS, seedFront, TENANT_ID } from '../emulators/seed';
-import { startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
+import { AUTH_MOUNT, ROLE, SECRETS, seedVault, TENANT_ID } from '../emulators/seed';
+import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { VaultFront } from '../server/vaultFront';
 import { checkRun } from '../helpers/checkRun';
 import { masks, vsoCommands } from '../helpers/output';
 
 describe('e2e: the bundled task through the whole chain', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
 
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld({ database: true });
     // A second mount whose resource is a custom application id URI.
     world.vault.enableAzureAuth('ado-custom', {
       tenantId: TENANT_ID,
@@ -193,7 +193,7 @@ describe('e2e: the bundled task through the whole chain', function () {
 
   it('reads from a Vault Enterprise namespace with vaultNamespace', async () => {
     const oid = world.ids.wif.objectId;
-    await seedFront(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
+    await seedVault(world.vault, { ns: 'admin/team', jwks: () => world.entra.jwks() as never, boundOids: [oid] });
     const run = await world.runTask({
       connection: world.ids.wif,
       inputs: { ...base, vaultNamespace: '/admin/team/', secrets: 'secret/ci/production/api token | API_TOKEN' },
@@ -238,7 +238,7 @@ describe('e2e: the bundled task through the whole chain', function () {
     assert.ok(!run.tempFiles.includes('spnCert.pem'), `temp files: ${run.tempFiles.join(', ')}`);
   });
 
-  type Options = Parameters<World<VaultFront>['runTask']>[0];
+  type Options = Parameters<World['runTask']>[0];
   const failures: Array<[string, () => Options | Promise<Options>, RegExp[]]> = [
     [
       'audience differs from the mount resource',

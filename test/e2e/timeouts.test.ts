@@ -3,8 +3,7 @@
 // after the attempts the retry policy allows, and the process does not stay behind.
 import * as assert from 'node:assert/strict';
 import { AUTH_MOUNT, ROLE } from '../emulators/seed';
-import { Identity, startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { Identity, startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 
 /** Far longer than any bound under test: an answer that never comes within the test. */
@@ -12,9 +11,9 @@ const NEVER_MS = 600_000;
 
 describe('e2e: a token request that never gets an answer', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
   });
   afterEach(() => {
     world.setLatency(0);
@@ -31,19 +30,11 @@ describe('e2e: a token request that never gets an answer', function () {
     retries: '1',
   };
 
-  const entraToken = (_w: World<VaultFront>, who: Identity) => [
+  const entraToken = (_w: World, who: Identity) => [
     new RegExp(`The token request for service connection '${who.connectionId}' got no answer within 2 seconds, 2 time\\(s\\)`),
     /Request for an Entra token failed on attempt 1 of 2 \(no answer within 2 s\); retrying/,
   ];
-  const silent: Array<
-    [
-      string,
-      (w: World<VaultFront>) => Identity,
-      (w: World<VaultFront>) => void,
-      (w: World<VaultFront>) => number,
-      (w: World<VaultFront>, who: Identity) => RegExp[],
-    ]
-  > = [
+  const silent: Array<[string, (w: World) => Identity, (w: World) => void, (w: World) => number, (w: World, who: Identity) => RegExp[]]> = [
     ['Entra (service principal)', (w) => w.ids.spKey, (w) => (w.entra.latencyMs = NEVER_MS), (w) => w.entra.requests.length, entraToken],
     [
       'Azure DevOps, the OIDC token (workload identity federation)',

@@ -4,16 +4,15 @@
 // would turn into another.
 import * as assert from 'node:assert/strict';
 import { AUTH_MOUNT, ROLE, SECRETS } from '../emulators/seed';
-import { startBaoWorld, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { startWorld, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { masks, vsoCommands } from '../helpers/output';
 
 describe('e2e: values, names and paths exactly as meant', function () {
   this.timeout(120_000);
-  let world: World<VaultFront>;
+  let world: World;
   before(async () => {
-    world = await startBaoWorld();
+    world = await startWorld();
   });
   afterEach(() => world.vault.clearFaults());
   after(async () => world?.stop());

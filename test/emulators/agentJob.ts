@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
-import type { Identity, TaskRun, World, WorldVault } from './world';
+import type { Identity, TaskRun, World } from './world';
 
 export type JobStep =
   | { name: string; task: { connection: Identity; inputs: Record<string, string> } }
@@ -58,7 +58,7 @@ export interface JobOptions {
   afterStep?: (step: StepRun) => void;
 }
 
-export async function runAgentJob(world: World<WorldVault>, steps: JobStep[], opts: JobOptions = {}): Promise<JobRun> {
+export async function runAgentJob(world: World, steps: JobStep[], opts: JobOptions = {}): Promise<JobRun> {
   // Agent.TempDirectory: made empty by the agent before the job's first step, pre-job included.
   const tempDir = mkdtempSync(join(tmpdir(), 'val-agent-job-'));
   const variables = new Map<string, { value: string; secret: boolean }>(

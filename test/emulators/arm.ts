@@ -5,7 +5,7 @@
 // Entra, fetched at every login); each lookup answers or fails with the text Go's azidentity and
 // azcore give (openbao-plugins auth/azure azure.go, path_login.go verifyResource; armcompute
 // VirtualMachinesClient.Get with $expand=instanceView, VirtualMachineScaleSetsClient.Get, armmsi
-// UserAssignedIdentitiesClient.NewListByResourceGroupPager). In process: the Vault emulator calls it.
+// UserAssignedIdentitiesClient.NewListByResourceGroupPager). In process: the azure login check (vaultAzure.ts) calls it.
 // Over HTTPS (startArmServer), what `az login` asks of it: subscriptions and tenants.
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';

@@ -1,8 +1,9 @@
-// What the Vault emulator hands an auth plugin kept outside vault.ts (aws, gcp), and the mounts of
-// one such plugin per emulator: enabled, looked up by path and namespace, and found for a login.
-import type { AzureRole } from './vault';
+// What the front of OpenBao (test/server/vaultFront.ts) hands the login check of an auth plugin
+// OpenBao does not ship (azure, aws, gcp), and the mounts of one such plugin per front: enabled,
+// looked up by path and namespace, and found for a login.
+import type { AzureRole } from './vaultAzure';
 
-/** What the mounts belong to: the Vault emulator, or the front of real OpenBao. */
+/** What the mounts belong to: a front of OpenBao. */
 type Owner = object;
 
 /** What vault.ts passes of a request (its RequestContext). */

@@ -1,14 +1,15 @@
-// The Vault contents most tests, the L0 runs and the demo share: an azure auth mount as in
-// HashiCorp's guide, a least-privilege policy, KV v1 and v2 mounts and a database engine.
-import type { VaultFront } from '../server/vaultFront';
-import { AzureAuthConfig, PolicyRule, VaultEmulator } from './vault';
+// The Vault contents most tests, the L0 runs and the demo share, in a front's namespace of real
+// OpenBao: an azure auth mount as in HashiCorp's guide (the front's own check), a least-privilege
+// policy, KV v1 and v2 mounts, and on request a database engine over the run's PostgreSQL.
+import type { PolicyRule, VaultFront } from '../server/vaultFront';
+import type { AzureAuthConfig } from './vaultAzure';
 
 export const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const AUTH_MOUNT = 'ado';
 export const ROLE = 'azure-devops-production';
 export const DEFAULT_RESOURCE = 'https://management.azure.com/';
 
-/** Values stored in the emulator; tests check none of them leaks into the log. */
+/** Values stored in Vault; tests check none of them leaks into the log. */
 export const SECRETS = {
   dbPassword: 'pw-7Hq2-correct-horse',
   dbUser: 'app_user',
@@ -28,6 +29,8 @@ export interface SeedOptions {
   tenantId?: string;
   tokenType?: 'service' | 'batch';
   ns?: string;
+  /** A database engine at database/ with a role `ci` over the run's PostgreSQL (sharedPostgres). */
+  database?: boolean;
 }
 
 /** The least-privilege policy of the role the task logs in with. */
@@ -38,39 +41,10 @@ const CI_READ: PolicyRule[] = [
   { path: 'sys/leases/revoke', capabilities: ['update'] },
 ];
 
-export function seedVault(vault: VaultEmulator, opts: SeedOptions): void {
-  const ns = opts.ns ?? '';
-  if (ns) vault.createNamespace(ns);
-  vault.enableAzureAuth(
-    AUTH_MOUNT,
-    { tenantId: opts.tenantId ?? TENANT_ID, resource: opts.resource ?? DEFAULT_RESOURCE, jwks: opts.jwks },
-    ns,
-  );
-  vault.writePolicy('ci-read', CI_READ, ns);
-  vault.writeRole(
-    AUTH_MOUNT,
-    ROLE,
-    { bound_service_principal_ids: opts.boundOids, token_policies: ['ci-read'], token_type: opts.tokenType ?? 'service', token_ttl: 900 },
-    ns,
-  );
-
-  vault.mountKv('secret', 2, ns);
-  vault.putSecret('secret/ci/production/db', { password: SECRETS.oldPassword, 'db-user': SECRETS.dbUser }, ns);
-  vault.putSecret('secret/ci/production/db', { password: SECRETS.dbPassword, 'db-user': SECRETS.dbUser }, ns);
-  vault.putSecret('secret/ci/production/api', { token: SECRETS.apiToken, url: SECRETS.apiUrl, port: 8443 }, ns);
-  vault.putSecret('secret/ci/production/tls', { key: SECRETS.pem, 'key with spaces': SECRETS.spaced }, ns);
-  vault.putSecret('secret/other/team', { password: 'not-for-ci' }, ns);
-
-  vault.mountKv('kv1', 1, ns);
-  vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
-
-  vault.mountDatabase('database', ['ci'], ns);
-}
-
-/** The same contents in the front's namespace of real OpenBao (the azure mount is the front's own). */
-export async function seedFront(vault: VaultFront, opts: SeedOptions): Promise<void> {
+/** The seed, in the front's namespace of real OpenBao (the azure mount is the front's own). */
+export async function seedVault(vault: VaultFront, opts: SeedOptions): Promise<void> {
   seedAzureMount(vault, opts);
-  await seedVaultContents(vault, opts.ns);
+  await seedVaultContents(vault, opts.ns, opts.database);
 }
 
 /** The front's own part: the azure mount (a plugin OpenBao does not ship) and its role. */
@@ -89,8 +63,8 @@ export function seedAzureMount(vault: VaultFront, opts: SeedOptions): void {
   );
 }
 
-/** OpenBao's part, in the front's namespace: the policy, the KV mounts and their secrets, the database engine. */
-export async function seedVaultContents(vault: VaultFront, ns = ''): Promise<void> {
+/** OpenBao's part, in the front's namespace: the policy, the KV mounts and their secrets, and the database engine if asked. */
+export async function seedVaultContents(vault: VaultFront, ns = '', database = false): Promise<void> {
   if (ns) await vault.createNamespace(ns);
   await vault.writePolicy('ci-read', CI_READ, ns);
   await vault.mountKv('secret', 2, ns);
@@ -101,5 +75,5 @@ export async function seedVaultContents(vault: VaultFront, ns = ''): Promise<voi
   await vault.putSecret('secret/other/team', { password: 'not-for-ci' }, ns);
   await vault.mountKv('kv1', 1, ns);
   await vault.putSecret('kv1/app/legacy', { token: SECRETS.legacyToken }, ns);
-  await vault.mountDatabase('database', ['ci'], ns);
+  if (database) await vault.mountDatabase('database', ['ci'], ns);
 }

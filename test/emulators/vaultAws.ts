@@ -1,5 +1,5 @@
-// The Vault side of the aws auth method's iam login, for the Vault emulator (vault.ts hands it the
-// logins of the mounts enabled here): decode the signed sts:GetCallerIdentity request, check the
+// The Vault side of the aws auth method's iam login, for the front of OpenBao (vaultFront.ts hands it
+// the logins of the mounts enabled here): decode the signed sts:GetCallerIdentity request, check the
 // X-Vault-AWS-IAM-Server-ID header is there, equal and signed, forward the request to STS as Vault
 // does (to sts_endpoint, with the Host the client signed) and bind the caller on
 // bound_iam_principal_arn. Errors and statuses as hashicorp/vault builtin/credential/aws/path_login.go
@@ -9,7 +9,7 @@
 import { request as httpsRequest } from 'node:https';
 import type { Aws } from './aws';
 import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
-import type { AzureRole } from './vault';
+import type { AzureRole } from './vaultAzure';
 
 export interface AwsAuthMountConfig {
   /**

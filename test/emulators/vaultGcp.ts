@@ -1,4 +1,4 @@
-// The Vault side of the gcp auth method, for the Vault emulator (vault.ts hands it the logins of the
+// The Vault side of the gcp auth method, for the front of OpenBao (vaultFront.ts hands it the logins of the
 // mounts enabled here): verify the JWT with Google's keys (the metadata emulator's), check `exp` and
 // that every `aud` ends in vault/<role>, then a gce role's bound_projects, the instance (the
 // Compute API), bound_zones and bound_service_accounts, or an iam role's GCE inference and bound
@@ -9,7 +9,7 @@
 // and %+v renderings of lists.
 import { decodeJwt, JwtError, verifyJwt } from './jwt';
 import type { Gce } from './gcp';
-import type { AzureRole } from './vault';
+import type { AzureRole } from './vaultAzure';
 import { IssueToken, PluginReply, PluginRequest, pluginMounts } from './pluginMounts';
 
 export interface GcpRole {

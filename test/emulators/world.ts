@@ -13,8 +13,7 @@ import { Entra, startEntra } from './entra';
 import { AZDO_HOST, ENTRA_CERT_NAMES, ENTRA_HOST, VAULT_HOST, VAULT_IP, VSTOKEN_HOST } from './hosts';
 import { Imds, startImds } from './imds';
 import { Ca, ClientCert, createCa, selfSignedClientCert } from './pki';
-import { SeedOptions, seedFront, seedVault, SECRETS, TENANT_ID } from './seed';
-import { VaultEmulator } from './vault';
+import { SeedOptions, SECRETS, seedVault, TENANT_ID } from './seed';
 import { sharedOpenBao } from '../server/openbao';
 import { FrontOptions, VaultFront } from '../server/vaultFront';
 
@@ -92,17 +91,16 @@ export interface WorldOptions {
    * URLs), leaving theirs free for something in front of them (the bench's delaying proxies).
    */
   listenHosts?: { entra?: string; azdo?: string };
+  /** Vault's database engine over the run's PostgreSQL (database/creds/ci), for the tests that read leases. */
+  database?: boolean;
 }
 
-/** A world's Vault: the emulator, or the front of the run's real OpenBao. */
-export type WorldVault = VaultEmulator | VaultFront;
-
-export interface World<V extends WorldVault = VaultEmulator> {
+export interface World {
   ca: Ca;
   entra: Entra;
   azdo: Azdo;
   imds: Imds;
-  vault: V;
+  vault: VaultFront;
   systemAccessToken: string;
   spSecret: string;
   clientCert: ClientCert;
@@ -123,24 +121,15 @@ export interface World<V extends WorldVault = VaultEmulator> {
   stop(): Promise<void>;
 }
 
-export function startWorld(options: WorldOptions = {}): Promise<World<VaultEmulator>> {
-  return buildWorld(options, async (tls, seed) => {
-    const vault = new VaultEmulator({ tls });
-    seedVault(vault, seed);
-    await vault.start(VAULT_PORT, VAULT_IP);
-    return vault;
-  });
-}
-
 /**
- * The world with the run's real OpenBao as its Vault: a front at vault.example.com:8200 that works
- * in a namespace of its own (test/server/vaultFront.ts), seeded as the emulator is.
+ * The world, with the run's real OpenBao as its Vault: a front at vault.example.com:8200 that works
+ * in a namespace of its own (test/server/vaultFront.ts), seeded by ./seed.ts.
  */
-export function startBaoWorld(options: WorldOptions = {}): Promise<World<VaultFront>> {
+export function startWorld(options: WorldOptions = {}): Promise<World> {
   return buildWorld(options, async (tls, seed) => {
     const vault = new VaultFront(await sharedOpenBao(), { tls });
     await vault.start(VAULT_PORT, VAULT_IP);
-    await seedFront(vault, seed);
+    await seedVault(vault, seed);
     return vault;
   });
 }
@@ -150,21 +139,21 @@ export function startBaoWorld(options: WorldOptions = {}): Promise<World<VaultFr
  * seeded as the world's (the role binding the WIF connection unless `seed` says otherwise).
  */
 export async function startOtherVault(
-  world: World<VaultFront>,
+  world: World,
   port: number,
   opts: FrontOptions,
   seed: Partial<SeedOptions> = {},
 ): Promise<VaultFront> {
   const vault = new VaultFront(world.vault.bao, opts);
   await vault.start(port, VAULT_IP);
-  await seedFront(vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId], ...seed });
+  await seedVault(vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.wif.objectId], ...seed });
   return vault;
 }
 
-async function buildWorld<V extends WorldVault>(
+async function buildWorld(
   options: WorldOptions,
-  startVault: (tls: { cert: string; key: string }, seed: Parameters<typeof seedVault>[1]) => Promise<V>,
-): Promise<World<V>> {
+  startVault: (tls: { cert: string; key: string }, seed: SeedOptions) => Promise<VaultFront>,
+): Promise<World> {
   if (process.env.VAL_NETNS !== '1') {
     throw new Error('The e2e tests and the demo run inside the private network namespace: node scripts/netns.mjs <command>');
   }
@@ -220,6 +209,7 @@ async function buildWorld<V extends WorldVault>(
     {
       jwks: () => entra.jwks() as unknown as { keys: Array<Record<string, unknown>> },
       boundOids: [ids.wif, ids.wifEntra, ids.spKey, ids.spCert, ids.msi].map((i) => i.objectId),
+      database: options.database,
     },
   );
 

@@ -2,7 +2,7 @@
 // commands that hand secrets to the agent, no stack trace, nothing on stderr, no agent command
 // that the task did not write as one.
 import * as assert from 'node:assert/strict';
-import type { TaskRun, World, WorldVault } from '../emulators/world';
+import type { TaskRun, World } from '../emulators/world';
 import { findLeaks, forgedCommands, publishedSecrets, vsoCommands, warnings } from './output';
 
 export interface Checked {
@@ -26,7 +26,7 @@ export interface CheckOptions {
 }
 
 /** `ok`: the step succeeded (true), failed (false), or ended Skipped by the task's configuration. */
-export function checkRun(world: World<WorldVault>, run: TaskRun, ok: boolean | 'Skipped', opts: CheckOptions = {}): Checked {
+export function checkRun(world: World, run: TaskRun, ok: boolean | 'Skipped', opts: CheckOptions = {}): Checked {
   const commands = vsoCommands(run.stdout);
   const complete = commands.filter((c) => c.command === 'task.complete');
   assert.equal(complete.length, 1, 'exactly one task.complete');

@@ -1,9 +1,9 @@
 // Whether the emulated Vault still honours a token: GET auth/token/lookup-self with it, as any later
 // user of a leaked token would. Resolves with the status (200 live, 403 revoked or unknown).
 import { request } from 'node:https';
-import { VAULT_ADDRESS, World, WorldVault } from '../emulators/world';
+import { VAULT_ADDRESS, World } from '../emulators/world';
 
-export function lookupSelf(world: World<WorldVault>, token: string): Promise<number> {
+export function lookupSelf(world: World, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${VAULT_ADDRESS}/v1/auth/token/lookup-self`,

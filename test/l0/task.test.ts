@@ -46,7 +46,7 @@ async function runTask(sc: Omit<Scenario, 'evidenceFile'>): Promise<Result> {
     key: { kid: key.kid, pem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
   };
   try {
-    await seedVaultContents(vault);
+    await seedVaultContents(vault, '', true);
     if (sc.post) {
       setup.token = await vault.issueToken(['ci-read'], { type: sc.post.tokenType ?? 'service' });
       if (sc.post.lease)

@@ -4,9 +4,8 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AUTH_MOUNT, ROLE, SECRETS, seedFront } from '../emulators/seed';
-import { startBaoWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
-import type { VaultFront } from '../server/vaultFront';
+import { AUTH_MOUNT, ROLE, SECRETS, seedVault } from '../emulators/seed';
+import { startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { findLeaks, publishedSecrets, vsoCommands } from '../helpers/output';
 import { packaged, Unpacked } from './vsix';
 
@@ -17,7 +16,7 @@ function ancestors(dir: string): string[] {
   return out;
 }
 
-function succeeded(world: World<VaultFront>, run: TaskRun): Map<string, string> {
+function succeeded(world: World, run: TaskRun): Map<string, string> {
   const complete = vsoCommands(run.stdout).filter((c) => c.command === 'task.complete');
   assert.equal(complete.length, 1, 'exactly one task.complete');
   assert.equal(complete[0].properties.result, 'Succeeded', run.stdout + run.stderr);
@@ -31,12 +30,12 @@ for (const variant of ['public', 'dev'] as const) {
   describe(`package: the ${variant} task run from its VSIX`, function () {
     this.timeout(180_000);
     let unpacked: Unpacked;
-    let world: World<VaultFront>;
+    let world: World;
 
     before(async () => {
       unpacked = await packaged(variant);
       const [task] = unpacked.vsoManifest.contributions.filter((c) => c.type === 'ms.vss-distributed-task.task');
-      world = await startBaoWorld({ taskSource: join(unpacked.dir, task.properties.name) });
+      world = await startWorld({ taskSource: join(unpacked.dir, task.properties.name) });
     });
     after(async () => world?.stop());
 
@@ -83,7 +82,7 @@ for (const variant of ['public', 'dev'] as const) {
         [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters: {}, scheme: 'None' }),
         ...Object.fromEntries(fields.map((f) => [`ENDPOINT_DATA_${id}_${f.toUpperCase()}`, data[f]])),
       };
-      await seedFront(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.msi.objectId], ns: 'admin' });
+      await seedVault(world.vault, { jwks: () => world.entra.jwks() as never, boundOids: [world.ids.msi.objectId], ns: 'admin' });
       const first = world.vault.requests.length;
       // A managed identity gets its token from IMDS over plain http, and the agent trusts no test
       // CA: only the connection's CA certificate lets the task trust Vault.

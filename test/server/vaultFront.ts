@@ -17,34 +17,34 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
 import { PluginReply } from '../emulators/pluginMounts';
-import { delay, readBody } from '../emulators/serve';
-import {
-  AzureAuthConfig,
-  AzureRole,
-  canonicalNamespace,
-  Fault as EmulatorFault,
-  faultReply,
-  LARGE_BODY,
-  PolicyRule,
-  Reply,
-  RequestRecord,
-  safeDecode,
-  sanitizePolicies,
-  tokenFrom,
-  TokenType,
-  writeLargeReply,
-  writeReply,
-} from '../emulators/vault';
+import { delay, drainedOrClosed, readBody } from '../emulators/serve';
+import { login as awsLogin } from '../emulators/vaultAws';
 import * as azure from '../emulators/vaultAzure';
+import type { AzureAuthConfig, AzureRole } from '../emulators/vaultAzure';
+import { login as gcpLogin } from '../emulators/vaultGcp';
 import type { Answer, OpenBao } from './openbao';
 import { sharedPostgres } from './postgres';
-
-export type { RequestRecord };
 
 /** How a front loses an answer OpenBao gave: the connection reset, a gateway's 502, or the answer held back `lateMs`. */
 export type LossMode = 'reset' | 'bad-gateway' | 'late';
 
-export interface Fault extends EmulatorFault {
+export interface Fault {
+  method?: string;
+  /** Matched against the path after /v1/, without the query string. */
+  path: string | RegExp;
+  status?: number;
+  /** A string is sent as-is; anything else as JSON. Defaults to `{"errors":[]}`. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many requests the fault applies to; default 1. */
+  times?: number;
+  delayMs?: number;
+  /** Reset instead of answering: the stream over HTTP/2 (RST_STREAM), the connection over HTTP/1.1. */
+  reset?: boolean;
+  /** Drop the connection instead of answering, whatever the protocol (every request on it fails). */
+  drop?: boolean;
+  /** Send the body without Content-Length (chunked over HTTP/1.1, DATA frames up to END_STREAM over HTTP/2). */
+  unsized?: boolean;
   /** Send the request to OpenBao, which performs it, then lose its answer this way. */
   lose?: LossMode;
   /** For `lose: 'late'`: how long the answer is held back (default 10 s). */
@@ -78,7 +78,7 @@ const BAD_GATEWAY =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
 
 /** Paths OpenBao serves in its root namespace only: sent there, whatever the front's namespace. */
-const ROOT_ONLY = new Set(['sys/health', 'sys/seal-status', 'sys/leader']);
+const ROOT_ONLY = new Set(['sys/health', 'sys/seal-status', 'sys/leader', 'sys/seal', 'sys/unseal']);
 /** Headers a proxy does not pass on (hop-by-hop, or set again for the upstream). */
 const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'x-vault-namespace']);
 
@@ -563,10 +563,7 @@ export class VaultFront {
       const req = { op: 'update', rel: full.slice(at), ns: { path: nsPath }, body };
       const issue = (mountPath: string, role: AzureRole, roleName: string, principal: string, meta?: Record<string, string>) =>
         this.grant(nsPath, mountPath, role, roleName, principal, meta);
-      const reply =
-        (await azure.login(this, req, issue)) ??
-        (await (await import('../emulators/vaultAws')).login(this, req, issue)) ??
-        (await (await import('../emulators/vaultGcp')).login(this, req, issue));
+      const reply = (await azure.login(this, req, issue)) ?? (await awsLogin(this, req, issue)) ?? (await gcpLogin(this, req, issue));
       if (reply) return reply;
     }
     return undefined;
@@ -622,4 +619,123 @@ export async function startVaultFront(bao: Upstream, port: number, opts: FrontOp
   const front = new VaultFront(bao, opts);
   await front.start(port, host);
   return front;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vault's wire format: what the front writes itself
+// ---------------------------------------------------------------------------------------------
+
+/** `path` supports Vault globs: a trailing `*` (prefix) and `+` (one segment). */
+export interface PolicyRule {
+  path: string;
+  capabilities: string[];
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  query: string;
+  namespace: string;
+  token?: string;
+  at: number;
+  /** '2.0' or '1.1'. */
+  httpVersion: string;
+}
+
+export type TokenType = 'service' | 'batch';
+
+interface Reply {
+  status: number;
+  /** JSON-encoded with a trailing newline, as Go's json.Encoder writes it. */
+  body?: unknown;
+  /** Sent verbatim (raw responses such as logical.RespondWithStatusCode). */
+  raw?: string;
+  headers?: Record<string, string>;
+  /** Without Content-Length. */
+  unsized?: boolean;
+}
+
+/** A namespace path as Vault canonicalises it: no leading slash, one trailing slash ('' = root). */
+function canonicalNamespace(ns: string | undefined): string {
+  const trimmed = (ns ?? '').replace(/^\/+|\/+$/g, '');
+  return trimmed ? `${trimmed}/` : '';
+}
+
+/** Token policies as Vault stores them: sorted, unique, plus `default` unless root. */
+function sanitizePolicies(policies: string[]): string[] {
+  const set = new Set(policies.map((p) => p.trim().toLowerCase()).filter(Boolean));
+  if (set.has('root')) return ['root'];
+  set.add('default');
+  return [...set].sort();
+}
+
+function tokenFrom(headers: http.IncomingHttpHeaders): string | undefined {
+  const vaultToken = headers['x-vault-token'];
+  if (typeof vaultToken === 'string' && vaultToken) return vaultToken;
+  const authz = headers.authorization;
+  if (typeof authz === 'string' && authz.startsWith('Bearer ')) return authz.slice('Bearer '.length).trim() || undefined;
+  return undefined;
+}
+
+function writeReply(res: http.ServerResponse, reply: Reply, head: boolean): void {
+  if (reply.status === 204) {
+    res.writeHead(204, { 'Cache-Control': 'no-store' });
+    res.end();
+    return;
+  }
+  const text = reply.raw ?? `${JSON.stringify(reply.body ?? { errors: [] })}\n`;
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...reply.headers,
+  };
+  if (reply.unsized) delete headers['Content-Length'];
+  res.writeHead(reply.status, headers);
+  res.end(head ? undefined : text);
+}
+
+/** Bodies above this are written a piece at a time. */
+const LARGE_BODY = 1024 * 1024;
+
+/**
+ * Writes a large raw body 1 MiB at a time, each piece once the client has taken the one before
+ * (flow control over HTTP/2, the socket's buffer over HTTP/1.1), as Go's server writes through a
+ * bounded buffer; false when the client stopped the answer before its end was written.
+ */
+async function writeLargeReply(res: http.ServerResponse, reply: Reply): Promise<boolean> {
+  const body = Buffer.from(reply.raw as string);
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json',
+    'Content-Length': String(body.length),
+    ...reply.headers,
+  };
+  if (reply.unsized) delete headers['Content-Length'];
+  res.writeHead(reply.status, headers);
+  let closed = false;
+  res.once('close', () => (closed = true));
+  for (let at = 0; at < body.length && !closed; at += LARGE_BODY) {
+    if (res.write(body.subarray(at, at + LARGE_BODY))) continue;
+    await drainedOrClosed(res);
+  }
+  if (closed) return false;
+  res.end();
+  return true;
+}
+
+function faultReply(fault: Fault): Reply {
+  const status = fault.status as number;
+  if (typeof fault.body === 'string') {
+    return { status, raw: fault.body, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...fault.headers }, unsized: fault.unsized };
+  }
+  return { status, body: fault.body ?? { errors: [] }, headers: fault.headers, unsized: fault.unsized };
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
