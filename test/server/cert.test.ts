@@ -46,7 +46,7 @@ describe('server: cert login against OpenBao', function () {
   let otherName: KeyPair;
 
   before(async () => {
-    s = await startServerWorld();
+    s = await startServerWorld({ ownServer: true });
     otherCa = await createCa('Another Test CA');
     agent = await issueClientCert(s.world.ca, AGENT_CN);
     otherName = await issueClientCert(s.world.ca, 'laptop.example.com');

@@ -31,7 +31,7 @@ describe('server: service connection secrets with System.Debug on', function () 
   let agent: KeyPair;
 
   before(async () => {
-    s = await startServerWorld();
+    s = await startServerWorld({ ownServer: true });
     assert.ok((await s.bao.api('POST', `sys/auth/${APPROLE_MOUNT}`, { type: 'approle' })).status < 300);
     assert.ok((await s.bao.api('POST', `auth/${APPROLE_MOUNT}/role/ci`, { token_policies: ['ci-read'], token_ttl: '10m' })).status < 300);
     roleId = (await s.bao.api('GET', `auth/${APPROLE_MOUNT}/role/ci/role-id`)).body.data.role_id;

@@ -40,7 +40,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
   let pg: Postgres;
 
   before(async () => {
-    s = await startServerWorld();
+    s = await startServerWorld({ ownServer: true });
     pg = await startPostgres();
     const bao = s.bao;
     await ok('enable database', bao.api('POST', 'sys/mounts/database', { type: 'database' }));

@@ -1,11 +1,11 @@
 // The real-server tests' world: the emulated Azure DevOps and Entra ID of test/emulators/world.ts
 // (the job's OIDC token and the Entra access token of a workload identity federation connection),
-// and real OpenBao in place of the Vault emulator, seeded by ./seed.ts. Runs the bundled task as the
+// and real OpenBao at its own listeners, seeded by ./seed.ts. Runs the bundled task as the
 // agent does, and checks every run as the e2e tests do, with OpenBao's secrets added to the leak scan.
 import { checkRun, Checked, CheckOptions } from '../helpers/checkRun';
 import { vsoCommands } from '../helpers/output';
 import { RunOptions, startWorld, TaskRun, World } from '../emulators/world';
-import { OPENBAO_ADDRESS, OpenBao, OpenBaoOptions, startOpenBao } from './openbao';
+import { namespacedOpenBao, OPENBAO_ADDRESS, OpenBao, OpenBaoOptions, startOpenBao } from './openbao';
 import { JWT_MOUNT, JWT_ROLE, ROTATED, seedOpenBao } from './seed';
 
 export interface ServerWorld {
@@ -26,11 +26,20 @@ export function savedToken(run: TaskRun): string | undefined {
     ?.message;
 }
 
-export async function startServerWorld(options: OpenBaoOptions = {}): Promise<ServerWorld> {
+export interface ServerWorldOptions extends OpenBaoOptions {
+  /** A server of its own, for a client certificate that must reach OpenBao (a Vault front ends TLS). */
+  ownServer?: boolean;
+}
+
+/**
+ * The world and OpenBao, seeded: a namespace of the run's one OpenBao behind Vault fronts at its
+ * usual ports (namespacedOpenBao), or a server of its own for an audit device or `ownServer`.
+ */
+export async function startServerWorld(options: ServerWorldOptions = {}): Promise<ServerWorld> {
   const world = await startWorld();
   let bao: OpenBao | undefined;
   try {
-    bao = await startOpenBao(world.ca, options);
+    bao = options.audit || options.ownServer ? await startOpenBao(world.ca, options) : await namespacedOpenBao(world.ca, options);
     await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
   } catch (err) {
     await bao?.stop();

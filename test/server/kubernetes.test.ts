@@ -17,7 +17,7 @@ import { startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 import { taskVariablesFrom } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
-import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
+import { namespacedOpenBao, OPENBAO_ADDRESS, OpenBao } from './openbao';
 import { docsPage, recipeBlocks } from './pageRecipe';
 
 const SECRETS_LINE = 'secret/ci/production/db password | DB_PASSWORD';
@@ -398,7 +398,7 @@ describe('server: the kubernetes setup of docs/kubernetes.md, run as written aga
     world = await startWorld();
     try {
       k8s = await startKubernetes({ tls: await world.ca.issue([...KUBERNETES_CERT_NAMES]) });
-      bao = await startOpenBao(world.ca);
+      bao = await namespacedOpenBao(world.ca);
     } catch (err) {
       await k8s?.close();
       await world.stop();

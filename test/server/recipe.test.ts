@@ -14,7 +14,7 @@ import { DEFAULT_RESOURCE, TENANT_ID } from '../emulators/seed';
 import { startWorld, TaskRun, World } from '../emulators/world';
 import { checkRun, Checked } from '../helpers/checkRun';
 import { savedToken } from './fixture';
-import { OPENBAO_ADDRESS, OpenBao, startOpenBao } from './openbao';
+import { namespacedOpenBao, OPENBAO_ADDRESS, OpenBao } from './openbao';
 import { docsPage, recipeBlocks, runShell, taskInputs } from './pageRecipe';
 
 const MARK = '<!-- test:jwt-recipe -->';
@@ -50,7 +50,7 @@ describe('server: the jwt setup of docs/azure.md, run as written against OpenBao
   before(async () => {
     world = await startWorld();
     try {
-      bao = await startOpenBao(world.ca);
+      bao = await namespacedOpenBao(world.ca);
     } catch (err) {
       await world.stop();
       throw err;

@@ -429,6 +429,10 @@ export class VaultFront {
       return;
     }
     if (fault?.reset) return this.reset(req, settle);
+    if (apiPath === 'sys/monitor' && !fault) {
+      settle();
+      return this.stream(method, `/v1/${apiPath}${url.search}`, req.headers, res);
+    }
     let reply: Reply;
     if (fault?.status !== undefined) reply = faultReply(fault);
     else if (apiPath === undefined) reply = { status: 404, body: { errors: [] } };
@@ -537,13 +541,34 @@ export class VaultFront {
             const type = answer.headers['content-type'];
             const status = answer.statusCode ?? 502;
             if (status === 204) return resolve({ status });
-            resolve({ status, raw: Buffer.concat(chunks).toString('utf8'), headers: type ? { 'Content-Type': type } : {} });
+            // The front's namespace is the client's root: a token's namespace_path is told relative to it.
+            const raw = Buffer.concat(chunks).toString('utf8').replaceAll(`"namespace_path":"${this.namespace}/`, '"namespace_path":"');
+            resolve({ status, raw, headers: type ? { 'Content-Type': type } : {} });
           });
         },
       );
       upstream.on('error', () => resolve({ status: 502, raw: BAD_GATEWAY, headers: { 'Content-Type': 'text/html' } }));
       upstream.end(body);
     });
+  }
+
+  /** sys/monitor, the server's log as it is written: passed on as it comes (from the root namespace, where it is served). */
+  private stream(method: string, path: string, headers: http.IncomingHttpHeaders, res: http.ServerResponse): void {
+    const forwarded: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined && !name.startsWith(':') && !DROPPED_HEADERS.has(name)) forwarded[name] = value;
+    }
+    const upstream = https.request(
+      { host: VAULT_IP, servername: VAULT_HOST, port: this.bao.port, method, path, headers: forwarded, agent: this.agent },
+      (answer) => {
+        const type = answer.headers['content-type'];
+        res.writeHead(answer.statusCode ?? 502, type ? { 'Content-Type': type } : {});
+        answer.pipe(res);
+      },
+    );
+    res.on('close', () => upstream.destroy());
+    upstream.on('error', () => res.destroy());
+    upstream.end();
   }
 
   /** The login of a plugin mount registered with the front, by the plugin's checks; undefined for any other request. */
