@@ -16,8 +16,7 @@ import { TaskRun } from '../emulators/world';
 import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
 import { docsPage, recipeBlocks, runShell, taskInputs } from './pageRecipe';
-import { FaultProxy, LossMode, startFaultProxy } from './faultProxy';
-import { OPENBAO_PORT } from './openbao';
+import { FaultProxy, LossMode, startFaultProxy } from './vaultFront';
 import { JWT_MOUNT } from './seed';
 import { SSH_USER, startSshd } from './sshd';
 
@@ -53,7 +52,7 @@ describe('server: certificates from the PKI and SSH engines (docs/certificates.m
 
   before(async () => {
     s = await startServerWorld({ audit: true });
-    proxy = await startFaultProxy(s.world.ca, 8311, { port: OPENBAO_PORT, caPem: s.world.ca.certPem });
+    proxy = await startFaultProxy(s.world.ca, 8311, s.bao);
     cwd = mkdtempSync(join(tmpdir(), 'val-certificates-'));
     for (const name of ['pki-setup', 'ssh-setup']) {
       const blocks = recipeBlocks(page, name);

@@ -8,9 +8,8 @@ import * as assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { SECRETS } from '../emulators/seed';
 import { masks } from '../helpers/output';
-import { FaultProxy, LossMode, startFaultProxy } from './faultProxy';
+import { FaultProxy, LossMode, startFaultProxy } from './vaultFront';
 import { ServerWorld, startServerWorld } from './fixture';
-import { OPENBAO_PORT } from './openbao';
 import { JWT_MOUNT } from './seed';
 import { runShell } from './pageRecipe';
 
@@ -30,7 +29,7 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
 
   before(async () => {
     s = await startServerWorld({ audit: true });
-    proxy = await startFaultProxy(s.world.ca, PROXY_PORT, { port: OPENBAO_PORT, caPem: s.world.ca.certPem });
+    proxy = await startFaultProxy(s.world.ca, PROXY_PORT, s.bao);
     assert.ok((await s.bao.api('POST', `sys/auth/${MOUNT}`, { type: 'approle' })).status < 300);
     for (const [name, settings] of Object.entries({ ci: {}, 'ci-once': { secret_id_num_uses: 1 } })) {
       const a = await s.bao.api('POST', `auth/${MOUNT}/role/${name}`, { token_policies: ['ci-read'], token_ttl: '10m', ...settings });

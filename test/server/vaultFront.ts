@@ -16,6 +16,7 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { VAULT_HOST, VAULT_IP } from '../emulators/hosts';
+import type { Ca } from '../emulators/pki';
 import { PluginReply } from '../emulators/pluginMounts';
 import { delay, drainedOrClosed, readBody } from '../emulators/serve';
 import { login as awsLogin } from '../emulators/vaultAws';
@@ -101,7 +102,7 @@ export class VaultFront {
   readonly lost: string[] = [];
   /** Delay added before answering each request; can be changed at run time. */
   latencyMs: number;
-  /** This front's namespace in OpenBao (no trailing slash). */
+  /** This front's namespace in OpenBao (no trailing slash; '' for the root, as startFaultProxy's). */
   readonly namespace: string;
 
   private inFlight = 0;
@@ -224,7 +225,7 @@ export class VaultFront {
 
   /** An HTTP API call to OpenBao with its root token, in namespace `ns` of this front's. */
   api(method: string, path: string, body?: unknown, ns = ''): Promise<Answer> {
-    return this.bao.api(method, `${this.namespace}/${canonicalNamespace(ns)}${path}`, body);
+    return this.bao.api(method, `${canonicalNamespace(this.namespace)}${canonicalNamespace(ns)}${path}`, body);
   }
 
   private async ok(what: string, answer: Promise<Answer>): Promise<Answer> {
@@ -520,7 +521,8 @@ export class VaultFront {
       if (value === undefined || name.startsWith(':') || DROPPED_HEADERS.has(name)) continue;
       forwarded[name] = value;
     }
-    if (!rootOnly) forwarded['x-vault-namespace'] = `${this.namespace}/${clientNs}`;
+    const upstreamNs = `${canonicalNamespace(this.namespace)}${clientNs}`;
+    if (!rootOnly && upstreamNs) forwarded['x-vault-namespace'] = upstreamNs;
     const body = Buffer.from(bodyText);
     if (body.length) forwarded['content-length'] = String(body.length);
     return new Promise<Reply>((resolve) => {
@@ -542,7 +544,8 @@ export class VaultFront {
             const status = answer.statusCode ?? 502;
             if (status === 204) return resolve({ status });
             // The front's namespace is the client's root: a token's namespace_path is told relative to it.
-            const raw = Buffer.concat(chunks).toString('utf8').replaceAll(`"namespace_path":"${this.namespace}/`, '"namespace_path":"');
+            const text = Buffer.concat(chunks).toString('utf8');
+            const raw = this.namespace ? text.replaceAll(`"namespace_path":"${this.namespace}/`, '"namespace_path":"') : text;
             resolve({ status, raw, headers: type ? { 'Content-Type': type } : {} });
           });
         },
@@ -763,4 +766,31 @@ function safeDecode(path: string): string {
   } catch {
     return path;
   }
+}
+
+export interface FaultProxy {
+  /** https://vault.example.com:<port> */
+  address: string;
+  /** Loses the answer to the next request the rule matches (once), after OpenBao performed it. */
+  lose(rule: { method: string; path: string; mode: LossMode; lateMs?: number }): void;
+  /** The answers lost so far: "<method> <path> <mode> <OpenBao's status>". */
+  lost: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A fault proxy between the task and an OpenBao of its own (its root namespace), as a flaky load
+ * balancer: TLS as vault.example.com from `ca`, HTTP/1.1, every request passed on, and the answers
+ * a rule names lost after OpenBao gave them (a reset, a gateway's 502, or held back `lateMs`).
+ */
+export async function startFaultProxy(ca: Ca, port: number, bao: Upstream): Promise<FaultProxy> {
+  const { certPem, keyPem } = await ca.issue([VAULT_HOST]);
+  const front = new VaultFront(bao, { tls: { cert: certPem, key: keyPem }, http1Only: true }, '');
+  await front.start(port, VAULT_IP);
+  return {
+    address: `https://${VAULT_HOST}:${port}`,
+    lose: ({ method, path, mode, lateMs }) => front.inject({ method, path, lose: mode, lateMs }),
+    lost: front.lost,
+    stop: () => front.stop(),
+  };
 }
