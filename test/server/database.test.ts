@@ -8,6 +8,8 @@ import { taskVariablesFrom, vsoCommands } from '../helpers/output';
 import { DEFAULT_RESOURCE } from '../emulators/seed';
 import { TaskRun } from '../emulators/world';
 import { savedToken, ServerWorld, startServerWorld } from './fixture';
+import { loc } from '../helpers/messages';
+import { FaultProxy, startFaultProxy } from './vaultFront';
 import type { Answer } from './openbao';
 import { Postgres, startPostgres } from './postgres';
 import { JWT_MOUNT } from './seed';
@@ -38,6 +40,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
   this.timeout(120_000);
   let s: ServerWorld;
   let pg: Postgres;
+  let proxy: FaultProxy | undefined;
 
   before(async () => {
     s = await startServerWorld({ ownServer: true });
@@ -79,6 +82,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     );
   });
   after(async () => {
+    await proxy?.stop();
     await s?.stop();
     await pg?.stop();
   });
@@ -214,5 +218,30 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     );
     const token = savedToken(main)!;
     assert.equal((await s.bao.api('POST', 'auth/token/revoke', { token })).status, 204);
+  });
+
+  it('reads once when the answer to database/creds is lost, however many retries: one role made, the message names the lease to end', async () => {
+    proxy = await startFaultProxy(s.world.ca, 8311, s.bao);
+    const rolesBefore = await engineRoles();
+    const leaseKeys = async (): Promise<string[]> =>
+      (await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).body?.data?.keys ?? [];
+    const leasesBefore = await leaseKeys();
+    proxy.lose({ method: 'GET', path: 'database/creds/ci', mode: 'bad-gateway' });
+    const main = await s.run({ role: DB_ROLE, secrets, vaultAddress: proxy.address, retries: '2' });
+    const { vars, errors } = s.check(main, false, { extraSecrets: [adminPassword()] });
+    assert.deepEqual(proxy.lost, ['GET database/creds/ci bad-gateway 200'], 'OpenBao made the credential, and its answer was lost');
+    assert.equal(vars.size, 0, 'nothing published');
+    assert.ok(errors.includes(loc('ReadAnswerLost', proxy.address, 'database/creds/ci', 'HTTP 502', 'database/creds/ci')), errors);
+    assert.doesNotMatch(main.stdout, /Request GET database\/creds\/ci failed on attempt/, 'no retry of the read');
+    const made = (await engineRoles()).filter((r) => !rolesBefore.includes(r));
+    assert.equal(made.length, 1, 'the engine made exactly one role: the read was sent once');
+    // The printed way to end it now works: the one lease under the path, revoked by prefix.
+    assert.equal((await leaseKeys()).filter((k) => !leasesBefore.includes(k)).length, 1, 'and one lease, which nobody holds');
+    assert.equal((await s.bao.api('PUT', 'sys/leases/revoke-prefix/database/creds/ci', {})).status, 204);
+    assert.deepEqual(
+      (await engineRoles()).filter((r) => !rolesBefore.includes(r)),
+      [],
+      'revoking the prefix dropped the role',
+    );
   });
 });
