@@ -51,7 +51,7 @@ describe('server: approle login against OpenBao', function () {
   }
 
   before(async () => {
-    s = await startServerWorld({ audit: true });
+    s = await startServerWorld();
     assert.ok((await s.bao.api('POST', `sys/auth/${MOUNT}`, { type: 'approle' })).status < 300);
     await role('ci');
     await role('ci-once', { secret_id_num_uses: 1 });

@@ -33,13 +33,14 @@ export interface ServerWorldOptions extends OpenBaoOptions {
 
 /**
  * The world and OpenBao, seeded: a namespace of the run's one OpenBao behind Vault fronts at its
- * usual ports (namespacedOpenBao), or a server of its own for an audit device or `ownServer`.
+ * usual ports (namespacedOpenBao, its audit log the shared one's entries there), or a server of its
+ * own for `ownServer`.
  */
 export async function startServerWorld(options: ServerWorldOptions = {}): Promise<ServerWorld> {
   const world = await startWorld();
   let bao: OpenBao | undefined;
   try {
-    bao = options.audit || options.ownServer ? await startOpenBao(world.ca, options) : await namespacedOpenBao(world.ca, options);
+    bao = options.ownServer ? await startOpenBao(world.ca, options) : await namespacedOpenBao(world.ca, options);
     await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
   } catch (err) {
     await bao?.stop();

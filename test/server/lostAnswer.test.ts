@@ -28,7 +28,7 @@ describe('server: an unwrap or a login whose answer is lost is sent once (a faul
   const roleIds: Record<string, string> = {};
 
   before(async () => {
-    s = await startServerWorld({ audit: true });
+    s = await startServerWorld();
     proxy = await startFaultProxy(s.world.ca, PROXY_PORT, s.bao);
     assert.ok((await s.bao.api('POST', `sys/auth/${MOUNT}`, { type: 'approle' })).status < 300);
     for (const [name, settings] of Object.entries({ ci: {}, 'ci-once': { secret_id_num_uses: 1 } })) {

@@ -27,6 +27,13 @@ export interface Answer {
   body: any;
 }
 
+/** A request OpenBao's audit device recorded: its path within its namespace, and that namespace ('' for the root, else `a/b/`). */
+export interface AuditedRequest {
+  path: string;
+  operation: string;
+  namespace: string;
+}
+
 export interface OpenBao {
   /** The `bao` binary. */
   bin: string;
@@ -46,7 +53,7 @@ export interface OpenBao {
    * `audit`: OpenBao 2.7 enables audit devices from its configuration only (the API answers 400
    * "cannot enable audit device via API").
    */
-  auditedRequests(): Array<{ path: string; operation: string }>;
+  auditedRequests(): AuditedRequest[];
   /** Runs the `bao` CLI against the first listener with the given environment on top. */
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Lets the test process end while the server runs (it is killed when the process exits). */
@@ -221,7 +228,11 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
         .filter((line) => line.trim())
         .map((line) => JSON.parse(line))
         .filter((entry) => entry.type === 'request')
-        .map((entry) => ({ path: String(entry.request?.path ?? ''), operation: String(entry.request?.operation ?? '') }));
+        .map((entry) => ({
+          path: String(entry.request?.path ?? ''),
+          operation: String(entry.request?.operation ?? ''),
+          namespace: String(entry.request?.namespace?.path ?? ''),
+        }));
     };
     const detach = () => {
       server.unref();
@@ -247,7 +258,8 @@ export function sharedOpenBao(): Promise<OpenBao> {
   shared ??= (async () => {
     const ca = await createCa('OpenBao Shared Test CA');
     process.once('exit', () => rmSync(ca.dir, { recursive: true, force: true }));
-    const bao = await startOpenBao(ca, { port: SHARED_PORT });
+    // With the audit device: a test file counts what OpenBao received in its own namespace.
+    const bao = await startOpenBao(ca, { port: SHARED_PORT, audit: true });
     bao.detach();
     return bao;
   })();
@@ -277,8 +289,8 @@ export function linkedOpenBao(link: OpenBaoLink): Pick<OpenBao, 'port' | 'rootTo
  * (OPENBAO_PORT with a certificate from `ca`, OPENBAO_PRIVATE_CA_PORT with one from a CA of its own,
  * `plainPort` without TLS), made of the run's one OpenBao: a namespace of it, behind Vault fronts
  * (test/server/vaultFront.ts) that put every request there, the `bao` CLI's and the API calls'
- * included. What needs the server itself keeps startOpenBao: an audit device, or a client
- * certificate that must reach OpenBao (a front ends TLS).
+ * included; its audit log is the shared one's entries in that namespace. What needs the server
+ * itself keeps startOpenBao: a client certificate that must reach OpenBao (a front ends TLS).
  */
 export async function namespacedOpenBao(ca: Ca, options: Pick<OpenBaoOptions, 'plainPort'> = {}): Promise<OpenBao> {
   const shared = await sharedOpenBao();
@@ -313,9 +325,7 @@ export async function namespacedOpenBao(ca: Ca, options: Pick<OpenBaoOptions, 'p
     privateCa,
     api: (method, path, body, token) => vaultRequest(OPENBAO_PORT, ca.certPem, method, path, body, token ?? shared.rootToken),
     unseal: () => shared.unseal(),
-    auditedRequests: () => {
-      throw new Error('A namespace of the shared OpenBao has no audit device of its own: startOpenBao(ca, { audit: true })');
-    },
+    auditedRequests: () => shared.auditedRequests().filter((r) => r.namespace === `${front.namespace}/`),
     cli: baoCli(shared.bin, home, OPENBAO_ADDRESS, ca.certPath, shared.rootToken),
     detach: () => undefined,
     stop,
