@@ -43,7 +43,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
   let proxy: FaultProxy | undefined;
 
   before(async () => {
-    s = await startServerWorld({ ownServer: true });
+    s = await startServerWorld();
     pg = await startPostgres();
     const bao = s.bao;
     await ok('enable database', bao.api('POST', 'sys/mounts/database', { type: 'database' }));
@@ -108,7 +108,11 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     const lookup = await leaseLookup(leaseId);
     assert.equal(lookup.status, 400, 'OpenBao no longer knows the lease');
     assert.deepEqual(lookup.body, { errors: ['invalid lease'] });
-    assert.equal((await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).status, 404, 'no lease left under database/creds/ci');
+    assert.equal(
+      (await s.bao.api('GET', 'sys/leases/lookup/database/creds/ci?list=true')).status,
+      404,
+      'no lease left under database/creds/ci',
+    );
     assert.equal(await pg.roleExists(user), false, 'the revocation dropped the role');
     const login = await pg.psql('select 1', user, password);
     assert.notEqual(login.code, 0);
@@ -128,7 +132,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
 
     const leases = savedLeases(main);
     assert.equal(leases.length, 1, 'one read, one lease');
-    assert.match(leases[0], /^database\/creds\/ci\/[A-Za-z0-9]+$/);
+    assert.match(leases[0], /^database\/creds\/ci\/[A-Za-z0-9]+\.[A-Za-z0-9]+$/, "the lease id, with its namespace's id after a dot");
     const lookup = await leaseLookup(leases[0]);
     assert.equal(lookup.status, 200);
     assert.equal(lookup.body.data.id, leases[0]);
@@ -136,7 +140,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     assert.equal(lookup.body.data.renewable, true);
     assert.ok(lookup.body.data.ttl > 0 && lookup.body.data.ttl <= 3600);
     assert.deepEqual(
-      (await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).body.data.keys,
+      (await s.bao.api('GET', 'sys/leases/lookup/database/creds/ci?list=true')).body.data.keys,
       [leases[0].split('/').pop()],
       'the only lease the engine handed out',
     );
@@ -196,7 +200,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     const lookupAfter = await leaseLookup(lease);
     assert.equal(lookupAfter.status, 400);
     assert.deepEqual(lookupAfter.body, { errors: ['invalid lease'] });
-    assert.equal((await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).status, 404);
+    assert.equal((await s.bao.api('GET', 'sys/leases/lookup/database/creds/ci?list=true')).status, 404);
     assert.deepEqual(await engineRoles(), [], 'the role is dropped');
     assert.equal((await s.bao.api('GET', 'auth/token/lookup-self', undefined, token)).status, 403, 'the token is revoked');
   });
@@ -224,7 +228,7 @@ describe('server: dynamic database credentials from OpenBao, and their lease rev
     proxy = await startFaultProxy(s.world.ca, 8311, s.bao);
     const rolesBefore = await engineRoles();
     const leaseKeys = async (): Promise<string[]> =>
-      (await s.bao.api('LIST', 'sys/leases/lookup/database/creds/ci')).body?.data?.keys ?? [];
+      (await s.bao.api('GET', 'sys/leases/lookup/database/creds/ci?list=true')).body?.data?.keys ?? [];
     const leasesBefore = await leaseKeys();
     proxy.lose({ method: 'GET', path: 'database/creds/ci', mode: 'bad-gateway' });
     const main = await s.run({ role: DB_ROLE, secrets, vaultAddress: proxy.address, retries: '2' });
