@@ -215,8 +215,9 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   const answers = new Map<string, { body: VaultBody } | { error: string; notFound: boolean }>();
   const leaseIds = new Set<string>();
   await mapLimit(distinct, opts.concurrency, async (plan) => {
+    const creates = readCreates(plan.mount);
     try {
-      const body = await vault.read(plan.apiPath, readCreates(plan.mount));
+      const body = await vault.read(plan.apiPath, creates);
       const leaseId = body?.lease_id;
       if (typeof leaseId === 'string' && leaseId && !leaseIds.has(leaseId)) {
         leaseIds.add(leaseId);
@@ -231,7 +232,7 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
         policyPath: `${opts.policyPrefix ?? ''}${plan.aclPath}`,
         version: plan.request.version,
         withoutData: plan.withoutData,
-        creates: readCreates(plan.mount),
+        creates,
       };
       answers.set(plan.apiPath, {
         error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc),
