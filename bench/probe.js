@@ -17,6 +17,19 @@ const now = () => Math.round(performance.now() * 10) / 10;
 const note = (what, detail) => events.push({ t: now(), what, detail });
 note('preload', '');
 
+// The task's bundles loaded after its entry (step.js, and what it loads on demand): start and end.
+const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (!/^\.\/\w+\.js$/.test(request)) return load.call(this, request, ...rest);
+  note('load', request.slice(2));
+  try {
+    return load.call(this, request, ...rest);
+  } finally {
+    note('loaded', request.slice(2));
+  }
+};
+
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const o =

@@ -131,7 +131,15 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
       entry: r.entry,
       tempDir: r.tempDir,
       variables: r.variables,
-      nodeArgs: r.probe ? ['--require', probeLoader(r.probe)] : undefined,
+      nodeArgs: r.probe
+        ? [
+            '--require',
+            probeLoader(r.probe),
+            ...(process.env.BENCH_CPU_PROFILE
+              ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE]
+              : []),
+          ]
+        : undefined,
     }),
   );
   return { ms, run };
@@ -439,6 +447,20 @@ async function main(): Promise<void> {
           if (a.status >= 300) throw new Error(`seed ${benchPath(i + k)}: ${a.status}`);
         }),
       );
+    }
+
+    // `npm run bench -- --timeline`: only the timeline of N = 1 over TLS at RTT 60, a few times
+    // beside the empty script, for looking at one change's effect in seconds.
+    if (process.argv.includes('--timeline')) {
+      setRtt(60);
+      const [task, empty] = await interleaved(RUNS, [taskOnce(world, { n: 1, tls: true }), emptyOnce(world)]);
+      const limit = empty.median + (HANDSHAKE_RTTS + 3 + 1) * 60;
+      console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${(task.median / limit).toFixed(2)}× the limit (${round(limit)} ms)`);
+      const probeFile = join(probeDir, 'timeline.json');
+      await taskOnce(world, { n: 1, tls: true, probe: probeFile })();
+      const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
+      for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
+      return;
     }
 
     // Node 20 (the bench's own) and the newest Node 24 an agent ships.

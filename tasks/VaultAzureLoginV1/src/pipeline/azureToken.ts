@@ -6,6 +6,7 @@ import { OidcTokenError } from '../auth/jwt';
 import { send } from '../net/http';
 import { hasSocket } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
+import { onFirstRequestSent } from './scheduling';
 
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
 function describe(err: unknown): string {
@@ -57,6 +58,21 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
 }
 
 /**
+ * Resolves once the first HTTP request started from now on is on its way, or once `settled` has
+ * settled, whichever comes first.
+ */
+function requestOnItsWay(settled: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const sent = onFirstRequestSent(resolve);
+    const done = () => {
+      sent.cancel();
+      resolve();
+    };
+    settled.then(done, done);
+  });
+}
+
+/**
  * Every scheme arm-rest supports: WorkloadIdentityFederation, ServicePrincipal (key or
  * certificate) and ManagedServiceIdentity. The token is requested for exactly `resource`, because
  * Vault compares the token's `aud` to the mount's `resource` character for character.
@@ -70,10 +86,21 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   let scheme = tl.getEndpointAuthorizationScheme(connection, true) ?? 'ServicePrincipal';
   const federated = scheme === 'WorkloadIdentityFederation';
   const requestUri = federated ? oidcRequestUri() : undefined;
-  const assertion = requestUri ? azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds }) : undefined;
-  // Awaited through arm-rest below; a failure before then must not count as unhandled.
-  assertion?.catch(() => undefined);
+  let assertionSent: Promise<void> | undefined;
+  let assertion: Promise<string> | undefined;
+  if (requestUri) {
+    let settled!: (p: Promise<unknown>) => void;
+    assertionSent = requestOnItsWay(new Promise((resolve) => (settled = resolve)));
+    assertion = azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds });
+    settled(assertion);
+    // Awaited through arm-rest below; a failure before then must not count as unhandled.
+    assertion.catch(() => undefined);
+  }
   const entraOpen = assertion ? openEntraConnection(connection, timeoutSeconds) : undefined;
+  // Evaluating arm-rest and MSAL takes tens of milliseconds of the main thread: with an assertion
+  // to ask for, only once that request is on its way, so that the wait for Azure DevOps' answer
+  // covers it rather than the handshakes the request needs waiting for it.
+  await assertionSent;
   // Loaded on demand: arm-rest is most of the bundle, and input errors should not wait for it.
   const { AzureRMEndpoint, dispose } = await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
   try {
