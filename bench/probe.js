@@ -44,6 +44,16 @@ net.Socket.prototype.connect = function (...args) {
   return connect.apply(this, args);
 };
 
+// TLS begun on a TCP connection that is still connecting (the task's start-up entry).
+const tls = require('node:tls');
+const tlsConnect = tls.connect;
+tls.connect = function (...args) {
+  const socket = tlsConnect.apply(this, args);
+  const o = args.find((a) => typeof a === 'object' && a !== null);
+  if (o?.socket) socket.once('secureConnect', () => note('tls up', `${o.host}:${o.socket.remotePort} ${socket.alpnProtocol || ''}`.trim()));
+  return socket;
+};
+
 diagnostics.subscribe('http.client.request.start', ({ request }) => {
   const what = `${request.method} ${request.host}${request.path.split('?')[0]}`;
   note('send', what);

@@ -87,13 +87,14 @@ describe('e2e: the start-up entry opens the first connections before the task lo
 
   const published = (run: TaskRun) => assert.equal(checkRun(world, run, true).vars.size, 1, run.stdout);
   const connects = (events: string[]) => events.filter((e) => e.startsWith('connect '));
-  const FIRST = [`connect ${VAULT_HOST}:8200`, 'connect dev.azure.com:443', 'connect login.microsoftonline.com:443'];
+  // In the order the step uses them: Azure DevOps' assertion first, its exchange at Entra ID, then Vault.
+  const FIRST = ['connect dev.azure.com:443', 'connect login.microsoftonline.com:443', `connect ${VAULT_HOST}:8200`];
 
   const nodes: Array<[string, string | undefined]> = [[`Node ${process.versions.node}`, undefined]];
   const newest24 = node24();
   if (newest24) nodes.push(['Node 24', newest24]);
   for (const [name, node] of nodes) {
-    it(`${name}: Vault, Azure DevOps and Entra ID each get one connection, opened before step.js loads, which the task uses`, async () => {
+    it(`${name}: Azure DevOps, Entra ID and Vault each get one connection, opened in that order before step.js loads, which the task uses`, async () => {
       const { run, events } = await recorded({ node });
       published(run);
       const loaded = events.indexOf('require ./step.js');

@@ -2,6 +2,8 @@
 // task loads, and which connection requests Node's https global agent gives the early one.
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { createCa } from '../emulators/pki';
 import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
@@ -23,14 +25,17 @@ function agent(extra: Record<string, string | undefined> = {}): Record<string, s
   };
 }
 
+/** The plan's connection to Vault (at vault.example.com, vault.internal or vault.corp). */
+const vaultSocket = (plan: ReturnType<typeof earlyPlan>) => plan.sockets.find((s) => s.origin.includes('//vault.'));
+
 describe('start-up entry: the connections opened before the task loads', () => {
-  it('workload identity federation: Vault and Azure DevOps over TLS, Entra ID for the global agent', () => {
+  it('workload identity federation: Azure DevOps, Entra ID for the global agent, then Vault, all over TLS, in the order the step uses them', () => {
     assert.deepEqual(earlyPlan(agent(), 'main'), {
       sockets: [
-        { origin: 'https://vault.example.com:8200', kind: 'tls' },
         { origin: 'https://dev.azure.com', kind: 'tls' },
+        { origin: 'https://login.microsoftonline.com', kind: 'https' },
+        { origin: 'https://vault.example.com:8200', kind: 'tls' },
       ],
-      entra: 'https://login.microsoftonline.com',
     });
   });
 
@@ -41,7 +46,7 @@ describe('start-up entry: the connections opened before the task loads', () => {
   it('nothing in the stage that runAsPreJob does not give the work', () => {
     assert.deepEqual(earlyPlan(agent({ INPUT_RUNASPREJOB: 'true' }), 'main'), { sockets: [] });
     assert.deepEqual(earlyPlan(agent(), 'prejob'), { sockets: [] });
-    assert.equal(earlyPlan(agent({ INPUT_RUNASPREJOB: 'True' }), 'prejob').sockets.length, 2);
+    assert.equal(earlyPlan(agent({ INPUT_RUNASPREJOB: 'True' }), 'prejob').sockets.length, 3);
   });
 
   it('only TCP to Vault when its TLS is not Node’s own trust: a CA, a client certificate, skipped verification, the agent’s CA', () => {
@@ -52,44 +57,43 @@ describe('start-up entry: the connections opened before the task loads', () => {
       { AGENT_CAINFO: '/agent/ca.pem' },
       { AGENT_CLIENTCERT: '/agent/client.pem' },
     ]) {
-      const vault = earlyPlan(agent(extra), 'main').sockets[0];
+      const vault = vaultSocket(earlyPlan(agent(extra), 'main'));
       assert.deepEqual(vault, { origin: 'https://vault.example.com:8200', kind: 'tcp' }, JSON.stringify(extra));
     }
     // The agent's own certificate settings apply to Azure DevOps as well.
-    assert.equal(earlyPlan(agent({ AGENT_CAINFO: '/agent/ca.pem' }), 'main').sockets[1].kind, 'tcp');
+    assert.equal(earlyPlan(agent({ AGENT_CAINFO: '/agent/ca.pem' }), 'main').sockets[0].kind, 'tcp');
   });
 
   it('Vault from VAULT_ADDR or a Vault service connection (TCP only: it may carry a CA); plain http over TCP', () => {
-    assert.deepEqual(earlyPlan(agent({ INPUT_VAULTADDRESS: '', VAULT_ADDR: 'http://vault.internal:8200' }), 'main').sockets[0], {
+    assert.deepEqual(vaultSocket(earlyPlan(agent({ INPUT_VAULTADDRESS: '', VAULT_ADDR: 'http://vault.internal:8200' }), 'main')), {
       origin: 'http://vault.internal:8200',
       kind: 'tcp',
     });
     const viaConnection = agent({ INPUT_VAULTADDRESS: '', INPUT_VAULTCONNECTION: 'vc', ENDPOINT_URL_vc: 'https://vault.corp:8200/' });
-    assert.deepEqual(earlyPlan(viaConnection, 'main').sockets[0], { origin: 'https://vault.corp:8200', kind: 'tcp' });
+    assert.deepEqual(vaultSocket(earlyPlan(viaConnection, 'main')), { origin: 'https://vault.corp:8200', kind: 'tcp' });
   });
 
   it('nothing for what the environment does not name exactly: a bad address, a scheme other than federation, no OIDC URI', () => {
     assert.deepEqual(
       earlyPlan(agent({ INPUT_VAULTADDRESS: 'vault.example.com:8200' }), 'main').sockets.map((s) => s.origin),
-      ['https://dev.azure.com'],
+      ['https://dev.azure.com', 'https://login.microsoftonline.com'],
     );
     const key = earlyPlan(agent({ [`ENDPOINT_AUTH_SCHEME_${WIF}`]: 'ServicePrincipal' }), 'main');
     assert.deepEqual(key, { sockets: [{ origin: 'https://vault.example.com:8200', kind: 'tls' }] });
     const noUri = earlyPlan(agent({ SYSTEM_OIDCREQUESTURI: undefined }), 'main');
     assert.deepEqual(
       noUri.sockets.map((s) => s.origin),
-      ['https://vault.example.com:8200'],
+      ['https://login.microsoftonline.com', 'https://vault.example.com:8200'],
     );
-    assert.equal(noUri.entra, 'https://login.microsoftonline.com');
-    assert.equal(earlyPlan(agent({ SYSTEM_OIDCREQUESTURI: 'http://dev.azure.com/x' }), 'main').sockets.length, 1);
+    assert.equal(earlyPlan(agent({ SYSTEM_OIDCREQUESTURI: 'http://dev.azure.com/x' }), 'main').sockets.length, 2);
   });
 
   it('the jwt method: Azure DevOps for the pipeline token, no Entra ID; other methods: Vault alone', () => {
     const jwt = earlyPlan(agent({ INPUT_AUTHMETHOD: 'jwt', INPUT_AZURESUBSCRIPTION: '' }), 'main');
     assert.deepEqual(jwt, {
       sockets: [
-        { origin: 'https://vault.example.com:8200', kind: 'tls' },
         { origin: 'https://dev.azure.com', kind: 'tls' },
+        { origin: 'https://vault.example.com:8200', kind: 'tls' },
       ],
     });
     assert.deepEqual(earlyPlan(agent({ INPUT_AUTHMETHOD: 'approle' }), 'main'), {
@@ -166,6 +170,32 @@ describe('start-up entry: opening', () => {
       }
     } finally {
       server.close();
+    }
+  });
+
+  it('TLS begun on the TCP connection while it connects: the transport’s offer, checked against Node’s own trust', async () => {
+    const ca = await createCa();
+    const seen: Array<{ servername: string; protocols: string[] }> = [];
+    const leaf = await ca.issue(['localhost']);
+    const ALPNCallback = ({ servername, protocols }: { servername: string; protocols: string[] }) => {
+      seen.push({ servername, protocols });
+      return protocols[0];
+    };
+    const server = tls.createServer({ cert: leaf.certPem, key: leaf.keyPem, ALPNCallback }, (s) => s.end());
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
+      const taken = takeSocket(`https://localhost:${port}`, 'tls');
+      assert.ok(taken);
+      // The test CA is not Node's: the early connection refuses the server.
+      const failed = await new Promise<NodeJS.ErrnoException>((resolve) => taken.socket.once('error', resolve));
+      assert.match(String(failed.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/);
+      assert.deepEqual(seen, [{ servername: 'localhost', protocols: ['h2', 'http/1.1'] }]);
+    } finally {
+      server.close();
+      await ca.dispose();
     }
   });
 

@@ -5,16 +5,18 @@
 // Only connections, no request: the inputs are not checked yet. Nothing when the agent has a proxy
 // (the requests then go through it). Reads process.env directly, as the agent sets it (task-lib's
 // naming), because task-lib is part of what loads later.
-import * as https from 'node:https';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as Https from 'node:https';
+import type * as Tls from 'node:tls';
 import { type EarlyKind, offerSocket, takeSocket } from '../vault/early';
 
 export interface EarlyPlan {
-  /** Connections to open: the origin and whether TLS is done early or left to the client. */
+  /**
+   * Connections to open, in the order the step uses them: the origin, and whether TLS is done early
+   * (`tls`: the transport's offer; `https`: Node's https module's, for MSAL's requests to Entra ID)
+   * or left to the client (`tcp`).
+   */
   sockets: Array<{ origin: string; kind: EarlyKind }>;
-  /** Entra ID (the connection's authority), for MSAL's first request on Node's https global agent. */
-  entra?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -38,6 +40,8 @@ function origin(address: string, protocols: string[]): URL | undefined {
  * when the stage will not do the work (runAsPreJob), when the agent has a proxy, or for what the
  * environment does not name exactly (a bad value is the step's to report). TLS is done early only
  * where the client would check the server against Node's own trust alone; elsewhere only TCP.
+ * Azure DevOps first (the proof's first request), then Entra ID, then Vault: the connections'
+ * handshakes end in that order, and the first one's is on the step's critical path.
  */
 export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
   const plan: EarlyPlan = { sockets: [] };
@@ -51,14 +55,6 @@ export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
     ? (env[`ENDPOINT_URL_${vaultConnection}`] ?? '')
     : input(env, 'vaultAddress') || variable(env, 'VAULT_ADDR');
   const vault = origin(address, ['https:', 'http:']);
-  if (vault) {
-    const customTls =
-      Boolean(vaultConnection) ||
-      agentTls ||
-      input(env, 'tlsSkipVerify').toLowerCase() === 'true' ||
-      ['caCertificate', 'clientCertificate', 'clientKey'].some((name) => input(env, name));
-    plan.sockets.push({ origin: vault.origin, kind: vault.protocol === 'https:' && !customTls ? 'tls' : 'tcp' });
-  }
 
   // Azure DevOps' OIDC token endpoint, and Entra ID for the exchange of a federated assertion.
   const method = input(env, 'authMethod') || 'azure';
@@ -70,7 +66,16 @@ export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
   }
   if (federated) {
     const authority = origin(env[`ENDPOINT_DATA_${connection}_ACTIVEDIRECTORYAUTHORITY`] ?? '', ['https:']);
-    if (authority) plan.entra = authority.origin;
+    if (authority) plan.sockets.push({ origin: authority.origin, kind: 'https' });
+  }
+
+  if (vault) {
+    const customTls =
+      Boolean(vaultConnection) ||
+      agentTls ||
+      input(env, 'tlsSkipVerify').toLowerCase() === 'true' ||
+      ['caCertificate', 'clientCertificate', 'clientKey'].some((name) => input(env, name));
+    plan.sockets.push({ origin: vault.origin, kind: vault.protocol === 'https:' && !customTls ? 'tls' : 'tcp' });
   }
   return plan;
 }
@@ -96,32 +101,35 @@ function begun(socket: net.Socket, host: string): Promise<void> {
 
 /**
  * Opens what `earlyPlan` names and resolves once every connection has begun (at most
- * LOOKUP_WAIT_MS); never rejects, never fails the step.
+ * LOOKUP_WAIT_MS); never rejects, never fails the step. Every TCP connection is started before the
+ * TLS and https modules load (a few milliseconds of compiling), then TLS is begun on those that
+ * take it early.
  */
 export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): Promise<void> {
   const started: Array<Promise<void>> = [];
   try {
-    const plan = earlyPlan(env, stage);
-    for (const { origin: o, kind } of plan.sockets) {
+    const opened = earlyPlan(env, stage).sockets.map(({ origin: o, kind }) => {
       const url = new URL(o);
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-      // The same offer as the client's own connection (vault/transport.ts): h2 or HTTP/1.1.
-      const socket =
-        kind === 'tls'
-          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['h2', 'http/1.1'] })
-          : net.connect({ host, port });
-      offerSocket(o, kind, socket);
+      const socket = net.connect({ host, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) });
       started.push(begun(socket, host));
-    }
-    if (plan.entra) {
-      const url = new URL(plan.entra);
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const socket = tls.connect({ host, port: Number(url.port || 443), servername: net.isIP(host) ? undefined : host });
-      offerSocket(plan.entra, 'https', socket);
-      started.push(begun(socket, host));
-      adoptOnGlobalAgent(url);
-    }
+      return { url, host, kind, socket };
+    });
+    if (opened.some(({ kind }) => kind !== 'tcp')) {
+      const tls = require('node:tls') as typeof Tls;
+      for (const { url, host, kind, socket } of opened) {
+        if (kind === 'tcp') {
+          offerSocket(url.origin, kind, socket);
+          continue;
+        }
+        const servername = net.isIP(host) ? undefined : host;
+        // The same offer as the client's own connection: the transport's h2 or HTTP/1.1
+        // (vault/transport.ts), or Node's https module's (no ALPN).
+        const ALPNProtocols = kind === 'tls' ? ['h2', 'http/1.1'] : undefined;
+        offerSocket(url.origin, kind, tls.connect({ socket, host, servername, ALPNProtocols }), socket);
+        if (kind === 'https') adoptOnGlobalAgent(url);
+      }
+    } else for (const { url, kind, socket } of opened) offerSocket(url.origin, kind, socket);
   } catch {
     // Opening early is an optimisation: the clients connect as usual.
   }
@@ -184,6 +192,7 @@ export function isEarlyConnection(options: Record<string, unknown>, url: URL): b
  */
 function adoptOnGlobalAgent(url: URL): void {
   type Create = (...args: unknown[]) => unknown;
+  const https = require('node:https') as typeof Https;
   const agent = https.globalAgent as unknown as { createConnection: Create };
   const own = agent.createConnection;
   agent.createConnection = function (this: unknown, ...args: unknown[]) {

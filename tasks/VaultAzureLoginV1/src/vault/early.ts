@@ -15,6 +15,8 @@ export type EarlyKind = 'tls' | 'https' | 'tcp';
 interface EarlySocket {
   kind: EarlyKind;
   socket: net.Socket;
+  /** The TCP connection a TLS one was begun on while it was still connecting. */
+  beneath?: net.Socket;
   /** TLS: the handshake is done. */
   secure: boolean;
 }
@@ -34,14 +36,17 @@ function early(): Early {
 const key = (origin: string, kind: EarlyKind) => `${kind} ${new URL(origin).origin}`;
 
 /**
- * Keeps `socket` for the first client of `origin` that asks for a connection of this kind. Until
- * then it neither keeps the process alive nor fails it.
+ * Keeps `socket` (begun on the TCP connection `beneath`, if given) for the first client of
+ * `origin` that asks for a connection of this kind. Until then it neither keeps the process alive
+ * nor fails it.
  */
-export function offerSocket(origin: string, kind: EarlyKind, socket: net.Socket): void {
-  const entry: EarlySocket = { kind, socket, secure: false };
+export function offerSocket(origin: string, kind: EarlyKind, socket: net.Socket, beneath?: net.Socket): void {
+  const entry: EarlySocket = { kind, socket, beneath, secure: false };
   const ignore = () => undefined;
-  socket.on('error', ignore);
-  socket.unref();
+  for (const s of [socket, beneath]) {
+    s?.on('error', ignore);
+    s?.unref();
+  }
   if (kind !== 'tcp') socket.once('secureConnect', () => (entry.secure = true));
   early().sockets.set(key(origin, kind), entry);
 }
@@ -59,12 +64,13 @@ export function takeSocket(origin: string, kind: EarlyKind): { socket: net.Socke
   const entry = sockets.get(k);
   if (!entry) return undefined;
   sockets.delete(k);
-  const { socket } = entry;
+  const { socket, beneath } = entry;
   if (socket.destroyed || socket.readyState === 'closed' || (!socket.connecting && !socket.writable)) {
     socket.destroy();
     return undefined;
   }
   socket.ref();
+  beneath?.ref();
   return { socket, secure: entry.secure };
 }
 
