@@ -173,6 +173,40 @@ const lazyExternal = {
   },
 };
 
+// arm-rest, with MSAL, azure-devops-node-api and their dependencies (about 0.4 MB, most of what a
+// start would parse), is a file of its own too: armRest.js, which src/pipeline/azureToken.ts
+// imports only when an AzureRM connection's token is asked for, and then once the assertion request
+// is on its way. arm-rest calls task-lib, which holds the inputs and endpoints it read at load and
+// removed from the environment: armRest.js takes the one instance step.js loaded, which step.js puts
+// in a process-wide slot before the import (a copy of its own would find no endpoint).
+const ARM_REST = 'azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint';
+const TASK_LIB_SLOT = 'vault-azure-login.task-lib';
+const armRestExternal = {
+  name: 'arm-rest-file',
+  setup(b) {
+    b.onResolve({ filter: /^azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-endpoint$/ }, (args) =>
+      args.kind === 'require-call' && /[\\/]src[\\/]/.test(args.importer) ? { path: './armRest.js', external: true } : undefined,
+    );
+  },
+};
+const sharedTaskLib = {
+  name: 'shared-task-lib',
+  setup(b) {
+    b.onResolve({ filter: /^azure-pipelines-task-lib([\\/].*)?$/ }, (args) => {
+      if (args.path !== 'azure-pipelines-task-lib/task')
+        throw new Error(`armRest.js would bundle ${args.path}: share it as task is shared`);
+      return { path: args.path, namespace: 'shared-task-lib' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'shared-task-lib' }, () => ({
+      contents:
+        `const lib = globalThis[Symbol.for(${JSON.stringify(TASK_LIB_SLOT)})];\n` +
+        "if (!lib) throw new Error('armRest.js is loaded by step.js, which gives it its task library');\n" +
+        'module.exports = lib;\n',
+      loader: 'js',
+    }));
+  },
+};
+
 // The task's work (src/step.ts) is a file of its own that the main and pre-job entries require
 // after opening the step's first connections (src/pipeline/startup.ts): the entries stay a few KB,
 // loaded in a millisecond, and the connections' handshakes overlap the loading of step.js.
@@ -244,8 +278,23 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
-      plugins: [armRestCommon, lazyExternal, legacyUrl, msalEsm, proxyAgentShim, replaceModules, sharedExternal, tunnelBuffer],
+      plugins: [armRestExternal, lazyExternal, legacyUrl, replaceModules, sharedExternal],
     });
+    if (names.includes('step')) {
+      await build({
+        stdin: { contents: `module.exports = require(${JSON.stringify(ARM_REST)});\n`, resolveDir: root, sourcefile: 'armRest.js' },
+        outfile: join(out, 'armRest.js'),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minify,
+        keepNames: true,
+        legalComments: 'external',
+        logLevel: 'error',
+        plugins: [armRestCommon, legacyUrl, msalEsm, proxyAgentShim, replaceModules, sharedTaskLib, tunnelBuffer],
+      });
+    }
     const lazy = lazyModules.filter((m) => existsSync(join(taskDir, m.file)));
     if (lazy.length) {
       await build({

@@ -29,9 +29,20 @@ const ENDPOINT_TYPE = 'ms.vss-endpoint.service-endpoint-type';
 const BUILT_IN_ENDPOINT_TYPES = ['AzureRM'];
 /**
  * What the built task holds: task.json, its entry files, the task's work they load (step.js) and
- * the modules loaded on demand (awsSdk.js), and the resources the bundles read.
+ * the modules loaded on demand (armRest.js, awsSdk.js), and the resources the bundles read.
  */
-const TASK_FILES = ['task.json', 'main.js', 'prejob.js', 'post.js', 'step.js', 'awsSdk.js', 'lib.json', 'module.json', 'icon.png'];
+const TASK_FILES = [
+  'task.json',
+  'main.js',
+  'prejob.js',
+  'post.js',
+  'step.js',
+  'armRest.js',
+  'awsSdk.js',
+  'lib.json',
+  'module.json',
+  'icon.png',
+];
 const CONTENT_TYPES = '[Content_Types].xml';
 
 const pkg = readJson<{ version: string; publisher: string }>(join(REPO, 'package.json'));

@@ -8,6 +8,12 @@ import { hasSocket } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
 import { onFirstRequestSent } from './scheduling';
 
+/**
+ * Where arm-rest's bundle (armRest.js, scripts/build.mjs) finds the task library: this one, which
+ * read the inputs and endpoints when it loaded.
+ */
+const TASK_LIB_SLOT = Symbol.for('vault-azure-login.task-lib');
+
 /** Text of what arm-rest threw or rejected with (it rejects with plain strings on some paths). */
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -101,8 +107,11 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   // to ask for, only once that request is on its way, so that the wait for Azure DevOps' answer
   // covers it rather than the handshakes the request needs waiting for it.
   await assertionSent;
-  // Loaded on demand: arm-rest is most of the bundle, and input errors should not wait for it.
-  const { AzureRMEndpoint, dispose } = await import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
+  // Loaded on demand: arm-rest is most of the task's code, and input errors should not wait for it.
+  (globalThis as { [TASK_LIB_SLOT]?: typeof tl })[TASK_LIB_SLOT] = tl;
+  // require(), not import(): Node's ES module loader would start for it, and armRest.js is CommonJS.
+  const { AzureRMEndpoint, dispose } =
+    require('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint') as typeof import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
   try {
     // MSAL for every scheme: the ADAL paths are deprecated in arm-rest. USE_MSAL=false still wins.
     const endpoint = await new AzureRMEndpoint(connection).getEndpoint(false, true);
