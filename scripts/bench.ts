@@ -449,25 +449,26 @@ async function main(): Promise<void> {
       );
     }
 
-    // `npm run bench -- --timeline`: only the timeline of N = 1 over TLS at RTT 60, a few times
-    // beside the empty script, for looking at one change's effect in seconds.
+    // `npm run bench -- --timeline`: only N = 1 (or BENCH_N) over TLS at RTT 60, a few times beside
+    // the empty script, and its timeline, for looking at one change's effect in a minute.
     // With BENCH_BASELINE=<a built task folder> (another build's dist/tasks/VaultAzureLoginV1),
     // that build runs in the same rounds, for the change's effect apart from the machine's drift.
     if (process.argv.includes('--timeline')) {
       setRtt(60);
-      const series = [taskOnce(world, { n: 1, tls: true }), emptyOnce(world)];
+      const n = Number(process.env.BENCH_N) || 1;
+      const series = [taskOnce(world, { n, tls: true }), emptyOnce(world)];
       const baseline = process.env.BENCH_BASELINE;
       if (baseline) {
         cpSync(baseline, join(world.taskDir, '..', 'baseline'), { recursive: true });
-        series.push(taskOnce(world, { n: 1, tls: true, entry: join('..', 'baseline', 'main.js') }));
+        series.push(taskOnce(world, { n, tls: true, entry: join('..', 'baseline', 'main.js') }));
       }
       const [task, empty, base] = await interleaved(RUNS, series);
-      const limit = empty.median + (HANDSHAKE_RTTS + 3 + 1) * 60;
+      const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * 60;
       const ratio = (s: Stats) => `${(s.median / limit).toFixed(2)}× the limit (${round(limit)} ms)`;
       console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${ratio(task)}`);
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
       const probeFile = join(probeDir, 'timeline.json');
-      await taskOnce(world, { n: 1, tls: true, probe: probeFile })();
+      await taskOnce(world, { n, tls: true, probe: probeFile })();
       const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
       for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
       return;

@@ -158,8 +158,8 @@ const replaceModules = {
   },
 };
 
-// Modules a login method imports only when it runs (`await import('./awsSdk')`, the AWS SDK of the
-// aws method, about 0.35 MB): each is bundled as a file of its own beside the entries, which
+// Modules a login method loads only when it runs (`require('./awsSdk')` in a function, the AWS SDK
+// of the aws method, about 0.35 MB): each is bundled as a file of its own beside the entries, which
 // require it at run time, so a run of another method neither reads nor compiles it. Taken from the
 // packages' ES modules (mainFields), which leave out what the chain and the signer do not use.
 const lazyModules = [{ source: /[\\/]src[\\/]auth[\\/]awsSdk(\.ts)?$/, name: 'awsSdk', file: join('src', 'auth', 'awsSdk.ts') }];
@@ -167,7 +167,7 @@ const lazyExternal = {
   name: 'lazy-modules',
   setup(b) {
     b.onResolve({ filter: /^\./ }, (args) => {
-      const lazy = args.kind === 'dynamic-import' && lazyModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
+      const lazy = args.kind === 'require-call' && lazyModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
       return lazy ? { path: `./${lazy.name}.js`, external: true } : undefined;
     });
   },
