@@ -1,5 +1,6 @@
 // A failed run points at the troubleshooting entry of each message its failure is made of: a line
-// with the link before the error, the anchor one the page has. A run that works prints no link.
+// with the link before the error, the anchor one the page has. A warning links its entry after it,
+// once a run. A run that works without a warning prints no link.
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +55,29 @@ describe('e2e: a failure links its troubleshooting entries', function () {
     assert.ok(links.length >= 1, run.stdout);
     for (const a of links) assert.ok(anchors.has(a), `${a} is an anchor of docs/troubleshooting.md`);
     assert.ok(links.includes('msg-readnotfound'), links.join(' '));
+  });
+
+  it('a warning links its entry too, once however often it is given', async () => {
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: {
+        ...base,
+        ignoreNotFound: 'true',
+        secrets:
+          'secret/ci/production/db password | DB_PASSWORD\nsecret/ci/production/none1 password | A\nsecret/ci/production/none2 password | B',
+      },
+    });
+    checkRun(world, run, true);
+    assert.equal(
+      run.stdout.split('\n').filter((l) => l.startsWith('##vso[task.issue type=warning') && l.includes('ignoreNotFound')).length,
+      2,
+    );
+    assert.deepEqual(linked(run.stdout), ['msg-skippednotfound']);
+    assert.ok(anchors.has('msg-skippednotfound'));
+    assert.ok(
+      run.stdout.indexOf('#msg-skippednotfound') > run.stdout.indexOf('##vso[task.issue type=warning'),
+      'the link follows the warning',
+    );
   });
 
   it('a run that works links nothing', async () => {

@@ -50,7 +50,17 @@ function remember(key: string, text: string): string {
  * control character but our own line breaks and no agent command sequence reaches the agent.
  */
 export const log = (line: string): void => console.log(safeForLog(line));
-export const warn = (line: string): void => tl.warning(safeForLog(line));
+/** The troubleshooting entries a warning linked: a run with many warnings of one kind links it once. */
+const linkedByWarnings = new Set<string>();
+/** A warning, then a line linking the troubleshooting entry of each message it is made of, once a run. */
+export const warn = (line: string): void => {
+  tl.warning(safeForLog(line));
+  for (const key of failureKeys(line, printed.values())) {
+    if (linkedByWarnings.has(key)) continue;
+    linkedByWarnings.add(key);
+    log(loc('SeeTroubleshooting', troubleshootingLink(key)));
+  }
+};
 /**
  * The step's failure, as the one error line and the result, after a line linking the
  * troubleshooting entry of each message it is made of.
