@@ -267,9 +267,8 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
     const names = entriesOf(taskJson).map((target) => parse(target).name);
     for (const m of sharedModules) if (existsSync(join(taskDir, m.file)) && !names.includes(m.name)) names.push(m.name);
     const entryPoints = names.map((n) => ({ in: join(taskDir, 'src', `${n}.ts`), out: n }));
-    await build({
-      entryPoints,
-      outdir: out,
+    // Every bundle: CommonJS for the agents' Node 20 and later, names kept for stack traces.
+    const bundling = {
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -278,20 +277,18 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       keepNames: true,
       legalComments: 'external',
       logLevel: 'error',
+    };
+    await build({
+      entryPoints,
+      outdir: out,
+      ...bundling,
       plugins: [armRestExternal, lazyExternal, legacyUrl, replaceModules, sharedExternal],
     });
     if (names.includes('step')) {
       await build({
         stdin: { contents: `module.exports = require(${JSON.stringify(ARM_REST)});\n`, resolveDir: root, sourcefile: 'armRest.js' },
         outfile: join(out, 'armRest.js'),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        minify,
-        keepNames: true,
-        legalComments: 'external',
-        logLevel: 'error',
+        ...bundling,
         plugins: [armRestCommon, legacyUrl, msalEsm, proxyAgentShim, replaceModules, sharedTaskLib, tunnelBuffer],
       });
     }
@@ -300,15 +297,8 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       await build({
         entryPoints: lazy.map((m) => ({ in: join(taskDir, m.file), out: m.name })),
         outdir: out,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
+        ...bundling,
         mainFields: ['module', 'main'],
-        minify,
-        keepNames: true,
-        legalComments: 'external',
-        logLevel: 'error',
       });
     }
     for (const file of runtimeResources) cpSync(file, join(out, parse(file).base));
