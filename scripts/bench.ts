@@ -449,12 +449,13 @@ async function main(): Promise<void> {
       );
     }
 
-    // `npm run bench -- --timeline`: only N = 1 (or BENCH_N) over TLS at RTT 60, a few times beside
-    // the empty script, and its timeline, for looking at one change's effect in a minute.
+    // `npm run bench -- --timeline`: only N = 1 (or BENCH_N) over TLS at RTT 60 (or BENCH_RTT), a few
+    // times beside the empty script, and its timeline, for looking at one change's effect in a minute.
     // With BENCH_BASELINE=<a built task folder> (another build's dist/tasks/VaultAzureLoginV1),
     // that build runs in the same rounds, for the change's effect apart from the machine's drift.
     if (process.argv.includes('--timeline')) {
-      setRtt(60);
+      const rtt = process.env.BENCH_RTT ? Number(process.env.BENCH_RTT) : 60;
+      setRtt(rtt);
       const n = Number(process.env.BENCH_N) || 1;
       const series = [taskOnce(world, { n, tls: true }), emptyOnce(world)];
       const baseline = process.env.BENCH_BASELINE;
@@ -463,7 +464,7 @@ async function main(): Promise<void> {
         series.push(taskOnce(world, { n, tls: true, entry: join('..', 'baseline', 'main.js') }));
       }
       const [task, empty, base] = await interleaved(RUNS, series);
-      const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * 60;
+      const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * rtt;
       const ratio = (s: Stats) => `${(s.median / limit).toFixed(2)}× the limit (${round(limit)} ms)`;
       console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${ratio(task)}`);
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
