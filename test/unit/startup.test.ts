@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { createCa } from '../emulators/pki';
-import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
+import { afterLoading, earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
 const WIF = 'c0ffee00-1111-2222-3333-444455556666';
@@ -196,6 +196,33 @@ describe('start-up entry: opening', () => {
     } finally {
       server.close();
       await ca.dispose();
+    }
+  });
+
+  it('after the task loads, a connection that completed meanwhile is handled before the step starts', async () => {
+    const server = net.createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      // As the entry does: from an I/O callback, a connection begun, then the main thread held (the loading).
+      const order = await new Promise<string[]>((resolve) => {
+        net.connect({ host: '127.0.0.1', port }).once('connect', function (this: net.Socket) {
+          const events: string[] = [];
+          const socket = net.connect({ host: '127.0.0.1', port });
+          socket.once('connect', () => events.push('connected'));
+          const until = Date.now() + 50;
+          while (Date.now() < until);
+          void afterLoading().then(() => {
+            events.push('step starts');
+            socket.destroy();
+            this.destroy();
+            resolve(events);
+          });
+        });
+      });
+      assert.deepEqual(order, ['connected', 'step starts']);
+    } finally {
+      server.close();
     }
   });
 
