@@ -64,21 +64,6 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
 }
 
 /**
- * Resolves once the first HTTP request started from now on is on its way, or once `settled` has
- * settled, whichever comes first.
- */
-function requestOnItsWay(settled: Promise<unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const sent = onFirstRequestSent(resolve);
-    const done = () => {
-      sent.cancel();
-      resolve();
-    };
-    settled.then(done, done);
-  });
-}
-
-/**
  * Every scheme arm-rest supports: WorkloadIdentityFederation, ServicePrincipal (key or
  * certificate) and ManagedServiceIdentity. The token is requested for exactly `resource`, because
  * Vault compares the token's `aud` to the mount's `resource` character for character.
@@ -92,15 +77,22 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   let scheme = tl.getEndpointAuthorizationScheme(connection, true) ?? 'ServicePrincipal';
   const federated = scheme === 'WorkloadIdentityFederation';
   const requestUri = federated ? oidcRequestUri() : undefined;
-  let assertionSent: Promise<void> | undefined;
   let assertion: Promise<string> | undefined;
+  // Resolved once the assertion's request is on its way (the first HTTP request started from here),
+  // or once the assertion has settled.
+  let assertionSent: Promise<void> | undefined;
   if (requestUri) {
-    let settled!: (p: Promise<unknown>) => void;
-    assertionSent = requestOnItsWay(new Promise((resolve) => (settled = resolve)));
+    let sent!: () => void;
+    assertionSent = new Promise((resolve) => (sent = resolve));
+    // Watched from before it starts: on a connection opened early, it may start at once.
+    const watch = onFirstRequestSent(sent);
     assertion = azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds });
-    settled(assertion);
-    // Awaited through arm-rest below; a failure before then must not count as unhandled.
-    assertion.catch(() => undefined);
+    const settled = () => {
+      watch.cancel();
+      sent();
+    };
+    // Also what keeps a failure before arm-rest awaits the assertion from counting as unhandled.
+    assertion.then(settled, settled);
   }
   const entraOpen = assertion ? openEntraConnection(connection, timeoutSeconds) : undefined;
   // Evaluating arm-rest and MSAL takes tens of milliseconds of the main thread: with an assertion

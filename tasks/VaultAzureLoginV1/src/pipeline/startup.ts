@@ -115,21 +115,20 @@ export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): 
       started.push(begun(socket, host));
       return { url, host, kind, socket };
     });
-    if (opened.some(({ kind }) => kind !== 'tcp')) {
-      const tls = require('node:tls') as typeof Tls;
-      for (const { url, host, kind, socket } of opened) {
-        if (kind === 'tcp') {
-          offerSocket(url.origin, kind, socket);
-          continue;
-        }
-        const servername = net.isIP(host) ? undefined : host;
-        // The same offer as the client's own connection: the transport's h2 or HTTP/1.1
-        // (vault/transport.ts), or Node's https module's (no ALPN).
-        const ALPNProtocols = kind === 'tls' ? ['h2', 'http/1.1'] : undefined;
-        offerSocket(url.origin, kind, tls.connect({ socket, host, servername, ALPNProtocols }), socket);
-        if (kind === 'https') adoptOnGlobalAgent(url);
+    let tls: typeof Tls | undefined;
+    for (const { url, host, kind, socket } of opened) {
+      if (kind === 'tcp') {
+        offerSocket(url.origin, kind, socket);
+        continue;
       }
-    } else for (const { url, kind, socket } of opened) offerSocket(url.origin, kind, socket);
+      tls ??= require('node:tls') as typeof Tls;
+      const servername = net.isIP(host) ? undefined : host;
+      // The same offer as the client's own connection: the transport's h2 or HTTP/1.1
+      // (vault/transport.ts), or Node's https module's (no ALPN).
+      const ALPNProtocols = kind === 'tls' ? ['h2', 'http/1.1'] : undefined;
+      offerSocket(url.origin, kind, tls.connect({ socket, host, servername, ALPNProtocols }), socket);
+      if (kind === 'https') adoptOnGlobalAgent(url);
+    }
   } catch {
     // Opening early is an optimisation: the clients connect as usual.
   }
