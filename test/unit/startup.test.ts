@@ -226,6 +226,19 @@ describe('start-up entry: opening', () => {
     }
   });
 
+  it('a TLS connection whose TCP connection was refused is not handed over, however soon it is asked for', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((r) => server.close(() => r()));
+    await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
+    // The refusal is in by now; the TLS connection above it would only learn of it a turn later.
+    const until = Date.now() + 50;
+    while (Date.now() < until);
+    await afterLoading();
+    assert.equal(takeSocket(`https://localhost:${port}`, 'tls'), undefined);
+  });
+
   it('opens nothing and resolves at once when the environment names nothing', async () => {
     await openEarlyConnections({}, 'main');
     assert.equal(takeSocket('https://vault.example.com', 'tls'), undefined);

@@ -47,6 +47,9 @@ export function offerSocket(origin: string, kind: EarlyKind, socket: net.Socket,
     s?.on('error', ignore);
     s?.unref();
   }
+  // The TLS connection learns of its TCP connection's failure only later, on its own: it fails with
+  // it at once, so that nobody takes it in between and waits for an error already given.
+  beneath?.once('error', (err) => socket.destroy(err));
   if (kind !== 'tcp') socket.once('secureConnect', () => (entry.secure = true));
   early().sockets.set(key(origin, kind), entry);
 }
