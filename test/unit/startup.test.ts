@@ -25,6 +25,20 @@ function agent(extra: Record<string, string | undefined> = {}): Record<string, s
   };
 }
 
+/** Listens on a free loopback port and gives it. */
+async function listening(server: net.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A loopback port nothing listens on: a server's, closed again. */
+async function refusedPort(): Promise<number> {
+  const server = net.createServer();
+  const port = await listening(server);
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
 /** The plan's connection to Vault (at vault.example.com, vault.internal or vault.corp). */
 const vaultSocket = (plan: ReturnType<typeof earlyPlan>) => plan.sockets.find((s) => s.origin.includes('//vault.'));
 
@@ -127,8 +141,7 @@ describe('early connections: handed over once, and only while usable', () => {
 
   it('the first client of the origin and kind takes it; the next connects on its own', async () => {
     const server = net.createServer((s) => s.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await listening(server);
     try {
       const origin = `http://127.0.0.1:${port}`;
       offerSocket(origin, 'tcp', net.connect({ host: '127.0.0.1', port }));
@@ -143,10 +156,7 @@ describe('early connections: handed over once, and only while usable', () => {
   });
 
   it('a connection that failed is not handed over', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise<void>((r) => server.close(() => r()));
+    const port = await refusedPort();
     const socket = net.connect({ host: '127.0.0.1', port });
     offerSocket(`http://127.0.0.1:${port}`, 'tcp', socket);
     await new Promise((r) => socket.once('close', r));
@@ -159,8 +169,7 @@ describe('start-up entry: opening', () => {
 
   it('resolves once the connections have begun, and offers each to its client', async () => {
     const server = net.createServer((s) => s.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await listening(server);
     try {
       for (const host of ['127.0.0.1', 'localhost']) {
         await openEarlyConnections({ INPUT_VAULTADDRESS: `http://${host}:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
@@ -183,8 +192,7 @@ describe('start-up entry: opening', () => {
     };
     const server = tls.createServer({ cert: leaf.certPem, key: leaf.keyPem, ALPNCallback }, (s) => s.end());
     server.on('tlsClientError', () => undefined);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await listening(server);
     try {
       await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
       const taken = takeSocket(`https://localhost:${port}`, 'tls');
@@ -201,8 +209,7 @@ describe('start-up entry: opening', () => {
 
   it('after the task loads, a connection that completed meanwhile is handled before the step starts', async () => {
     const server = net.createServer((s) => s.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await listening(server);
     try {
       // As the entry does: from an I/O callback, a connection begun, then the main thread held (the loading).
       const order = await new Promise<string[]>((resolve) => {
@@ -227,10 +234,7 @@ describe('start-up entry: opening', () => {
   });
 
   it('a TLS connection whose TCP connection was refused is not handed over, however soon it is asked for', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise<void>((r) => server.close(() => r()));
+    const port = await refusedPort();
     await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
     // The refusal is in by now; the TLS connection above it would only learn of it a turn later.
     const until = Date.now() + 50;
