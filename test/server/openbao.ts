@@ -152,7 +152,7 @@ export async function startOpenBao(ca: Ca, options: OpenBaoOptions = {}): Promis
     config,
     [
       // OpenBao has no file storage backend; a one-node Raft cluster in the temporary folder.
-      `storage "raft" {\n  path = "${join(dir, 'data')}"\n  node_id = "bao-test"\n}`,
+      `storage "raft" {\n  path = "${join(dir, 'data')}"\n  node_id = "bao-test"\n  performance_multiplier = 1\n}`,
       `cluster_addr = "https://${VAULT_IP}:${clusterPort}"`,
       `listener "tcp" {\n  address = "${VAULT_IP}:${port}"\n  tls_cert_file = "${files.mainCert}"\n  tls_key_file = "${files.mainKey}"\n}`,
       // This listener asks for no client certificate, as one behind a TLS-terminating proxy gets none.
