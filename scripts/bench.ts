@@ -8,8 +8,6 @@
 // figure, with its samples, to bench/results.json. Offline.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,10 +15,11 @@ import { gzipSync } from 'node:zlib';
 import { publishedSecrets, taskVariablesFrom } from '../test/helpers/output';
 import { startArmServer } from '../test/emulators/arm';
 import { DelayProxy } from '../test/emulators/delayProxy';
+import { createCa } from '../test/emulators/pki';
 import { verifyJwt } from '../test/emulators/jwt';
 import { AZDO_IP, ENTRA_IP, VAULT_HOST, VAULT_IP } from '../test/emulators/hosts';
 import { DEFAULT_RESOURCE, TENANT_ID } from '../test/emulators/seed';
-import { BUILT_TASK, PROJECT, REPO, startWorld, TaskRun, World } from '../test/emulators/world';
+import { BUILT_TASK, REPO, startWorld, TaskRun, World } from '../test/emulators/world';
 import { OPENBAO_PORT, OpenBao, startOpenBao } from '../test/server/openbao';
 import { JWT_MOUNT, JWT_ROLE, seedOpenBao } from '../test/server/seed';
 
@@ -188,153 +187,120 @@ function manualSkipped(): string | undefined {
   return undefined;
 }
 
-/** POSTs to Azure DevOps' OIDC endpoint for the connection's federated assertion, as AzureCLI@2 does before it runs az. */
-function federatedAssertion(world: World): Promise<string> {
-  const url = `${world.azdo.url}${PROJECT.id}/_apis/distributedtask/hubs/build/plans/${randomUUID()}/jobs/${randomUUID()}/oidctoken?api-version=7.1-preview.1&serviceConnectionId=${world.ids.wif.connectionId}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        ca: readFileSync(world.ca.certPath),
-        headers: { authorization: `Bearer ${world.systemAccessToken}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => {
-          const token = res.statusCode === 200 ? (JSON.parse(body) as { oidcToken?: string }).oidcToken : undefined;
-          if (token) resolve(token);
-          else reject(new Error(`Azure DevOps answered ${res.statusCode} to the assertion request: ${body.slice(0, 200)}`));
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end('{}');
-  });
-}
+/** The cloud AzureCLI@2's connection names in the bench, with az's resource manager at the ARM emulator. */
+const BENCH_CLOUD = 'ValBench';
+/** The subscription of the bench's connection, which `az login` lists and `az account set` picks. */
+const BENCH_SUBSCRIPTION = '5f0c8e1a-6a3d-4c3e-9a57-2b1f0d7c4e11';
 
 /**
- * An az configuration folder with a cloud registered for the bench: Entra ID at its public name
- * (the namespace's loopback), the resource manager at the ARM emulator's proxy. Each timed run
- * starts from a copy, as AzureCLI@2 gives each run a fresh AZURE_CONFIG_DIR.
+ * az's definition of the bench's cloud: Entra ID at its public name (the namespace's loopback), the
+ * resource manager at the ARM emulator's proxy. AzureCloud is built into az; a cloud of the bench's
+ * own is registered, and each run's fresh configuration folder starts with this file alone.
  */
-async function azTemplate(home: string, armUrl: string, caPath: string): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
-  const dir = mkdtempSync(join(home, 'az-template-'));
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: home,
-    REQUESTS_CA_BUNDLE: caPath,
-    AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_SURVEY_MESSAGE: 'false',
-  };
-  for (const args of [
-    [
-      'cloud',
-      'register',
-      '-n',
-      'ValBench',
-      '--endpoint-resource-manager',
-      armUrl,
-      '--endpoint-active-directory',
-      'https://login.microsoftonline.com',
-      '--endpoint-active-directory-resource-id',
-      'https://management.core.windows.net/',
-      '--endpoint-active-directory-graph-resource-id',
-      'https://graph.windows.net/',
-    ],
-    ['cloud', 'set', '-n', 'ValBench'],
-  ]) {
-    const r = await run('az', args, { ...env, AZURE_CONFIG_DIR: dir });
-    if (r.code !== 0) throw new Error(`az ${args.slice(0, 2).join(' ')}: ${r.stderr}`);
-  }
-  return { dir, env };
+async function benchCloud(home: string, armUrl: string, caPath: string): Promise<string> {
+  const dir = mkdtempSync(join(home, 'az-cloud-'));
+  const env = { PATH: process.env.PATH ?? '', HOME: home, REQUESTS_CA_BUNDLE: caPath, AZURE_CONFIG_DIR: dir };
+  // biome-ignore format: one option per line
+  const r = await run('az', [
+    'cloud', 'register', '-n', BENCH_CLOUD,
+    '--endpoint-resource-manager', armUrl,
+    '--endpoint-active-directory', 'https://login.microsoftonline.com',
+    '--endpoint-active-directory-resource-id', 'https://management.core.windows.net/',
+    '--endpoint-active-directory-graph-resource-id', 'https://graph.windows.net/',
+  ], { ...env, AZURE_CORE_COLLECT_TELEMETRY: 'false' });
+  if (r.code !== 0) throw new Error(`az cloud register: ${r.stderr}`);
+  return join(dir, 'clouds.config');
 }
 
-interface ManualParts {
-  azLogin: number;
-  azToken: number;
-  bao: number;
-}
+/** The parts of AzureCLI@2's run as bench/azureCli2.js times them, in milliseconds. */
+type ManualParts = Record<string, number>;
 
 /**
- * The documented manual flow as whole processes, timed from `az login` to the last secret read:
- * AzureCLI@2's `az login --service-principal --federated-token` and `az account get-access-token`,
- * then `bao write auth/<mount>/login` and one `bao kv get` per secret. Azure DevOps' assertion is
- * fetched before the clock starts (AzureCLI@2 asks for it too), so the figure is a lower bound.
+ * The documented manual flow as the agent runs it: an AzureCLI@2 step (bench/azureCli2.js, the
+ * same calls in the same order) whose inline bash script runs `az account get-access-token`,
+ * `bao write auth/<mount>/login` and one `bao kv get` per secret and publishes each value with a
+ * `##vso[task.setvariable]` line. Timed as the task is, from the process's start to its exit, in a
+ * fresh Agent.TempDirectory (the agent empties it for every job, and AzureCLI@2 keeps az's
+ * configuration there). Fails the bench unless every value was published.
  */
-function manualFlowOnce(
-  world: World,
-  bao: OpenBao,
-  n: number,
-  home: string,
-  az: { dir: string; env: NodeJS.ProcessEnv },
-  parts: ManualParts[],
-): () => Promise<number> {
-  const baoEnv = { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: VAULT_ADDRESS.tls, BAO_CACERT: world.ca.certPath };
+function manualFlowOnce(world: World, bao: OpenBao, n: number, home: string, cloud: string, parts: ManualParts[]): () => Promise<number> {
+  const lines = [
+    'set -eu',
+    `jwt=$(az account get-access-token --resource ${DEFAULT_RESOURCE} --query accessToken --output tsv)`,
+    `token=$(${bao.bin} write -field=token auth/${JWT_MOUNT}/login role=${JWT_ROLE} jwt="$jwt")`,
+    'export BAO_TOKEN="$token"',
+    ...Array.from({ length: n }, (_, i) => [
+      `value=$(${bao.bin} kv get -field=value ${benchPath(i)})`,
+      `echo "##vso[task.setvariable variable=BENCH_P${i};issecret=true]$value"`,
+    ]).flat(),
+  ];
+  const id = world.ids.wif.connectionId;
   return async () => {
-    const assertion = await federatedAssertion(world);
-    const configDir = mkdtempSync(join(home, 'az-run-'));
-    cpSync(az.dir, configDir, { recursive: true });
-    const env = { ...az.env, AZURE_CONFIG_DIR: configDir };
-    const step = async (command: string, args: string[], stepEnv: NodeJS.ProcessEnv, what: string) => {
-      const r = await run(command, args, stepEnv);
-      const out = r.stdout.trim();
-      if (r.code !== 0 || (what !== 'az login' && !out)) throw new Error(`${what}: exit ${r.code}: ${r.stderr.slice(0, 500)}`);
-      return out;
-    };
+    const tempDir = mkdtempSync(join(home, 'agent-temp-'));
+    mkdirSync(join(tempDir, '.azclitask'));
+    cpSync(cloud, join(tempDir, '.azclitask', 'clouds.config'));
+    const partsFile = join(home, 'parts.json');
     try {
-      const t0 = process.hrtime.bigint();
-      const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
-      // biome-ignore format: one command per line
-      await step('az', ['login', '--service-principal', '-u', world.ids.wif.clientId, '--tenant', TENANT_ID, '--allow-no-subscriptions', '--federated-token', assertion, '--output', 'none'], env, 'az login');
-      const t1 = process.hrtime.bigint();
-      // biome-ignore format: one command per line
-      const entraToken = await step('az', ['account', 'get-access-token', '--resource', DEFAULT_RESOURCE, '--query', 'accessToken', '--output', 'tsv'], env, 'az account get-access-token');
-      const t2 = process.hrtime.bigint();
-      const token = await step(
-        bao.bin,
-        ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${entraToken}`],
-        baoEnv,
-        'bao write',
+      const { ms, value: r } = await timed(() =>
+        world.runTask({
+          connection: world.ids.wif,
+          program: join(REPO, 'bench', 'azureCli2.js'),
+          tempDir,
+          inputs: { connectedServiceNameARM: id, scriptType: 'bash', scriptLocation: 'inlineScript', inlineScript: lines.join('\n') },
+          env: {
+            [`ENDPOINT_DATA_${id}_ENVIRONMENT`]: BENCH_CLOUD,
+            [`ENDPOINT_DATA_${id}_SUBSCRIPTIONID`]: BENCH_SUBSCRIPTION,
+            HOME: home,
+            REQUESTS_CA_BUNDLE: world.ca.certPath,
+            AZURE_CORE_COLLECT_TELEMETRY: 'false',
+            AZURE_CORE_SURVEY_MESSAGE: 'false',
+            BAO_ADDR: VAULT_ADDRESS.tls,
+            BAO_CACERT: world.ca.certPath,
+            BENCH_PARTS_FILE: partsFile,
+          },
+        }),
       );
-      for (let i = 0; i < n; i++)
-        await step(bao.bin, ['kv', 'get', '-field=value', benchPath(i)], { ...baoEnv, BAO_TOKEN: token }, 'bao kv get');
-      const total = since(t0);
-      parts.push({ azLogin: Number(t1 - t0) / 1e6, azToken: Number(t2 - t1) / 1e6, bao: since(t2) });
-      return total;
+      const published = publishedSecrets(r.stdout);
+      const wrong = Array.from({ length: n }, (_, i) => i).filter((i) => published.get(`BENCH_P${i}`) !== `bench-value-${i}`);
+      if (r.code !== 0 || wrong.length)
+        throw new Error(
+          `AzureCLI@2 failed or missed ${wrong.length} of ${n} (exit ${r.code}):\n${(r.stdout + r.stderr).split('\n').slice(-15).join('\n')}`,
+        );
+      const timings = JSON.parse(readFileSync(partsFile, 'utf8')) as Array<{ name: string; ms: number }>;
+      parts.push(Object.fromEntries(timings.map((t) => [t.name, t.ms])));
+      return ms;
     } finally {
-      rmSync(configDir, { recursive: true, force: true });
+      rmSync(tempDir, { recursive: true, force: true });
     }
   };
 }
 
 /**
- * The vault CLI's part of the documented manual flow as whole processes: `bao write
+ * The vault CLI's part of the documented manual flow, for the requests it sends: `bao write
  * auth/<mount>/login role=… jwt=…`, then `bao kv get -field=value <path>` per secret, against the
- * same proxied OpenBao. The Entra token it logs in with is minted beforehand (az's part).
+ * same proxied OpenBao. The Entra token it logs in with is minted beforehand (az's part). The reads
+ * run four at a time: what is counted is the requests, not the time.
  */
-function baoFlowOnce(world: World, bao: OpenBao, n: number, home: string): () => Promise<number> {
+async function baoFlow(world: World, bao: OpenBao, n: number, home: string): Promise<void> {
   const env = { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: VAULT_ADDRESS.tls, BAO_CACERT: world.ca.certPath };
-  return async () => {
-    const jwt = world.entra.mintAccessToken({
-      tenantId: TENANT_ID,
-      objectId: world.ids.wif.objectId,
-      appId: world.ids.wif.clientId,
-      audience: DEFAULT_RESOURCE,
-      appidacr: '2',
-    }).token;
-    const { ms } = await timed(async () => {
-      const login = await run(bao.bin, ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${jwt}`], env);
-      if (login.code !== 0) throw new Error(`bao write auth/${JWT_MOUNT}/login: ${login.stderr}`);
-      const token = login.stdout.trim();
-      for (let i = 0; i < n; i++) {
-        const got = await run(bao.bin, ['kv', 'get', '-field=value', benchPath(i)], { ...env, BAO_TOKEN: token });
-        if (got.code !== 0 || !got.stdout.trim()) throw new Error(`bao kv get ${benchPath(i)}: ${got.stderr}`);
-      }
-    });
-    return ms;
+  const jwt = world.entra.mintAccessToken({
+    tenantId: TENANT_ID,
+    objectId: world.ids.wif.objectId,
+    appId: world.ids.wif.clientId,
+    audience: DEFAULT_RESOURCE,
+    appidacr: '2',
+  }).token;
+  const login = await run(bao.bin, ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${jwt}`], env);
+  if (login.code !== 0) throw new Error(`bao write auth/${JWT_MOUNT}/login: ${login.stderr}`);
+  const token = login.stdout.trim();
+  let next = 0;
+  const reader = async () => {
+    for (let i = next++; i < n; i = next++) {
+      const got = await run(bao.bin, ['kv', 'get', '-field=value', benchPath(i)], { ...env, BAO_TOKEN: token });
+      if (got.code !== 0 || !got.stdout.trim()) throw new Error(`bao kv get ${benchPath(i)}: ${got.stderr}`);
+    }
   };
+  await Promise.all(Array.from({ length: 4 }, reader));
 }
 
 /** Token accessors and the login mount's leases OpenBao holds now. */
@@ -414,7 +380,13 @@ function countPaths(entries: Array<{ path: string; operation: string }>): Record
 async function main(): Promise<void> {
   const started = Date.now();
   const results: Record<string, unknown> = { node: process.version, runs: RUNS, concurrency: CONCURRENCY };
-  const world = await startWorld({ listenHosts: BEHIND });
+  // The world and the bench's own OpenBao (HTTP/2 over TLS, a plain listener, an audit device)
+  // start side by side: most of an OpenBao's start is its one-node election.
+  const ca = await createCa();
+  const [world, bao] = await Promise.all([
+    startWorld({ ca, listenHosts: BEHIND }),
+    startOpenBao(ca, { audit: true, plainPort: OPENBAO_PLAIN_PORT }),
+  ]);
   const proxies = {
     entra: new DelayProxy({ host: ENTRA_IP, port: 443 }, { host: BEHIND.entra, port: 443 }),
     azdo: new DelayProxy({ host: AZDO_IP, port: 443 }, { host: BEHIND.azdo, port: 443 }),
@@ -428,22 +400,22 @@ async function main(): Promise<void> {
     port: ARM.port,
     publicUrl: `https://${ARM.host}:${ARM.port}/`,
     verifyToken: (token) => verifyJwt(token, world.entra.jwks()),
+    subscriptions: [
+      { subscriptionId: BENCH_SUBSCRIPTION, tenantId: TENANT_ID, displayName: 'Bench', principals: [world.ids.wif.objectId] },
+    ],
   });
   const setRtt = (ms: number) => {
     for (const p of Object.values(proxies)) p.rttMs = ms;
   };
-  let bao: OpenBao | undefined;
   const home = mkdtempSync(join(tmpdir(), 'val-bench-home-'));
   const probeDir = mkdtempSync(join(tmpdir(), 'val-bench-probe-'));
   try {
     for (const p of Object.values(proxies)) await p.start();
-    bao = await startOpenBao(world.ca, { audit: true, plainPort: OPENBAO_PLAIN_PORT });
     await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
-    const server = bao;
     for (let i = 0; i < Math.max(...COUNTS); i += 20) {
       await Promise.all(
         Array.from({ length: Math.min(20, Math.max(...COUNTS) - i) }, async (_, k) => {
-          const a = await server.api('POST', `secret/data/ci/bench/p${i + k}`, { data: { value: `bench-value-${i + k}` } });
+          const a = await bao.api('POST', `secret/data/ci/bench/p${i + k}`, { data: { value: `bench-value-${i + k}` } });
           if (a.status >= 300) throw new Error(`seed ${benchPath(i + k)}: ${a.status}`);
         }),
       );
@@ -475,6 +447,21 @@ async function main(): Promise<void> {
       return;
     }
 
+    // `npm run bench -- --manual`: only the manual flow beside the task, N = 1 (or BENCH_N) at RTT 0
+    // (or BENCH_RTT), with the median of each part of AzureCLI@2's run.
+    if (process.argv.includes('--manual')) {
+      const skipped = manualSkipped();
+      if (skipped) throw new Error(skipped);
+      setRtt(process.env.BENCH_RTT ? Number(process.env.BENCH_RTT) : 0);
+      const n = Number(process.env.BENCH_N) || 1;
+      const parts: ManualParts[] = [];
+      const cloud = await benchCloud(home, arm.url, world.ca.certPath);
+      const [task, flow] = await interleaved(RUNS, [taskOnce(world, { n, tls: true }), manualFlowOnce(world, bao, n, home, cloud, parts)]);
+      console.log(`task ${fmt(task)}, manual flow ${fmt(flow)}: ${(flow.median / task.median).toFixed(1)}×`);
+      for (const k of Object.keys(parts[0])) console.log(`  ${k.padEnd(18)} ${fmt(stats(parts.map((p) => p[k])))}`);
+      return;
+    }
+
     // Node 20 (the bench's own) and the newest Node 24 an agent ships.
     const node24 = agentRuntimes()
       .filter((r) => r.installed && r.version.startsWith('24.'))
@@ -496,7 +483,8 @@ async function main(): Promise<void> {
         ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })),
         ...nodes.map((nd) => emptyOnce(world, nd.binary)),
       ];
-      const got = await interleaved(RUNS, series);
+      // One round not counted before the first RTT's rounds: it warms the caches for all of them.
+      const got = await interleaved(RUNS, series, rtt === RTTS[0] ? 1 : 0);
       cells.forEach((c, i) => {
         measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]);
       });
@@ -543,26 +531,24 @@ async function main(): Promise<void> {
     const skipped = manualSkipped();
     if (skipped) results.manual = { skipped };
     else {
-      const az = await azTemplate(home, arm.url, world.ca.certPath);
+      const cloud = await benchCloud(home, arm.url, world.ca.certPath);
       const manual = [];
       for (const rtt of RTTS) {
         setRtt(rtt);
-        const parts = MANUAL_COUNTS.map(() => [] as ManualParts[]);
-        const series = MANUAL_COUNTS.flatMap((n, i) => [
-          taskOnce(world, { n, tls: true }),
-          manualFlowOnce(world, server, n, home, az, parts[i]),
-        ]);
+        const counts = MANUAL_COUNTS.filter((n) => n === 1 || rtt === 0);
+        const parts = counts.map(() => [] as ManualParts[]);
+        const series = counts.flatMap((n, i) => [taskOnce(world, { n, tls: true }), manualFlowOnce(world, bao, n, home, cloud, parts[i])]);
         const got = await interleaved(RUNS, series, 0);
-        for (const [i, n] of MANUAL_COUNTS.entries()) {
+        for (const [i, n] of counts.entries()) {
           const [task, flow] = [got[2 * i], got[2 * i + 1]];
-          const part = (k: keyof ManualParts) => round(stats(parts[i].map((p) => p[k])).median);
+          const names = Object.keys(parts[i][0]);
           manual.push({
             rtt,
             n,
             taskMs: round(task.median),
             manualMs: round(flow.median),
             ratio: Number((flow.median / task.median).toFixed(1)),
-            parts: { azLoginMs: part('azLogin'), azTokenMs: part('azToken'), baoMs: part('bao') },
+            parts: Object.fromEntries(names.map((k) => [k, round(stats(parts[i].map((p) => p[k])).median)])),
             task,
             manual: flow,
           });
@@ -578,11 +564,11 @@ async function main(): Promise<void> {
     const taskCost = [];
     const manualCost = [];
     for (const n of COUNTS) {
-      const before = await held(server);
-      let mark = server.auditedRequests().length;
+      const before = await held(bao);
+      let mark = bao.auditedRequests().length;
       const main = await runTask(world, { n, tls: true });
       if (main.run.code !== 0) throw new Error(`main step failed (exit ${main.run.code})`);
-      const mainReqs = server.auditedRequests().slice(mark);
+      const mainReqs = bao.auditedRequests().slice(mark);
       mark += mainReqs.length;
       const post = await runTask(world, {
         n,
@@ -592,8 +578,8 @@ async function main(): Promise<void> {
         variables: taskVariablesFrom(main.run.stdout),
       });
       if (post.run.code !== 0) throw new Error(`post-job step failed (exit ${post.run.code})`);
-      const postReqs = server.auditedRequests().slice(mark);
-      const after = await held(server);
+      const postReqs = bao.auditedRequests().slice(mark);
+      const after = await held(bao);
       taskCost.push({
         n,
         requests: mainReqs.length,
@@ -602,11 +588,11 @@ async function main(): Promise<void> {
         tokensLeft: after.tokens - before.tokens,
         leasesLeft: after.leases - before.leases,
       });
-      const manualBefore = await held(server);
-      const m0 = server.auditedRequests().length;
-      await baoFlowOnce(world, server, n, home)();
-      const manualReqs = server.auditedRequests().slice(m0);
-      const manualAfter = await held(server);
+      const manualBefore = await held(bao);
+      const m0 = bao.auditedRequests().length;
+      await baoFlow(world, bao, n, home);
+      const manualReqs = bao.auditedRequests().slice(m0);
+      const manualAfter = await held(bao);
       manualCost.push({
         n,
         requests: manualReqs.length,
@@ -629,7 +615,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of Object.values(proxies)) await p.stop();
     await arm.close();
-    await bao?.stop();
+    await bao.stop();
     await world.stop();
     rmSync(home, { recursive: true, force: true });
     rmSync(probeDir, { recursive: true, force: true });
@@ -656,12 +642,14 @@ function report(r: Record<string, any>): void {
   }
   console.log('\nTimeline, N = 1, TLS, RTT 60 ms (ms since the process started):');
   for (const e of r.timeline.events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
-  console.log('\nThe manual flow (az login, az account get-access-token, bao write, bao kv get per secret):');
+  console.log('\nThe manual flow (AzureCLI@2: az login, then az account get-access-token, bao write, bao kv get per secret):');
   if (!Array.isArray(r.manual)) console.log(`  skipped: ${r.manual.skipped}`);
   else
     for (const m of r.manual)
       console.log(
-        `  RTT ${m.rtt} ms, N = ${m.n}: task ${fmt(m.task)}, manual ${fmt(m.manual)} (${m.ratio}×; az login ${m.parts.azLoginMs} ms, get-access-token ${m.parts.azTokenMs} ms, bao ${m.parts.baoMs} ms)`,
+        `  RTT ${m.rtt} ms, N = ${m.n}: task ${fmt(m.task)}, manual ${fmt(m.manual)} (${m.ratio}×; ${Object.entries(m.parts)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(', ')})`,
       );
   console.log('\nVault cost per job (audit log):');
   for (const c of r.vaultCost.task)

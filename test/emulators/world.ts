@@ -51,6 +51,13 @@ export interface RunOptions {
   secretVariables?: Record<string, string>;
   /** Entry file of the task; default the main execution target. */
   entry?: string;
+  /**
+   * Another Node program to run in the task's place, with the same environment (the bench's
+   * stand-in for AzureCLI@2); an absolute path.
+   */
+  program?: string;
+  /** Entries added to the environment the agent gives, after it is built. */
+  env?: Record<string, string>;
   /** Agent.TempDirectory to use (kept across main and post steps); default a fresh one. */
   tempDir?: string;
   /** System.DefaultWorkingDirectory, the process's working directory; default the world's sources folder. */
@@ -93,6 +100,8 @@ export interface WorldOptions {
   listenHosts?: { entra?: string; azdo?: string };
   /** Vault's database engine over the run's PostgreSQL (database/creds/ci), for the tests that read leases. */
   database?: boolean;
+  /** The CA that issues the servers' certificates; default a new one. */
+  ca?: Ca;
 }
 
 export interface World {
@@ -171,7 +180,7 @@ async function buildWorld(
     unbound: identity('sc-vault-unbound'),
   };
 
-  const ca = await createCa();
+  const ca = options.ca ?? (await createCa());
   const clientCert = await selfSignedClientCert('vault-login-spn');
   const entra = await startEntra({ tls: await ca.issue([...ENTRA_CERT_NAMES]), host: options.listenHosts?.entra, publicHost: ENTRA_HOST });
   const azdo = await startAzdo({
@@ -277,10 +286,10 @@ async function buildWorld(
       secretVariables: opts.secretVariables,
       inputs,
     });
-    const entry = join(taskDir, opts.entry ?? 'main.js');
+    const entry = opts.program ?? join(taskDir, opts.entry ?? 'main.js');
     return spawnStep(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), entry], {
       cwd: opts.workingDirectory ?? workingDirectory,
-      env,
+      env: { ...env, ...opts.env },
       tempDir,
       cancelWhen: opts.cancelWhen,
     });
