@@ -4,6 +4,7 @@
 // trips. It forwards bytes and never looks into them (TLS stays end to end). The kernel here has no
 // netem qdisc, so this stands in for it inside the private network namespace.
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export class DelayProxy {
   /** The round-trip time it adds; may change between connections. */
@@ -30,7 +31,7 @@ export class DelayProxy {
   private accept(client: net.Socket): void {
     this.connections++;
     const rtt = this.rttMs;
-    const accepted = Date.now();
+    const accepted = performance.now();
     const upstream = net.connect(this.target.port, this.target.host);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
@@ -49,6 +50,11 @@ export class DelayProxy {
     pipeDelayed(upstream, client, rtt / 2, 0);
   }
 
+  /** The port it listens on (the one asked for, or the one the system chose for 0). */
+  get port(): number {
+    return (this.server?.address() as net.AddressInfo | null)?.port ?? this.listenAt.port;
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
@@ -59,24 +65,34 @@ export class DelayProxy {
 
 /**
  * Forwards `from` to `to`, each chunk delivered `delayMs` after it arrived but never before
- * `notBefore` + `delayMs`, in order; the end of the stream follows the last chunk.
+ * `notBefore` + `delayMs`, in order; the end of the stream follows the last chunk. Node's timers
+ * have whole milliseconds and fire late, never early: a timer wakes the queue in the millisecond
+ * the next chunk is due and the event loop's next turns deliver it on time, so that no hop adds a
+ * late timer's fraction. A chunk already due (no delay) is forwarded at once.
  */
 function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number, notBefore: number): void {
   const queue: Array<{ when: number; chunk?: Buffer }> = [];
-  let timer: NodeJS.Timeout | undefined;
+  let waiting = false;
+  const deliver = (chunk?: Buffer) => {
+    if (to.destroyed) return;
+    if (chunk) to.write(chunk);
+    else to.end();
+  };
   const drain = () => {
-    timer = undefined;
-    while (queue.length && queue[0].when <= Date.now()) {
-      const { chunk } = queue.shift()!;
-      if (to.destroyed) return;
-      if (chunk) to.write(chunk);
-      else to.end();
-    }
-    if (queue.length) timer = setTimeout(drain, queue[0].when - Date.now());
+    waiting = false;
+    while (queue.length && queue[0].when <= performance.now()) deliver(queue.shift()!.chunk);
+    if (!queue.length) return;
+    waiting = true;
+    const left = queue[0].when - performance.now();
+    if (left >= 1) setTimeout(drain, Math.floor(left));
+    else setImmediate(drain);
   };
   const push = (chunk?: Buffer) => {
-    queue.push({ when: Math.max(Date.now(), notBefore) + delayMs, chunk });
-    if (!timer) timer = setTimeout(drain, Math.max(0, queue[0].when - Date.now()));
+    const now = performance.now();
+    const when = Math.max(now, notBefore) + delayMs;
+    if (!queue.length && when <= now) return deliver(chunk);
+    queue.push({ when, chunk });
+    if (!waiting) drain();
   };
   from.on('data', (chunk: Buffer) => push(chunk));
   from.on('end', () => push());
