@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import * as sinon from 'sinon';
 import { createCa } from '../emulators/pki';
 import { afterLoading, earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
@@ -182,7 +183,7 @@ describe('start-up entry: opening', () => {
     }
   });
 
-  it('TLS begun on the TCP connection while it connects: the transport’s offer, checked against Node’s own trust', async () => {
+  it('TLS begun on the TCP connection once it has begun: the transport’s offer, checked against Node’s own trust', async () => {
     const ca = await createCa();
     const seen: Array<{ servername: string; protocols: string[] }> = [];
     const leaf = await ca.issue(['localhost']);
@@ -233,15 +234,44 @@ describe('start-up entry: opening', () => {
     }
   });
 
-  it('a TLS connection whose TCP connection was refused is not handed over, however soon it is asked for', async () => {
-    const port = await refusedPort();
-    await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
-    // The refusal is in by now; the TLS connection above it would only learn of it a turn later.
-    const until = Date.now() + 50;
-    while (Date.now() < until);
-    await afterLoading();
-    assert.equal(takeSocket(`https://localhost:${port}`, 'tls'), undefined);
+  it('a TCP connection begins (its name resolved, its connection started) before the TLS set-up holds the main thread', async () => {
+    const server = net.createServer((s) => s.end());
+    const port = await listening(server);
+    const events: string[] = [];
+    // The modules themselves: the entry reads their functions at each call.
+    const netModule = require('node:net') as typeof net;
+    const tlsModule = require('node:tls') as typeof tls;
+    const connect = netModule.connect;
+    const netConnect = sinon.stub(netModule, 'connect').callsFake((...args: unknown[]) => {
+      const socket = (connect as (...a: unknown[]) => net.Socket)(...args);
+      socket.once('lookup', () => events.push('lookup'));
+      return socket;
+    });
+    const tlsConnect = sinon.stub(tlsModule, 'connect').callsFake((...args: unknown[]) => {
+      events.push('tls');
+      return (tlsConnect.wrappedMethod as (...a: unknown[]) => tls.TLSSocket)(...args);
+    });
+    try {
+      await openEarlyConnections({ INPUT_VAULTADDRESS: `https://localhost:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
+    } finally {
+      netConnect.restore();
+      tlsConnect.restore();
+      server.close();
+    }
+    assert.deepEqual(events, ['lookup', 'tls']);
   });
+
+  for (const host of ['localhost', '127.0.0.1']) {
+    it(`a TLS connection whose TCP connection was refused is not handed over, however soon it is asked for (${host})`, async () => {
+      const port = await refusedPort();
+      await openEarlyConnections({ INPUT_VAULTADDRESS: `https://${host}:${port}`, INPUT_AUTHMETHOD: 'approle' }, 'main');
+      // The refusal may be in by now; a TLS connection above it would only learn of it a turn later.
+      const until = Date.now() + 50;
+      while (Date.now() < until);
+      await afterLoading();
+      assert.equal(takeSocket(`https://${host}:${port}`, 'tls'), undefined);
+    });
+  }
 
   it('opens nothing and resolves at once when the environment names nothing', async () => {
     await openEarlyConnections({}, 'main');

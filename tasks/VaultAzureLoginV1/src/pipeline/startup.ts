@@ -81,10 +81,10 @@ export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
 }
 
 /**
- * How long the entry waits, at most, for the host names to resolve before it loads the task: the
- * answer of a lookup (and so the TCP connection's start) is handled on the main thread, which
- * loading holds for tens of milliseconds. From the hosts file or a resolver's cache it takes a
- * millisecond or two.
+ * How long the entry waits, at most, for the host names to resolve before it goes on: the answer
+ * of a lookup (and so the TCP connection's start) is handled on the main thread, which the TLS
+ * set-up and then the loading of the task hold for milliseconds and tens of milliseconds. From the
+ * hosts file or a resolver's cache it takes a millisecond or two.
  */
 export const LOOKUP_WAIT_MS = 20;
 
@@ -100,23 +100,36 @@ function begun(socket: net.Socket, host: string): Promise<void> {
 }
 
 /**
- * Opens what `earlyPlan` names and resolves once every connection has begun (at most
- * LOOKUP_WAIT_MS); never rejects, never fails the step. Every TCP connection is started before the
- * TLS and https modules load (a few milliseconds of compiling), then TLS is begun on those that
- * take it early.
+ * Opens what `earlyPlan` names; never rejects, never fails the step. Every TCP connection is
+ * started first, and the entry waits (at most LOOKUP_WAIT_MS) until each has begun, so that no
+ * connection waits for the main thread to be free before its first packet. Then TLS is begun on
+ * those that take it early: loading the TLS and https modules and making the TLS contexts take a
+ * few milliseconds, during the TCP handshakes.
  */
 export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): Promise<void> {
-  const started: Array<Promise<void>> = [];
+  let opened: Array<{ url: URL; host: string; kind: EarlyKind; socket: net.Socket }>;
   try {
-    const opened = earlyPlan(env, stage).sockets.map(({ origin: o, kind }) => {
+    opened = earlyPlan(env, stage).sockets.map(({ origin: o, kind }) => {
       const url = new URL(o);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const socket = net.connect({ host, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) });
-      started.push(begun(socket, host));
+      // A connection that fails while the entry waits is dropped below, unseen.
+      socket.on('error', () => undefined);
       return { url, host, kind, socket };
     });
+  } catch {
+    // Opening early is an optimisation: the clients connect as usual.
+    return;
+  }
+  if (!opened.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  const lookups = Promise.all(opened.map(({ socket, host }) => begun(socket, host)));
+  await Promise.race([lookups, new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOKUP_WAIT_MS)))]);
+  clearTimeout(timer);
+  try {
     let tls: typeof Tls | undefined;
     for (const { url, host, kind, socket } of opened) {
+      if (socket.destroyed) continue;
       if (kind === 'tcp') {
         offerSocket(url.origin, kind, socket);
         continue;
@@ -130,12 +143,8 @@ export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): 
       if (kind === 'https') adoptOnGlobalAgent(url);
     }
   } catch {
-    // Opening early is an optimisation: the clients connect as usual.
+    // As above.
   }
-  if (!started.length) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(started), new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOKUP_WAIT_MS)))]);
-  clearTimeout(timer);
 }
 
 /**
