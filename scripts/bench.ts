@@ -76,12 +76,19 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 
 /**
  * `warm` rounds not counted, then `runs` rounds, each running every one of `series` once, in turn:
- * the machine's speed drifts, and series compared with each other then drift alike.
+ * the machine's speed drifts, and series compared with each other then drift alike. The `cold`
+ * series run in the counted rounds only (they warm nothing the others need); their figures follow.
  */
-async function interleaved(runs: number, series: Array<() => Promise<number>>, warm = 1): Promise<Stats[]> {
+async function interleaved(
+  runs: number,
+  series: Array<() => Promise<number>>,
+  warm = 1,
+  cold: Array<() => Promise<number>> = [],
+): Promise<Stats[]> {
   for (let i = 0; i < warm; i++) for (const once of series) await once();
-  const samples = series.map(() => [] as number[]);
-  for (let i = 0; i < runs; i++) for (const [k, once] of series.entries()) samples[k].push(await once());
+  const all = [...series, ...cold];
+  const samples = all.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) for (const [k, once] of all.entries()) samples[k].push(await once());
   return samples.map(stats);
 }
 
@@ -429,11 +436,13 @@ async function main(): Promise<void> {
       const rtt = process.env.BENCH_RTT ? Number(process.env.BENCH_RTT) : 60;
       setRtt(rtt);
       const n = Number(process.env.BENCH_N) || 1;
-      const series = [taskOnce(world, { n, tls: true }), emptyOnce(world)];
+      // BENCH_NODE: another Node binary for the task and the empty script (an agent's Node 24, say).
+      const node = process.env.BENCH_NODE || undefined;
+      const series = [taskOnce(world, { n, tls: true, node }), emptyOnce(world, node)];
       const baseline = process.env.BENCH_BASELINE;
       if (baseline) {
         cpSync(baseline, join(world.taskDir, '..', 'baseline'), { recursive: true });
-        series.push(taskOnce(world, { n, tls: true, entry: join('..', 'baseline', 'main.js') }));
+        series.push(taskOnce(world, { n, tls: true, node, entry: join('..', 'baseline', 'main.js') }));
       }
       const [task, empty, base] = await interleaved(RUNS, series);
       const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * rtt;
@@ -441,7 +450,7 @@ async function main(): Promise<void> {
       console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${ratio(task)}`);
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
       const probeFile = join(probeDir, 'timeline.json');
-      await taskOnce(world, { n, tls: true, probe: probeFile })();
+      await taskOnce(world, { n, tls: true, node, probe: probeFile })();
       const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
       for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
       return;
@@ -472,27 +481,50 @@ async function main(): Promise<void> {
     if (node24) nodes.push({ name: node24.version, binary: node24.binary, variants: [true] });
     else results.node24 = { skipped: 'no Node 24 installed (node scripts/runtimes.mjs install)' };
 
-    // Latency: every case and an empty script per Node, in the same rounds, at each RTT.
+    // Latency: every case and an empty script per Node, in the same rounds, at each RTT; and in
+    // those rounds the manual flow, compared with the same case of the task (Node 20, TLS).
+    const skipped = manualSkipped();
+    const cloud = skipped ? undefined : await benchCloud(home, arm.url, world.ca.certPath);
     const cells: Array<{ node: string; binary?: string; tls: boolean; n: number }> = [];
     for (const nd of nodes) for (const tls of nd.variants) for (const n of COUNTS) cells.push({ node: nd.name, binary: nd.binary, tls, n });
     const measured = new Map<string, Stats>();
     const empties = new Map<string, Stats>();
+    const manual = [];
     for (const rtt of RTTS) {
       setRtt(rtt);
       const series = [
         ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })),
         ...nodes.map((nd) => emptyOnce(world, nd.binary)),
       ];
+      const counts = cloud ? MANUAL_COUNTS.filter((n) => n === 1 || rtt === 0) : [];
+      const parts = counts.map(() => [] as ManualParts[]);
+      const flows = counts.map((n, i) => manualFlowOnce(world, bao, n, home, cloud!, parts[i]));
       // One round not counted before the first RTT's rounds: it warms the caches for all of them.
-      const got = await interleaved(RUNS, series, rtt === RTTS[0] ? 1 : 0);
+      const got = await interleaved(RUNS, series, rtt === RTTS[0] ? 1 : 0, flows);
       cells.forEach((c, i) => {
         measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]);
       });
       nodes.forEach((nd, i) => {
         empties.set(`${nd.name}/${rtt}`, got[cells.length + i]);
       });
+      for (const [i, n] of counts.entries()) {
+        const task = measured.get(`${nodes[0].name}/true/${rtt}/${n}`)!;
+        const flow = got[series.length + i];
+        const names = Object.keys(parts[i][0]);
+        manual.push({
+          rtt,
+          n,
+          taskMs: round(task.median),
+          manualMs: round(flow.median),
+          ratio: Number((flow.median / task.median).toFixed(1)),
+          parts: Object.fromEntries(names.map((k) => [k, round(stats(parts[i].map((p) => p[k])).median)])),
+          task,
+          manual: flow,
+        });
+      }
       console.log(`RTT ${rtt} ms measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
+    results.manual = skipped ? { skipped } : manual;
     const latency = [];
     for (const c of cells) {
       for (const rtt of RTTS) {
@@ -526,37 +558,6 @@ async function main(): Promise<void> {
     await taskOnce(world, { n: 1, tls: true, probe: probeFile })();
     const timeline = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
     results.timeline = { rtt: 60, n: 1, tls: true, events: timeline.events };
-
-    // The manual flow side by side, at each RTT: the task and the whole flow in the same rounds.
-    const skipped = manualSkipped();
-    if (skipped) results.manual = { skipped };
-    else {
-      const cloud = await benchCloud(home, arm.url, world.ca.certPath);
-      const manual = [];
-      for (const rtt of RTTS) {
-        setRtt(rtt);
-        const counts = MANUAL_COUNTS.filter((n) => n === 1 || rtt === 0);
-        const parts = counts.map(() => [] as ManualParts[]);
-        const series = counts.flatMap((n, i) => [taskOnce(world, { n, tls: true }), manualFlowOnce(world, bao, n, home, cloud, parts[i])]);
-        const got = await interleaved(RUNS, series, 0);
-        for (const [i, n] of counts.entries()) {
-          const [task, flow] = [got[2 * i], got[2 * i + 1]];
-          const names = Object.keys(parts[i][0]);
-          manual.push({
-            rtt,
-            n,
-            taskMs: round(task.median),
-            manualMs: round(flow.median),
-            ratio: Number((flow.median / task.median).toFixed(1)),
-            parts: Object.fromEntries(names.map((k) => [k, round(stats(parts[i].map((p) => p[k])).median)])),
-            task,
-            manual: flow,
-          });
-        }
-        console.log(`manual flow at RTT ${rtt} ms measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-      }
-      results.manual = manual;
-    }
 
     // Vault's cost per job, from the audit log, at RTT 0: the main step, its post-job step, and
     // what is left; the bao CLI's flow beside it.
