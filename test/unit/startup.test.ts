@@ -6,7 +6,7 @@ import * as tls from 'node:tls';
 import * as sinon from 'sinon';
 import { createCa } from '../emulators/pki';
 import { afterLoading, earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
-import { dropEarly, offerSocket, takeSocket } from '../../tasks/VaultAzureLoginV1/src/vault/early';
+import { dropEarly, offerSocket, takeSocket, whenConnected } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
 const WIF = 'c0ffee00-1111-2222-3333-444455556666';
 
@@ -162,6 +162,36 @@ describe('early connections: handed over once, and only while usable', () => {
     offerSocket(`http://127.0.0.1:${port}`, 'tcp', socket);
     await new Promise((r) => socket.once('close', r));
     assert.equal(takeSocket(`http://127.0.0.1:${port}`, 'tcp'), undefined);
+  });
+
+  it('tells when the TCP connection under a TLS one has connected (its first flight sent), or failed', async () => {
+    const server = net.createServer((s) => s.on('error', () => undefined));
+    const port = await listening(server);
+    const refused = await refusedPort();
+    try {
+      assert.equal(whenConnected(`https://localhost:${port}`, 'tls'), undefined, 'nothing offered');
+      const events: string[] = [];
+      const tcp = net.connect({ host: '127.0.0.1', port });
+      const socket = tls.connect({ socket: tcp, servername: 'localhost' });
+      offerSocket(`https://localhost:${port}`, 'tls', socket, tcp);
+      tcp.once('connect', () => events.push('connect'));
+      assert.equal(tcp.connecting, true);
+      await whenConnected(`https://localhost:${port}`, 'tls')!.then(() => events.push('told'));
+      assert.deepEqual(events, ['connect', 'told']);
+      assert.equal(tcp.connecting, false);
+      // Already connected: at once.
+      await whenConnected(`https://localhost:${port}`, 'tls');
+      assert.equal(whenConnected(`https://localhost:${port}`, 'tcp'), undefined, 'another kind');
+      takeSocket(`https://localhost:${port}`, 'tls')!.socket.destroy();
+      assert.equal(whenConnected(`https://localhost:${port}`, 'tls'), undefined, 'taken');
+
+      const failing = net.connect({ host: '127.0.0.1', port: refused });
+      offerSocket(`https://localhost:${refused}`, 'tls', tls.connect({ socket: failing, servername: 'localhost' }), failing);
+      await whenConnected(`https://localhost:${refused}`, 'tls');
+      assert.equal(failing.destroyed, true);
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { endpointAuthField, loc } from './adapter';
 import { AzureTokenError, AzureTokenSource } from '../auth/tokenSource';
 import { OidcTokenError } from '../auth/jwt';
 import { send } from '../net/http';
-import { hasSocket } from '../vault/early';
+import { hasSocket, whenConnected } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
 import { onFirstRequestSent } from './scheduling';
 
@@ -79,11 +79,16 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   const requestUri = federated ? oidcRequestUri() : undefined;
   let assertion: Promise<string> | undefined;
   // Resolved once the assertion's request is on its way (the first HTTP request started from here),
-  // or once the assertion has settled.
+  // once the TLS connection opened for it at start has sent its first flight, or once the assertion
+  // has settled.
   let assertionSent: Promise<void> | undefined;
   if (requestUri) {
     let sent!: () => void;
     assertionSent = new Promise((resolve) => (sent = resolve));
+    // Looked at before the request takes the connection. Its TLS handshake's round trip covers the
+    // loading below as well as the request's would; a TCP connection still connecting would have
+    // to wait for the loading before the TLS connection on it could send anything.
+    void whenConnected(new URL(requestUri).origin, 'tls')?.then(() => setImmediate(sent));
     // Watched from before it starts: on a connection opened early, it may start at once.
     const watch = onFirstRequestSent(sent);
     assertion = azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds });
@@ -96,8 +101,9 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   }
   const entraOpen = assertion ? openEntraConnection(connection, timeoutSeconds) : undefined;
   // Evaluating arm-rest and MSAL takes tens of milliseconds of the main thread: with an assertion
-  // to ask for, only once that request is on its way, so that the wait for Azure DevOps' answer
-  // covers it rather than the handshakes the request needs waiting for it.
+  // to ask for, only once that request's connection has sent its first flight or the request is on
+  // its way, so that a wait for Azure DevOps (the TLS handshake's, the answer's) covers it rather
+  // than the handshakes waiting for it.
   await assertionSent;
   // Loaded on demand: arm-rest is most of the task's code, and input errors should not wait for it.
   (globalThis as { [TASK_LIB_SLOT]?: typeof tl })[TASK_LIB_SLOT] = tl;

@@ -77,6 +77,21 @@ export function takeSocket(origin: string, kind: EarlyKind): { socket: net.Socke
   return { socket, secure: entry.secure };
 }
 
+/**
+ * Resolves once the TCP connection under the early connection of this kind to `origin` is no longer
+ * connecting: connected (a TLS connection begun on it has then sent its first flight) or failed.
+ * Undefined when there is no such connection or someone took it.
+ */
+export function whenConnected(origin: string, kind: EarlyKind): Promise<void> | undefined {
+  const entry = early().sockets.get(key(origin, kind));
+  if (!entry) return undefined;
+  const tcp = entry.beneath ?? entry.socket;
+  if (!tcp.connecting) return Promise.resolve();
+  return new Promise((resolve) => {
+    for (const event of ['connect', 'error', 'close']) tcp.once(event, () => resolve());
+  });
+}
+
 /** Whether a connection of this kind to `origin` was opened early and nobody has taken it yet. */
 export function hasSocket(origin: string, kind: EarlyKind): boolean {
   try {
