@@ -618,6 +618,7 @@ async function main(): Promise<void> {
     await arm.close();
     await bao.stop();
     await world.stop();
+    await ca.dispose();
     rmSync(home, { recursive: true, force: true });
     rmSync(probeDir, { recursive: true, force: true });
   }

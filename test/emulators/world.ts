@@ -100,7 +100,7 @@ export interface WorldOptions {
   listenHosts?: { entra?: string; azdo?: string };
   /** Vault's database engine over the run's PostgreSQL (database/creds/ci), for the tests that read leases. */
   database?: boolean;
-  /** The CA that issues the servers' certificates; default a new one. */
+  /** The CA that issues the servers' certificates, the caller's to dispose of; default a new one of the world's own. */
   ca?: Ca;
 }
 
@@ -376,7 +376,7 @@ async function buildWorld(
     ],
     async stop() {
       await Promise.all([vault.stop(), entra.close(), azdo.close(), imds.close()]);
-      await ca.dispose();
+      if (!options.ca) await ca.dispose();
       for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
     },
   };
