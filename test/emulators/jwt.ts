@@ -1,6 +1,6 @@
 // Minimal RS256 JSON Web Token helpers on node:crypto, shared by the emulators: signing keys with
 // their public JWK, signing, decoding and verification with descriptive errors.
-import { createPublicKey, createSign, createVerify, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, createVerify, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 
 export interface Jwk {
   kty: 'RSA';
@@ -63,8 +63,16 @@ export class JwtError extends Error {
 
 /** A fresh RSA-2048 signing key with its public JWK. */
 export function newSigningKey(kid: string = randomUUID().replace(/-/g, '').slice(0, 27)): SigningKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+  // Encoded by the key generation itself, then read back: exporting a key object the generation
+  // made can deadlock Node 20 (its mutex is held while the export allocates, and a collection
+  // that ends the generation's job waits for the same mutex).
+  const pair = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const privateKey = createPrivateKey(pair.privateKey);
+  const { n, e } = createPublicKey(pair.publicKey).export({ format: 'jwk' }) as { n: string; e: string };
   return { kid, privateKey, publicJwk: { kty: 'RSA', n, e, kid, use: 'sig', alg: 'RS256', x5t: kid } };
 }
 
