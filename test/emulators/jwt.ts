@@ -61,18 +61,24 @@ export class JwtError extends Error {
   }
 }
 
-/** A fresh RSA-2048 signing key with its public JWK. */
-export function newSigningKey(kid: string = randomUUID().replace(/-/g, '').slice(0, 27)): SigningKey {
-  // Encoded by the key generation itself, then read back: exporting a key object the generation
-  // made can deadlock Node 20 (its mutex is held while the export allocates, and a collection
-  // that ends the generation's job waits for the same mutex).
+/**
+ * A fresh RSA-2048 key pair, encoded by the generation itself and read back: exporting a key
+ * object the generation made can deadlock Node 20 (its mutex is held while the export allocates,
+ * and a collection that ends the generation's job waits for the same mutex).
+ */
+export function rsaKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
   const pair = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const privateKey = createPrivateKey(pair.privateKey);
-  const { n, e } = createPublicKey(pair.publicKey).export({ format: 'jwk' }) as { n: string; e: string };
+  return { privateKey: createPrivateKey(pair.privateKey), publicKey: createPublicKey(pair.publicKey) };
+}
+
+/** A fresh RSA-2048 signing key with its public JWK. */
+export function newSigningKey(kid: string = randomUUID().replace(/-/g, '').slice(0, 27)): SigningKey {
+  const { privateKey, publicKey } = rsaKeyPair();
+  const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   return { kid, privateKey, publicJwk: { kty: 'RSA', n, e, kid, use: 'sig', alg: 'RS256', x5t: kid } };
 }
 

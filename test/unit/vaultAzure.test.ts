@@ -2,7 +2,8 @@
 // statuses and texts as vault-plugin-auth-azure and go-oidc give them, and on success the grant the
 // front turns into a real OpenBao token (the role, the principal and the login's metadata).
 import * as assert from 'node:assert/strict';
-import { generateKeyPairSync, KeyObject, sign } from 'node:crypto';
+import { KeyObject, sign } from 'node:crypto';
+import { rsaKeyPair } from '../emulators/jwt';
 import type { PluginReply } from '../emulators/pluginMounts';
 import { AzureRole, enableAzureAuth, JsonWebKeySet, login, writeAzureRole } from '../emulators/vaultAzure';
 
@@ -22,8 +23,8 @@ const OID = '0f6b2a4e-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
 const ISSUER = `https://sts.windows.net/${TENANT}/`;
 const nowSec = (): number => Math.floor(Date.now() / 1000);
 
-const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signing = rsaKeyPair();
+const stranger = rsaKeyPair();
 const JWKS = { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' }] };
 
 const claims = (overrides: Json = {}): Json => ({
@@ -182,7 +183,7 @@ describe('azure login check (the front of OpenBao answers it for azure mounts)',
   });
 
   it('reads the JWKS at login time, so a rotated key is picked up', async () => {
-    const rotated = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rotated = rsaKeyPair();
     let jwks: JsonWebKeySet = JWKS;
     enableAzureAuth(vault, 'azure-rot', { tenantId: TENANT, resource: RESOURCE, jwks: async () => jwks });
     writeAzureRole(vault, 'azure-rot', 'ci', { bound_service_principal_ids: [OID] });
