@@ -17,11 +17,14 @@ const now = () => Math.round(performance.now() * 10) / 10;
 const note = (what, detail) => events.push({ t: now(), what, detail });
 note('preload', '');
 
-// The task's bundles loaded after its entry (step.js, and what it loads on demand): start and end.
+// The task's bundles loaded after its entry (step.js, and what it loads on demand): start and end
+// of the first require of each (a later one finds it loaded).
 const Module = require('node:module');
 const load = Module._load;
+const loaded = new Set();
 Module._load = function (request, ...rest) {
-  if (!/^\.\/\w+\.js$/.test(request)) return load.call(this, request, ...rest);
+  if (!/^\.\/\w+\.js$/.test(request) || loaded.has(request)) return load.call(this, request, ...rest);
+  loaded.add(request);
   note('load', request.slice(2));
   try {
     return load.call(this, request, ...rest);

@@ -8,26 +8,55 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nm = join(root, 'node_modules');
 
-// Two edits of arm-rest's azure-arm-common.js, each failing the build when its text is gone:
-// - it picks its MSAL major with a computed require(): msalv3 on Node 16 and later, which is every
-//   Node these tasks run on (Node20_1 and Node24 handlers);
+// Edits of arm-rest's files, each failing the build when its text is gone:
+// - azure-arm-common.js picks its MSAL major with a computed require(): msalv3 on Node 16 and
+//   later, which is every Node these tasks run on (Node20_1 and Node24 handlers);
 // - it makes the Azure DevOps client for the OIDC token without keep-alive, so the token request
 //   opens a second TLS connection after the location request (azure-devops-node-api's
 //   typed-rest-client makes a new agent per request then). With keepAlive the two share one
 //   connection: one TCP and TLS handshake less to Azure DevOps on every run. Idle kept-alive
-//   sockets do not hold the process open; through a proxy the tunnel agent closes them.
-const armRestEdits = [
-  ['require(msalVer)', 'require("msalv3")'],
-  ['new azure_devops_node_api_1.WebApi(uri, authHandler)', 'new azure_devops_node_api_1.WebApi(uri, authHandler, { keepAlive: true })'],
+//   sockets do not hold the process open; through a proxy the tunnel agent closes them;
+// - modules the files require at load that serve one path each are required when it runs:
+//   azure-devops-node-api only where arm-rest asks Azure DevOps for the federated assertion itself
+//   (the task asks for it at System.OidcRequestUri when the agent sets it); node-fetch and
+//   https-proxy-agent only for MSAL's requests through the agent's proxy; arm-rest's webClient
+//   (typed-rest-client, which reads the agent's proxy variables at load) only for the ADAL, IMDS
+//   and Azure Stack requests; jsonwebtoken only for ADAL's certificate assertion. The files use
+//   them as `module.member`, `fetch(…)` and `new HttpsProxyAgent(…)`, which read the module when
+//   they run.
+const required = (name, wrap = '') => `${wrap}${wrap ? '(' : ''}require(${JSON.stringify(name)})${wrap ? ')' : ''}`;
+/** `const <variable> = require('<name>')`, whose members are read from the module when used. */
+const onUse = (variable, name, wrap) => [
+  `const ${variable} = ${required(name, wrap)};`,
+  `const ${variable} = new Proxy({}, { get: (_, key) => ${required(name, wrap)}[key] });`,
 ];
-const armRestCommon = {
-  name: 'arm-rest-common',
+/** `const <variable> = require('<name>')`, a function (or class, with `construct`) the file calls. */
+const onCall = (variable, name, construct = false) => [
+  `const ${variable} = ${required(name)};`,
+  `const ${variable} = function (...args) { return ${construct ? 'new ' : ''}(${required(name)})(...args); };`,
+];
+const armRestEdits = {
+  'azure-arm-common.js': [
+    ['require(msalVer)', 'require("msalv3")'],
+    ['new azure_devops_node_api_1.WebApi(uri, authHandler)', 'new azure_devops_node_api_1.WebApi(uri, authHandler, { keepAlive: true })'],
+    onUse('azure_devops_node_api_1', 'azure-devops-node-api'),
+    onUse('webClient', './webClient'),
+    onUse('jwt', 'jsonwebtoken'),
+    onCall('fetch', 'node-fetch'),
+    onCall('HttpsProxyAgent', 'https-proxy-agent', true),
+  ],
+  'azure-arm-endpoint.js': [onUse('webClient', './webClient')],
+  'azCliUtility.js': [onUse('azure_devops_node_api_1', 'azure-devops-node-api'), onUse('webClient', './webClient', '__importStar')],
+};
+const armRestFiles = {
+  name: 'arm-rest-edits',
   setup(b) {
-    b.onLoad({ filter: /azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-common\.js$/ }, (args) => {
+    b.onLoad({ filter: /azure-pipelines-tasks-azure-arm-rest[\\/][\w-]+\.js$/ }, (args) => {
+      const file = parse(args.path).base;
+      if (!armRestEdits[file]) return undefined;
       let src = readFileSync(args.path, 'utf8');
-      for (const [from, to] of armRestEdits) {
-        if (!src.includes(from))
-          throw new Error(`arm-rest's azure-arm-common.js no longer has ${from}; review the arm-rest-common bundle plugin`);
+      for (const [from, to] of armRestEdits[file]) {
+        if (!src.includes(from)) throw new Error(`arm-rest's ${file} no longer has ${from}; review the arm-rest-edits bundle plugin`);
         src = src.replace(from, to);
       }
       return { contents: src, loader: 'js' };
@@ -39,32 +68,23 @@ const armRestCommon = {
 // would take MSAL's single-file CommonJS build whole (0.85 MB unminified, every byte parsed and
 // compiled at each start); re-exporting the two from MSAL's ES modules lets the bundler leave out
 // the public-client, device-code, on-behalf-of, username-password, cache-plugin and other code.
+// They are msal.js, a file of its own (below).
 const msalUsed = ['ConfidentialClientApplication', 'LogLevel'];
-const msalEsm = {
-  name: 'msal-esm',
-  setup(b) {
-    b.onResolve({ filter: /^msalv3$/ }, (args) =>
-      /azure-pipelines-tasks-azure-arm-rest/.test(args.importer) ? { path: 'msalv3', namespace: 'msal-esm' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'msal-esm' }, () => {
-      const arm = readFileSync(join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'azure-arm-common.js'), 'utf8');
-      const called = new Set([...arm.matchAll(/\bmsal\.(\w+)/g)].map((m) => m[1]));
-      const types = [
-        'AppTokenProviderParameters',
-        'AppTokenProviderResult',
-        'ClientCredentialRequest',
-        'Configuration',
-        'IAppTokenProvider',
-        'INetworkModule',
-      ];
-      const unknown = [...called].filter((n) => !msalUsed.includes(n) && !types.includes(n));
-      if (unknown.length)
-        throw new Error(`arm-rest now uses msal.${unknown.join(', msal.')}; add it to msalUsed in the msal-esm bundle plugin`);
-      const esm = JSON.stringify(join(nm, 'msalv3', 'dist', 'index.mjs'));
-      return { contents: `export { ${msalUsed.join(', ')} } from ${esm};\n`, resolveDir: nm, loader: 'js' };
-    });
-  },
-};
+function msalEntry() {
+  const arm = readFileSync(join(nm, 'azure-pipelines-tasks-azure-arm-rest', 'azure-arm-common.js'), 'utf8');
+  const called = new Set([...arm.matchAll(/\bmsal\.(\w+)/g)].map((m) => m[1]));
+  const types = [
+    'AppTokenProviderParameters',
+    'AppTokenProviderResult',
+    'ClientCredentialRequest',
+    'Configuration',
+    'IAppTokenProvider',
+    'INetworkModule',
+  ];
+  const unknown = [...called].filter((n) => !msalUsed.includes(n) && !types.includes(n));
+  if (unknown.length) throw new Error(`arm-rest now uses msal.${unknown.join(', msal.')}; add it to msalUsed in scripts/build.mjs`);
+  return `export { ${msalUsed.join(', ')} } from ${JSON.stringify(join(nm, 'msalv3', 'dist', 'index.mjs'))};\n`;
+}
 
 // arm-rest builds MSAL's proxy client with https-proxy-agent 4, which fails on Node 16 and later
 // ('Protocol "https:" not supported', azure-pipelines-tasks #19639): give it the maintained major
@@ -173,20 +193,31 @@ const lazyExternal = {
   },
 };
 
-// arm-rest, with MSAL, azure-devops-node-api and their dependencies (about 0.4 MB, most of what a
-// start would parse), is a file of its own too: armRest.js, which src/pipeline/azureToken.ts
-// imports only when an AzureRM connection's token is asked for, and then once the assertion request
-// is on its way. arm-rest calls task-lib, which holds the inputs and endpoints it read at load and
-// removed from the environment: armRest.js takes the one instance step.js loaded, which step.js puts
-// in a process-wide slot before the import (a copy of its own would find no endpoint).
+// arm-rest and what it needs (about 0.4 MB, most of what a start would parse) is three files of its
+// own, which src/pipeline/azureToken.ts requires only when an AzureRM connection's token is asked
+// for, and then once the assertion request is on its way:
+// - msal.js, MSAL (above), which the task requires first, on its own;
+// - armRest.js, arm-rest and the rest, required on a later turn of the event loop: a TLS handshake
+//   that completes while one of the two loads goes on in between instead of after both;
+// - azureDevOpsApi.js, azure-devops-node-api, which armRest.js requires only where arm-rest asks
+//   Azure DevOps for the federated assertion itself.
+// arm-rest calls task-lib, which holds the inputs and endpoints it read at load and removed from
+// the environment: armRest.js takes the one instance step.js loaded, which step.js puts in a
+// process-wide slot before the require (a copy of its own would find no endpoint).
 const ARM_REST = 'azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint';
 const TASK_LIB_SLOT = 'vault-azure-login.task-lib';
+const onDemandFiles = [
+  { module: /^azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-endpoint$/, importer: /[\\/]src[\\/]/, file: './armRest.js' },
+  { module: /^msalv3$/, importer: /[\\/]src[\\/]|azure-pipelines-tasks-azure-arm-rest/, file: './msal.js' },
+  { module: /^azure-devops-node-api$/, importer: /azure-pipelines-tasks-azure-arm-rest/, file: './azureDevOpsApi.js' },
+];
 const armRestExternal = {
-  name: 'arm-rest-file',
+  name: 'arm-rest-files',
   setup(b) {
-    b.onResolve({ filter: /^azure-pipelines-tasks-azure-arm-rest[\\/]azure-arm-endpoint$/ }, (args) =>
-      args.kind === 'require-call' && /[\\/]src[\\/]/.test(args.importer) ? { path: './armRest.js', external: true } : undefined,
-    );
+    b.onResolve({ filter: /^[@\w]/ }, (args) => {
+      const f = args.kind === 'require-call' && onDemandFiles.find((o) => o.module.test(args.path) && o.importer.test(args.importer));
+      return f ? { path: f.file, external: true } : undefined;
+    });
   },
 };
 const sharedTaskLib = {
@@ -285,11 +316,28 @@ export async function buildTasks({ outRoot = join(root, 'dist', 'tasks'), minify
       plugins: [armRestExternal, lazyExternal, legacyUrl, replaceModules, sharedExternal],
     });
     if (names.includes('step')) {
+      const armRestDir = join(nm, 'azure-pipelines-tasks-azure-arm-rest');
       await build({
         stdin: { contents: `module.exports = require(${JSON.stringify(ARM_REST)});\n`, resolveDir: root, sourcefile: 'armRest.js' },
         outfile: join(out, 'armRest.js'),
         ...bundling,
-        plugins: [armRestCommon, legacyUrl, msalEsm, proxyAgentShim, replaceModules, sharedTaskLib, tunnelBuffer],
+        plugins: [armRestExternal, armRestFiles, legacyUrl, proxyAgentShim, replaceModules, sharedTaskLib, tunnelBuffer],
+      });
+      await build({
+        stdin: { contents: msalEntry(), resolveDir: nm, sourcefile: 'msal.js' },
+        outfile: join(out, 'msal.js'),
+        ...bundling,
+        plugins: [replaceModules],
+      });
+      await build({
+        stdin: {
+          contents: "module.exports = require('azure-devops-node-api');\n",
+          resolveDir: armRestDir,
+          sourcefile: 'azureDevOpsApi.js',
+        },
+        outfile: join(out, 'azureDevOpsApi.js'),
+        ...bundling,
+        plugins: [legacyUrl, replaceModules, tunnelBuffer],
       });
     }
     const lazy = lazyModules.filter((m) => existsSync(join(taskDir, m.file)));

@@ -14,7 +14,10 @@ import { AUTH_MOUNT, ROLE } from '../emulators/seed';
 import { REPO, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/world';
 import { checkRun } from '../helpers/checkRun';
 
-/** Every connection the process opens (host:port) and the moment the task's bundle is required, in order. */
+/**
+ * Every connection the process opens (host:port), the moments the task's bundles are required, and
+ * the first turn of the event loop after MSAL's loading begins, in order.
+ */
 const RECORDER = `'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
@@ -31,7 +34,12 @@ net.Socket.prototype.connect = function (...args) {
 };
 const load = Module.prototype.require;
 Module.prototype.require = function (id) {
-  if (/step\\.js$/.test(id)) events.push('require ' + id);
+  // The first require of each bundle (arm-rest's own require of MSAL finds it loaded).
+  if (/^\\.\\/(step|msal|armRest|azureDevOpsApi)\\.js$/.test(id) && !events.includes('require ' + id)) {
+    events.push('require ' + id);
+    // A turn of the event loop that begins after MSAL's loading: before the next require or after it.
+    if (id === './msal.js') setImmediate(() => events.push('turn'));
+  }
   return load.apply(this, arguments);
 };
 process.on('exit', () => fs.writeFileSync(process.env.VAL_RECORD, JSON.stringify(events)));
@@ -129,6 +137,32 @@ describe('e2e: the start-up entry opens the first connections before the task lo
     published(run);
     assert.equal(connects(events).filter((e) => e === `connect ${VAULT_HOST}:8200`).length, 1, events.join('\n'));
     assert.ok(events.indexOf(`connect ${VAULT_HOST}:8200`) < events.indexOf('require ./step.js'), events.join('\n'));
+  });
+
+  describe('arm-rest, loaded as the proof begins', () => {
+    const onDemand = (events: string[]) => events.filter((e) => /^require \.\/(msal|armRest|azureDevOpsApi)\.js$|^turn$/.test(e));
+
+    it('MSAL first, then arm-rest on a later turn of the event loop; azure-devops-node-api never, with System.OidcRequestUri', async () => {
+      const { run, events } = await recorded({});
+      published(run);
+      assert.deepEqual(onDemand(events), ['require ./msal.js', 'turn', 'require ./armRest.js'], events.join('\n'));
+    });
+
+    it('azure-devops-node-api too where arm-rest asks Azure DevOps for the assertion (no System.OidcRequestUri)', async () => {
+      const { run, events } = await recorded({ variables: { 'System.OidcRequestUri': '' } });
+      published(run);
+      assert.deepEqual(
+        onDemand(events),
+        ['require ./msal.js', 'turn', 'require ./armRest.js', 'require ./azureDevOpsApi.js'],
+        events.join('\n'),
+      );
+    });
+
+    it('a service principal connection: the same two parts, and nothing of azure-devops-node-api', async () => {
+      const { run, events } = await recorded({ connection: world.ids.spKey });
+      published(run);
+      assert.deepEqual(onDemand(events), ['require ./msal.js', 'turn', 'require ./armRest.js'], events.join('\n'));
+    });
   });
 
   it('a Vault that does not listen: the early connection fails unseen, the task explains it as always', async () => {

@@ -29,7 +29,8 @@ const ENDPOINT_TYPE = 'ms.vss-endpoint.service-endpoint-type';
 const BUILT_IN_ENDPOINT_TYPES = ['AzureRM'];
 /**
  * What the built task holds: task.json, its entry files, the task's work they load (step.js) and
- * the modules loaded on demand (armRest.js, awsSdk.js), and the resources the bundles read.
+ * the modules loaded on demand (msal.js, armRest.js, azureDevOpsApi.js, awsSdk.js), and the
+ * resources the bundles read.
  */
 const TASK_FILES = [
   'task.json',
@@ -37,7 +38,9 @@ const TASK_FILES = [
   'prejob.js',
   'post.js',
   'step.js',
+  'msal.js',
   'armRest.js',
+  'azureDevOpsApi.js',
   'awsSdk.js',
   'lib.json',
   'module.json',

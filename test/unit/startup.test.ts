@@ -5,7 +5,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as sinon from 'sinon';
 import { createCa } from '../emulators/pki';
-import { afterLoading, earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
+import { afterLoading } from '../../tasks/VaultAzureLoginV1/src/pipeline/scheduling';
+import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket, whenConnected } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
 const WIF = 'c0ffee00-1111-2222-3333-444455556666';

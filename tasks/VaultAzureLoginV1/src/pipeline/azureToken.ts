@@ -6,7 +6,7 @@ import { OidcTokenError } from '../auth/jwt';
 import { send } from '../net/http';
 import { hasSocket, whenConnected } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
-import { onFirstRequestSent } from './scheduling';
+import { afterLoading, onFirstRequestSent } from './scheduling';
 
 /**
  * Where arm-rest's bundle (armRest.js, scripts/build.mjs) finds the task library: this one, which
@@ -106,8 +106,13 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   // than the handshakes waiting for it.
   await assertionSent;
   // Loaded on demand: arm-rest is most of the task's code, and input errors should not wait for it.
+  // In two parts, MSAL (which arm-rest requires) first, with a poll of the event loop between them:
+  // a TLS handshake that completes during the first goes on (the assertion's request is sent) before
+  // the second, not after both.
+  // require(), not import(): Node's ES module loader would start for them, and both are CommonJS.
+  require('msalv3');
+  await afterLoading();
   (globalThis as { [TASK_LIB_SLOT]?: typeof tl })[TASK_LIB_SLOT] = tl;
-  // require(), not import(): Node's ES module loader would start for it, and armRest.js is CommonJS.
   const { AzureRMEndpoint, dispose } =
     require('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint') as typeof import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
   try {

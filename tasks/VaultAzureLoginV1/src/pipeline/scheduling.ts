@@ -41,3 +41,12 @@ export function onFirstRequestSent(fn: () => void): { cancel(): void } {
     },
   };
 }
+
+/**
+ * For code to wait for after loading a bundle (tens of milliseconds of the main thread): the event
+ * loop polls for I/O once, so that the connections whose handshakes completed meanwhile go on (an
+ * early connection's TLS handshake, a request written once it is done) before the next work holds
+ * the thread again. Two turns: in an I/O callback (the entries load the task from one), the first
+ * turn's check phase comes before the loop polls again.
+ */
+export const afterLoading = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));

@@ -148,15 +148,6 @@ export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): 
 }
 
 /**
- * For an entry to wait for after loading the task: the event loop polls for I/O once, so that the
- * early connections that completed while the task loaded (which holds the main thread for tens of
- * milliseconds) go on with their TLS handshakes before the step's own synchronous start (reading
- * its inputs) holds it again. Two turns: the entry loads the task from an I/O callback, and the
- * first turn's check phase comes before the loop polls again.
- */
-export const afterLoading = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-
-/**
  * Request options that change how the server is checked, what the client presents or where it
  * connects: a connection asked for with any of them is not the early one (made with Node's defaults).
  */
