@@ -24,7 +24,7 @@ const nm = join(root, 'node_modules');
 //   and Azure Stack requests; jsonwebtoken only for ADAL's certificate assertion. The files use
 //   them as `module.member`, `fetch(…)` and `new HttpsProxyAgent(…)`, which read the module when
 //   they run.
-const required = (name, wrap = '') => `${wrap}${wrap ? '(' : ''}require(${JSON.stringify(name)})${wrap ? ')' : ''}`;
+const required = (name, wrap) => (wrap ? `${wrap}(require(${JSON.stringify(name)}))` : `require(${JSON.stringify(name)})`);
 /** `const <variable> = require('<name>')`, whose members are read from the module when used. */
 const onUse = (variable, name, wrap) => [
   `const ${variable} = ${required(name, wrap)};`,
@@ -195,7 +195,8 @@ const lazyExternal = {
 
 // arm-rest and what it needs (about 0.4 MB, most of what a start would parse) is three files of its
 // own, which src/pipeline/azureToken.ts requires only when an AzureRM connection's token is asked
-// for, and then once the assertion request is on its way:
+// for (with workload identity federation, once the assertion's connection has sent its first
+// flight or its request is on its way):
 // - msal.js, MSAL (above), which the task requires first, on its own;
 // - armRest.js, arm-rest and the rest, required on a later turn of the event loop: a TLS handshake
 //   that completes while one of the two loads goes on in between instead of after both;
