@@ -163,6 +163,23 @@ describe('e2e: the start-up entry opens the first connections before the task lo
       published(run);
       assert.deepEqual(onDemand(events), ['require ./msal.js', 'turn', 'require ./armRest.js'], events.join('\n'));
     });
+
+    // arm-rest's ADAL path, which USE_MSAL=false still takes, requires what it uses when it uses it:
+    // webClient for the request, jsonwebtoken for the certificate's assertion.
+    for (const [name, who] of [
+      ['key', 'spKey'],
+      ['certificate', 'spCert'],
+    ] as const) {
+      it(`USE_MSAL=false, a service principal with a ${name}: arm-rest's ADAL request at Entra ID's v1 endpoint`, async () => {
+        const before = world.entra.requests.length;
+        const { run } = await recorded({ connection: world.ids[who], variables: { USE_MSAL: 'false' } });
+        published(run);
+        assert.deepEqual(
+          world.entra.requests.slice(before).map((r) => `${r.method} ${r.host}${r.path.replace(/^\/[^/]+/, '/<tenant>')}`),
+          ['POST login.windows.net/<tenant>/oauth2/token/'],
+        );
+      });
+    }
   });
 
   it('a Vault that does not listen: the early connection fails unseen, the task explains it as always', async () => {
