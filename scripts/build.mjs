@@ -178,20 +178,29 @@ const replaceModules = {
   },
 };
 
+/**
+ * A plugin that leaves each `require()` for which `fileOf` names a file to that file, beside the
+ * bundle, at run time: the file is a bundle of its own (below).
+ */
+const requiredFromFile = (name, filter, fileOf) => ({
+  name,
+  setup(b) {
+    b.onResolve({ filter }, (args) => {
+      const file = args.kind === 'require-call' ? fileOf(args) : undefined;
+      return file ? { path: file, external: true } : undefined;
+    });
+  },
+});
+
 // Modules a login method loads only when it runs (`require('./awsSdk')` in a function, the AWS SDK
 // of the aws method, about 0.35 MB): each is bundled as a file of its own beside the entries, which
 // require it at run time, so a run of another method neither reads nor compiles it. Taken from the
 // packages' ES modules (mainFields), which leave out what the chain and the signer do not use.
 const lazyModules = [{ source: /[\\/]src[\\/]auth[\\/]awsSdk(\.ts)?$/, name: 'awsSdk', file: join('src', 'auth', 'awsSdk.ts') }];
-const lazyExternal = {
-  name: 'lazy-modules',
-  setup(b) {
-    b.onResolve({ filter: /^\./ }, (args) => {
-      const lazy = args.kind === 'require-call' && lazyModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
-      return lazy ? { path: `./${lazy.name}.js`, external: true } : undefined;
-    });
-  },
-};
+const lazyExternal = requiredFromFile('lazy-modules', /^\./, (args) => {
+  const lazy = lazyModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
+  return lazy && `./${lazy.name}.js`;
+});
 
 // arm-rest and what it needs (about 0.4 MB, most of what a start would parse) is three files of its
 // own, which src/pipeline/azureToken.ts requires only when an AzureRM connection's token is asked
@@ -212,15 +221,11 @@ const onDemandFiles = [
   { module: /^msalv3$/, importer: /[\\/]src[\\/]|azure-pipelines-tasks-azure-arm-rest/, file: './msal.js' },
   { module: /^azure-devops-node-api$/, importer: /azure-pipelines-tasks-azure-arm-rest/, file: './azureDevOpsApi.js' },
 ];
-const armRestExternal = {
-  name: 'arm-rest-files',
-  setup(b) {
-    b.onResolve({ filter: /^[@\w]/ }, (args) => {
-      const f = args.kind === 'require-call' && onDemandFiles.find((o) => o.module.test(args.path) && o.importer.test(args.importer));
-      return f ? { path: f.file, external: true } : undefined;
-    });
-  },
-};
+const armRestExternal = requiredFromFile(
+  'arm-rest-files',
+  /^[@\w]/,
+  (args) => onDemandFiles.find((o) => o.module.test(args.path) && o.importer.test(args.importer))?.file,
+);
 const sharedTaskLib = {
   name: 'shared-task-lib',
   setup(b) {
@@ -243,15 +248,10 @@ const sharedTaskLib = {
 // after opening the step's first connections (src/pipeline/startup.ts): the entries stay a few KB,
 // loaded in a millisecond, and the connections' handshakes overlap the loading of step.js.
 const sharedModules = [{ source: /[\\/]src[\\/]step(\.ts)?$/, name: 'step', file: join('src', 'step.ts') }];
-const sharedExternal = {
-  name: 'shared-modules',
-  setup(b) {
-    b.onResolve({ filter: /^\./ }, (args) => {
-      const shared = args.kind === 'require-call' && sharedModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
-      return shared ? { path: `./${shared.name}.js`, external: true } : undefined;
-    });
-  },
-};
+const sharedExternal = requiredFromFile('shared-modules', /^\./, (args) => {
+  const shared = sharedModules.find((m) => m.source.test(join(args.resolveDir, args.path)));
+  return shared && `./${shared.name}.js`;
+});
 
 // Files the libraries load with computed paths (tl.setResourcePath(__dirname + ...)).
 const runtimeResources = [

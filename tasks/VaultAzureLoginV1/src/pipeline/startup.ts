@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import type * as Https from 'node:https';
 import type * as Tls from 'node:tls';
-import { type EarlyKind, offerSocket, takeSocket } from '../vault/early';
+import { type EarlyKind, offerSocket, onceAny, takeSocket } from '../vault/early';
 
 export interface EarlyPlan {
   /**
@@ -93,10 +93,7 @@ export const LOOKUP_WAIT_MS = 20;
  * IP address begins on the next tick) or has failed.
  */
 function begun(socket: net.Socket, host: string): Promise<void> {
-  if (net.isIP(host)) return Promise.resolve();
-  return new Promise((resolve) => {
-    for (const event of ['lookup', 'connect', 'error', 'close']) socket.once(event, () => resolve());
-  });
+  return net.isIP(host) ? Promise.resolve() : onceAny(socket, ['lookup', 'connect', 'error', 'close']);
 }
 
 /**

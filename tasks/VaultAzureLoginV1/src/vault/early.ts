@@ -86,9 +86,13 @@ export function whenConnected(origin: string, kind: EarlyKind): Promise<void> | 
   const entry = early().sockets.get(key(origin, kind));
   if (!entry) return undefined;
   const tcp = entry.beneath ?? entry.socket;
-  if (!tcp.connecting) return Promise.resolve();
+  return tcp.connecting ? onceAny(tcp, ['connect', 'error', 'close']) : Promise.resolve();
+}
+
+/** Resolves at the first of `events` that `socket` emits. */
+export function onceAny(socket: net.Socket, events: string[]): Promise<void> {
   return new Promise((resolve) => {
-    for (const event of ['connect', 'error', 'close']) tcp.once(event, () => resolve());
+    for (const event of events) socket.once(event, () => resolve());
   });
 }
 
