@@ -375,6 +375,59 @@ async function sizes(): Promise<Sizes> {
   return { vsix: await vsixSize(), entries, taskFolderBytes };
 }
 
+type ProbeEvent = { t: number; what: string; detail: string };
+
+/**
+ * Where the time of a timeline's run goes (N = 1: its requests follow one another): when the
+ * first connection was opened; how long the handshakes took beyond their round trips, to the first
+ * request; each request's wait beyond one RTT (the server's own time, the proxy's hops and the
+ * client's reading of the answer); and the task's own time from each answer to the next request,
+ * and from the last one to its exit.
+ */
+function chainBreakdown(events: ProbeEvent[], rtt: number) {
+  const sorted = [...events].sort((a, b) => a.t - b.t);
+  const at = (what: string) => sorted.find((e) => e.what === what)?.t ?? Number.NaN;
+  const sends = sorted.filter((e) => e.what === 'send');
+  const exit = at('exit');
+  const hops = sends.map((send, i) => {
+    const answer = sorted.find((e) => e.what === 'answer' && e.t >= send.t && e.detail.slice(e.detail.indexOf(' ') + 1) === send.detail);
+    const answered = answer?.t ?? Number.NaN;
+    return {
+      request: send.detail.replace(/^(\S+) (https:\/\/)?([^/]+)/, '$1 $3').replace(/\/[0-9a-f-]{36}/g, '/<id>'),
+      beyondRttMs: round1(answered - send.t - rtt),
+      thenMs: round1((sends[i + 1]?.t ?? exit) - answered),
+    };
+  });
+  const sum = (k: 'beyondRttMs' | 'thenMs') => round1(hops.reduce((a, h) => a + h[k], 0));
+  return {
+    firstConnectMs: at('connect'),
+    handshakesBeyondRttMs: round1((sends[0]?.t ?? Number.NaN) - at('connect') - HANDSHAKE_RTTS * rtt),
+    roundTrips: HANDSHAKE_RTTS + hops.length,
+    serversBeyondRttMs: sum('beyondRttMs'),
+    taskBetweenMs: sum('thenMs'),
+    exitMs: exit,
+    hops,
+  };
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The medians of chainBreakdown's parts over runs, in one line. */
+function medianChain(runs: ReturnType<typeof chainBreakdown>[]): string {
+  const m = (f: (c: ReturnType<typeof chainBreakdown>) => number) => round1(stats(runs.map(f)).median);
+  const hops = runs[0].hops.map((_, i) => m((c) => c.hops[i]?.thenMs ?? Number.NaN));
+  return `handshakes beyond their RTTs ${m((c) => c.handshakesBeyondRttMs)} ms, servers ${m((c) => c.serversBeyondRttMs)} ms, task ${m((c) => c.taskBetweenMs)} ms (after each answer: ${hops.join(', ')}), exit at ${m((c) => c.exitMs)} ms`;
+}
+
+/** The lines that say where a timeline's time goes (chainBreakdown). */
+function chainLines(c: ReturnType<typeof chainBreakdown>, rtt: number): string[] {
+  return [
+    `first connection opened at ${c.firstConnectMs} ms; ${c.roundTrips} round trips on the chain (${c.roundTrips * rtt} ms at RTT ${rtt});`,
+    `beyond them: the handshakes ${c.handshakesBeyondRttMs} ms (to the first request), the servers ${c.serversBeyondRttMs} ms (each answer's wait beyond one RTT), the task ${c.taskBetweenMs} ms (from each answer to the next request or its exit); exit at ${c.exitMs} ms`,
+    ...c.hops.map((h) => `  ${h.request}: server ${h.beyondRttMs} ms beyond the RTT, then the task ${h.thenMs} ms`),
+  ];
+}
+
 function countPaths(entries: Array<{ path: string; operation: string }>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of entries) {
@@ -387,6 +440,10 @@ function countPaths(entries: Array<{ path: string; operation: string }>): Record
 async function main(): Promise<void> {
   const started = Date.now();
   const results: Record<string, unknown> = { node: process.version, runs: RUNS, concurrency: CONCURRENCY };
+  // The sizes (packaging the VSIX takes seconds) are measured while the servers start, which is
+  // mostly OpenBao's waiting for its election: nothing is timed then.
+  const sizing = process.argv.includes('--timeline') || process.argv.includes('--manual') ? undefined : sizes();
+  sizing?.catch(() => undefined);
   // The world and the bench's own OpenBao (HTTP/2 over TLS, a plain listener, an audit device)
   // start side by side: most of an OpenBao's start is its one-node election.
   const ca = await createCa();
@@ -427,6 +484,7 @@ async function main(): Promise<void> {
         }),
       );
     }
+    console.log(`servers started and seeded (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
     // `npm run bench -- --timeline`: only N = 1 (or BENCH_N) over TLS at RTT 60 (or BENCH_RTT), a few
     // times beside the empty script, and its timeline, for looking at one change's effect in a minute.
@@ -451,8 +509,28 @@ async function main(): Promise<void> {
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
       const probeFile = join(probeDir, 'timeline.json');
       await taskOnce(world, { n, tls: true, node, probe: probeFile })();
-      const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
+      const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: ProbeEvent[] };
       for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
+      if (n !== 1) return;
+      for (const line of chainLines(chainBreakdown(events, rtt), rtt)) console.log(line);
+      // The same split, median of RUNS more runs with the probe (the baseline's in the same rounds):
+      // the task's own time on the chain, apart from the servers' and the network's.
+      const chains = [undefined, ...(baseline ? [join('..', 'baseline', 'main.js')] : [])].map((entry, k) => {
+        const got: ReturnType<typeof chainBreakdown>[] = [];
+        const once = async () => {
+          const file = join(probeDir, `chain-${k}-${got.length}.json`);
+          await taskOnce(world, { n, tls: true, node, entry, probe: file })();
+          got.push(chainBreakdown((JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[] }).events, rtt));
+          return 0;
+        };
+        return { name: k === 0 ? 'task' : 'baseline', got, once };
+      });
+      await interleaved(
+        RUNS,
+        chains.map((c) => c.once),
+        0,
+      );
+      for (const { name, got } of chains) console.log(`${name}, medians of ${got.length} probed runs: ${medianChain(got)}`);
       return;
     }
 
@@ -556,8 +634,9 @@ async function main(): Promise<void> {
     setRtt(60);
     const probeFile = join(probeDir, 'timeline.json');
     await taskOnce(world, { n: 1, tls: true, probe: probeFile })();
-    const timeline = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: Array<{ t: number; what: string; detail: string }> };
-    results.timeline = { rtt: 60, n: 1, tls: true, events: timeline.events };
+    const timeline = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: ProbeEvent[] };
+    results.timeline = { rtt: 60, n: 1, tls: true, events: timeline.events, chain: chainBreakdown(timeline.events, 60) };
+    console.log(`timeline recorded (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
     // Vault's cost per job, from the audit log, at RTT 0: the main step, its post-job step, and
     // what is left; the bao CLI's flow beside it.
@@ -603,6 +682,7 @@ async function main(): Promise<void> {
       });
     }
     results.vaultCost = { task: taskCost, manual: manualCost };
+    console.log(`Vault's cost measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
     // Peak memory of the task process (its VmHWM) at N = 200, RTT 0.
     const rss: number[] = [];
@@ -612,7 +692,8 @@ async function main(): Promise<void> {
       rss.push((JSON.parse(readFileSync(f, 'utf8')) as { vmHwmBytes: number }).vmHwmBytes);
     }
     results.peakRss = { n: Math.max(...COUNTS), vmHwm: stats(rss) };
-    results.sizes = await sizes();
+    console.log(`peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    results.sizes = await sizing;
   } finally {
     for (const p of Object.values(proxies)) await p.stop();
     await arm.close();
@@ -644,6 +725,7 @@ function report(r: Record<string, any>): void {
   }
   console.log('\nTimeline, N = 1, TLS, RTT 60 ms (ms since the process started):');
   for (const e of r.timeline.events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
+  for (const line of chainLines(r.timeline.chain, r.timeline.rtt)) console.log(line);
   console.log('\nThe manual flow (AzureCLI@2: az login, then az account get-access-token, bao write, bao kv get per secret):');
   if (!Array.isArray(r.manual)) console.log(`  skipped: ${r.manual.skipped}`);
   else
