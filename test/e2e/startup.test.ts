@@ -15,8 +15,9 @@ import { REPO, startWorld, TaskRun, VAULT_ADDRESS, World } from '../emulators/wo
 import { checkRun } from '../helpers/checkRun';
 
 /**
- * Every connection the process opens (host:port), the moments the task's bundles are required, and
- * the first turn of the event loop after MSAL's loading begins, in order.
+ * Every connection the process opens (host:port), the moments the task's bundles are required, the
+ * first turn of the event loop after MSAL's loading begins, and each client-credential token
+ * request made through MSAL (its scope), in order.
  */
 const RECORDER = `'use strict';
 const fs = require('node:fs');
@@ -40,7 +41,17 @@ Module.prototype.require = function (id) {
     // A turn of the event loop that begins after MSAL's loading: before the next require or after it.
     if (id === './msal.js') setImmediate(() => events.push('turn'));
   }
-  return load.apply(this, arguments);
+  const loaded = load.apply(this, arguments);
+  if (id === './msal.js' && !loaded.__recorded) {
+    loaded.__recorded = true;
+    const proto = loaded.ConfidentialClientApplication.prototype;
+    const acquire = proto.acquireTokenByClientCredential;
+    proto.acquireTokenByClientCredential = function (request) {
+      events.push('msal ' + request.scopes.join(' '));
+      return acquire.apply(this, arguments);
+    };
+  }
+  return loaded;
 };
 process.on('exit', () => fs.writeFileSync(process.env.VAL_RECORD, JSON.stringify(events)));
 `;
@@ -162,6 +173,32 @@ describe('e2e: the start-up entry opens the first connections before the task lo
       const { run, events } = await recorded({ connection: world.ids.spKey });
       published(run);
       assert.deepEqual(onDemand(events), ['require ./msal.js', 'turn', 'require ./armRest.js'], events.join('\n'));
+    });
+
+    describe("MSAL's code, compiled while the assertion is on its way", () => {
+      const msal = (events: string[]) => events.filter((e) => e.startsWith('msal '));
+      const REAL = 'msal https://management.azure.com//.default';
+      afterEach(() => (world.azdo.latencyMs = 0));
+
+      it('a token request of its own (nothing sent, nothing logged) before the real one, which alone reaches Entra ID', async () => {
+        world.azdo.latencyMs = 400;
+        const before = world.entra.requests.length;
+        const { run, events } = await recorded({});
+        published(run);
+        assert.deepEqual(msal(events), ['msal https://compile.invalid/.default', REAL], events.join('\n'));
+        assert.deepEqual(
+          world.entra.requests.slice(before).map((r) => `${r.method} ${r.path.replace(/^\/[^/]+/, '/<tenant>')}`),
+          ['POST /<tenant>/oauth2/v2.0/token'],
+        );
+        assert.deepEqual(connects(events), FIRST);
+        assert.doesNotMatch(run.stdout + run.stderr, /compile\.invalid/);
+      });
+
+      it('not with a service principal, whose token request goes out at once', async () => {
+        const { run, events } = await recorded({ connection: world.ids.spKey });
+        published(run);
+        assert.deepEqual(msal(events), [REAL], events.join('\n'));
+      });
     });
 
     // arm-rest's ADAL path, which USE_MSAL=false still takes, requires what it uses when it uses it:

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as sinon from 'sinon';
 import { createCa } from '../emulators/pki';
-import { afterLoading } from '../../tasks/VaultAzureLoginV1/src/pipeline/scheduling';
+import { pollOnce } from '../../tasks/VaultAzureLoginV1/src/pipeline/scheduling';
 import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
 import { dropEarly, offerSocket, takeSocket, whenConnected } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
@@ -251,7 +251,7 @@ describe('start-up entry: opening', () => {
           socket.once('connect', () => events.push('connected'));
           const until = Date.now() + 50;
           while (Date.now() < until);
-          void afterLoading().then(() => {
+          void pollOnce().then(() => {
             events.push('step starts');
             socket.destroy();
             this.destroy();
@@ -299,7 +299,7 @@ describe('start-up entry: opening', () => {
       // The refusal may be in by now; a TLS connection above it would only learn of it a turn later.
       const until = Date.now() + 50;
       while (Date.now() < until);
-      await afterLoading();
+      await pollOnce();
       assert.equal(takeSocket(`https://${host}:${port}`, 'tls'), undefined);
     });
   }

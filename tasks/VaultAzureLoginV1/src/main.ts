@@ -1,13 +1,13 @@
 // Entry of the main step (execution): the task's work, unless runAsPreJob gave it to the pre-job step.
 // A small file: it opens the step's first connections, then loads the task (step.js), whose
 // loading they overlap.
-import { afterLoading } from './pipeline/scheduling';
+import { pollOnce } from './pipeline/scheduling';
 import { openEarlyConnections } from './pipeline/startup';
 import type * as Step from './step';
 
 export const main = async (): Promise<void> => {
   const step = require('./step') as typeof Step;
-  await afterLoading();
+  await pollOnce();
   return step.taskStep('main');
 };
 

@@ -1,13 +1,13 @@
 // Entry of the pre-job step (prejobexecution), which the agent runs before the job's first step,
 // checkout included: the task's work when runAsPreJob is true, else nothing. Like main.js, it opens
 // the first connections before it loads the task (step.js).
-import { afterLoading } from './pipeline/scheduling';
+import { pollOnce } from './pipeline/scheduling';
 import { openEarlyConnections } from './pipeline/startup';
 import type * as Step from './step';
 
 export const prejob = async (): Promise<void> => {
   const step = require('./step') as typeof Step;
-  await afterLoading();
+  await pollOnce();
   return step.taskStep('prejob');
 };
 

@@ -6,7 +6,8 @@ import { OidcTokenError } from '../auth/jwt';
 import { send } from '../net/http';
 import { hasSocket, whenConnected } from '../vault/early';
 import { azdoOidcTokenSource } from './oidcToken';
-import { afterLoading, onFirstRequestSent } from './scheduling';
+import { pollOnce, onFirstRequestSent } from './scheduling';
+import type { NetworkResponse } from 'msalv3';
 
 /**
  * Where arm-rest's bundle (armRest.js, scripts/build.mjs) finds the task library: this one, which
@@ -63,6 +64,41 @@ function openEntraConnection(connection: string, timeoutSeconds: number): Promis
   );
 }
 
+/** What compileMsalAhead needs of arm-rest's credentials: where and for whom MSAL asks. */
+interface MsalClient {
+  authorityUrl: string;
+  tenantId: string;
+  clientId: string;
+}
+
+/**
+ * Runs MSAL's client-credential token request once with a made-up assertion and answer, so that
+ * V8 compiles its code (it compiles a function when the function is first called) while the step
+ * waits for Azure DevOps' answer, rather than once the assertion has arrived, on the way to Entra
+ * ID. An MSAL instance of its own, with the connection's authority (MSAL then takes the same path),
+ * whose network client answers from within the process a turn of the event loop later, so that
+ * what arrives meanwhile goes first: nothing is sent or logged, and the instance and its cache are
+ * dropped. A failure only means that less was compiled ahead.
+ */
+function compileMsalAhead(client: MsalClient): void {
+  try {
+    const { ConfidentialClientApplication } = require('msalv3') as typeof import('msalv3');
+    const answer = { status: 200, headers: {}, body: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'x' } };
+    const app = new ConfidentialClientApplication({
+      auth: { clientId: client.clientId, authority: new URL(client.tenantId, client.authorityUrl).toString(), clientAssertion: 'x' },
+      system: {
+        networkClient: {
+          sendGetRequestAsync: () => Promise.reject(new Error('not sent')),
+          sendPostRequestAsync: <T>() => new Promise<NetworkResponse<T>>((resolve) => setImmediate(resolve, answer as NetworkResponse<T>)),
+        },
+      },
+    });
+    app.acquireTokenByClientCredential({ scopes: ['https://compile.invalid/.default'] }).catch(() => undefined);
+  } catch {
+    // As above.
+  }
+}
+
 /**
  * Every scheme arm-rest supports: WorkloadIdentityFederation, ServicePrincipal (key or
  * certificate) and ManagedServiceIdentity. The token is requested for exactly `resource`, because
@@ -82,6 +118,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   // once the TLS connection opened for it at start has sent its first flight, or once the assertion
   // has settled.
   let assertionSent: Promise<void> | undefined;
+  let assertionDone = false;
   if (requestUri) {
     let sent!: () => void;
     assertionSent = new Promise((resolve) => (sent = resolve));
@@ -93,6 +130,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
     const watch = onFirstRequestSent(sent);
     assertion = azdoOidcTokenSource({ requestUri, serviceConnectionId: connection, timeoutSeconds });
     const settled = () => {
+      assertionDone = true;
       watch.cancel();
       sent();
     };
@@ -111,7 +149,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
   // the second, not after both.
   // require(), not import(): Node's ES module loader would start for them, and both are CommonJS.
   require('msalv3');
-  await afterLoading();
+  await pollOnce();
   (globalThis as { [TASK_LIB_SLOT]?: typeof tl })[TASK_LIB_SLOT] = tl;
   const { AzureRMEndpoint, dispose } =
     require('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint') as typeof import('azure-pipelines-tasks-azure-arm-rest/azure-arm-endpoint');
@@ -130,7 +168,13 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
     credentials.baseUrl = resource;
     // The exchange goes out once the connection to Entra is free: the assertion and that connection
     // take the same round trips, and a request sent a moment early would open a connection of its own.
-    if (assertion) credentials.getFederatedToken = () => Promise.all([assertion, entraOpen]).then(([jwt]) => jwt);
+    // MSAL's code is compiled while the assertion is on its way, after a poll of the event loop
+    // (a handshake or answer that is in goes first).
+    if (assertion)
+      credentials.getFederatedToken = () => {
+        if (!assertionDone) void pollOnce().then(() => assertionDone || compileMsalAhead(credentials as unknown as MsalClient));
+        return Promise.all([assertion, entraOpen]).then(([jwt]) => jwt);
+      };
     const token = await credentials.getToken();
     if (typeof token !== 'string' || !token) throw new Error(loc('TokenEmpty'));
     return { token, scheme };

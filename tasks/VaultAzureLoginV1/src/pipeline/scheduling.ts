@@ -43,10 +43,10 @@ export function onFirstRequestSent(fn: () => void): { cancel(): void } {
 }
 
 /**
- * For code to wait for after loading a bundle (tens of milliseconds of the main thread): the event
- * loop polls for I/O once, so that the connections whose handshakes completed meanwhile go on (an
- * early connection's TLS handshake, a request written once it is done) before the next work holds
- * the thread again. Two turns: in an I/O callback (the entries load the task from one), the first
- * turn's check phase comes before the loop polls again.
+ * The event loop polls for I/O once, so that what came in meanwhile goes on (a TLS handshake's next
+ * step, a request written once its connection is ready, an answer) before the next work holds the
+ * main thread: after loading a bundle (tens of milliseconds), or before work that can wait. Two
+ * turns: in an I/O callback (the entries load the task from one), the first turn's check phase
+ * comes before the loop polls again.
  */
-export const afterLoading = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+export const pollOnce = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
