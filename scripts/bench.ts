@@ -389,6 +389,8 @@ function chainBreakdown(events: ProbeEvent[], rtt: number) {
   const at = (what: string) => sorted.find((e) => e.what === what)?.t ?? Number.NaN;
   const sends = sorted.filter((e) => e.what === 'send');
   const exit = at('exit');
+  // "POST dev.azure.com/…", "GET https://vault.example.com:8400/… (h2)": the host name alone.
+  const firstHost = (sends[0]?.detail.split(' ')[1] ?? '').replace(/^https?:\/\//, '').split(/[/:]/)[0];
   const hops = sends.map((send, i) => {
     const answer = sorted.find((e) => e.what === 'answer' && e.t >= send.t && e.detail.slice(e.detail.indexOf(' ') + 1) === send.detail);
     const answered = answer?.t ?? Number.NaN;
@@ -402,6 +404,10 @@ function chainBreakdown(events: ProbeEvent[], rtt: number) {
   return {
     firstConnectMs: at('connect'),
     handshakesBeyondRttMs: round1((sends[0]?.t ?? Number.NaN) - at('connect') - HANDSHAKE_RTTS * rtt),
+    // Of which: from the end of the first connection's TLS handshake to its request.
+    firstSendAfterTlsMs: round1(
+      (sends[0]?.t ?? Number.NaN) - (sorted.find((e) => e.what === 'tls up' && e.detail.startsWith(`${firstHost}:`))?.t ?? Number.NaN),
+    ),
     roundTrips: HANDSHAKE_RTTS + hops.length,
     serversBeyondRttMs: sum('beyondRttMs'),
     taskBetweenMs: sum('thenMs'),
@@ -416,14 +422,14 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 function medianChain(runs: ReturnType<typeof chainBreakdown>[]): string {
   const m = (f: (c: ReturnType<typeof chainBreakdown>) => number) => round1(stats(runs.map(f)).median);
   const hops = runs[0].hops.map((_, i) => m((c) => c.hops[i]?.thenMs ?? Number.NaN));
-  return `handshakes beyond their RTTs ${m((c) => c.handshakesBeyondRttMs)} ms, servers ${m((c) => c.serversBeyondRttMs)} ms, task ${m((c) => c.taskBetweenMs)} ms (after each answer: ${hops.join(', ')}), exit at ${m((c) => c.exitMs)} ms`;
+  return `handshakes beyond their RTTs ${m((c) => c.handshakesBeyondRttMs)} ms (the first request ${m((c) => c.firstSendAfterTlsMs)} ms after its TLS handshake), servers ${m((c) => c.serversBeyondRttMs)} ms, task ${m((c) => c.taskBetweenMs)} ms (after each answer: ${hops.join(', ')}), exit at ${m((c) => c.exitMs)} ms`;
 }
 
 /** The lines that say where a timeline's time goes (chainBreakdown). */
 function chainLines(c: ReturnType<typeof chainBreakdown>, rtt: number): string[] {
   return [
     `first connection opened at ${c.firstConnectMs} ms; ${c.roundTrips} round trips on the chain (${c.roundTrips * rtt} ms at RTT ${rtt});`,
-    `beyond them: the handshakes ${c.handshakesBeyondRttMs} ms (to the first request), the servers ${c.serversBeyondRttMs} ms (each answer's wait beyond one RTT), the task ${c.taskBetweenMs} ms (from each answer to the next request or its exit); exit at ${c.exitMs} ms`,
+    `beyond them: the handshakes ${c.handshakesBeyondRttMs} ms (to the first request, sent ${c.firstSendAfterTlsMs} ms after its TLS handshake), the servers ${c.serversBeyondRttMs} ms (each answer's wait beyond one RTT), the task ${c.taskBetweenMs} ms (from each answer to the next request or its exit); exit at ${c.exitMs} ms`,
     ...c.hops.map((h) => `  ${h.request}: server ${h.beyondRttMs} ms beyond the RTT, then the task ${h.thenMs} ms`),
   ];
 }
