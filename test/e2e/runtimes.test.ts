@@ -100,6 +100,21 @@ describe('e2e: every Node an agent runs the task with', function () {
         });
       }
 
+      it('workload identity federation with Azure DevOps answering late (MSAL compiled while the assertion is on its way): logs in and publishes, nothing on stderr', async () => {
+        world.azdo.latencyMs = 300;
+        try {
+          const run = await world.runTask({
+            node,
+            connection: world.ids.wif,
+            inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+          });
+          assert.equal(run.code, 0);
+          assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+        } finally {
+          world.azdo.latencyMs = 0;
+        }
+      });
+
       it('aws (credentials from IMDSv2, the request signed by the AWS SDK): logs in and publishes, nothing on stderr', async () => {
         const inputs = {
           authMethod: 'aws',

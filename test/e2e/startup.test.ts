@@ -180,19 +180,21 @@ describe('e2e: the start-up entry opens the first connections before the task lo
       const REAL = 'msal https://management.azure.com//.default';
       afterEach(() => (world.azdo.latencyMs = 0));
 
-      it('a token request of its own (nothing sent, nothing logged) before the real one, which alone reaches Entra ID', async () => {
-        world.azdo.latencyMs = 400;
-        const before = world.entra.requests.length;
-        const { run, events } = await recorded({});
-        published(run);
-        assert.deepEqual(msal(events), ['msal https://compile.invalid/.default', REAL], events.join('\n'));
-        assert.deepEqual(
-          world.entra.requests.slice(before).map((r) => `${r.method} ${r.path.replace(/^\/[^/]+/, '/<tenant>')}`),
-          ['POST /<tenant>/oauth2/v2.0/token'],
-        );
-        assert.deepEqual(connects(events), FIRST);
-        assert.doesNotMatch(run.stdout + run.stderr, /compile\.invalid/);
-      });
+      for (const [name, node] of nodes) {
+        it(`${name}: a token request of its own (nothing sent, nothing logged) before the real one, which alone reaches Entra ID`, async () => {
+          world.azdo.latencyMs = 400;
+          const before = world.entra.requests.length;
+          const { run, events } = await recorded({ node });
+          published(run);
+          assert.deepEqual(msal(events), ['msal https://compile.invalid/.default', REAL], events.join('\n'));
+          assert.deepEqual(
+            world.entra.requests.slice(before).map((r) => `${r.method} ${r.path.replace(/^\/[^/]+/, '/<tenant>')}`),
+            ['POST /<tenant>/oauth2/v2.0/token'],
+          );
+          assert.deepEqual(connects(events), FIRST);
+          assert.doesNotMatch(run.stdout + run.stderr, /compile\.invalid/);
+        });
+      }
 
       it('not with a service principal, whose token request goes out at once', async () => {
         const { run, events } = await recorded({ connection: world.ids.spKey });
