@@ -157,7 +157,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
     // MSAL for every scheme: the ADAL paths are deprecated in arm-rest. USE_MSAL=false still wins.
     const endpoint = await new AzureRMEndpoint(connection).getEndpoint(false, true);
     scheme = endpoint.scheme ?? scheme;
-    const credentials = endpoint.applicationTokenCredentials as unknown as {
+    const credentials = endpoint.applicationTokenCredentials as unknown as MsalClient & {
       activeDirectoryResourceId: string;
       baseUrl: string;
       getToken(force?: boolean): Promise<string>;
@@ -172,7 +172,7 @@ export const armRestTokenSource: AzureTokenSource = async (connection, resource,
     // (a handshake or answer that is in goes first).
     if (assertion)
       credentials.getFederatedToken = () => {
-        if (!assertionDone) void pollOnce().then(() => assertionDone || compileMsalAhead(credentials as unknown as MsalClient));
+        if (!assertionDone) void pollOnce().then(() => assertionDone || compileMsalAhead(credentials));
         return Promise.all([assertion, entraOpen]).then(([jwt]) => jwt);
       };
     const token = await credentials.getToken();
