@@ -81,39 +81,35 @@ describe('e2e: every Node an agent runs the task with', function () {
         assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(), `v${version}`);
       });
 
-      const schemes: Array<[string, (w: World) => Identity]> = [
+      // The last: Azure DevOps answers late, and MSAL is compiled while the assertion is on its way.
+      const schemes: Array<[string, (w: World) => Identity, number?]> = [
         ['workload identity federation (Azure DevOps issuer)', (w) => w.ids.wif],
         ['workload identity federation (Entra-issued assertion)', (w) => w.ids.wifEntra],
         ['service principal with a secret', (w) => w.ids.spKey],
         ['service principal with a certificate', (w) => w.ids.spCert],
         ['managed identity', (w) => w.ids.msi],
+        [
+          'workload identity federation with Azure DevOps answering late (MSAL compiled while the assertion is on its way)',
+          (w) => w.ids.wif,
+          300,
+        ],
       ];
-      for (const [scheme, who] of schemes) {
+      for (const [scheme, who, azdoLatencyMs = 0] of schemes) {
         it(`${scheme}: logs in and publishes, nothing on stderr`, async () => {
-          const run = await world.runTask({
-            node,
-            connection: who(world),
-            inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
-          });
-          assert.equal(run.code, 0);
-          assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+          world.azdo.latencyMs = azdoLatencyMs;
+          try {
+            const run = await world.runTask({
+              node,
+              connection: who(world),
+              inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
+            });
+            assert.equal(run.code, 0);
+            assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
+          } finally {
+            world.azdo.latencyMs = 0;
+          }
         });
       }
-
-      it('workload identity federation with Azure DevOps answering late (MSAL compiled while the assertion is on its way): logs in and publishes, nothing on stderr', async () => {
-        world.azdo.latencyMs = 300;
-        try {
-          const run = await world.runTask({
-            node,
-            connection: world.ids.wif,
-            inputs: { ...base, secrets: 'secret/ci/production/db password | DB_PASSWORD' },
-          });
-          assert.equal(run.code, 0);
-          assert.equal(checkRun(world, run, true).vars.get('DB_PASSWORD'), SECRETS.dbPassword);
-        } finally {
-          world.azdo.latencyMs = 0;
-        }
-      });
 
       it('aws (credentials from IMDSv2, the request signed by the AWS SDK): logs in and publishes, nothing on stderr', async () => {
         const inputs = {
