@@ -3,7 +3,7 @@
 // is returned and never followed, and an answer that is not JSON comes back as its text.
 import * as assert from 'node:assert/strict';
 import type * as http from 'node:http';
-import { LosslessNumber } from 'lossless-json';
+import { LosslessNumber, stringify as stringifyJson } from 'lossless-json';
 import {
   ANSWER_TOO_LARGE,
   MAX_ANSWER_BYTES,
@@ -129,6 +129,43 @@ describe('net/http: the bounds of every outside request', function () {
     assert.equal(parseBody(answer.text), '<html>gateway error {"errors":');
     assert.equal(parseBody(''), undefined);
     assert.deepEqual(parseBody('{"n":12345678901234567890}'), { n: new LosslessNumber('12345678901234567890') });
+  });
+
+  it('parseBody gives every number exactly as sent, whichever parser reads the answer', () => {
+    // Written as Vault writes (compact, a newline after), with numbers as JavaScript writes them:
+    // JSON.parse's result, plain numbers.
+    const compact = '{"lease_duration":0,"data":{"data":{"pin":"0042","n":-7,"f":0.5,"big":9007199254740991},"metadata":{"version":3}}}\n';
+    const plain = parseBody(compact) as { lease_duration: unknown; data: { data: Record<string, unknown> } };
+    assert.deepEqual(plain.data.data, { pin: '0042', n: -7, f: 0.5, big: 9007199254740991 });
+    assert.equal(typeof plain.lease_duration, 'number');
+    // A number JavaScript would write otherwise anywhere in the answer: every number keeps its text.
+    for (const [number, text] of [
+      ['0.10', '0.10'],
+      ['1e3', '1e3'],
+      ['1.0', '1.0'],
+      ['-0', '-0'],
+      ['12345678901234567890', '12345678901234567890'],
+      ['9007199254740993', '9007199254740993'],
+      ['1E-7', '1E-7'],
+    ]) {
+      const body = parseBody(`{"lease_duration":0,"data":{"v":${number},"w":5}}`) as { data: { v: unknown; w: unknown } };
+      assert.deepEqual(body.data.v, new LosslessNumber(text), number);
+      assert.equal(stringifyJson(body.data), `{"v":${text},"w":5}`, number);
+    }
+    // Escapes as Go writes them, white space, keys out of JavaScript's order: the same values.
+    assert.deepEqual(parseBody('{"v":"\\u003cb\\u003e \\u0026"}'), { v: '<b> &' });
+    assert.deepEqual(parseBody('{ "a" : "x" }'), { a: 'x' });
+    assert.deepEqual(Object.keys(parseBody('{"b":"1","2":"x"}') as object), ['2', 'b']);
+    // `__proto__` is an own key of a plain object on both ways, never the prototype.
+    for (const text of ['{"__proto__":{"polluted":"yes"}}', '{"__proto__": {"polluted": "yes"}}']) {
+      const body = parseBody(text) as Record<string, unknown>;
+      assert.equal(Object.getPrototypeOf(body), Object.prototype, text);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(body, '__proto__')?.value, { polluted: 'yes' }, text);
+      assert.equal(body.polluted, undefined, text);
+    }
+    // A key given twice with two values is not taken as either: the answer is not JSON.
+    assert.equal(parseBody('{"v":"a","v":"b"}'), '{"v":"a","v":"b"}');
+    assert.deepEqual(parseBody('{"v":"a","v":"a"}'), { v: 'a' });
   });
 
   it('sends the headers and the JSON body it is given, and nothing the environment says about proxies', async () => {

@@ -37,7 +37,7 @@ export { ANSWER_TOO_LARGE, MAX_ANSWER_BYTES, TransportError };
 
 export interface HttpResponse {
   status: number;
-  /** Parsed JSON with numbers as LosslessNumber, the raw text when it is not JSON, undefined when empty. */
+  /** Parsed JSON with every number exactly as sent (net/http.ts parseBody), the raw text when it is not JSON, undefined when empty. */
   body: unknown;
   /** 'h2' or 'http/1.1'. */
   protocol: string;
