@@ -3,13 +3,11 @@ import { maskAll, maskPiecesOf, publishAll, tooShortToMask, VariableSink } from 
 
 class RecordingSink implements VariableSink {
   readonly events: string[] = [];
-  readonly flagAtSet: Array<string | undefined> = [];
   setSecret(value: string): void {
     if (/[\r\n]/.test(value)) throw new Error('multi-line mask');
     this.events.push(`mask ${value}`);
   }
   setVariable(name: string, value: string, secret: boolean, isOutput: boolean): void {
-    this.flagAtSet.push(process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET);
     this.events.push(`set ${name}=${value} secret=${secret}${isOutput ? ' output' : ''}`);
   }
 }
@@ -39,8 +37,6 @@ describe('masking and publishing', () => {
     }
   });
 
-  afterEach(() => delete process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET);
-
   it('masks each non-empty line of a multi-line value, trimmed and once each, and never white space alone', () => {
     assert.deepEqual(maskPiecesOf('-----BEGIN KEY-----\r\nabc\n\n  def  \nabc\n'), ['-----BEGIN KEY-----', 'abc', 'def']);
     assert.deepEqual(maskPiecesOf('one-line'), ['one-line']);
@@ -59,8 +55,7 @@ describe('masking and publishing', () => {
     );
   });
 
-  it('sets every value as a secret variable and allows multi-line only while setting it', () => {
-    process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET = 'false';
+  it('sets every value as a secret variable in order, a multi-line one unchanged', () => {
     const sink = new RecordingSink();
     const published = publishAll(
       [
@@ -72,16 +67,9 @@ describe('masking and publishing', () => {
       false,
     );
     assert.deepEqual(sink.events, ['set A=x secret=true', 'set PEM=l1\nl2 secret=true', 'set B=y secret=true']);
-    assert.deepEqual(sink.flagAtSet, ['false', 'true', 'false']);
-    assert.equal(process.env.SYSTEM_UNSAFEALLOWMULTILINESECRET, 'false', 'the flag is restored');
     assert.deepEqual(
       published.map((p) => p.name),
       ['A', 'PEM', 'B'],
     );
-  });
-
-  it('removes the multi-line flag again when it was not set before', () => {
-    publishAll([{ name: 'PEM', value: 'l1\nl2', source: 'p pem', secret: true }], new RecordingSink(), false);
-    assert.equal('SYSTEM_UNSAFEALLOWMULTILINESECRET' in process.env, false);
   });
 });

@@ -114,10 +114,19 @@ export const configSource: ConfigSource = {
   },
 };
 
-/** Pipeline variables, through the agent. */
+/**
+ * Pipeline variables, through the agent. A secret one is task-lib's `task.setvariable` command, the
+ * line tl.setVariable writes, without what else it does for a secret: it keeps the value encrypted
+ * for getVariable in this process, which the step never asks for, and reads its key file from disk
+ * to do so (10 ms for 200 secrets, on the way to the step's end), and it refuses a multi-line value
+ * unless SYSTEM_UNSAFEALLOWMULTILINESECRET is true, where the task publishes every value as read.
+ */
 export const variableSink: VariableSink = {
   setSecret: mask,
-  setVariable: (name, value, secret, isOutput) => tl.setVariable(name, value, secret, isOutput),
+  setVariable: (name, value, secret, isOutput) =>
+    secret
+      ? tl.command('task.setvariable', { variable: name, isOutput: String(isOutput), issecret: 'true' }, value)
+      : tl.setVariable(name, value, false, isOutput),
 };
 
 /** The job's own temporary folder, emptied by the agent after the job. */

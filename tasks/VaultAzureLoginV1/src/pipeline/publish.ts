@@ -14,8 +14,6 @@ export interface Variable {
   secret: boolean;
 }
 
-const multiLineFlag = 'SYSTEM_UNSAFEALLOWMULTILINESECRET';
-
 /** A line that is only JSON punctuation and white space (`{`, `],`): structure, nothing secret. */
 const structureOnly = /^[\s{}[\],:"]*$/;
 
@@ -57,26 +55,12 @@ export interface Published {
   secret: boolean;
 }
 
-/**
- * Publishes every variable, its value unchanged. Multi-line secret values are allowed for this
- * process only; the flag is restored afterwards and never becomes a pipeline variable.
- */
+/** Publishes every variable, its value unchanged, multi-line ones included. */
 export function publishAll(vars: Variable[], sink: VariableSink, isOutput: boolean): Published[] {
-  const before = process.env[multiLineFlag];
-  const restore = () => {
-    if (before === undefined) delete process.env[multiLineFlag];
-    else process.env[multiLineFlag] = before;
-  };
   const published: Published[] = [];
-  try {
-    for (const v of vars) {
-      if (/[\r\n]/.test(v.value)) process.env[multiLineFlag] = 'true';
-      else restore();
-      sink.setVariable(v.name, v.value, v.secret, isOutput);
-      published.push({ name: v.name, source: v.source, secret: v.secret });
-    }
-  } finally {
-    restore();
+  for (const v of vars) {
+    sink.setVariable(v.name, v.value, v.secret, isOutput);
+    published.push({ name: v.name, source: v.source, secret: v.secret });
   }
   return published;
 }
