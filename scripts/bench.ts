@@ -290,13 +290,7 @@ function manualFlowOnce(world: World, bao: OpenBao, n: number, home: string, clo
  */
 async function baoFlow(world: World, bao: OpenBao, n: number, home: string): Promise<void> {
   const env = { PATH: process.env.PATH ?? '', HOME: home, BAO_ADDR: VAULT_ADDRESS.tls, BAO_CACERT: world.ca.certPath };
-  const jwt = world.entra.mintAccessToken({
-    tenantId: TENANT_ID,
-    objectId: world.ids.wif.objectId,
-    appId: world.ids.wif.clientId,
-    audience: DEFAULT_RESOURCE,
-    appidacr: '2',
-  }).token;
+  const jwt = connectionJwt(world);
   const login = await run(bao.bin, ['write', '-field=token', `auth/${JWT_MOUNT}/login`, `role=${JWT_ROLE}`, `jwt=${jwt}`], env);
   if (login.code !== 0) throw new Error(`bao write auth/${JWT_MOUNT}/login: ${login.stderr}`);
   const token = login.stdout.trim();
@@ -308,6 +302,66 @@ async function baoFlow(world: World, bao: OpenBao, n: number, home: string): Pro
     }
   };
   await Promise.all(Array.from({ length: 4 }, reader));
+}
+
+/** An Entra access token for the bench's connection, as az and the task get one: what the role logs in with. */
+function connectionJwt(world: World): string {
+  return world.entra.mintAccessToken({
+    tenantId: TENANT_ID,
+    objectId: world.ids.wif.objectId,
+    appId: world.ids.wif.clientId,
+    audience: DEFAULT_RESOURCE,
+    appidacr: '2',
+  }).token;
+}
+
+/** From a timeline: the first read of a secret sent to the last one answered. */
+function readPhaseMs(events: ProbeEvent[]): number {
+  const reads = events.filter((e) => (e.what === 'send' || e.what === 'answer') && e.detail.includes('/v1/secret/data/'));
+  const sent = reads.find((e) => e.what === 'send');
+  const answers = reads.filter((e) => e.what === 'answer');
+  return (answers[answers.length - 1]?.t ?? Number.NaN) - (sent?.t ?? Number.NaN);
+}
+
+/**
+ * The read phase of N secrets over TLS at the current RTT, `runs` times in turn: the task's (from
+ * its timeline, with the probe) beside the same reads by the barest HTTP/2 client
+ * (bench/bareReads.js, under the same Node, with a token of the bench's role, which is revoked
+ * after), and the task's peak memory in those runs. What the bare client needs beyond ⌈N/C⌉ round
+ * trips is Vault's and the network's; what the task needs beyond the bare client is its own.
+ */
+async function readPhases(world: World, bao: OpenBao, probeDir: string, n: number, runs: number, node?: string) {
+  const login = await bao.api('POST', `auth/${JWT_MOUNT}/login`, { role: JWT_ROLE, jwt: connectionJwt(world) }, '');
+  const token: string | undefined = login.body?.auth?.client_token;
+  if (!token) throw new Error(`auth/${JWT_MOUNT}/login: ${login.status}`);
+  const taskMs: number[] = [];
+  const vmHwm: number[] = [];
+  const task = async () => {
+    const file = join(probeDir, `reads-${taskMs.length}.json`);
+    await taskOnce(world, { n, tls: true, node, probe: file })();
+    const record = JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[]; vmHwmBytes: number };
+    taskMs.push(readPhaseMs(record.events));
+    vmHwm.push(record.vmHwmBytes);
+    return 0;
+  };
+  const bare = async () => {
+    const env = {
+      NODE_EXTRA_CA_CERTS: world.ca.certPath,
+      BARE_ORIGIN: VAULT_ADDRESS.tls,
+      BARE_TOKEN: token,
+      BARE_N: String(n),
+      BARE_CONCURRENCY: String(CONCURRENCY),
+    };
+    const got = await run(node ?? process.execPath, [join(REPO, 'bench', 'bareReads.js')], env);
+    if (got.code !== 0) throw new Error(`bench/bareReads.js: ${got.stderr}`);
+    return (JSON.parse(got.stdout) as { ms: number }).ms;
+  };
+  try {
+    const [, bareClient] = await interleaved(runs, [task, bare], 0);
+    return { n, task: stats(taskMs), bareClient, vmHwm: stats(vmHwm) };
+  } finally {
+    await bao.api('POST', 'auth/token/revoke-self', {}, token);
+  }
 }
 
 /** Token accessors and the login mount's leases OpenBao holds now. */
@@ -519,7 +573,14 @@ async function main(): Promise<void> {
       await taskOnce(world, { n, tls: true, node, probe: probeFile })();
       const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: ProbeEvent[] };
       for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
-      if (n !== 1) return;
+      if (n !== 1) {
+        // Many reads: the read phase, the task's beside the barest client's, RUNS times each.
+        const reads = await readPhases(world, bao, probeDir, n, RUNS, node);
+        console.log(
+          `the reads alone (⌈N/C⌉ round trips: ${Math.ceil(n / CONCURRENCY) * rtt} ms): task ${fmt(reads.task)}, a bare HTTP/2 client ${fmt(reads.bareClient)}`,
+        );
+        return;
+      }
       for (const line of chainLines(chainBreakdown(events, rtt), rtt)) console.log(line);
       // The same split, median of RUNS more runs with the probe (the baseline's in the same rounds):
       // the task's own time on the chain, apart from the servers' and the network's.
@@ -692,15 +753,21 @@ async function main(): Promise<void> {
     results.vaultCost = { task: taskCost, manual: manualCost };
     console.log(`Vault's cost measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-    // Peak memory of the task process (its VmHWM) at N = 200, RTT 0.
-    const rss: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const f = join(probeDir, `rss-${i}.json`);
-      await taskOnce(world, { n: Math.max(...COUNTS), tls: true, probe: f })();
-      rss.push((JSON.parse(readFileSync(f, 'utf8')) as { vmHwmBytes: number }).vmHwmBytes);
-    }
-    results.peakRss = { n: Math.max(...COUNTS), vmHwm: stats(rss) };
-    console.log(`peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    // The read phase at N = 200, RTT 60, over TLS: the task's beside the barest client's, and the
+    // task's peak memory (its VmHWM) in the same runs.
+    setRtt(60);
+    const most = Math.max(...COUNTS);
+    const reads = await readPhases(world, bao, probeDir, most, RUNS);
+    results.readPhase = {
+      n: most,
+      rtt: 60,
+      concurrency: CONCURRENCY,
+      roundTripsMs: Math.ceil(most / CONCURRENCY) * 60,
+      task: reads.task,
+      bareClient: reads.bareClient,
+    };
+    results.peakRss = { n: most, rtt: 60, vmHwm: reads.vmHwm };
+    console.log(`read phase and peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     results.sizes = await sizing;
   } finally {
     for (const p of Object.values(proxies)) await p.stop();
@@ -750,8 +817,12 @@ function report(r: Record<string, any>): void {
     );
   for (const c of r.vaultCost.manual)
     console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
+  const p = r.readPhase;
   console.log(
-    `\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`,
+    `\nThe reads alone, N = ${p.n} at RTT ${p.rtt} ms over TLS (⌈N/C⌉ round trips: ${p.roundTripsMs} ms): task ${fmt(p.task)}, a bare HTTP/2 client ${fmt(p.bareClient)}`,
+  );
+  console.log(
+    `Peak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`,
   );
   const s = r.sizes;
   console.log(
