@@ -327,21 +327,18 @@ function readPhaseMs(events: ProbeEvent[]): number {
  * The read phase of N secrets over TLS at the current RTT, `runs` times in turn: the task's (from
  * its timeline, with the probe) beside the same reads by the barest HTTP/2 client
  * (bench/bareReads.js, under the same Node, with a token of the bench's role, which is revoked
- * after), and the task's peak memory in those runs. What the bare client needs beyond ⌈N/C⌉ round
- * trips is Vault's and the network's; what the task needs beyond the bare client is its own.
+ * after). What the bare client needs beyond ⌈N/C⌉ round trips is Vault's and the network's; what
+ * the task needs beyond the bare client is its own.
  */
 async function readPhases(world: World, bao: OpenBao, probeDir: string, n: number, runs: number, node?: string) {
   const login = await bao.api('POST', `auth/${JWT_MOUNT}/login`, { role: JWT_ROLE, jwt: connectionJwt(world) }, '');
   const token: string | undefined = login.body?.auth?.client_token;
   if (!token) throw new Error(`auth/${JWT_MOUNT}/login: ${login.status}`);
   const taskMs: number[] = [];
-  const vmHwm: number[] = [];
   const task = async () => {
     const file = join(probeDir, `reads-${taskMs.length}.json`);
     await taskOnce(world, { n, tls: true, node, probe: file })();
-    const record = JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[]; vmHwmBytes: number };
-    taskMs.push(readPhaseMs(record.events));
-    vmHwm.push(record.vmHwmBytes);
+    taskMs.push(readPhaseMs((JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[] }).events));
     return 0;
   };
   const bare = async () => {
@@ -358,7 +355,7 @@ async function readPhases(world: World, bao: OpenBao, probeDir: string, n: numbe
   };
   try {
     const [, bareClient] = await interleaved(runs, [task, bare], 0);
-    return { n, task: stats(taskMs), bareClient, vmHwm: stats(vmHwm) };
+    return { task: stats(taskMs), bareClient };
   } finally {
     await bao.api('POST', 'auth/token/revoke-self', {}, token);
   }
@@ -753,21 +750,15 @@ async function main(): Promise<void> {
     results.vaultCost = { task: taskCost, manual: manualCost };
     console.log(`Vault's cost measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-    // The read phase at N = 200, RTT 60, over TLS: the task's beside the barest client's, and the
-    // task's peak memory (its VmHWM) in the same runs.
-    setRtt(60);
-    const most = Math.max(...COUNTS);
-    const reads = await readPhases(world, bao, probeDir, most, RUNS);
-    results.readPhase = {
-      n: most,
-      rtt: 60,
-      concurrency: CONCURRENCY,
-      roundTripsMs: Math.ceil(most / CONCURRENCY) * 60,
-      task: reads.task,
-      bareClient: reads.bareClient,
-    };
-    results.peakRss = { n: most, rtt: 60, vmHwm: reads.vmHwm };
-    console.log(`read phase and peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    // Peak memory of the task process (its VmHWM) at N = 200, RTT 0.
+    const rss: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const f = join(probeDir, `rss-${i}.json`);
+      await taskOnce(world, { n: Math.max(...COUNTS), tls: true, probe: f })();
+      rss.push((JSON.parse(readFileSync(f, 'utf8')) as { vmHwmBytes: number }).vmHwmBytes);
+    }
+    results.peakRss = { n: Math.max(...COUNTS), vmHwm: stats(rss) };
+    console.log(`peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     results.sizes = await sizing;
   } finally {
     for (const p of Object.values(proxies)) await p.stop();
@@ -817,12 +808,8 @@ function report(r: Record<string, any>): void {
     );
   for (const c of r.vaultCost.manual)
     console.log(`  bao CLI N = ${c.n}: ${c.requests} requests, tokens left ${c.tokensLeft}, leases left ${c.leasesLeft}`);
-  const p = r.readPhase;
   console.log(
-    `\nThe reads alone, N = ${p.n} at RTT ${p.rtt} ms over TLS (⌈N/C⌉ round trips: ${p.roundTripsMs} ms): task ${fmt(p.task)}, a bare HTTP/2 client ${fmt(p.bareClient)}`,
-  );
-  console.log(
-    `Peak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`,
+    `\nPeak RSS (VmHWM) at N = ${r.peakRss.n}: ${(r.peakRss.vmHwm.median / 1048576).toFixed(1)} MB (${(r.peakRss.vmHwm.min / 1048576).toFixed(1)}–${(r.peakRss.vmHwm.max / 1048576).toFixed(1)})`,
   );
   const s = r.sizes;
   console.log(
