@@ -116,6 +116,8 @@ interface Run {
   node?: string;
   /** Preload bench/probe.js; its record is written to this file. */
   probe?: string;
+  /** Preload bench/vmhwm.js; the peak memory of the run is appended to this file. */
+  vmhwm?: string;
   entry?: string;
   tempDir?: string;
   variables?: Record<string, string>;
@@ -128,7 +130,25 @@ function probeLoader(out: string): string {
   return loader;
 }
 
+/** A preload that points bench/vmhwm.js at `out` and loads it. */
+function vmhwmLoader(out: string): string {
+  const loader = `${out}.loader.js`;
+  writeFileSync(loader, `globalThis.__vmhwmOut = ${JSON.stringify(out)};\nrequire(${JSON.stringify(join(REPO, 'bench', 'vmhwm.js'))});\n`);
+  return loader;
+}
+
 async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun }> {
+  const nodeArgs = r.probe
+    ? [
+        '--require',
+        probeLoader(r.probe),
+        ...(process.env.BENCH_CPU_PROFILE
+          ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE]
+          : []),
+      ]
+    : r.vmhwm
+      ? ['--require', vmhwmLoader(r.vmhwm)]
+      : undefined;
   const { ms, value: run } = await timed(() =>
     world.runTask({
       connection: world.ids.wif,
@@ -137,15 +157,7 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
       entry: r.entry,
       tempDir: r.tempDir,
       variables: r.variables,
-      nodeArgs: r.probe
-        ? [
-            '--require',
-            probeLoader(r.probe),
-            ...(process.env.BENCH_CPU_PROFILE
-              ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE]
-              : []),
-          ]
-        : undefined,
+      nodeArgs,
     }),
   );
   return { ms, run };
@@ -632,12 +644,15 @@ async function main(): Promise<void> {
     const cells: Array<{ node: string; binary?: string; tls: boolean; n: number }> = [];
     for (const nd of nodes) for (const tls of nd.variants) for (const n of COUNTS) cells.push({ node: nd.name, binary: nd.binary, tls, n });
     const measured = new Map<string, Stats>();
+    const peakFile = join(probeDir, 'vmhwm.txt');
     const empties = new Map<string, Stats>();
     const manual = [];
     for (const rtt of RTTS) {
       setRtt(rtt);
+      // Peak memory: from the runs of the N = 200 case over TLS under Node 20 at RTT 0.
+      const memoryCell = (c: (typeof cells)[number]) => rtt === 0 && c.n === Math.max(...COUNTS) && c.tls && !c.binary;
       const series = [
-        ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary })),
+        ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary, vmhwm: memoryCell(c) ? peakFile : undefined })),
         ...nodes.map((nd) => emptyOnce(world, nd.binary)),
       ];
       const counts = cloud ? MANUAL_COUNTS.filter((n) => n === 1 || rtt === 0) : [];
@@ -750,15 +765,10 @@ async function main(): Promise<void> {
     results.vaultCost = { task: taskCost, manual: manualCost };
     console.log(`Vault's cost measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-    // Peak memory of the task process (its VmHWM) at N = 200, RTT 0.
-    const rss: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const f = join(probeDir, `rss-${i}.json`);
-      await taskOnce(world, { n: Math.max(...COUNTS), tls: true, probe: f })();
-      rss.push((JSON.parse(readFileSync(f, 'utf8')) as { vmHwmBytes: number }).vmHwmBytes);
-    }
+    // Peak memory of the task process (its VmHWM) at N = 200, RTT 0: every run of that case, the
+    // round not counted included.
+    const rss = readFileSync(peakFile, 'utf8').trim().split('\n').map(Number);
     results.peakRss = { n: Math.max(...COUNTS), vmHwm: stats(rss) };
-    console.log(`peak memory measured (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     results.sizes = await sizing;
   } finally {
     for (const p of Object.values(proxies)) await p.stop();
