@@ -123,17 +123,10 @@ interface Run {
   variables?: Record<string, string>;
 }
 
-/** A preload that points bench/probe.js at `out` and loads it. */
-function probeLoader(out: string): string {
+/** A preload that sets globalThis[`global`] to `out` and loads bench/<script>. */
+function preloadLoader(script: string, global: string, out: string): string {
   const loader = `${out}.loader.js`;
-  writeFileSync(loader, `globalThis.__probeOut = ${JSON.stringify(out)};\nrequire(${JSON.stringify(join(REPO, 'bench', 'probe.js'))});\n`);
-  return loader;
-}
-
-/** A preload that points bench/vmhwm.js at `out` and loads it. */
-function vmhwmLoader(out: string): string {
-  const loader = `${out}.loader.js`;
-  writeFileSync(loader, `globalThis.__vmhwmOut = ${JSON.stringify(out)};\nrequire(${JSON.stringify(join(REPO, 'bench', 'vmhwm.js'))});\n`);
+  writeFileSync(loader, `globalThis.${global} = ${JSON.stringify(out)};\nrequire(${JSON.stringify(join(REPO, 'bench', script))});\n`);
   return loader;
 }
 
@@ -141,13 +134,13 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
   const nodeArgs = r.probe
     ? [
         '--require',
-        probeLoader(r.probe),
+        preloadLoader('probe.js', '__probeOut', r.probe),
         ...(process.env.BENCH_CPU_PROFILE
           ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE]
           : []),
       ]
     : r.vmhwm
-      ? ['--require', vmhwmLoader(r.vmhwm)]
+      ? ['--require', preloadLoader('vmhwm.js', '__vmhwmOut', r.vmhwm)]
       : undefined;
   const { ms, value: run } = await timed(() =>
     world.runTask({
