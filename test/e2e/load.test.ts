@@ -38,6 +38,42 @@ describe('e2e: load', function () {
     assert.equal(world.vault.requests.slice(since).filter((r) => r.path.startsWith('sys/internal/ui/mounts/')).length, 1);
   });
 
+  it('reads a path written as secret/data/… beside its mount lookup, one written as kv get takes it after the lookup', async () => {
+    const inFlight: Record<string, number> = {};
+    for (const path of ['secret/data/ci/load/p0', 'secret/ci/load/p0']) {
+      const before = new Set(world.vault.issuedTokens());
+      // The lookup's answer held back, so a read sent beside it is in flight with it.
+      world.vault.inject({ path: /^sys\/internal\/ui\/mounts\//, delayMs: 300 });
+      const run = await world.runTask({
+        connection: world.ids.wif,
+        inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, secrets: `${path} value | V0` },
+      });
+      const { vars } = checkRun(world, run, true);
+      assert.equal(vars.get('V0'), 'load-value-0');
+      const [token] = newTokens(before);
+      inFlight[path] = world.vault.maxInFlightByToken.get(token)!;
+    }
+    assert.deepEqual(inFlight, { 'secret/data/ci/load/p0': 2, 'secret/ci/load/p0': 1 });
+  });
+
+  it('reads 200 paths written as secret/data/… with their lookup within one bound, and looks the mount up once', async () => {
+    const before = new Set(world.vault.issuedTokens());
+    const since = world.vault.requests.length;
+    const secrets = Array.from({ length: 200 }, (_, i) => `secret/data/ci/load/p${i} value | V${i}`).join('\n');
+    const run = await world.runTask({
+      connection: world.ids.wif,
+      inputs: { vaultAddress: VAULT_ADDRESS, authMount: AUTH_MOUNT, role: ROLE, concurrency: '8', secrets },
+    });
+    const { vars } = checkRun(world, run, true);
+    assert.equal(vars.size, 200);
+    assert.equal(vars.get('V199'), 'load-value-199');
+    const [token] = newTokens(before);
+    assert.equal(world.vault.maxInFlightByToken.get(token), 8, 'the bound is reached and never passed, the lookup counted');
+    const sent = world.vault.requests.slice(since).filter((r) => r.token === token);
+    assert.equal(sent.filter((r) => r.path.startsWith('sys/internal/ui/mounts/')).length, 1);
+    assert.equal(sent.filter((r) => r.path.startsWith('secret/data/ci/load/')).length, 200, 'each path read once');
+  });
+
   it('serves 50 task runs at once, each within its own bound', async () => {
     const before = new Set(world.vault.issuedTokens());
     const runs = await Promise.all(

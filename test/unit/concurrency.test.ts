@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mapLimit } from '../../tasks/VaultAzureLoginV1/src/core/concurrency';
+import { limiter, mapLimit } from '../../tasks/VaultAzureLoginV1/src/core/concurrency';
 
 const later = <T>(value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), 1));
 
@@ -88,5 +88,66 @@ describe('mapLimit', () => {
       [],
     );
     assert.equal(calls, 0);
+  });
+});
+
+describe('limiter', () => {
+  /** A call that ends when `end(i)` is called; `started` lists the calls that have begun. */
+  const controlled = () => {
+    const started: number[] = [];
+    const enders = new Map<number, (fail?: boolean) => void>();
+    const call = (i: number) => () => {
+      started.push(i);
+      return new Promise<number>((resolve, reject) => enders.set(i, (fail) => (fail ? reject(new Error(`call ${i}`)) : resolve(i))));
+    };
+    const end = async (i: number, fail = false) => {
+      enders.get(i)!(fail);
+      for (let k = 0; k < 3; k++) await new Promise((r) => setImmediate(r));
+    };
+    return { started, call, end };
+  };
+
+  it('runs at most `limit` calls at once; a waiting call starts when one ends, in the order they came', async () => {
+    const gate = limiter(2);
+    const c = controlled();
+    const done = [0, 1, 2, 3].map((i) => gate(c.call(i)));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(c.started, [0, 1]);
+    await c.end(1);
+    assert.deepEqual(c.started, [0, 1, 2]);
+    await c.end(0);
+    assert.deepEqual(c.started, [0, 1, 2, 3]);
+    await c.end(2);
+    await c.end(3);
+    assert.deepEqual(await Promise.all(done), [0, 1, 2, 3]);
+  });
+
+  it('starts an urgent call ahead of the waiting calls that are not, after the urgent ones that came before it', async () => {
+    const gate = limiter(1);
+    const c = controlled();
+    const done = [gate(c.call(0)), gate(c.call(1)), gate(c.call(2), true), gate(c.call(3)), gate(c.call(4), true)];
+    await new Promise((r) => setImmediate(r));
+    for (const i of [0, 2, 4, 1, 3]) await c.end(i);
+    assert.deepEqual(c.started, [0, 2, 4, 1, 3]);
+    await Promise.all(done);
+  });
+
+  it('gives the place of a failed call on and passes the failure to its caller', async () => {
+    const gate = limiter(1);
+    const c = controlled();
+    const first = assert.rejects(gate(c.call(0)), /call 0/);
+    const second = gate(c.call(1));
+    await new Promise((r) => setImmediate(r));
+    await c.end(0, true);
+    await first;
+    assert.deepEqual(c.started, [0, 1]);
+    await c.end(1);
+    assert.equal(await second, 1);
+    // The place is free again: the next call starts at once.
+    const third = gate(c.call(2));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(c.started, [0, 1, 2]);
+    await c.end(2);
+    await third;
   });
 });

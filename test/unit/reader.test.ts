@@ -1,6 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { parse as parseJson } from 'lossless-json';
-import { describeRequest, readCreates, readSecrets, SecretSource } from '../../tasks/VaultAzureLoginV1/src/vault/reader';
+import {
+  apiPathBeforeLookup,
+  describeRequest,
+  readCreates,
+  readSecrets,
+  SecretSource,
+} from '../../tasks/VaultAzureLoginV1/src/vault/reader';
 import { parseSecrets } from '../../tasks/VaultAzureLoginV1/src/core/secretSpec';
 import { MountInfo, VaultBody, VaultHttpError, VaultNetworkError } from '../../tasks/VaultAzureLoginV1/src/vault/client';
 import { loc } from '../helpers/messages';
@@ -24,6 +30,11 @@ class FakeVault implements SecretSource {
   readonly once: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** Lookups and reads in flight together, at most. */
+  maxRequests = 0;
+  private lookups = 0;
+  /** The API paths read while a mount lookup was on its way. */
+  readonly beforeLookup: string[] = [];
   constructor(
     private readonly mounts: MountInfo[],
     private readonly answers: Record<string, VaultBody | VaultHttpError | VaultNetworkError | undefined>,
@@ -31,7 +42,10 @@ class FakeVault implements SecretSource {
   ) {}
   async mount(p: string): Promise<MountInfo> {
     this.calls.push(`mount ${p}`);
+    this.lookups++;
+    this.maxRequests = Math.max(this.maxRequests, this.lookups + this.inFlight);
     await turns(this.options.mountTurns ?? 0);
+    this.lookups--;
     const failure = Object.entries(this.options.mountFailures ?? {}).find(([prefix]) => `${p}/`.startsWith(prefix));
     if (failure) throw failure[1];
     const m = this.mounts.find((x) => `${p}/`.startsWith(x.path));
@@ -41,8 +55,10 @@ class FakeVault implements SecretSource {
   async read(apiPath: string, once = false): Promise<VaultBody> {
     this.calls.push(`read ${apiPath}`);
     if (once) this.once.push(apiPath);
+    if (this.lookups) this.beforeLookup.push(apiPath);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.maxRequests = Math.max(this.maxRequests, this.lookups + this.inFlight);
     await new Promise((r) => setImmediate(r));
     this.inFlight--;
     if (!Object.hasOwn(this.answers, apiPath)) throw new VaultHttpError(404, apiPath, [], { errors: [] });
@@ -283,6 +299,142 @@ describe('readSecrets', () => {
     assert.equal(vault.calls.filter((c) => c.startsWith('mount')).length, 1);
     assert.equal(vault.maxInFlight, 3);
   });
+});
+
+describe('readSecrets: a path that names its API path', () => {
+  it('reads secret/data/... beside its mount lookup, and a path without data/ only after it', async () => {
+    const vault = new FakeVault(
+      [kv2],
+      { 'secret/data/ci/db': v2({ password: 'p1' }), 'secret/data/ci/api': v2({ key: 'k1' }) },
+      { mountTurns: 3 },
+    );
+    const out = await readSecrets(vault, parseSecrets('secret/data/ci/db password | DB\nsecret/ci/api key | API', loc), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['DB', 'p1'],
+        ['API', 'k1'],
+      ],
+    );
+    assert.deepEqual(vault.beforeLookup, ['secret/data/ci/db']);
+    assert.deepEqual(
+      vault.calls,
+      ['mount secret/data/ci/db', 'read secret/data/ci/db', 'read secret/data/ci/api'],
+      'one lookup, one read per path',
+    );
+    assert.equal(out.reads, 2);
+  });
+
+  it('reads a version of it beside the lookup too, and takes the answer by the KV version the lookup gives', async () => {
+    const answers = { 'kv1/data/app': v1({ data: { k: 'inner' }, k: 'outer' }), 'secret/data/app?version=3': v2({ k: 'old' }) };
+    const vault = new FakeVault([kv2, kv1], answers, { mountTurns: 3 });
+    const out = await readSecrets(vault, parseSecrets('secret/data/app@3 k | OLD\nkv1/data/app k | V1', loc), opts);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(
+      out.values.map((v) => [v.name, v.value]),
+      [
+        ['OLD', 'old'],
+        ['V1', 'outer'],
+      ],
+      'on KV version 1, data/ is part of the path and the answer is the secret itself',
+    );
+    assert.deepEqual(vault.beforeLookup.sort(), ['kv1/data/app', 'secret/data/app?version=3']);
+  });
+
+  it('reads again where the lookup shows a mount at <first>/data/, and saves a lease the early read brought', async () => {
+    const odd: MountInfo = { path: 'secret/data/', type: 'kv', kvVersion: 2 };
+    const vault = new FakeVault([odd], {
+      'secret/data/app': { lease_id: 'x/early', lease_duration: 60, data: { k: 'wrong' } },
+      'secret/data/data/app': v2({ k: 'right' }),
+    });
+    const saved: string[] = [];
+    const out = await readSecrets(vault, parseSecrets('secret/data/app k | K', loc), { ...opts, onLease: (id) => saved.push(id) });
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(
+      out.values.map((v) => v.value),
+      ['right'],
+    );
+    assert.deepEqual(saved, ['x/early']);
+    assert.deepEqual(out.leaseIds, ['x/early']);
+  });
+
+  it('fails the path whose lookup failed, and has its early read answered before it returns', async () => {
+    const vault = new FakeVault(
+      [kv2],
+      { 'secret/data/app': { lease_id: 'x/lease', data: { data: { k: 'v' } } } },
+      {
+        mountFailures: { 'secret/': new VaultHttpError(403, 'sys/internal/ui/mounts/secret/data/app', ['permission denied'], undefined) },
+      },
+    );
+    const saved: string[] = [];
+    const out = await readSecrets(vault, parseSecrets('secret/data/app k | K', loc), { ...opts, onLease: (id) => saved.push(id) });
+    assert.equal(out.values.length, 0);
+    assert.equal(out.failures.length, 1);
+    assert.equal(vault.inFlight, 0, 'no read left on its way');
+    assert.deepEqual(saved, ['x/lease']);
+  });
+
+  it('sends the early read once; a KV read whose answer was lost is sent again with its retries, a read that creates is not', async () => {
+    const lost = (p: string) => new VaultNetworkError('ECONNRESET', p, 'socket hang up');
+    const vault = new FakeVault([kv2, db], { 'secret/data/app': lost('secret/data/app'), 'database/data/x': lost('database/data/x') });
+    const out = await readSecrets(vault, parseSecrets('secret/data/app k | A\ndatabase/data/x k | B', loc), opts);
+    assert.deepEqual(vault.once.sort(), ['database/data/x', 'secret/data/app']);
+    assert.deepEqual(vault.calls.filter((c) => c.startsWith('read')).sort(), [
+      'read database/data/x',
+      'read secret/data/app',
+      'read secret/data/app',
+    ]);
+    assert.deepEqual(
+      out.failures.map((f) => f.reason),
+      [
+        loc('VaultUnreachable', opts.address, 'ECONNRESET'),
+        loc('ReadAnswerLost', opts.address, 'database/data/x', 'ECONNRESET', 'database/data/x'),
+      ],
+    );
+  });
+
+  it('sends a denied early read once: no second request for a refusal', async () => {
+    const vault = new FakeVault([kv2], { 'secret/data/app': new VaultHttpError(403, 'secret/data/app', ['permission denied'], undefined) });
+    const out = await readSecrets(vault, parseSecrets('secret/data/app k | A', loc), opts);
+    assert.deepEqual(vault.calls, ['mount secret/data/app', 'read secret/data/app']);
+    assert.equal(out.failures.length, 1);
+  });
+
+  it('keeps lookups and reads within one concurrency bound, and looks a later mount up ahead of the reads that wait', async () => {
+    const answers: Record<string, VaultBody> = { 'kv1/app': v1({ k: 'v1' }) };
+    const lines: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      answers[`secret/data/p${i}`] = v2({ k: `v${i}` });
+      lines.push(`secret/data/p${i} k | V${i}`);
+    }
+    lines.push('kv1/app k | K1');
+    const vault = new FakeVault([kv2, kv1], answers, { mountTurns: 2 });
+    const out = await readSecrets(vault, parseSecrets(lines.join('\n'), loc), { ...opts, concurrency: 3 });
+    assert.deepEqual(out.failures, []);
+    assert.equal(out.values.length, 21);
+    assert.equal(vault.maxRequests, 3);
+    const kv1Lookup = vault.calls.indexOf('mount kv1/app');
+    const lastRead = vault.calls.lastIndexOf('read secret/data/p19');
+    assert.ok(
+      kv1Lookup >= 0 && kv1Lookup < lastRead,
+      `the lookup of kv1/ at ${kv1Lookup} waits for no more than the reads in flight, not for all 20 (${vault.calls.join(', ')})`,
+    );
+  });
+
+  const named: Array<[string, string | undefined]> = [
+    ['secret/data/ci/db k', 'secret/data/ci/db'],
+    ['secret/data/ci/db@2 k', 'secret/data/ci/db?version=2'],
+    ['secret/ci/db k', undefined],
+    ['secret/ci/data/db k', undefined],
+    ['secret/data k', undefined],
+    ['data/x k', undefined],
+  ];
+  for (const [line, apiPath] of named) {
+    it(`names its API path before the lookup: ${line} → ${apiPath ?? 'none'}`, () => {
+      assert.equal(apiPathBeforeLookup(parseSecrets(line, loc)[0]), apiPath);
+    });
+  }
 });
 
 describe('readSecrets: data/ on a KV version 1 mount', () => {

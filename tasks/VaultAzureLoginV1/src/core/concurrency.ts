@@ -30,3 +30,29 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(workers);
   return results;
 }
+
+/**
+ * A gate that lets at most `limit` calls run at once, whoever makes them: the others wait for a call
+ * to end, in the order they came, an `urgent` one ahead of all that are not.
+ */
+export function limiter(limit: number): <R>(fn: () => Promise<R>, urgent?: boolean) => Promise<R> {
+  let running = 0;
+  const waiting: Array<{ go: () => void; urgent: boolean }> = [];
+  return async (fn, urgent = false) => {
+    if (running < limit) running++;
+    else {
+      // The ending call hands its place on.
+      await new Promise<void>((go) => {
+        const at = urgent ? waiting.findIndex((w) => !w.urgent) : -1;
+        waiting.splice(at < 0 ? waiting.length : at, 0, { go, urgent });
+      });
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next.go();
+      else running--;
+    }
+  };
+}

@@ -1,12 +1,14 @@
 // Resolves each requested path to its mount and KV version, reads every distinct path once
 // (bounded in parallel) and turns the answers into named values, or into failures. Publishes nothing.
 import { stringify as stringifyJson } from 'lossless-json';
-import { mapLimit } from '../core/concurrency';
+import { limiter, mapLimit } from '../core/concurrency';
 import { hasUnsafeCharacters } from '../core/logText';
 import { explainMount, explainRead } from '../core/errors';
 import { findDuplicateNames, SecretRequest, variableNameFor, variableNameProblem } from '../core/secretSpec';
 import type { Text } from '../core/text';
+import { notPerformed } from '../core/failures';
 import { MountInfo, VaultApi, VaultBody, VaultHttpError } from './client';
+import { isRetryable } from './retry';
 
 export interface SecretValue {
   name: string;
@@ -90,7 +92,7 @@ class MountResolver {
   private readonly known: MountInfo[] = [];
   private readonly bySegment = new Map<string, Promise<MountInfo>>();
 
-  constructor(private readonly vault: SecretSource) {}
+  constructor(private readonly vault: Pick<SecretSource, 'mount'>) {}
 
   get mounts(): MountInfo[] {
     return [...this.known];
@@ -191,11 +193,58 @@ function extract(plan: Plan, data: Record<string, unknown>, loc: Text): { values
   return { values, failures };
 }
 
+/**
+ * The API path a request names whatever its mount turns out to be, or undefined. `<mount>/data/<path>`
+ * is read as written on a KV version 2 mount at `<mount>/` (`data/` is its API prefix), on a KV
+ * version 1 mount there and on any other engine: its read need not wait for the mount's lookup. Only
+ * a mount of its own at `<mount>/data/` would read it elsewhere, and the lookup still decides.
+ */
+export function apiPathBeforeLookup(r: SecretRequest): string | undefined {
+  const [first, second, ...rest] = r.path.split('/');
+  if (!first || second !== 'data' || !rest.length) return undefined;
+  return r.version ? `${r.path}?version=${r.version}` : r.path;
+}
+
+type Answer = { body: VaultBody } | { err: unknown };
+
 export async function readSecrets(vault: SecretSource, requests: SecretRequest[], opts: ReadOptions): Promise<ReadOutcome> {
-  const resolver = new MountResolver(vault);
+  // Lookups and reads share one bound: at most `concurrency` requests in flight.
+  const gate = limiter(opts.concurrency);
+  const leaseIds = new Set<string>();
+  const reads = new Map<string, Promise<Answer>>();
+  const send = (apiPath: string, once: boolean): Promise<Answer> =>
+    gate(() => vault.read(apiPath, once)).then(
+      (body) => {
+        const leaseId = body?.lease_id;
+        if (typeof leaseId === 'string' && leaseId && !leaseIds.has(leaseId)) {
+          leaseIds.add(leaseId);
+          opts.onLease?.(leaseId);
+        }
+        return { body };
+      },
+      (err: unknown) => ({ err }),
+    );
+  /** One read per API path, however many requests name it. */
+  const read = (apiPath: string, once: boolean): Promise<Answer> => {
+    let answer = reads.get(apiPath);
+    if (!answer) reads.set(apiPath, (answer = send(apiPath, once)));
+    return answer;
+  };
+
+  // A lookup goes ahead of the reads that wait: more reads may wait on it.
+  const resolver = new MountResolver({ mount: (path) => gate(() => vault.mount(path), true) });
+  const early = new Set<string>();
   const planned = await mapLimit(requests, opts.concurrency, async (request): Promise<Planned> => {
     try {
-      return planFor(request, await resolver.resolve(request.path), opts.loc);
+      const lookup = resolver.resolve(request.path);
+      // A path that names its API path is read beside the lookup, one round trip sooner. Its
+      // engine is not known yet, so the read is sent once, as a read that may create is.
+      const apiPath = apiPathBeforeLookup(request);
+      if (apiPath && !reads.has(apiPath)) {
+        early.add(apiPath);
+        void read(apiPath, true);
+      }
+      return planFor(request, await lookup, opts.loc);
     } catch (err) {
       return {
         failure: { source: describeRequest(request), reason: explainMount(err, request.path, opts.address, opts.timeoutSeconds, opts.loc) },
@@ -213,33 +262,36 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
   // One read per distinct API path, however many keys are taken from it.
   const distinct = [...new Map(plans.map((p) => [p.apiPath, p])).values()];
   const answers = new Map<string, { body: VaultBody } | { error: string; notFound: boolean }>();
-  const leaseIds = new Set<string>();
   await mapLimit(distinct, opts.concurrency, async (plan) => {
     const creates = readCreates(plan.mount);
-    try {
-      const body = await vault.read(plan.apiPath, creates);
-      const leaseId = body?.lease_id;
-      if (typeof leaseId === 'string' && leaseId && !leaseIds.has(leaseId)) {
-        leaseIds.add(leaseId);
-        opts.onLease?.(leaseId);
-      }
-      answers.set(plan.apiPath, { body });
-    } catch (err) {
-      const ctx = {
-        address: opts.address,
-        path: plan.request.path,
-        aclPath: plan.aclPath,
-        policyPath: `${opts.policyPrefix ?? ''}${plan.aclPath}`,
-        version: plan.request.version,
-        withoutData: plan.withoutData,
-        creates,
-      };
-      answers.set(plan.apiPath, {
-        error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc),
-        notFound: err instanceof VaultHttpError && err.status === 404,
-      });
+    let answer = await read(plan.apiPath, creates);
+    // A read of stored data sent early, once, whose answer was lost: sent again, as it would have
+    // been retried had it waited for the lookup.
+    if ('err' in answer && early.has(plan.apiPath) && !creates && isRetryable(answer.err) && !notPerformed(answer.err)) {
+      answer = await send(plan.apiPath, false);
     }
+    if ('body' in answer) {
+      answers.set(plan.apiPath, answer);
+      return;
+    }
+    const err = answer.err;
+    const ctx = {
+      address: opts.address,
+      path: plan.request.path,
+      aclPath: plan.aclPath,
+      policyPath: `${opts.policyPrefix ?? ''}${plan.aclPath}`,
+      version: plan.request.version,
+      withoutData: plan.withoutData,
+      creates,
+    };
+    answers.set(plan.apiPath, {
+      error: explainRead(err, ctx, opts.timeoutSeconds, opts.loc),
+      notFound: err instanceof VaultHttpError && err.status === 404,
+    });
   });
+  // An early read the lookup showed to be another path, or whose lookup failed: none is left on
+  // its way, and any lease it brought is saved for revocation.
+  await Promise.all(reads.values());
 
   const values: SecretValue[] = [];
   for (const plan of plans) {
