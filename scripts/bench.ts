@@ -100,19 +100,26 @@ function agentRuntimes(): Array<{ version: string; binary: string; installed: bo
 }
 
 const benchPath = (i: number) => `secret/ci/bench/p${i}`;
+/**
+ * The task's paths: as `kv get` takes them, or as KV version 2's API paths (secret/data/…), which
+ * the task reads beside the mount's lookup.
+ */
+const taskPath = (i: number, api = false) => (api ? `secret/data/ci/bench/p${i}` : benchPath(i));
 
-function inputsFor(n: number, tls: boolean): Record<string, string> {
+function inputsFor(n: number, tls: boolean, api = false): Record<string, string> {
   return {
     vaultAddress: tls ? VAULT_ADDRESS.tls : VAULT_ADDRESS.plain,
     authMount: JWT_MOUNT,
     role: JWT_ROLE,
-    secrets: Array.from({ length: n }, (_, i) => `${benchPath(i)} value | BENCH_P${i}`).join('\n'),
+    secrets: Array.from({ length: n }, (_, i) => `${taskPath(i, api)} value | BENCH_P${i}`).join('\n'),
   };
 }
 
 interface Run {
   n: number;
   tls: boolean;
+  /** The paths written as API paths (secret/data/…). */
+  api?: boolean;
   node?: string;
   /** Preload bench/probe.js; its record is written to this file. */
   probe?: string;
@@ -145,7 +152,7 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
   const { ms, value: run } = await timed(() =>
     world.runTask({
       connection: world.ids.wif,
-      inputs: inputsFor(r.n, r.tls),
+      inputs: inputsFor(r.n, r.tls, r.api),
       node: r.node,
       entry: r.entry,
       tempDir: r.tempDir,
@@ -335,14 +342,14 @@ function readPhaseMs(events: ProbeEvent[]): number {
  * after). What the bare client needs beyond ⌈N/C⌉ round trips is Vault's and the network's; what
  * the task needs beyond the bare client is its own.
  */
-async function readPhases(world: World, bao: OpenBao, probeDir: string, n: number, runs: number, node?: string) {
+async function readPhases(world: World, bao: OpenBao, probeDir: string, n: number, runs: number, node?: string, api?: boolean) {
   const login = await bao.api('POST', `auth/${JWT_MOUNT}/login`, { role: JWT_ROLE, jwt: connectionJwt(world) }, '');
   const token: string | undefined = login.body?.auth?.client_token;
   if (!token) throw new Error(`auth/${JWT_MOUNT}/login: ${login.status}`);
   const taskMs: number[] = [];
   const task = async () => {
     const file = join(probeDir, `reads-${taskMs.length}.json`);
-    await taskOnce(world, { n, tls: true, node, probe: file })();
+    await taskOnce(world, { n, tls: true, node, api, probe: file })();
     taskMs.push(readPhaseMs((JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[] }).events));
     return 0;
   };
@@ -434,9 +441,9 @@ async function sizes(): Promise<Sizes> {
 type ProbeEvent = { t: number; what: string; detail: string };
 
 /**
- * Where the time of a timeline's run goes (N = 1: its requests follow one another): when the
- * first connection was opened; how long the handshakes took beyond their round trips, to the first
- * request; each request's wait beyond one RTT (the server's own time, the proxy's hops and the
+ * Where the time of a timeline's run goes (N = 1: its requests follow one another, but for those
+ * sent together): when the first connection was opened; how long the handshakes took beyond their
+ * round trips, to the first request; each request's (or group's) wait beyond one RTT (the server's own time, the proxy's hops and the
  * client's reading of the answer); and the task's own time from each answer to the next request,
  * and from the last one to its exit.
  */
@@ -447,13 +454,24 @@ function chainBreakdown(events: ProbeEvent[], rtt: number) {
   const exit = at('exit');
   // "POST dev.azure.com/…", "GET https://vault.example.com:8400/… (h2)": the host name alone.
   const firstHost = (sends[0]?.detail.split(' ')[1] ?? '').replace(/^https?:\/\//, '').split(/[/:]/)[0];
-  const hops = sends.map((send, i) => {
-    const answer = sorted.find((e) => e.what === 'answer' && e.t >= send.t && e.detail.slice(e.detail.indexOf(' ') + 1) === send.detail);
-    const answered = answer?.t ?? Number.NaN;
+  const answerOf = (send: ProbeEvent) =>
+    sorted.find((e) => e.what === 'answer' && e.t >= send.t && e.detail.slice(e.detail.indexOf(' ') + 1) === send.detail)?.t ?? Number.NaN;
+  // Requests sent before any answer of the ones before them came back went out together: one round
+  // trip for all of them (the mount lookup and a read that need not wait for it).
+  const groups: ProbeEvent[][] = [];
+  for (const send of sends) {
+    const last = groups.at(-1);
+    if (last && send.t < Math.min(...last.map(answerOf))) last.push(send);
+    else groups.push([send]);
+  }
+  const hops = groups.map((group, i) => {
+    const answered = Math.max(...group.map(answerOf));
     return {
-      request: send.detail.replace(/^(\S+) (https:\/\/)?([^/]+)/, '$1 $3').replace(/\/[0-9a-f-]{36}/g, '/<id>'),
-      beyondRttMs: round1(answered - send.t - rtt),
-      thenMs: round1((sends[i + 1]?.t ?? exit) - answered),
+      request: group
+        .map((send) => send.detail.replace(/^(\S+) (https:\/\/)?([^/]+)/, '$1 $3').replace(/\/[0-9a-f-]{36}/g, '/<id>'))
+        .join(' + '),
+      beyondRttMs: round1(answered - group[0].t - rtt),
+      thenMs: round1((groups[i + 1]?.[0].t ?? exit) - answered),
     };
   });
   const sum = (k: 'beyondRttMs' | 'thenMs') => round1(hops.reduce((a, h) => a + h[k], 0));
@@ -554,30 +572,37 @@ async function main(): Promise<void> {
     // times beside the empty script, and its timeline, for looking at one change's effect in a minute.
     // With BENCH_BASELINE=<a built task folder> (another build's dist/tasks/VaultAzureLoginV1),
     // that build runs in the same rounds, for the change's effect apart from the machine's drift.
+    // With BENCH_PATHS=api the task's paths are API paths (secret/data/…), and the same paths as
+    // `kv get` takes them run in the same rounds.
     if (only === '--timeline') {
       const rtt = process.env.BENCH_RTT ? Number(process.env.BENCH_RTT) : 60;
       setRtt(rtt);
       const n = Number(process.env.BENCH_N) || 1;
       // BENCH_NODE: another Node binary for the task and the empty script (an agent's Node 24, say).
       const node = process.env.BENCH_NODE || undefined;
-      const series = [taskOnce(world, { n, tls: true, node }), emptyOnce(world, node)];
+      const api = process.env.BENCH_PATHS === 'api';
+      const series = [taskOnce(world, { n, tls: true, node, api }), emptyOnce(world, node)];
+      if (api) series.push(taskOnce(world, { n, tls: true, node }));
       const baseline = process.env.BENCH_BASELINE;
       if (baseline) {
         cpSync(baseline, join(world.taskDir, '..', 'baseline'), { recursive: true });
         series.push(taskOnce(world, { n, tls: true, node, entry: join('..', 'baseline', 'main.js') }));
       }
-      const [task, empty, base] = await interleaved(RUNS, series);
+      const [task, empty, ...others] = await interleaved(RUNS, series);
+      const kvPaths = api ? others.shift() : undefined;
+      const base = others.shift();
       const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * rtt;
       const ratio = (s: Stats) => `${(s.median / limit).toFixed(2)}× the limit (${round(limit)} ms)`;
       console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${ratio(task)}`);
+      if (kvPaths) console.log(`the same paths as kv get takes them ${fmt(kvPaths)}: ${ratio(kvPaths)}`);
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
       const probeFile = join(probeDir, 'timeline.json');
-      await taskOnce(world, { n, tls: true, node, probe: probeFile })();
+      await taskOnce(world, { n, tls: true, node, api, probe: probeFile })();
       const { events } = JSON.parse(readFileSync(probeFile, 'utf8')) as { events: ProbeEvent[] };
       for (const e of events) console.log(`  ${String(e.t.toFixed(1)).padStart(7)}  ${e.what.padEnd(8)} ${e.detail}`);
       if (n !== 1) {
         // Many reads: the read phase, the task's beside the barest client's, RUNS times each.
-        const reads = await readPhases(world, bao, probeDir, n, RUNS, node);
+        const reads = await readPhases(world, bao, probeDir, n, RUNS, node, api);
         console.log(
           `the reads alone (⌈N/C⌉ round trips: ${Math.ceil(n / CONCURRENCY) * rtt} ms): task ${fmt(reads.task)}, a bare HTTP/2 client ${fmt(reads.bareClient)}`,
         );
@@ -590,7 +615,7 @@ async function main(): Promise<void> {
         const got: ReturnType<typeof chainBreakdown>[] = [];
         const once = async () => {
           const file = join(probeDir, `chain-${k}-${got.length}.json`);
-          await taskOnce(world, { n, tls: true, node, entry, probe: file })();
+          await taskOnce(world, { n, tls: true, node, api, entry, probe: file })();
           got.push(chainBreakdown((JSON.parse(readFileSync(file, 'utf8')) as { events: ProbeEvent[] }).events, rtt));
           return 0;
         };
@@ -624,18 +649,29 @@ async function main(): Promise<void> {
     const node24 = agentRuntimes()
       .filter((r) => r.installed && r.version.startsWith('24.'))
       .sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0];
-    const nodes: Array<{ name: string; binary?: string; variants: boolean[] }> = [
-      { name: process.version.slice(1), variants: [true, false] },
+    // Each variant at the RTTs it is measured at: Node 20 over TLS at every RTT; plain http at RTT 0
+    // (for the chain's round trips) and 60; Node 24 at RTT 60, where the target lies. The manual
+    // flow's runs take more than half of the bench: without the other RTTs it stays within five
+    // minutes on a slow hour.
+    const nodes: Array<{ name: string; binary?: string; variants: Array<{ tls: boolean; rtts: number[] }> }> = [
+      {
+        name: process.version.slice(1),
+        variants: [
+          { tls: true, rtts: RTTS },
+          { tls: false, rtts: [0, 60] },
+        ],
+      },
     ];
-    if (node24) nodes.push({ name: node24.version, binary: node24.binary, variants: [true] });
+    if (node24) nodes.push({ name: node24.version, binary: node24.binary, variants: [{ tls: true, rtts: [60] }] });
     else results.node24 = { skipped: 'no Node 24 installed (node scripts/runtimes.mjs install)' };
 
     // Latency: every case and an empty script per Node, in the same rounds, at each RTT; and in
     // those rounds the manual flow, compared with the same case of the task (Node 20, TLS).
     const skipped = manualSkipped();
     const cloud = skipped ? undefined : await benchCloud(home, arm.url, world.ca.certPath);
-    const cells: Array<{ node: string; binary?: string; tls: boolean; n: number }> = [];
-    for (const nd of nodes) for (const tls of nd.variants) for (const n of COUNTS) cells.push({ node: nd.name, binary: nd.binary, tls, n });
+    const cells: Array<{ node: string; binary?: string; tls: boolean; n: number; rtts: number[] }> = [];
+    for (const nd of nodes)
+      for (const { tls, rtts } of nd.variants) for (const n of COUNTS) cells.push({ node: nd.name, binary: nd.binary, tls, n, rtts });
     const measured = new Map<string, Stats>();
     const peakFile = join(probeDir, 'vmhwm.txt');
     const empties = new Map<string, Stats>();
@@ -644,20 +680,22 @@ async function main(): Promise<void> {
       setRtt(rtt);
       // Peak memory: from the runs of the N = 200 case over TLS under Node 20 at RTT 0.
       const memoryCell = (c: (typeof cells)[number]) => rtt === 0 && c.n === Math.max(...COUNTS) && c.tls && !c.binary;
+      const here = cells.filter((c) => c.rtts.includes(rtt));
+      const nodesHere = nodes.filter((nd) => nd.variants.some((v) => v.rtts.includes(rtt)));
       const series = [
-        ...cells.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary, vmhwm: memoryCell(c) ? peakFile : undefined })),
-        ...nodes.map((nd) => emptyOnce(world, nd.binary)),
+        ...here.map((c) => taskOnce(world, { n: c.n, tls: c.tls, node: c.binary, vmhwm: memoryCell(c) ? peakFile : undefined })),
+        ...nodesHere.map((nd) => emptyOnce(world, nd.binary)),
       ];
       const counts = cloud ? MANUAL_COUNTS.filter((n) => n === 1 || rtt === 0) : [];
       const parts = counts.map(() => [] as ManualParts[]);
       const flows = counts.map((n, i) => manualFlowOnce(world, bao, n, home, cloud!, parts[i]));
       // One round not counted before the first RTT's rounds: it warms the caches for all of them.
       const got = await interleaved(RUNS, series, rtt === RTTS[0] ? 1 : 0, flows);
-      cells.forEach((c, i) => {
+      here.forEach((c, i) => {
         measured.set(`${c.node}/${c.tls}/${rtt}/${c.n}`, got[i]);
       });
-      nodes.forEach((nd, i) => {
-        empties.set(`${nd.name}/${rtt}`, got[cells.length + i]);
+      nodesHere.forEach((nd, i) => {
+        empties.set(`${nd.name}/${rtt}`, got[here.length + i]);
       });
       for (const [i, n] of counts.entries()) {
         const task = measured.get(`${nodes[0].name}/true/${rtt}/${n}`)!;
@@ -679,14 +717,14 @@ async function main(): Promise<void> {
     results.manual = skipped ? { skipped } : manual;
     const latency = [];
     for (const c of cells) {
-      for (const rtt of RTTS) {
+      for (const rtt of c.rtts) {
         const task = measured.get(`${c.node}/${c.tls}/${rtt}/${c.n}`)!;
         const empty = empties.get(`${c.node}/${rtt}`)!;
         const waves = Math.ceil(c.n / (c.tls ? CONCURRENCY : Math.min(CONCURRENCY, HTTP1_CONNECTIONS)));
         const limitRtts = HANDSHAKE_RTTS + 1 + 1 + 1 + waves;
         const limitMs = empty.median + limitRtts * rtt;
-        const atZero = measured.get(`${c.node}/${c.tls}/0/${c.n}`)!;
-        const chainRtts = rtt > 0 ? (task.median - atZero.median) / rtt : null;
+        const atZero = measured.get(`${c.node}/${c.tls}/0/${c.n}`);
+        const chainRtts = rtt > 0 && atZero ? (task.median - atZero.median) / rtt : null;
         latency.push({
           node: c.node,
           tls: c.tls,
