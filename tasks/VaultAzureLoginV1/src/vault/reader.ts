@@ -233,17 +233,13 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
 
   // A lookup goes ahead of the reads that wait: more reads may wait on it.
   const resolver = new MountResolver({ mount: (path) => gate(() => vault.mount(path), true) });
-  const early = new Set<string>();
   const planned = await mapLimit(requests, opts.concurrency, async (request): Promise<Planned> => {
     try {
       const lookup = resolver.resolve(request.path);
       // A path that names its API path is read beside the lookup, one round trip sooner. Its
       // engine is not known yet, so the read is sent once, as a read that may create is.
       const apiPath = apiPathBeforeLookup(request);
-      if (apiPath && !reads.has(apiPath)) {
-        early.add(apiPath);
-        void read(apiPath, true);
-      }
+      if (apiPath) void read(apiPath, true);
       return planFor(request, await lookup, opts.loc);
     } catch (err) {
       return {
@@ -259,6 +255,8 @@ export async function readSecrets(vault: SecretSource, requests: SecretRequest[]
     else plans.push(p.plan);
   }
 
+  // The reads sent so far are the early ones.
+  const early = new Set(reads.keys());
   // One read per distinct API path, however many keys are taken from it.
   const distinct = [...new Map(plans.map((p) => [p.apiPath, p])).values()];
   const answers = new Map<string, { body: VaultBody } | { error: string; notFound: boolean }>();
