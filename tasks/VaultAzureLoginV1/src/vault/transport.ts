@@ -29,6 +29,7 @@ import {
   TransportError,
   timeoutError,
 } from '../net/http';
+import { limiter } from '../core/concurrency';
 import { takeSocket } from './early';
 import type { ProxyConfig, TlsConfig } from './settings';
 
@@ -77,23 +78,6 @@ function proxyUrl(proxy: ProxyConfig): string {
     url.password = encodeURIComponent(proxy.password ?? '');
   }
   return url.toString();
-}
-
-/** Runs at most `max` calls at once; the others wait, in order, for one to end. */
-function limiter(max: number) {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(call: () => Promise<T>): Promise<T> => {
-    if (active < max) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await call();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
 }
 
 /**
