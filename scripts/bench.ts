@@ -187,6 +187,27 @@ function emptyOnce(world: World, node?: string): () => Promise<number> {
   };
 }
 
+/**
+ * The task's job done by the barest client (bench/floor.js), started exactly as the task is: what
+ * no client can go below here, with the same servers and network. Fails the bench unless every
+ * secret was published.
+ */
+function floorOnce(world: World, r: { n: number; node?: string; api?: boolean }): () => Promise<number> {
+  return async () => {
+    const { ms, value: got } = await timed(() =>
+      world.runTask({
+        connection: world.ids.wif,
+        inputs: inputsFor(r.n, true, r.api),
+        program: join(REPO, 'bench', 'floor.js'),
+        node: r.node,
+      }),
+    );
+    const published = publishedSecrets(got.stdout).size;
+    if (got.code !== 0 || published !== r.n) throw new Error(`bench/floor.js failed or published ${published} of ${r.n}:\n${got.stderr}`);
+    return ms;
+  };
+}
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -583,6 +604,9 @@ async function main(): Promise<void> {
       const api = process.env.BENCH_PATHS === 'api';
       const series = [taskOnce(world, { n, tls: true, node, api }), emptyOnce(world, node)];
       if (api) series.push(taskOnce(world, { n, tls: true, node }));
+      // BENCH_FLOOR=1: the barest client (bench/floor.js) in the same rounds, with the same paths.
+      const floor = process.env.BENCH_FLOOR === '1';
+      if (floor) series.push(floorOnce(world, { n, node, api }));
       const baseline = process.env.BENCH_BASELINE;
       if (baseline) {
         cpSync(baseline, join(world.taskDir, '..', 'baseline'), { recursive: true });
@@ -590,11 +614,16 @@ async function main(): Promise<void> {
       }
       const [task, empty, ...others] = await interleaved(RUNS, series);
       const kvPaths = api ? others.shift() : undefined;
+      const floorStats = floor ? others.shift() : undefined;
       const base = others.shift();
       const limit = empty.median + (HANDSHAKE_RTTS + 3 + Math.ceil(n / CONCURRENCY)) * rtt;
       const ratio = (s: Stats) => `${(s.median / limit).toFixed(2)}× the limit (${round(limit)} ms)`;
       console.log(`task ${fmt(task)}, empty script ${fmt(empty)}: ${ratio(task)}`);
       if (kvPaths) console.log(`the same paths as kv get takes them ${fmt(kvPaths)}: ${ratio(kvPaths)}`);
+      if (floorStats)
+        console.log(
+          `the barest client ${fmt(floorStats)}: ${ratio(floorStats)}; the task is ${(task.median / floorStats.median).toFixed(2)}× it`,
+        );
       if (base) console.log(`baseline ${fmt(base)}: ${ratio(base)}`);
       const probeFile = join(probeDir, 'timeline.json');
       await taskOnce(world, { n, tls: true, node, api, probe: probeFile })();
