@@ -137,9 +137,25 @@ function preloadLoader(script: string, global: string, out: string): string {
   return loader;
 }
 
+/**
+ * Node options that preload bench/tcpRtt.js with the proxies' RTT into a run of the task or of
+ * the barest client: its TCP handshakes take their round trip on its own side too. None at RTT 0.
+ */
+let tcpRtt: string[] = [];
+function setTcpRtt(ms: number, dir: string): void {
+  if (ms <= 0) {
+    tcpRtt = [];
+    return;
+  }
+  const loader = join(dir, `tcpRtt-${ms}.loader.js`);
+  writeFileSync(loader, `globalThis.__tcpRttMs = ${ms};\nrequire(${JSON.stringify(join(REPO, 'bench', 'tcpRtt.js'))});\n`);
+  tcpRtt = ['--require', loader];
+}
+
 async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun }> {
   const nodeArgs = r.probe
     ? [
+        ...tcpRtt,
         '--require',
         preloadLoader('probe.js', '__probeOut', r.probe),
         ...(process.env.BENCH_CPU_PROFILE
@@ -147,8 +163,8 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
           : []),
       ]
     : r.vmhwm
-      ? ['--require', preloadLoader('vmhwm.js', '__vmhwmOut', r.vmhwm)]
-      : undefined;
+      ? [...tcpRtt, '--require', preloadLoader('vmhwm.js', '__vmhwmOut', r.vmhwm)]
+      : tcpRtt;
   const { ms, value: run } = await timed(() =>
     world.runTask({
       connection: world.ids.wif,
@@ -200,6 +216,7 @@ function floorOnce(world: World, r: { n: number; node?: string; api?: boolean })
         inputs: inputsFor(r.n, true, r.api),
         program: join(REPO, 'bench', 'floor.js'),
         node: r.node,
+        nodeArgs: tcpRtt,
       }),
     );
     const published = publishedSecrets(got.stdout).size;
@@ -571,11 +588,12 @@ async function main(): Promise<void> {
       { subscriptionId: BENCH_SUBSCRIPTION, tenantId: TENANT_ID, displayName: 'Bench', principals: [world.ids.wif.objectId] },
     ],
   });
-  const setRtt = (ms: number) => {
-    for (const p of Object.values(proxies)) p.rttMs = ms;
-  };
   const home = mkdtempSync(join(tmpdir(), 'val-bench-home-'));
   const probeDir = mkdtempSync(join(tmpdir(), 'val-bench-probe-'));
+  const setRtt = (ms: number) => {
+    for (const p of Object.values(proxies)) p.rttMs = ms;
+    setTcpRtt(ms, probeDir);
+  };
   try {
     for (const p of Object.values(proxies)) await p.start();
     await seedOpenBao(bao, world.ca, world.ids.wif.objectId);
