@@ -302,6 +302,9 @@ function manualFlowOnce(world: World, bao: OpenBao, n: number, home: string, clo
         world.runTask({
           connection: world.ids.wif,
           program: join(REPO, 'bench', 'azureCli2.js'),
+          // Its Node part as the task's: the handshake's round trip on its own side too (az and bao
+          // are not Node: their connections are up at once, the proxy holding their first bytes).
+          nodeArgs: tcpRtt,
           tempDir,
           inputs: { connectedServiceNameARM: id, scriptType: 'bash', scriptLocation: 'inlineScript', inlineScript: lines.join('\n') },
           env: {
