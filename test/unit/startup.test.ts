@@ -7,7 +7,7 @@ import * as sinon from 'sinon';
 import { createCa } from '../emulators/pki';
 import { pollOnce } from '../../tasks/VaultAzureLoginV1/src/pipeline/scheduling';
 import { earlyPlan, isEarlyConnection, openEarlyConnections } from '../../tasks/VaultAzureLoginV1/src/pipeline/startup';
-import { dropEarly, offerSocket, takeSocket, whenConnected } from '../../tasks/VaultAzureLoginV1/src/vault/early';
+import { dropEarly, offerSocket, takeSocket, whenConnected, whenFirstConnected } from '../../tasks/VaultAzureLoginV1/src/vault/early';
 
 const WIF = 'c0ffee00-1111-2222-3333-444455556666';
 
@@ -193,6 +193,50 @@ describe('early connections: handed over once, and only while usable', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the step starts once the first early connection is up', () => {
+  afterEach(() => dropEarly());
+
+  /** A socket that stays connecting (no packet is ever answered). */
+  function stuck(): net.Socket {
+    const socket = new net.Socket();
+    socket.connecting = true;
+    return socket;
+  }
+
+  it('waits for the TCP connection of the first connection offered, not for the others', async () => {
+    const server = net.createServer((s) => s.on('error', () => undefined));
+    const port = await listening(server);
+    try {
+      const events: string[] = [];
+      const tcp = net.connect({ host: '127.0.0.1', port });
+      tcp.once('connect', () => events.push('connect'));
+      offerSocket(`https://localhost:${port}`, 'tls', tls.connect({ socket: tcp, servername: 'localhost' }), tcp);
+      const later = stuck();
+      offerSocket('https://vault.example.com', 'tcp', later);
+      assert.equal(tcp.connecting, true);
+      await whenFirstConnected(60_000).then(() => events.push('step starts'));
+      assert.deepEqual(events, ['connect', 'step starts']);
+      assert.equal(later.connecting, true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('no longer than the bound when it stays connecting; at once when nothing was opened, or on a failure', async () => {
+    await whenFirstConnected(60_000);
+    const socket = stuck();
+    offerSocket('https://dev.azure.com', 'tcp', socket);
+    await whenFirstConnected(20);
+    assert.equal(socket.connecting, true);
+    dropEarly();
+    const refused = await refusedPort();
+    const failing = net.connect({ host: '127.0.0.1', port: refused });
+    offerSocket(`http://127.0.0.1:${refused}`, 'tcp', failing);
+    await whenFirstConnected(60_000);
+    assert.equal(failing.destroyed, true);
   });
 });
 

@@ -2,12 +2,14 @@
 // A small file: it opens the step's first connections, then loads the task (step.js), whose
 // loading they overlap.
 import { pollOnce } from './pipeline/scheduling';
-import { openEarlyConnections } from './pipeline/startup';
+import { FIRST_CONNECTION_WAIT_MS, openEarlyConnections } from './pipeline/startup';
 import type * as Step from './step';
+import { whenFirstConnected } from './vault/early';
 
 export const main = async (): Promise<void> => {
   const step = require('./step') as typeof Step;
   await pollOnce();
+  await whenFirstConnected(FIRST_CONNECTION_WAIT_MS);
   return step.taskStep('main');
 };
 

@@ -89,6 +89,16 @@ export function earlyPlan(env: Env, stage: 'main' | 'prejob'): EarlyPlan {
 export const LOOKUP_WAIT_MS = 20;
 
 /**
+ * How long the entry waits, at most, once the task has loaded, for the TCP handshake of the first
+ * connection opened early before the step starts: the step's own start (reading its inputs) holds
+ * the main thread for milliseconds, and a handshake that completes meanwhile would send its TLS
+ * ClientHello only after it. Begun once the handshake is done, the start fills the TLS handshake's
+ * round trip instead. Past the bound (a round trip longer than any on the way to Azure DevOps, or
+ * a lost packet) the step starts anyway.
+ */
+export const FIRST_CONNECTION_WAIT_MS = 300;
+
+/**
  * Resolves once `socket` has started connecting (its name resolved and the connection begun; an
  * IP address begins on the next tick) or has failed.
  */

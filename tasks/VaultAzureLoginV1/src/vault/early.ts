@@ -89,6 +89,24 @@ export function whenConnected(origin: string, kind: EarlyKind): Promise<void> | 
   return tcp.connecting ? onceAny(tcp, ['connect', 'error', 'close']) : Promise.resolve();
 }
 
+/**
+ * Resolves once the TCP connection under the first connection opened early (the step's first
+ * request goes there) is no longer connecting, or after `boundMs`; at once when there is none or
+ * it is not connecting.
+ */
+export function whenFirstConnected(boundMs: number): Promise<void> {
+  const first = early().sockets.values().next().value;
+  const tcp = first && (first.beneath ?? first.socket);
+  if (!tcp?.connecting) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, boundMs);
+    void onceAny(tcp, ['connect', 'error', 'close']).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Resolves at the first of `events` that `socket` emits. */
 export function onceAny(socket: net.Socket, events: string[]): Promise<void> {
   return new Promise((resolve) => {
