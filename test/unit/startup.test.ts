@@ -202,7 +202,7 @@ describe('the step starts once the first early connection is up', () => {
   /** A socket that stays connecting (no packet is ever answered). */
   function stuck(): net.Socket {
     const socket = new net.Socket();
-    socket.connecting = true;
+    (socket as { connecting: boolean }).connecting = true;
     return socket;
   }
 
