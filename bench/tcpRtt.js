@@ -29,8 +29,7 @@ if (rtt > 0) {
   const emit = net.Socket.prototype.emit;
   net.Socket.prototype.emit = function (event, ...rest) {
     const held = this[HELD];
-    if (!held || (event !== 'connect' && event !== 'ready')) return emit.call(this, event, ...rest);
-    if (held.released) return emit.call(this, event, ...rest);
+    if (!held || held.released || (event !== 'connect' && event !== 'ready')) return emit.call(this, event, ...rest);
     const left = held.synAt + rtt - performance.now();
     if (left <= 0 && !held.events.length) {
       held.released = true;

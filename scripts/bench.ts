@@ -179,16 +179,21 @@ async function runTask(world: World, r: Run): Promise<{ ms: number; run: TaskRun
   return { ms, run };
 }
 
+/** Fails the bench unless `run` (of `what`) exited 0 having published all `n` secrets. */
+function checkPublished(what: string, run: TaskRun, n: number): void {
+  const published = publishedSecrets(run.stdout).size;
+  if (run.code !== 0 || published !== n) {
+    throw new Error(
+      `${what} failed or published ${published} of ${n} (exit ${run.code}):\n${(run.stdout + run.stderr).split('\n').slice(-15).join('\n')}`,
+    );
+  }
+}
+
 /** A timed run of the main step; fails the bench unless every secret was published. */
 function taskOnce(world: World, r: Run): () => Promise<number> {
   return async () => {
     const { ms, run } = await runTask(world, r);
-    const published = publishedSecrets(run.stdout).size;
-    if (run.code !== 0 || published !== r.n) {
-      throw new Error(
-        `the task failed or published ${published} of ${r.n} (exit ${run.code}):\n${(run.stdout + run.stderr).split('\n').slice(-15).join('\n')}`,
-      );
-    }
+    checkPublished('the task', run, r.n);
     return ms;
   };
 }
@@ -219,8 +224,7 @@ function floorOnce(world: World, r: { n: number; node?: string; api?: boolean })
         nodeArgs: tcpRtt,
       }),
     );
-    const published = publishedSecrets(got.stdout).size;
-    if (got.code !== 0 || published !== r.n) throw new Error(`bench/floor.js failed or published ${published} of ${r.n}:\n${got.stderr}`);
+    checkPublished('bench/floor.js', got, r.n);
     return ms;
   };
 }

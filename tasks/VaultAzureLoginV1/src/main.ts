@@ -1,15 +1,12 @@
 // Entry of the main step (execution): the task's work, unless runAsPreJob gave it to the pre-job step.
 // A small file: it opens the step's first connections, then loads the task (step.js), whose
 // loading they overlap.
-import { pollOnce } from './pipeline/scheduling';
-import { FIRST_CONNECTION_WAIT_MS, openEarlyConnections } from './pipeline/startup';
+import { openEarlyConnections, readyToStart } from './pipeline/startup';
 import type * as Step from './step';
-import { whenFirstConnected } from './vault/early';
 
 export const main = async (): Promise<void> => {
   const step = require('./step') as typeof Step;
-  await pollOnce();
-  await whenFirstConnected(FIRST_CONNECTION_WAIT_MS);
+  await readyToStart();
   return step.taskStep('main');
 };
 

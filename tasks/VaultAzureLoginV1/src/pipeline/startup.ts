@@ -8,7 +8,8 @@
 import * as net from 'node:net';
 import type * as Https from 'node:https';
 import type * as Tls from 'node:tls';
-import { type EarlyKind, offerSocket, onceAny, takeSocket } from '../vault/early';
+import { type EarlyKind, offerSocket, onceAny, takeSocket, whenFirstConnected } from '../vault/early';
+import { pollOnce } from './scheduling';
 
 export interface EarlyPlan {
   /**
@@ -98,6 +99,23 @@ export const LOOKUP_WAIT_MS = 20;
  */
 export const FIRST_CONNECTION_WAIT_MS = 300;
 
+/** Resolves when `work` settles or `ms` have passed, whichever comes first; never rejects. */
+export async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * What the entries do between loading the task and starting the step: a poll of the event loop
+ * (a connection that completed during the loading is handled first), then the wait for the first
+ * early connection's TCP handshake (at most FIRST_CONNECTION_WAIT_MS).
+ */
+export async function readyToStart(): Promise<void> {
+  await pollOnce();
+  await atMost(whenFirstConnected(), FIRST_CONNECTION_WAIT_MS);
+}
+
 /**
  * Resolves once `socket` has started connecting (its name resolved and the connection begun; an
  * IP address begins on the next tick) or has failed.
@@ -129,10 +147,7 @@ export async function openEarlyConnections(env: Env, stage: 'main' | 'prejob'): 
     return;
   }
   if (!opened.length) return;
-  let timer: NodeJS.Timeout | undefined;
-  const lookups = Promise.all(opened.map(({ socket, host }) => begun(socket, host)));
-  await Promise.race([lookups, new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOKUP_WAIT_MS)))]);
-  clearTimeout(timer);
+  await atMost(Promise.all(opened.map(({ socket, host }) => begun(socket, host))), LOOKUP_WAIT_MS);
   try {
     let tls: typeof Tls | undefined;
     for (const { url, host, kind, socket } of opened) {

@@ -84,27 +84,22 @@ export function takeSocket(origin: string, kind: EarlyKind): { socket: net.Socke
  */
 export function whenConnected(origin: string, kind: EarlyKind): Promise<void> | undefined {
   const entry = early().sockets.get(key(origin, kind));
-  if (!entry) return undefined;
-  const tcp = entry.beneath ?? entry.socket;
-  return tcp.connecting ? onceAny(tcp, ['connect', 'error', 'close']) : Promise.resolve();
+  return entry && tcpDone(entry);
 }
 
 /**
- * Resolves once the TCP connection under the first connection opened early (the step's first
- * request goes there) is no longer connecting, or after `boundMs`; at once when there is none or
- * it is not connecting.
+ * The same for the first connection opened early (the step's first request goes there); at once
+ * when there is none.
  */
-export function whenFirstConnected(boundMs: number): Promise<void> {
+export function whenFirstConnected(): Promise<void> {
   const first = early().sockets.values().next().value;
-  const tcp = first && (first.beneath ?? first.socket);
-  if (!tcp?.connecting) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, boundMs);
-    void onceAny(tcp, ['connect', 'error', 'close']).then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  return first ? tcpDone(first) : Promise.resolve();
+}
+
+/** Resolves once the TCP connection under `entry` is no longer connecting. */
+function tcpDone(entry: EarlySocket): Promise<void> {
+  const tcp = entry.beneath ?? entry.socket;
+  return tcp.connecting ? onceAny(tcp, ['connect', 'error', 'close']) : Promise.resolve();
 }
 
 /** Resolves at the first of `events` that `socket` emits. */
